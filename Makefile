@@ -1,0 +1,39 @@
+# Two entry points for a fresh Linux machine: `make run` and `make test`.
+# Each installs what it needs: Debian packages when root (else a clear message), then a venv.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := jackd2 libportaudio2
+ARGS ?= voices --bundled brass
+
+.PHONY: run test system venv clean
+
+run: venv
+	$(VENV)/bin/dexbridge $(ARGS)
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+system:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "dexbridge needs the Debian packages: $$missing"; \
+	    echo "run as root:  sudo apt-get install -y $$missing"; exit 1; \
+	  fi; \
+	fi
+
+$(VENV)/.installed: pyproject.toml | system
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# The CPU build of torch first, so the project's range does not pull a CUDA build.
+	$(PY) -m pip install -q "torch==2.13.0"
+	$(PY) -m pip install -q -e ".[test,onnx]"
+	touch $@
+
+venv: system $(VENV)/.installed
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

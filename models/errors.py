@@ -1,0 +1,37 @@
+"""The one error hierarchy of dexbridge.
+
+Every error we raise on purpose derives from :class:`DexbridgeError`; leaves also subclass the
+builtin they refine, so ``except ValueError`` keeps working for callers that do not know us.
+"""
+
+from __future__ import annotations
+
+
+class DexbridgeError(Exception):
+    """Root of every deliberate dexbridge error."""
+
+
+class InvalidVoiceError(DexbridgeError, ValueError):
+    """A voice holds a value outside its DX7 range, or has the wrong shape."""
+
+
+class SysexDecodeError(DexbridgeError, ValueError):
+    """Bytes that are not the DX7 SysEx message they claim to be.
+
+    Attributes:
+        field: what was wrong (``"header"``, ``"length"``, ``"checksum"``, ``"data"``, ...).
+        offset: byte offset of the problem inside the message, when known.
+    """
+
+    def __init__(self, message: str, *, field: str, offset: int | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.offset = offset
+
+
+class CorpusError(DexbridgeError, ValueError):
+    """A corpus file is missing, malformed or of an unknown schema."""
+
+
+class CheckpointError(DexbridgeError, ValueError):
+    """A checkpoint is missing, of an unsupported version, or inconsistent with its contract."""
