@@ -29,6 +29,10 @@ class SysexDecodeError(DexbridgeError, ValueError):
         self.offset = offset
 
 
+class RepresentationError(DexbridgeError, ValueError):
+    """An unknown representation name, or a vector whose shape does not fit the representation."""
+
+
 class CorpusError(DexbridgeError, ValueError):
     """A corpus file is missing, malformed or of an unknown schema."""
 
