@@ -33,6 +33,14 @@ class RepresentationError(DexbridgeError, ValueError):
     """An unknown representation name, or a vector whose shape does not fit the representation."""
 
 
+class SysexEncodeError(DexbridgeError, ValueError):
+    """Arguments no DX7 SysEx message can carry: channel, parameter, value, bank size, framing."""
+
+
+class VoiceIndexError(DexbridgeError, IndexError):
+    """A voice index outside the voices of a file or bank."""
+
+
 class CorpusError(DexbridgeError, ValueError):
     """A corpus file is missing, malformed or of an unknown schema."""
 

@@ -1,0 +1,115 @@
+"""Librarian commands: ``dexbridge voices`` lists the voices of a .syx file, ``dexbridge voice``
+extracts one as a single voice dump (.syx) or a MIDI file carrying it (.mid)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from bridge.sysex import encode_voice_dump
+from bridge.syxfile import FileVoice, SyxContents, read_syx_voices, write_file
+from models.errors import VoiceIndexError
+from models.params import TRANSPOSE_CENTRE
+
+BUNDLED_BANKS = ("brass",)
+LFO_WAVES = ("TRI", "SAW DN", "SAW UP", "SQR", "SINE", "S&H")
+NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
+def bundled_bank_path(name: str) -> Path:
+    """Path of a DX7 bank shipped in DawDreamer's wheel (``faustlibraries/dx7presets``)."""
+    return Path(str(files("dawdreamer") / "faustlibraries" / "dx7presets" / f"{name}.syx"))
+
+
+def transpose_note(value: int) -> str:
+    """The DX7 transpose value as the note the synth shows: 0 = C1, 24 = C3 (no shift), 48 = C5."""
+    return f"{NOTE_NAMES[value % 12]}{1 + value // 12}"
+
+
+def voice_summary(item: FileVoice) -> dict[str, Any]:
+    """The listing row of one voice: slot, name, algorithm 1-32 (as the synth shows it) and more."""
+    voice = item.voice
+    return {
+        "index": item.slot,
+        "name": voice.name.strip(),
+        "algorithm": voice["algorithm"] + 1,
+        "feedback": voice["feedback"],
+        "transpose": voice["transpose"] - TRANSPOSE_CENTRE,
+        "transpose_note": transpose_note(voice["transpose"]),
+        "lfo_wave": LFO_WAVES[voice["lfo_wave"]],
+        "clamped": [str(clamp) for clamp in item.report.clamps],
+    }
+
+
+def _midi_channel(text: str) -> int:
+    channel = int(text)
+    if not 1 <= channel <= 16:
+        raise argparse.ArgumentTypeError(f"MIDI channel {channel} out of range 1..16")
+    return channel
+
+
+def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("file", nargs="?", type=Path, help=".syx file: bank/voice dumps or a raw 4096-byte bank")
+    source.add_argument("--bundled", choices=BUNDLED_BANKS, help="a DX7 bank shipped with DawDreamer, not FILE")
+    parser.add_argument("--strict", action="store_true", help="refuse a file with any problem, not just list it")
+
+
+def _read_source(args: argparse.Namespace) -> tuple[Path, SyxContents]:
+    path = bundled_bank_path(args.bundled) if args.bundled else args.file
+    contents = read_syx_voices(path, strict=args.strict)
+    for problem in contents.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    return path, contents
+
+
+def list_voices(args: argparse.Namespace) -> int:
+    """``dexbridge voices``: print the voices of a file as a table or, with ``--json``, a JSON list."""
+    _, contents = _read_source(args)
+    rows = [voice_summary(item) for item in contents.voices]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'#':>5}  {'NAME':<10}  {'ALG':>3}  {'FB':>2}  {'TRANSPOSE':<9}  {'LFO':<6}  CLAMPED")
+    for row in rows:
+        transpose = f"{row['transpose_note']} ({row['transpose']:+d})"
+        clamped = f"{len(row['clamped'])} values" if row["clamped"] else "-"
+        print(f"{row['index']:>5}  {row['name']:<10}  {row['algorithm']:>3}  {row['feedback']:>2}  "
+              f"{transpose:<9}  {row['lfo_wave']:<6}  {clamped}")
+    return 0
+
+
+def extract_voice(args: argparse.Namespace) -> int:
+    """``dexbridge voice``: write one voice as a single voice dump into a .syx or .mid file.
+
+    Raises:
+        VoiceIndexError: ``--index`` is not a voice of the file.
+    """
+    path, contents = _read_source(args)
+    count = len(contents.voices)
+    if not 0 <= args.index < count:
+        message = f"--index {args.index} out of range: {path.name} holds {count} voices (0..{count - 1})"
+        raise VoiceIndexError(message)
+    chosen = contents.voices[args.index]
+    write_file(args.out, [encode_voice_dump(chosen.voice, channel=args.channel - 1)])
+    print(f"wrote voice {chosen.slot} '{chosen.voice.name.strip()}' (MIDI channel {args.channel}) to {args.out}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``voices`` and ``voice`` commands."""
+    voices = subparsers.add_parser("voices", help="list the voices of a DX7 .syx file")
+    _add_source_arguments(voices)
+    voices.add_argument("--json", action="store_true", help="print a JSON list of objects instead of a table")
+    voices.set_defaults(handler=list_voices)
+
+    voice = subparsers.add_parser("voice", help="extract one voice as a single voice dump (.syx or .mid)")
+    _add_source_arguments(voice)
+    voice.add_argument("--index", type=int, required=True, help="0-based voice index, as `dexbridge voices` lists")
+    voice.add_argument("--out", type=Path, required=True, help="output file: .syx (SysEx) or .mid (MIDI file)")
+    voice.add_argument("--channel", type=_midi_channel, default=1, help="MIDI channel 1-16 (default 1)")
+    voice.set_defaults(handler=extract_voice)

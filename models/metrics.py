@@ -1,0 +1,119 @@
+"""The paper's evaluation metrics, as pure functions (Le Vaillant et al., DAFx 2021, section 4).
+
+Parameter metrics compare two voices; audio metrics compare two renders of the same note(s).
+Renders are arrays of shape (notes, samples) or (samples,); audio metrics average over notes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import librosa
+import numpy as np
+
+from models.params import CATEGORICAL, NUMERICAL
+from models.voice import Voice
+
+STFT_N_FFT = 1024
+STFT_HOP = 256
+LOG_FLOOR = 1e-4
+N_MFCC = 13
+
+_NUM_INDEX = np.array([p.index for p in NUMERICAL])
+_NUM_SPAN = np.array([p.hi - p.lo for p in NUMERICAL], dtype=np.float64)
+_CAT_INDEX = np.array([p.index for p in CATEGORICAL])
+
+
+@dataclass(frozen=True)
+class Scores:
+    """One voice's (or a mean over voices') scores; field names are the JSON keys."""
+
+    num_mae: float
+    cat_acc: float
+    spec_mae: float
+    spec_sc: float
+    mfcc_mae: float
+
+    def to_dict(self) -> dict[str, float]:
+        """The scores as a JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def mean(cls, scores: list[Scores]) -> Scores:
+        """The mean of each metric over several voices."""
+        if not scores:
+            raise ValueError("cannot average an empty list of scores")
+        table = np.array([[getattr(s, k) for k in cls.__dataclass_fields__] for s in scores])
+        return cls(*(float(x) for x in table.mean(axis=0)))
+
+
+def num_mae(target: Voice, predicted: Voice) -> float:
+    """Mean absolute error over the 122 numerical parameters, each scaled to [0, 1]."""
+    a = np.asarray(target.values)[_NUM_INDEX]
+    b = np.asarray(predicted.values)[_NUM_INDEX]
+    return float(np.mean(np.abs(a - b) / _NUM_SPAN))
+
+
+def cat_acc(target: Voice, predicted: Voice) -> float:
+    """Fraction of the 22 categorical parameters predicted exactly."""
+    a = np.asarray(target.values)[_CAT_INDEX]
+    b = np.asarray(predicted.values)[_CAT_INDEX]
+    return float(np.mean(a == b))
+
+
+def _as_notes(audio: np.ndarray) -> np.ndarray:
+    audio = np.asarray(audio, dtype=np.float32)
+    return audio[None, :] if audio.ndim == 1 else audio
+
+
+def stft_magnitude(audio: np.ndarray) -> np.ndarray:
+    """|STFT| (1024 / hop 256, Hann) of each note: (notes, 513, frames)."""
+    return np.abs(librosa.stft(_as_notes(audio), n_fft=STFT_N_FFT, hop_length=STFT_HOP))
+
+
+def spec_mae(target_mag: np.ndarray, predicted_mag: np.ndarray) -> float:
+    """Mean |log10 max(|S1|, 1e-4) - log10 max(|S2|, 1e-4)| over all bins and notes."""
+    a = np.log10(np.maximum(target_mag, LOG_FLOOR))
+    b = np.log10(np.maximum(predicted_mag, LOG_FLOOR))
+    return float(np.mean(np.abs(a - b)))
+
+
+def spec_sc(target_mag: np.ndarray, predicted_mag: np.ndarray) -> float:
+    """Spectral convergence ||S1 - S2||_F / ||S1||_F, averaged over notes."""
+    num = np.linalg.norm((target_mag - predicted_mag).reshape(len(target_mag), -1), axis=1)
+    den = np.linalg.norm(target_mag.reshape(len(target_mag), -1), axis=1)
+    return float(np.mean(num / np.maximum(den, LOG_FLOOR)))
+
+
+def mfcc(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """13 MFCCs (librosa defaults otherwise, hop 256) of each note: (notes, 13, frames)."""
+    return librosa.feature.mfcc(y=_as_notes(audio), sr=sample_rate, n_mfcc=N_MFCC, hop_length=STFT_HOP)
+
+
+def mfcc_mae(target_mfcc: np.ndarray, predicted_mfcc: np.ndarray) -> float:
+    """Mean absolute difference of two MFCC arrays."""
+    return float(np.mean(np.abs(target_mfcc - predicted_mfcc)))
+
+
+@dataclass(frozen=True)
+class AudioFeatures:
+    """What the audio metrics need of one render, computed once and reused across comparisons."""
+
+    magnitude: np.ndarray
+    mfcc: np.ndarray
+
+    @classmethod
+    def of(cls, audio: np.ndarray, sample_rate: int) -> AudioFeatures:
+        """Features of a render of shape (notes, samples) or (samples,)."""
+        return cls(stft_magnitude(audio), mfcc(audio, sample_rate))
+
+
+def score(target: Voice, predicted: Voice, target_audio: AudioFeatures, predicted_audio: AudioFeatures) -> Scores:
+    """All five metrics for one predicted voice against its target."""
+    return Scores(
+        num_mae=num_mae(target, predicted),
+        cat_acc=cat_acc(target, predicted),
+        spec_mae=spec_mae(target_audio.magnitude, predicted_audio.magnitude),
+        spec_sc=spec_sc(target_audio.magnitude, predicted_audio.magnitude),
+        mfcc_mae=mfcc_mae(target_audio.mfcc, predicted_audio.mfcc),
+    )

@@ -1,0 +1,50 @@
+"""The paper's metrics on real dexed-py renders."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.metrics import AudioFeatures, Scores, cat_acc, num_mae, score, spec_mae, spec_sc
+from models.params import BY_NAME, CATEGORICAL, NUMERICAL
+from models.render import Renderer
+from models.voice import Voice
+
+SR = 22_050
+
+
+@pytest.fixture(scope="module")
+def renderer() -> Renderer:
+    return Renderer(sample_rate=SR)
+
+
+def test_identical_voices_score_perfectly(renderer: Renderer) -> None:
+    voice = Voice.init()
+    feats = AudioFeatures.of(renderer.render(voice), SR)
+    s = score(voice, voice, feats, feats)
+    assert s == Scores(num_mae=0.0, cat_acc=1.0, spec_mae=0.0, spec_sc=0.0, mfcc_mae=0.0)
+
+
+def test_parameter_metrics_count_each_kind() -> None:
+    a = Voice.init()
+    b = a.replace({BY_NAME["op1_output_level"].index: 0})  # 99 -> 0: one numerical fully off
+    assert num_mae(a, b) == pytest.approx(1 / len(NUMERICAL))
+    assert cat_acc(a, b) == 1.0
+    c = a.replace({BY_NAME["algorithm"].index: 5})
+    assert cat_acc(a, c) == pytest.approx(1 - 1 / len(CATEGORICAL))
+
+
+def test_audio_metrics_grow_with_the_difference(renderer: Renderer) -> None:
+    base = Voice.init()
+    near = base.replace({BY_NAME["op1_fine"].index: 2})
+    far = base.replace({BY_NAME["op1_coarse"].index: 7, BY_NAME["op2_output_level"].index: 99})
+    f = {k: AudioFeatures.of(renderer.render(v), SR) for k, v in (("base", base), ("near", near), ("far", far))}
+    assert 0 < spec_mae(f["base"].magnitude, f["near"].magnitude) < spec_mae(f["base"].magnitude, f["far"].magnitude)
+    assert 0 < spec_sc(f["base"].magnitude, f["near"].magnitude) < spec_sc(f["base"].magnitude, f["far"].magnitude)
+
+
+def test_mean_of_scores() -> None:
+    a = Scores(0.1, 1.0, 1.0, 0.5, 2.0)
+    b = Scores(0.3, 0.0, 3.0, 1.5, 4.0)
+    assert Scores.mean([a, b]) == Scores(0.2, 0.5, 2.0, 1.0, 3.0)
+    assert np.isclose(Scores.mean([a]).num_mae, 0.1)
