@@ -11,14 +11,14 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bridge.commands import corpus, library
+from bridge.commands import corpus, dataset, library, train
 from models.errors import DexbridgeError
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_BAD_INPUT = 2
 
-_GROUPS = (library, corpus)
+_GROUPS = (library, corpus, dataset, train)
 
 
 def build_parser() -> argparse.ArgumentParser:
