@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from models.errors import SysexDecodeError, SysexEncodeError
-from models.packing import BANK_PAYLOAD, BANK_VOICES, PACKED_SIZE, pack_bank, unpack_voice
+from models.packing import (
+    BANK_PAYLOAD,
+    BANK_VOICES,
+    PACKED_SIZE,
+    pack_bank,
+    unpack_voice,
+)
 from models.params import BY_INDEX, OP_SWITCH_INDEX, VOICE_PARAMS, VOICE_SIZE
 from models.voice import Clamp, ClampReport, Voice
 

@@ -28,8 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.config import ConfigError, RunConfig
-from models.errors import CheckpointError
+from models.config import RunConfig
+from models.errors import CheckpointError, ConfigError
 from models.frontend import FrontendStats
 from models.networks import SoundToVoice
 

@@ -19,15 +19,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from models.errors import DexbridgeError
+from models.errors import ConfigError
 from models.render import RENDER_SECONDS, SAMPLE_RATE, SINGLE_NOTE
 from models.representations import REPRESENTATIONS
 
 ENCODER_HEADS = ("lean", "paper")
-
-
-class ConfigError(DexbridgeError, ValueError):
-    """A configuration file or value that cannot be used; the message names the key and the fix."""
 
 
 def _require(condition: bool, message: str) -> None:

@@ -49,7 +49,7 @@ from tqdm import tqdm
 
 from models.config import FrontendConfig
 from models.corpus import SPLITS, open_corpus
-from models.errors import DexbridgeError
+from models.errors import DatasetError
 from models.frontend import Frontend, FrontendStats
 from models.render import MULTI_NOTES, NOTE_SECONDS, SINGLE_NOTE, Note, Renderer
 from models.representations import get_representation
@@ -71,10 +71,6 @@ _IDENTITY = ("format", "format_version", "corpus_sha256", "rows", "notes", "note
 _WORKER_PRELOAD = [__name__, "librosa.filters", "librosa.util.utils"]
 # spectrogram_db never reads the stats; a Frontend needs some to be built.
 _UNUSED_STATS = FrontendStats(min_db=-120.0, max_db=0.0)
-
-
-class DatasetError(DexbridgeError, ValueError):
-    """A dataset directory that is missing, unfinished, damaged, or rendered with other settings."""
 
 
 @dataclass(frozen=True)

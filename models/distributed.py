@@ -16,7 +16,7 @@ import torch
 from torch import distributed
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
-from models.config import ConfigError
+from models.errors import ConfigError
 
 DEVICES = ("auto", "cpu", "cuda")
 

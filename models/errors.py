@@ -47,3 +47,19 @@ class CorpusError(DexbridgeError, ValueError):
 
 class CheckpointError(DexbridgeError, ValueError):
     """A checkpoint is missing, of an unsupported version, or inconsistent with its contract."""
+
+
+class ConfigError(DexbridgeError, ValueError):
+    """A configuration file or value that cannot be used; the message names the key and the fix."""
+
+
+class ModelInputError(DexbridgeError, ValueError):
+    """A tensor given to the front end or the network has the wrong shape or dtype."""
+
+
+class DatasetError(DexbridgeError, ValueError):
+    """A dataset directory that is missing, unfinished, damaged, or rendered with other settings."""
+
+
+class TrainingError(DexbridgeError, RuntimeError):
+    """Training cannot start, resume or go on: the message names the cause and the fix."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.config import ConfigError
+from models.errors import ConfigError
 
 
 class CouplingLayer(nn.Module):

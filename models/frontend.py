@@ -24,12 +24,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from models.config import ConfigError, FrontendConfig
-from models.errors import DexbridgeError
-
-
-class ModelInputError(DexbridgeError, ValueError):
-    """A tensor given to the front end or the network has the wrong shape or dtype."""
+from models.config import FrontendConfig
+from models.errors import ConfigError, ModelInputError
 
 
 @dataclass(frozen=True)

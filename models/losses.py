@@ -21,16 +21,12 @@ import torch
 from torch.nn import functional as F
 
 from models.config import TrainConfig
-from models.errors import DexbridgeError
+from models.errors import TrainingError
 from models.networks import SoundToVoiceOutput
 from models.params import BY_INDEX, BY_NAME, LEARNABLE
 from models.representations import Representation, get_representation
 
 LOSS_KEYS = ("loss/total", "loss/spec", "loss/kl", "loss/param", "loss/num", "loss/cat")
-
-
-class TrainingError(DexbridgeError, RuntimeError):
-    """Training cannot start, resume or go on: the message names the cause and the fix."""
 
 
 def beta(epoch: int, config: TrainConfig) -> float:

@@ -15,9 +15,8 @@ import torch
 from torch import nn
 
 from models.config import FrontendConfig, ModelConfig
-from models.errors import RepresentationError
+from models.errors import ModelInputError, RepresentationError
 from models.flows import RealNVP
-from models.frontend import ModelInputError
 
 LEAKY_SLOPE = 0.1
 

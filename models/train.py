@@ -35,11 +35,19 @@ from models.checkpoint import (
     restore_rng,
     save_checkpoint,
 )
-from models.config import ConfigError, RunConfig
+from models.config import RunConfig
 from models.dataset import SpectrogramDataset
-from models.distributed import EpochBatches, Placement, any_rank, make_loader, process_group, reduce_sums
+from models.distributed import (
+    EpochBatches,
+    Placement,
+    any_rank,
+    make_loader,
+    process_group,
+    reduce_sums,
+)
+from models.errors import ConfigError, TrainingError
 from models.frontend import FrontendStats
-from models.losses import LOSS_KEYS, TrainingError, beta, compute_losses
+from models.losses import LOSS_KEYS, beta, compute_losses
 from models.networks import SoundToVoice
 from models.representations import Representation, get_representation
 

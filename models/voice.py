@@ -11,7 +11,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from models.errors import InvalidVoiceError
-from models.params import BY_NAME, NAME_LENGTH, NAME_START, VOICE_PARAMS, VOICE_SIZE, ParamSpec
+from models.params import (
+    BY_NAME,
+    NAME_LENGTH,
+    NAME_START,
+    VOICE_PARAMS,
+    VOICE_SIZE,
+    ParamSpec,
+)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from bridge.syxfile import SYX_SUFFIXES, read_syx_voices
-from models.corpus import CorpusEntry, CorpusProblem, CorpusStats, build_corpus, open_corpus
+from models.corpus import (
+    CorpusEntry,
+    CorpusProblem,
+    CorpusStats,
+    build_corpus,
+    open_corpus,
+)
 from models.errors import CorpusError, SysexDecodeError
 
 

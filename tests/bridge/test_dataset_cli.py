@@ -10,8 +10,7 @@ import pytest
 
 from bridge.commands import dataset
 from models.corpus import CorpusEntry, build_corpus
-from models.dataset import DatasetError
-from models.errors import CorpusError
+from models.errors import CorpusError, DatasetError
 from models.params import BY_NAME
 from models.voice import ClampReport, Voice
 

@@ -8,6 +8,7 @@ import pytest
 from dexed import Patch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from voice_strategies import valid_voices
 
 from bridge.sysex import (
     BankDump,
@@ -27,7 +28,6 @@ from models.errors import SysexDecodeError, SysexEncodeError
 from models.packing import pack_voice
 from models.params import BY_NAME, PARAMS
 from models.voice import Clamp, ClampReport, Voice
-from voice_strategies import valid_voices
 
 ALL_OPS_ON = bytes([0x3F])  # dexed-py's VCED carries the operator on/off mask as byte 155
 

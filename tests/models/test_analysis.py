@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 from scipy.ndimage import median_filter as scipy_median
 
-from models.analysis import RMS_FLOOR_DB, analyse_voice, analyse_voices, hpss_masks, max_rms_db, median_filter
+from models.analysis import (
+    RMS_FLOOR_DB,
+    analyse_voice,
+    analyse_voices,
+    hpss_masks,
+    max_rms_db,
+    median_filter,
+)
 from models.params import BY_NAME
 from models.render import Renderer
 from models.voice import Voice

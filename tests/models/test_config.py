@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from models.config import ConfigError, ModelConfig, RunConfig, load_config
+from models.config import ModelConfig, RunConfig, load_config
+from models.errors import ConfigError
 from models.render import MULTI_NOTES
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"

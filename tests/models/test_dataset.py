@@ -12,8 +12,22 @@ import torch
 from torch.utils.data import DataLoader
 
 from models.config import FrontendConfig
-from models.corpus import SPLITS, CorpusEntry, SplitSpec, build_corpus, open_corpus, split_of
-from models.dataset import DONE, SPECTROGRAMS, DatasetError, DatasetInfo, SpectrogramDataset, render_dataset
+from models.corpus import (
+    SPLITS,
+    CorpusEntry,
+    SplitSpec,
+    build_corpus,
+    open_corpus,
+    split_of,
+)
+from models.dataset import (
+    DONE,
+    SPECTROGRAMS,
+    DatasetInfo,
+    SpectrogramDataset,
+    render_dataset,
+)
+from models.errors import DatasetError
 from models.frontend import Frontend, FrontendStats
 from models.params import BY_NAME, NAME_START
 from models.render import MULTI_NOTES, SINGLE_NOTE, Renderer

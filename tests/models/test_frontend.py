@@ -12,8 +12,9 @@ import pytest
 import torch
 from onnx_check import LEGACY_EXPORTER_WARNINGS, run_exported
 
-from models.config import ConfigError, FrontendConfig
-from models.frontend import Frontend, FrontendStats, ModelInputError
+from models.config import FrontendConfig
+from models.errors import ConfigError, ModelInputError
+from models.frontend import Frontend, FrontendStats
 from models.packing import unpack_bank
 from models.render import MULTI_NOTES, SINGLE_NOTE, Renderer
 

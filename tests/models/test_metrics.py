@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.metrics import AudioFeatures, Scores, cat_acc, num_mae, score, spec_mae, spec_sc
+from models.metrics import (
+    AudioFeatures,
+    Scores,
+    cat_acc,
+    num_mae,
+    score,
+    spec_mae,
+    spec_sc,
+)
 from models.params import BY_NAME, CATEGORICAL, NUMERICAL
 from models.render import Renderer
 from models.voice import Voice

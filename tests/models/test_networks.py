@@ -11,10 +11,9 @@ import pytest
 import torch
 from onnx_check import LEGACY_EXPORTER_WARNINGS, run_exported
 
-from models.config import ConfigError, FrontendConfig, load_config
-from models.errors import RepresentationError
+from models.config import FrontendConfig, load_config
+from models.errors import ConfigError, ModelInputError, RepresentationError
 from models.flows import RealNVP
-from models.frontend import ModelInputError
 from models.networks import SoundToVoice, conv_output_sizes, state_dict_bytes
 from models.packing import unpack_bank
 from models.render import MULTI_NOTES, SINGLE_NOTE

@@ -16,7 +16,14 @@ from hypothesis import strategies as st
 from voice_strategies import valid_voices
 
 from models.errors import DexbridgeError, InvalidVoiceError
-from models.packing import BANK_PAYLOAD, PACKED_SIZE, pack_bank, pack_voice, unpack_bank, unpack_voice
+from models.packing import (
+    BANK_PAYLOAD,
+    PACKED_SIZE,
+    pack_bank,
+    pack_voice,
+    unpack_bank,
+    unpack_voice,
+)
 from models.params import (
     BY_INDEX,
     BY_NAME,

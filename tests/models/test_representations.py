@@ -10,7 +10,15 @@ from hypothesis.extra.numpy import arrays
 from voice_strategies import valid_voices
 
 from models.errors import DexbridgeError
-from models.params import BY_NAME, CATEGORICAL, LEARNABLE, NUMERICAL, TRANSPOSE_INDEX, VOICE_PARAMS, Kind
+from models.params import (
+    BY_NAME,
+    CATEGORICAL,
+    LEARNABLE,
+    NUMERICAL,
+    TRANSPOSE_INDEX,
+    VOICE_PARAMS,
+    Kind,
+)
 from models.representations import (
     DEFAULT_NAME,
     LEARNABLE_INDICES,

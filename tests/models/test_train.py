@@ -18,12 +18,13 @@ import torch
 
 from bridge.commands import train as train_command
 from models.checkpoint import build_model, load_checkpoint
-from models.config import ConfigError, RunConfig, TrainConfig, load_config
+from models.config import RunConfig, TrainConfig, load_config
 from models.corpus import CorpusEntry, SplitSpec, build_corpus, split_of
 from models.dataset import SpectrogramDataset, render_dataset
 from models.distributed import EpochBatches, Placement, resolve_device
+from models.errors import ConfigError, TrainingError
 from models.frontend import FrontendStats
-from models.losses import TrainingError, beta, compute_losses
+from models.losses import beta, compute_losses
 from models.networks import SoundToVoice, SoundToVoiceOutput
 from models.packing import unpack_bank
 from models.params import BY_NAME, NAME_START
