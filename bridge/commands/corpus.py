@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from bridge.commands.argtypes import at_least
 from bridge.syxfile import SYX_SUFFIXES, read_syx_voices
 from models.corpus import (
     CorpusEntry,
@@ -109,16 +110,6 @@ def _stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def _workers(text: str) -> int:
-    try:
-        workers = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of worker processes") from None
-    if workers < 1:
-        raise argparse.ArgumentTypeError(f"{workers} workers: need at least 1")
-    return workers
-
-
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``corpus build`` and ``corpus stats``."""
     corpus = subparsers.add_parser(
@@ -144,7 +135,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                        help="silence threshold: loudest frame RMS in dB re full scale (default -60)")
     build.add_argument("--label", action="store_true",
                        help="label each voice harmonic / percussive / sfx by HPSS, as Le Vaillant et al. 2021 did")
-    build.add_argument("--workers", type=_workers, default=None, metavar="N",
+    build.add_argument("--workers", type=at_least(1, "workers"), default=None, metavar="N",
                        help="render processes for --drop-silent / --label (default: one per CPU)")
     build.add_argument("--strict", action="store_true",
                        help="stop at the first undecodable message, bad checksum or out-of-range value "

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bridge.commands.argtypes import at_least
 from models.dataset import NOTE_SETS, render_dataset
 
 
@@ -21,13 +22,6 @@ def _render(args: argparse.Namespace) -> int:
         print(f"train-split range: {info.stats.min_db:.2f} .. {info.stats.max_db:.2f} dB (normalisation stats)")
     print(f"dataset: {args.out} ({info.rows} voices)")
     return 0
-
-
-def _at_least_one(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value}: need at least 1")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -50,9 +44,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     render.add_argument("--notes", choices=sorted(NOTE_SETS), default="single",
                         help="single: (60, 85); multi: (40,85) (50,85) (60,42) (60,85) (60,127) (70,85) "
                         "(default single)")
-    render.add_argument("--workers", type=_at_least_one, default=None, metavar="N",
+    render.add_argument("--workers", type=at_least(1), default=None, metavar="N",
                         help="render processes (default: one per CPU)")
-    render.add_argument("--chunk", type=_at_least_one, default=32, metavar="ROWS",
+    render.add_argument("--chunk", type=at_least(1), default=32, metavar="ROWS",
                         help="voices per task; a cut loses at most one chunk per worker (default 32)")
     render.add_argument("--overwrite", action="store_true",
                         help="delete a dataset already in DIR (rendered with other settings) and start again")

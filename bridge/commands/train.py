@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bridge.commands.argtypes import at_least
 from models.checkpoint import export_serving, load_checkpoint
 from models.config import load_config
 from models.distributed import DEVICES
@@ -39,20 +40,6 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value}: need at least 1")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value}: need 0 (load in the training process) or more")
-    return value
-
-
 def _seconds(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -75,14 +62,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     train.add_argument("--out", "-o", type=Path, required=True, metavar="RUN_DIR", help="run directory")
     train.add_argument("--device", choices=DEVICES, default="auto", help="auto: CUDA when available (default)")
     train.add_argument("--resume", action="store_true", help=f"continue the run in RUN_DIR/{LATEST}")
-    train.add_argument("--max-steps", type=_positive, default=None, metavar="N",
+    train.add_argument("--max-steps", type=at_least(1), default=None, metavar="N",
                        help="stop and checkpoint once the run has made N optimizer steps in all")
-    train.add_argument("--epochs", type=_positive, default=None, metavar="N", help="override train.epochs")
+    train.add_argument("--epochs", type=at_least(1), default=None, metavar="N", help="override train.epochs")
     train.add_argument("--time-limit", type=_seconds, default=None, metavar="SECONDS",
                        help="stop and checkpoint after this many seconds")
-    train.add_argument("--checkpoint-every", type=_positive, default=None, metavar="N",
+    train.add_argument("--checkpoint-every", type=at_least(1), default=None, metavar="N",
                        help=f"also write RUN_DIR/{LATEST} every N steps")
-    train.add_argument("--workers", type=_non_negative, default=None, metavar="N",
+    train.add_argument("--workers", type=at_least(0, "loader workers (0 loads in the training process)"), default=None, metavar="N",
                        help="data loader processes (default: 0 on CPU, 4 on CUDA)")
     train.set_defaults(handler=_train)
 
