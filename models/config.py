@@ -1,4 +1,4 @@
-"""Run configuration: front end, model, training and data settings as frozen dataclasses.
+"""Run configuration: front end, model and training settings as frozen dataclasses.
 
 A TOML file maps one table to one dataclass (``[model] flow_layers = 6`` ->
 ``ModelConfig(flow_layers=6)``); a top-level ``include = "other.toml"`` loads that file first
@@ -158,30 +158,12 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class DataConfig:
-    """Corpus split (by preset)."""
-
-    test_fraction: float = 0.2
-    validation_fraction: float = 0.1
-    split_seed: int = 0
-
-    def __post_init__(self) -> None:
-        _require(
-            0 < self.test_fraction and 0 < self.validation_fraction
-            and self.test_fraction + self.validation_fraction < 1,
-            f"data.test_fraction = {self.test_fraction}, validation_fraction = "
-            f"{self.validation_fraction}: each > 0 and together < 1 (fractions of all voices)",
-        )
-
-
-@dataclass(frozen=True)
 class RunConfig:
     """Everything a run needs; one TOML table per part."""
 
     frontend: FrontendConfig = field(default_factory=FrontendConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    data: DataConfig = field(default_factory=DataConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Plain JSON/TOML types (tuples as lists), e.g. to store in a checkpoint."""
