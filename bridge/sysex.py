@@ -214,7 +214,7 @@ def _check_length(data: bytes, expected: int, what: str) -> None:
 
 def _voice_from_vced(payload: bytes, strict: bool) -> tuple[Voice, ClampReport]:
     if strict:
-        for spec, value in zip(VOICE_PARAMS, payload):
+        for spec, value in zip(VOICE_PARAMS, payload, strict=False):
             if not spec.lo <= value <= spec.hi:
                 raise _fail("range", DUMP_HEADER_SIZE + spec.index, spec.describe(value))
     return Voice.clamped(payload)

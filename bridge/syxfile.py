@@ -129,7 +129,7 @@ def read_syx_voices(path: str | os.PathLike[str], *, strict: bool = False) -> Sy
 
     if len(data) == BANK_PAYLOAD and data[0] != SYSEX_START:
         try:
-            found.extend(zip(*decode_bank_payload(data, strict=strict)))
+            found.extend(zip(*decode_bank_payload(data, strict=strict), strict=False))
         except SysexDecodeError as exc:
             raise SysexDecodeError(f"{path.name} (raw bank): {exc}", field=exc.field, offset=exc.offset) from exc
     else:
@@ -145,7 +145,7 @@ def read_syx_voices(path: str | os.PathLike[str], *, strict: bool = False) -> Sy
             if isinstance(decoded, VoiceDump):
                 found.append((decoded.voice, decoded.report))
             elif isinstance(decoded, BankDump):
-                found.extend(zip(decoded.voices, decoded.reports))
+                found.extend(zip(decoded.voices, decoded.reports, strict=False))
             else:
                 problem(offset, f"{type(decoded).__name__} is not a voice, skipped", "kind")
                 continue

@@ -35,6 +35,8 @@ from models.networks import SoundToVoice
 
 FORMAT = "dexbridge-checkpoint"
 FORMAT_VERSION = 1
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default.pt"
+"""The shipped serving checkpoint (``configs/cpu.toml``), loaded when no checkpoint is named."""
 
 
 @dataclass

@@ -150,7 +150,7 @@ class TrainConfig:
         _require(self.batch_size > 0, f"train.batch_size = {self.batch_size}, must be >= 1")
         _require(self.epochs > 0, f"train.epochs = {self.epochs}, must be >= 1")
         _require(
-            0 <= self.beta_start and 0 <= self.beta_end,
+            self.beta_start >= 0 and self.beta_end >= 0,
             f"train.beta_start = {self.beta_start}, beta_end = {self.beta_end}: must be >= 0",
         )
         _require(self.beta_warmup_epochs >= 0, f"train.beta_warmup_epochs = {self.beta_warmup_epochs}, must be >= 0")

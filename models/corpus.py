@@ -24,7 +24,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypedDict
+from typing import Any, Self, TypedDict
 
 from tqdm import tqdm
 
@@ -225,7 +225,7 @@ def build_corpus(
     analyses: list[SoundAnalysis | None] = [None] * len(items)
     if drop_silent or label:
         analyses = list(analyse_voices([i.voice for i in items], label=label, workers=workers, progress=progress))
-    kept = [(i, a) for i, a in zip(items, analyses) if not (drop_silent and a and a.max_rms_db < silence_db)]
+    kept = [(i, a) for i, a in zip(items, analyses, strict=False) if not (drop_silent and a and a.max_rms_db < silence_db)]
     voice_rows = [_voice_row(n, item, a, split, silence_db) for n, (item, a) in enumerate(kept, start=1)]
     occurrence_rows = [(n, *o) for n, (item, _) in enumerate(kept, start=1) for o in item.occurrences]
     meta: dict[str, object] = {
@@ -277,7 +277,7 @@ class Corpus:
         self.meta = meta
         self._db = db
 
-    def __enter__(self) -> Corpus:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -8,10 +8,10 @@ voice, operator 6 first) and Dexed ``Source/PluginParam.cpp`` (``initCtrl``) for
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """How a parameter is treated by the model and the tools."""
 
     NUMERICAL = "numerical"  # ordered integer range, learned
@@ -200,4 +200,4 @@ def to_host_value(spec: ParamSpec, value: int) -> float:
 def from_host_value(spec: ParamSpec, normalised: float) -> int:
     """DX7 value for a normalised host value (``CtrlDX::setValueHost``: round(f * max))."""
     clipped = min(max(float(normalised), 0.0), 1.0)
-    return spec.lo + int(round(clipped * (spec.hi - spec.lo)))
+    return spec.lo + round(clipped * (spec.hi - spec.lo))

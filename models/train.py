@@ -140,7 +140,7 @@ def evaluate_loss(state: TrainState, loader: torch.utils.data.DataLoader) -> dic
         :data:`LOSS_KEYS` averaged per example, with this epoch's beta.
     """
     state.model.eval()
-    sums = {key: 0.0 for key in LOSS_KEYS}
+    sums = dict.fromkeys(LOSS_KEYS, 0.0)
     count = 0
     train = state.config.train
     for spectrogram, target, _ in loader:

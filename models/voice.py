@@ -67,7 +67,7 @@ class Voice:
     def __post_init__(self) -> None:
         if len(self.values) != VOICE_SIZE:
             raise InvalidVoiceError(f"a voice has {VOICE_SIZE} VCED values, got {len(self.values)}")
-        bad = [spec.describe(v) for spec, v in zip(VOICE_PARAMS, self.values) if not spec.lo <= v <= spec.hi]
+        bad = [spec.describe(v) for spec, v in zip(VOICE_PARAMS, self.values, strict=False) if not spec.lo <= v <= spec.hi]
         if bad:
             raise InvalidVoiceError("out of range: " + "; ".join(bad))
 
@@ -83,7 +83,7 @@ class Voice:
             raise InvalidVoiceError(f"a voice has {VOICE_SIZE} VCED values, got {len(values)}")
         out: list[int] = []
         clamps: list[Clamp] = []
-        for spec, raw in zip(VOICE_PARAMS, values):
+        for spec, raw in zip(VOICE_PARAMS, values, strict=False):
             v = _clamp_value(spec, int(raw))
             if v != raw:
                 clamps.append(Clamp(spec.index, spec.name, int(raw), v))
@@ -141,4 +141,4 @@ class Voice:
 
     def diff(self, other: Voice) -> dict[int, int]:
         """The parameters whose value differs in ``other``: ``{index: other's value}``."""
-        return {i: b for i, (a, b) in enumerate(zip(self.values, other.values)) if a != b}
+        return {i: b for i, (a, b) in enumerate(zip(self.values, other.values, strict=False)) if a != b}

@@ -1,4 +1,4 @@
-"""Shared fixtures: the bundled DX7 bank, random valid voices, a real JACK server."""
+"""Shared fixtures: the bundled DX7 bank, a tiny serving checkpoint, a real JACK server."""
 
 from __future__ import annotations
 
@@ -11,9 +11,16 @@ from importlib.resources import files
 from pathlib import Path
 
 import pytest
+import torch
+
+from models.checkpoint import Checkpoint, save_checkpoint
+from models.config import load_config
+from models.frontend import FrontendStats
+from models.networks import SoundToVoice
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 JACK_BACKEND = "mido.backends.rtmidi/UNIX_JACK"
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 @pytest.fixture(scope="session")
@@ -24,9 +31,23 @@ def brass_path() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A serving checkpoint of ``configs/tiny.toml`` with seeded random weights (milliseconds per
+    inference): the real checkpoint format and code paths, not a trained model."""
+    config = load_config(CONFIGS / "tiny.toml")
+    torch.manual_seed(0)
+    model = SoundToVoice(config.model, config.frontend)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.05)  # fresh couplings are the identity
+    checkpoint = Checkpoint(config, FrontendStats(min_db=-120.0, max_db=10.0), model.serving.state_dict())
+    return save_checkpoint(tmp_path_factory.mktemp("checkpoint") / "tiny.pt", checkpoint)
+
+
 def _jack_running() -> bool:
     lsp = shutil.which("jack_lsp")
-    return bool(lsp) and subprocess.run([lsp], capture_output=True, timeout=10).returncode == 0
+    return bool(lsp) and subprocess.run([lsp], check=False, capture_output=True, timeout=10).returncode == 0
 
 
 @pytest.fixture(scope="session")

@@ -96,8 +96,8 @@ def test_split_is_the_same_whatever_the_order_of_sources(banks: Path, tmp_path: 
     assert main(["corpus", "build", str(banks), "--out", str(forward)]) == 0
     reordered = [str(banks / "sub"), str(banks / "junk.syx"), str(banks / "bank.syx"), str(banks)]  # read once
     assert main(["corpus", "build", *reordered, "--out", str(backward)]) == 0
-    split_of = {vced: split for vced, split in _sql(forward, "SELECT vced, split FROM voices")}
-    assert split_of == {vced: split for vced, split in _sql(backward, "SELECT vced, split FROM voices")}
+    split_of = dict(_sql(forward, "SELECT vced, split FROM voices"))
+    assert split_of == dict(_sql(backward, "SELECT vced, split FROM voices"))
     assert _sql(backward, "SELECT name FROM voices WHERE id = 1") == [("SINE COPY ",)]  # first seen names it
     assert _sql(backward, "SELECT COUNT(*) FROM occurrences") == [(34,)]
 

@@ -338,7 +338,7 @@ def test_assembler_restores_messages_cut_anywhere_with_realtime_bytes(
         stream.insert(min(at, len(stream)), byte)
     bounds = sorted({0, len(stream), *(min(c, len(stream)) for c in cuts)})
     assembler = SysexAssembler()
-    out = [m for start, end in zip(bounds, bounds[1:]) for m in assembler.feed(bytes(stream[start:end]))]
+    out = [m for start, end in zip(bounds, bounds[1:], strict=False) for m in assembler.feed(bytes(stream[start:end]))]
     assert out == picks
     assert assembler.errors == [] and assembler.discarded == 0
 

@@ -138,7 +138,7 @@ def test_every_voice_data_label_maps_to_a_vced_index(version: str) -> None:
     targets = [DEXED_NAME_TO_VCED[label] for label in voice_labels]
     assert sorted(t for t in targets if t != 155) == list(range(145))  # 0-144 each exactly once
     assert targets.count(155) == 6
-    for label, index in zip(voice_labels, targets):
+    for label, index in zip(voice_labels, targets, strict=False):
         assert index == 155 or BY_INDEX[index].dexed_name == label
     assert DEXED_NAME_TO_VCED["OP6 EG RATE 1"] == 0
     assert DEXED_NAME_TO_VCED["OP1 OSC DETUNE"] == 125

@@ -106,7 +106,7 @@ def test_batch_equals_per_item(rep: Representation, voices: list[Voice]) -> None
     matrix = rep.encode_batch(voices)
     assert matrix.shape == (len(voices), rep.size)
     assert matrix.dtype == np.float32
-    for row, voice in zip(matrix, voices):
+    for row, voice in zip(matrix, voices, strict=False):
         np.testing.assert_array_equal(row, rep.encode(voice))
     noisy = matrix + np.float32(0.3) * np.sin(np.arange(matrix.size, dtype=np.float32)).reshape(matrix.shape)
     decoded = rep.decode_batch(noisy)

@@ -83,8 +83,8 @@ def _output(target: torch.Tensor, spectrogram: torch.Tensor, **fields: torch.Ten
     """A perfect output: params = target, reconstruction = input, z0 = mu, zK = 0, no log-det."""
     batch, dim = target.shape
     zeros = torch.zeros(batch, dim)
-    values = dict(mu=zeros, logvar=zeros, z0=zeros, z_k=zeros, log_det=torch.zeros(batch),
-                  params=target.clone(), spectrogram=spectrogram.clone())
+    values = {"mu": zeros, "logvar": zeros, "z0": zeros, "z_k": zeros, "log_det": torch.zeros(batch),
+                  "params": target.clone(), "spectrogram": spectrogram.clone()}
     return SoundToVoiceOutput(**(values | fields))
 
 
