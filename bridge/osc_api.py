@@ -1,0 +1,222 @@
+"""The ``/dexbridge`` OSC namespace as data: every address the daemon serves and every reply it sends.
+
+``OSC_ROUTES`` drives the server's dispatcher and argument checks, the README table
+(:func:`render_namespace_table`) and the Max patches' contract test. An argument spec is a string
+of OSC type letters (``s`` string, ``i`` int32, ``f`` float32, ``b`` blob): ``x*`` means any number
+of ``x`` (zero or more), ``[x]`` an optional trailing argument, ``(si)`` one argument of either type.
+An ``i`` is accepted where an ``f`` is expected (Max sends whole numbers as ints); NaN and infinity
+never pass.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from models.errors import DexbridgeError
+
+PREFIX = "/dexbridge"
+OscValue = str | int | float | bytes
+_TYPE_NAMES = {"s": "string", "i": "int", "f": "float", "b": "blob"}
+
+
+class OscArgumentError(DexbridgeError, ValueError):
+    """OSC arguments that do not fit an address's argument spec (count, type, NaN/inf)."""
+
+
+@dataclass(frozen=True)
+class ArgSlot:
+    """One position of an argument spec: the accepted type letters, optional, repeated."""
+
+    types: str
+    optional: bool = False
+    repeated: bool = False
+
+
+def parse_arg_spec(spec: str) -> tuple[ArgSlot, ...]:
+    """Parse an argument spec such as ``"bi"``, ``"f*"``, ``"f[f]"`` or ``"i(si)"``.
+
+    Raises:
+        ValueError: a malformed spec (a programming error in the table, not user input).
+    """
+    slots: list[ArgSlot] = []
+    pos = 0
+    while pos < len(spec):
+        char = spec[pos]
+        optional = char == "["
+        if optional:
+            char = spec[pos + 1]
+            pos += 1
+        if char == "(":
+            end = spec.index(")", pos)
+            types, pos = spec[pos + 1:end], end + 1
+        else:
+            types, pos = char, pos + 1
+        if optional:
+            if spec[pos:pos + 1] != "]":
+                raise ValueError(f"argument spec {spec!r}: '[' without ']' at {pos}")
+            pos += 1
+        repeated = spec[pos:pos + 1] == "*"
+        pos += repeated
+        if not types or any(t not in _TYPE_NAMES for t in types):
+            raise ValueError(f"argument spec {spec!r}: unknown type in {types!r}")
+        if slots and (slots[-1].optional or slots[-1].repeated) and not (optional or repeated):
+            raise ValueError(f"argument spec {spec!r}: a required argument after an optional one")
+        slots.append(ArgSlot(types, optional, repeated))
+    return tuple(slots)
+
+
+def _describe(types: str) -> str:
+    return " or ".join(_TYPE_NAMES[t] for t in types)
+
+
+def _check_value(address: str, position: int, types: str, value: OscValue) -> OscValue:
+    # bool is an int subclass; python-osc decodes T/F to bools, which are never valid here
+    if isinstance(value, bool):
+        got = "bool"
+    elif isinstance(value, float):
+        got = "float"
+    elif isinstance(value, int):
+        got = "int"
+    elif isinstance(value, str):
+        got = "string"
+    elif isinstance(value, bytes | bytearray):
+        got = "blob"
+    else:
+        got = type(value).__name__
+    if got == "float" and "f" in types:
+        if not math.isfinite(value):  # type: ignore[arg-type]
+            raise OscArgumentError(f"{address}: argument {position + 1} is {value}; it must be a finite float")
+        return value
+    if got == "int" and "i" in types:
+        return value
+    if got == "int" and "f" in types:
+        return float(value)  # type: ignore[arg-type]
+    if got == "string" and "s" in types:
+        return value
+    if got == "blob" and "b" in types:
+        return bytes(value)  # type: ignore[arg-type]
+    raise OscArgumentError(f"{address}: argument {position + 1} is a {got} ({value!r:.40}); expected {_describe(types)}")
+
+
+def check_args(address: str, slots: Sequence[ArgSlot], spec: str, args: Sequence[OscValue]) -> tuple[OscValue, ...]:
+    """Check ``args`` against a parsed spec; ints become floats where a float is expected.
+
+    Returns:
+        The checked (and converted) arguments.
+
+    Raises:
+        OscArgumentError: wrong count, a wrong type, NaN or infinity; the message names the
+            address, the argument position, what came and what is expected.
+    """
+    checked: list[OscValue] = []
+    index = 0
+    for slot in slots:
+        if slot.repeated:
+            while index < len(args):
+                checked.append(_check_value(address, index, slot.types, args[index]))
+                index += 1
+        elif index < len(args):
+            checked.append(_check_value(address, index, slot.types, args[index]))
+            index += 1
+        elif not slot.optional:
+            raise OscArgumentError(f"{address}: {len(args)} arguments, expected '{spec}' ({describe_spec(slots)})")
+    if index < len(args):
+        raise OscArgumentError(f"{address}: {len(args)} arguments, expected '{spec}' ({describe_spec(slots)})")
+    return tuple(checked)
+
+
+def describe_spec(slots: Sequence[ArgSlot]) -> str:
+    """A readable form of a parsed spec: ``"float, optional float"``."""
+    if not slots:
+        return "no arguments"
+    words = []
+    for slot in slots:
+        name = _describe(slot.types)
+        words.append(f"any number of {name}s" if slot.repeated else f"optional {name}" if slot.optional else name)
+    return ", ".join(words)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One OSC message: its address, argument spec and documentation.
+
+    Args:
+        address: the full OSC address, ``/dexbridge/...``.
+        arg_types: the argument spec (see the module docstring).
+        args_doc: the arguments named, as the README shows them.
+        doc: what the daemon does with it, or what the reply carries.
+    """
+
+    address: str
+    arg_types: str
+    args_doc: str
+    doc: str
+    slots: tuple[ArgSlot, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "slots", parse_arg_spec(self.arg_types))
+
+    def check(self, args: Sequence[OscValue]) -> tuple[OscValue, ...]:
+        """Check and convert arguments for this address (see :func:`check_args`)."""
+        return check_args(self.address, self.slots, self.arg_types, args)
+
+
+def _table(*routes: Route) -> dict[str, Route]:
+    return {route.address: route for route in routes}
+
+
+OSC_ROUTES: dict[str, Route] = _table(
+    Route(f"{PREFIX}/ping", "", "", "liveness check; answers `/dexbridge/pong`"),
+    Route(f"{PREFIX}/status", "", "", "answers `/dexbridge/status` with the daemon's state as JSON"),
+    Route(f"{PREFIX}/infer/file", "s", "s:path", "infer a voice from an audio file (WAV/FLAC/OGG) the daemon can read"),
+    Route(f"{PREFIX}/infer/blob", "bi", "b:float32-mono i:samplerate",
+          "infer a voice from little-endian float32 mono samples in one datagram (UDP: at most 65 000 bytes)"),
+    Route(f"{PREFIX}/upload/begin", "iii", "i:id i:total-bytes i:samplerate",
+          "start a chunked upload of float32 mono samples (at most 16 MB; abandoned after 30 s without a chunk)"),
+    Route(f"{PREFIX}/upload/chunk", "iib", "i:id i:offset b:bytes",
+          "one chunk of an upload; `offset` must equal the bytes received so far"),
+    Route(f"{PREFIX}/upload/end", "i", "i:id", "finish an upload (every byte received) and infer a voice from it"),
+    Route(f"{PREFIX}/capture", "f", "f:seconds", "record the audio input for `seconds` (0.1-10) and infer a voice from it"),
+    Route(f"{PREFIX}/latent", "f*", "f... (latent size)", "set the latent vector (exactly the model's latent size) and decode it"),
+    Route(f"{PREFIX}/macro", "if", "i:index f:value", "set macro `index` (0-based) to `value` in -1..1 around the current voice"),
+    Route(f"{PREFIX}/morph/slot", "i(si)", "i:slot s:source",
+          "fill morph slot 0-3 (A B C D) from a bank index (`5` or `\"5\"`), a `.syx` path, or `current`"),
+    Route(f"{PREFIX}/morph", "f[f]", "f:x [f:y]",
+          "morph position, 0..1: x alone interpolates slot A -> B; x and y morph the four corners A B C D"),
+    Route(f"{PREFIX}/voice/load", "s[i]", "s:path [i:index]", "make voice `index` (default 0) of a `.syx` file the current voice"),
+    Route(f"{PREFIX}/voice/save", "s", "s:path",
+          "write the current voice as a single voice dump (`.syx`, or `.mid` with the SysEx)"),
+    Route(f"{PREFIX}/bank/load", "s", "s:path", "load a 32-voice bank (`.syx`) for program changes and morph slots"),
+    Route(f"{PREFIX}/bank/save", "s", "s:path", "write the loaded bank as a 32-voice bulk dump (`.syx` or `.mid`)"),
+    Route(f"{PREFIX}/dump", "s[s]", "s:path [s:what]",
+          "DAW dump: the current voice (`what` = `voice`, default), or the four morph slots as a bank (`slots`), "
+          "to `.syx` or `.mid` (atomic write)"),
+    Route(f"{PREFIX}/program", "i", "i:program", "make voice `program` (0-31) of the loaded bank the current voice"),
+    Route(f"{PREFIX}/note", "i[i][f]", "i:note [i:velocity] [f:seconds]",
+          "audition the current voice on the embedded synth (velocity 100, 1 s by default)"),
+    Route(f"{PREFIX}/mode", "s*", "s:mode...", "set the MIDI output modes: any of `param`, `dump`, `cc`, `osc` (none = silent)"),
+)
+
+OSC_REPLIES: dict[str, Route] = _table(
+    Route(f"{PREFIX}/pong", "", "", "answer to `/dexbridge/ping`"),
+    Route(f"{PREFIX}/status", "s", "s:json", "the daemon's state: modes, ports, voice name, slots, counters"),
+    Route(f"{PREFIX}/voice", "b", "b:155-byte VCED", "the whole current voice, after every new voice"),
+    Route(f"{PREFIX}/param", "ii", "i:vced-index i:value", "one changed voice parameter (VCED index 0-155)"),
+    Route(f"{PREFIX}/host_param", "sf", "s:dexed-parameter-name f:normalised-value",
+          "one changed parameter as Dexed's host parameter (for Max `vst~`), in `osc` mode"),
+    Route(f"{PREFIX}/inferred", "ffs", "f:f0-hz f:level-db s:backend", "what the engine heard, after an inference"),
+    Route(f"{PREFIX}/done", "ss", "s:address s:detail", "a file request finished (`voice/save`, `bank/save`, `dump`, ...)"),
+    Route(f"{PREFIX}/error", "s", "s:message", "anything refused: the message names the value, the valid range and the fix"),
+)
+
+
+def render_namespace_table() -> str:
+    """The README's OSC namespace table (Markdown), generated from ``OSC_ROUTES`` and ``OSC_REPLIES``."""
+    lines = ["| direction | address | arguments | what it does |", "|---|---|---|---|"]
+    for direction, table in (("in", OSC_ROUTES), ("reply", OSC_REPLIES)):
+        for route in table.values():
+            args = f"`{route.args_doc}`" if route.args_doc else "-"
+            lines.append(f"| {direction} | `{route.address}` | {args} | {route.doc} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,72 @@
+"""The OSC namespace table: spec parsing, argument checks, and the README table it generates."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from bridge.osc_api import OSC_REPLIES, OSC_ROUTES, ArgSlot, OscArgumentError, parse_arg_spec, render_namespace_table
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+ISSUE_ADDRESSES = (
+    "ping", "status", "infer/file", "infer/blob", "upload/begin", "upload/chunk", "upload/end", "capture", "latent",
+    "macro", "morph/slot", "morph", "voice/load", "voice/save", "bank/load", "bank/save", "dump", "note", "mode",
+)
+
+
+def test_every_issue_address_is_routed() -> None:
+    assert {f"/dexbridge/{name}" for name in ISSUE_ADDRESSES} <= set(OSC_ROUTES)
+    replies = {"/dexbridge/pong", "/dexbridge/voice", "/dexbridge/param", "/dexbridge/host_param", "/dexbridge/error"}
+    assert replies <= set(OSC_REPLIES)
+    assert OSC_REPLIES["/dexbridge/voice"].arg_types == "b"
+    assert OSC_REPLIES["/dexbridge/host_param"].arg_types == "sf"
+
+
+def test_parse_arg_spec() -> None:
+    assert parse_arg_spec("") == ()
+    assert parse_arg_spec("bi") == (ArgSlot("b"), ArgSlot("i"))
+    assert parse_arg_spec("f*") == (ArgSlot("f", repeated=True),)
+    assert parse_arg_spec("f[f]") == (ArgSlot("f"), ArgSlot("f", optional=True))
+    assert parse_arg_spec("i(si)") == (ArgSlot("i"), ArgSlot("si"))
+    for bad in ("x", "[f", "[f]i", "(sq)"):
+        with pytest.raises(ValueError):
+            parse_arg_spec(bad)
+
+
+def test_check_converts_ints_to_floats_and_keeps_order() -> None:
+    assert OSC_ROUTES["/dexbridge/morph"].check([1, 0.25]) == (1.0, 0.25)
+    assert isinstance(OSC_ROUTES["/dexbridge/morph"].check([1])[0], float)
+    assert OSC_ROUTES["/dexbridge/morph/slot"].check([0, "current"]) == (0, "current")
+    assert OSC_ROUTES["/dexbridge/morph/slot"].check([0, 5]) == (0, 5)
+    assert OSC_ROUTES["/dexbridge/latent"].check([]) == ()
+    assert OSC_ROUTES["/dexbridge/infer/blob"].check([b"\0" * 8, 22050]) == (b"\0" * 8, 22050)
+
+
+@pytest.mark.parametrize(
+    ("address", "args", "message"),
+    [
+        ("/dexbridge/morph", [], "0 arguments, expected 'f[f]' (float, optional float)"),
+        ("/dexbridge/morph", [0.1, 0.2, 0.3], "3 arguments"),
+        ("/dexbridge/morph", [math.nan], "argument 1 is nan; it must be a finite float"),
+        ("/dexbridge/latent", [0.0, math.inf], "argument 2 is inf"),
+        ("/dexbridge/macro", ["one", 0.5], "argument 1 is a string ('one'); expected int"),
+        ("/dexbridge/macro", [1.5, 0.5], "argument 1 is a float (1.5); expected int"),
+        ("/dexbridge/infer/file", [True], "argument 1 is a bool"),
+        ("/dexbridge/infer/blob", ["x", 1], "expected blob"),
+        ("/dexbridge/morph/slot", [0, 0.5], "expected string or int"),
+    ],
+)
+def test_check_refuses_with_a_message_naming_the_problem(address: str, args: list, message: str) -> None:
+    with pytest.raises(OscArgumentError, match=re.escape(address) + ".*" + re.escape(message)):
+        OSC_ROUTES[address].check(args)
+
+
+def test_readme_table_matches_the_routes() -> None:
+    text = README.read_text(encoding="utf-8")
+    start, end = "<!-- osc-namespace:start -->\n", "<!-- osc-namespace:end -->"
+    assert start in text and end in text, "README.md lacks the generated OSC namespace table markers"
+    table = text.split(start, 1)[1].split(end, 1)[0]
+    assert table == render_namespace_table(), "README's OSC table is stale: paste bridge.osc_api.render_namespace_table()"
