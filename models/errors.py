@@ -63,3 +63,7 @@ class DatasetError(DexbridgeError, ValueError):
 
 class TrainingError(DexbridgeError, RuntimeError):
     """Training cannot start, resume or go on: the message names the cause and the fix."""
+
+
+class BackendError(DexbridgeError, RuntimeError):
+    """An inference backend that is unknown, not installed, or cannot run on this machine."""
