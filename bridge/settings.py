@@ -1,0 +1,204 @@
+"""Daemon settings: one frozen dataclass, resolved once at startup from a TOML file, then
+``DEXBRIDGE_*`` environment variables, then command-line flags (each overrides the one before),
+and validated once; every handler reads the resolved :class:`Settings`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from models.errors import ConfigError
+
+ENV_PREFIX = "DEXBRIDGE_"
+MIDI_APIS = ("auto", "jack", "alsa", "coremidi", "winmm")
+OUTPUT_MODES = ("param", "dump", "cc", "osc")
+SINKS = ("midi", "embedded", "dawdreamer")
+DIN_BYTES_PER_SECOND = 3125  # 31 250 baud, 10 bits a byte
+UDP_PAYLOAD_LIMIT = 65_000
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything ``dexbridge serve`` can be told; see ``dexbridge serve --help`` for each."""
+
+    osc_host: str = "127.0.0.1"
+    osc_port: int = 9000
+    osc_tcp: bool = True
+    reply_port: int | None = None
+    midi_in: str | None = None
+    midi_out: str | None = None
+    midi_api: str = "auto"
+    mode: tuple[str, ...] = ("param",)
+    din: bool = False
+    byte_budget: int | None = None
+    channel: int = 1
+    control_rate: float = 200.0
+    slew_ms: float = 20.0
+    dump_debounce_ms: float = 50.0
+    dump_wait_notes: bool = False
+    sink: tuple[str, ...] = ("midi",)
+    plugin: Path | None = None
+    cc_map: Path | None = None
+    checkpoint: Path | None = None
+    backend: str = "auto"
+    input_device: str | None = None
+    max_jobs: int = 4
+    upload_limit: int = 16 * 1024 * 1024
+    upload_timeout_s: float = 30.0
+    shutdown_timeout_s: float = 5.0
+    log_json: bool = False
+
+    def __post_init__(self) -> None:
+        _port(self.osc_port, "osc_port", allow_zero=True)
+        if self.reply_port is not None:
+            _port(self.reply_port, "reply_port", allow_zero=False)
+        _choice(self.midi_api, MIDI_APIS, "midi_api")
+        for mode in self.mode:
+            _choice(mode, OUTPUT_MODES, "mode")
+        for sink in self.sink:
+            _choice(sink, SINKS, "sink")
+        _require(1 <= self.channel <= 16, f"channel = {self.channel}, range 1..16 (MIDI channel as the synth shows it)")
+        _require(math.isfinite(self.control_rate) and 1 <= self.control_rate <= 2000,
+                 f"control_rate = {self.control_rate} Hz, range 1..2000 (default 200)")
+        _require(math.isfinite(self.slew_ms) and 0 <= self.slew_ms <= 10_000, f"slew_ms = {self.slew_ms} ms, range 0..10000")
+        _require(math.isfinite(self.dump_debounce_ms) and 0 <= self.dump_debounce_ms <= 10_000,
+                 f"dump_debounce_ms = {self.dump_debounce_ms} ms, range 0..10000")
+        _require(self.byte_budget is None or self.byte_budget >= 7,
+                 f"byte_budget = {self.byte_budget} bytes/s, must be >= 7 (one parameter change); leave unset for no limit")
+        _require(1 <= self.max_jobs <= 64, f"max_jobs = {self.max_jobs}, range 1..64")
+        _require(1024 <= self.upload_limit <= 1 << 30, f"upload_limit = {self.upload_limit} bytes, range 1024..{1 << 30}")
+        for name in ("upload_timeout_s", "shutdown_timeout_s"):
+            value = getattr(self, name)
+            _require(math.isfinite(value) and 0 < value <= 3600, f"{name} = {value} s, range 0..3600 (exclusive of 0)")
+        _require(self.plugin is None or "dawdreamer" in self.sink,
+                 f"plugin = {self.plugin} given but sink = {list(self.sink)}: add --sink dawdreamer")
+
+    @property
+    def midi_channel(self) -> int:
+        """The 0-based MIDI channel the wire carries (``channel`` 1 -> 0)."""
+        return self.channel - 1
+
+    @property
+    def bytes_per_second(self) -> int | None:
+        """The output byte budget: ``byte_budget`` if set, else 3 125 B/s with ``din``, else unlimited."""
+        if self.byte_budget is not None:
+            return self.byte_budget
+        return DIN_BYTES_PER_SECOND if self.din else None
+
+    @classmethod
+    def resolve(cls, config_file: Path | None = None, env: Mapping[str, str] | None = None,
+                flags: Mapping[str, Any] | None = None) -> Settings:
+        """Settings from a TOML file, overridden by ``DEXBRIDGE_*`` variables, overridden by flags.
+
+        Args:
+            config_file: a TOML file whose top-level keys are field names (``osc_port = 9000``).
+            env: the environment (``os.environ`` when None); ``DEXBRIDGE_OSC_PORT=9001``.
+            flags: parsed command-line values; ``None`` values mean "not given".
+
+        Raises:
+            ConfigError: an unknown key, a value of the wrong type, or one out of range.
+        """
+        values: dict[str, Any] = {}
+        if config_file is not None:
+            values.update(_from_toml(config_file))
+        values.update(_from_env(os.environ if env is None else env))
+        values.update({k: v for k, v in (flags or {}).items() if v is not None})
+        unknown = sorted(set(values) - _FIELD_NAMES)
+        _require(not unknown, f"unknown setting(s) {unknown}; known: {sorted(_FIELD_NAMES)}")
+        converted = {name: _convert(name, value) for name, value in values.items()}
+        try:
+            return cls(**converted)
+        except TypeError as exc:  # a TOML value of a type the field cannot hold
+            raise ConfigError(f"settings: {exc}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready values (paths and tuples as strings and lists)."""
+        return {k: str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v
+                for k, v in dataclasses.asdict(self).items()}
+
+
+_FIELD_NAMES = {f.name for f in dataclasses.fields(Settings)}
+_HINTS = typing.get_type_hints(Settings)
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def _port(value: int, name: str, *, allow_zero: bool) -> None:
+    low = 0 if allow_zero else 1
+    _require(low <= value <= 65535, f"{name} = {value}, range {low}..65535" + (" (0 = any free port)" if allow_zero else ""))
+
+
+def _choice(value: str, choices: tuple[str, ...], name: str) -> None:
+    _require(value in choices, f"{name} = {value!r}, choose from {', '.join(choices)}")
+
+
+def _from_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"settings file {path} not found; pass an existing TOML file to --config") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"settings file {path}: {exc}") from None
+    nested = [key for key, value in data.items() if isinstance(value, dict)]
+    _require(not nested, f"settings file {path}: tables {nested} are not settings; write keys at the top level")
+    return data
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, str]:
+    return {key[len(ENV_PREFIX):].lower(): value for key, value in env.items()
+            if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX):].lower() in _FIELD_NAMES}
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{text!r} is not a boolean (true/false, 1/0, yes/no)")
+
+
+def _parse_tuple(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+_PARSERS: dict[type, Callable[[Any], Any]] = {int: int, float: float, str: str, bool: _parse_bool, Path: Path}
+
+
+def _convert(name: str, value: Any) -> Any:
+    """Bring a TOML/env/flag value to the field's type; strings are parsed, other values checked."""
+    hint = _HINTS[name]
+    args = typing.get_args(hint)
+    if isinstance(hint, types.UnionType):  # X | None
+        if value is None:
+            return None
+        hint = next(a for a in args if a is not type(None))
+    if typing.get_origin(hint) is tuple:
+        return _parse_tuple(value)
+    try:
+        if isinstance(value, str) and hint is not str:
+            return _PARSERS[hint](value)
+        if hint is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if hint is Path and isinstance(value, str | Path):
+            return Path(value)
+        if type(value) is not hint:
+            raise ValueError(f"a {type(value).__name__} ({value!r}), expected {hint.__name__}")
+        return value
+    except ValueError as exc:
+        raise ConfigError(f"setting {name}: {exc}") from None
+

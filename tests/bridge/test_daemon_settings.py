@@ -1,0 +1,72 @@
+"""Settings: TOML < DEXBRIDGE_* environment < flags, validated once with messages that name the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bridge.settings import Settings
+from models.errors import ConfigError
+
+
+def test_defaults() -> None:
+    settings = Settings.resolve(env={})
+    assert settings == Settings()
+    assert settings.control_rate == 200.0
+    assert settings.mode == ("param",)
+    assert settings.bytes_per_second is None
+    assert settings.midi_channel == 0
+
+
+def test_toml_then_env_then_flags(tmp_path: Path) -> None:
+    config = tmp_path / "serve.toml"
+    config.write_text('osc_port = 9100\nchannel = 3\nmode = ["param", "cc"]\ncontrol_rate = 100\nmidi_out = "virtual:out"\n')
+    env = {"DEXBRIDGE_OSC_PORT": "9200", "DEXBRIDGE_DIN": "yes", "DEXBRIDGE_MODE": "dump,osc", "HOME": "/x"}
+    settings = Settings.resolve(config, env, {"osc_port": 9300, "midi_in": None})
+    assert settings.osc_port == 9300  # flag beats env beats file
+    assert settings.channel == 3 and settings.midi_channel == 2  # file
+    assert settings.mode == ("dump", "osc")  # env beats file
+    assert settings.control_rate == 100.0 and isinstance(settings.control_rate, float)
+    assert settings.din and settings.bytes_per_second == 3125
+    assert settings.midi_out == "virtual:out"
+    assert settings.to_dict()["mode"] == ["dump", "osc"]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"channel": 17}, "channel = 17, range 1..16"),
+        ({"osc_port": 70000}, "osc_port = 70000, range 0..65535"),
+        ({"mode": ("param", "sysex")}, "mode = 'sysex', choose from param, dump, cc, osc"),
+        ({"midi_api": "oss"}, "midi_api = 'oss', choose from auto, jack, alsa, coremidi, winmm"),
+        ({"control_rate": 0.5}, "control_rate = 0.5 Hz, range 1..2000"),
+        ({"control_rate": float("nan")}, "control_rate = nan Hz"),
+        ({"byte_budget": 3}, "byte_budget = 3 bytes/s, must be >= 7"),
+        ({"plugin": Path("Dexed.vst3")}, "add --sink dawdreamer"),
+    ],
+)
+def test_invalid_values_are_refused_with_the_range(values: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Settings(**values)
+
+
+def test_bad_sources_name_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"unknown setting\(s\) \['osc_prot'\]"):
+        Settings.resolve(env={"DEXBRIDGE_CHANNEL": "2"}, flags={"osc_prot": 1})
+    with pytest.raises(ConfigError, match="setting channel: invalid literal"):
+        Settings.resolve(env={"DEXBRIDGE_CHANNEL": "two"})
+    with pytest.raises(ConfigError, match="setting din: 'maybe' is not a boolean"):
+        Settings.resolve(env={"DEXBRIDGE_DIN": "maybe"})
+    with pytest.raises(ConfigError, match="settings file .* not found"):
+        Settings.resolve(tmp_path / "missing.toml", env={})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("osc_port = 'nine'\n")
+    with pytest.raises(ConfigError, match=r"setting osc_port: invalid literal"):
+        Settings.resolve(bad, env={})
+    bad.write_text("osc_port = 1.5\n")
+    with pytest.raises(ConfigError, match=r"setting osc_port: a float \(1.5\), expected int"):
+        Settings.resolve(bad, env={})
+    bad.write_text("[serve]\nosc_port = 1\n")
+    with pytest.raises(ConfigError, match=r"tables \['serve'\] are not settings"):
+        Settings.resolve(bad, env={})
