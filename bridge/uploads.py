@@ -1,0 +1,130 @@
+"""Chunked-upload reassembly for audio too big for one UDP datagram (sans-IO, no clock of its own).
+
+A client sends ``/dexbridge/upload/begin id total samplerate``, then ``chunk id offset bytes`` in
+order, then ``end id``. Each chunk's offset must equal the bytes received so far (UDP may drop or
+reorder: the client is told exactly what was expected and resends); the total is bounded; an
+upload with no chunk for ``timeout_s`` is dropped by :meth:`Uploads.expire`. Every refusal is an
+:class:`UploadError` whose message names the id, the value and the expectation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from models.errors import DexbridgeError
+
+SAMPLE_BYTES = 4  # float32
+MAX_OPEN_UPLOADS = 8
+
+
+class UploadError(DexbridgeError, ValueError):
+    """A chunked upload that cannot go on: unknown id, wrong offset, too big, incomplete, expired."""
+
+
+@dataclass
+class _Upload:
+    total: int
+    sample_rate: int
+    last_seen: float
+    data: bytearray = field(default_factory=bytearray)
+
+
+@dataclass(frozen=True)
+class FinishedUpload:
+    """A complete upload: its id, float32 mono samples and their sample rate."""
+
+    upload_id: int
+    audio: np.ndarray
+    sample_rate: int
+
+
+class Uploads:
+    """The uploads in progress, keyed by id.
+
+    Args:
+        limit: the largest accepted total, in bytes.
+        timeout_s: an upload with no chunk for this long is dropped by :meth:`expire`.
+    """
+
+    def __init__(self, limit: int, timeout_s: float) -> None:
+        self.limit = limit
+        self.timeout_s = timeout_s
+        self._open: dict[int, _Upload] = {}
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def begin(self, upload_id: int, total: int, sample_rate: int, now: float) -> None:
+        """Open an upload (replacing an open one of the same id).
+
+        Raises:
+            UploadError: a total outside 4..limit bytes or not whole float32 samples, a sample rate
+                outside 8 000..192 000 Hz, or too many uploads open at once.
+        """
+        if not SAMPLE_BYTES <= total <= self.limit:
+            raise UploadError(f"upload {upload_id}: total {total} B, range {SAMPLE_BYTES}..{self.limit} B "
+                              f"(float32 mono; raise --upload-limit for longer audio)")
+        if total % SAMPLE_BYTES:
+            raise UploadError(f"upload {upload_id}: total {total} B is not a whole number of float32 samples (4 B each)")
+        if not 8000 <= sample_rate <= 192_000:
+            raise UploadError(f"upload {upload_id}: sample rate {sample_rate} Hz, range 8000..192000 Hz")
+        if upload_id not in self._open and len(self._open) >= MAX_OPEN_UPLOADS:
+            raise UploadError(f"upload {upload_id}: {MAX_OPEN_UPLOADS} uploads already open; end or let one expire first")
+        self._open[upload_id] = _Upload(total, sample_rate, now)
+
+    def chunk(self, upload_id: int, offset: int, data: bytes, now: float) -> int:
+        """Append one chunk.
+
+        Returns:
+            The bytes received so far.
+
+        Raises:
+            UploadError: unknown id, an offset other than the bytes received so far, or a chunk
+                that would pass the announced total (the upload is dropped then).
+        """
+        upload = self._get(upload_id)
+        received = len(upload.data)
+        if offset != received:
+            raise UploadError(f"upload {upload_id}: chunk at offset {offset}, expected {received} "
+                              f"(chunks must arrive in order: resend from {received})")
+        if received + len(data) > upload.total:
+            del self._open[upload_id]
+            raise UploadError(f"upload {upload_id}: chunk ends at {received + len(data)} B, past the announced "
+                              f"{upload.total} B; upload dropped")
+        upload.data += data
+        upload.last_seen = now
+        return len(upload.data)
+
+    def end(self, upload_id: int) -> FinishedUpload:
+        """Close an upload and return its audio.
+
+        Raises:
+            UploadError: unknown id, or bytes missing (the upload stays open for the missing chunks).
+        """
+        upload = self._get(upload_id)
+        if len(upload.data) != upload.total:
+            raise UploadError(f"upload {upload_id}: incomplete, {len(upload.data)} of {upload.total} B received; "
+                              f"send the chunk at offset {len(upload.data)}")
+        del self._open[upload_id]
+        audio = np.frombuffer(bytes(upload.data), dtype="<f4").astype(np.float32)
+        return FinishedUpload(upload_id, audio, upload.sample_rate)
+
+    def expire(self, now: float) -> list[int]:
+        """Drop uploads idle for longer than ``timeout_s``.
+
+        Returns:
+            The ids dropped.
+        """
+        stale = [key for key, upload in self._open.items() if now - upload.last_seen > self.timeout_s]
+        for key in stale:
+            del self._open[key]
+        return stale
+
+    def _get(self, upload_id: int) -> _Upload:
+        try:
+            return self._open[upload_id]
+        except KeyError:
+            raise UploadError(f"upload {upload_id}: no such upload open (expired, ended or never begun); "
+                              f"send /dexbridge/upload/begin first") from None

@@ -1,0 +1,76 @@
+"""Chunked-upload reassembly: order, limits, timeouts, and byte-exact audio."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bridge.uploads import MAX_OPEN_UPLOADS, UploadError, Uploads
+
+
+def _send(uploads: Uploads, upload_id: int, payload: bytes, chunk: int, now: float = 0.0) -> None:
+    for offset in range(0, len(payload), chunk):
+        uploads.chunk(upload_id, offset, payload[offset:offset + chunk], now)
+
+
+@given(samples=st.integers(1, 3000), chunk=st.integers(1, 5000))
+def test_reassembles_any_chunking_exactly(samples: int, chunk: int) -> None:
+    audio = np.sin(np.arange(samples, dtype=np.float32) * 0.01).astype(np.float32)
+    uploads = Uploads(limit=1 << 20, timeout_s=30)
+    uploads.begin(7, audio.nbytes, 22050, now=0.0)
+    _send(uploads, 7, audio.astype("<f4").tobytes(), chunk)
+    finished = uploads.end(7)
+    assert finished.upload_id == 7 and finished.sample_rate == 22050
+    assert finished.audio.dtype == np.float32
+    np.testing.assert_array_equal(finished.audio, audio)
+    assert len(uploads) == 0
+
+
+def test_out_of_order_chunk_names_the_expected_offset() -> None:
+    uploads = Uploads(limit=1024, timeout_s=30)
+    uploads.begin(1, 16, 44100, now=0.0)
+    assert uploads.chunk(1, 0, b"\0" * 8, now=0.0) == 8
+    with pytest.raises(UploadError, match="upload 1: chunk at offset 12, expected 8 .*resend from 8"):
+        uploads.chunk(1, 12, b"\0" * 4, now=0.0)
+    with pytest.raises(UploadError, match="upload 1: incomplete, 8 of 16 B received; send the chunk at offset 8"):
+        uploads.end(1)
+    uploads.chunk(1, 8, b"\0" * 8, now=0.0)  # still open after the refusals
+    assert uploads.end(1).audio.shape == (4,)
+
+
+def test_oversized_uploads_are_refused() -> None:
+    uploads = Uploads(limit=1024, timeout_s=30)
+    with pytest.raises(UploadError, match=r"upload 2: total 2048 B, range 4..1024 B .*--upload-limit"):
+        uploads.begin(2, 2048, 22050, now=0.0)
+    with pytest.raises(UploadError, match="total 10 B is not a whole number of float32 samples"):
+        uploads.begin(2, 10, 22050, now=0.0)
+    with pytest.raises(UploadError, match="sample rate 100 Hz, range 8000..192000 Hz"):
+        uploads.begin(2, 8, 100, now=0.0)
+    uploads.begin(3, 8, 22050, now=0.0)
+    with pytest.raises(UploadError, match="chunk ends at 12 B, past the announced 8 B; upload dropped"):
+        uploads.chunk(3, 0, b"\0" * 12, now=0.0)
+    with pytest.raises(UploadError, match="upload 3: no such upload open"):
+        uploads.end(3)
+
+
+def test_unknown_ids_and_too_many_open() -> None:
+    uploads = Uploads(limit=1024, timeout_s=30)
+    with pytest.raises(UploadError, match="upload 9: no such upload open .*send /dexbridge/upload/begin first"):
+        uploads.chunk(9, 0, b"\0", now=0.0)
+    for upload_id in range(MAX_OPEN_UPLOADS):
+        uploads.begin(upload_id, 8, 22050, now=0.0)
+    uploads.begin(0, 16, 22050, now=0.0)  # re-beginning an open id replaces it
+    with pytest.raises(UploadError, match=f"{MAX_OPEN_UPLOADS} uploads already open"):
+        uploads.begin(100, 8, 22050, now=0.0)
+
+
+def test_idle_uploads_expire() -> None:
+    uploads = Uploads(limit=1024, timeout_s=5)
+    uploads.begin(1, 8, 22050, now=0.0)
+    uploads.begin(2, 8, 22050, now=0.0)
+    uploads.chunk(2, 0, b"\0" * 4, now=4.0)
+    assert uploads.expire(now=5.5) == [1]
+    assert uploads.expire(now=9.5) == [2]
+    assert len(uploads) == 0
