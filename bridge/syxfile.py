@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 import os
 import re
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 import mido
 
+from bridge.atomicfile import atomic_write
 from bridge.sysex import (
     DUMP_HEADER_SIZE,
     SYSEX_START,
@@ -173,25 +172,6 @@ def _checked(messages: Sequence[bytes]) -> list[bytes]:
     return [bytes(message) for message in messages]
 
 
-def _atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0o666 & ~umask, like open()
-    try:
-        with os.fdopen(fd, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)  # make the rename itself durable
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-
-
 def write_syx(path: str | os.PathLike[str], messages: Sequence[bytes]) -> None:
     """Write SysEx messages back to back into a .syx file, atomically.
 
@@ -200,7 +180,7 @@ def write_syx(path: str | os.PathLike[str], messages: Sequence[bytes]) -> None:
         OSError: the file cannot be written.
     """
     payload = b"".join(_checked(messages))
-    _atomic_write(Path(path), lambda file: file.write(payload))
+    atomic_write(Path(path), lambda file: file.write(payload))
 
 
 def write_voice_syx(path: str | os.PathLike[str], voice: Voice, channel: int = 0) -> None:
@@ -232,7 +212,7 @@ def write_midi_file(path: str | os.PathLike[str], messages: Sequence[bytes], *, 
         pause_s = len(message) / DIN_BYTES_PER_SECOND + interval_s
     track.append(mido.MetaMessage("end_of_track", time=_ticks(pause_s)))
     midi = mido.MidiFile(type=0, ticks_per_beat=MIDI_TICKS_PER_BEAT, tracks=[track])
-    _atomic_write(Path(path), lambda file: midi.save(file=file))
+    atomic_write(Path(path), lambda file: midi.save(file=file))
 
 
 def _ticks(seconds: float) -> int:

@@ -370,8 +370,10 @@ class SpectrogramDataset(Dataset[tuple[torch.Tensor, torch.Tensor, int]]):
     Attributes:
         stats: the train-split dB range used for the normalisation (goes into the checkpoint).
         notes: the (note, velocity) pairs, one spectrogram channel each.
+        frontend: the front-end settings the spectrograms were made with.
         rows: dataset rows of this split, ascending; item ``i`` is row ``rows[i]``.
         voice_ids: corpus voice id of each item.
+        voices: the voice of each item.
         targets: float32 (items, representation size) representation vectors.
     """
 
@@ -388,11 +390,12 @@ class SpectrogramDataset(Dataset[tuple[torch.Tensor, torch.Tensor, int]]):
             raise DatasetError(f"dataset {self.out_dir} has no train voice, hence no normalisation stats")
         self.stats = FrontendStats(**manifest["stats"])
         self.notes: tuple[Note, ...] = tuple((n, v) for n, v in manifest["notes"])
+        self.frontend = FrontendConfig(**manifest["frontend"])
         index = _Index.load(self.out_dir / INDEX)
         self.rows = np.flatnonzero(index.splits == SPLITS.index(split))
         self.voice_ids = index.voice_ids[self.rows]
-        voices = [Voice.from_values(values) for values in index.values[self.rows].tolist()]
-        self.targets = get_representation(representation).encode_batch(voices)
+        self.voices = [Voice.from_values(values) for values in index.values[self.rows].tolist()]
+        self.targets = get_representation(representation).encode_batch(self.voices)
         self._spectrograms: np.ndarray | None = None
 
     def __len__(self) -> int:
@@ -400,12 +403,17 @@ class SpectrogramDataset(Dataset[tuple[torch.Tensor, torch.Tensor, int]]):
 
     def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor, int]:
         """(float32 (notes, n_mels, frames) normalised spectrogram, float32 target vector, row)."""
+        db = torch.from_numpy(self.spectrograms_db(item, item + 1)[0].astype(np.float32))
+        return self.stats.normalise(db), torch.from_numpy(self.targets[item]), int(self.rows[item])
+
+    def spectrograms_db(self, start: int, stop: int) -> np.ndarray:
+        """float16 dB spectrograms (items, notes, n_mels, frames) of items ``start:stop``."""
         if self._spectrograms is None:
             self._spectrograms = np.load(self.out_dir / SPECTROGRAMS, mmap_mode="r")
-        row = int(self.rows[item])
-        db = torch.from_numpy(self._spectrograms[row].astype(np.float32))
-        scale = 2.0 / (self.stats.max_db - self.stats.min_db)
-        return (db - self.stats.min_db) * scale - 1.0, torch.from_numpy(self.targets[item]), row
+        rows = self.rows[start:stop]
+        if len(rows) and rows[-1] - rows[0] == len(rows) - 1:  # contiguous: one slice, no fancy-index copy
+            return np.asarray(self._spectrograms[rows[0] : rows[-1] + 1])
+        return self._spectrograms[rows]
 
     def __getstate__(self) -> dict[str, Any]:
         # A DataLoader worker opens its own map; pickling the map would copy the whole array.

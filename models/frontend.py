@@ -64,6 +64,10 @@ class FrontendStats:
             raise ConfigError("no dB arrays given: pass the training set's spectrograms")
         return cls(min_db=low, max_db=high)
 
+    def normalise(self, db: torch.Tensor) -> torch.Tensor:
+        """dB values mapped linearly to [-1, 1] over [min_db, max_db] (values outside go past it)."""
+        return (db - self.min_db) * (2.0 / (self.max_db - self.min_db)) - 1.0
+
 
 MEL_BLOCK_ROWS = 16  # 257 bands -> 17 blocks: 15x fewer multiply-adds than the dense 257 x 513 product
 

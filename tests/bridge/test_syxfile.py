@@ -10,6 +10,7 @@ from typing import BinaryIO
 import mido
 import pytest
 
+from bridge.atomicfile import atomic_write
 from bridge.sysex import (
     decode_sysex,
     encode_bank_dump,
@@ -18,7 +19,6 @@ from bridge.sysex import (
     encode_voice_dump,
 )
 from bridge.syxfile import (
-    _atomic_write,
     read_syx_messages,
     read_syx_voices,
     write_bank_syx,
@@ -225,7 +225,7 @@ def test_atomic_write_leaves_the_target_untouched_when_the_writer_fails(tmp_path
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        _atomic_write(target, half_then_fail)
+        atomic_write(target, half_then_fail)
     assert target.read_bytes() == b"previous content"
     assert list(tmp_path.iterdir()) == [target]
 
