@@ -38,7 +38,7 @@ by ``dexbridge bench`` (README), eager torch last as it always runs."""
 
 INSTALL_HINTS: dict[str, str] = {
     "onnx": "pip install dexbridge[onnx]",
-    "tensorrt": "pip install dexbridge[tensorrt]",
+    "tensorrt": "pip install dexbridge[tensorrt] (it needs NVIDIA's TensorRT libraries and a CUDA GPU)",
 }
 
 

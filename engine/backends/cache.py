@@ -1,0 +1,78 @@
+"""Where compiled graphs of a checkpoint are cached: beside it, keyed by a hash of its contents.
+
+``<checkpoint>.<key>.<stage>.<suffix>`` in the checkpoint's folder; when that folder is
+read-only (or the checkpoint was built in memory), in ``$XDG_CACHE_HOME/dexbridge/<kind>``
+(default ``~/.cache``). The key hashes the weights, config, front-end stats, the torch version
+and the caller's format tag, so a changed checkpoint or exporter never runs a stale graph.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+from engine.backends.staged import STAGES
+from models.checkpoint import Checkpoint
+
+
+def cache_key(checkpoint: Checkpoint, tag: str) -> str:
+    """16 hex digits naming the compiled graphs of ``checkpoint`` in format ``tag``."""
+    digest = hashlib.sha256(f"{tag}|{torch.__version__}|{checkpoint.config_hash}|{checkpoint.frontend_stats!r}".encode())
+    for name in sorted(checkpoint.serving_state):
+        digest.update(name.encode())
+        digest.update(checkpoint.serving_state[name].detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def cache_dir(checkpoint: Checkpoint, kind: str) -> Path:
+    """The checkpoint's folder when writable, else ``$XDG_CACHE_HOME/dexbridge/<kind>``."""
+    if checkpoint.path is not None and os.access(checkpoint.path.resolve().parent, os.W_OK):
+        return checkpoint.path.resolve().parent
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "dexbridge" / kind
+
+
+def stage_paths(checkpoint: Checkpoint, kind: str, tag: str, suffix: str) -> dict[str, Path]:
+    """The cache file of each stage of :data:`STAGES`.
+
+    Args:
+        checkpoint: whose graphs are cached.
+        kind: the cache subfolder used when the checkpoint's folder is read-only ("onnx", "tensorrt").
+        tag: format and version of the files (part of the key).
+        suffix: file extension without the dot.
+    """
+    stem = checkpoint.path.name if checkpoint.path is not None else f"in-memory-{checkpoint.config_hash}"
+    folder, key = cache_dir(checkpoint, kind), cache_key(checkpoint, tag)
+    return {stage: folder / f"{stem}.{key}.{stage}.{suffix}" for stage in STAGES}
+
+
+@contextmanager
+def atomic_target(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path``, moved onto it when the block succeeds, removed otherwise."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(descriptor)
+    try:
+        yield Path(temporary)
+        os.replace(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def build_missing(paths: dict[str, Path], build: Callable[[str, Path], None]) -> list[str]:
+    """Call ``build(stage, temporary_path)`` for each stage whose file is missing; atomic per file.
+
+    Returns:
+        The stages built (empty when everything came from the cache).
+    """
+    missing = [stage for stage, path in paths.items() if not path.is_file()]
+    for stage in missing:
+        with atomic_target(paths[stage]) as temporary:
+            build(stage, temporary)
+    return missing

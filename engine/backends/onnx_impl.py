@@ -1,0 +1,84 @@
+"""ONNX Runtime on the CPU: each stage exported once (exportable front end) and cached beside
+the checkpoint (:mod:`engine.backends.cache`)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import torch
+
+from engine.backends.cache import build_missing, stage_paths
+from engine.backends.staged import StagedBackend, StageFn, example_inputs, serving_parts
+from models.checkpoint import Checkpoint
+from models.errors import BackendError
+
+OPSET = 17
+FORMAT_TAG = f"onnx-v1-opset{OPSET}"
+"""Changes when the export changes, so caches written by an older dexbridge are not reused."""
+
+INTRA_OP_THREADS = min(2, os.cpu_count() or 1)
+"""Threads per session: the 2-core machines this targets; more only adds contention."""
+
+# The TorchScript-based exporter is the one that exports the conv1d front end without onnxscript;
+# torch >= 2.9 warns that it is legacy. Its messages (not the whole category) are silenced here.
+_LEGACY_EXPORTER_MESSAGES = ("You are using the legacy TorchScript-based ONNX export", "The feature will be removed")
+
+
+def export_stage(module: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
+    """Export ``module`` traced on ``example`` to ``path``, batch axis dynamic.
+
+    Raises:
+        BackendError: the exporter fails (the message names the module).
+    """
+    try:
+        with warnings.catch_warnings():
+            for message in _LEGACY_EXPORTER_MESSAGES:
+                warnings.filterwarnings("ignore", message=message, category=DeprecationWarning)
+            torch.onnx.export(
+                module, (example,), str(path), dynamo=False, opset_version=OPSET,
+                input_names=["input"], output_names=["output"],
+                dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+            )
+    except Exception as error:
+        raise BackendError(f"ONNX export of {type(module).__name__} failed: {type(error).__name__}: {error}") from error
+
+
+def session_stage(path: Path) -> StageFn:
+    """An onnxruntime CPU session of ``path`` (all graph optimisations) as a numpy -> numpy callable."""
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = INTRA_OP_THREADS
+    options.inter_op_num_threads = 1
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def run(values: np.ndarray) -> np.ndarray:
+        return session.run(None, {"input": values})[0]
+
+    return run
+
+
+class OnnxBackend(StagedBackend):
+    """ONNX Runtime CPU sessions of the exported stages (thread-safe).
+
+    Attributes:
+        exported: the stages exported by this load (empty when every graph came from the cache).
+        paths: the ONNX file of each stage.
+    """
+
+    name = "onnx"
+
+    def __init__(self, checkpoint: Checkpoint) -> None:
+        self.paths = stage_paths(checkpoint, "onnx", FORMAT_TAG, "onnx")
+        parts = functools.cache(lambda: serving_parts(checkpoint, exportable=True))  # built only to export
+
+        def export(stage: str, target: Path) -> None:
+            export_stage(parts()[stage], example_inputs(checkpoint)[stage], target)
+
+        self.exported = build_missing(self.paths, export)
+        super().__init__(checkpoint, {stage: session_stage(path) for stage, path in self.paths.items()})
