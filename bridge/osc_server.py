@@ -1,0 +1,323 @@
+"""The OSC transport: a UDP ``DatagramProtocol`` and a TCP server around python-osc's parser and builder.
+
+Receiving only decodes, looks the address up in the route table, checks the arguments and calls
+one quick handler (which may start a task); it never waits. Bundled messages with a future time
+tag are scheduled with ``loop.call_at``. Anything refused (garbage bytes, an unknown address,
+wrong argument types, NaN/inf, an error a handler raises) is answered with ``/dexbridge/error``
+to the sender, logged, and counted in :attr:`OscServer.stats`.
+
+TCP carries big payloads (a whole snippet as ``/dexbridge/infer/blob``): each connection's first
+byte picks the framing, SLIP (OSC 1.1, starts with ``0xC0``) or a 4-byte big-endian length prefix
+(OSC 1.0); replies go back on the same connection in the same framing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import difflib
+import logging
+import struct
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from pythonosc import slip
+from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.osc_packet import OscPacket
+
+from bridge.osc_api import OSC_REPLIES, OscValue, Route
+from models.errors import DexbridgeError
+
+logger = logging.getLogger(__name__)
+
+ERROR_ADDRESS = "/dexbridge/error"
+MAX_PEERS = 16  # clients that receive broadcasts (voice, param, host_param): the most recent ones
+MAX_SCHEDULE_AHEAD_S = 10.0  # a bundle time tag further ahead is refused, not held
+_LENGTH = struct.Struct("!I")
+
+
+class OscAddressError(DexbridgeError, LookupError):
+    """An OSC address the daemon does not serve."""
+
+
+class OscPacketError(DexbridgeError, ValueError):
+    """Bytes that are not an OSC packet, or a TCP frame that cannot be one."""
+
+
+class Peer(Protocol):
+    """Where replies to one client go."""
+
+    key: tuple[str, int]
+
+    def send(self, dgram: bytes) -> None:
+        """Send one encoded OSC packet."""
+
+
+@dataclass(frozen=True)
+class OscRequest:
+    """One checked OSC message for a handler: its address, converted arguments and sender."""
+
+    address: str
+    args: tuple[OscValue, ...]
+    peer: Peer
+
+
+Handler = Callable[[OscRequest], None]
+
+
+def encode_message(address: str, args: Sequence[OscValue], types: str) -> bytes:
+    """Build one OSC message with explicit type letters (``"ii"``, ``"sf"``, ``"b"``; one letter repeats)."""
+    builder = OscMessageBuilder(address)
+    for position, value in enumerate(args):
+        builder.add_arg(value, types[min(position, len(types) - 1)])
+    return builder.build().dgram
+
+
+def encode_reply(address: str, *args: OscValue) -> bytes:
+    """Build a reply listed in ``OSC_REPLIES`` with its declared types.
+
+    Raises:
+        OscArgumentError: the arguments do not fit the reply's spec (a bug in the caller).
+    """
+    route = OSC_REPLIES[address]
+    checked = route.check(args)
+    letters = "".join(slot.types[0] for slot in route.slots)
+    return encode_message(address, checked, letters)
+
+
+@dataclass(frozen=True)
+class _UdpPeer:
+    key: tuple[str, int]
+    transport: asyncio.DatagramTransport
+
+    def send(self, dgram: bytes) -> None:
+        if not self.transport.is_closing():
+            self.transport.sendto(dgram, self.key)
+
+
+@dataclass(frozen=True)
+class _TcpPeer:
+    key: tuple[str, int]
+    writer: asyncio.StreamWriter
+    slip_framing: bool
+
+    def send(self, dgram: bytes) -> None:
+        if not self.writer.is_closing():
+            self.writer.write(slip.encode(dgram) if self.slip_framing else _LENGTH.pack(len(dgram)) + dgram)
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, server: OscServer) -> None:
+        self.server = server
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        assert self.transport is not None
+        reply_port = self.server.reply_port or addr[1]
+        self.server.receive(data, _UdpPeer((addr[0], reply_port), self.transport))
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP "port unreachable" after a reply to a client that went away: not our failure
+        logger.info("osc.udp_error error=%r", exc)
+
+
+class OscServer:
+    """OSC over UDP (and TCP) for one route table.
+
+    Args:
+        routes: address -> :class:`Route`; only these addresses are served.
+        handler: called with each checked :class:`OscRequest`; must return quickly.
+        reply_port: send UDP replies to this port on the sender's host instead of the sender's port.
+        max_frame: the largest TCP frame accepted, in bytes.
+    """
+
+    def __init__(self, routes: Mapping[str, Route], handler: Handler, *, reply_port: int | None = None,
+                 max_frame: int = 16 * 1024 * 1024) -> None:
+        self.routes = routes
+        self.handler = handler
+        self.reply_port = reply_port
+        self.max_frame = max_frame
+        self.stats: collections.Counter[str] = collections.Counter()
+        self._peers: collections.OrderedDict[tuple[str, int], Peer] = collections.OrderedDict()
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tcp: asyncio.Server | None = None
+        self._connections: set[asyncio.StreamWriter] = set()
+        self._scheduled: set[asyncio.TimerHandle] = set()
+
+    @property
+    def port(self) -> int:
+        """The bound UDP port (useful with port 0)."""
+        assert self._udp is not None, "OscServer.start() first"
+        return self._udp.get_extra_info("sockname")[1]
+
+    @property
+    def tcp_port(self) -> int | None:
+        """The bound TCP port, None without TCP."""
+        return self._tcp.sockets[0].getsockname()[1] if self._tcp else None
+
+    async def start(self, host: str, port: int, *, tcp: bool = True) -> None:
+        """Bind UDP (and TCP on the same port number).
+
+        Raises:
+            OSError: the port is taken or the host cannot be bound.
+        """
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(lambda: _UdpProtocol(self), local_addr=(host, port))
+        self._udp = transport  # type: ignore[assignment]
+        if tcp:
+            try:
+                self._tcp = await asyncio.start_server(self._serve_connection, host, self.port)
+            except OSError:
+                transport.close()
+                raise
+        logger.info("osc.listening host=%s udp=%d tcp=%s", host, self.port, self.tcp_port)
+
+    async def close(self) -> None:
+        """Stop receiving: close the sockets, drop scheduled messages, close TCP connections."""
+        for handle in self._scheduled:
+            handle.cancel()
+        self._scheduled.clear()
+        if self._tcp is not None:
+            self._tcp.close()
+            for writer in list(self._connections):
+                writer.close()
+            await self._tcp.wait_closed()
+        if self._udp is not None:
+            self._udp.close()
+
+    def receive(self, data: bytes, peer: Peer) -> None:
+        """Decode one packet and dispatch its messages (scheduling future-dated ones)."""
+        self.stats["packets"] += 1
+        self._remember(peer)
+        try:
+            messages = OscPacket(data).messages
+        except Exception as exc:  # python-osc raises several unrelated types on garbage
+            self.refuse(peer, OscPacketError(f"not an OSC packet ({len(data)} bytes starting {data[:16]!r}): {exc}"))
+            return
+        now = time.time()
+        loop = asyncio.get_running_loop()
+        for timed in messages:
+            delay = timed.time - now
+            if delay <= 0.0005:
+                self._dispatch(timed.message.address, timed.message.params, peer)
+            elif delay > MAX_SCHEDULE_AHEAD_S:
+                self.refuse(peer, OscPacketError(f"bundle time tag {delay:.1f} s ahead; at most {MAX_SCHEDULE_AHEAD_S:.0f} s"))
+            else:
+                self._schedule(loop, delay, timed.message.address, timed.message.params, peer)
+
+    def reply(self, peer: Peer, address: str, *args: OscValue) -> None:
+        """Send one reply (from ``OSC_REPLIES``) to one client."""
+        peer.send(encode_reply(address, *args))
+
+    def broadcast(self, address: str, *args: OscValue) -> None:
+        """Send one reply to every recent client."""
+        dgram = encode_reply(address, *args)
+        for peer in list(self._peers.values()):
+            peer.send(dgram)
+
+    def refuse(self, peer: Peer | None, exc: BaseException, address: str = "") -> None:
+        """Report a refusal: ``/dexbridge/error`` to the client, a log line and a counter.
+
+        A :class:`DexbridgeError` is the client's problem: its message is sent as is. Anything else
+        is our bug: logged with its traceback, and the client told a generic message.
+        """
+        self.stats["errors"] += 1
+        self.stats[f"errors.{type(exc).__name__}"] += 1
+        if isinstance(exc, DexbridgeError):
+            message = str(exc)
+            logger.warning("osc.refused address=%s error=%s message=%s", address or "-", type(exc).__name__, message)
+        else:
+            message = f"{address or 'request'} failed: internal error {type(exc).__name__} (see the daemon's log)"
+            logger.error("osc.failed address=%s", address or "-", exc_info=exc)
+        if peer is not None:
+            peer.send(encode_reply(ERROR_ADDRESS, message))
+
+    def _remember(self, peer: Peer) -> None:
+        self._peers[peer.key] = peer
+        self._peers.move_to_end(peer.key)
+        while len(self._peers) > MAX_PEERS:
+            self._peers.popitem(last=False)
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop, delay: float, address: str, params: list, peer: Peer) -> None:
+        def fire() -> None:
+            self._scheduled.discard(handle)
+            self._dispatch(address, params, peer)
+
+        handle = loop.call_at(loop.time() + delay, fire)
+        self._scheduled.add(handle)
+
+    def _dispatch(self, address: str, params: Sequence[OscValue], peer: Peer) -> None:
+        self.stats["messages"] += 1
+        route = self.routes.get(address)
+        if route is None:
+            self.refuse(peer, OscAddressError(_unknown_address(address, self.routes)), address)
+            return
+        try:
+            self.handler(OscRequest(address, route.check(params), peer))
+        except Exception as exc:
+            self.refuse(peer, exc, address)
+
+    async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._connections.add(writer)
+        host, port = writer.get_extra_info("peername")[:2]
+        try:
+            first = await reader.read(1)
+            if first:
+                framing = _read_slip if first == slip.END else _read_length_prefixed
+                peer = _TcpPeer((host, port), writer, slip_framing=first == slip.END)
+                await framing(reader, first, self.max_frame, lambda frame: self.receive(frame, peer))
+        except OscPacketError as exc:
+            self.refuse(_TcpPeer((host, port), writer, slip_framing=first == slip.END), exc)
+            await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass  # the client went away mid-frame: nothing to answer
+        finally:
+            self._connections.discard(writer)
+            self._peers.pop((host, port), None)
+            writer.close()
+
+
+async def _read_length_prefixed(reader: asyncio.StreamReader, first: bytes, limit: int,
+                                deliver: Callable[[bytes], None]) -> None:
+    header = first + await reader.readexactly(_LENGTH.size - 1)
+    while True:
+        (size,) = _LENGTH.unpack(header)
+        if size > limit:
+            raise OscPacketError(f"TCP frame of {size} B > {limit} B limit (length-prefixed OSC 1.0); connection closed")
+        deliver(await reader.readexactly(size))
+        header = await reader.read(_LENGTH.size)
+        if not header:
+            return
+        if len(header) < _LENGTH.size:
+            header += await reader.readexactly(_LENGTH.size - len(header))
+
+
+async def _read_slip(reader: asyncio.StreamReader, first: bytes, limit: int, deliver: Callable[[bytes], None]) -> None:
+    buffer = bytearray()
+    chunk = first
+    while chunk:
+        search = len(buffer)  # the bytes before hold no END
+        buffer += chunk
+        start = 0
+        while (end := buffer.find(slip.END, search)) != -1:
+            if end > start:
+                try:
+                    deliver(slip.decode(bytes(buffer[start:end])))
+                except slip.ProtocolError:
+                    raise OscPacketError("bad SLIP escape in a TCP frame; connection closed") from None
+            start = search = end + 1
+        del buffer[:start]
+        if len(buffer) > limit:
+            raise OscPacketError(f"SLIP frame longer than the {limit} B limit (no END byte); connection closed")
+        chunk = await reader.read(65536)
+
+
+def _unknown_address(address: str, routes: Mapping[str, Route]) -> str:
+    close = difflib.get_close_matches(address, list(routes), n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return f"unknown address {address!r}: not in the /dexbridge namespace (README 'OSC namespace'){hint}"

@@ -1,0 +1,194 @@
+"""The OSC transport through real UDP and TCP sockets: dispatch, refusals, time tags, framing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import struct
+import time
+from collections.abc import AsyncIterator
+
+import numpy as np
+import pytest
+from osc_client import OscClient, build
+from pythonosc import slip
+from pythonosc.osc_bundle_builder import OscBundleBuilder
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+from bridge.osc_api import OSC_ROUTES
+from bridge.osc_server import OscRequest, OscServer, encode_reply
+from models.errors import DexbridgeError
+
+
+class Recorder:
+    """A handler: records requests, answers ping, raises on demand."""
+
+    def __init__(self) -> None:
+        self.requests: list[OscRequest] = []
+        self.server: OscServer | None = None
+
+    def __call__(self, request: OscRequest) -> None:
+        self.requests.append(request)
+        assert self.server is not None
+        if request.address == "/dexbridge/ping":
+            self.server.reply(request.peer, "/dexbridge/pong")
+        elif request.address == "/dexbridge/voice/load" and request.args[0] == "bad":
+            raise DexbridgeError("voice file 'bad' not found; give an existing .syx path")
+        elif request.address == "/dexbridge/voice/load" and request.args[0] == "bug":
+            raise RuntimeError("a bug")
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[tuple[OscServer, Recorder, OscClient]]:
+    recorder = Recorder()
+    server = OscServer(OSC_ROUTES, recorder, max_frame=1 << 20)
+    recorder.server = server
+    await server.start("127.0.0.1", 0)
+    client = await OscClient().open("127.0.0.1", server.port)
+    yield server, recorder, client
+    client.close()
+    await server.close()
+
+
+async def test_ping_pong_and_checked_arguments(served: tuple[OscServer, Recorder, OscClient]) -> None:
+    server, recorder, client = served
+    client.send("/dexbridge/ping")
+    assert await client.expect("/dexbridge/pong") == []
+    client.send("/dexbridge/morph", 1, 0.5, types="if")
+    client.send("/dexbridge/ping")
+    await client.expect("/dexbridge/pong")
+    morph = recorder.requests[1]
+    assert morph.address == "/dexbridge/morph" and morph.args == (1.0, 0.5)
+    assert isinstance(morph.args[0], float)
+    assert server.stats["messages"] == 3 and server.stats["errors"] == 0
+
+
+@pytest.mark.parametrize(
+    ("packet", "message"),
+    [
+        (build("/dexbridge/morf", 0.5), "unknown address '/dexbridge/morf': not in the /dexbridge namespace "
+                                        "(README 'OSC namespace'); did you mean /dexbridge/morph?"),
+        (build("/elsewhere"), "unknown address '/elsewhere'"),
+        (build("/dexbridge/morph", "left"), "/dexbridge/morph: argument 1 is a string ('left'); expected float"),
+        (build("/dexbridge/morph", math.nan, types="f"), "/dexbridge/morph: argument 1 is nan; it must be a finite float"),
+        (build("/dexbridge/latent", 0.0, math.inf, types="ff"), "/dexbridge/latent: argument 2 is inf"),
+        (build("/dexbridge/macro", 1), "/dexbridge/macro: 1 arguments, expected 'if' (int, float)"),
+        (build("/dexbridge/infer/file", True), "/dexbridge/infer/file: argument 1 is a bool"),
+        (b"\x00\x01garbage\xff" * 3, "not an OSC packet (30 bytes starting"),
+        (b"/dexbridge/ping\x00,ii\x00\x00\x00", "not an OSC packet"),
+        (b"\xc0", "not an OSC packet (1 bytes"),
+    ],
+)
+async def test_refusals_answer_error_and_keep_serving(served: tuple[OscServer, Recorder, OscClient], packet: bytes,
+                                                      message: str, caplog: pytest.LogCaptureFixture) -> None:
+    server, recorder, client = served
+    client.send_raw(packet)
+    (text,) = await client.expect("/dexbridge/error")
+    assert message in text
+    assert server.stats["errors"] == 1
+    assert "osc.refused" in caplog.text
+    client.send("/dexbridge/ping")
+    await client.expect("/dexbridge/pong")
+    assert [r.address for r in recorder.requests] == ["/dexbridge/ping"]
+
+
+async def test_handler_errors(served: tuple[OscServer, Recorder, OscClient], caplog: pytest.LogCaptureFixture) -> None:
+    server, _, client = served
+    client.send("/dexbridge/voice/load", "bad")
+    assert await client.expect("/dexbridge/error") == ["voice file 'bad' not found; give an existing .syx path"]
+    with caplog.at_level(logging.ERROR):
+        client.send("/dexbridge/voice/load", "bug")
+        (text,) = await client.expect("/dexbridge/error")
+    assert text == "/dexbridge/voice/load failed: internal error RuntimeError (see the daemon's log)"
+    assert "a bug" in caplog.text  # the traceback is logged
+    assert server.stats["errors.DexbridgeError"] == 1 and server.stats["errors.RuntimeError"] == 1
+
+
+async def test_bundles_run_at_their_time_tag(served: tuple[OscServer, Recorder, OscClient]) -> None:
+    _, recorder, client = served
+    bundle = OscBundleBuilder(time.time() + 0.3)
+    bundle.add_content(OscMessageBuilder("/dexbridge/ping").build())
+    client.send_raw(bundle.build().dgram)
+    sent = time.monotonic()
+    await client.expect("/dexbridge/pong")
+    assert time.monotonic() - sent >= 0.25  # neither early nor (since we awaited) blocking the loop
+    far = OscBundleBuilder(time.time() + 3600)
+    far.add_content(OscMessageBuilder("/dexbridge/ping").build())
+    client.send_raw(far.build().dgram)
+    (text,) = await client.expect("/dexbridge/error")
+    assert "bundle time tag 3600.0 s ahead; at most 10 s" in text
+    assert len(recorder.requests) == 1
+
+
+async def test_reply_port_and_broadcast() -> None:
+    recorder = Recorder()
+    listener = await OscClient().open(None)  # receives replies only
+    server = OscServer(OSC_ROUTES, recorder, reply_port=listener.local_port)
+    recorder.server = server
+    await server.start("127.0.0.1", 0, tcp=False)
+    sender = await OscClient().open("127.0.0.1", server.port)
+    try:
+        assert server.tcp_port is None
+        sender.send("/dexbridge/ping")
+        await listener.expect("/dexbridge/pong")
+        server.broadcast("/dexbridge/param", 134, 31)
+        assert await listener.expect("/dexbridge/param") == [134, 31]
+        assert sender.drain() == []
+    finally:
+        sender.close()
+        listener.close()
+        await server.close()
+
+
+def test_encode_reply_uses_declared_types() -> None:
+    message = OscMessage(encode_reply("/dexbridge/host_param", "OP1 OUTPUT LEVEL", 1))
+    assert message.address == "/dexbridge/host_param"
+    assert message.params == ["OP1 OUTPUT LEVEL", 1.0] and isinstance(message.params[1], float)
+    with pytest.raises(ValueError, match="/dexbridge/param: 1 arguments"):
+        encode_reply("/dexbridge/param", 1)
+
+
+async def _tcp_roundtrip(port: int, frames: bytes, use_slip: bool) -> list[OscMessage]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(frames)
+    await writer.drain()
+    writer.write_eof()
+    data = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    if use_slip:
+        return [OscMessage(slip.decode(slip.END + f + slip.END)) for f in data.split(slip.END) if f]
+    messages = []
+    while data:
+        (size,) = struct.unpack("!I", data[:4])
+        messages.append(OscMessage(data[4:4 + size]))
+        data = data[4 + size:]
+    return messages
+
+
+@pytest.mark.parametrize("use_slip", [True, False])
+async def test_tcp_carries_a_whole_snippet(served: tuple[OscServer, Recorder, OscClient], use_slip: bool) -> None:
+    server, recorder, _ = served
+    audio = np.linspace(-1, 1, 88_200, dtype=np.float32)  # 352 800 B: more than one datagram holds
+    blob = build("/dexbridge/infer/blob", audio.tobytes(), 22050, types="bi")
+    ping = build("/dexbridge/ping")
+    garbage = b"\x00\x00garbage"
+
+    def frame(packet: bytes) -> bytes:
+        return slip.encode(packet) if use_slip else struct.pack("!I", len(packet)) + packet
+
+    replies = await _tcp_roundtrip(server.tcp_port or 0, frame(blob) + frame(garbage) + frame(ping), use_slip)
+    assert [m.address for m in replies] == ["/dexbridge/error", "/dexbridge/pong"]
+    request = recorder.requests[0]
+    assert request.address == "/dexbridge/infer/blob" and request.args[1] == 22050
+    np.testing.assert_array_equal(np.frombuffer(request.args[0], dtype=np.float32), audio)
+
+
+async def test_tcp_frame_over_the_limit_is_refused(served: tuple[OscServer, Recorder, OscClient]) -> None:
+    server, _, client = served
+    replies = await _tcp_roundtrip(server.tcp_port or 0, struct.pack("!I", (1 << 20) + 1) + b"\0" * 64, use_slip=False)
+    assert [m.address for m in replies] == ["/dexbridge/error"]
+    assert "TCP frame of 1048577 B > 1048576 B limit" in replies[0].params[0]
+    client.send("/dexbridge/ping")  # UDP still served
+    await client.expect("/dexbridge/pong")

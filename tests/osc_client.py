@@ -1,0 +1,84 @@
+"""A real asyncio OSC client for tests: sends over UDP with python-osc's builder, collects replies."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+REPLY_TIMEOUT_S = 10.0
+
+
+def build(address: str, *args: Any, types: str | None = None) -> bytes:
+    """One OSC message; ``types`` forces type letters (one per argument), else python-osc infers them."""
+    builder = OscMessageBuilder(address)
+    for position, value in enumerate(args):
+        builder.add_arg(value, types[position] if types else None)
+    return builder.build().dgram
+
+
+class _Collect(asyncio.DatagramProtocol):
+    def __init__(self, queue: asyncio.Queue[tuple[str, list[Any]]]) -> None:
+        self.queue = queue
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        message = OscMessage(data)
+        self.queue.put_nowait((message.address, list(message.params)))
+
+
+class OscClient:
+    """A UDP socket that talks to one OSC server and queues every reply it gets."""
+
+    def __init__(self) -> None:
+        self.replies: asyncio.Queue[tuple[str, list[Any]]] = asyncio.Queue()
+        self.transport: asyncio.DatagramTransport | None = None
+
+    async def open(self, host: str | None, port: int = 0, local_port: int = 0) -> OscClient:
+        """Bind a local port; with ``host`` None, only listen (replies from any sender)."""
+        loop = asyncio.get_running_loop()
+        self.transport, _ = await loop.create_datagram_endpoint(
+            lambda: _Collect(self.replies), local_addr=("127.0.0.1", local_port),
+            remote_addr=(host, port) if host else None)
+        return self
+
+    @property
+    def local_port(self) -> int:
+        assert self.transport is not None
+        return self.transport.get_extra_info("sockname")[1]
+
+    def send(self, address: str, *args: Any, types: str | None = None) -> None:
+        self.send_raw(build(address, *args, types=types))
+
+    def send_raw(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.sendto(data)
+
+    async def expect(self, address: str, timeout: float = REPLY_TIMEOUT_S, skip: Sequence[str] = ()) -> list[Any]:
+        """The arguments of the next reply; replies whose address is in ``skip`` are passed over."""
+        while True:
+            got, args = await asyncio.wait_for(self.replies.get(), timeout)
+            if got in skip:
+                continue
+            assert got == address, f"expected {address}, got {got} {args!r:.300}"
+            return args
+
+    async def until(self, address: str, timeout: float = REPLY_TIMEOUT_S) -> list[Any]:
+        """The arguments of the next reply to ``address``, passing over any other."""
+        while True:
+            got, args = await asyncio.wait_for(self.replies.get(), timeout)
+            if got == address:
+                return args
+
+    def drain(self) -> list[tuple[str, list[Any]]]:
+        """Every reply received so far, removed from the queue."""
+        items = []
+        while not self.replies.empty():
+            items.append(self.replies.get_nowait())
+        return items
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
