@@ -1,0 +1,126 @@
+"""The control loop: latest wins, slew to the exact target, a bounded number of voices per sweep.
+
+The latent space here is the ``num`` representation's (a real, linear map of the DX7 parameters),
+decoded off the loop with ``asyncio.to_thread``, as the engine's worker does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bridge.morph import ControlLoop
+from bridge.sysex import encode_param_change
+from bridge.syxfile import read_syx_voices
+from models.errors import ModelInputError
+from models.representations import get_representation
+from models.voice import Voice
+
+NUM = get_representation("num")
+
+
+class Harness:
+    def __init__(self, a: Voice, b: Voice) -> None:
+        self.a, self.b = NUM.encode(a), NUM.encode(b)
+        self.voices: list[Voice] = []
+        self.errors: list[BaseException] = []
+        self.settled = asyncio.Event()
+
+    async def decode(self, latent: np.ndarray) -> Voice:
+        if not np.all(np.isfinite(latent)):
+            raise ModelInputError("latent holds NaN")
+        return await asyncio.to_thread(NUM.decode, latent)
+
+    def emit(self, voice: Voice) -> None:
+        self.voices.append(voice)
+
+    def between(self, position: np.ndarray) -> np.ndarray:
+        return self.a + (self.b - self.a) * float(position[0])
+
+    async def settle(self, loop: ControlLoop) -> None:
+        for _ in range(500):
+            await asyncio.sleep(0.01)
+            if loop.idle:
+                return
+        pytest.fail("the control loop never settled")
+
+
+@pytest.fixture
+def brass(brass_path: Path) -> list[Voice]:
+    return [item.voice for item in read_syx_voices(brass_path).voices]
+
+
+@pytest.fixture
+async def harness(brass: list[Voice]) -> AsyncIterator[tuple[Harness, ControlLoop]]:
+    harness = Harness(brass[0], brass[5])
+    loop = ControlLoop(harness.decode, harness.emit, harness.errors.append, rate_hz=200, slew_ms=20)
+    loop.start()
+    yield harness, loop
+    await loop.stop()
+
+
+async def test_a_burst_leaves_no_backlog_and_ends_on_the_last_message(harness: tuple[Harness, ControlLoop]) -> None:
+    h, loop = harness
+    positions = np.random.default_rng(0).random(10_000)
+    positions[-1] = 0.6180
+    for x in positions:  # all in one loop turn: the worst case for a backlog
+        loop.set("morph", np.array([x]), h.between)
+    await h.settle(loop)
+    assert h.voices[-1] == NUM.decode(h.between(np.array([0.6180])))
+    assert loop.steps <= 60, f"{loop.steps} decodes for one burst: the targets were queued, not replaced"
+    assert loop.value("morph") == pytest.approx([0.6180])
+
+
+async def test_slew_moves_through_intermediate_voices_to_the_exact_target(harness: tuple[Harness, ControlLoop]) -> None:
+    h, loop = harness
+    loop.set("morph", np.array([0.0]), h.between, slew=False)
+    await h.settle(loop)
+    start = len(h.voices)
+    loop.set("morph", np.array([1.0]), h.between)
+    await h.settle(loop)
+    path = h.voices[start:]
+    assert len(path) >= 3, "a slewed jump should pass through intermediate voices"
+    assert path[-1] == NUM.decode(h.b)
+    assert path[0] != NUM.decode(h.b)
+
+
+async def test_a_sweep_sends_a_bounded_number_of_bytes(harness: tuple[Harness, ControlLoop]) -> None:
+    h, loop = harness
+    loop.set("morph", np.array([0.0]), h.between, slew=False)
+    await h.settle(loop)
+    start_voice, start = h.voices[-1], len(h.voices)
+    messages, seconds = 500, 0.5
+    started = asyncio.get_running_loop().time()
+    for i in range(1, messages + 1):  # 1 000 messages/s, A -> B
+        loop.set("morph", np.array([i / messages]), h.between)
+        await asyncio.sleep(seconds / messages)
+    await h.settle(loop)
+    elapsed = asyncio.get_running_loop().time() - started
+    path = h.voices[start:]
+    assert len(path) <= 200 * elapsed + 2, f"{len(path)} voices in {elapsed:.2f} s at 200 Hz"
+    sent = 0
+    previous = start_voice
+    for voice in path:
+        sent += sum(len(encode_param_change(i, v)) for i, v in previous.diff(voice).items())
+        previous = voice
+    bound = len(path) * 7 * len(start_voice.diff(NUM.decode(h.b)))
+    assert sent <= bound and path[-1] == NUM.decode(h.b)
+
+
+async def test_controls_keep_their_own_state_and_errors_do_not_stop_the_loop(harness: tuple[Harness, ControlLoop]) -> None:
+    h, loop = harness
+    loop.set("latent", np.full(h.a.shape, np.nan), lambda z: z, slew=False)
+    await h.settle(loop)
+    assert len(h.errors) == 1 and "latent holds NaN" in str(h.errors[0])
+    loop.set("latent", h.b, lambda z: z, slew=False)
+    await h.settle(loop)
+    assert h.voices[-1] == NUM.decode(h.b)
+    loop.set("morph", np.array([0.0]), h.between)
+    await h.settle(loop)
+    assert h.voices[-1] == NUM.decode(h.a)
+    loop.forget("morph")
+    assert loop.value("morph") is None and loop.value("latent") is not None
