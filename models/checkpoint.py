@@ -29,8 +29,10 @@ import torch
 from torch import nn
 
 from models.config import RunConfig
-from models.errors import CheckpointError, ConfigError
+from models.corpus import open_corpus
+from models.errors import CheckpointError, ConfigError, ModelInputError
 from models.frontend import FrontendStats
+from models.latent_axes import LatentAxes, encode_voices, fit_latent_axes, regression_flow
 from models.networks import SoundToVoice
 
 FORMAT = "dexbridge-checkpoint"
@@ -77,6 +79,8 @@ class Checkpoint:
         decoder_state: state dict of the decoder; ``None`` in a serving export.
         training: resume state; ``None`` in a serving export.
         path: where it was loaded from (``None`` when built in memory).
+        latent_axes: principal axes of the training latents (macro controls); ``None`` when not
+            computed (``dexbridge export-checkpoint --axes-corpus``). Optional: older files load.
     """
 
     config: RunConfig
@@ -85,6 +89,7 @@ class Checkpoint:
     decoder_state: dict[str, torch.Tensor] | None = None
     training: TrainingSnapshot | None = None
     path: Path | None = None
+    latent_axes: LatentAxes | None = None
 
     @property
     def config_hash(self) -> str:
@@ -141,6 +146,8 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint, *, half: bool = False) -
     }
     if checkpoint.decoder_state is not None:
         payload["decoder_state"] = _cast_floats(checkpoint.decoder_state, dtype)
+    if checkpoint.latent_axes is not None:
+        payload["latent_axes"] = checkpoint.latent_axes.to_tensors()
     if checkpoint.training is not None:
         training = checkpoint.training  # shallow: asdict would deep-copy the optimizer state
         payload["training"] = {f.name: getattr(training, f.name) for f in dataclasses.fields(training)}
@@ -210,11 +217,15 @@ def _from_payload(path: Path, payload: dict[str, Any]) -> Checkpoint:
         stats = FrontendStats(**payload["frontend_stats"])
     except (ConfigError, TypeError) as error:
         raise CheckpointError(f"{path} holds an invalid config or front-end stats: {error}") from None
-    decoder_state, training = payload.get("decoder_state"), payload.get("training")
+    decoder_state, training, axes = payload.get("decoder_state"), payload.get("training"), payload.get("latent_axes")
     try:
         snapshot = None if training is None else TrainingSnapshot(**training)
     except TypeError as error:
         raise CheckpointError(f"{path} holds an invalid training snapshot: {error}") from None
+    try:
+        latent_axes = None if axes is None else LatentAxes.from_tensors(axes)
+    except ModelInputError as error:
+        raise CheckpointError(f"{path} holds invalid latent axes: {error}; export it again with --axes-corpus") from None
     return Checkpoint(
         config=config,
         frontend_stats=stats,
@@ -222,6 +233,7 @@ def _from_payload(path: Path, payload: dict[str, Any]) -> Checkpoint:
         decoder_state=None if decoder_state is None else _cast_floats(decoder_state, torch.float32),
         training=snapshot,
         path=path,
+        latent_axes=latent_axes,
     )
 
 
@@ -247,6 +259,9 @@ def _check_contract(path: Path, payload: dict[str, Any], checkpoint: Checkpoint)
     for key, value in stored.items():
         if value != expected[key]:
             raise CheckpointError(f"{path}: stored {key} {value} disagrees with its config ({expected[key]})")
+    axes = checkpoint.latent_axes
+    if axes is not None and axes.mean.shape != (checkpoint.latent_dim,):
+        raise CheckpointError(f"{path}: latent axes of size {axes.mean.shape[0]} for a {checkpoint.latent_dim}-d latent")
     gaussian = checkpoint.serving_state.get("encoder.to_gaussian.weight")
     if gaussian is None:
         raise CheckpointError(f"{path}: serving weights lack 'encoder.to_gaussian.weight': not a SoundToVoice model")
@@ -317,8 +332,35 @@ def export_serving(checkpoint_path: Path, out_path: Path, half: bool = False) ->
         CheckpointError: ``checkpoint_path`` cannot be loaded (see :func:`load_checkpoint`).
     """
     source = load_checkpoint(checkpoint_path)
-    slim = Checkpoint(source.config, source.frontend_stats, source.serving_state)
+    slim = Checkpoint(source.config, source.frontend_stats, source.serving_state, latent_axes=source.latent_axes)
     return save_checkpoint(out_path, slim, half=half)
+
+
+def add_latent_axes(path: Path, corpus_path: Path, count: int, *, half: bool = False) -> Checkpoint:
+    """Store in a checkpoint the principal axes of the latents of a corpus's train split.
+
+    Args:
+        path: the checkpoint to update in place (atomically).
+        corpus_path: a corpus (``dexbridge corpus build``); its ``train`` voices are encoded with
+            the checkpoint's inverse regression flow.
+        count: number of axes k.
+        half: write float16 weights (as the file had them).
+
+    Returns:
+        The updated checkpoint.
+
+    Raises:
+        CheckpointError: ``path`` cannot be loaded.
+        CorpusError: ``corpus_path`` is not a corpus.
+        ModelInputError: fewer than ``count + 1`` train voices.
+    """
+    checkpoint = load_checkpoint(path)
+    with open_corpus(corpus_path) as corpus:
+        voices = corpus.voices("train")
+    flow = regression_flow(checkpoint.config.model, checkpoint.serving_state)
+    axes = fit_latent_axes(encode_voices(flow, checkpoint.representation, voices), count)
+    save_checkpoint(path, dataclasses.replace(checkpoint, latent_axes=axes), half=half)
+    return load_checkpoint(path)
 
 
 def capture_rng() -> dict[str, Any]:

@@ -67,3 +67,11 @@ class TrainingError(DexbridgeError, RuntimeError):
 
 class BackendError(DexbridgeError, RuntimeError):
     """An inference backend that is unknown, not installed, or cannot run on this machine."""
+
+
+class SilentInputError(ModelInputError):
+    """Audio given for inference is silent (or nearly): there is no sound to match."""
+
+
+class NoiseInputError(ModelInputError):
+    """Audio given for inference is steady noise without pitch or note shape: no voice would match it."""

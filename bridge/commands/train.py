@@ -11,9 +11,10 @@ import argparse
 from pathlib import Path
 
 from bridge.commands.argtypes import at_least
-from models.checkpoint import export_serving, load_checkpoint
+from models.checkpoint import add_latent_axes, export_serving, load_checkpoint
 from models.config import load_config
 from models.distributed import DEVICES
+from models.latent_axes import DEFAULT_AXES
 from models.train import BEST, LATEST, LOG, run
 
 
@@ -34,6 +35,9 @@ def _train(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     out = export_serving(args.checkpoint, args.out, half=args.half)
     checkpoint = load_checkpoint(out)
+    if args.axes_corpus is not None:
+        checkpoint = add_latent_axes(out, args.axes_corpus, args.axes, half=args.half)
+        print(f"latent axes: {checkpoint.latent_axes.count} principal axes of the train split of {args.axes_corpus}")
     size_mb = out.stat().st_size / 1e6
     print(f"wrote {out} ({size_mb:.1f} MB, {'float16' if args.half else 'float32'} weights, run "
           f"{checkpoint.config_hash}, {checkpoint.representation}, notes {list(checkpoint.notes)})")
@@ -82,4 +86,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     export.add_argument("--out", "-o", type=Path, required=True, metavar="FILE.pt",
                         help="e.g. models/checkpoints/default.pt")
     export.add_argument("--half", action="store_true", help="store float16 weights (half the size)")
+    export.add_argument("--axes-corpus", type=Path, default=None, metavar="CORPUS.sqlite",
+                        help="store the principal axes of the latents of this corpus's train split (macro controls)")
+    export.add_argument("--axes", type=at_least(1, "latent axes"), default=DEFAULT_AXES, metavar="K",
+                        help=f"number of principal axes with --axes-corpus (default {DEFAULT_AXES})")
     export.set_defaults(handler=_export)

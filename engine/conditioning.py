@@ -1,0 +1,292 @@
+"""Input conditioning: any recording -> the model's input, with its pitch and level handled.
+
+The model was trained on dexed-py renders: 22 050 Hz, mono, the note starting at sample 0 and
+held 3 s of a 4 s window, each note of the model's note set rendered at its own pitch, at the
+level dexed-py plays (peaks from about -12 to +12 dB re full scale; Dexed's output can exceed
+1.0). :class:`Conditioner` brings any audio there:
+
+1. refuse empty, NaN/inf, silent and noise-only audio with a typed error;
+2. mix down to mono, resample to the model rate (soxr), drop the silence before the onset;
+3. level: the front end sees absolute dB, and the model reads operator output levels from
+   them, so audio whose peak lies inside the training peak range is left exactly as it is (a
+   dexed-py render goes through untouched); a louder or quieter recording is scaled to the
+   nearest end of that range (:data:`PEAK_RANGE_DB`) rather than to one fixed level;
+4. pitch: f0 by pYIN voicing + YIN values (:func:`estimate_pitch`). The audio is shifted down
+   by whole semitones (resampling) to the C at or below its pitch (C2-C6, the octaves in which corpus voices sound
+   at note 60: the network picks the octave through its frequency ratios), so the network hears
+   a note it was trained on; the voice's transpose is set to the semitones removed, so the voice
+   played at the reference note (MIDI 60) sounds at the input's pitch. The rest of a semitone
+   is reported as ``residual_cents``. A multi-note model gets one shifted copy per note;
+5. trim or zero-pad to the model window.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import librosa
+import numpy as np
+import soxr
+
+from models.errors import ModelInputError, NoiseInputError, SilentInputError
+from models.params import BY_INDEX, TRANSPOSE_CENTRE, TRANSPOSE_INDEX
+from models.render import Note
+
+__all__ = [
+    "PEAK_RANGE_DB",
+    "REFERENCE_NOTE",
+    "SILENCE_DB",
+    "Conditioned",
+    "Conditioner",
+    "PitchEstimate",
+    "estimate_pitch",
+    "plan_transpose",
+    "to_mono",
+]
+
+REFERENCE_NOTE = 60
+"""MIDI note the voice is tuned against: the note of the paper's single-note renders (C4)."""
+SILENCE_DB = -60.0
+"""Loudest frame RMS (dB re full scale) below which input is silent: the corpus's threshold
+(``dexbridge corpus build --silence-db``)."""
+PEAK_RANGE_DB = (-12.0, 12.0)
+"""Sample peaks (dB re full scale) of the training renders, 1st to 99th percentile (400 voices of
+the train split at (60, 85): -12.5 / +12.0 dB, median +2.9 dB). Input peaking inside is not scaled."""
+MAX_CHANNELS = 8
+FRAME, HOP = 2048, 512
+ONSET_DB = -40.0  # a sample or frame this far below the loudest is "before the onset"
+ONSET_MARGIN_S = 0.005
+PITCH_SECONDS = 1.0  # f0 is estimated on the first second after the onset
+PITCH_RANGE_HZ = (32.0, 2100.0)
+VOICED_MIN = 0.5  # below this share of voiced frames the input has no stable pitch
+NOISE_FLATNESS = 0.02  # broadband noise (white ~0.56, pink ~0.035; DX7 renders: median 0.0, 95th pct 0.006)
+NOISE_STEADY_DB = 6.0  # frame RMS spread (5th-95th pct) of audio without note shape
+FOLD_RANGE = (36, 84)  # C2..C6: octaves at which corpus voices sound at note 60
+_TRANSPOSE = BY_INDEX[TRANSPOSE_INDEX]
+TRANSPOSE_RANGE = (_TRANSPOSE.lo - TRANSPOSE_CENTRE, _TRANSPOSE.hi - TRANSPOSE_CENTRE)  # -24..+24 semitones
+
+
+@dataclass(frozen=True)
+class PitchEstimate:
+    """f0 of a recording.
+
+    Attributes:
+        f0_hz: median f0 over the voiced frames; ``None`` when the input has no stable pitch.
+        voiced_fraction: share of analysed frames pYIN calls voiced.
+    """
+
+    f0_hz: float | None
+    voiced_fraction: float
+
+
+@dataclass(frozen=True)
+class TransposePlan:
+    """How the input is pitch-normalised and the voice transposed.
+
+    Attributes:
+        shift: whole semitones the reference channel's audio is shifted by (the residual stays:
+            a render at the reference note goes through untouched).
+        transpose: semitones the voice is transposed by (its VCED value is 24 + this).
+        residual_cents: input pitch minus the pitch of the voice played at the reference note.
+        messages: what the user should know (no pitch found, transpose out of range).
+    """
+
+    shift: int
+    transpose: int
+    residual_cents: float
+    messages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Conditioned:
+    """Audio ready for the model, and what was done to it.
+
+    Attributes:
+        audio: (notes, samples) float32 at the model rate, one row per note of the model's note set.
+        f0_hz: input f0 (``None``: no stable pitch; the input is taken as played at the reference note).
+        transpose: semitones for the voice's transpose parameter (VCED value 24 + transpose).
+        residual_cents: pitch error left once transposed, in cents.
+        level_db: input sample peak, dB re full scale (after mixdown).
+        gain_db: gain applied to bring the peak into :data:`PEAK_RANGE_DB`.
+        messages: notes for the user.
+    """
+
+    audio: np.ndarray
+    f0_hz: float | None
+    transpose: int
+    residual_cents: float
+    level_db: float
+    gain_db: float
+    messages: tuple[str, ...] = ()
+
+
+def to_mono(audio: np.ndarray) -> np.ndarray:
+    """Finite float64 mono samples of 1-D audio or (samples, channels) audio (channels averaged).
+
+    Raises:
+        ModelInputError: not 1-D or 2-D, channels on the wrong axis, empty, NaN or inf.
+    """
+    array = np.asarray(audio)
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise ModelInputError(f"audio dtype {array.dtype}: give float samples in [-1, 1]")
+    if array.ndim == 2:
+        if array.shape[1] > MAX_CHANNELS:
+            raise ModelInputError(
+                f"audio shape {array.shape} reads as {array.shape[0]} samples x {array.shape[1]} channels "
+                f"(at most {MAX_CHANNELS}): pass (samples, channels), e.g. audio.T"
+            )
+        array = array.mean(axis=1, dtype=np.float64)
+    elif array.ndim != 1:
+        raise ModelInputError(f"audio shape {array.shape}: give 1-D mono or (samples, channels) audio")
+    if array.size == 0:
+        raise ModelInputError("audio is empty (0 samples): give a recording of one note, ideally 4 s")
+    mono = array.astype(np.float64)
+    bad = ~np.isfinite(mono)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ModelInputError(
+            f"audio holds {int(bad.sum())} NaN/inf samples (first at sample {first}): "
+            "fix the recording or the code that produced it"
+        )
+    return mono
+
+
+def _frame_rms_db(audio: np.ndarray) -> np.ndarray:
+    rms = librosa.feature.rms(y=audio, frame_length=FRAME, hop_length=HOP, center=True)[0]
+    return 20.0 * np.log10(np.maximum(rms, 1e-12))
+
+
+def _trim_onset(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The audio from just before its first sample within :data:`ONSET_DB` of the peak."""
+    magnitude = np.abs(audio)
+    first = int(np.argmax(magnitude >= magnitude.max() * 10.0 ** (ONSET_DB / 20.0)))
+    return audio[max(0, first - round(ONSET_MARGIN_S * sample_rate)):]
+
+
+def estimate_pitch(audio: np.ndarray, sample_rate: int) -> PitchEstimate:
+    """f0 of the first :data:`PITCH_SECONDS` of mono audio that starts at its onset.
+
+    pYIN at a one-semitone resolution (fast) says which frames are voiced; the f0 is the median
+    of YIN's finer per-frame values over those frames.
+    """
+    segment = audio[: round(PITCH_SECONDS * sample_rate)]
+    if segment.size < FRAME:
+        segment = np.pad(segment, (0, FRAME - segment.size))
+    fmin, fmax = PITCH_RANGE_HZ
+    fmax = min(fmax, sample_rate / 4)
+    _, voiced, _ = librosa.pyin(segment, fmin=fmin, fmax=fmax, sr=sample_rate, frame_length=FRAME,
+                                hop_length=HOP, resolution=1.0)
+    fraction = float(np.mean(voiced))
+    if fraction < VOICED_MIN:
+        return PitchEstimate(None, fraction)
+    f0 = librosa.yin(segment, fmin=fmin, fmax=fmax, sr=sample_rate, frame_length=FRAME, hop_length=HOP)
+    return PitchEstimate(float(np.median(f0[voiced[: f0.size]])), fraction)
+
+
+def plan_transpose(f0_hz: float | None) -> TransposePlan:
+    """The pitch shift of the input and the voice's transpose for an input at ``f0_hz``.
+
+    The input goes down by whole semitones to the C at or below it (clamped to C2..C6); the voice
+    is transposed by the semitones removed, clamped to the DX7's -24..+24.
+    """
+    if f0_hz is None:
+        return TransposePlan(0, 0, 0.0, ("no stable pitch found: the input is taken as played at the reference "
+                                           f"note (MIDI {REFERENCE_NOTE}), transpose left at 0",))
+    pitch = float(librosa.hz_to_midi(f0_hz))
+    low, high = FOLD_RANGE
+    target = min(max(REFERENCE_NOTE + 12 * math.floor((pitch + 0.5 - REFERENCE_NOTE) / 12), low), high)
+    wanted = round(pitch - target)
+    lo, hi = TRANSPOSE_RANGE
+    transpose = min(max(wanted, lo), hi)
+    messages: tuple[str, ...] = ()
+    if transpose != wanted:
+        messages = (f"input pitch {f0_hz:.1f} Hz (MIDI {pitch:.2f}) needs transpose {wanted:+d} semitones, "
+                    f"outside the DX7 range {lo:+d}..{hi:+d}: clamped to {transpose:+d}; play "
+                    f"{wanted - transpose:+d} semitones away from the note to hear the input's pitch",)
+    return TransposePlan(-wanted, transpose, 100.0 * (pitch - target - transpose), messages)
+
+
+def shift_pitch(audio: np.ndarray, semitones: int, sample_rate: int) -> np.ndarray:
+    """Resample-based pitch shift (as a sampler plays a sample off its root key): duration changes."""
+    if semitones == 0:
+        return audio
+    return soxr.resample(audio, sample_rate * 2.0 ** (semitones / 12.0), sample_rate, quality="HQ")
+
+
+def _fit(audio: np.ndarray, samples: int) -> np.ndarray:
+    out = np.zeros(samples, dtype=np.float32)
+    kept = min(samples, audio.size)
+    out[:kept] = audio[:kept]
+    return out
+
+
+class Conditioner:
+    """Turns recordings into the model's input; stateless after construction, thread-safe.
+
+    Args:
+        sample_rate: the model rate (22 050 Hz).
+        samples: the model window in samples (4 s).
+        notes: the model's (note, velocity) set; each note gets a copy shifted to its pitch.
+    """
+
+    def __init__(self, sample_rate: int, samples: int, notes: Sequence[Note]) -> None:
+        self.sample_rate = sample_rate
+        self.samples = samples
+        self.notes = tuple(notes)
+
+    def __call__(self, audio: np.ndarray, sample_rate: int) -> Conditioned:
+        """Condition one recording.
+
+        Args:
+            audio: 1-D mono or (samples, channels) float audio.
+            sample_rate: its rate in Hz.
+
+        Raises:
+            ModelInputError: bad shape or rate, empty, NaN or inf.
+            SilentInputError: loudest frame below :data:`SILENCE_DB`.
+            NoiseInputError: steady broadband noise without pitch.
+        """
+        if not (isinstance(sample_rate, int | np.integer) and 1000 <= sample_rate <= 768_000):
+            raise ModelInputError(f"sample rate {sample_rate!r} Hz: give a whole number of Hz in 1000..768000")
+        mono = to_mono(audio)
+        if sample_rate != self.sample_rate:
+            mono = soxr.resample(mono, sample_rate, self.sample_rate, quality="HQ")
+        frame_db = _frame_rms_db(mono)
+        loudest = float(frame_db.max())
+        if loudest < SILENCE_DB:
+            raise SilentInputError(
+                f"audio is silent: loudest frame {loudest:.1f} dB RMS re full scale, below the {SILENCE_DB:.0f} dB "
+                "threshold; record the sound louder or check the input channel"
+            )
+        mono = _trim_onset(mono, self.sample_rate)
+        pitch = estimate_pitch(mono, self.sample_rate)
+        self._refuse_noise(mono, pitch)
+        peak_db = 20.0 * math.log10(float(np.abs(mono).max()))
+        low, high = PEAK_RANGE_DB
+        gain_db = min(max(peak_db, low), high) - peak_db
+        if gain_db:
+            mono = mono * 10.0 ** (gain_db / 20.0)
+        plan = plan_transpose(pitch.f0_hz)
+        rows = [_fit(shift_pitch(mono, plan.shift + note - REFERENCE_NOTE, self.sample_rate), self.samples)
+                for note, _ in self.notes]
+        return Conditioned(np.stack(rows), pitch.f0_hz, plan.transpose, plan.residual_cents, peak_db, gain_db,
+                           plan.messages)
+
+    def _refuse_noise(self, mono: np.ndarray, pitch: PitchEstimate) -> None:
+        """Steady broadband noise without pitch: no DX7 note (which has an onset and a shape) matches it."""
+        if pitch.f0_hz is not None:
+            return
+        audio = mono[: self.samples]
+        frame_db = _frame_rms_db(audio)
+        sounding = frame_db >= frame_db.max() + ONSET_DB
+        spread = float(np.subtract(*np.percentile(frame_db[sounding], [95, 5])))
+        spectrum = np.abs(librosa.stft(audio, n_fft=FRAME, hop_length=HOP))
+        flatness = float(np.median(librosa.feature.spectral_flatness(S=spectrum)[0][sounding[: spectrum.shape[1]]]))
+        if spread < NOISE_STEADY_DB and flatness > NOISE_FLATNESS:
+            raise NoiseInputError(
+                f"audio is steady noise: no pitch ({pitch.voiced_fraction:.0%} voiced frames), spectral flatness "
+                f"{flatness:.2f} (> {NOISE_FLATNESS}) and level spread {spread:.1f} dB (< {NOISE_STEADY_DB:.0f} dB, "
+                "no note onset or decay); record one note from its attack, without background noise alone"
+            )

@@ -1,0 +1,103 @@
+"""Principal axes of the training latents: the macro controls' directions.
+
+A voice's latent point is zK = inverse regression flow (representation vector). The principal
+axes of the train split's latents (PCA by SVD) let k sliders span the directions in which the
+corpus varies most; the axes are stored in the serving checkpoint (``latent_axes``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from models.config import ModelConfig
+from models.errors import ModelInputError
+from models.flows import RealNVP
+from models.representations import get_representation
+from models.voice import Voice
+
+REGRESSION_PREFIX = "regression_flow."
+DEFAULT_AXES = 8
+"""Macro controls stored by ``dexbridge export-checkpoint --axes-corpus`` unless told otherwise."""
+ENCODE_BATCH = 1024
+
+
+@dataclass(frozen=True)
+class LatentAxes:
+    """Mean and principal axes of a set of latent points.
+
+    Attributes:
+        mean: (latent_dim,) float32 mean latent.
+        components: (k, latent_dim) float32 orthonormal axes, most variance first.
+        scales: (k,) float32 standard deviation of the latents along each axis.
+    """
+
+    mean: np.ndarray
+    components: np.ndarray
+    scales: np.ndarray
+
+    def __post_init__(self) -> None:
+        k, dim = self.components.shape
+        if self.mean.shape != (dim,) or self.scales.shape != (k,):
+            raise ModelInputError(
+                f"latent axes: mean {self.mean.shape}, components {self.components.shape}, scales {self.scales.shape}: "
+                "need (latent_dim,), (k, latent_dim) and (k,)"
+            )
+
+    @property
+    def count(self) -> int:
+        """Number of axes k."""
+        return int(self.components.shape[0])
+
+    def to_tensors(self) -> dict[str, torch.Tensor]:
+        """The axes as tensors, for a weights-only checkpoint."""
+        return {name: torch.from_numpy(np.ascontiguousarray(getattr(self, name))) for name in ("mean", "components", "scales")}
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, torch.Tensor]) -> LatentAxes:
+        """The axes of :meth:`to_tensors` output."""
+        return cls(*(tensors[name].detach().cpu().float().numpy() for name in ("mean", "components", "scales")))
+
+
+def fit_latent_axes(latents: np.ndarray, count: int) -> LatentAxes:
+    """PCA of latent points (rows).
+
+    Args:
+        latents: (N, latent_dim) latent points, N >= 2.
+        count: number of axes k, 1..min(N - 1, latent_dim).
+
+    Raises:
+        ModelInputError: too few points, ``count`` out of range, or non-finite latents.
+    """
+    points = np.asarray(latents, dtype=np.float64)
+    if points.ndim != 2 or len(points) < 2 or not np.isfinite(points).all():
+        raise ModelInputError(f"latents of shape {points.shape}: need (N >= 2, latent_dim) finite points")
+    most = min(len(points) - 1, points.shape[1])
+    if not 1 <= count <= most:
+        raise ModelInputError(f"{count} latent axes requested from {len(points)} points: range 1..{most}")
+    mean = points.mean(axis=0)
+    _, singular, rows = np.linalg.svd(points - mean, full_matrices=False)
+    scales = singular[:count] / np.sqrt(len(points) - 1)
+    return LatentAxes(mean.astype(np.float32), rows[:count].astype(np.float32), scales.astype(np.float32))
+
+
+def regression_flow(config: ModelConfig, serving_state: dict[str, torch.Tensor]) -> RealNVP:
+    """The regression flow (zK -> representation vector) of serving weights, in eval mode."""
+    flow = RealNVP(config.latent_dim, config.flow_layers, config.flow_hidden, config.flow_hidden_layers,
+                   config.flow_max_log_scale)
+    state = {key.removeprefix(REGRESSION_PREFIX): value for key, value in serving_state.items()
+             if key.startswith(REGRESSION_PREFIX)}
+    flow.load_state_dict(state)
+    return flow.eval()
+
+
+@torch.no_grad()
+def encode_voices(flow: RealNVP, representation: str, voices: Sequence[Voice]) -> np.ndarray:
+    """Latent points zK (N, latent_dim) float32 of voices: the inverse regression flow of their vectors."""
+    codec = get_representation(representation)
+    chunks = [flow.inverse(torch.from_numpy(codec.encode_batch(voices[start : start + ENCODE_BATCH]))).numpy()
+              for start in range(0, len(voices), ENCODE_BATCH)]
+    return np.concatenate(chunks) if chunks else np.zeros((0, flow.dim), dtype=np.float32)
