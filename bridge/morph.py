@@ -42,13 +42,13 @@ class ControlLoop:
 
     Args:
         decode: latent -> voice, awaited off the loop (``InferenceWorker.decode``).
-        emit: called on the loop with each new voice (MIDI out, OSC replies).
+        emit: called on the loop with each new voice and the latent it was decoded from.
         on_error: called with an exception a decode raised; the loop keeps running.
         rate_hz: the most steps a second while a control moves.
         slew_ms: time constant of the exponential slew; 0 jumps straight to each target.
     """
 
-    def __init__(self, decode: Callable[[np.ndarray], Awaitable[Voice]], emit: Callable[[Voice], None],
+    def __init__(self, decode: Callable[[np.ndarray], Awaitable[Voice]], emit: Callable[[Voice, np.ndarray], None],
                  on_error: Callable[[BaseException], None], *, rate_hz: float = 200.0, slew_ms: float = 20.0) -> None:
         self.decode = decode
         self.emit = emit
@@ -133,12 +133,13 @@ class ControlLoop:
         self._dirty = not arrived
         self.steps += 1
         try:
-            voice = await self.decode(control.to_latent(control.current.copy()))
+            latent = control.to_latent(control.current.copy())
+            voice = await self.decode(latent)
         except Exception as exc:  # reported to the client; the loop lives on
             self._dirty = False
             self.on_error(exc)
             return
-        self.emit(voice)
+        self.emit(voice, latent)
 
 
 def _slew(control: _Control, dt: float, tau: float) -> bool:

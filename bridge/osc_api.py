@@ -158,6 +158,11 @@ class Route:
     def __post_init__(self) -> None:
         object.__setattr__(self, "slots", parse_arg_spec(self.arg_types))
 
+    @property
+    def handler(self) -> str:
+        """The name of the daemon method that serves this address: ``/dexbridge/morph/slot`` -> ``morph_slot``."""
+        return self.address.removeprefix(PREFIX + "/").replace("/", "_")
+
     def check(self, args: Sequence[OscValue]) -> tuple[OscValue, ...]:
         """Check and convert arguments for this address (see :func:`check_args`)."""
         return check_args(self.address, self.slots, self.arg_types, args)

@@ -35,7 +35,8 @@ class Harness:
             raise ModelInputError("latent holds NaN")
         return await asyncio.to_thread(NUM.decode, latent)
 
-    def emit(self, voice: Voice) -> None:
+    def emit(self, voice: Voice, latent: np.ndarray) -> None:
+        assert voice == NUM.decode(latent)
         self.voices.append(voice)
 
     def between(self, position: np.ndarray) -> np.ndarray:
