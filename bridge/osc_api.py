@@ -187,7 +187,8 @@ OSC_ROUTES: dict[str, Route] = _table(
     Route(f"{PREFIX}/latent", "f*", "f... (latent size)", "set the latent vector (exactly the model's latent size) and decode it"),
     Route(f"{PREFIX}/macro", "if", "i:index f:value", "set macro `index` (0-based) to `value` in -1..1 around the current voice"),
     Route(f"{PREFIX}/morph/slot", "i(si)", "i:slot s:source",
-          "fill morph slot 0-3 (A B C D) from a bank index (`5` or `\"5\"`), a `.syx` path, or `current`"),
+          "fill morph slot 0-3 (A B C D) from a bank index (`5` or `\"5\"`), a `.syx` path, `current`, "
+          "or `midi` (the next voice dump on MIDI in)"),
     Route(f"{PREFIX}/morph", "f[f]", "f:x [f:y]",
           "morph position, 0..1: x alone interpolates slot A -> B; x and y morph the four corners A B C D"),
     Route(f"{PREFIX}/voice/load", "s[i]", "s:path [i:index]", "make voice `index` (default 0) of a `.syx` file the current voice"),
