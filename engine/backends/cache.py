@@ -16,8 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import torch
+from torch import nn
 
-from engine.backends.staged import STAGES
+from engine.backends.staged import STAGES, example_inputs, serving_parts
 from models.checkpoint import Checkpoint
 
 
@@ -65,14 +66,23 @@ def atomic_target(path: Path) -> Iterator[Path]:
         Path(temporary).unlink(missing_ok=True)
 
 
-def build_missing(paths: dict[str, Path], build: Callable[[str, Path], None]) -> list[str]:
-    """Call ``build(stage, temporary_path)`` for each stage whose file is missing; atomic per file.
+def build_missing(
+    checkpoint: Checkpoint, paths: dict[str, Path], build: Callable[[str, nn.Module, torch.Tensor, Path], None]
+) -> list[str]:
+    """Build the cache file of each stage whose file is missing, atomically per file.
+
+    Args:
+        checkpoint: whose stages are built (as exportable modules, with example inputs).
+        paths: the cache file of each stage (:func:`stage_paths`).
+        build: ``build(stage, module, example_input, temporary_path)`` writes one file.
 
     Returns:
         The stages built (empty when everything came from the cache).
     """
     missing = [stage for stage, path in paths.items() if not path.is_file()]
-    for stage in missing:
-        with atomic_target(paths[stage]) as temporary:
-            build(stage, temporary)
+    if missing:
+        parts, examples = serving_parts(checkpoint, exportable=True), example_inputs(checkpoint)
+        for stage in missing:
+            with atomic_target(paths[stage]) as temporary:
+                build(stage, parts[stage], examples[stage], temporary)
     return missing

@@ -3,7 +3,6 @@ the checkpoint (:mod:`engine.backends.cache`)."""
 
 from __future__ import annotations
 
-import functools
 import os
 import warnings
 from pathlib import Path
@@ -13,7 +12,7 @@ import onnxruntime
 import torch
 
 from engine.backends.cache import build_missing, stage_paths
-from engine.backends.staged import StagedBackend, StageFn, example_inputs, serving_parts
+from engine.backends.staged import StagedBackend, StageFn
 from models.checkpoint import Checkpoint
 from models.errors import BackendError
 
@@ -29,11 +28,11 @@ INTRA_OP_THREADS = min(2, os.cpu_count() or 1)
 _LEGACY_EXPORTER_MESSAGES = ("You are using the legacy TorchScript-based ONNX export", "The feature will be removed")
 
 
-def export_stage(module: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
+def export_stage(stage: str, module: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
     """Export ``module`` traced on ``example`` to ``path``, batch axis dynamic.
 
     Raises:
-        BackendError: the exporter fails (the message names the module).
+        BackendError: the exporter fails (the message names the stage).
     """
     try:
         with warnings.catch_warnings():
@@ -45,7 +44,7 @@ def export_stage(module: torch.nn.Module, example: torch.Tensor, path: Path) -> 
                 dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
             )
     except Exception as error:
-        raise BackendError(f"ONNX export of {type(module).__name__} failed: {type(error).__name__}: {error}") from error
+        raise BackendError(f"ONNX export of stage {stage!r} failed: {type(error).__name__}: {error}") from error
 
 
 def session_stage(path: Path) -> StageFn:
@@ -75,10 +74,5 @@ class OnnxBackend(StagedBackend):
 
     def __init__(self, checkpoint: Checkpoint) -> None:
         self.paths = stage_paths(checkpoint, "onnx", FORMAT_TAG, "onnx")
-        parts = functools.cache(lambda: serving_parts(checkpoint, exportable=True))  # built only to export
-
-        def export(stage: str, target: Path) -> None:
-            export_stage(parts()[stage], example_inputs(checkpoint)[stage], target)
-
-        self.exported = build_missing(self.paths, export)
+        self.exported = build_missing(checkpoint, self.paths, export_stage)
         super().__init__(checkpoint, {stage: session_stage(path) for stage, path in self.paths.items()})

@@ -12,7 +12,6 @@ the registry answers with the install line.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ import torch_tensorrt
 from torch import nn
 
 from engine.backends.cache import build_missing, stage_paths
-from engine.backends.staged import STAGES, StagedBackend, StageFn, example_inputs, serving_parts
+from engine.backends.staged import STAGES, StagedBackend, StageFn
 from models.checkpoint import Checkpoint
 from models.errors import BackendError
 
@@ -73,12 +72,7 @@ class TensorRTBackend(StagedBackend):
 
     def __init__(self, checkpoint: Checkpoint) -> None:
         self.paths = stage_paths(checkpoint, "tensorrt", FORMAT_TAG, "ep")
-        parts = functools.cache(lambda: serving_parts(checkpoint, exportable=True))  # built only to compile
-
-        def build(stage: str, target: Path) -> None:
-            compile_stage(stage, parts()[stage], example_inputs(checkpoint)[stage], target)
-
-        self.compiled = build_missing(self.paths, build)
+        self.compiled = build_missing(checkpoint, self.paths, compile_stage)
         modules = {stage: torch.export.load(str(self.paths[stage])).module() for stage in STAGES}
         super().__init__(checkpoint, {stage: engine_stage(module) for stage, module in modules.items()},
                          fused=engine_stage(nn.Sequential(*modules.values())))

@@ -7,6 +7,7 @@ No process-wide knob is touched here (threads are the caller's choice, see ``dex
 from __future__ import annotations
 
 import threading
+import warnings
 
 import numpy as np
 import torch
@@ -42,7 +43,10 @@ class TorchBackend(StagedBackend):
 def trace_frozen(module: nn.Module, example: torch.Tensor) -> torch.jit.ScriptModule:
     """``module`` traced on ``example``, frozen (weights inlined, BatchNorm folded into convs)
     and optimised for inference; the batch axis stays free."""
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # torch 2.13 deprecates TorchScript in favour of torch.compile, whose inductor build takes
+        # tens of seconds per stage on 2 cores (README, dexbridge bench): tracing stays, knowingly.
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=DeprecationWarning)
         traced = torch.jit.trace(module, example, check_trace=False)
         return torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
 
