@@ -11,14 +11,15 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bridge.commands import corpus, dataset, library, train
+from bridge.commands import corpus, dataset, infer, library, train
+from bridge.commands import eval as evaluation
 from models.errors import DexbridgeError
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_BAD_INPUT = 2
 
-_GROUPS = (library, corpus, dataset, train)
+_GROUPS = (library, corpus, dataset, train, evaluation, infer)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -69,9 +69,25 @@ class BackendError(DexbridgeError, RuntimeError):
     """An inference backend that is unknown, not installed, or cannot run on this machine."""
 
 
+class EvaluationError(DexbridgeError, ValueError):
+    """An evaluation without voices to score, or with a training reference that does not fit."""
+
+
 class SilentInputError(ModelInputError):
     """Audio given for inference is silent (or nearly): there is no sound to match."""
 
 
 class NoiseInputError(ModelInputError):
     """Audio given for inference is steady noise without pitch or note shape: no voice would match it."""
+
+
+class AudioFileError(DexbridgeError, OSError):
+    """An audio file that does not exist or that cannot be decoded."""
+
+
+class WorkerBusyError(DexbridgeError, RuntimeError):
+    """The inference worker's job queue is full: the request was refused, retry later."""
+
+
+class WorkerStoppedError(DexbridgeError, RuntimeError):
+    """The inference worker is not running (not started, stopping or stopped)."""

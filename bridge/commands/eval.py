@@ -1,0 +1,145 @@
+"""``dexbridge eval``: score a checkpoint on held-out voices against the mean and nearest baselines.
+
+Reading voices (a SQLite corpus split or a .syx file) and the training reference (a rendered
+dataset, or renders made here) happens here; the evaluation itself is :mod:`models.evaluate`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bridge.atomicfile import atomic_write_text
+from bridge.commands.argtypes import at_least
+from bridge.syxfile import SYX_SUFFIXES, read_syx_voices
+from models.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, load_checkpoint
+from models.corpus import SPLITS, open_corpus
+from models.dataset import SpectrogramDataset
+from models.errors import EvaluationError
+from models.evaluate import (
+    EvalReport,
+    SpectrogramIndex,
+    evaluate,
+    pooled_features,
+    render_spectrograms,
+)
+from models.voice import Voice
+
+METRICS = ("num_mae", "cat_acc", "spec_mae", "spec_sc", "mfcc_mae")
+_INDEX_CHUNK = 1024  # training rows pooled at a time from a dataset's memory map
+
+
+def _is_syx(path: Path) -> bool:
+    return path.suffix.lower() in SYX_SUFFIXES
+
+
+def read_voices(path: Path, split: str) -> list[Voice]:
+    """The voices of a corpus split, or every voice of a .syx file (all of them held out).
+
+    Raises:
+        EvaluationError: the file is missing or has no voice (in that split).
+        CorpusError: not a corpus.
+    """
+    if not path.is_file():
+        raise EvaluationError(f"{path} not found: give a corpus (.sqlite, 'dexbridge corpus build') or a .syx file")
+    if _is_syx(path):
+        voices = [item.voice for item in read_syx_voices(path).voices]
+    else:
+        with open_corpus(path) as corpus:
+            voices = corpus.voices(split)
+    if not voices:
+        where = path if _is_syx(path) else f"the {split} split of {path}"
+        raise EvaluationError(f"no voice in {where}")
+    return voices
+
+
+def _check_dataset(dataset: SpectrogramDataset, checkpoint: Checkpoint, directory: Path) -> None:
+    if dataset.notes != checkpoint.notes or dataset.frontend != checkpoint.config.frontend:
+        raise EvaluationError(
+            f"dataset {directory} was rendered with notes {list(dataset.notes)} and front end {dataset.frontend}; "
+            f"the checkpoint needs notes {list(checkpoint.notes)} and {checkpoint.config.frontend}: "
+            "render a matching dataset, or give --train-corpus to render the training voices here"
+        )
+
+
+def training_reference(args: argparse.Namespace, checkpoint: Checkpoint) -> tuple[list[Voice], SpectrogramIndex]:
+    """Training voices and their spectrogram index, from ``--train-dataset`` or ``--train-corpus``.
+
+    Raises:
+        EvaluationError: no training source, or a dataset rendered with other settings.
+    """
+    if args.train_dataset is not None:
+        dataset = SpectrogramDataset(args.train_dataset, "train", checkpoint.representation)
+        _check_dataset(dataset, checkpoint, args.train_dataset)
+        features = [pooled_features(dataset.spectrograms_db(start, start + _INDEX_CHUNK))
+                    for start in range(0, len(dataset), _INDEX_CHUNK)]
+        return dataset.voices, SpectrogramIndex(np.concatenate(features))
+    source = args.train_corpus or (None if _is_syx(args.corpus) else args.corpus)
+    if source is None:
+        raise EvaluationError(f"{args.corpus} is a .syx file: give --train-corpus (the corpus the model was trained on) "
+                              "or --train-dataset for the baselines")
+    voices = read_voices(source, "train")
+    db = render_spectrograms(voices, checkpoint.notes, checkpoint.config.frontend, workers=args.workers,
+                             progress=not args.quiet)
+    return voices, SpectrogramIndex(pooled_features(db))
+
+
+def format_report(report: EvalReport) -> str:
+    """A fixed-width table: one row per answer, one column per metric."""
+    rows = {"network": report.network, "pipeline": report.pipeline, "mean voice": report.mean,
+            "nearest": report.nearest}
+    lines = [f"{'':12}" + "".join(f"{m:>10}" for m in METRICS)]
+    lines += [f"{name:12}" + "".join(f"{getattr(s, m):>10.4f}" for m in METRICS) for name, s in rows.items()]
+    return "\n".join(lines)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    checkpoint = load_checkpoint(args.checkpoint)
+    test_voices = read_voices(args.corpus, args.split)
+    if args.sample is not None and args.sample < len(test_voices):
+        picked = sorted(random.Random(args.seed).sample(range(len(test_voices)), args.sample))
+        test_voices = [test_voices[i] for i in picked]
+    train_voices, index = training_reference(args, checkpoint)
+    report = evaluate(checkpoint, test_voices, train_voices, index, workers=args.workers, progress=not args.quiet)
+    print(format_report(report))
+    source = args.corpus if _is_syx(args.corpus) else f"{args.corpus} ({args.split} split)"
+    sampled = f" (random sample, seed {args.seed})" if args.sample is not None else ""
+    print(f"{report.n_voices} voices{sampled} of {source}, {len(train_voices)} training voices, "
+          f"{time.perf_counter() - started:.1f} s")
+    if args.json is not None:
+        atomic_write_text(args.json, json.dumps(report.to_dict(), indent=2) + "\n")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``eval``."""
+    parser = subparsers.add_parser(
+        "eval", help="score a checkpoint on held-out voices (paper metrics, mean and nearest baselines)",
+        description="For every test voice: render it (dexed-py, the model's notes), infer a voice from the audio, "
+        "re-render it and score it with the paper's metrics: num_mae (122 numerical parameters scaled to [0, 1]), "
+        "cat_acc (22 categorical), spec_mae, spec_sc and mfcc_mae. Baselines: the training split's mean/mode voice, "
+        "and the training voice with the closest spectrogram (whole training split).",
+    )
+    parser.add_argument("checkpoint", nargs="?", type=Path, default=DEFAULT_CHECKPOINT,
+                        help=f"checkpoint to evaluate (default: the shipped {DEFAULT_CHECKPOINT.name})")
+    parser.add_argument("--corpus", type=Path, required=True, metavar="corpus.sqlite|FILE.syx",
+                        help="held-out voices: a corpus split, or every voice of a .syx file")
+    parser.add_argument("--split", choices=SPLITS, default="test", help="corpus split to evaluate (default: test)")
+    parser.add_argument("--train-corpus", type=Path, metavar="corpus.sqlite|FILE.syx",
+                        help="training voices for the baselines (default: --corpus's train split); rendered here")
+    parser.add_argument("--train-dataset", type=Path, metavar="DIR",
+                        help="a rendered dataset ('dexbridge dataset render') whose train split is the baselines' "
+                        "reference: no re-rendering")
+    parser.add_argument("--sample", type=at_least(1), metavar="N",
+                        help="evaluate a random sample of N voices (seeded by --seed; default: every voice)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default: 0)")
+    parser.add_argument("--workers", type=at_least(1), default=2, metavar="N", help="render processes (default: 2)")
+    parser.add_argument("--json", type=Path, metavar="OUT.json", help="also write the scores as JSON")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(handler=_eval)
