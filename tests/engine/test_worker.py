@@ -1,0 +1,189 @@
+"""InferenceWorker with the real Engine (tiny checkpoint, eager torch): results, back-pressure,
+latest-wins decoding, decode priority, clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.runtime import Engine, Inference
+from engine.worker import InferenceWorker
+from models.errors import ModelInputError, SilentInputError, WorkerBusyError, WorkerStoppedError
+from models.voice import Voice
+
+RATE = 44_100
+
+
+def _tone(hz: float, seconds: float = 1.0) -> np.ndarray:
+    t = np.arange(round(seconds * RATE)) / RATE
+    return (0.4 * np.sin(2 * np.pi * hz * t) * np.exp(-1.5 * t)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_checkpoint: Path) -> Engine:
+    return Engine.load(tiny_checkpoint, backend="torch", refine=False)
+
+
+class GatedEngine:
+    """The real engine behind a gate: ``infer`` announces itself, then waits for the gate
+    before running the real inference, so a test can hold the worker thread busy. Records the
+    order in which calls ran."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+        self.calls: list[str] = []
+
+    def infer(self, audio: np.ndarray, sample_rate: int, *, refine: bool | None = None) -> Inference:
+        self.entered.set()
+        assert self.gate.wait(10), "test never opened the gate"
+        self.calls.append("infer")
+        return self.engine.infer(audio, sample_rate, refine=refine)
+
+    def decode(self, latent: np.ndarray) -> Voice:
+        self.calls.append("decode")
+        return self.engine.decode(latent)
+
+
+async def _occupied(worker: InferenceWorker, gated: GatedEngine) -> asyncio.Task[Inference]:
+    """An inference task that holds the worker thread until ``gated.gate`` opens."""
+    task = asyncio.create_task(worker.infer(_tone(220), RATE))
+    assert await asyncio.to_thread(gated.entered.wait, 10)
+    return task
+
+
+async def _settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+def _latents(engine: Engine, count: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(7)
+    return [rng.standard_normal(engine.latent_dim).astype(np.float32) for _ in range(count)]
+
+
+async def test_infer_and_decode_match_the_engine(engine: Engine) -> None:
+    worker = InferenceWorker(engine, max_jobs=2)
+    await worker.start()
+    try:
+        inference = await worker.infer(_tone(330), RATE)
+        direct = engine.infer(_tone(330), RATE)
+        assert inference.voice == direct.voice
+        np.testing.assert_allclose(inference.latent, direct.latent, atol=1e-5)
+        latent = _latents(engine, 1)[0]
+        assert await worker.decode(latent) == engine.decode(latent)
+    finally:
+        await worker.stop()
+
+
+async def test_engine_errors_reach_the_caller(engine: Engine) -> None:
+    worker = InferenceWorker(engine)
+    await worker.start()
+    try:
+        with pytest.raises(SilentInputError):
+            await worker.infer(np.zeros(RATE, np.float32), RATE)
+        with pytest.raises(ModelInputError, match="latent shape"):
+            await worker.decode(np.zeros(3, np.float32))
+        assert (await worker.infer(_tone(440), RATE)).voice is not None  # still serving after errors
+    finally:
+        await worker.stop()
+
+
+async def test_full_queue_refuses_at_once_and_drops_nothing(engine: Engine) -> None:
+    gated = GatedEngine(engine)
+    worker = InferenceWorker(gated, max_jobs=2)
+    await worker.start()
+    running = await _occupied(worker, gated)
+    queued = [asyncio.create_task(worker.infer(_tone(hz), RATE)) for hz in (260, 300)]
+    await _settle()
+    assert worker.jobs_queued == 2
+    with pytest.raises(WorkerBusyError, match=r"busy: 2 jobs queued \(limit 2\); retry later"):
+        await worker.infer(_tone(350), RATE)
+    gated.gate.set()
+    results = await asyncio.gather(running, *queued)
+    assert all(isinstance(result, Inference) for result in results) and gated.calls == ["infer"] * 3
+    await worker.stop()
+
+
+async def test_decodes_coalesce_latest_wins(engine: Engine) -> None:
+    gated = GatedEngine(engine)
+    worker = InferenceWorker(gated)
+    await worker.start()
+    running = await _occupied(worker, gated)
+    latents = _latents(engine, 3)
+    decodes = [asyncio.create_task(worker.decode(latent)) for latent in latents]
+    await _settle()
+    gated.gate.set()
+    voices = await asyncio.gather(*decodes)
+    newest = engine.decode(latents[-1])
+    assert voices == [newest] * 3 and newest != engine.decode(latents[0])
+    assert worker.decodes_coalesced == 2 and gated.calls.count("decode") == 1
+    await running
+    await worker.stop()
+
+
+async def test_decode_runs_before_queued_audio(engine: Engine) -> None:
+    gated = GatedEngine(engine)
+    worker = InferenceWorker(gated)
+    await worker.start()
+    running = await _occupied(worker, gated)
+    audio_job = asyncio.create_task(worker.infer(_tone(500), RATE))
+    await _settle()
+    decode_job = asyncio.create_task(worker.decode(_latents(engine, 1)[0]))
+    await _settle()
+    gated.gate.set()
+    await asyncio.gather(running, audio_job, decode_job)
+    assert gated.calls == ["infer", "decode", "infer"]
+    await worker.stop()
+
+
+async def test_burst_of_control_messages_leaves_no_backlog(engine: Engine) -> None:
+    worker = InferenceWorker(engine)
+    await worker.start()
+    latents = _latents(engine, 1000)
+    voices = await asyncio.gather(*(worker.decode(latent) for latent in latents))
+    assert voices[-1] == engine.decode(latents[-1])
+    assert worker.decodes_coalesced > 500  # posted faster than decoded: most are superseded
+    assert worker.jobs_queued == 0
+    await worker.stop()
+
+
+async def test_stop_finishes_the_running_job_and_fails_the_waiting_ones(engine: Engine) -> None:
+    gated = GatedEngine(engine)
+    worker = InferenceWorker(gated)
+    await worker.start()
+    running = await _occupied(worker, gated)
+    waiting = asyncio.create_task(worker.infer(_tone(600), RATE))
+    await _settle()
+    asyncio.get_running_loop().call_later(0.2, gated.gate.set)
+    await worker.stop(timeout=0.05)
+    assert isinstance(await running, Inference)
+    with pytest.raises(WorkerStoppedError, match="stopped before this request ran"):
+        await waiting
+    with pytest.raises(WorkerStoppedError, match="not running"):
+        await worker.infer(_tone(220), RATE)
+    with pytest.raises(WorkerStoppedError, match="create a new InferenceWorker"):
+        await worker.start()
+    await worker.stop()  # idempotent
+
+
+async def test_stop_drains_queued_jobs_within_the_timeout(engine: Engine) -> None:
+    worker = InferenceWorker(engine)
+    await worker.start()
+    jobs = [asyncio.create_task(worker.infer(_tone(hz), RATE)) for hz in (200, 250, 300)]
+    await _settle()
+    await worker.stop(timeout=60)
+    assert all(isinstance(job.result(), Inference) for job in jobs)
+
+
+async def test_requests_before_start_are_refused(engine: Engine) -> None:
+    worker = InferenceWorker(engine)
+    with pytest.raises(WorkerStoppedError, match=r"await worker.start\(\) first"):
+        await worker.decode(_latents(engine, 1)[0])
+    with pytest.raises(ValueError, match="max_jobs = 0"):
+        InferenceWorker(engine, max_jobs=0)
