@@ -1,0 +1,96 @@
+"""``dexbridge infer`` / ``refine-gain`` / ``export-checkpoint --axes-corpus`` end to end on a tiny
+checkpoint and dexed-py renders written as real audio files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import soxr
+
+from bridge.cli import main
+from bridge.syxfile import read_syx_voices
+from models.checkpoint import load_checkpoint
+from models.corpus import CorpusEntry, build_corpus
+from models.render import Renderer
+from models.voice import ClampReport, Voice
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """G4 as a 44.1 kHz stereo WAV, C4 as a 22.05 kHz mono FLAC."""
+    folder = tmp_path_factory.mktemp("audio")
+    renderer = Renderer()
+    g4 = soxr.resample(renderer.render(Voice.init(), 67, 85).astype(np.float64), 22050, 44100)
+    soundfile.write(folder / "horn g4.wav", np.stack([g4, g4], axis=1), 44100)
+    soundfile.write(folder / "c4.flac", renderer.render(Voice.init(), 60, 85), 22050)
+    return {"g4": folder / "horn g4.wav", "c4": folder / "c4.flac"}
+
+
+def test_one_voice_per_input_in_out_dir_with_json(tiny_checkpoint: Path, recordings: dict[str, Path], tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["infer", str(recordings["g4"]), str(recordings["c4"]), "--out-dir", str(tmp_path / "voices"), "--json",
+                 "--no-refine", "--backend", "torch", "--checkpoint", str(tiny_checkpoint)])
+    assert code == 0
+    reports = json.loads(capsys.readouterr().out)
+    assert [Path(r["output"]).name for r in reports] == ["horn g4.syx", "c4.syx"]
+    assert [r["parameters"]["transpose"] for r in reports] == [31, 24]
+    assert reports[0]["diagnostics"]["f0_hz"] == pytest.approx(392.0, rel=0.01)
+    for report, name in zip(reports, ["HORN G4", "C4"], strict=True):
+        voices = read_syx_voices(Path(report["output"]), strict=True).voices
+        assert len(voices) == 1 and voices[0].voice.name.strip() == name
+        assert voices[0].voice["algorithm"] == report["parameters"]["algorithm"]
+
+
+def test_single_output_with_render_plot_and_table(tiny_checkpoint: Path, recordings: dict[str, Path], tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    out, wav, png = tmp_path / "g4.syx", tmp_path / "g4_dx7.wav", tmp_path / "g4.png"
+    code = main(["infer", str(recordings["g4"]), "--out", str(out), "--render", str(wav), "--plot", str(png),
+                 "--refine", "--refine-budget", "40", "--backend", "torch", "--checkpoint", str(tiny_checkpoint)])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "transpose G3 (+7); f0 392" in text and "refined spec_mae" in text
+    assert "output_level" in text and "algorithm" in text and text.count("OP") >= 6
+    voice = read_syx_voices(out, strict=True).voices[0].voice
+    assert voice["transpose"] == 31
+    audio, rate = soundfile.read(wav)
+    assert rate == 22050 and audio.shape == (88200,)
+    np.testing.assert_array_equal(audio.astype(np.float32), Renderer().render(voice, 60, 85))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_errors_exit_2_with_the_reason(tiny_checkpoint: Path, recordings: dict[str, Path], tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "missing.wav"
+    assert main(["infer", str(missing), "--out", str(tmp_path / "x.syx"), "--checkpoint", str(tiny_checkpoint)]) == 2
+    assert f"dexbridge infer: audio file {missing} not found: give an existing WAV" in capsys.readouterr().err
+    both = [str(recordings["g4"]), str(recordings["c4"])]
+    assert main(["infer", *both, "--out", str(tmp_path / "x.syx"), "--checkpoint", str(tiny_checkpoint)]) == 2
+    assert "--out names one .syx file but 2 AUDIO files were given: use --out-dir DIR" in capsys.readouterr().err
+    silent = tmp_path / "silent.wav"
+    soundfile.write(silent, np.zeros(22050), 22050)
+    assert main(["infer", str(silent), "--out", str(tmp_path / "x.syx"), "--backend", "torch",
+                 "--checkpoint", str(tiny_checkpoint)]) == 2
+    assert "audio is silent" in capsys.readouterr().err
+    assert not (tmp_path / "x.syx").exists()
+
+
+def test_axes_export_and_refine_gain_on_a_corpus(tiny_checkpoint: Path, brass_path: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    entries = [CorpusEntry(item.voice, ClampReport(), "brass.syx", item.slot) for item in read_syx_voices(brass_path).voices]
+    build_corpus(tmp_path / "corpus.sqlite", entries)
+    exported = tmp_path / "serving.pt"
+    code = main(["export-checkpoint", str(tiny_checkpoint), "--out", str(exported),
+                 "--axes-corpus", str(tmp_path / "corpus.sqlite"), "--axes", "3"])
+    assert code == 0 and "latent axes: 3 principal axes of the train split" in capsys.readouterr().out
+    axes = load_checkpoint(exported).latent_axes
+    assert axes is not None and axes.components.shape == (3, 610)
+    code = main(["refine-gain", "--corpus", str(tmp_path / "corpus.sqlite"), "--split", "train", "--voices", "2",
+                 "--budgets", "20,40", "--json", "--backend", "torch", "--checkpoint", str(exported)])
+    assert code == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [row["budget_ms"] for row in rows] == [20.0, 40.0]
+    assert all(row["refined_spec_mae"] <= row["start_spec_mae"] for row in rows)

@@ -1,0 +1,126 @@
+"""The Engine on a real (tiny, random-weight) checkpoint and dexed-py renders."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bridge.syxfile import read_syx_voices
+from engine.latent import MACRO_SPAN
+from engine.runtime import Engine
+from models.checkpoint import load_checkpoint, save_checkpoint
+from models.errors import BackendError, CheckpointError, ModelInputError, SilentInputError
+from models.latent_axes import encode_voices, fit_latent_axes, regression_flow
+from models.params import TRANSPOSE_CENTRE, TRANSPOSE_INDEX
+from models.render import Renderer
+from models.representations import LEARNABLE_INDICES
+from models.voice import Voice
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_checkpoint: Path) -> Engine:
+    return Engine.load(tiny_checkpoint, backend="torch")
+
+
+@pytest.fixture(scope="module")
+def brass(brass_path: Path) -> list[Voice]:
+    return [item.voice for item in read_syx_voices(brass_path).voices]
+
+
+@pytest.fixture(scope="module")
+def renders() -> dict[int, np.ndarray]:
+    renderer = Renderer()
+    return {note: renderer.render(Voice.init(), note, 85) for note in (60, 67)}
+
+
+def test_load_describes_the_model(engine: Engine) -> None:
+    assert (engine.latent_dim, engine.sample_rate, engine.backend_name) == (610, 22050, "torch")
+    assert engine.macro_count == 0 and engine.refine_by_default is False
+
+
+def test_infer_gives_a_voice_its_latent_and_diagnostics(engine: Engine, renders: dict[int, np.ndarray]) -> None:
+    result = engine.infer(renders[60], 22050)
+    assert result.latent.shape == (610,) and result.latent.dtype == np.float32
+    assert result.model_input.shape == (1, 88200)
+    diag = result.diagnostics
+    assert (diag.transpose, diag.backend, diag.refined, diag.spec_mae) == (0, "torch", False, None)
+    assert set(diag.timings_ms) == {"conditioning", "network", "decode", "total"}
+    # the latent is the voice's latent point: decoding it gives the voice back
+    assert engine.decode(result.latent, template=result.voice) == result.voice
+
+
+def test_a_note_at_midi_67_comes_back_transposed_up_7(engine: Engine, renders: dict[int, np.ndarray]) -> None:
+    result = engine.infer(renders[67], 22050)
+    assert result.voice[TRANSPOSE_INDEX] == TRANSPOSE_CENTRE + 7
+    assert result.diagnostics.transpose == 7 and abs(result.diagnostics.residual_cents) < 10
+    assert result.diagnostics.f0_hz == pytest.approx(392.0, rel=0.01)
+
+
+def test_a_batch_matches_single_inferences(engine: Engine, renders: dict[int, np.ndarray]) -> None:
+    stereo_44k = np.repeat(np.repeat(renders[60][:, None], 2, axis=1), 2, axis=0)  # (samples, 2) at 44.1 kHz
+    batch = engine.infer_batch([renders[67], stereo_44k[::2]], 22050)
+    singles = [engine.infer(renders[67], 22050), engine.infer(stereo_44k, 44100)]
+    for got, single in zip(batch, singles, strict=True):
+        assert got.voice == single.voice
+        np.testing.assert_allclose(got.latent, single.latent, atol=1e-4)
+
+
+def test_a_bad_recording_in_a_batch_is_named(engine: Engine, renders: dict[int, np.ndarray]) -> None:
+    with pytest.raises(SilentInputError, match=re.escape("recording 1 of 2: audio is silent")):
+        engine.infer_batch([renders[60], np.zeros(22050, np.float32)], 22050)
+
+
+def test_encode_decode_round_trip_on_a_real_bank(engine: Engine, brass: list[Voice]) -> None:
+    for voice in brass:
+        latent = engine.encode(voice)
+        assert latent.shape == (610,)
+        assert engine.decode(latent, template=voice) == voice
+        decoded = engine.decode(latent)  # default template: transpose 24, name DEXBRIDGE
+        assert np.array_equal(np.array(decoded.values)[LEARNABLE_INDICES], np.array(voice.values)[LEARNABLE_INDICES])
+
+
+@pytest.mark.parametrize(("latent", "message"), [
+    (np.zeros(609), "latent shape (609,): expected (610,) for this checkpoint (numcat++)"),
+    (np.full(610, np.nan), "latent holds 610 NaN/inf values: give finite values"),
+])
+def test_decode_refuses_bad_latents(engine: Engine, latent: np.ndarray, message: str) -> None:
+    with pytest.raises(ModelInputError, match=re.escape(message)):
+        engine.decode(latent)
+
+
+def test_macros_need_axes_and_start_at_the_origin(engine: Engine, tiny_checkpoint: Path, brass: list[Voice],
+                                                  tmp_path: Path) -> None:
+    with pytest.raises(ModelInputError, match="has no latent axes, so no macro controls: export it with "
+                                              "'dexbridge export-checkpoint --axes-corpus CORPUS.sqlite'"):
+        engine.macros_to_latent([0.5])
+    checkpoint = load_checkpoint(tiny_checkpoint)
+    flow = regression_flow(checkpoint.config.model, checkpoint.serving_state)
+    axes = fit_latent_axes(encode_voices(flow, checkpoint.representation, brass), 4)
+    path = save_checkpoint(tmp_path / "axes.pt", dataclasses.replace(checkpoint, latent_axes=axes))
+    with_axes = Engine.load(path, backend="torch")
+    assert with_axes.macro_count == 4
+    np.testing.assert_allclose(with_axes.macros_to_latent([0, 0, 0, 0]), axes.mean, atol=1e-6)
+    origin = with_axes.encode(brass[0])
+    np.testing.assert_allclose(with_axes.macros_to_latent([0.0], origin=origin), origin, atol=1e-6)
+    moved = with_axes.macros_to_latent([0.0, 1.0], origin=origin)
+    assert np.linalg.norm(moved - origin) == pytest.approx(MACRO_SPAN * axes.scales[1], rel=1e-4)
+    assert isinstance(with_axes.decode(moved), Voice)
+
+
+def test_refinement_reports_a_score_never_worse_than_its_start(engine: Engine, renders: dict[int, np.ndarray]) -> None:
+    result = engine.infer(renders[67], 22050, refine=True)
+    start, best = result.diagnostics.spec_mae
+    assert result.diagnostics.refined and best <= start and "refine" in result.diagnostics.timings_ms
+    assert result.voice[TRANSPOSE_INDEX] == TRANSPOSE_CENTRE + 7
+    assert engine.decode(result.latent, template=result.voice) == result.voice
+
+
+def test_load_errors_are_clear(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match=re.escape(f"checkpoint {tmp_path / 'none.pt'} not found")):
+        Engine.load(tmp_path / "none.pt")
+    with pytest.raises(BackendError, match=re.escape("unknown backend 'warp'")):
+        Engine.load(tiny_checkpoint, backend="warp")
