@@ -50,11 +50,15 @@ class GatedEngine:
         return self.engine.decode(latent)
 
 
-async def _occupied(worker: InferenceWorker, gated: GatedEngine) -> asyncio.Task[Inference]:
-    """An inference task that holds the worker thread until ``gated.gate`` opens."""
+async def _held_worker(engine: Engine, max_jobs: int = 4) -> tuple[GatedEngine, InferenceWorker, asyncio.Task[Inference]]:
+    """A started worker over a :class:`GatedEngine`, its thread held by an inference task
+    until ``gated.gate`` opens."""
+    gated = GatedEngine(engine)
+    worker = InferenceWorker(gated, max_jobs=max_jobs)
+    await worker.start()
     task = asyncio.create_task(worker.infer(_tone(220), RATE))
     assert await asyncio.to_thread(gated.entered.wait, 10)
-    return task
+    return gated, worker, task
 
 
 async def _settle() -> None:
@@ -95,10 +99,7 @@ async def test_engine_errors_reach_the_caller(engine: Engine) -> None:
 
 
 async def test_full_queue_refuses_at_once_and_drops_nothing(engine: Engine) -> None:
-    gated = GatedEngine(engine)
-    worker = InferenceWorker(gated, max_jobs=2)
-    await worker.start()
-    running = await _occupied(worker, gated)
+    gated, worker, running = await _held_worker(engine, max_jobs=2)
     queued = [asyncio.create_task(worker.infer(_tone(hz), RATE)) for hz in (260, 300)]
     await _settle()
     assert worker.jobs_queued == 2
@@ -111,10 +112,7 @@ async def test_full_queue_refuses_at_once_and_drops_nothing(engine: Engine) -> N
 
 
 async def test_decodes_coalesce_latest_wins(engine: Engine) -> None:
-    gated = GatedEngine(engine)
-    worker = InferenceWorker(gated)
-    await worker.start()
-    running = await _occupied(worker, gated)
+    gated, worker, running = await _held_worker(engine)
     latents = _latents(engine, 3)
     decodes = [asyncio.create_task(worker.decode(latent)) for latent in latents]
     await _settle()
@@ -128,10 +126,7 @@ async def test_decodes_coalesce_latest_wins(engine: Engine) -> None:
 
 
 async def test_decode_runs_before_queued_audio(engine: Engine) -> None:
-    gated = GatedEngine(engine)
-    worker = InferenceWorker(gated)
-    await worker.start()
-    running = await _occupied(worker, gated)
+    gated, worker, running = await _held_worker(engine)
     audio_job = asyncio.create_task(worker.infer(_tone(500), RATE))
     await _settle()
     decode_job = asyncio.create_task(worker.decode(_latents(engine, 1)[0]))
@@ -154,10 +149,7 @@ async def test_burst_of_control_messages_leaves_no_backlog(engine: Engine) -> No
 
 
 async def test_stop_finishes_the_running_job_and_fails_the_waiting_ones(engine: Engine) -> None:
-    gated = GatedEngine(engine)
-    worker = InferenceWorker(gated)
-    await worker.start()
-    running = await _occupied(worker, gated)
+    gated, worker, running = await _held_worker(engine)
     waiting = asyncio.create_task(worker.infer(_tone(600), RATE))
     await _settle()
     asyncio.get_running_loop().call_later(0.2, gated.gate.set)
