@@ -49,7 +49,7 @@
             870,
             76.0
           ],
-          "text": "dexbridge Dexed host - Dexed in vst~, driven live by the bridge. HOW TO USE: (1) open dexbridge_control.maxpat as well: it holds the OSC connection and passes the daemon's replies here through [r dexbridge.replies]. (2) Start the daemon: dexbridge serve --reply-port 9001 --mode param,osc (or click '/dexbridge/mode param osc' below): it then sends /dexbridge/host_param <Dexed parameter name> <0..1> for every change, and vst~ sets that parameter by name, so held notes change at once. (3) If Dexed is not found by name, click 'plug' and pick the Dexed VST3; 'open' shows its editor. (4) Play the keyboard, or choose a MIDI input below; switch audio on with the speaker.",
+          "text": "dexbridge Dexed host - Dexed in vst~, driven live by the bridge. HOW TO USE: (1) open dexbridge_control.maxpat as well: it holds the OSC connection and passes the daemon's replies here through [r dexbridge.replies]. (2) Start the daemon: dexbridge serve --reply-port 9001 --mode param --mode osc (or click '/dexbridge/mode param osc' below): it then sends /dexbridge/host_param <Dexed parameter name> <0..1> for every change, and vst~ sets that parameter by name, so held notes change at once. (3) If Dexed is not found by name, click 'plug' and pick the Dexed VST3; 'open' shows its editor. (4) Play the keyboard, or choose a MIDI input below; switch audio on with the speaker.",
           "linecount": 5,
           "fontsize": 13.0,
           "id": "obj-1"
