@@ -6,7 +6,8 @@ re-render the inferred voice on the same notes and score it with the paper's met
 
 - ``network``: the model's raw answer (front end -> encoder -> flows -> representation decode);
 - ``pipeline``: what ``dexbridge infer`` returns by default, a callable the caller injects
-  (``models`` never imports the engine); the network's answer when none is given;
+  (``models`` never imports the engine); the network's answer when none is given, or for a
+  voice the pipeline refuses (silence, noise: counted in :attr:`EvalReport.pipeline_refused`);
 - ``mean``: one voice for all, the training split's mean (numerical parameters, rounded) and mode
   (every other parameter): what a model that ignores its input can do at best in ``num_mae``;
 - ``nearest``: the training voice whose spectrogram is closest to the input's (Euclidean distance
@@ -41,8 +42,9 @@ from models.voice import Voice
 
 MEAN_VOICE_NAME = "MEAN VOICE"
 POOL = 2  # nearest-neighbour search on 2 x 2 average-pooled spectrograms: 4x less memory and time
-Pipeline = Callable[[np.ndarray], Voice]
-"""Audio (notes, samples) float32 at the model's rate -> the voice ``dexbridge infer`` returns."""
+Pipeline = Callable[[np.ndarray], Voice | None]
+"""Audio (notes, samples) float32 at the model's rate -> the voice ``dexbridge infer`` returns,
+or ``None`` where it refuses the input."""
 
 _WORKER_PRELOAD = ["models.evaluate", "librosa.filters", "librosa.feature", "librosa.util.utils"]
 _UNUSED_STATS = FrontendStats(min_db=-120.0, max_db=0.0)  # spectrogram_db never reads the stats
@@ -57,6 +59,7 @@ class EvalReport:
     pipeline: Scores
     mean: Scores
     nearest: Scores
+    pipeline_refused: int = 0
 
     def to_dict(self) -> dict[str, object]:
         """``{"n_voices", "network", "pipeline", "baselines": {"mean", "nearest"}}``."""
@@ -225,6 +228,7 @@ def evaluate(
     representation = get_representation(checkpoint.representation)
     mean = bytes(mean_voice(train_voices).values)
     rows: list[list[Scores]] = []
+    refused = 0
     chunks = list(_chunks(test_voices, chunk))
     with _pool(workers) as pool, tqdm(total=len(test_voices), desc="eval", unit="voice", disable=not progress) as bar:
         rendering = pool.submit(_render_chunk, _RenderTask(chunks[0], notes, config.frontend))
@@ -235,11 +239,13 @@ def evaluate(
             with torch.inference_mode():
                 params = model.infer(frontend(torch.from_numpy(audio))).numpy()
             network = [bytes(v.values) for v in representation.decode_batch(params)]
-            piped = [bytes(pipeline(a).values) for a in audio] if pipeline else network
+            answers = [pipeline(a) for a in audio] if pipeline else [None] * len(audio)
+            refused += sum(answer is None for answer in answers) if pipeline else 0
+            piped = [n if a is None else bytes(a.values) for n, a in zip(network, answers, strict=True)]
             nearest = [bytes(train_voices[i].values) for i in train_index.nearest(pooled_features(db))]
             tasks = [_ScoreTask(target, item_audio, (n, p, mean, r), notes, config.frontend)
                      for target, item_audio, n, p, r in zip(vceds, audio, network, piped, nearest, strict=True)]
             rows.extend(pool.map(_score_item, tasks))
             bar.update(len(vceds))
     network_scores, pipeline_scores, mean_scores, nearest_scores = (Scores.mean(list(c)) for c in zip(*rows, strict=True))
-    return EvalReport(len(rows), network_scores, pipeline_scores, mean_scores, nearest_scores)
+    return EvalReport(len(rows), network_scores, pipeline_scores, mean_scores, nearest_scores, refused)

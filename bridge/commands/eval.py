@@ -17,12 +17,15 @@ import numpy as np
 from bridge.atomicfile import atomic_write_text
 from bridge.commands.argtypes import at_least
 from bridge.syxfile import SYX_SUFFIXES, read_syx_voices
+from engine.backends import BACKENDS, select_backend
+from engine.runtime import Engine
 from models.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, load_checkpoint
 from models.corpus import SPLITS, open_corpus
 from models.dataset import SpectrogramDataset
-from models.errors import EvaluationError
+from models.errors import EvaluationError, NoiseInputError, SilentInputError
 from models.evaluate import (
     EvalReport,
+    Pipeline,
     SpectrogramIndex,
     evaluate,
     pooled_features,
@@ -89,6 +92,24 @@ def training_reference(args: argparse.Namespace, checkpoint: Checkpoint) -> tupl
     return voices, SpectrogramIndex(pooled_features(db))
 
 
+def default_pipeline(args: argparse.Namespace, checkpoint: Checkpoint) -> Pipeline | None:
+    """What ``dexbridge infer`` does by default (:class:`engine.runtime.Engine`, conditioning,
+    pitch, refinement when on by default), as the evaluation's ``pipeline``; ``None`` (= the
+    network) for multi-note models, whose pipeline takes one recording per note."""
+    if len(checkpoint.notes) != 1:
+        return None
+    engine = Engine(checkpoint, select_backend(args.backend, checkpoint))
+    rate = checkpoint.config.frontend.sample_rate
+
+    def infer(audio: np.ndarray) -> Voice | None:
+        try:
+            return engine.infer(audio[0], rate).voice
+        except (SilentInputError, NoiseInputError):
+            return None
+
+    return infer
+
+
 def format_report(report: EvalReport) -> str:
     """A fixed-width table: one row per answer, one column per metric."""
     rows = {"network": report.network, "pipeline": report.pipeline, "mean voice": report.mean,
@@ -106,12 +127,15 @@ def _eval(args: argparse.Namespace) -> int:
         picked = sorted(random.Random(args.seed).sample(range(len(test_voices)), args.sample))
         test_voices = [test_voices[i] for i in picked]
     train_voices, index = training_reference(args, checkpoint)
-    report = evaluate(checkpoint, test_voices, train_voices, index, workers=args.workers, progress=not args.quiet)
+    report = evaluate(checkpoint, test_voices, train_voices, index, pipeline=default_pipeline(args, checkpoint),
+                      workers=args.workers, progress=not args.quiet)
     print(format_report(report))
     source = args.corpus if _is_syx(args.corpus) else f"{args.corpus} ({args.split} split)"
     sampled = f" (random sample, seed {args.seed})" if args.sample is not None else ""
     print(f"{report.n_voices} voices{sampled} of {source}, {len(train_voices)} training voices, "
           f"{time.perf_counter() - started:.1f} s")
+    if report.pipeline_refused:
+        print(f"pipeline refused {report.pipeline_refused} voices (silence or noise): scored with the network's answer")
     if args.json is not None:
         atomic_write_text(args.json, json.dumps(report.to_dict(), indent=2) + "\n")
     return 0
@@ -141,5 +165,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default: 0)")
     parser.add_argument("--workers", type=at_least(1), default=2, metavar="N", help="render processes (default: 2)")
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="also write the scores as JSON")
+    parser.add_argument("--backend", default="auto", choices=("auto", *BACKENDS),
+                        help="inference backend of the pipeline (default: auto)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(handler=_eval)
