@@ -23,7 +23,7 @@ from models.voice import Voice
 
 @pytest.fixture(scope="module")
 def engine(tiny_checkpoint: Path) -> Engine:
-    return Engine.load(tiny_checkpoint, backend="torch")
+    return Engine.load(tiny_checkpoint, backend="torch", refine=False)  # deterministic: refinement has a time budget
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +40,13 @@ def renders() -> dict[int, np.ndarray]:
 def test_load_describes_the_model(engine: Engine) -> None:
     assert (engine.latent_dim, engine.sample_rate, engine.backend_name) == (610, 22050, "torch")
     assert engine.macro_count == 0 and engine.refine_by_default is False
+
+
+def test_refinement_is_on_by_default(tiny_checkpoint: Path, renders: dict[int, np.ndarray]) -> None:
+    engine = Engine.load(tiny_checkpoint, backend="torch", refine_budget_ms=30.0)
+    assert engine.refine_by_default is True
+    assert engine.infer(renders[60], 22050).diagnostics.refined
+    assert not engine.infer(renders[60], 22050, refine=False).diagnostics.refined
 
 
 def test_infer_gives_a_voice_its_latent_and_diagnostics(engine: Engine, renders: dict[int, np.ndarray]) -> None:
