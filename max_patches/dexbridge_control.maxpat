@@ -717,6 +717,7 @@
             22,
             120
           ],
+          "size": 129.0,
           "outlettype": [
             ""
           ],
@@ -742,7 +743,7 @@
       {
         "box": {
           "maxclass": "newobj",
-          "text": "scale 0 127 -1. 1.",
+          "text": "scale 0 128 -1. 1.",
           "numinlets": 6,
           "numoutlets": 1,
           "patching_rect": [
@@ -786,6 +787,7 @@
             22,
             120
           ],
+          "size": 129.0,
           "outlettype": [
             ""
           ],
@@ -811,7 +813,7 @@
       {
         "box": {
           "maxclass": "newobj",
-          "text": "scale 0 127 -1. 1.",
+          "text": "scale 0 128 -1. 1.",
           "numinlets": 6,
           "numoutlets": 1,
           "patching_rect": [
@@ -855,6 +857,7 @@
             22,
             120
           ],
+          "size": 129.0,
           "outlettype": [
             ""
           ],
@@ -880,7 +883,7 @@
       {
         "box": {
           "maxclass": "newobj",
-          "text": "scale 0 127 -1. 1.",
+          "text": "scale 0 128 -1. 1.",
           "numinlets": 6,
           "numoutlets": 1,
           "patching_rect": [
@@ -924,6 +927,7 @@
             22,
             120
           ],
+          "size": 129.0,
           "outlettype": [
             ""
           ],
@@ -949,7 +953,7 @@
       {
         "box": {
           "maxclass": "newobj",
-          "text": "scale 0 127 -1. 1.",
+          "text": "scale 0 128 -1. 1.",
           "numinlets": 6,
           "numoutlets": 1,
           "patching_rect": [
