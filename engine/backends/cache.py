@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -39,18 +39,21 @@ def cache_dir(checkpoint: Checkpoint, kind: str) -> Path:
     return base / "dexbridge" / kind
 
 
-def stage_paths(checkpoint: Checkpoint, kind: str, tag: str, suffix: str) -> dict[str, Path]:
-    """The cache file of each stage of :data:`STAGES`.
+def stage_paths(
+    checkpoint: Checkpoint, kind: str, tag: str, suffix: str, stages: Sequence[str] = STAGES
+) -> dict[str, Path]:
+    """The cache file of each of ``stages``.
 
     Args:
         checkpoint: whose graphs are cached.
         kind: the cache subfolder used when the checkpoint's folder is read-only ("onnx", "tensorrt").
         tag: format and version of the files (part of the key).
         suffix: file extension without the dot.
+        stages: the stages compiled to files (default all of :data:`STAGES`).
     """
     stem = checkpoint.path.name if checkpoint.path is not None else f"in-memory-{checkpoint.config_hash}"
     folder, key = cache_dir(checkpoint, kind), cache_key(checkpoint, tag)
-    return {stage: folder / f"{stem}.{key}.{stage}.{suffix}" for stage in STAGES}
+    return {stage: folder / f"{stem}.{key}.{stage}.{suffix}" for stage in stages}
 
 
 @contextmanager

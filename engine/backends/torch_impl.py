@@ -51,6 +51,15 @@ def trace_frozen(module: nn.Module, example: torch.Tensor) -> torch.jit.ScriptMo
         return torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
 
 
+def traced_stage(module: nn.Module, example: torch.Tensor) -> StageFn:
+    """``module`` traced and frozen (:func:`trace_frozen`) as a numpy -> numpy callable, run
+    :data:`PROFILING_RUNS` times so that the first real call already gets the optimised graph."""
+    run = eager_stage(trace_frozen(module, example))
+    for _ in range(PROFILING_RUNS):
+        run(example.numpy())
+    return run
+
+
 class TorchScriptBackend(StagedBackend):
     """TorchScript on the CPU: each stage traced, frozen and optimised (oneDNN conv fusion)."""
 
@@ -59,11 +68,7 @@ class TorchScriptBackend(StagedBackend):
     def __init__(self, checkpoint: Checkpoint) -> None:
         parts = serving_parts(checkpoint)
         examples = example_inputs(checkpoint)
-        stages = {stage: eager_stage(trace_frozen(module, examples[stage])) for stage, module in parts.items()}
-        for stage, run in stages.items():  # the profiling executor specialises over the first calls
-            for _ in range(PROFILING_RUNS):
-                run(examples[stage].numpy())
-        super().__init__(checkpoint, stages)
+        super().__init__(checkpoint, {stage: traced_stage(module, examples[stage]) for stage, module in parts.items()})
 
 
 class CudaGraphRunner:

@@ -15,7 +15,7 @@ import torch
 from conftest import IN_CI
 
 from engine.backends import AUTO_ORDER, BACKENDS, STAGES, Backend, select_backend, unavailable_reason
-from engine.backends.onnx_impl import OnnxBackend
+from engine.backends.onnx_impl import ONNX_STAGES, OnnxBackend
 from engine.backends.staged import example_inputs
 from engine.backends.torch_impl import TorchBackend
 from models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -114,7 +114,7 @@ def test_cpu_backends_really_ran(checkpoint: Checkpoint, audio: np.ndarray) -> N
     runnable = [name for name in BACKENDS if unavailable_reason(name) is None]
     assert set(MUST_RUN_HERE) <= set(runnable), runnable
     onnx_backend = select_backend("onnx", checkpoint)
-    assert isinstance(onnx_backend, OnnxBackend)
+    assert isinstance(onnx_backend, OnnxBackend) and set(onnx_backend.paths) == set(ONNX_STAGES)
     for stage, path in onnx_backend.paths.items():
         onnx.checker.check_model(onnx.load(str(path)))
         assert path.parent == checkpoint.path.parent and stage in path.name
@@ -125,7 +125,7 @@ def test_cpu_backends_really_ran(checkpoint: Checkpoint, audio: np.ndarray) -> N
 def test_onnx_cache_is_reused_and_keyed_by_content(tiny_checkpoint: Path, tmp_path: Path) -> None:
     path = Path(shutil.copy(tiny_checkpoint, tmp_path / "model.pt"))
     first = OnnxBackend(load_checkpoint(path))
-    assert first.exported == list(STAGES) and all(p.is_file() and p.parent == tmp_path for p in first.paths.values())
+    assert first.exported == list(ONNX_STAGES) and all(p.is_file() and p.parent == tmp_path for p in first.paths.values())
     stamps = {stage: p.stat().st_mtime_ns for stage, p in first.paths.items()}
     second = OnnxBackend(load_checkpoint(path))
     assert second.exported == [] and second.paths == first.paths
@@ -133,7 +133,7 @@ def test_onnx_cache_is_reused_and_keyed_by_content(tiny_checkpoint: Path, tmp_pa
     changed = load_checkpoint(path)
     changed.serving_state = {k: v + 0.01 if v.is_floating_point() else v for k, v in changed.serving_state.items()}
     third = OnnxBackend(changed)
-    assert third.exported == list(STAGES) and set(third.paths.values()).isdisjoint(first.paths.values())
+    assert third.exported == list(ONNX_STAGES) and set(third.paths.values()).isdisjoint(first.paths.values())
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporary file
 
 

@@ -1,0 +1,81 @@
+"""``dexbridge bench``: p50/p99 latency of the serving path per stage and end to end, for every
+backend available here, against the paper's architecture run eagerly (:mod:`engine.bench`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from bridge.atomicfile import atomic_write_text
+from bridge.commands.argtypes import at_least
+from engine.backends import AUTO_ORDER, BACKENDS
+from engine.bench import (
+    BASELINE,
+    END_TO_END,
+    PAPER_CONFIG,
+    STAGE_METRICS,
+    BenchReport,
+    paper_baseline,
+    random_checkpoint,
+    run_bench,
+)
+from models.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, load_checkpoint
+from models.config import load_config
+
+
+def _checkpoint(args: argparse.Namespace) -> Checkpoint:
+    if args.config is not None:
+        return random_checkpoint(load_config(args.config))
+    return load_checkpoint(args.checkpoint)
+
+
+def _table(report: BenchReport) -> str:
+    metrics = (*END_TO_END, *STAGE_METRICS)
+    header = f"{'backend':<22}" + "".join(f"{metric.removesuffix('_ms'):>24}" for metric in metrics)
+    rows = [header, " " * 22 + "".join(f"{'p50 / p99 ms':>24}" for _ in metrics)]
+    for name, values in (*report.backends.items(), (BASELINE, report.baseline)):
+        rows.append(f"{name:<22}" + "".join(f"{values[m]['p50']:>14.3f} / {values[m]['p99']:<7.3f}" for m in metrics))
+    rows += [f"skipped {name}: {reason}" for name, reason in report.skipped.items()]
+    rows.append(f"speedup vs paper (audio -> voice p50): {report.speedup_vs_paper_p50:.2f}x ({report.fastest}); "
+                f"{report.iterations} rounds, {report.threads} torch threads")
+    return "\n".join(rows)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    checkpoint = _checkpoint(args)
+    report = run_bench(checkpoint, args.backend, iterations=args.iterations, warmup=args.warmup, threads=args.threads,
+                       baseline=paper_baseline(checkpoint, args.baseline_config))
+    print(_table(report))
+    if args.json is not None:
+        atomic_write_text(args.json, json.dumps(report.to_json(), indent=2) + "\n")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``bench``."""
+    parser = subparsers.add_parser(
+        "bench", help="time the serving path per stage and end to end on every backend",
+        description="Time audio -> voice (front end + encoder + flows + decode to a Voice, batch 1, without "
+        "input conditioning) and latent -> voice (regression flow + decode) with p50/p99 per stage, for every "
+        "backend that runs here, against the paper's architecture (configs/paper.toml, random weights) run "
+        "eagerly in the same process, in interleaved rounds so machine load hits all alike.",
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, metavar="PATH",
+                        help=f"serving checkpoint to time (default {DEFAULT_CHECKPOINT})")
+    source.add_argument("--config", type=Path, default=None, metavar="FILE.toml",
+                        help="time a random-weight model of this config instead (speed does not depend on weights)")
+    parser.add_argument("--backend", nargs="+", choices=list(BACKENDS), default=list(AUTO_ORDER), metavar="NAME",
+                        help=f"backends to time (default: all that run here; names: {', '.join(BACKENDS)})")
+    parser.add_argument("--iterations", type=at_least(1, "iterations"), default=100, metavar="N",
+                        help="timed rounds (default 100)")
+    parser.add_argument("--warmup", type=at_least(0, "warm-up rounds"), default=10, metavar="N",
+                        help="untimed rounds first (default 10)")
+    parser.add_argument("--threads", type=at_least(1, "threads"), default=len(os.sched_getaffinity(0)), metavar="N",
+                        help="torch intra-op threads (default: the cores this process may use)")
+    parser.add_argument("--baseline-config", type=Path, default=PAPER_CONFIG, metavar="FILE.toml",
+                        help="the baseline architecture, run eagerly with random weights (default configs/paper.toml)")
+    parser.add_argument("--json", type=Path, metavar="OUT.json", help="also write the figures as JSON")
+    parser.set_defaults(handler=_bench)

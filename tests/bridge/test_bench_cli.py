@@ -1,0 +1,56 @@
+"""``dexbridge bench`` writes the documented JSON schema (no timing assertions: speed is for the
+benchmark itself, not for tests)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bridge.cli import main
+from engine.backends import BACKENDS, unavailable_reason
+
+PERCENTILES = {"p50", "p99"}
+BACKEND_METRICS = {"audio_to_voice_ms", "latent_to_voice_ms", "frontend_ms", "encoder_ms", "flows_ms", "decode_ms"}
+
+
+def _check_metric(values: dict[str, float]) -> None:
+    assert set(values) == PERCENTILES
+    assert 0 < values["p50"] <= values["p99"]
+
+
+def test_bench_writes_the_schema(tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    checkpoint = Path(shutil.copy(tiny_checkpoint, tmp_path / "tiny.pt"))  # the ONNX cache lands in tmp_path
+    out = tmp_path / "bench.json"
+    code = main(["bench", "--checkpoint", str(checkpoint), "--iterations", "3", "--warmup", "1", "--json", str(out)])
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert set(report) == {"backends", "baseline_paper_eager", "speedup_vs_paper_p50"}
+    runnable = {name for name in BACKENDS if unavailable_reason(name) is None}
+    assert set(report["backends"]) == runnable and {"torch", "torchscript", "onnx"} <= runnable
+    for metrics in report["backends"].values():
+        assert set(metrics) == BACKEND_METRICS
+        for values in metrics.values():
+            _check_metric(values)
+    assert set(report["baseline_paper_eager"]) == BACKEND_METRICS
+    _check_metric(report["baseline_paper_eager"]["audio_to_voice_ms"])
+    assert report["speedup_vs_paper_p50"] > 0
+    printed = capsys.readouterr().out
+    assert "baseline_paper_eager" in printed and "speedup vs paper" in printed
+    for name in report["backends"]:
+        assert name in printed
+
+
+def test_bench_names_a_backend_that_cannot_run(tiny_checkpoint: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    if unavailable_reason("cuda") is None:
+        pytest.skip("CUDA runs here")
+    code = main(["bench", "--checkpoint", str(tiny_checkpoint), "--backend", "cuda", "--iterations", "1"])
+    assert code == 2
+    assert "no backend to time runs here: cuda (no CUDA device" in capsys.readouterr().err
+
+
+def test_bench_missing_checkpoint_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--checkpoint", str(tmp_path / "none.pt")]) == 2
+    assert "none.pt not found" in capsys.readouterr().err
