@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import soundfile
+from tqdm import tqdm
 
 from bridge.commands.argtypes import at_least
 from bridge.commands.library import transpose_note
@@ -138,7 +139,7 @@ def infer_files(args: argparse.Namespace) -> int:
     engine = Engine.load(args.checkpoint, backend=args.backend, refine_budget_ms=args.refine_budget)
     refine = False if args.no_refine else (True if args.refine else None)
     reports = []
-    for path in args.audio:
+    for path in tqdm(args.audio, desc="infer", unit="file", disable=len(args.audio) < 2 or not sys.stderr.isatty()):
         audio, sample_rate = read_audio(path)
         inference = engine.infer(audio, sample_rate, refine=refine)
         voice = inference.voice.with_name(voice_name(path.stem))
