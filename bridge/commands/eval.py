@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import random
 import time
 from pathlib import Path
 
 import numpy as np
 
-from bridge.atomicfile import atomic_write_text
+from bridge.atomicfile import atomic_write, atomic_write_text
 from bridge.commands.argtypes import at_least
 from bridge.syxfile import SYX_SUFFIXES, read_syx_voices
 from engine.backends import BACKENDS, select_backend
@@ -24,6 +25,7 @@ from models.corpus import SPLITS, open_corpus
 from models.dataset import SpectrogramDataset
 from models.errors import EvaluationError, NoiseInputError, SilentInputError
 from models.evaluate import (
+    POOL,
     EvalReport,
     Pipeline,
     SpectrogramIndex,
@@ -32,6 +34,8 @@ from models.evaluate import (
     render_spectrograms,
 )
 from models.voice import Voice
+
+logger = logging.getLogger(__name__)
 
 METRICS = ("num_mae", "cat_acc", "spec_mae", "spec_sc", "mfcc_mae")
 _INDEX_CHUNK = 1024  # training rows pooled at a time from a dataset's memory map
@@ -70,6 +74,22 @@ def _check_dataset(dataset: SpectrogramDataset, checkpoint: Checkpoint, director
         )
 
 
+def _pooled_train_features(dataset: SpectrogramDataset) -> np.ndarray:
+    """The pooled train spectrograms, cached beside the dataset (float16) after the first run."""
+    cache = dataset.out_dir / f"eval_pooled{POOL}_train.npy"
+    if cache.is_file():
+        features = np.load(cache, mmap_mode="r")
+        if len(features) == len(dataset):
+            return np.asarray(features, dtype=np.float32)
+    features = np.concatenate([pooled_features(dataset.spectrograms_db(start, start + _INDEX_CHUNK)).astype(np.float16)
+                               for start in range(0, len(dataset), _INDEX_CHUNK)])
+    try:
+        atomic_write(cache, lambda file: np.save(file, features))
+    except OSError as error:  # a read-only dataset: search without the cache
+        logger.warning("cannot cache the pooled spectrograms in %s (%s): the next run pools them again", cache, error)
+    return features.astype(np.float32)
+
+
 def training_reference(args: argparse.Namespace, checkpoint: Checkpoint) -> tuple[list[Voice], SpectrogramIndex]:
     """Training voices and their spectrogram index, from ``--train-dataset`` or ``--train-corpus``.
 
@@ -79,9 +99,7 @@ def training_reference(args: argparse.Namespace, checkpoint: Checkpoint) -> tupl
     if args.train_dataset is not None:
         dataset = SpectrogramDataset(args.train_dataset, "train", checkpoint.representation)
         _check_dataset(dataset, checkpoint, args.train_dataset)
-        features = [pooled_features(dataset.spectrograms_db(start, start + _INDEX_CHUNK))
-                    for start in range(0, len(dataset), _INDEX_CHUNK)]
-        return dataset.voices, SpectrogramIndex(np.concatenate(features))
+        return dataset.voices, SpectrogramIndex(_pooled_train_features(dataset))
     source = args.train_corpus or (None if _is_syx(args.corpus) else args.corpus)
     if source is None:
         raise EvaluationError(f"{args.corpus} is a .syx file: give --train-corpus (the corpus the model was trained on) "

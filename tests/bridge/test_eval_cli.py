@@ -11,6 +11,7 @@ from bridge.cli import main
 from bridge.sysex import encode_voice_dump
 from bridge.syxfile import read_syx_voices, write_syx
 from models.corpus import CorpusEntry, SplitSpec, build_corpus, open_corpus
+from models.dataset import render_dataset
 from models.voice import ClampReport, Voice
 
 METRICS = {"num_mae", "cat_acc", "spec_mae", "spec_sc", "mfcc_mae"}
@@ -84,3 +85,16 @@ def test_bad_sources_exit_2_with_the_reason(tiny_checkpoint: Path, brass_path: P
     args = [a.format(tmp=tmp_path, syx=brass_path, empty=empty) for a in extra]
     assert main(["eval", str(tiny_checkpoint), *args, "--quiet"]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_rendered_dataset_gives_the_same_baselines_and_is_cached(tiny_checkpoint: Path, brass_corpus: Path,
+                                                                   tmp_path: Path) -> None:
+    dataset = tmp_path / "dataset"
+    render_dataset(brass_corpus, dataset, workers=1)
+    rendered_here = _run_json(tmp_path, str(tiny_checkpoint), "--corpus", str(brass_corpus))
+    from_dataset = _run_json(tmp_path, str(tiny_checkpoint), "--corpus", str(brass_corpus),
+                             "--train-dataset", str(dataset))
+    assert from_dataset["baselines"] == rendered_here["baselines"]
+    assert (dataset / "eval_pooled2_train.npy").is_file()
+    assert _run_json(tmp_path, str(tiny_checkpoint), "--corpus", str(brass_corpus),
+                     "--train-dataset", str(dataset)) == from_dataset
