@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import difflib
 import logging
+import socket
 import struct
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +28,7 @@ from typing import Protocol
 from pythonosc import slip
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
+from pythonosc.parsing import osc_types
 
 from bridge.osc_api import OSC_REPLIES, OscValue, Route
 from models.errors import DexbridgeError
@@ -35,6 +38,10 @@ logger = logging.getLogger(__name__)
 ERROR_ADDRESS = "/dexbridge/error"
 MAX_PEERS = 16  # clients that receive broadcasts (voice, param, host_param): the most recent ones
 MAX_SCHEDULE_AHEAD_S = 10.0  # a bundle time tag further ahead is refused, not held
+UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
+BUNDLE_BYTES = 8192  # under any path MTU reassembly limit a client's stack will accept
+_BUNDLE_HEADER = b"#bundle\0" + (1).to_bytes(8, "big")  # time tag 1 = immediately
+_PARSED_TYPES = set("ifdhsbTFNmrt[]")  # what python-osc's OscMessage decodes
 _LENGTH = struct.Struct("!I")
 
 
@@ -85,6 +92,24 @@ def encode_reply(address: str, *args: OscValue) -> bytes:
     checked = route.check(args)
     letters = "".join(slot.types[0] for slot in route.slots)
     return encode_message(address, checked, letters)
+
+
+def encode_bundles(dgrams: Sequence[bytes], limit: int = 0) -> list[bytes]:
+    """Pack encoded messages into immediate OSC bundles of at most ``limit`` bytes (``BUNDLE_BYTES``)."""
+    limit = limit or BUNDLE_BYTES
+    bundles: list[bytes] = []
+    current = bytearray()
+    for dgram in dgrams:
+        element = _LENGTH.pack(len(dgram)) + dgram
+        if current and len(current) + len(element) > limit:
+            bundles.append(bytes(current))
+            current = bytearray()
+        if not current:
+            current += _BUNDLE_HEADER
+        current += element
+    if current:
+        bundles.append(bytes(current))
+    return bundles
 
 
 @dataclass(frozen=True)
@@ -169,6 +194,8 @@ class OscServer:
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(lambda: _UdpProtocol(self), local_addr=(host, port))
         self._udp = transport  # type: ignore[assignment]
+        with contextlib.suppress(OSError):  # a deep receive buffer absorbs control bursts; the kernel may cap it
+            transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
         if tcp:
             try:
                 self._tcp = await asyncio.start_server(self._serve_connection, host, self.port)
@@ -199,6 +226,12 @@ class OscServer:
         except Exception as exc:  # python-osc raises several unrelated types on garbage
             self.refuse(peer, OscPacketError(f"not an OSC packet ({len(data)} bytes starting {data[:16]!r}): {exc}"))
             return
+        for timed in messages:
+            unknown = _unsupported_types(timed.message.dgram)
+            if unknown:  # python-osc skips argument types it does not know, with a warning: we refuse
+                self.refuse(peer, OscPacketError(f"{timed.message.address}: argument type(s) {unknown!r} not supported "
+                                                 f"(use i, f, s, b)"), timed.message.address)
+                return
         now = time.time()
         loop = asyncio.get_running_loop()
         for timed in messages:
@@ -219,6 +252,16 @@ class OscServer:
         dgram = encode_reply(address, *args)
         for peer in list(self._peers.values()):
             peer.send(dgram)
+
+    def broadcast_bundle(self, messages: Sequence[tuple[str, Sequence[OscValue]]]) -> None:
+        """Send many replies to every recent client as immediate OSC bundles of at most ``BUNDLE_BYTES``.
+
+        A new voice changes up to 155 parameters: one datagram each would overrun a client's
+        receive buffer (and Max's), a few bundles do not.
+        """
+        for dgram in encode_bundles([encode_reply(address, *args) for address, args in messages]):
+            for peer in list(self._peers.values()):
+                peer.send(dgram)
 
     def refuse(self, peer: Peer | None, exc: BaseException, address: str = "") -> None:
         """Report a refusal: ``/dexbridge/error`` to the client, a log line and a counter.
@@ -315,6 +358,16 @@ async def _read_slip(reader: asyncio.StreamReader, first: bytes, limit: int, del
         if len(buffer) > limit:
             raise OscPacketError(f"SLIP frame longer than the {limit} B limit (no END byte); connection closed")
         chunk = await reader.read(65536)
+
+
+def _unsupported_types(dgram: bytes) -> str:
+    """Type tag letters of one encoded message that python-osc would skip silently."""
+    try:
+        _, index = osc_types.get_string(dgram, 0)
+        tags, _ = osc_types.get_string(dgram, index)
+    except osc_types.ParseError:
+        return ""
+    return "".join(sorted(set(tags.lstrip(",")) - _PARSED_TYPES))
 
 
 def _unknown_address(address: str, routes: Mapping[str, Route]) -> str:

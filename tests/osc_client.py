@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.osc_packet import OscPacket
 
 REPLY_TIMEOUT_S = 10.0
 
@@ -25,8 +25,8 @@ class _Collect(asyncio.DatagramProtocol):
         self.queue = queue
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        message = OscMessage(data)
-        self.queue.put_nowait((message.address, list(message.params)))
+        for timed in OscPacket(data).messages:  # a message, or a bundle of them
+            self.queue.put_nowait((timed.message.address, list(timed.message.params)))
 
 
 class OscClient:

@@ -1,0 +1,146 @@
+"""The daemon's lifecycle: ``serve()`` = ``startup()`` -> wait for a stop request -> ``shutdown()``.
+
+Startup loads and warms the engine, opens the outputs, starts the control loop and binds OSC last
+(so nothing is accepted before it can be served); any failure there is a named error. The first
+SIGINT/SIGTERM asks for a graceful stop, a second one skips the wait for in-flight requests.
+Shutdown runs in a fixed order: stop OSC and MIDI intake -> finish (or, past
+``shutdown_timeout_s``, cancel) in-flight requests -> stop the control loop and the worker ->
+all-notes-off to every output -> close the outputs (flushing files).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bridge.osc_api import OSC_ROUTES
+from bridge.osc_server import OscServer
+from bridge.session import BridgeSession, Output
+from bridge.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+OutputFactory = Callable[[Settings], Sequence[Output]]
+
+
+class Daemon:
+    """One running bridge.
+
+    Args:
+        settings: resolved settings.
+        engine: an already loaded :class:`engine.runtime.Engine` (tests, the demo); ``None`` loads
+            ``settings.checkpoint`` with ``settings.backend`` at startup.
+        open_outputs: builds the MIDI-side outputs from the settings.
+    """
+
+    def __init__(self, settings: Settings, *, engine: Any = None, open_outputs: OutputFactory | None = None) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.open_outputs = open_outputs
+        self.session: BridgeSession | None = None
+        self.server: OscServer | None = None
+        self.ready = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._force = False
+        self._worker: Any = None
+        self._midi_in: Any = None
+
+    @property
+    def osc_port(self) -> int:
+        """The bound OSC port (UDP; TCP has the same number)."""
+        assert self.server is not None, "Daemon.startup() first"
+        return self.server.port
+
+    async def startup(self) -> None:
+        """Load the engine, open outputs and MIDI in, start the control loop, bind OSC.
+
+        Raises:
+            DexbridgeError: a checkpoint, backend, port or setting that cannot be used.
+            OSError: the OSC port is taken.
+        """
+        from engine.runtime import Engine
+        from engine.worker import InferenceWorker
+
+        settings = self.settings
+        if self.engine is None:
+            self.engine = await asyncio.to_thread(Engine.load, settings.checkpoint, backend=settings.backend)
+        self._worker = InferenceWorker(self.engine, max_jobs=settings.max_jobs)
+        await self._worker.start()
+        outputs = await asyncio.to_thread(self.open_outputs, settings) if self.open_outputs else []
+        self.server = OscServer(OSC_ROUTES, lambda request: None, reply_port=settings.reply_port,
+                                max_frame=settings.upload_limit + 1024)
+        self.session = BridgeSession(settings, self.engine, self._worker, self.server, outputs)
+        self.server.handler = self.session.handle
+        self.session.control.start()
+        await self.server.start(settings.osc_host, settings.osc_port, tcp=settings.osc_tcp)
+        logger.info("daemon.ready osc=%s:%d modes=%s backend=%s outputs=%d", settings.osc_host, self.osc_port,
+                    ",".join(settings.mode), self.engine.backend_name, len(outputs))
+        self.ready.set()
+
+    def request_stop(self) -> None:
+        """Ask for a graceful stop (what the first SIGINT/SIGTERM does)."""
+        if self._stop.is_set():
+            self._force = True
+            logger.warning("daemon.force_stop: not waiting for in-flight requests")
+            if self.session is not None:
+                for task in list(self.session.tasks):
+                    task.cancel()
+        self._stop.set()
+
+    async def serve(self) -> None:
+        """Run until SIGINT/SIGTERM (or :meth:`request_stop`), then shut down in order."""
+        with self._capture_signals():
+            try:
+                await self.startup()
+                await self._stop.wait()
+            finally:
+                await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Stop intake, settle requests, silence and close the outputs. Safe after a failed startup."""
+        if self.server is not None:
+            await self.server.close()
+        if self._midi_in is not None:
+            self._midi_in.close()
+        session = self.session
+        if session is not None:
+            pending = list(session.tasks)
+            if pending and not self._force:
+                _, late = await asyncio.wait(pending, timeout=self.settings.shutdown_timeout_s)
+                pending = list(late)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            await session.control.stop()
+        if self._worker is not None:
+            await self._worker.stop()
+        if session is not None:
+            for output in session.outputs:
+                output.all_notes_off()
+            for output in session.outputs:
+                await output.aclose()
+            logger.info("daemon.stopped voices=%d osc=%s", session.state.voices_applied,
+                        dict(self.server.stats) if self.server else {})
+
+    @contextlib.contextmanager
+    def _capture_signals(self) -> Any:
+        loop = asyncio.get_running_loop()
+        captured = []
+        for number in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows loops; not the main thread
+                loop.add_signal_handler(number, self._on_signal, number)
+                captured.append(number)
+        try:
+            yield
+        finally:
+            for number in captured:
+                loop.remove_signal_handler(number)
+
+    def _on_signal(self, number: int) -> None:
+        logger.info("daemon.signal %s: %s", signal.Signals(number).name,
+                    "forcing" if self._stop.is_set() else "stopping gracefully")
+        self.request_stop()

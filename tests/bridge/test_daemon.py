@@ -1,0 +1,240 @@
+"""The daemon through real UDP: every route, every refusal, the burst, files; a tiny real model."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import mido
+import numpy as np
+import pytest
+import soundfile
+from daemon_harness import checkpoint_with_axes, daemon_settings, run_daemon
+from osc_client import OscClient, build
+
+from bridge.daemon import Daemon
+from bridge.osc_api import OSC_ROUTES
+from bridge.session import BridgeSession
+from bridge.sysex import decode_sysex, encode_voice_dump
+from bridge.syxfile import read_syx_messages, read_syx_voices, write_syx
+from engine.latent import interpolate
+from engine.runtime import Engine
+from models.params import BY_INDEX
+from models.render import Renderer
+from models.voice import Voice
+
+SKIP = ("/dexbridge/param", "/dexbridge/host_param")
+
+
+@pytest.fixture(scope="module")
+def brass(brass_path: Path) -> list[Voice]:
+    return [item.voice for item in read_syx_voices(brass_path).voices]
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_checkpoint: Path, brass: list[Voice], tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    path = checkpoint_with_axes(tiny_checkpoint, brass, tmp_path_factory.mktemp("axes") / "tiny_axes.pt")
+    return Engine.load(path, backend="torch")
+
+
+@pytest.fixture(scope="module")
+def voice_wav(brass: list[Voice], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("audio") / "brass3.wav"
+    soundfile.write(path, Renderer().render(brass[3], 60, 85), 22050)
+    return path
+
+
+@pytest.fixture
+async def running(engine: Engine) -> AsyncIterator[tuple[Daemon, OscClient]]:
+    async with run_daemon(daemon_settings(mode=("osc",)), engine) as daemon:
+        client = await OscClient().open("127.0.0.1", daemon.osc_port)
+        yield daemon, client
+        client.close()
+
+
+async def next_voice(client: OscClient) -> Voice:
+    (vced,) = await client.until("/dexbridge/voice")
+    assert len(vced) == 155
+    return Voice.from_values(vced)
+
+
+def test_every_route_has_a_session_method() -> None:
+    for route in OSC_ROUTES.values():
+        assert callable(getattr(BridgeSession, route.handler, None)), f"{route.address}: no BridgeSession.{route.handler}"
+
+
+async def test_ping_and_status(running: tuple[Daemon, OscClient]) -> None:
+    daemon, client = running
+    client.send("/dexbridge/ping")
+    assert await client.expect("/dexbridge/pong") == []
+    client.send("/dexbridge/status")
+    (text,) = await client.expect("/dexbridge/status")
+    status = json.loads(text)
+    assert status["modes"] == ["osc"] and status["backend"] == "torch" and status["macros"] == 4
+    assert status["latent_dim"] == daemon.engine.latent_dim and len(status["bank"]) == 32
+    assert status["osc"]["messages"] == 2
+
+
+async def test_infer_file_replies_the_voice_and_what_it_heard(running: tuple[Daemon, OscClient], voice_wav: Path,
+                                                              engine: Engine) -> None:
+    daemon, client = running
+    client.send("/dexbridge/infer/file", str(voice_wav))
+    voice = await next_voice(client)
+    f0_hz, level_db, backend = await client.expect("/dexbridge/inferred", skip=SKIP)
+    audio, rate = soundfile.read(voice_wav, dtype="float32")
+    direct = engine.infer(audio, rate)
+    assert voice == direct.voice  # the engine is deterministic: same answer in and out of the daemon
+    assert backend == "torch" and level_db == pytest.approx(direct.diagnostics.level_db, abs=1e-4) and level_db <= 0
+    assert f0_hz == pytest.approx(direct.diagnostics.f0_hz, rel=1e-5) and 60 < f0_hz < 600
+    assert daemon.session is not None and daemon.session.state.voice == voice
+
+
+async def test_infer_blob_and_chunked_upload_give_the_same_voice(running: tuple[Daemon, OscClient], voice_wav: Path) -> None:
+    _, client = running
+    audio, rate = soundfile.read(voice_wav, dtype="float32")
+    short = audio[: rate // 2]  # 44 100 B: fits one datagram
+    client.send("/dexbridge/infer/blob", short.tobytes(), rate, types="bi")
+    from_blob = await next_voice(client)
+    payload = short.astype("<f4").tobytes()
+    client.send("/dexbridge/upload/begin", 5, len(payload), rate)
+    for offset in range(0, len(payload), 8000):
+        client.send("/dexbridge/upload/chunk", 5, offset, payload[offset:offset + 8000], types="iib")
+    client.send("/dexbridge/upload/end", 5)
+    assert await next_voice(client) == from_blob
+
+
+@pytest.mark.parametrize(
+    ("address", "args", "types", "message"),
+    [
+        ("/dexbridge/infer/file", ["/no/such/file.wav"], None, "audio file /no/such/file.wav not found"),
+        ("/dexbridge/infer/blob", [b"\0\0\0", 22050], "bi", "3 B is not a whole number of float32 samples"),
+        ("/dexbridge/infer/blob", [b"\0" * 4000, 22050], "bi", "silen"),
+        ("/dexbridge/upload/begin", [1, 1 << 30, 22050], None, f"total {1 << 30} B, range 4..{16 * 1024 * 1024} B"),
+        ("/dexbridge/upload/chunk", [9, 0, b"\0\0\0\0"], "iib", "upload 9: no such upload open"),
+        ("/dexbridge/upload/end", [9], None, "upload 9: no such upload open"),
+        ("/dexbridge/latent", [0.5, 0.5], "ff", "2 values, this model's latent has"),
+        ("/dexbridge/macro", [7, 0.5], "if", "index 7, range 0..3 (4 macros in this model)"),
+        ("/dexbridge/macro", [0, 2.0], "if", "value 2.0, range -1..1"),
+        ("/dexbridge/morph", [0.5], "f", "slot(s) A, B empty"),
+        ("/dexbridge/morph", [1.5, 0.0], "ff", "x = 1.5, range 0..1"),
+        ("/dexbridge/morph/slot", [4, "current"], "is", "slot 4, range 0..3"),
+        ("/dexbridge/morph/slot", [0, 40], "ii", "bank index 40, range 0..31"),
+        ("/dexbridge/morph/slot", [0, "/no/such.syx"], "is", "voice file /no/such.syx not found"),
+        ("/dexbridge/voice/load", ["/no/such.syx"], None, "voice file /no/such.syx not found"),
+        ("/dexbridge/voice/save", ["/no/such/dir/v.syx"], None, "/no/such/dir"),
+        ("/dexbridge/dump", ["/tmp/x.syx", "everything"], None, "what = 'everything', choose voice or slots"),
+        ("/dexbridge/program", [32], None, "bank index 32, range 0..31"),
+        ("/dexbridge/mode", ["param", "sysex"], None, "unknown mode(s) ['sysex']"),
+        ("/dexbridge/capture", [60.0], "f", "capture of 60.0 s: range 0.1..10.0 s"),
+        ("/dexbridge/morph", [math.nan], "f", "argument 1 is nan"),
+        ("/dexbridge/latent", [math.inf], "f", "argument 1 is inf"),
+        ("/dexbridge/macro", ["zero", 1.0], None, "argument 1 is a string ('zero'); expected int"),
+        ("/dexbridge/nope", [], None, "unknown address '/dexbridge/nope'"),
+    ],
+)
+async def test_refusals_answer_error_and_the_daemon_keeps_serving(running: tuple[Daemon, OscClient], address: str,
+                                                                  args: list[Any], types: str | None, message: str) -> None:
+    daemon, client = running
+    client.send(address, *args, types=types)
+    (text,) = await client.until("/dexbridge/error")
+    assert message in text
+    client.send("/dexbridge/ping")
+    await client.until("/dexbridge/pong")
+    assert daemon.server is not None and daemon.server.stats["errors"] == 1
+
+
+async def test_garbage_datagrams(running: tuple[Daemon, OscClient]) -> None:
+    daemon, client = running
+    for packet, message in ((b"\xff" * 7, "not an OSC packet (7 bytes"),
+                            (b"/dexbridge/ping\0,q\0\0", "/dexbridge/ping: argument type(s) 'q' not supported"),
+                            (build("/dexbridge/ping")[:12], "not an OSC packet"),
+                            (bytes(range(256)), "not an OSC packet (256 bytes")):
+        client.send_raw(packet)
+        (text,) = await client.until("/dexbridge/error")
+        assert text.startswith(message)
+    client.send("/dexbridge/ping")
+    await client.until("/dexbridge/pong")
+
+
+async def test_burst_of_10000_morph_messages_ends_on_the_last(running: tuple[Daemon, OscClient], engine: Engine,
+                                                             brass_path: Path, brass: list[Voice]) -> None:
+    daemon, client = running
+    client.send("/dexbridge/bank/load", str(brass_path))
+    await client.until("/dexbridge/done")
+    for slot, index in ((0, 0), (1, 9)):
+        client.send("/dexbridge/morph/slot", slot, str(index))
+        await client.until("/dexbridge/done")
+    positions = np.random.default_rng(1).random(10_000).astype(np.float32)
+    for x in positions:  # as fast as one process can: each loop turn the daemon reads what has arrived
+        client.send("/dexbridge/morph", float(x), types="f")
+        await asyncio.sleep(0)
+    assert daemon.session is not None
+    session = daemon.session
+    for _ in range(1000):
+        await asyncio.sleep(0.01)
+        if daemon.server is not None and daemon.server.stats["messages"] >= 10_002 and session.control.idle:
+            break
+    expected = engine.decode(interpolate(engine.encode(brass[0]), engine.encode(brass[9]), float(positions[-1])))
+    assert session.state.voice == expected
+    assert session.control.steps < 2_000, f"{session.control.steps} decodes for 10 000 messages"
+    replies = client.drain()
+    assert [args for address, args in replies if address == "/dexbridge/error"] == []
+    voices = [Voice.from_values(args[0]) for address, args in replies if address == "/dexbridge/voice"]
+    assert voices and voices[-1] == expected
+
+
+async def test_macros_move_around_the_current_voice(running: tuple[Daemon, OscClient], voice_wav: Path) -> None:
+    daemon, client = running
+    client.send("/dexbridge/infer/file", str(voice_wav))
+    start = await next_voice(client)
+    client.send("/dexbridge/macro", 0, 1.0, types="if")
+    moved = await next_voice(client)
+    while daemon.session is not None and not daemon.session.control.idle:
+        moved = await next_voice(client)
+    assert moved != start
+    assert daemon.session is not None and daemon.session.state.macro_values is not None
+
+
+async def test_osc_mode_streams_host_parameters(running: tuple[Daemon, OscClient], brass_path: Path, brass: list[Voice]) -> None:
+    _, client = running
+    client.send("/dexbridge/voice/load", str(brass_path), 2)
+    await next_voice(client)
+    replies = client.drain()
+    host = {args[0]: args[1] for address, args in replies if address == "/dexbridge/host_param"}
+    params = {args[0]: args[1] for address, args in replies if address == "/dexbridge/param"}
+    assert params == Voice.init().diff(brass[2])
+    named = {BY_INDEX[i].dexed_name: BY_INDEX[i] for i in params if BY_INDEX[i].dexed_name}
+    assert set(host) == set(named) and len(host) > 50
+    for name, spec in named.items():
+        assert host[name] == pytest.approx((brass[2][spec.index] - spec.lo) / (spec.hi - spec.lo))
+
+
+async def test_files_are_written_and_read_back(running: tuple[Daemon, OscClient], brass_path: Path, brass: list[Voice],
+                                               tmp_path: Path) -> None:
+    daemon, client = running
+    client.send("/dexbridge/bank/load", str(brass_path))
+    await client.until("/dexbridge/done")
+    client.send("/dexbridge/program", 7)
+    assert await next_voice(client) == brass[7]
+    for address, name, extra in (("/dexbridge/voice/save", "v.syx", ()), ("/dexbridge/dump", "v.mid", ()),
+                                 ("/dexbridge/bank/save", "bank.syx", ()), ("/dexbridge/dump", "slots.syx", ("slots",))):
+        client.send(address, str(tmp_path / name), *extra)
+        assert await client.until("/dexbridge/done") == [address, str(tmp_path / name)]
+    assert read_syx_voices(tmp_path / "v.syx").voices[0].voice == brass[7]
+    (message,) = read_syx_messages(tmp_path / "v.syx")
+    assert decode_sysex(message).channel == 0
+    assert [item.voice for item in read_syx_voices(tmp_path / "bank.syx").voices] == brass
+    (sysex,) = [bytes(m.bytes()) for track in mido.MidiFile(tmp_path / "v.mid").tracks for m in track if m.type == "sysex"]
+    assert decode_sysex(sysex).voice == brass[7]
+    assert [item.voice for item in read_syx_voices(tmp_path / "slots.syx").voices][:4] == [Voice.init()] * 4
+    assert not list(tmp_path.glob("*.tmp*")), "a temporary file was left behind"
+    write_syx(tmp_path / "two.syx", [encode_voice_dump(voice) for voice in brass[:2]])
+    client.send("/dexbridge/voice/load", str(tmp_path / "two.syx"), 1)
+    assert await next_voice(client) == brass[1]
+    client.send("/dexbridge/mode", "param", "cc", "param")
+    assert await client.until("/dexbridge/done") == ["/dexbridge/mode", "param cc"]
+    assert daemon.session is not None and daemon.session.state.modes == ("param", "cc")
