@@ -1,0 +1,110 @@
+"""``dexbridge demo`` end to end with the tiny checkpoint: a real daemon over real UDP, every file checked."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+import soundfile
+import torch
+from PIL import Image
+
+from bridge.cli import main
+from bridge.demo import FILES, DemoError, karplus_strong, run_demo
+from bridge.sysex import decode_sysex
+from bridge.syxfile import read_syx_voices
+from models.checkpoint import load_checkpoint, save_checkpoint
+from models.errors import CheckpointError
+from models.render import SAMPLE_RATE
+
+
+@pytest.fixture(scope="module")
+def audible_checkpoint(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny checkpoint with the encoder's mean moved off the origin.
+
+    The tiny encoder's answer barely depends on its input and sits near latent 0, which its
+    random flows decode to a silent voice (see the test below); a seeded normal draw as the mean's
+    bias makes its answer a typical latent point, which decodes to a voice that sounds.
+    """
+    checkpoint = load_checkpoint(tiny_checkpoint)
+    state = dict(checkpoint.serving_state)
+    bias = state["encoder.to_gaussian.bias"].clone()
+    half = bias.numel() // 2  # mean, then log-variance
+    bias[:half] = torch.from_numpy(np.random.default_rng(3).standard_normal(half).astype(np.float32))
+    state["encoder.to_gaussian.bias"] = bias
+    out = tmp_path_factory.mktemp("audible") / "audible.pt"
+    return save_checkpoint(out, dataclasses.replace(checkpoint, serving_state=state))
+
+
+async def test_demo_writes_every_file_and_they_are_valid(audible_checkpoint: Path, tmp_path: Path) -> None:
+    lines: list[str] = []
+    report = await run_demo(tmp_path / "demo", audible_checkpoint, backend="torch", say=lines.append)
+    out = tmp_path / "demo"
+    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
+    assert report.files == {name: out / name for name in FILES}
+
+    voices = read_syx_voices(out / "voice.syx", strict=True).voices
+    assert [v.voice for v in voices] == [report.inferred]
+    assert any(report.inferred.name.strip() in line for line in lines)  # the voice was printed
+
+    for name in ("original.wav", "inferred.wav"):
+        audio, rate = soundfile.read(out / name)
+        assert rate == SAMPLE_RATE and len(audio) == 4 * SAMPLE_RATE
+        assert np.isfinite(audio).all() and np.sqrt(np.mean(audio ** 2)) > 1e-3, f"{name} is silent"
+
+    for name in ("spectrograms.png", "morph.png"):
+        with Image.open(out / name) as image:
+            image.verify()
+            assert image.format == "PNG" and image.size[0] > 500
+
+    midi = mido.MidiFile(out / "morph.mid")
+    sysex = [m for m in midi if m.type == "sysex"]
+    assert len(sysex) == len(report.morph_events) > 0
+    changes = [decode_sysex(bytes([0xF0, *m.data, 0xF7])) for m in sysex]
+    assert [(c.index, c.value) for c in changes] == [(e.index, e.value) for e in report.morph_events]
+    assert midi.length == pytest.approx(report.morph_events[-1].time_s, abs=0.01)
+
+
+def test_karplus_strong_rings_at_its_pitch_then_is_damped() -> None:
+    audio = karplus_strong(220.0, seconds=2.0, held_seconds=1.5)
+    assert audio.dtype == np.float32 and len(audio) == 2 * SAMPLE_RATE
+    assert np.max(np.abs(audio)) == pytest.approx(0.5)
+    ringing = audio[SAMPLE_RATE // 2:SAMPLE_RATE].astype(np.float64)
+    correlation = np.correlate(ringing, ringing, mode="full")[len(ringing) - 1:]
+    shortest, longest = SAMPLE_RATE // 1000, SAMPLE_RATE // 50  # periods of 1 kHz .. 50 Hz
+    period = shortest + np.argmax(correlation[shortest:longest])
+    assert SAMPLE_RATE / period == pytest.approx(220.0, rel=0.01)
+    assert np.max(np.abs(audio[-SAMPLE_RATE // 10:])) < 1e-3  # damped after the note-off
+
+
+@pytest.mark.parametrize(("f0", "held"), [(5.0, 1.0), (20_000.0, 1.0), (220.0, 5.0), (220.0, 0.0)])
+def test_karplus_strong_refuses_what_it_cannot_play(f0: float, held: float) -> None:
+    with pytest.raises(ValueError, match="range|need"):
+        karplus_strong(f0, seconds=2.0, held_seconds=held)
+
+
+async def test_demo_fails_loudly_when_the_inferred_voice_is_silent(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    with pytest.raises(DemoError, match=r"inferred voice '.*' renders silent at note \d+.*--checkpoint"):
+        await run_demo(tmp_path / "demo", tiny_checkpoint, backend="torch", say=lambda line: None)
+    assert not (tmp_path / "demo" / "inferred.wav").exists()
+
+
+async def test_demo_fails_loudly_without_a_checkpoint(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="missing.pt"):
+        await run_demo(tmp_path / "demo", tmp_path / "missing.pt", say=lambda line: None)
+
+
+def test_demo_command_says_what_it_does(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["demo", "--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    assert "--out" in text and "--checkpoint" in text and "Karplus-Strong" in text
+
+
+def test_demo_command_exits_2_naming_a_missing_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--checkpoint", str(tmp_path / "missing.pt")]) == 2
+    assert "missing.pt" in capsys.readouterr().err
