@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import mido
@@ -108,3 +109,14 @@ def test_demo_command_says_what_it_does(capsys: pytest.CaptureFixture[str]) -> N
 def test_demo_command_exits_2_naming_a_missing_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--out", str(tmp_path / "demo"), "--checkpoint", str(tmp_path / "missing.pt")]) == 2
     assert "missing.pt" in capsys.readouterr().err
+
+
+def test_readme_documents_every_demo_file_and_shows_the_pictures() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    demo = readme.split("\n## Demo\n", 1)[1].split("\n## ", 1)[0]
+    assert all(f"`{name}`" in demo for name in FILES), [name for name in FILES if f"`{name}`" not in demo]
+    pictures = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", demo)
+    assert len(pictures) == 2
+    for picture in pictures:
+        with Image.open(Path(__file__).resolve().parents[2] / picture) as image:
+            image.verify()
