@@ -1,0 +1,262 @@
+"""MIDI ports (python-rtmidi): find a port by name, open it, notice when it vanishes.
+
+A port is named exactly, by a unique substring of an existing port, or ``virtual:NAME`` (a new
+port others connect to). Input arrives on rtmidi's thread; the callback only hops to the event
+loop (``loop.call_soon_threadsafe``), where a :class:`SysexAssembler` reassembles SysEx and each
+complete message goes to the handler. Output ports raise :class:`MidiPortError` when the port
+is gone instead of failing later or silently. Ports only move bytes: messages are built by
+:mod:`bridge.sysex`, :mod:`bridge.cc_map` and :func:`all_notes_off_messages`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import rtmidi
+
+from bridge.sysex import SYSEX_END, SYSEX_START
+from bridge.sysex_assembler import SysexAssembler
+from models.errors import DexbridgeError
+
+logger = logging.getLogger(__name__)
+
+VIRTUAL_PREFIX = "virtual:"
+CLIENT_NAME = "dexbridge"
+_SUSTAIN, _ALL_SOUND_OFF, _ALL_NOTES_OFF = 64, 120, 123
+
+
+class MidiPortError(DexbridgeError, OSError):
+    """A MIDI port that cannot be found, opened or written, or that vanished."""
+
+
+@dataclass(frozen=True)
+class MidiApi:
+    """One ``--midi-api`` choice: the mido backend name and the rtmidi API constant."""
+
+    mido_backend: str
+    rtmidi_api: int
+
+
+MIDI_APIS: dict[str, MidiApi] = {
+    "auto": MidiApi("mido.backends.rtmidi", rtmidi.API_UNSPECIFIED),
+    "jack": MidiApi("mido.backends.rtmidi/UNIX_JACK", rtmidi.API_UNIX_JACK),
+    "alsa": MidiApi("mido.backends.rtmidi/LINUX_ALSA", rtmidi.API_LINUX_ALSA),
+    "coremidi": MidiApi("mido.backends.rtmidi/MACOSX_CORE", rtmidi.API_MACOSX_CORE),
+    "winmm": MidiApi("mido.backends.rtmidi/WINDOWS_MM", rtmidi.API_WINDOWS_MM),
+}
+
+
+def midi_api(name: str) -> MidiApi:
+    """The API for a ``--midi-api`` value.
+
+    Raises:
+        MidiPortError: an unknown name, or an API this rtmidi build lacks (the message lists those it has).
+    """
+    api = MIDI_APIS.get(name)
+    if api is None:
+        raise MidiPortError(f"--midi-api {name!r} unknown: choose from {', '.join(MIDI_APIS)}")
+    compiled = rtmidi.get_compiled_api()
+    if api.rtmidi_api != rtmidi.API_UNSPECIFIED and api.rtmidi_api not in compiled:
+        have = ", ".join(rtmidi.get_api_name(a) for a in compiled)
+        raise MidiPortError(f"--midi-api {name}: this python-rtmidi has no {name} support (it has: {have})")
+    return api
+
+
+def resolve_port_name(wanted: str, available: Sequence[str], direction: str) -> str:
+    """The one port ``wanted`` names: an exact match, else the only port containing it.
+
+    Args:
+        wanted: the name given by the user.
+        available: the ports that exist now.
+        direction: ``"input"`` or ``"output"``, for the message.
+
+    Raises:
+        MidiPortError: no port or several ports match; the message lists the ports.
+    """
+    if wanted in available:
+        return wanted
+    matches = [name for name in available if wanted in name]
+    if len(matches) == 1:
+        return matches[0]
+    listing = ", ".join(repr(name) for name in available) or "none"
+    if matches:
+        raise MidiPortError(f"MIDI {direction} {wanted!r} is ambiguous: it matches {matches}; give more of the name")
+    raise MidiPortError(f"no MIDI {direction} port matches {wanted!r}; {direction} ports: {listing} "
+                        f"(or use {VIRTUAL_PREFIX}NAME to create one)")
+
+
+def _virtual_name(spec: str) -> str | None:
+    if not spec.startswith(VIRTUAL_PREFIX):
+        return None
+    name = spec[len(VIRTUAL_PREFIX):]
+    if not name:
+        raise MidiPortError(f"{spec!r}: give the virtual port a name, e.g. virtual:dexbridge")
+    return name
+
+
+def _open(port: rtmidi.MidiIn | rtmidi.MidiOut, spec: str, direction: str) -> str:
+    """Open ``spec`` on ``port``; returns the name of what it is connected to or created."""
+    try:
+        virtual = _virtual_name(spec)
+        if virtual is not None:
+            port.open_virtual_port(virtual)
+            return virtual
+        available = port.get_ports()
+        name = resolve_port_name(spec, available, direction)
+        port.open_port(available.index(name), name=CLIENT_NAME)
+        return name
+    except rtmidi.RtMidiError as exc:
+        raise MidiPortError(f"cannot open MIDI {direction} {spec!r}: {exc}") from exc
+
+
+def all_notes_off_messages(channels: Iterable[int] = range(16), *, sound_off: bool = False) -> list[bytes]:
+    """Sustain off then all-notes-off (CC 64 = 0, CC 123 = 0) on each channel; with ``sound_off``
+    also all-sound-off (CC 120), which Dexed answers by cutting every note at once."""
+    out: list[bytes] = []
+    for channel in channels:
+        status = 0xB0 | channel
+        out += [bytes([status, _SUSTAIN, 0]), bytes([status, _ALL_NOTES_OFF, 0])]
+        if sound_off:
+            out.append(bytes([status, _ALL_SOUND_OFF, 0]))
+    return out
+
+
+class MidiOutput:
+    """An open output port; :meth:`send` raises :class:`MidiPortError` once the port is gone.
+
+    A named port is looked up again when a send fails and at most every ``check_interval_s``
+    (44 us on JACK), so a synth that quits is reported within that interval.
+
+    Args:
+        spec: exact name, unique substring, or ``virtual:NAME``.
+        api: a ``--midi-api`` value.
+        check_interval_s: how often a send checks that a named port still exists.
+
+    Raises:
+        MidiPortError: no such port, an ambiguous name, or the port cannot be opened.
+    """
+
+    def __init__(self, spec: str, api: str = "auto", *, check_interval_s: float = 0.5) -> None:
+        self._port = rtmidi.MidiOut(midi_api(api).rtmidi_api, name=CLIENT_NAME)
+        self.virtual = spec.startswith(VIRTUAL_PREFIX)
+        self.name = _open(self._port, spec, "output")
+        self.check_interval_s = check_interval_s
+        self._checked_at = time.monotonic()
+        self.closed = False
+
+    def __enter__(self) -> MidiOutput:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def send(self, message: bytes) -> None:
+        """Send one complete MIDI message.
+
+        Raises:
+            MidiPortError: the port is closed, vanished, or refused the message.
+        """
+        if self.closed:
+            raise MidiPortError(f"MIDI output {self.name!r} is closed")
+        now = time.monotonic()
+        if now - self._checked_at >= self.check_interval_s:
+            self._checked_at = now
+            self.check()
+        try:
+            self._port.send_message(message)
+        except (rtmidi.RtMidiError, ValueError, TypeError) as exc:
+            self.check()
+            raise MidiPortError(f"MIDI output {self.name!r} refused a {len(message)}-byte message: {exc}") from exc
+
+    def check(self) -> None:
+        """Raise :class:`MidiPortError` if the named port no longer exists (virtual ports always do)."""
+        if self.virtual:
+            return
+        try:
+            present = self.name in self._port.get_ports()
+        except rtmidi.RtMidiError as exc:
+            raise MidiPortError(f"MIDI output {self.name!r}: cannot list ports ({exc}): is the MIDI system down?") from exc
+        if not present:
+            raise MidiPortError(f"MIDI output {self.name!r} vanished (the synth quit or the device was unplugged); "
+                                "reconnect it and restart, or pick another port")
+
+    def all_notes_off(self, channels: Iterable[int] = range(16)) -> None:
+        """Release every held note on ``channels`` (sustain off, then CC 123).
+
+        Raises:
+            MidiPortError: the port is gone.
+        """
+        for message in all_notes_off_messages(channels):
+            self.send(message)
+
+    def close(self) -> None:
+        """Close the port (idempotent)."""
+        if not self.closed:
+            self.closed = True
+            self._port.close_port()
+            self._port.delete()
+
+
+class MidiInput:
+    """An open input port delivering complete messages to ``handler`` on the event loop.
+
+    The rtmidi callback (rtmidi's thread) only calls ``loop.call_soon_threadsafe``; on the loop,
+    SysEx bytes go through a :class:`SysexAssembler` (reassembly, garbage refused and listed
+    by :meth:`take_errors`), other messages straight to ``handler``.
+
+    Args:
+        spec: exact name, unique substring, or ``virtual:NAME``.
+        handler: called on the loop with each complete message (bytes).
+        loop: the event loop (default: the running one).
+        api: a ``--midi-api`` value.
+
+    Raises:
+        MidiPortError: no such port, an ambiguous name, or the port cannot be opened.
+        RuntimeError: no ``loop`` given and none is running.
+    """
+
+    def __init__(self, spec: str, handler: Callable[[bytes], None], *, loop: asyncio.AbstractEventLoop | None = None,
+                 api: str = "auto") -> None:
+        self.loop = loop if loop is not None else asyncio.get_running_loop()
+        self.handler = handler
+        self._assembler = SysexAssembler()
+        self._in_sysex = False
+        self._port = rtmidi.MidiIn(midi_api(api).rtmidi_api, name=CLIENT_NAME)
+        self._port.ignore_types(sysex=False, timing=True, active_sense=True)
+        self.name = _open(self._port, spec, "input")
+        self._port.set_callback(self._on_rtmidi_thread)
+        self.closed = False
+
+    def _on_rtmidi_thread(self, event: tuple[list[int], float], data: object = None) -> None:
+        if not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self._deliver, bytes(event[0]))
+
+    def _deliver(self, data: bytes) -> None:
+        if self.closed or not data:
+            return
+        if data[0] == SYSEX_START or (self._in_sysex and (data[0] < 0x80 or data[0] == SYSEX_END)):
+            messages = self._assembler.feed(data)
+            self._in_sysex = data[-1] != SYSEX_END  # a SysEx split over several callbacks goes on
+            for message in messages:
+                self.handler(message)
+            return
+        if self._in_sysex:  # a channel message cut the SysEx short: the assembler records the abort
+            self._assembler.feed(data[:1])
+            self._in_sysex = False
+        self.handler(data)
+
+    def take_errors(self) -> list[str]:
+        """SysEx the assembler dropped since the last call (cut short, oversized)."""
+        return self._assembler.take_errors()
+
+    def close(self) -> None:
+        """Stop delivering and close the port (idempotent)."""
+        if not self.closed:
+            self.closed = True
+            self._port.cancel_callback()
+            self._port.close_port()
+            self._port.delete()

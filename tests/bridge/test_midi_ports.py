@@ -1,0 +1,168 @@
+"""MIDI ports through a real JACK server: lookup, virtual ports, the loop hop, vanished ports,
+all-notes-off, and the param / cc modes end to end (voice A -> voice B into a receiver)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bridge.cc_map import CcMap
+from bridge.midi_ports import MIDI_APIS, MidiInput, MidiOutput, MidiPortError, all_notes_off_messages, midi_api, resolve_port_name
+from bridge.param_stream import ParamStream
+from bridge.receiver import Receiver
+from bridge.sysex import decode_sysex, encode_dump_request, encode_voice_dump
+from models.voice import Voice
+
+TIMEOUT_S = 5.0
+_names = itertools.count()
+
+
+def _unique(stem: str) -> str:
+    return f"{stem}-{os.getpid()}-{next(_names)}"
+
+
+def test_port_names_match_exactly_or_by_unique_substring() -> None:
+    ports = ["Dexed:midi_in", "Dexed Two:midi_in", "system:midi_capture_1"]
+    assert resolve_port_name("Dexed:midi_in", ports, "output") == "Dexed:midi_in"
+    assert resolve_port_name("Two", ports, "output") == "Dexed Two:midi_in"
+    with pytest.raises(MidiPortError, match=r"'midi_in' is ambiguous: it matches \['Dexed:midi_in', 'Dexed Two:midi_in'\]"):
+        resolve_port_name("midi_in", ports, "output")
+    with pytest.raises(MidiPortError, match="no MIDI input port matches 'Nord'; input ports: 'Dexed:midi_in', .*virtual:NAME"):
+        resolve_port_name("Nord", ports, "input")
+    with pytest.raises(MidiPortError, match="ports: none"):
+        resolve_port_name("Nord", [], "input")
+
+
+def test_midi_api_names_map_to_mido_backends_and_unknown_ones_are_refused() -> None:
+    assert midi_api("jack").mido_backend == "mido.backends.rtmidi/UNIX_JACK"
+    assert set(MIDI_APIS) == {"auto", "jack", "alsa", "coremidi", "winmm"}
+    with pytest.raises(MidiPortError, match="'pipewire' unknown: choose from auto, jack"):
+        midi_api("pipewire")
+    with pytest.raises(MidiPortError, match="no coremidi support"):
+        midi_api("coremidi")
+
+
+@dataclass
+class Link:
+    """A virtual JACK output and an input connected to it by name, receiving on the loop."""
+
+    output: MidiOutput
+    input: MidiInput
+    queue: asyncio.Queue[bytes]
+
+    async def receive(self, timeout_s: float = TIMEOUT_S) -> bytes:
+        return await asyncio.wait_for(self.queue.get(), timeout_s)
+
+    async def exchange(self, messages: list[bytes]) -> list[bytes]:
+        for message in messages:
+            self.output.send(message)
+        return [await self.receive() for _ in messages]
+
+
+async def _connected(output: MidiOutput, midi_input: MidiInput, queue: asyncio.Queue[bytes]) -> Link:
+    link = Link(output, midi_input, queue)
+    probe = encode_dump_request("voice", channel=15)
+    for _ in range(50):  # a JACK connection carries nothing until the server has made it
+        output.send(probe)
+        try:
+            await link.receive(0.1)
+            break
+        except TimeoutError:
+            continue
+    else:
+        pytest.fail("the JACK connection carried nothing")
+    await asyncio.sleep(0.2)
+    while not queue.empty():
+        assert queue.get_nowait() == probe
+    return link
+
+
+@pytest.fixture
+async def link(jack: str) -> AsyncIterator[Link]:
+    name = _unique("out")
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    output = MidiOutput(f"virtual:{name}", "jack")
+    midi_input = MidiInput(name, queue.put_nowait, api="jack")  # found by unique substring
+    try:
+        yield await _connected(output, midi_input, queue)
+    finally:
+        midi_input.close()
+        output.close()
+
+
+async def test_messages_cross_in_order_and_sysex_is_reassembled(link: Link, brass_path: Path) -> None:
+    voice = decode_sysex(brass_path.read_bytes()).voices[7]
+    messages = [bytes([0x90, 60, 100]), encode_voice_dump(voice, channel=2), bytes([0xB0, 7, 99]), bytes([0x80, 60, 0])]
+    assert await link.exchange(messages) == messages
+    assert link.input.take_errors() == []
+    assert link.input.name.endswith(link.output.name)
+
+
+async def test_all_notes_off_releases_sustain_then_notes_on_every_channel(link: Link) -> None:
+    link.output.all_notes_off()
+    received = [await link.receive() for _ in range(32)]
+    assert received == all_notes_off_messages()
+    assert received[:2] == [bytes([0xB0, 64, 0]), bytes([0xB0, 123, 0])]
+
+
+async def test_a_vanished_port_raises_a_typed_error_naming_it(jack: str) -> None:
+    name = _unique("synth")
+    target = MidiInput(f"virtual:{name}", lambda message: None, api="jack")
+    output = MidiOutput(name, "jack", check_interval_s=0.0)
+    try:
+        output.send(bytes([0x90, 60, 1]))
+        target.close()
+        with pytest.raises(MidiPortError, match=f"MIDI output '.*{name}' vanished"):
+            for _ in range(50):  # JACK unregisters the port asynchronously
+                output.send(bytes([0x80, 60, 0]))
+                await asyncio.sleep(0.02)
+    finally:
+        output.close()
+        target.close()
+    with pytest.raises(MidiPortError, match="is closed"):
+        output.send(bytes([0x80, 60, 0]))
+
+
+def test_missing_and_virtual_names_are_checked(jack: str) -> None:
+    with pytest.raises(MidiPortError, match="no MIDI output port matches 'no-such-synth-xyz'"):
+        MidiOutput("no-such-synth-xyz", "jack")
+    with pytest.raises(MidiPortError, match="give the virtual port a name"):
+        MidiOutput("virtual:", "jack")
+
+
+VOICE_PAIRS = [(0, 1), (5, 20), (31, 12)]
+
+
+@pytest.mark.parametrize(("a", "b"), VOICE_PAIRS)
+async def test_param_mode_moves_a_receiver_from_a_to_b_through_jack(link: Link, brass_path: Path, a: int, b: int) -> None:
+    voices = decode_sysex(brass_path.read_bytes()).voices
+    receiver = Receiver(voice=voices[a])
+    stream = ParamStream(channel=0, synth_voice=voices[a])
+    stream.update(voices[b])
+    for message in await link.exchange(stream.take(0.0)):
+        receiver.feed(message)
+    assert receiver.voice == voices[b]
+
+
+@pytest.mark.parametrize(("a", "b"), VOICE_PAIRS)
+async def test_cc_mode_moves_a_receiver_from_a_to_b_through_jack(link: Link, brass_path: Path, a: int, b: int) -> None:
+    voices = decode_sysex(brass_path.read_bytes()).voices
+    cc_map = CcMap.default()
+    receiver = Receiver(voice=voices[a], cc_map=cc_map)
+    stream = ParamStream(encoder=cc_map, synth_voice=voices[a])
+    stream.update(voices[b])
+    for message in await link.exchange(stream.take(0.0)):
+        receiver.feed(message)
+    assert receiver.voice == voices[b].with_name(voices[a].name), "all but the name, which no CC carries"
+
+
+def test_voice_fixture_pairs_differ(brass_path: Path) -> None:
+    voices = decode_sysex(brass_path.read_bytes()).voices
+    assert all(voices[a] != voices[b] for a, b in VOICE_PAIRS)
+    assert Voice.init() not in voices
