@@ -25,12 +25,10 @@ from models.errors import BackendError
 from models.frontend import Frontend
 
 OPSET = 17
-FORMAT_TAG = f"onnx-v1-opset{OPSET}"
+FORMAT_TAG = f"onnx-v2-opset{OPSET}"
 ONNX_STAGES = ("encoder", "latent_flow", "regression_flow")
 """Changes when the export changes, so caches written by an older dexbridge are not reused."""
 
-INTRA_OP_THREADS = min(2, os.cpu_count() or 1)
-"""Threads per session: the 2-core machines this targets; more only adds contention."""
 
 # The TorchScript-based exporter is the one that exports the conv1d front end without onnxscript;
 # torch >= 2.9 warns that it is legacy. Its messages (not the whole category) are silenced here.
@@ -57,9 +55,10 @@ def export_stage(stage: str, module: torch.nn.Module, example: torch.Tensor, pat
 
 
 def session_stage(path: Path) -> StageFn:
-    """An onnxruntime CPU session of ``path`` (all graph optimisations) as a numpy -> numpy callable."""
+    """An onnxruntime CPU session of ``path`` (all graph optimisations) as a numpy -> numpy callable;
+    it uses as many threads as torch does (``torch.set_num_threads``), so one setting governs both."""
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = INTRA_OP_THREADS
+    options.intra_op_num_threads = min(torch.get_num_threads(), os.cpu_count() or 1)  # as torch: one budget
     options.inter_op_num_threads = 1
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -16,10 +16,11 @@ from conftest import IN_CI
 
 from engine.backends import AUTO_ORDER, BACKENDS, STAGES, Backend, select_backend, unavailable_reason
 from engine.backends.onnx_impl import ONNX_STAGES, OnnxBackend
-from engine.backends.staged import example_inputs
+from engine.backends.staged import FlowForward, example_inputs
 from engine.backends.torch_impl import TorchBackend
 from models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from models.errors import BackendError, ModelInputError
+from models.flows import RealNVP
 
 MUST_RUN_HERE = ("torch", "torchscript", "onnx")
 """Backends that run on any CPU: in CI a failure to build them fails, never skips."""
@@ -185,6 +186,19 @@ def test_bad_input_names_the_expected_shape(eager: TorchBackend, checkpoint: Che
         eager.latent_to_params(np.zeros((1, checkpoint.latent_dim)))
     with pytest.raises(ModelInputError, match=rf"latent shape \(0, {checkpoint.latent_dim}\)"):
         eager.latent_to_params(np.zeros((0, checkpoint.latent_dim), np.float32))
+
+
+@pytest.mark.parametrize("dim", [7, 610])
+def test_split_flow_forward_equals_the_flow(dim: int) -> None:
+    torch.manual_seed(dim)
+    flow = RealNVP(dim, layers=5, hidden=16)
+    with torch.no_grad():
+        for parameter in flow.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.3)  # fresh couplings are the identity
+        x = torch.randn(4, dim)
+        expected = flow(x)[0]
+        assert (expected - x).abs().max() > 0.1
+        torch.testing.assert_close(FlowForward(flow)(x), expected, atol=1e-6, rtol=1e-6)
 
 
 def test_example_inputs_cover_every_stage(checkpoint: Checkpoint) -> None:
