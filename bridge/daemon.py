@@ -17,14 +17,17 @@ import signal
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from bridge.midi_in import MidiRouter
+from bridge.midi_out import MidiOut
 from bridge.osc_api import OSC_ROUTES
 from bridge.osc_server import OscServer
-from bridge.session import BridgeSession, Output
+from bridge.session import BridgeSession
 from bridge.settings import Settings
+from bridge.sinks import Sink, open_sinks
 
 logger = logging.getLogger(__name__)
 
-OutputFactory = Callable[[Settings], Sequence[Output]]
+SinkFactory = Callable[[Settings], Sequence[Sink]]
 
 
 class Daemon:
@@ -34,13 +37,13 @@ class Daemon:
         settings: resolved settings.
         engine: an already loaded :class:`engine.runtime.Engine` (tests, the demo); ``None`` loads
             ``settings.checkpoint`` with ``settings.backend`` at startup.
-        open_outputs: builds the MIDI-side outputs from the settings.
+        open_sinks: opens the synth sinks the settings name (tests pass their own).
     """
 
-    def __init__(self, settings: Settings, *, engine: Any = None, open_outputs: OutputFactory | None = None) -> None:
+    def __init__(self, settings: Settings, *, engine: Any = None, open_sinks: SinkFactory = open_sinks) -> None:
         self.settings = settings
         self.engine = engine
-        self.open_outputs = open_outputs
+        self.open_sinks = open_sinks
         self.session: BridgeSession | None = None
         self.server: OscServer | None = None
         self.ready = asyncio.Event()
@@ -48,6 +51,8 @@ class Daemon:
         self._force = False
         self._worker: Any = None
         self._midi_in: Any = None
+        self.midi_out: MidiOut | None = None
+        self.router: MidiRouter | None = None
 
     @property
     def osc_port(self) -> int:
@@ -70,16 +75,37 @@ class Daemon:
             self.engine = await asyncio.to_thread(Engine.load, settings.checkpoint, backend=settings.backend)
         self._worker = InferenceWorker(self.engine, max_jobs=settings.max_jobs)
         await self._worker.start()
-        outputs = await asyncio.to_thread(self.open_outputs, settings) if self.open_outputs else []
         self.server = OscServer(OSC_ROUTES, lambda request: None, reply_port=settings.reply_port,
                                 max_frame=settings.upload_limit + 1024)
-        self.session = BridgeSession(settings, self.engine, self._worker, self.server, outputs)
-        self.server.handler = self.session.handle
-        self.session.control.start()
+        self.midi_out = MidiOut(settings, [], lambda exc: session.report(exc, "MIDI out"),
+                                held_notes=lambda: len(router.held))
+        session = self.session = BridgeSession(settings, self.engine, self._worker, self.server, [self.midi_out])
+        router = self.router = MidiRouter(session, channel=settings.midi_channel)
+        sinks = await asyncio.to_thread(self.open_sinks, settings)
+        self.midi_out.sinks.extend(sinks)
+        if settings.midi_in:
+            self._midi_in = await asyncio.to_thread(self._open_midi_in, asyncio.get_running_loop())
+        self.server.handler = session.handle
+        self.midi_out.start()
+        session.control.start()
         await self.server.start(settings.osc_host, settings.osc_port, tcp=settings.osc_tcp)
-        logger.info("daemon.ready osc=%s:%d modes=%s backend=%s outputs=%d", settings.osc_host, self.osc_port,
-                    ",".join(settings.mode), self.engine.backend_name, len(outputs))
+        logger.info("daemon.ready osc=%s:%d modes=%s backend=%s sinks=%s midi_in=%s", settings.osc_host, self.osc_port,
+                    ",".join(settings.mode), self.engine.backend_name, ",".join(s.name for s in sinks) or "-",
+                    self._midi_in.name if self._midi_in else "-")
         self.ready.set()
+
+    def _open_midi_in(self, loop: asyncio.AbstractEventLoop) -> Any:
+        from bridge.midi_ports import MidiInput
+
+        router = self.router
+        assert router is not None and self.settings.midi_in is not None
+
+        def deliver(message: bytes) -> None:
+            router.feed(message)
+            router.report_dropped(port.take_errors())
+
+        port = MidiInput(self.settings.midi_in, deliver, loop=loop, api=self.settings.midi_api)
+        return port
 
     def request_stop(self) -> None:
         """Ask for a graceful stop (what the first SIGINT/SIGTERM does)."""

@@ -54,6 +54,9 @@ class Output(Protocol):
     def send_note(self, message: bytes) -> None:
         """Pass a note or controller message through."""
 
+    def set_modes(self, modes: Sequence[str]) -> None:
+        """Switch output modes (``param``, ``dump``, ``cc``; ``osc`` is the session's own)."""
+
     def all_notes_off(self) -> None:
         """Silence every sounding note (shutdown, panic)."""
 
@@ -129,6 +132,7 @@ class BridgeSession:
         self.tasks: set[asyncio.Task[None]] = set()
         self._control_peer: Peer | None = None
         self._origin_task: asyncio.Task[None] | None = None
+        self._audition: Any = None  # a private embedded synth for /dexbridge/note, made on first use
 
     # ----- dispatch and tasks -----------------------------------------------------------------
 
@@ -189,6 +193,12 @@ class BridgeSession:
 
     def _control_failed(self, exc: BaseException) -> None:
         self.server.refuse(self._control_peer, _as_request_error(exc), "control")
+
+    def report(self, exc: BaseException, source: str) -> None:
+        """A failure with no requester (MIDI in, a sink): log, count, and tell every client."""
+        self.server.refuse(None, exc, source)
+        message = str(exc) if isinstance(exc, DexbridgeError) else f"{source}: internal error {type(exc).__name__}"
+        self.server.broadcast("/dexbridge/error", f"{source}: {message}")
 
     async def _infer(self, peer: Peer, audio: np.ndarray, sample_rate: int) -> None:
         inference = await self.worker.infer(audio, sample_rate)
@@ -396,10 +406,25 @@ class BridgeSession:
         self.apply_voice(self._bank_voice(number, "/dexbridge/program"))
 
     def note(self, peer: Peer, note: int, velocity: int = 100, seconds: float = 1.0) -> None:
-        """Audition the current voice on the embedded synth."""
+        """Audition the current voice on the embedded synth (the one among the sinks, else a private one)."""
         if not 0 <= note <= 127 or not 1 <= velocity <= 127 or not 0.05 <= seconds <= 10.0:
             raise RequestError(f"/dexbridge/note: note {note} (0..127), velocity {velocity} (1..127), seconds {seconds} (0.05..10)")
-        raise RequestError("/dexbridge/note: no embedded synth in this daemon; start it with --sink embedded")
+        from bridge.sinks.embedded import EmbeddedSynth
+
+        sinks = [sink for output in self.outputs for sink in getattr(output, "sinks", ()) if isinstance(sink, EmbeddedSynth)]
+        if sinks:
+            synth = sinks[0]
+        else:
+            if self._audition is None:
+                self._audition = EmbeddedSynth(device=self.settings.output_device)
+            synth = self._audition
+            synth.send(encode_voice_dump(self.state.voice, 0))
+
+        async def job() -> None:
+            await asyncio.to_thread(synth.play, note, velocity, note_seconds=seconds, render_seconds=seconds + 0.5)
+            self.server.reply(peer, "/dexbridge/done", "/dexbridge/note", f"{note} {velocity} {seconds:g} s on {synth.name}")
+
+        self.spawn(job(), peer, "/dexbridge/note")
 
     def mode(self, peer: Peer, *modes: str) -> None:
         """Set the output modes."""
@@ -407,6 +432,8 @@ class BridgeSession:
         if unknown:
             raise RequestError(f"/dexbridge/mode: unknown mode(s) {unknown}; choose from {', '.join(OUTPUT_MODES)}")
         self.state.modes = tuple(dict.fromkeys(modes))
+        for output in self.outputs:
+            output.set_modes(self.state.modes)
         self.server.reply(peer, "/dexbridge/done", "/dexbridge/mode", " ".join(self.state.modes) or "(silent)")
 
     # ----- helpers ----------------------------------------------------------------------------

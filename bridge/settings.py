@@ -51,6 +51,7 @@ class Settings:
     checkpoint: Path | None = None
     backend: str = "auto"
     input_device: str | None = None
+    output_device: str | None = None
     max_jobs: int = 4
     upload_limit: int = 16 * 1024 * 1024
     upload_timeout_s: float = 30.0

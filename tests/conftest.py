@@ -78,3 +78,35 @@ def jack() -> Iterator[str]:
     if proc is not None:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def brass_voices(brass_path: Path) -> list:
+    """The 32 voices of DawDreamer's brass bank."""
+    from bridge.syxfile import read_syx_voices
+
+    return [item.voice for item in read_syx_voices(brass_path).voices]
+
+
+@pytest.fixture(scope="session")
+def tiny_engine(tiny_checkpoint: Path, brass_voices: list, tmp_path_factory: pytest.TempPathFactory) -> object:
+    """An ``engine.runtime.Engine`` (torch backend) of the tiny checkpoint with 4 latent axes fitted on
+    the brass bank, so macros work: the daemon's real model path in milliseconds."""
+    from daemon_harness import checkpoint_with_axes
+
+    from engine.runtime import Engine
+
+    path = checkpoint_with_axes(tiny_checkpoint, brass_voices, tmp_path_factory.mktemp("axes") / "tiny_axes.pt")
+    return Engine.load(path, backend="torch")
+
+
+@pytest.fixture(scope="session")
+def brass_wav(brass_voices: list, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Brass voice 3 rendered by dexed-py (note 60, velocity 85) as a 22 050 Hz WAV file."""
+    import soundfile
+
+    from models.render import Renderer
+
+    path = tmp_path_factory.mktemp("audio") / "brass3.wav"
+    soundfile.write(path, Renderer().render(brass_voices[3], 60, 85), 22050)
+    return path

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from bridge.daemon import Daemon, OutputFactory
+from bridge.daemon import Daemon, SinkFactory
 from bridge.settings import Settings
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.latent_axes import encode_voices, fit_latent_axes, regression_flow
@@ -32,13 +32,13 @@ def checkpoint_with_axes(source: Path, voices: list[Voice], out: Path, count: in
 
 
 @asynccontextmanager
-async def run_daemon(settings: Settings, engine: Any, open_outputs: OutputFactory | None = None) -> AsyncIterator[Daemon]:
+async def run_daemon(settings: Settings, engine: Any, open_sinks: SinkFactory | None = None) -> AsyncIterator[Daemon]:
     """Start a daemon (its ``serve()`` task), wait until it is ready, stop it gracefully on exit.
 
     Raises:
         whatever startup raised, if the daemon did not come up.
     """
-    daemon = Daemon(settings, engine=engine, open_outputs=open_outputs)
+    daemon = Daemon(settings, engine=engine, **({"open_sinks": open_sinks} if open_sinks else {}))
     serving = asyncio.create_task(daemon.serve())
     ready = asyncio.create_task(daemon.ready.wait())
     done, _ = await asyncio.wait({serving, ready}, timeout=STARTUP_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)

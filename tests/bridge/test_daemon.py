@@ -13,7 +13,7 @@ import mido
 import numpy as np
 import pytest
 import soundfile
-from daemon_harness import checkpoint_with_axes, daemon_settings, run_daemon
+from daemon_harness import daemon_settings, run_daemon
 from osc_client import OscClient, build
 
 from bridge.daemon import Daemon
@@ -24,28 +24,24 @@ from bridge.syxfile import read_syx_messages, read_syx_voices, write_syx
 from engine.latent import interpolate
 from engine.runtime import Engine
 from models.params import BY_INDEX
-from models.render import Renderer
 from models.voice import Voice
 
 SKIP = ("/dexbridge/param", "/dexbridge/host_param")
 
 
-@pytest.fixture(scope="module")
-def brass(brass_path: Path) -> list[Voice]:
-    return [item.voice for item in read_syx_voices(brass_path).voices]
+@pytest.fixture
+def brass(brass_voices: list[Voice]) -> list[Voice]:
+    return brass_voices
 
 
-@pytest.fixture(scope="module")
-def engine(tiny_checkpoint: Path, brass: list[Voice], tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    path = checkpoint_with_axes(tiny_checkpoint, brass, tmp_path_factory.mktemp("axes") / "tiny_axes.pt")
-    return Engine.load(path, backend="torch")
+@pytest.fixture
+def engine(tiny_engine: Engine) -> Engine:
+    return tiny_engine
 
 
-@pytest.fixture(scope="module")
-def voice_wav(brass: list[Voice], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("audio") / "brass3.wav"
-    soundfile.write(path, Renderer().render(brass[3], 60, 85), 22050)
-    return path
+@pytest.fixture
+def voice_wav(brass_wav: Path) -> Path:
+    return brass_wav
 
 
 @pytest.fixture

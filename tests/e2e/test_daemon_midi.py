@@ -1,0 +1,229 @@
+"""End to end through real JACK MIDI: OSC in over UDP, the daemon's bytes out of a JACK port, fed to a
+fresh receiver (the embedded synth's state machine), which must end up holding exactly the voice the
+daemon replied with. Then MIDI in, a port that vanishes, and a burst with MIDI out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import mido
+import pytest
+import rtmidi
+from daemon_harness import daemon_settings, run_daemon
+from osc_client import OscClient
+
+from bridge.cc_map import CcMap
+from bridge.daemon import Daemon
+from bridge.receiver import Receiver
+from bridge.sysex import encode_bank_dump, encode_voice_dump
+from engine.runtime import Engine
+from models.voice import Voice
+
+pytestmark = pytest.mark.jack
+TIMEOUT_S = 10.0
+
+
+@dataclass
+class JackPeer:
+    """The test's side of the daemon's MIDI ports: an input on its output, an output into its input.
+
+    The input is python-rtmidi in polling mode: its JACK thread queues messages in C++ without
+    taking the GIL (a Python callback there would wait for the GIL while the daemon, in this same
+    process, decodes, and JACK would drop the cycle's events).
+    """
+
+    backend: mido.Backend
+    input: rtmidi.MidiIn | None = None
+    output: mido.ports.BaseOutput | None = None
+
+    def connect_input(self, port_name: str) -> None:
+        port = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="dexbridge-test", queue_size_limit=16384)
+        port.ignore_types(sysex=False, timing=True, active_sense=True)
+        names = port.get_ports()
+        matches = [i for i, n in enumerate(names) if n.endswith(f":{port_name}")]
+        assert len(matches) == 1, f"{port_name!r} not listed once among JACK outputs: {names}"
+        port.open_port(matches[0])
+        self.input = port
+
+    def connect_output(self, port_name: str) -> None:
+        names = [n for n in self.backend.get_output_names() if n.endswith(f":{port_name}")]
+        assert len(names) == 1, f"{port_name!r} not listed once among JACK inputs: {self.backend.get_output_names()}"
+        self.output = self.backend.open_output(names[0])
+
+    async def receive(self, timeout_s: float = TIMEOUT_S) -> bytes | None:
+        assert self.input is not None
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while (message := self.input.get_message()) is None:
+            if asyncio.get_running_loop().time() > deadline:
+                return None
+            await asyncio.sleep(0.002)
+        return bytes(message[0])
+
+    async def receive_quiet(self, quiet_s: float = 0.3) -> list[bytes]:
+        """Everything that arrives until nothing has for ``quiet_s``."""
+        messages = []
+        while (message := await self.receive(quiet_s)) is not None:
+            messages.append(message)
+        return messages
+
+    def close(self) -> None:
+        if self.input is not None:
+            self.input.close_port()
+            self.input.delete()
+        if self.output is not None:
+            self.output.close()
+
+
+@pytest.fixture
+def names() -> Iterator[tuple[str, str]]:
+    yield f"e2e-out-{os.getpid()}", f"e2e-in-{os.getpid()}"
+
+
+@pytest.fixture
+def peer(jack: str) -> Iterator[JackPeer]:
+    peer = JackPeer(mido.Backend(jack))
+    yield peer
+    peer.close()
+
+
+@asynccontextmanager
+async def started(mode: tuple[str, ...], names: tuple[str, str], peer: JackPeer, tiny_engine: Engine,
+                **changes: object) -> AsyncIterator[tuple[Daemon, OscClient]]:
+    settings = daemon_settings(mode=mode, sink=("midi",), midi_out=f"virtual:{names[0]}", midi_in=f"virtual:{names[1]}",
+                               midi_api="jack", slew_ms=0.0, **changes)
+    async with run_daemon(settings, tiny_engine) as daemon:
+        peer.connect_input(names[0])
+        peer.connect_output(names[1])
+        await asyncio.sleep(0.2)  # JACK connects the ports on its next cycle
+        client = await OscClient().open("127.0.0.1", daemon.osc_port)
+        client.send("/dexbridge/ping")  # broadcasts (voices from MIDI in) go to clients the daemon has heard from
+        await client.until("/dexbridge/pong")
+        try:
+            yield daemon, client
+        finally:
+            client.close()
+
+
+async def voice_reply(client: OscClient) -> Voice:
+    (vced,) = await client.until("/dexbridge/voice")
+    return Voice.from_values(vced)
+
+
+async def test_dump_mode_infer_file(names: tuple[str, str], peer: JackPeer, tiny_engine: Engine, brass_wav: Path) -> None:
+    async with started(("dump",), names, peer, tiny_engine, dump_debounce_ms=10.0) as (daemon, client):
+        client.send("/dexbridge/infer/file", str(brass_wav))
+        replied = await voice_reply(client)
+        received = await peer.receive_quiet()
+        assert [len(m) for m in received] == [163], "one voice dump, nothing else"
+        receiver = Receiver()
+        for message in received:
+            receiver.feed(message)
+        assert receiver.voice == replied
+        assert received[0] == encode_voice_dump(replied)
+
+
+async def _morph(client: OscClient, x: float) -> Voice:
+    client.send("/dexbridge/morph", x)
+    return await voice_reply(client)
+
+
+async def _fill_slots(client: OscClient, brass_path: Path) -> None:
+    client.send("/dexbridge/bank/load", str(brass_path))
+    await client.until("/dexbridge/done")
+    for slot, index in ((0, 1), (1, 20)):
+        client.send("/dexbridge/morph/slot", slot, index)
+        await client.until("/dexbridge/done")
+
+
+async def test_param_mode_after_infer_and_a_morph(names: tuple[str, str], peer: JackPeer, tiny_engine: Engine,
+                                                   brass_wav: Path, brass_path: Path) -> None:
+    async with started(("param",), names, peer, tiny_engine) as (daemon, client):
+        receiver = Receiver()
+        client.send("/dexbridge/infer/file", str(brass_wav))
+        inferred = await voice_reply(client)
+        first = await peer.receive_quiet()
+        assert all(len(m) == 7 and m[:3] == b"\xf0\x43\x10" for m in first)
+        for message in first:
+            receiver.feed(message)
+        assert receiver.voice.diff(inferred) == {}, f"{len(first)} changes received"
+        await _fill_slots(client, brass_path)
+        for x in (0.25, 0.5, 0.8):
+            morphed = await _morph(client, x)
+        changes = await peer.receive_quiet()
+        for message in changes:
+            receiver.feed(message)
+        assert receiver.voice.diff(morphed) == {}, f"{len(changes)} changes received"
+        assert len(changes) <= 3 * 155, "only changed parameters are sent"
+
+
+async def test_cc_mode_after_a_morph(names: tuple[str, str], peer: JackPeer, tiny_engine: Engine, brass_path: Path) -> None:
+    async with started(("cc",), names, peer, tiny_engine) as (daemon, client):
+        cc_map = CcMap.default(0)
+        receiver = Receiver(cc_map=cc_map)
+        await _fill_slots(client, brass_path)
+        morphed = await _morph(client, 0.4)
+        received = await peer.receive_quiet()
+        assert received and all(len(m) == 3 and m[0] & 0xF0 == 0xB0 for m in received)
+        for message in received:
+            receiver.feed(message)
+        learned = sorted(cc_map.carried)
+        assert len(learned) >= 144
+        assert [receiver.voice.values[i] for i in learned] == [morphed.values[i] for i in learned]
+
+
+async def test_midi_in_routes_dumps_programs_ccs_and_notes(names: tuple[str, str], peer: JackPeer, tiny_engine: Engine,
+                                                            brass_voices: list[Voice]) -> None:
+    async with started(("param",), names, peer, tiny_engine) as (daemon, client):
+        assert peer.output is not None
+        peer.output.send(mido.Message.from_bytes(encode_voice_dump(brass_voices[4])))
+        assert await voice_reply(client) == brass_voices[4]
+        await peer.receive_quiet()
+        peer.output.send(mido.Message.from_bytes(encode_bank_dump(brass_voices)))
+        await client.until("/dexbridge/done")
+        peer.output.send(mido.Message("program_change", program=6))
+        assert await voice_reply(client) == brass_voices[6]
+        await peer.receive_quiet()
+        garbage = bytearray(encode_voice_dump(brass_voices[0]))
+        garbage[-2] ^= 0x11  # checksum
+        peer.output.send(mido.Message.from_bytes(bytes(garbage)))
+        (text,) = await client.until("/dexbridge/error")
+        assert "MIDI in: SysEx of 163 B refused" in text and "checksum" in text
+        peer.output.send(mido.Message("note_on", note=64, velocity=90))
+        assert await peer.receive() == bytes([0x90, 64, 90])
+        assert daemon.router is not None and daemon.router.held == {(0, 64)}
+        peer.output.send(mido.Message("note_off", note=64))
+        assert await peer.receive() == bytes([0x80, 64, 64])  # mido note_off velocity 64
+        for slot, index in ((0, 1), (1, 20)):
+            client.send("/dexbridge/morph/slot", slot, index)
+            await client.until("/dexbridge/done")
+        peer.output.send(mido.Message("control_change", control=28, value=127))
+        expected = tiny_engine.decode(tiny_engine.encode(brass_voices[20]))
+        assert await voice_reply(client) == expected
+        client.send("/dexbridge/ping")
+        await client.until("/dexbridge/pong")
+
+
+async def test_a_vanished_port_is_reported_and_the_daemon_keeps_serving(peer: JackPeer, tiny_engine: Engine,
+                                                                         brass_path: Path) -> None:
+    synth_name = f"e2e-synth-{os.getpid()}"
+    synth = peer.backend.open_input(synth_name, virtual=True)  # a "synth" the daemon connects to by name
+    settings = daemon_settings(mode=("param",), sink=("midi",), midi_out=synth_name, midi_api="jack")
+    async with run_daemon(settings, tiny_engine) as daemon:
+        client = await OscClient().open("127.0.0.1", daemon.osc_port)
+        client.send("/dexbridge/voice/load", str(brass_path), 3)
+        await voice_reply(client)
+        synth.close()  # the synth quits
+        await asyncio.sleep(0.6)  # past the port's existence check interval
+        client.send("/dexbridge/voice/load", str(brass_path), 4)
+        (text,) = await client.until("/dexbridge/error")
+        assert "vanished" in text and synth_name in text
+        client.send("/dexbridge/voice/load", str(brass_path), 5)
+        await voice_reply(client)  # still serving, without the port
+        assert daemon.midi_out is not None and daemon.midi_out.sinks == []
+        client.close()
