@@ -45,7 +45,7 @@ class Settings:
     slew_ms: float = 20.0
     dump_debounce_ms: float = 50.0
     dump_wait_notes: bool = False
-    sink: tuple[str, ...] = ("midi",)
+    sink: tuple[str, ...] = ()  # empty: "midi" when midi_out is set, else none
     plugin: Path | None = None
     cc_map: Path | None = None
     checkpoint: Path | None = None
@@ -59,6 +59,8 @@ class Settings:
     log_json: bool = False
 
     def __post_init__(self) -> None:
+        if not self.sink and self.midi_out:
+            object.__setattr__(self, "sink", ("midi",))
         _port(self.osc_port, "osc_port", allow_zero=True)
         if self.reply_port is not None:
             _port(self.reply_port, "reply_port", allow_zero=False)

@@ -17,6 +17,7 @@ def test_defaults() -> None:
     assert settings.mode == ("param",)
     assert settings.bytes_per_second is None
     assert settings.midi_channel == 0
+    assert settings.sink == ()
 
 
 def test_toml_then_env_then_flags(tmp_path: Path) -> None:
@@ -29,7 +30,7 @@ def test_toml_then_env_then_flags(tmp_path: Path) -> None:
     assert settings.mode == ("dump", "osc")  # env beats file
     assert settings.control_rate == 100.0 and isinstance(settings.control_rate, float)
     assert settings.din and settings.bytes_per_second == 3125
-    assert settings.midi_out == "virtual:out"
+    assert settings.midi_out == "virtual:out" and settings.sink == ("midi",)  # a MIDI output implies the midi sink
     assert settings.to_dict()["mode"] == ["dump", "osc"]
 
 

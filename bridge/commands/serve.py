@@ -1,0 +1,84 @@
+"""``dexbridge serve``: the live daemon (OSC + MIDI in; SysEx / CC / OSC out), until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+from pathlib import Path
+
+from bridge.daemon import Daemon
+from bridge.settings import DIN_BYTES_PER_SECOND, MIDI_APIS, OUTPUT_MODES, SINKS, Settings
+
+_FLAG_FIELDS = ("osc_host", "osc_port", "reply_port", "midi_in", "midi_out", "midi_api", "mode", "din", "byte_budget",
+                "channel", "control_rate", "slew_ms", "dump_debounce_ms", "dump_wait_notes", "sink", "plugin", "cc_map",
+                "checkpoint", "backend", "input_device", "output_device", "max_jobs", "log_json")
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message (``event key=value ...``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": self.formatTime(record), "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    flags = {name: getattr(args, name) for name in _FLAG_FIELDS}
+    flags["mode"] = tuple(args.mode) if args.mode else None
+    flags["sink"] = tuple(args.sink) if args.sink else None
+    flags["osc_tcp"] = False if args.no_tcp else None
+    settings = Settings.resolve(args.config, flags=flags)
+    if settings.log_json:
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonLogFormatter())
+    asyncio.run(Daemon(settings).serve())
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``serve``."""
+    serve = subparsers.add_parser(
+        "serve", help="run the live bridge: OSC and MIDI in, voices out to Dexed / a DX7 / Max",
+        description="Run the daemon until SIGINT/SIGTERM (graceful: all-notes-off, ports closed, files flushed, exit 0). "
+        "Settings come from --config (TOML, keys = the long option names with underscores), then DEXBRIDGE_* environment "
+        "variables (DEXBRIDGE_OSC_PORT=9001), then these options. The OSC namespace is in the README.")
+    serve.add_argument("--config", type=Path, help="a TOML settings file (osc_port = 9000, mode = ['param', 'cc'], ...)")
+    osc = serve.add_argument_group("OSC")
+    osc.add_argument("--osc-host", help="address to listen on (default 127.0.0.1; 0.0.0.0 for the network)")
+    osc.add_argument("--osc-port", type=int, help="UDP port, and TCP on the same number (default 9000)")
+    osc.add_argument("--no-tcp", action="store_true", help="do not listen on TCP")
+    osc.add_argument("--reply-port", type=int, help="send replies to this port on the sender's host (Max udpreceive)")
+    midi = serve.add_argument_group("MIDI")
+    midi.add_argument("--midi-in", help="input port: exact name, unique substring, or virtual:NAME")
+    midi.add_argument("--midi-out", help="output port: exact name, unique substring, or virtual:NAME")
+    midi.add_argument("--midi-api", choices=MIDI_APIS, help="MIDI system (default auto)")
+    midi.add_argument("--mode", action="append", choices=OUTPUT_MODES,
+                      help="output mode, repeat for several: param (parameter changes), dump (voice dumps), "
+                      "cc (MIDI-learned CCs), osc (/dexbridge/host_param for Max vst~); default param")
+    midi.add_argument("--din", action="store_true", default=None,
+                      help=f"a DIN cable is in the chain: limit output to {DIN_BYTES_PER_SECOND} bytes/s")
+    midi.add_argument("--byte-budget", type=int, help="output limit in bytes/s (overrides --din)")
+    midi.add_argument("--channel", type=int, help="MIDI channel 1-16 (default 1)")
+    midi.add_argument("--cc-map", type=Path, help="CC map file for cc mode (default: the built-in 144-parameter map)")
+    midi.add_argument("--dump-debounce-ms", type=float, help="dump mode: wait this long for more changes (default 50)")
+    midi.add_argument("--dump-wait-notes", action="store_true", default=None,
+                      help="dump mode: hold dumps until no note is held (Dexed cuts sounding notes on a dump)")
+    control = serve.add_argument_group("control and engine")
+    control.add_argument("--control-rate", type=float, help="morph/macro steps per second (default 200)")
+    control.add_argument("--slew-ms", type=float, help="morph/macro smoothing time constant in ms (default 20; 0 = none)")
+    control.add_argument("--checkpoint", type=Path, help="serving checkpoint (default models/checkpoints/default.pt)")
+    control.add_argument("--backend", help="auto, torch, torchscript, onnx, cuda, tensorrt (default auto)")
+    control.add_argument("--max-jobs", type=int, help="audio jobs queued at most; more are refused as busy (default 4)")
+    control.add_argument("--input-device", help="audio input for /dexbridge/capture (sounddevice name; default input)")
+    control.add_argument("--output-device", help="audio output for /dexbridge/note auditions (sounddevice name; default output)")
+    sinks = serve.add_argument_group("synth sinks")
+    sinks.add_argument("--sink", action="append", choices=SINKS,
+                       help="where voices go, repeat for several: midi (the --midi-out port), embedded (dexed-py), "
+                       "dawdreamer (a Dexed VST3 or the bundled Faust DX7); default: midi when --midi-out is given")
+    sinks.add_argument("--plugin", type=Path, help="Dexed VST3 for the dawdreamer sink")
+    serve.add_argument("--log-json", action="store_true", default=None, help="log one JSON object a line")
+    serve.set_defaults(handler=_serve)
