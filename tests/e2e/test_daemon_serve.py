@@ -1,0 +1,98 @@
+"""``dexbridge serve`` as a real subprocess: it serves OSC, streams to a JACK port, and on SIGTERM
+sends all-notes-off and exits 0; a bad setting exits 2 with the message."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import rtmidi
+from osc_client import build
+from pythonosc.osc_packet import OscPacket
+
+from bridge.midi_ports import all_notes_off_messages
+
+pytestmark = pytest.mark.jack
+START_TIMEOUT_S = 120.0
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _ask(sock: socket.socket, port: int, dgram: bytes, address: str, timeout_s: float = 2.0) -> list:
+    """Send one datagram; the arguments of the first reply to ``address`` (bundles unpacked)."""
+    sock.sendto(dgram, ("127.0.0.1", port))
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            data, _ = sock.recvfrom(65536)
+        except TimeoutError:
+            break
+        for timed in OscPacket(data).messages:
+            if timed.message.address == address:
+                return list(timed.message.params)
+    raise TimeoutError(f"no {address} within {timeout_s} s")
+
+
+def _dexbridge(*args: str) -> list[str]:
+    return [sys.executable, "-m", "bridge.cli", *args]
+
+
+def test_serve_then_sigterm_sends_all_notes_off_and_exits_0(jack: str, tiny_checkpoint: Path, brass_path: Path) -> None:
+    port, out_name = _free_udp_port(), f"serve-out-{os.getpid()}"
+    proc = subprocess.Popen(
+        _dexbridge("serve", "--checkpoint", str(tiny_checkpoint), "--backend", "torch", "--osc-port", str(port),
+                   "--midi-out", f"virtual:{out_name}", "--midi-api", "jack", "--mode", "param", "--log-json"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    listener = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="dexbridge-serve-test", queue_size_limit=16384)
+    listener.ignore_types(sysex=False)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        try:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while True:
+                assert proc.poll() is None, f"serve exited early: {proc.communicate()[1][-2000:]}"
+                try:
+                    _ask(sock, port, build("/dexbridge/ping"), "/dexbridge/pong", timeout_s=0.5)
+                    break
+                except TimeoutError:
+                    assert time.monotonic() < deadline, "serve never answered /dexbridge/ping"
+            names = listener.get_ports()
+            (index,) = [i for i, name in enumerate(names) if name.endswith(f":{out_name}")]
+            listener.open_port(index)
+            time.sleep(0.2)
+            _ask(sock, port, build("/dexbridge/voice/load", str(brass_path), 2), "/dexbridge/voice")
+            time.sleep(0.3)
+            while listener.get_message() is not None:  # the voice's parameter changes
+                pass
+            proc.send_signal(signal.SIGTERM)
+            _, stderr = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    received = []
+    while (message := listener.get_message()) is not None:
+        received.append(bytes(message[0]))
+    listener.close_port()
+    assert proc.returncode == 0, stderr[-2000:]
+    assert received == all_notes_off_messages(), "all-notes-off on every channel, nothing else, before exit"
+    assert '"message": "daemon.signal SIGTERM: stopping gracefully"' in stderr
+    assert '"message": "daemon.stopped voices=1' in stderr
+
+
+def test_bad_settings_exit_2_with_the_message(tiny_checkpoint: Path) -> None:
+    result = subprocess.run(_dexbridge("serve", "--checkpoint", str(tiny_checkpoint), "--channel", "17"),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "dexbridge serve: channel = 17, range 1..16" in result.stderr
