@@ -292,3 +292,29 @@ def test_ports_match_the_daemon_defaults_and_the_readme() -> None:
     assert udpsend == [["udpsend", Settings().osc_host, str(Settings().osc_port)]]
     assert udpreceive == [["udpreceive", str(REPLY_PORT)]]
     assert f"--reply-port {REPLY_PORT}" in README.read_text()
+
+
+def _serve_commands() -> list[tuple[str, str]]:
+    """Every ``dexbridge serve ...`` command the patches' comments and the README tell users to run."""
+    commands = []
+    for name, box in _all_boxes():
+        if box["maxclass"] == "comment":
+            commands += [(name, f"dexbridge serve{m}") for m in re.findall(r"dexbridge serve([^()]*)", box["text"])]
+    readme = README.read_text()
+    commands += [("README.md", m) for m in re.findall(r"^dexbridge serve.*$", readme, flags=re.MULTILINE)]
+    commands += [("README.md", m) for m in re.findall(r"`(dexbridge serve[^`]*)`", readme)]
+    return [(where, command) for where, command in commands if "--help" not in command]
+
+
+def test_serve_commands_in_the_patches_and_readme_parse() -> None:
+    from bridge.cli import build_parser
+
+    commands = _serve_commands()
+    assert {where for where, _ in commands} >= {*PATCH_NAMES, "README.md"}
+    parser = build_parser()
+    for where, command in commands:
+        try:
+            args = parser.parse_args(shlex.split(command)[1:])
+        except SystemExit:
+            pytest.fail(f"{where}: `{command}` is not a valid command line (see dexbridge serve --help)")
+        assert args.command == "serve"
