@@ -62,6 +62,7 @@ class ControlLoop:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_step = -math.inf
+        self._stepping = False
 
     def start(self) -> None:
         """Start the loop task (on the running event loop)."""
@@ -108,8 +109,8 @@ class ControlLoop:
 
     @property
     def idle(self) -> bool:
-        """True when nothing is waiting to be decoded."""
-        return not self._dirty
+        """True when nothing is waiting to be decoded or being decoded."""
+        return not self._dirty and not self._stepping
 
     async def _run(self) -> None:
         while True:
@@ -122,6 +123,13 @@ class ControlLoop:
                 await self._step()
 
     async def _step(self) -> None:
+        self._stepping = True
+        try:
+            await self._step_once()
+        finally:
+            self._stepping = False
+
+    async def _step_once(self) -> None:
         now = time.monotonic()
         dt = min(now - self._last_step, 4 * self.period)
         self._last_step = now

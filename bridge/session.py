@@ -166,7 +166,7 @@ class BridgeSession:
     # ----- new voices -------------------------------------------------------------------------
 
     def apply_voice(self, voice: Voice, latent: np.ndarray | None = None, *, controlled: bool = False) -> None:
-        """Make ``voice`` current: ``/dexbridge/voice`` and ``/dexbridge/param`` replies, then every output.
+        """Make ``voice`` current: every output first, then the ``/dexbridge/voice`` and ``/dexbridge/param`` replies.
 
         Args:
             voice: the new voice.
@@ -178,6 +178,8 @@ class BridgeSession:
         if not controlled:
             self.control.forget("macro")
             self.state.macro_values = self.state.macro_origin = None
+        for output in self.outputs:  # MIDI first: its first byte is the latency that matters
+            output.send_voice(voice)
         changes = previous.diff(voice)
         self.server.broadcast("/dexbridge/voice", voice.vced)
         replies: list[tuple[str, tuple[Any, ...]]] = [("/dexbridge/param", (i, v)) for i, v in changes.items()]
@@ -185,8 +187,6 @@ class BridgeSession:
             replies += [("/dexbridge/host_param", (BY_INDEX[i].dexed_name, to_host_value(BY_INDEX[i], v)))
                         for i, v in changes.items() if BY_INDEX[i].dexed_name]
         self.server.broadcast_bundle(replies)
-        for output in self.outputs:
-            output.send_voice(voice)
 
     def _controlled_voice(self, voice: Voice, latent: np.ndarray) -> None:
         self.apply_voice(voice, latent, controlled=True)

@@ -45,6 +45,14 @@ def _table(report: BenchReport) -> str:
 
 def _bench(args: argparse.Namespace) -> int:
     checkpoint = _checkpoint(args)
+    if args.bridge:
+        from bridge.bench_bridge import bridge_bench
+
+        bridge_report = bridge_bench(checkpoint, args.backend[0] if len(args.backend) == 1 else "auto", args.iterations)
+        print(bridge_report.table())
+        if args.json is not None:
+            atomic_write_text(args.json, json.dumps(bridge_report.to_json(), indent=2) + "\n")
+        return 0
     report = run_bench(checkpoint, args.backend, iterations=args.iterations, warmup=args.warmup, threads=args.threads,
                        baseline=paper_baseline(checkpoint, args.baseline_config))
     print(_table(report))
@@ -78,4 +86,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--baseline-config", type=Path, default=PAPER_CONFIG, metavar="FILE.toml",
                         help="the baseline architecture, run eagerly with random weights (default configs/paper.toml)")
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="also write the figures as JSON")
+    parser.add_argument("--bridge", action="store_true",
+                        help="time the daemon instead (needs a JACK server): OSC control -> first MIDI byte, OSC infer/blob -> "
+                        "last MIDI byte (p50/p99, against Engine.decode alone), and 1 000 control messages/s sustained")
     parser.set_defaults(handler=_bench)

@@ -1,0 +1,263 @@
+"""``dexbridge bench --bridge``: the daemon's own latencies, measured through its real parts.
+
+An in-process daemon (real UDP socket, real worker thread, real JACK MIDI port in ``param`` mode)
+is driven by a UDP client. The MIDI port sink is wrapped to timestamp each message right after
+the port took it (``rtmidi.send_message`` returned): that is "out" (a JACK period later the bytes
+are on the wire; the dummy server's period is 5.3 ms and is not the daemon's). Three figures:
+
+* control -> first MIDI byte: ``/dexbridge/morph`` datagram sent -> first parameter change out;
+* OSC datagram -> last MIDI byte: ``/dexbridge/infer/blob`` (0.5 s snippet) -> the voice's last
+  parameter change out (a bank voice is made current before each round, so every answer is a change);
+* sustained control: 1 000 ``/dexbridge/morph`` messages a second from another thread for a few
+  seconds: messages lost, the largest backlog seen, and how long after the last message the
+  daemon is idle with nothing queued (latest wins: no backlog means it is idle within a tick).
+
+The baseline, in the same process and rounds: ``Engine.decode`` alone (the model's share of a
+control step), so ``control_vs_decode`` says what the bridge adds around the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+from bridge.daemon import Daemon
+from bridge.settings import Settings
+from bridge.sinks import MidiPortSink
+from bridge.syxfile import read_syx_voices
+from engine.latent import interpolate
+from models.render import Renderer
+from models.voice import Voice
+
+SNIPPET_SECONDS = 0.5
+QUIET_S = 0.05
+
+
+@dataclass
+class BridgeBenchReport:
+    """Latency percentiles (ms) and the sustained-rate figures."""
+
+    control_to_first_midi_ms: dict[str, float]
+    osc_to_last_midi_ms: dict[str, float]
+    decode_baseline_ms: dict[str, float]
+    sustained: dict[str, float]
+    iterations: int
+    backend: str
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as plain JSON values."""
+        return dataclasses.asdict(self)
+
+    def table(self) -> str:
+        """A readable summary."""
+        def row(name: str, values: dict[str, float]) -> str:
+            return f"{name:<34}{values['p50']:>10.3f}{values['p99']:>10.3f}{values['max']:>10.3f}"
+
+        ratio = self.control_to_first_midi_ms["p50"] / max(self.decode_baseline_ms["p50"], 1e-9)
+        sustained = self.sustained
+        lines = [f"{'bridge path (' + self.backend + ')':<34}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}",
+                 row("control -> first MIDI byte", self.control_to_first_midi_ms),
+                 row("OSC infer/blob -> last MIDI byte", self.osc_to_last_midi_ms),
+                 row("baseline: Engine.decode alone", self.decode_baseline_ms),
+                 f"control path / decode (p50): {ratio:.2f}x; {self.iterations} rounds",
+                 f"sustained {sustained['rate_hz']:.0f} msgs/s for {sustained['seconds']:.1f} s: "
+                 f"{sustained['sent']:.0f} sent, {sustained['lost']:.0f} lost, max backlog {sustained['max_backlog']:.0f} "
+                 f"messages, idle {sustained['drain_ms']:.2f} ms after the last one, {sustained['voices']:.0f} voices, "
+                 f"final voice = last message: {bool(sustained['final_ok'])}"]
+        return "\n".join(lines + [f"note: {note}" for note in self.notes])
+
+
+class _TimedSink:
+    """A real sink that also records when each message left through it."""
+
+    def __init__(self, sink: MidiPortSink) -> None:
+        self.sink = sink
+        self.name = sink.name
+        self.sent: list[float] = []
+
+    def send(self, message: bytes) -> None:
+        self.sink.send(message)
+        self.sent.append(time.perf_counter())
+
+    def all_notes_off(self) -> None:
+        self.sink.all_notes_off()
+
+    def close(self) -> None:
+        self.sink.close()
+
+
+def _percentiles(samples_s: Sequence[float]) -> dict[str, float]:
+    values = np.asarray(samples_s) * 1000.0
+    return {"p50": float(np.percentile(values, 50)), "p99": float(np.percentile(values, 99)), "max": float(values.max()),
+            "n": float(len(values))}
+
+
+def _dgram(address: str, *args: Any) -> bytes:
+    builder = OscMessageBuilder(address)
+    for value in args:
+        builder.add_arg(value)
+    return builder.build().dgram
+
+
+async def _settled(daemon: Daemon, sink: _TimedSink, received: int, timeout_s: float = 5.0) -> None:
+    """Wait until the daemon has read ``received`` messages, its control loop is idle, nothing is queued
+    for MIDI, no request is in flight and no message left for ``QUIET_S``."""
+    assert daemon.session is not None and daemon.midi_out is not None and daemon.server is not None
+    deadline = time.perf_counter() + timeout_s
+    while daemon.server.stats["messages"] < received and time.perf_counter() < deadline:
+        await asyncio.sleep(0.0002)
+    while time.perf_counter() < deadline:
+        idle = daemon.session.control.idle and not daemon.midi_out.pending and not daemon.session.tasks
+        if idle and (not sink.sent or time.perf_counter() - sink.sent[-1] > QUIET_S):
+            return
+        await asyncio.sleep(0.002)
+    raise TimeoutError(f"the daemon did not settle within {timeout_s} s")
+
+
+async def run_bridge_bench(engine: Any, bank_path: str, *, iterations: int = 100, rate_hz: float = 1000.0,
+                           seconds: float = 3.0, midi_api: str = "jack") -> BridgeBenchReport:
+    """Measure the daemon's latencies (see the module docstring).
+
+    Args:
+        engine: a loaded ``engine.runtime.Engine``.
+        bank_path: a 32-voice ``.syx`` bank (the morph slots are voices 1 and 20).
+        iterations: timed rounds per latency figure (the inference one runs a fifth as many).
+        rate_hz: the sustained control rate.
+        seconds: how long the sustained run lasts.
+        midi_api: the MIDI system of the output port (``jack`` here).
+
+    Raises:
+        MidiPortError: no MIDI system to open a virtual port on (start JACK).
+    """
+    timed: list[_TimedSink] = []
+
+    def open_timed(settings: Settings) -> list[_TimedSink]:
+        from bridge.midi_ports import MidiOutput
+
+        timed.append(_TimedSink(MidiPortSink(MidiOutput(f"virtual:dexbridge-bench-{id(timed)}", midi_api))))
+        return timed
+
+    settings = Settings(osc_host="127.0.0.1", osc_port=0, mode=("param",), slew_ms=0.0, midi_api=midi_api)
+    daemon = Daemon(settings, engine=engine, open_sinks=open_timed)
+    await daemon.startup()
+    try:
+        sink = timed[0]
+        client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        client.bind(("127.0.0.1", 0))
+        client.setblocking(False)
+        target = ("127.0.0.1", daemon.osc_port)
+        assert daemon.server is not None
+        stats = daemon.server.stats
+
+        async def ask(dgram: bytes) -> float:
+            """Send one datagram, wait until its effects settle; returns when it was sent."""
+            sent = time.perf_counter()
+            client.sendto(dgram, target)
+            await _settled(daemon, sink, stats["messages"] + 1)
+            return sent
+
+        await ask(_dgram("/dexbridge/bank/load", bank_path))
+        for slot, index in ((0, 1), (1, 20)):
+            await ask(_dgram("/dexbridge/morph/slot", slot, index))
+        assert daemon.session is not None and all(daemon.session.state.slots[:2]), "morph slots did not fill"
+
+        control, decode = [], []
+        slots = daemon.session.state.slots
+        for round_index in range(iterations):
+            x = 0.0 if round_index % 2 else 1.0
+            before = len(sink.sent)
+            sent = await ask(_dgram("/dexbridge/morph", x))
+            if len(sink.sent) > before:
+                control.append(sink.sent[before] - sent)
+            latent = interpolate(slots[0].latent, slots[1].latent, x)  # type: ignore[union-attr]
+            start = time.perf_counter()
+            engine.decode(latent)
+            decode.append(time.perf_counter() - start)
+
+        voices = [item.voice for item in read_syx_voices(bank_path).voices]
+        renderer = Renderer()
+        snippets = [renderer.render(voices[i], 60, 85)[: round(SNIPPET_SECONDS * renderer.sample_rate)] for i in (3, 20)]
+        infer = []
+        for round_index in range(max(3, iterations // 5)):
+            snippet = snippets[round_index % 2]
+            await ask(_dgram("/dexbridge/program", 10 + round_index % 2))  # so the inferred voice is always a change
+            before = len(sink.sent)
+            sent = await ask(_dgram("/dexbridge/infer/blob", snippet.astype("<f4").tobytes(), renderer.sample_rate))
+            if len(sink.sent) > before:
+                infer.append(sink.sent[-1] - sent)
+
+        sustained = await _sustained(daemon, sink, client, target, rate_hz, seconds, engine, slots)
+        notes = [f"'out' = rtmidi took the message for JACK port {sink.name}; the JACK period adds up to one cycle"]
+        if len(control) < iterations:
+            notes.append(f"{iterations - len(control)} control rounds changed no parameter (skipped)")
+        client.close()
+        return BridgeBenchReport(_percentiles(control), _percentiles(infer), _percentiles(decode), sustained,
+                                 iterations, engine.backend_name, notes)
+    finally:
+        daemon.request_stop()
+        await daemon.shutdown()
+
+
+async def _sustained(daemon: Daemon, sink: _TimedSink, client: socket.socket, target: tuple[str, int], rate_hz: float,
+                     seconds: float, engine: Any, slots: list) -> dict[str, float]:
+    assert daemon.server is not None and daemon.session is not None
+    count = round(rate_hz * seconds)
+    positions = np.random.default_rng(0).random(count)
+    received_before = daemon.server.stats["messages"]
+    voices_before = daemon.session.state.voices_applied
+    done = threading.Event()
+    last_sent = [0.0]
+
+    def send_all() -> None:  # another thread, paced by the clock: a steady 1 000 messages/s
+        start = time.perf_counter()
+        for i, x in enumerate(positions):
+            wait = start + i / rate_hz - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            client.sendto(_dgram("/dexbridge/morph", float(x)), target)
+        last_sent[0] = time.perf_counter()
+        done.set()
+
+    sender = threading.Thread(target=send_all, name="bench-sender")
+    sender.start()
+    max_backlog = 0
+    started = time.perf_counter()
+    while not done.is_set():
+        sent_so_far = min(count, int((time.perf_counter() - started) * rate_hz))
+        max_backlog = max(max_backlog, sent_so_far - (daemon.server.stats["messages"] - received_before))
+        await asyncio.sleep(0.01)
+    sender.join()
+    while daemon.server.stats["messages"] - received_before < count and time.perf_counter() - last_sent[0] < 2.0:
+        await asyncio.sleep(0.0005)
+    assert daemon.midi_out is not None
+    while not (daemon.session.control.idle and not daemon.midi_out.pending) and time.perf_counter() - last_sent[0] < 2.0:
+        await asyncio.sleep(0.0005)
+    drain = time.perf_counter() - last_sent[0]
+    last = float(np.float32(positions[-1]))  # what the float32 OSC argument carried
+    expected: Voice = engine.decode(interpolate(slots[0].latent, slots[1].latent, last))
+    return {"rate_hz": rate_hz, "seconds": seconds, "sent": float(count),
+            "lost": float(count - (daemon.server.stats["messages"] - received_before)),
+            "max_backlog": float(max(0, max_backlog)), "drain_ms": drain * 1000.0,
+            "voices": float(daemon.session.state.voices_applied - voices_before),
+            "final_ok": float(daemon.session.state.voice == expected)}
+
+
+def bridge_bench(checkpoint: Any, backend: str, iterations: int) -> BridgeBenchReport:
+    """Build an engine for ``checkpoint`` on ``backend`` and run :func:`run_bridge_bench` on the bundled brass bank."""
+    from bridge.commands.library import bundled_bank_path
+    from engine.backends import select_backend
+    from engine.runtime import Engine
+
+    engine = Engine(checkpoint, select_backend(backend, checkpoint))
+    engine.infer(engine.reference_tone(), engine.sample_rate, refine=False)  # warm-up, as Engine.load does
+    return asyncio.run(run_bridge_bench(engine, str(bundled_bank_path("brass")), iterations=iterations))

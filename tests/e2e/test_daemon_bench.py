@@ -1,0 +1,27 @@
+"""``dexbridge bench --bridge`` runs through the real daemon and JACK and reports every figure (no timing asserted)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bridge.bench_bridge import run_bridge_bench
+from engine.runtime import Engine
+
+pytestmark = pytest.mark.jack
+
+
+async def test_bridge_bench_reports_every_figure(jack: str, tiny_engine: Engine, brass_path: Path) -> None:
+    report = await run_bridge_bench(tiny_engine, str(brass_path), iterations=6, rate_hz=500.0, seconds=0.5)
+    assert report.control_to_first_midi_ms["n"] == 6  # every round moved the voice, and MIDI left for each
+    assert report.osc_to_last_midi_ms["n"] == 3
+    assert report.decode_baseline_ms["n"] == 6
+    for figures in (report.control_to_first_midi_ms, report.osc_to_last_midi_ms, report.decode_baseline_ms):
+        assert 0 < figures["p50"] <= figures["p99"] <= figures["max"]
+    sustained = report.sustained
+    assert sustained["sent"] == 250 and sustained["lost"] == 0 and sustained["final_ok"] == 1.0
+    assert sustained["voices"] >= 1
+    table = report.table()
+    assert "control -> first MIDI byte" in table and "sustained 500 msgs/s for 0.5 s: 250 sent, 0 lost" in table
+    assert report.to_json()["backend"] == "torch"
