@@ -64,6 +64,7 @@ def atomic_target(path: Path) -> Iterator[Path]:
     os.close(descriptor)
     try:
         yield Path(temporary)
+        os.chmod(temporary, 0o644)  # mkstemp makes it owner-only; a cache beside a shared checkpoint is for all
         os.replace(temporary, path)
     finally:
         Path(temporary).unlink(missing_ok=True)

@@ -127,6 +127,7 @@ def test_onnx_cache_is_reused_and_keyed_by_content(tiny_checkpoint: Path, tmp_pa
     path = Path(shutil.copy(tiny_checkpoint, tmp_path / "model.pt"))
     first = OnnxBackend(load_checkpoint(path))
     assert first.exported == list(ONNX_STAGES) and all(p.is_file() and p.parent == tmp_path for p in first.paths.values())
+    assert all(p.stat().st_mode & 0o777 == 0o644 for p in first.paths.values())
     stamps = {stage: p.stat().st_mtime_ns for stage, p in first.paths.items()}
     second = OnnxBackend(load_checkpoint(path))
     assert second.exported == [] and second.paths == first.paths
