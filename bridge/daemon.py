@@ -142,6 +142,7 @@ class Daemon:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
             await session.control.stop()
+            session.close()
         if self._worker is not None:
             await self._worker.stop()
         if session is not None:

@@ -27,7 +27,7 @@ from bridge.osc_server import OscRequest, OscServer, Peer
 from bridge.settings import OUTPUT_MODES, Settings
 from bridge.sysex import encode_bank_dump, encode_voice_dump
 from bridge.syxfile import read_syx_voices, write_file
-from bridge.uploads import Uploads
+from bridge.uploads import UploadError, Uploads
 from engine.latent import interpolate, morph_2d
 from models.errors import DexbridgeError
 from models.params import BY_INDEX, to_host_value
@@ -132,7 +132,9 @@ class BridgeSession:
         self.tasks: set[asyncio.Task[None]] = set()
         self._control_peer: Peer | None = None
         self._origin_task: asyncio.Task[None] | None = None
-        self._audition: Any = None  # a private embedded synth for /dexbridge/note, made on first use
+        self.audition: Any = None  # a private embedded synth for /dexbridge/note, made on first use
+        self._upload_peers: dict[int, Peer] = {}
+        self._expiry: asyncio.TimerHandle | None = None
 
     # ----- dispatch and tasks -----------------------------------------------------------------
 
@@ -162,6 +164,15 @@ class BridgeSession:
         self.tasks.add(task)  # a hard reference, or the task may be garbage-collected mid-flight
         task.add_done_callback(self.tasks.discard)
         return task
+
+    def close(self) -> None:
+        """Release what the session made itself: the upload expiry timer, the audition synth."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        if self.audition is not None:
+            self.audition.close()
+            self.audition = None
 
     # ----- new voices -------------------------------------------------------------------------
 
@@ -250,9 +261,19 @@ class BridgeSession:
                    "/dexbridge/infer/blob")
 
     def upload_begin(self, peer: Peer, upload_id: int, total: int, sample_rate: int) -> None:
-        """Open a chunked upload."""
-        self.uploads.expire(time.monotonic())
+        """Open a chunked upload; one left without a chunk for ``upload_timeout_s`` is dropped and reported."""
         self.uploads.begin(upload_id, total, sample_rate, time.monotonic())
+        self._upload_peers[upload_id] = peer
+        if self._expiry is None:
+            self._expiry = asyncio.get_running_loop().call_later(self.settings.upload_timeout_s, self._expire_uploads)
+
+    def _expire_uploads(self) -> None:
+        self._expiry = None
+        for upload_id in self.uploads.expire(time.monotonic()):
+            expired = UploadError(f"upload {upload_id}: no chunk for {self.settings.upload_timeout_s:g} s, dropped; begin again")
+            self.server.refuse(self._upload_peers.pop(upload_id, None), expired, "/dexbridge/upload")
+        if len(self.uploads):
+            self._expiry = asyncio.get_running_loop().call_later(self.settings.upload_timeout_s / 4, self._expire_uploads)
 
     def upload_chunk(self, peer: Peer, upload_id: int, offset: int, data: bytes) -> None:
         """Append one chunk to an upload."""
@@ -261,6 +282,7 @@ class BridgeSession:
     def upload_end(self, peer: Peer, upload_id: int) -> None:
         """Finish an upload and infer a voice from it."""
         finished = self.uploads.end(upload_id)
+        self._upload_peers.pop(upload_id, None)
         self.spawn(self._infer(peer, finished.audio, finished.sample_rate), peer, "/dexbridge/upload/end")
 
     def capture(self, peer: Peer, seconds: float) -> None:
@@ -415,9 +437,9 @@ class BridgeSession:
         if sinks:
             synth = sinks[0]
         else:
-            if self._audition is None:
-                self._audition = EmbeddedSynth(device=self.settings.output_device)
-            synth = self._audition
+            if self.audition is None:
+                self.audition = EmbeddedSynth(device=self.settings.output_device)
+            synth = self.audition
             synth.send(encode_voice_dump(self.state.voice, 0))
 
         async def job() -> None:

@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
+from daemon_harness import daemon_settings, run_daemon
+from osc_client import OscClient
 
 from bridge.capture import CaptureError, record
+from engine.runtime import Engine
+from models.voice import Voice
 
 pytestmark = pytest.mark.jack
 TONE_HZ = 440.0
 
 
-def _jack_ports() -> list[str]:
-    return subprocess.run(["jack_lsp"], capture_output=True, text=True, check=True).stdout.split()
+async def _jack(*args: str) -> str:
+    """Run a JACK tool without blocking the event loop (the daemon under test shares it)."""
+    proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, f"{args}: {err.decode()}"
+    return out.decode()
 
 
 @pytest.fixture
@@ -39,13 +48,17 @@ def tone(jack: str) -> Iterator[None]:
 
 
 async def connect_tone_to_capture() -> None:
-    """Wire our output port to our input port once the recording stream has registered it."""
+    """Wire our output port to our input port once the recording stream has registered it
+    (PortAudio numbers its ports per stream: ``PortAudio:in_0``, later ``in_1``, ...)."""
+    ports: list[str] = []
     for _ in range(200):
-        ports = _jack_ports()
-        inputs = [p for p in ports if p.startswith("PortAudio") and p.endswith(":in_0")]
+        ports = (await _jack("jack_lsp")).split()
+        inputs = [p for p in ports if re.fullmatch(r"PortAudio[^:]*:in_\d+", p)]
         if inputs:
-            client = inputs[0].rsplit(":", 1)[0]
-            subprocess.run(["jack_connect", f"{client}:out_0", inputs[0]], check=True, capture_output=True)
+            client = inputs[-1].rsplit(":", 1)[0]
+            outputs = [p for p in ports if re.fullmatch(rf"{re.escape(client)}:out_\d+", p)]
+            assert outputs, f"no output port of {client} for the tone: {ports}"
+            await _jack("jack_connect", outputs[-1], inputs[-1])
             return
         await asyncio.sleep(0.01)
     pytest.fail(f"no PortAudio input port appeared in JACK: {ports}")
@@ -69,3 +82,30 @@ async def test_bad_requests_name_the_fix(jack: str) -> None:
         await record(20.0)
     with pytest.raises(CaptureError, match=r"audio input no-such-device: .*inputs: .*--input-device"):
         await record(0.2, device="no-such-device")
+
+
+async def test_the_daemon_captures_and_infers_from_the_tone(tone: None, tiny_engine: Engine) -> None:
+    async with run_daemon(daemon_settings(), tiny_engine) as daemon:
+        client = await OscClient().open("127.0.0.1", daemon.osc_port)
+        client.send("/dexbridge/capture", 1.0)
+        await connect_tone_to_capture()
+        (vced,) = await client.until("/dexbridge/voice")
+        f0_hz, level_db, backend = await client.until("/dexbridge/inferred")
+        assert len(vced) == 155 and backend == "torch"
+        assert abs(f0_hz - TONE_HZ) < 10 and -7 < level_db < -5  # a 0.5 peak is -6 dB
+        client.close()
+
+
+async def test_note_auditions_the_current_voice_on_the_embedded_synth(jack: str, tiny_engine: Engine, brass_path: Path,
+                                                                      brass_voices: list[Voice]) -> None:
+    async with run_daemon(daemon_settings(), tiny_engine) as daemon:
+        client = await OscClient().open("127.0.0.1", daemon.osc_port)
+        client.send("/dexbridge/voice/load", str(brass_path), 5)
+        await client.until("/dexbridge/voice")
+        client.send("/dexbridge/note", 62, 90, 0.2)
+        assert await client.until("/dexbridge/done") == ["/dexbridge/note", "62 90 0.2 s on embedded"]
+        assert daemon.session is not None and daemon.session.audition.voice == brass_voices[5]
+        client.send("/dexbridge/note", 200)
+        (text,) = await client.until("/dexbridge/error")
+        assert text.startswith("/dexbridge/note: note 200 (0..127)")
+        client.close()

@@ -1,0 +1,69 @@
+"""Daemon requests beyond one datagram: TCP snippets, upload timeouts, a busy engine."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import soundfile
+from daemon_harness import daemon_settings, run_daemon
+from osc_client import OscClient, build
+from pythonosc import slip
+from pythonosc.osc_packet import OscPacket
+
+from engine.runtime import Engine
+from models.voice import Voice
+
+
+async def test_a_whole_snippet_over_tcp_answers_on_the_connection(tiny_engine: Engine, brass_wav: Path) -> None:
+    audio, rate = soundfile.read(brass_wav, dtype="float32")  # 4 s: 352 800 B, more than a datagram holds
+    async with run_daemon(daemon_settings(), tiny_engine) as daemon:
+        reader, writer = await asyncio.open_connection("127.0.0.1", daemon.osc_port)
+        writer.write(slip.encode(build("/dexbridge/infer/blob", audio.tobytes(), rate, types="bi")))
+        await writer.drain()
+        buffer, voice = b"", None
+        while voice is None:
+            buffer += await asyncio.wait_for(reader.read(65536), 30)
+            *frames, buffer = buffer.split(slip.END)
+            for frame in filter(None, frames):
+                for timed in OscPacket(slip.decode(frame)).messages:
+                    if timed.message.address == "/dexbridge/voice":
+                        voice = Voice.from_values(timed.message.params[0])
+        writer.close()
+        assert voice == tiny_engine.infer(audio, rate).voice
+
+
+async def test_an_abandoned_upload_is_reported_and_dropped(tiny_engine: Engine) -> None:
+    async with run_daemon(daemon_settings(upload_timeout_s=0.3), tiny_engine) as daemon:
+        client = await OscClient().open("127.0.0.1", daemon.osc_port)
+        client.send("/dexbridge/upload/begin", 11, 4000, 22050)
+        client.send("/dexbridge/upload/chunk", 11, 0, b"\0" * 1000, types="iib")
+        (text,) = await client.until("/dexbridge/error", timeout=5)
+        assert text == "upload 11: no chunk for 0.3 s, dropped; begin again"
+        client.send("/dexbridge/upload/chunk", 11, 1000, b"\0" * 1000, types="iib")
+        (text,) = await client.until("/dexbridge/error")
+        assert text.startswith("upload 11: no such upload open")
+        assert daemon.session is not None and len(daemon.session.uploads) == 0
+        client.close()
+
+
+async def test_a_busy_engine_refuses_at_once_and_serves_the_rest(tiny_engine: Engine, brass_wav: Path) -> None:
+    audio, rate = soundfile.read(brass_wav, dtype="float32")
+    blob = audio[: rate // 2].tobytes()
+    async with run_daemon(daemon_settings(max_jobs=1), tiny_engine) as daemon:
+        client = await OscClient().open("127.0.0.1", daemon.osc_port)
+        for _ in range(8):
+            client.send("/dexbridge/infer/blob", blob, rate, types="bi")
+        voices = errors = 0
+        while voices + errors < 8:
+            address, args = await asyncio.wait_for(client.replies.get(), 30)
+            if address == "/dexbridge/inferred":
+                voices += 1
+            elif address == "/dexbridge/error":
+                assert args[0].startswith("busy: 1 jobs queued (limit 1)"), args[0]
+                errors += 1
+        assert voices >= 2 and errors >= 1
+        client.send("/dexbridge/ping")
+        await client.until("/dexbridge/pong")
+        client.close()
+
