@@ -41,8 +41,8 @@ def compile_stage(stage: str, module: nn.Module, example: torch.Tensor, path: Pa
     spec = torch_tensorrt.Input(min_shape=(1, *tail), opt_shape=(1, *tail), max_shape=(MAX_BATCH, *tail), dtype=torch.float32)
     precisions = {torch.float32} if stage in FLOAT32_STAGES else {torch.float32, torch.half}
     try:
-        compiled = torch_tensorrt.compile(module.to(device), ir="dynamo", arg_inputs=[spec], enabled_precisions=precisions)
-        torch_tensorrt.save(compiled, str(path), output_format="exported_program", arg_inputs=[example])
+        compiled = torch_tensorrt.compile(module.to(device), ir="dynamo", inputs=[spec], enabled_precisions=precisions)
+        torch_tensorrt.save(compiled, str(path), output_format="exported_program", inputs=[example])
     except Exception as error:
         raise BackendError(f"TensorRT compilation of stage {stage!r} failed: {type(error).__name__}: {error}") from error
 
