@@ -104,6 +104,11 @@ class MidiOut:
             sink.close()
         self.sinks.clear()
 
+    def status(self) -> dict[str, object]:
+        """Sinks, modes, bytes sent and still queued (for ``/dexbridge/status``)."""
+        return {"sinks": [sink.name for sink in self.sinks], "modes": list(self.modes), "sent_bytes": self.sent_bytes,
+                "pending": self.pending, "bytes_per_second": self.settings.bytes_per_second}
+
     @property
     def pending(self) -> int:
         """Messages still queued (parameter changes, and a dump)."""

@@ -57,6 +57,9 @@ class Output(Protocol):
     def set_modes(self, modes: Sequence[str]) -> None:
         """Switch output modes (``param``, ``dump``, ``cc``; ``osc`` is the session's own)."""
 
+    def status(self) -> dict[str, Any]:
+        """JSON-ready figures for ``/dexbridge/status``."""
+
     def all_notes_off(self) -> None:
         """Silence every sounding note (shutdown, panic)."""
 
@@ -239,6 +242,7 @@ class BridgeSession:
             "control_steps": self.control.steps,
             "requests_in_flight": len(self.tasks),
             "uploads_open": len(self.uploads),
+            "outputs": [output.status() for output in self.outputs],
             "uptime_s": round(time.monotonic() - state.started, 3),
             "osc": dict(self.server.stats),
             "settings": self.settings.to_dict(),

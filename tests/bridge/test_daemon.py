@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -234,3 +235,31 @@ async def test_files_are_written_and_read_back(running: tuple[Daemon, OscClient]
     client.send("/dexbridge/mode", "param", "cc", "param")
     assert await client.until("/dexbridge/done") == ["/dexbridge/mode", "param cc"]
     assert daemon.session is not None and daemon.session.state.modes == ("param", "cc")
+
+
+async def test_no_request_blocks_the_event_loop(running: tuple[Daemon, OscClient], voice_wav: Path, brass_path: Path,
+                                                tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """asyncio debug mode names every callback that held the loop; inference, file I/O and decoding
+    all run elsewhere, so none comes near 100 ms (the engine's own inference takes about that here)."""
+    _, client = running
+    loop = asyncio.get_running_loop()
+    loop.set_debug(True)
+    loop.slow_callback_duration = 0.1
+    try:
+        with caplog.at_level(logging.WARNING, logger="asyncio"):
+            client.send("/dexbridge/bank/load", str(brass_path))
+            await client.until("/dexbridge/done")
+            for slot, index in ((0, 2), (1, 12)):
+                client.send("/dexbridge/morph/slot", slot, index)
+                await client.until("/dexbridge/done")
+            client.send("/dexbridge/infer/file", str(voice_wav))
+            await client.until("/dexbridge/inferred")
+            for x in np.linspace(0, 1, 200):
+                client.send("/dexbridge/morph", float(x))
+                await asyncio.sleep(0.001)
+            client.send("/dexbridge/dump", str(tmp_path / "slots.mid"), "slots")
+            await client.until("/dexbridge/done")
+    finally:
+        loop.set_debug(False)
+    slow = [record.getMessage() for record in caplog.records if record.name == "asyncio" and "took" in record.getMessage()]
+    assert slow == []

@@ -6,6 +6,7 @@ daemon replied with. Then MIDI in, a port that vanishes, and a burst with MIDI o
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -104,6 +105,10 @@ async def started(mode: tuple[str, ...], names: tuple[str, str], peer: JackPeer,
         client = await OscClient().open("127.0.0.1", daemon.osc_port)
         client.send("/dexbridge/ping")  # broadcasts (voices from MIDI in) go to clients the daemon has heard from
         await client.until("/dexbridge/pong")
+        client.send("/dexbridge/status")
+        (text,) = await client.until("/dexbridge/status")
+        (output,) = json.loads(text)["outputs"]
+        assert output["sinks"] == [f"midi:{names[0]}"] and output["modes"] == list(mode)
         try:
             yield daemon, client
         finally:
