@@ -117,7 +117,7 @@ async def _settled(daemon: Daemon, sink: _TimedSink, received: int, timeout_s: f
     while daemon.server.stats["messages"] < received and time.perf_counter() < deadline:
         await asyncio.sleep(0.0002)
     while time.perf_counter() < deadline:
-        idle = daemon.session.control.idle and not daemon.midi_out.pending and not daemon.session.tasks
+        idle = daemon.session.controls.loop.idle and not daemon.midi_out.pending and not daemon.session.tasks
         if idle and (not sink.sent or time.perf_counter() - sink.sent[-1] > QUIET_S):
             return
         await asyncio.sleep(0.002)
@@ -240,7 +240,7 @@ async def _sustained(daemon: Daemon, sink: _TimedSink, client: socket.socket, ta
     while daemon.server.stats["messages"] - received_before < count and time.perf_counter() - last_sent[0] < 2.0:
         await asyncio.sleep(0.0005)
     assert daemon.midi_out is not None
-    while not (daemon.session.control.idle and not daemon.midi_out.pending) and time.perf_counter() - last_sent[0] < 2.0:
+    while not (daemon.session.controls.loop.idle and not daemon.midi_out.pending) and time.perf_counter() - last_sent[0] < 2.0:
         await asyncio.sleep(0.0005)
     drain = time.perf_counter() - last_sent[0]
     last = float(np.float32(positions[-1]))  # what the float32 OSC argument carried

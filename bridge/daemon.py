@@ -87,7 +87,7 @@ class Daemon:
             self._midi_in = await asyncio.to_thread(self._open_midi_in, asyncio.get_running_loop())
         self.server.handler = session.handle
         self.midi_out.start()
-        session.control.start()
+        session.controls.loop.start()
         await self.server.start(settings.osc_host, settings.osc_port, tcp=settings.osc_tcp)
         logger.info("daemon.ready osc=%s:%d modes=%s backend=%s sinks=%s midi_in=%s", settings.osc_host, self.osc_port,
                     ",".join(settings.mode), self.engine.backend_name, ",".join(s.name for s in sinks) or "-",
@@ -141,7 +141,7 @@ class Daemon:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-            await session.control.stop()
+            await session.controls.loop.stop()
             session.close()
         if self._worker is not None:
             await self._worker.stop()

@@ -90,9 +90,9 @@ class MidiRouter:
             if slot is None:
                 session.apply_voice(decoded.voice)
             else:
-                session.fill_slot(None, slot, decoded.voice)
+                session.library.fill_slot(None, slot, decoded.voice)
         elif isinstance(decoded, BankDump):
-            session.load_bank(decoded.voices, "MIDI bank dump")
+            session.library.load_bank(decoded.voices, "MIDI bank dump")
             session.server.broadcast("/dexbridge/done", "midi in", f"bank of {len(decoded.voices)} voices")
         elif isinstance(decoded, ParamChange):
             session.apply_voice(session.state.voice.replace({decoded.index: decoded.value}))
@@ -108,7 +108,7 @@ class MidiRouter:
         elif kind == CONTROL_CHANGE and len(data) == 3 and (self.routes.omni or channel == self.channel):
             self._control_change(data[1], data[2])
         elif kind == PROGRAM_CHANGE and len(data) == 2 and channel == self.channel:
-            self.session.program(None, data[1] % len(self.session.state.bank))
+            self.session.library.program(None, data[1] % len(self.session.state.bank))
 
     def _track_note(self, kind: int, channel: int, data: bytes) -> None:
         if len(data) < 3 or kind not in (NOTE_ON, NOTE_OFF):
@@ -122,8 +122,8 @@ class MidiRouter:
     def _control_change(self, number: int, value: int) -> None:
         routes = self.routes
         if number in routes.macros:
-            self.session.macro(None, routes.macros.index(number), value / 127 * 2.0 - 1.0)
+            self.session.controls.macro(None, routes.macros.index(number), value / 127 * 2.0 - 1.0)
         elif number in (routes.morph_x, routes.morph_y):
             self._morph[number == routes.morph_y] = value / 127
             x, y = self._morph
-            self.session.morph(None, x if x is not None else 0.0, y)
+            self.session.controls.morph(None, x if x is not None else 0.0, y)

@@ -1,0 +1,88 @@
+"""What every request handler shares: :class:`BridgeState` (the voice, morph slots, bank, modes), the
+:class:`RequestError` they raise, and the protocols of the engine, worker and outputs they call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from models.errors import DexbridgeError
+from models.voice import Voice
+
+SLOT_NAMES = "ABCD"
+BANK_SIZE = 32
+
+
+class RequestError(DexbridgeError, ValueError):
+    """A request the bridge refuses: a value out of range, an empty slot, a missing file, busy."""
+
+
+class Output(Protocol):
+    """A MIDI-side destination of voices and notes (a port in some modes, the embedded synth, ...)."""
+
+    def send_voice(self, voice: Voice) -> None:
+        """Bring the destination to this voice (whatever messages its mode sends)."""
+
+    def send_note(self, message: bytes) -> None:
+        """Pass a note or controller message through."""
+
+    def set_modes(self, modes: Sequence[str]) -> None:
+        """Switch output modes (``param``, ``dump``, ``cc``; ``osc`` is the session's own)."""
+
+    def status(self) -> dict[str, Any]:
+        """JSON-ready figures for ``/dexbridge/status``."""
+
+    def all_notes_off(self) -> None:
+        """Silence every sounding note (shutdown, panic)."""
+
+    async def aclose(self) -> None:
+        """Flush and close."""
+
+
+class Engine(Protocol):
+    """What the session uses of :class:`engine.runtime.Engine` (sync, thread-safe)."""
+
+    latent_dim: int
+    macro_count: int
+    backend_name: str
+
+    def encode(self, voice: Voice) -> np.ndarray: ...
+
+    def macros_to_latent(self, values: Sequence[float], origin: np.ndarray | None = None) -> np.ndarray: ...
+
+
+class Worker(Protocol):
+    """What the session uses of :class:`engine.worker.InferenceWorker`."""
+
+    async def infer(self, audio: np.ndarray, sample_rate: int) -> Any: ...
+
+    async def decode(self, latent: np.ndarray) -> Voice: ...
+
+
+@dataclass
+class Slot:
+    """A morph corner: its voice and that voice's latent point."""
+
+    voice: Voice
+    latent: np.ndarray
+
+
+@dataclass
+class BridgeState:
+    """Everything the daemon holds between messages (built in ``Daemon.startup``, never global)."""
+
+    voice: Voice = field(default_factory=Voice.init)
+    latent: np.ndarray | None = None
+    slots: list[Slot | None] = field(default_factory=lambda: [None] * len(SLOT_NAMES))
+    bank: list[Voice] = field(default_factory=lambda: [Voice.init() for _ in range(BANK_SIZE)])
+    modes: tuple[str, ...] = ("param",)
+    dump_slot: int | None = None  # the next voice dump on MIDI in fills this morph slot
+    macro_values: np.ndarray | None = None
+    macro_origin: np.ndarray | None = None
+    voices_applied: int = 0
+    started: float = field(default_factory=time.monotonic)
