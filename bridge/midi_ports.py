@@ -11,6 +11,7 @@ is gone instead of failing later or silently. Ports only move bytes: messages ar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 VIRTUAL_PREFIX = "virtual:"
 CLIENT_NAME = "dexbridge"
 _SUSTAIN, _ALL_SOUND_OFF, _ALL_NOTES_OFF = 64, 120, 123
+_CALLBACK_DRAIN_S = 0.05
 
 
 class MidiPortError(DexbridgeError, OSError):
@@ -232,7 +234,7 @@ class MidiInput:
         self.closed = False
 
     def _on_rtmidi_thread(self, event: tuple[list[int], float], data: object = None) -> None:
-        if not self.loop.is_closed():
+        with contextlib.suppress(RuntimeError):  # the loop closed under a port still open: no one to deliver to
             self.loop.call_soon_threadsafe(self._deliver, bytes(event[0]))
 
     def _deliver(self, data: bytes) -> None:
@@ -258,5 +260,8 @@ class MidiInput:
         if not self.closed:
             self.closed = True
             self._port.cancel_callback()
+            # A callback already running on rtmidi's thread waits for the GIL; JACK cannot close the
+            # port until it returns, and close_port keeps the GIL: let it finish first (no deadlock).
+            time.sleep(_CALLBACK_DRAIN_S)
             self._port.close_port()
             self._port.delete()

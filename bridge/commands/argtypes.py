@@ -25,3 +25,25 @@ def at_least(minimum: int, unit: str = "") -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def number_between(minimum: float, maximum: float, unit: str = "") -> Callable[[str], float]:
+    """An argparse type accepting numbers from ``minimum`` to ``maximum`` (inclusive).
+
+    Args:
+        minimum: smallest accepted value.
+        maximum: largest accepted value.
+        unit: the unit, named in the error (``"-1.0 s out of range 0..60"``).
+    """
+    label = f" {unit}" if unit else ""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number{label}") from None
+        if not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"{value}{label} out of range {minimum:g}..{maximum:g}")
+        return value
+
+    return parse

@@ -1,0 +1,153 @@
+"""The embedded synth: dexed-py driven by a DX7 receiver, rendering or playing the voice it holds.
+
+It takes exactly the bytes a MIDI output sends (:meth:`EmbeddedSynth.send`), applies them as
+Dexed would (:class:`bridge.receiver.Receiver`), and renders the resulting voice with
+:class:`models.render.Renderer`: the same audio as rendering that voice directly. Playback goes
+through sounddevice (PortAudio) at the output device's own sample rate.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import sounddevice as sd
+
+from bridge.cc_map import CcMap
+from bridge.receiver import ALL_OPERATORS_ON, Receiver
+from bridge.sinks import SinkError
+from models.params import BY_NAME
+from models.render import NOTE_SECONDS, RENDER_SECONDS, SAMPLE_RATE, Renderer
+from models.voice import Voice
+
+# dexed-py ignores the operator on/off mask; a switched-off operator is rendered silent by
+# zeroing what sets its level (output level, level scaling depths, velocity sensitivity).
+_SILENCED_FIELDS = ("output_level", "left_depth", "right_depth", "key_vel_sens")
+
+
+def audible_voice(voice: Voice, op_switch: int) -> Voice:
+    """``voice`` with the operators the mask turns off (bit 5 = OP1 ... bit 0 = OP6) silenced."""
+    if op_switch == ALL_OPERATORS_ON:
+        return voice
+    changes = {BY_NAME[f"op{op}_{field}"].index: 0 for op in range(1, 7) if not op_switch >> (6 - op) & 1
+               for field in _SILENCED_FIELDS}
+    return voice.replace(changes)
+
+
+class EmbeddedSynth:
+    """A dexed-py synth that follows MIDI like Dexed.
+
+    Args:
+        cc_map: the CCs it has "learned" (cc mode); None = CCs change nothing.
+        voice: the initial voice (default ``Voice.init()``).
+        device: sounddevice output device for :meth:`play` (default: the system default).
+    """
+
+    def __init__(self, cc_map: CcMap | None = None, voice: Voice | None = None, device: int | str | None = None) -> None:
+        self.name = "embedded"
+        self.receiver = Receiver(voice=voice, cc_map=cc_map)
+        self.device = device
+        self._renderers: dict[tuple[int, float, float], Renderer] = {}
+        self._stream: sd.OutputStream | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def voice(self) -> Voice:
+        """The voice the synth holds now."""
+        return self.receiver.voice
+
+    def send(self, message: bytes) -> None:
+        """Apply MIDI bytes as Dexed would.
+
+        Raises:
+            ReceiverError: a value outside its DX7 range (nothing applied).
+            SysexDecodeError: a DX7 SysEx message that cannot be decoded.
+        """
+        self.receiver.feed(message)
+
+    def render(self, note: int = 60, velocity: int = 85, *, sample_rate: int = SAMPLE_RATE,
+               note_seconds: float = NOTE_SECONDS, render_seconds: float = RENDER_SECONDS) -> np.ndarray:
+        """Render one note of the current voice (operators switched off stay silent).
+
+        Returns:
+            Mono float32 audio, ``render_seconds`` long.
+
+        Raises:
+            ValueError: note, velocity, rate or durations out of range.
+        """
+        key = (sample_rate, note_seconds, render_seconds)
+        renderer = self._renderers.get(key)
+        if renderer is None:
+            renderer = self._renderers[key] = Renderer(sample_rate, note_seconds, render_seconds)
+        return renderer.render(audible_voice(self.voice, self.receiver.op_switch), note, velocity)
+
+    def play(self, note: int = 60, velocity: int = 85, *, note_seconds: float = 1.0, render_seconds: float = 1.5) -> np.ndarray:
+        """Render a note at the output device's rate and start playing it; returns at once.
+
+        A note still playing is replaced. Wait with :meth:`wait`.
+
+        Returns:
+            The audio being played (mono float32, at :attr:`playback_rate`).
+
+        Raises:
+            SinkError: no usable output device (PortAudio's message included).
+            ValueError: note, velocity or durations out of range.
+        """
+        rate = self.playback_rate
+        audio = self.render(note, velocity, sample_rate=rate, note_seconds=note_seconds, render_seconds=render_seconds)
+        position = 0
+
+        def callback(out: np.ndarray, frames: int, _time: object, _status: sd.CallbackFlags) -> None:
+            nonlocal position
+            chunk = audio[position:position + frames]
+            out[: len(chunk), 0] = chunk
+            out[len(chunk):, 0] = 0.0
+            position += len(chunk)
+            if len(chunk) < frames:
+                raise sd.CallbackStop
+
+        self.all_notes_off()
+        try:
+            stream = sd.OutputStream(samplerate=rate, channels=1, dtype="float32", device=self.device, callback=callback)
+            stream.start()
+        except sd.PortAudioError as exc:
+            raise SinkError(f"embedded synth: cannot play on output device {self.device!r}: {exc}") from exc
+        with self._lock:
+            self._stream = stream
+        return audio
+
+    @property
+    def playback_rate(self) -> int:
+        """The output device's default sample rate (what :meth:`play` renders at).
+
+        Raises:
+            SinkError: no output device.
+        """
+        try:
+            return int(sd.query_devices(self.device, "output")["default_samplerate"])
+        except (sd.PortAudioError, ValueError) as exc:
+            raise SinkError(f"embedded synth: no audio output device {self.device!r}: {exc}") from exc
+
+    def wait(self, timeout_s: float = 10.0) -> bool:
+        """Block until the note being played ends; False if it still plays after ``timeout_s``."""
+        with self._lock:
+            stream = self._stream
+        if stream is None:
+            return True
+        deadline = time.monotonic() + timeout_s
+        while stream.active and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not stream.active
+
+    def all_notes_off(self) -> None:
+        """Stop the note being played, if any."""
+        with self._lock:
+            stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.abort()
+            stream.close()
+
+    def close(self) -> None:
+        """Stop playback."""
+        self.all_notes_off()
