@@ -318,3 +318,12 @@ def test_serve_commands_in_the_patches_and_readme_parse() -> None:
         except SystemExit:
             pytest.fail(f"{where}: `{command}` is not a valid command line (see dexbridge serve --help)")
         assert args.command == "serve"
+
+
+def test_every_command_the_readme_shows_exists() -> None:
+    from bridge.cli import build_parser
+
+    # command lines: at a line start (code blocks), after a backtick, or after .venv/bin/
+    named = set(re.findall(r"(?:^|`|/)dexbridge ([a-z][a-z-]+)", README.read_text(), flags=re.MULTILINE))
+    subparsers = next(a for a in build_parser()._actions if a.dest == "command")
+    assert {"serve", "demo"} <= named <= set(subparsers.choices), f"unknown: {sorted(named - set(subparsers.choices))}"
