@@ -48,7 +48,7 @@ async def test_a_map_file_is_sent_instead(jack: str, tmp_path: Path) -> None:
     assert received == [bytes([0xB4, 20, 0]), bytes([0xB4, 21, 0])]
 
 
-def test_bad_port_and_delay_are_refused(jack: str, capsys) -> None:  # noqa: ANN001
+def test_bad_port_and_delay_are_refused(jack: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["cc-learn", "--midi-out", "no-such-dexed-port", "--midi-api", "jack"]) == 2
     assert "no MIDI output port matches 'no-such-dexed-port'" in capsys.readouterr().err
     with pytest.raises(SystemExit):

@@ -22,7 +22,7 @@ from bridge.cc_map import (
 from bridge.param_stream import ParamStream
 from bridge.receiver import Receiver
 from models.errors import ConfigError
-from models.params import BY_NAME, LEARNABLE, TRANSPOSE_INDEX
+from models.params import BY_NAME, LEARNABLE, TRANSPOSE_INDEX, ParamSpec
 from models.voice import Voice
 
 
@@ -37,7 +37,7 @@ def test_default_map_covers_the_144_learnable_parameters_and_transpose_on_two_ch
 
 
 @pytest.mark.parametrize("spec", MAPPABLE, ids=[spec.name for spec in MAPPABLE])
-def test_seven_bit_scaling_is_exact_over_the_full_range(spec) -> None:  # noqa: ANN001 (ParamSpec)
+def test_seven_bit_scaling_is_exact_over_the_full_range(spec: ParamSpec) -> None:
     ccs = [cc_value(spec, value) for value in range(spec.lo, spec.hi + 1)]
     assert len(set(ccs)) == spec.steps, "each value has its own CC value"
     assert all(0 <= cc <= 127 for cc in ccs)

@@ -13,7 +13,6 @@ from bridge.sinks import SinkError
 from bridge.sinks.dawdreamer import DawDreamerSynth, faust_path, faust_value
 from bridge.sysex import decode_sysex, encode_voice_dump
 from models.params import BY_NAME, VOICE_PARAMS
-from models.voice import Voice
 
 
 @pytest.fixture(scope="module")
@@ -46,4 +45,3 @@ def test_every_voice_parameter_but_algorithm_and_name_has_a_faust_slider() -> No
 def test_a_missing_plugin_is_refused_with_the_fix(tmp_path: Path) -> None:
     with pytest.raises(SinkError, match="leave --plugin out for the bundled Faust DX7"):
         DawDreamerSynth(tmp_path / "Dexed.vst3")
-    assert Voice.init() is not None

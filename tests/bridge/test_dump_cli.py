@@ -20,7 +20,9 @@ def brass(brass_path: Path) -> tuple[Voice, ...]:
     return decode_sysex(brass_path.read_bytes()).voices
 
 
-def test_one_voice_to_syx_and_mid(tmp_path: Path, brass_path: Path, brass: tuple[Voice, ...], capsys) -> None:  # noqa: ANN001
+def test_one_voice_to_syx_and_mid(
+    tmp_path: Path, brass_path: Path, brass: tuple[Voice, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
     syx, mid = tmp_path / "v.syx", tmp_path / "v.mid"
     assert main(["dump", str(brass_path), "--index", "4", "--out", str(syx), "--out", str(mid), "--channel", "3"]) == 0
     assert "wrote 1 voice dump" in capsys.readouterr().out
@@ -51,7 +53,7 @@ def test_every_voice_by_default_as_voice_dumps(tmp_path: Path, brass_path: Path,
     assert len(read_syx_messages(out)) == 32
 
 
-def test_bad_requests_exit_2_and_write_nothing(tmp_path: Path, brass_path: Path, capsys) -> None:  # noqa: ANN001
+def test_bad_requests_exit_2_and_write_nothing(tmp_path: Path, brass_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "x.syx"
     assert main(["dump", str(brass_path), "--index", "32", "--out", str(out)]) == 2
     assert "--index 32 out of range: the inputs hold 32 voices (0..31)" in capsys.readouterr().err
