@@ -87,8 +87,8 @@ class ModelConfig:
     representation: str = "numcat++"
     notes: tuple[tuple[int, int], ...] = SINGLE_NOTE
     encoder_head: str = "lean"
-    encoder_channels: tuple[int, ...] = (8, 16, 32, 64, 128, 192, 224, 64)
-    head_channels: int = 24
+    encoder_channels: tuple[int, ...] = (8, 16, 32, 64, 128, 192, 256, 256)
+    head_channels: int = 96
     flow_layers: int = 6
     flow_hidden: int = 300
     flow_hidden_layers: int = 1
