@@ -101,7 +101,8 @@ def _virtual_name(spec: str) -> str | None:
 
 
 def _open(port: rtmidi.MidiIn | rtmidi.MidiOut, spec: str, direction: str) -> str:
-    """Open ``spec`` on ``port``; returns the name of what it is connected to or created."""
+    """Open ``spec`` on ``port``; returns the name of what it is connected to or created.
+    On failure the rtmidi client is released before the error is raised."""
     try:
         virtual = _virtual_name(spec)
         if virtual is not None:
@@ -112,7 +113,11 @@ def _open(port: rtmidi.MidiIn | rtmidi.MidiOut, spec: str, direction: str) -> st
         port.open_port(available.index(name), name=CLIENT_NAME)
         return name
     except rtmidi.RtMidiError as exc:
+        port.delete()
         raise MidiPortError(f"cannot open MIDI {direction} {spec!r}: {exc}") from exc
+    except MidiPortError:
+        port.delete()
+        raise
 
 
 def all_notes_off_messages(channels: Iterable[int] = range(16), *, sound_off: bool = False) -> list[bytes]:
@@ -125,6 +130,14 @@ def all_notes_off_messages(channels: Iterable[int] = range(16), *, sound_off: bo
         if sound_off:
             out.append(bytes([status, _ALL_SOUND_OFF, 0]))
     return out
+
+
+def _sysex_open_after(data: bytes, was_open: bool) -> bool:
+    """Whether a SysEx is still unterminated after ``data``: decided by its last status byte."""
+    for byte in reversed(data):
+        if 0x80 <= byte < 0xF8:
+            return byte == SYSEX_START
+    return was_open
 
 
 class MidiOutput:
@@ -240,9 +253,13 @@ class MidiInput:
     def _deliver(self, data: bytes) -> None:
         if self.closed or not data:
             return
-        if data[0] == SYSEX_START or (self._in_sysex and (data[0] < 0x80 or data[0] == SYSEX_END)):
+        first = data[0]
+        if first >= 0xF8:  # realtime: allowed inside a SysEx, never part of one
+            self.handler(data)
+            return
+        if first < 0x80 or first in (SYSEX_START, SYSEX_END):  # SysEx, its continuation, or stray data bytes
             messages = self._assembler.feed(data)
-            self._in_sysex = data[-1] != SYSEX_END  # a SysEx split over several callbacks goes on
+            self._in_sysex = _sysex_open_after(data, self._in_sysex)
             for message in messages:
                 self.handler(message)
             return
@@ -250,6 +267,11 @@ class MidiInput:
             self._assembler.feed(data[:1])
             self._in_sysex = False
         self.handler(data)
+
+    @property
+    def discarded(self) -> int:
+        """Stray data bytes dropped so far (outside any SysEx)."""
+        return self._assembler.discarded
 
     def take_errors(self) -> list[str]:
         """SysEx the assembler dropped since the last call (cut short, oversized)."""

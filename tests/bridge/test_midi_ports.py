@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,3 +155,22 @@ def test_voice_fixture_pairs_differ(brass_path: Path) -> None:
     voices = decode_sysex(brass_path.read_bytes()).voices
     assert all(voices[a] != voices[b] for a, b in VOICE_PAIRS)
     assert Voice.init() not in voices
+
+
+async def test_rtmidi_thread_chunks_hop_to_the_loop_and_are_reassembled(jack: str, brass_path: Path) -> None:
+    loop_thread = threading.get_ident()
+    delivered: list[tuple[bytes, int]] = []
+    port = MidiInput(f"virtual:{_unique('hop')}", lambda message: delivered.append((message, threading.get_ident())), api="jack")
+    dump = encode_voice_dump(decode_sysex(brass_path.read_bytes()).voices[2])
+    chunks = [dump[:100], dump[100:], bytes([0x90, 60, 99]), dump[:40], bytes([0xB0, 1, 2]), dump[40:]]
+    try:
+        feeder = threading.Thread(target=lambda: [port._on_rtmidi_thread((list(chunk), 0.0)) for chunk in chunks])
+        feeder.start()
+        feeder.join()
+        await asyncio.sleep(0.05)
+        assert [message for message, _ in delivered] == [dump, bytes([0x90, 60, 99]), bytes([0xB0, 1, 2])]
+        assert {thread for _, thread in delivered} == {loop_thread}, "the handler runs on the loop's thread only"
+        assert port.take_errors() == ["status byte 0xB0 inside an unterminated SysEx: 40 bytes dropped"]
+        assert port.discarded == len(dump) - 40 + 1, "the rest of the cut dump (F7 included) and the status byte cutting it"
+    finally:
+        port.close()
