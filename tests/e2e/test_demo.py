@@ -88,6 +88,7 @@ def test_karplus_strong_refuses_what_it_cannot_play(f0: float, held: float) -> N
 
 
 async def test_demo_fails_loudly_when_the_inferred_voice_is_silent(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    # the tiny checkpoint answers near latent 0 whatever it hears, which decodes to a silent voice
     with pytest.raises(DemoError, match=r"inferred voice '.*' renders silent at note \d+.*--checkpoint"):
         await run_demo(tmp_path / "demo", tiny_checkpoint, backend="torch", say=lambda line: None)
     assert not (tmp_path / "demo" / "inferred.wav").exists()
