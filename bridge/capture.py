@@ -8,6 +8,7 @@ with ``call_soon_threadsafe``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -75,8 +76,13 @@ async def record(seconds: float, device: str | int | None = None) -> Recording:
         else:
             done.set_result(None)
 
-    def stopped() -> None:  # PortAudio's thread: the stream ended, filled or not
-        loop.call_soon_threadsafe(finish, f"audio input '{info['name']}' stopped after {filled} samples")
+    def to_loop(error: str | None) -> None:  # from PortAudio's thread; the loop may be gone at shutdown
+        if not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(finish, error)
+
+    def stopped() -> None:  # the stream ended, filled or not
+        to_loop(f"audio input '{info['name']}' stopped after {filled} samples")
 
     def callback(indata: np.ndarray, frames: int, _time: Any, status: Any) -> None:
         nonlocal filled
@@ -84,7 +90,7 @@ async def record(seconds: float, device: str | int | None = None) -> Recording:
         buffer[filled:filled + take] = indata[:take, 0]
         filled += take
         if filled >= buffer.size:
-            loop.call_soon_threadsafe(finish, None)
+            to_loop(None)
             raise sd.CallbackStop
 
     def open_stream() -> Any:
@@ -93,16 +99,21 @@ async def record(seconds: float, device: str | int | None = None) -> Recording:
         stream.start()
         return stream
 
+    opening = asyncio.ensure_future(asyncio.to_thread(open_stream))
     try:
-        stream = await asyncio.to_thread(open_stream)
+        stream = await asyncio.shield(opening)
     except sd.PortAudioError as exc:
         raise CaptureError(f"audio input '{info['name']}' cannot be opened: {exc}") from None
+    except asyncio.CancelledError:  # the thread still opens the stream: close it, never leave it to PortAudio
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread((await opening).close)
+        raise
     try:
         await asyncio.wait_for(done, seconds + 5.0)
     except TimeoutError:
         raise CaptureError(f"audio input '{info['name']}' delivered {filled} of {buffer.size} samples "
                            f"in {seconds + 5.0:.1f} s: is the audio server running?") from None
-    finally:
-        await asyncio.to_thread(stream.close)
+    finally:  # shielded: a second cancellation must not leave the stream open for PortAudio's thread
+        await asyncio.shield(asyncio.to_thread(stream.close))
     logger.info("capture.done device=%s seconds=%.2f sample_rate=%d", info["name"], seconds, sample_rate)
     return Recording(buffer, sample_rate, info["name"])

@@ -4,8 +4,9 @@ Startup loads and warms the engine, opens the outputs, starts the control loop a
 (so nothing is accepted before it can be served); any failure there is a named error. The first
 SIGINT/SIGTERM asks for a graceful stop, a second one skips the wait for in-flight requests.
 Shutdown runs in a fixed order: stop OSC and MIDI intake -> finish (or, past
-``shutdown_timeout_s``, cancel) in-flight requests -> stop the control loop and the worker ->
-all-notes-off to every output -> close the outputs (flushing files).
+``shutdown_timeout_s``, cancel) in-flight requests, whose replies still go out -> stop the control
+loop and the worker -> all-notes-off to every output -> close the outputs (flushing files) -> close
+the OSC sockets.
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ class Daemon:
     async def shutdown(self) -> None:
         """Stop intake, settle requests, silence and close the outputs. Safe after a failed startup."""
         if self.server is not None:
-            await self.server.close()
+            self.server.stop_intake()  # replies to requests in flight still go out
         if self._midi_in is not None:
             self._midi_in.close()
         session = self.session
@@ -139,7 +140,8 @@ class Daemon:
                 _, late = await asyncio.wait(pending, timeout=self.settings.shutdown_timeout_s)
                 pending = list(late)
             for task in pending:
-                task.cancel()
+                if not task.cancelling():  # cancelled once already by a second signal
+                    task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
             await session.controls.loop.stop()
             session.close()
@@ -152,6 +154,8 @@ class Daemon:
                 await output.aclose()
             logger.info("daemon.stopped voices=%d osc=%s", session.state.voices_applied,
                         dict(self.server.stats) if self.server else {})
+        if self.server is not None:
+            await self.server.close()
 
     @contextlib.contextmanager
     def _capture_signals(self) -> Any:

@@ -173,6 +173,7 @@ class OscServer:
         self._tcp: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
         self._scheduled: set[asyncio.TimerHandle] = set()
+        self._accepting = True
 
     @property
     def port(self) -> int:
@@ -204,13 +205,20 @@ class OscServer:
                 raise
         logger.info("osc.listening host=%s udp=%d tcp=%s", host, self.port, self.tcp_port)
 
-    async def close(self) -> None:
-        """Stop receiving: close the sockets, drop scheduled messages, close TCP connections."""
+    def stop_intake(self) -> None:
+        """Refuse new requests (``/dexbridge/error``: shutting down) and new TCP connections, while the
+        sockets stay open for the replies of requests still in flight."""
+        self._accepting = False
         for handle in self._scheduled:
             handle.cancel()
         self._scheduled.clear()
         if self._tcp is not None:
             self._tcp.close()
+
+    async def close(self) -> None:
+        """Close everything: the sockets, scheduled messages, TCP connections."""
+        self.stop_intake()
+        if self._tcp is not None:
             for writer in list(self._connections):
                 writer.close()
             await self._tcp.wait_closed()
@@ -220,6 +228,9 @@ class OscServer:
     def receive(self, data: bytes, peer: Peer) -> None:
         """Decode one packet and dispatch its messages (scheduling future-dated ones)."""
         self.stats["packets"] += 1
+        if not self._accepting:
+            self.refuse(peer, OscPacketError("the daemon is shutting down: request not served"))
+            return
         self._remember(peer)
         try:
             messages = OscPacket(data).messages

@@ -9,6 +9,7 @@ control loop, file work through ``asyncio.to_thread`` in a tracked task; anythin
 (or, from a task, is reported) as ``/dexbridge/error``. Every new voice, whatever its source, goes
 through :meth:`BridgeSession.apply_voice`: each output first, then the OSC replies.
 """
+
 from __future__ import annotations
 
 import asyncio

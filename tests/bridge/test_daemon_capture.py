@@ -13,6 +13,7 @@ from daemon_harness import daemon_settings, run_daemon
 from osc_client import OscClient
 
 from bridge.capture import CaptureError, record
+from bridge.daemon import Daemon
 from engine.runtime import Engine
 from models.voice import Voice
 
@@ -109,3 +110,22 @@ async def test_note_auditions_the_current_voice_on_the_embedded_synth(jack: str,
         (text,) = await client.until("/dexbridge/error")
         assert text.startswith("/dexbridge/note: note 200 (0..127)")
         client.close()
+
+
+async def test_a_graceful_stop_finishes_requests_in_flight_and_a_second_one_cancels_them(jack: str,
+                                                                                        tiny_engine: Engine) -> None:
+    for stops, answered in ((1, True), (2, False)):
+        daemon = Daemon(daemon_settings(), engine=tiny_engine)
+        serving = asyncio.create_task(daemon.serve())
+        await asyncio.wait_for(daemon.ready.wait(), 60)
+        client = await OscClient().open("127.0.0.1", daemon.osc_port)
+        client.send("/dexbridge/capture", 1.0)  # the dummy JACK input is silent: the answer is an error
+        while daemon.session is not None and not daemon.session.tasks:
+            await asyncio.sleep(0.01)
+        for _ in range(stops):
+            daemon.request_stop()
+        await asyncio.wait_for(serving, 10)
+        replies = client.drain()
+        client.close()
+        got_answer = any(address == "/dexbridge/error" and "silent" in args[0] for address, args in replies)
+        assert got_answer == answered, f"stops={stops}: {replies}"

@@ -96,3 +96,21 @@ def test_bad_settings_exit_2_with_the_message(tiny_checkpoint: Path) -> None:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "dexbridge serve: channel = 17, range 1..16" in result.stderr
+
+
+def test_a_missing_midi_port_exits_2_naming_it(jack: str, tiny_checkpoint: Path) -> None:
+    result = subprocess.run(_dexbridge("serve", "--checkpoint", str(tiny_checkpoint), "--backend", "torch", "--osc-port", "0",
+                                       "--midi-out", "no-such-synth", "--midi-api", "jack"),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "dexbridge serve: no MIDI output port matches 'no-such-synth'" in result.stderr
+
+
+def test_a_taken_osc_port_exits_1_naming_it(tiny_checkpoint: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        result = subprocess.run(_dexbridge("serve", "--checkpoint", str(tiny_checkpoint), "--backend", "torch",
+                                           "--osc-port", str(port)), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "dexbridge serve: [Errno 98] " in result.stderr and "address already in use" in result.stderr.lower()
