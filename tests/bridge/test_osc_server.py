@@ -192,3 +192,17 @@ async def test_tcp_frame_over_the_limit_is_refused(served: tuple[OscServer, Reco
     assert "TCP frame of 1048577 B > 1048576 B limit" in replies[0].params[0]
     client.send("/dexbridge/ping")  # UDP still served
     await client.expect("/dexbridge/pong")
+
+
+async def test_after_stop_intake_requests_are_refused_but_replies_still_go_out(
+        served: tuple[OscServer, Recorder, OscClient]) -> None:
+    server, recorder, client = served
+    client.send("/dexbridge/ping")
+    await client.expect("/dexbridge/pong")
+    (peer,) = [request.peer for request in recorder.requests]
+    server.stop_intake()
+    client.send("/dexbridge/ping")
+    assert await client.expect("/dexbridge/error") == ["the daemon is shutting down: request not served"]
+    server.reply(peer, "/dexbridge/pong")  # the answer of a request still in flight
+    await client.expect("/dexbridge/pong")
+    assert len(recorder.requests) == 1

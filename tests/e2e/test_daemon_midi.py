@@ -22,7 +22,7 @@ from osc_client import OscClient
 from bridge.cc_map import CcMap
 from bridge.daemon import Daemon
 from bridge.receiver import Receiver
-from bridge.sysex import encode_bank_dump, encode_voice_dump
+from bridge.sysex import encode_bank_dump, encode_param_change, encode_voice_dump
 from engine.runtime import Engine
 from models.voice import Voice
 
@@ -210,6 +210,13 @@ async def test_midi_in_routes_dumps_programs_ccs_and_notes(names: tuple[str, str
         peer.output.send(mido.Message("control_change", control=28, value=127))
         expected = tiny_engine.decode(tiny_engine.encode(brass_voices[20]))
         assert await voice_reply(client) == expected
+        peer.output.send(mido.Message.from_bytes(encode_param_change(134, 17)))  # algorithm 18 from a synth's panel
+        assert await voice_reply(client) == expected.replace({134: 17})
+        peer.output.send(mido.Message("control_change", control=20, value=127))  # macro 0 to +1
+        moved = await voice_reply(client)
+        assert moved != expected.replace({134: 17})
+        assert daemon.session is not None and daemon.session.state.macro_values is not None
+        assert daemon.session.state.macro_values[0] == 1.0
         client.send("/dexbridge/ping")
         await client.until("/dexbridge/pong")
 
