@@ -246,6 +246,12 @@ class MidiInput:
         self._port.set_callback(self._on_rtmidi_thread)
         self.closed = False
 
+    def __enter__(self) -> MidiInput:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _on_rtmidi_thread(self, event: tuple[list[int], float], data: object = None) -> None:
         with contextlib.suppress(RuntimeError):  # the loop closed under a port still open: no one to deliver to
             self.loop.call_soon_threadsafe(self._deliver, bytes(event[0]))

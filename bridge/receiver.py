@@ -28,7 +28,7 @@ from bridge.sysex import SYSEX_END, SYSEX_START, BankDump, DumpRequest, ParamCha
 from bridge.sysex_assembler import SysexAssembler
 from models.errors import DexbridgeError
 from models.packing import BANK_VOICES
-from models.params import BY_INDEX, OP_SWITCH_INDEX
+from models.params import BY_INDEX, BY_NAME, OP_SWITCH_INDEX
 from models.voice import Voice
 
 ALL_OPERATORS_ON = BY_INDEX[OP_SWITCH_INDEX].hi  # 0b111111, bit 5 = OP1
@@ -191,6 +191,21 @@ class Receiver:
     def _check_clean(report: object, what: str) -> None:
         if report:
             raise ReceiverError(f"{what} carries values outside the DX7 ranges: {report}")
+
+
+# Synths without an operator switch (dexed-py, the Faust DX7) render a switched-off operator silent
+# by zeroing what sets its level: output level, level scaling depths, velocity sensitivity.
+_SILENCED_FIELDS = ("output_level", "left_depth", "right_depth", "key_vel_sens")
+
+
+def audible_voice(voice: Voice, op_switch: int) -> Voice:
+    """``voice`` with the operators the mask turns off (bit 5 = OP1 ... bit 0 = OP6) silenced, for a
+    synth that has no operator switch (Dexed itself zeroes a switched-off operator's output)."""
+    if op_switch == ALL_OPERATORS_ON:
+        return voice
+    changes = {BY_NAME[f"op{op}_{field}"].index: 0 for op in range(1, 7) if not op_switch >> (6 - op) & 1
+               for field in _SILENCED_FIELDS}
+    return voice.replace(changes)
 
 
 def _as_group_zero(message: bytes) -> bytes:

@@ -6,8 +6,9 @@ parameter by its Dexed name (``OP1 EG RATE 1``, looked up among the plugin's own
 Dexed version works) as the normalised host value ``value / max``
 (:func:`models.params.to_host_value`). Without a plugin, the Faust DX7 of DawDreamer's
 ``faustlibraries/dx7`` (``dx.algorithm(n)``) is compiled once per algorithm (several seconds
-each, cached) and its sliders are set by path; the voice name and the operator mask have no
-Faust control. The Faust DX7 is its own emulation: it sounds close to, not identical with, Dexed.
+each, cached) and its sliders are set by path; the voice name has no Faust control and
+operators switched off by parameter 155 are silenced. The Faust DX7 is its own emulation: it
+sounds close to, not identical with, Dexed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from bridge.receiver import Receiver
+from bridge.receiver import Receiver, audible_voice
 from bridge.sinks import SinkError
 from models.params import TRANSPOSE_CENTRE, VOICE_PARAMS, ParamSpec, to_host_value
 from models.voice import Voice
@@ -97,7 +98,8 @@ class DawDreamerSynth:
         except Exception as exc:  # DawDreamer raises bare RuntimeError/Exception for any load failure
             raise SinkError(f"--plugin {path}: DawDreamer cannot load it: {exc}") from exc
         self._plugin_index = {p["name"]: p["index"] for p in self._plugin.get_parameters_description()}
-        missing = [spec.dexed_name for spec in VOICE_PARAMS if spec.dexed_name and spec.dexed_name not in self._plugin_index]
+        wanted = [spec.dexed_name for spec in VOICE_PARAMS if spec.dexed_name] + [f"OP{op} SWITCH" for op in range(1, 7)]
+        missing = [name for name in wanted if name not in self._plugin_index]
         if missing:
             raise SinkError(f"--plugin {path.name} lacks Dexed parameters {missing[:3]}...: is it Dexed?")
 
@@ -124,7 +126,7 @@ class DawDreamerSynth:
             raise ValueError(f"note {note} (0..127) / velocity {velocity} (1..127) out of range")
         if not 0 < note_seconds <= render_seconds:
             raise ValueError(f"note held {note_seconds} s in a {render_seconds} s render: need 0 < note <= render")
-        processor = self._prepare(self.voice)
+        processor = self._prepare(self.voice, self.receiver.op_switch)
         processor.clear_midi()
         processor.add_midi_note(note, velocity, 0.0, note_seconds)
         self._engine.load_graph([(processor, [])])
@@ -132,12 +134,15 @@ class DawDreamerSynth:
         audio = np.asarray(self._engine.get_audio(), dtype=np.float32)
         return audio.mean(axis=0) if audio.ndim == 2 else audio
 
-    def _prepare(self, voice: Voice) -> Any:
+    def _prepare(self, voice: Voice, op_switch: int) -> Any:
         if self._plugin is not None:
             for spec in VOICE_PARAMS:
                 if spec.dexed_name:
                     self._plugin.set_parameter(self._plugin_index[spec.dexed_name], to_host_value(spec, voice[spec.index]))
+            for op in range(1, 7):  # Dexed's own operator switches, bit 5 = OP1
+                self._plugin.set_parameter(self._plugin_index[f"OP{op} SWITCH"], float(op_switch >> (6 - op) & 1))
             return self._plugin
+        voice = audible_voice(voice, op_switch)
         processor = self._faust_processor(voice["algorithm"])
         prefix = self._faust_prefix(processor)
         for spec in VOICE_PARAMS:

@@ -15,24 +15,10 @@ import numpy as np
 import sounddevice as sd
 
 from bridge.cc_map import CcMap
-from bridge.receiver import ALL_OPERATORS_ON, Receiver
+from bridge.receiver import Receiver, audible_voice
 from bridge.sinks import SinkError
-from models.params import BY_NAME
 from models.render import NOTE_SECONDS, RENDER_SECONDS, SAMPLE_RATE, Renderer
 from models.voice import Voice
-
-# dexed-py ignores the operator on/off mask; a switched-off operator is rendered silent by
-# zeroing what sets its level (output level, level scaling depths, velocity sensitivity).
-_SILENCED_FIELDS = ("output_level", "left_depth", "right_depth", "key_vel_sens")
-
-
-def audible_voice(voice: Voice, op_switch: int) -> Voice:
-    """``voice`` with the operators the mask turns off (bit 5 = OP1 ... bit 0 = OP6) silenced."""
-    if op_switch == ALL_OPERATORS_ON:
-        return voice
-    changes = {BY_NAME[f"op{op}_{field}"].index: 0 for op in range(1, 7) if not op_switch >> (6 - op) & 1
-               for field in _SILENCED_FIELDS}
-    return voice.replace(changes)
 
 
 class EmbeddedSynth:
@@ -48,7 +34,7 @@ class EmbeddedSynth:
         self.name = "embedded"
         self.receiver = Receiver(voice=voice, cc_map=cc_map)
         self.device = device
-        self._renderers: dict[tuple[int, float, float], Renderer] = {}
+        self._renderer: Renderer | None = None
         self._stream: sd.OutputStream | None = None
         self._lock = threading.Lock()
 
@@ -76,10 +62,11 @@ class EmbeddedSynth:
         Raises:
             ValueError: note, velocity, rate or durations out of range.
         """
-        key = (sample_rate, note_seconds, render_seconds)
-        renderer = self._renderers.get(key)
-        if renderer is None:
-            renderer = self._renderers[key] = Renderer(sample_rate, note_seconds, render_seconds)
+        renderer = self._renderer
+        if renderer is None or (renderer.sample_rate, renderer.note_seconds, renderer.render_seconds) != (
+            sample_rate, note_seconds, render_seconds
+        ):
+            renderer = self._renderer = Renderer(sample_rate, note_seconds, render_seconds)
         return renderer.render(audible_voice(self.voice, self.receiver.op_switch), note, velocity)
 
     def play(self, note: int = 60, velocity: int = 85, *, note_seconds: float = 1.0, render_seconds: float = 1.5) -> np.ndarray:

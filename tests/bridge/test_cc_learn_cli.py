@@ -18,8 +18,7 @@ from models.voice import Voice
 async def _received_from_cc_learn(jack: str, extra: list[str]) -> list[bytes]:
     name = f"learn-{os.getpid()}-{len(extra)}"
     queue: asyncio.Queue[bytes] = asyncio.Queue()
-    target = MidiInput(f"virtual:{name}", queue.put_nowait, api="jack")
-    try:
+    with MidiInput(f"virtual:{name}", queue.put_nowait, api="jack"):
         # one JACK cycle (5.3 ms) apart: rtmidi's JACK input may repeat messages that share a cycle
         code = await asyncio.to_thread(main, ["cc-learn", "--midi-out", name, "--midi-api", "jack", "--delay", "0.012",
                                               "--quiet", *extra])
@@ -29,8 +28,6 @@ async def _received_from_cc_learn(jack: str, extra: list[str]) -> list[bytes]:
         while not queue.empty():
             received.append(queue.get_nowait())
         return received
-    finally:
-        target.close()
 
 
 async def test_default_map_is_sent_cc_by_cc_in_order(jack: str) -> None:

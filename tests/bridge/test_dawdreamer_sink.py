@@ -11,7 +11,7 @@ import pytest
 from bridge.param_stream import ParamStream
 from bridge.sinks import SinkError
 from bridge.sinks.dawdreamer import DawDreamerSynth, faust_path, faust_value
-from bridge.sysex import decode_sysex, encode_voice_dump
+from bridge.sysex import decode_sysex, encode_param_change, encode_voice_dump
 from models.params import BY_NAME, VOICE_PARAMS
 
 
@@ -33,6 +33,10 @@ def test_faust_dx7_renders_non_silent_audio_that_follows_the_voice(faust_synth: 
         faust_synth.send(message)
     quiet = faust_synth.render(60, 100, note_seconds=0.5, render_seconds=0.8)
     assert np.sqrt(np.mean(quiet**2)) < np.sqrt(np.mean(loud**2)) / 10, "output levels 0 silence it"
+    faust_synth.send(encode_voice_dump(voice))
+    faust_synth.send(encode_param_change(155, 0))  # every operator switched off
+    switched_off = faust_synth.render(60, 100, note_seconds=0.5, render_seconds=0.8)
+    assert np.sqrt(np.mean(switched_off**2)) < np.sqrt(np.mean(loud**2)) / 10
 
 
 def test_every_voice_parameter_but_algorithm_and_name_has_a_faust_slider() -> None:

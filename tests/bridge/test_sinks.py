@@ -14,8 +14,9 @@ from jack_helpers import wait_until_connected
 
 from bridge.midi_ports import MidiInput, MidiPortError
 from bridge.param_stream import ParamStream
+from bridge.receiver import audible_voice
 from bridge.sinks import SinkError, open_sinks
-from bridge.sinks.embedded import EmbeddedSynth, audible_voice
+from bridge.sinks.embedded import EmbeddedSynth
 from bridge.sysex import decode_sysex, encode_param_change, encode_voice_dump
 from models.render import Renderer
 from models.voice import Voice
