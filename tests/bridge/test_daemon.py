@@ -264,3 +264,26 @@ async def test_no_request_blocks_the_event_loop(running: tuple[Daemon, OscClient
         loop.set_debug(False)
     slow = [record.getMessage() for record in caplog.records if record.name == "asyncio" and "took" in record.getMessage()]
     assert slow == []
+
+
+async def test_midi_in_refusals_are_broadcast(running: tuple[Daemon, OscClient]) -> None:
+    """MIDI in's router fed as the port delivers (the port itself is tested through JACK in tests/e2e)."""
+    daemon, client = running
+    client.send("/dexbridge/ping")
+    await client.until("/dexbridge/pong")
+    router = daemon.router
+    assert router is not None
+    router.feed(bytes([0xF0, 0x7E, 0x7F, 0x06, 0x01, 0xF7]))  # a universal identity request: not a DX7 message
+    (text,) = await client.until("/dexbridge/error")
+    assert text.startswith("MIDI in: SysEx of 6 B refused:")
+    router.report_dropped(["12 bytes of SysEx cut short by status byte 0x90"])
+    assert await client.until("/dexbridge/error") == ["MIDI in: SysEx dropped: 12 bytes of SysEx cut short by status byte 0x90"]
+    router.feed(bytes([0xB0, 28, 64]))  # the morph pad with no slots filled
+    (text,) = await client.until("/dexbridge/error")
+    assert text.startswith("MIDI in: /dexbridge/morph: slot(s) A, B empty")
+    router.feed(bytes([0xB0, 99, 1]))  # an unrouted CC: nothing
+    router.feed(bytes([0xF0, 0x43, 0x20, 0x00, 0xF7]))  # a dump request: logged, not served
+    client.send("/dexbridge/ping")
+    await client.until("/dexbridge/pong")
+    assert [address for address, _ in client.drain()] == []
+    assert router.stats["errors"] == 3 and router.stats["messages"] == 4
