@@ -93,17 +93,27 @@ class Receiver:
         bytes (running status, which no sender of ours uses) are skipped.
 
         Raises:
-            ReceiverError: a message would set a value outside its DX7 range (nothing applied).
-            SysexDecodeError: a DX7 SysEx message that cannot be decoded.
+            ReceiverError: a message would set a value outside its DX7 range (that message is not
+                applied; every other message of the chunk is, then the first error is raised).
+            SysexDecodeError: a DX7 SysEx message that cannot be decoded (likewise).
         """
         results: list[Received] = []
+        failures: list[DexbridgeError] = []
+
+        def apply(message: bytes) -> None:
+            try:
+                results.append(self.receive(message))
+            except DexbridgeError as exc:
+                failures.append(exc)
+
         for byte in bytes(data):
             if byte >= 0xF8:  # realtime: never part of a message
                 continue
             if byte == SYSEX_START:
                 self._in_sysex, self._pending = True, bytearray()
             if self._in_sysex:
-                results += [self.receive(message) for message in self._assembler.feed(bytes([byte]))]
+                for message in self._assembler.feed(bytes([byte])):
+                    apply(message)
                 if byte & 0x80 and byte != SYSEX_START:
                     self._in_sysex = False
                 if byte in (SYSEX_START, SYSEX_END) or not byte & 0x80:
@@ -114,7 +124,9 @@ class Receiver:
                 self._pending.append(byte)
             if self._pending and len(self._pending) == _CHANNEL_MESSAGE_SIZE.get(self._pending[0] & 0xF0, 1):
                 message, self._pending = bytes(self._pending), bytearray()
-                results.append(self.receive(message))
+                apply(message)
+        if failures:
+            raise failures[0]
         return results
 
     def take_errors(self) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from voice_strategies import valid_voices
 from bridge.cc_map import CcMap
 from bridge.receiver import ALL_OPERATORS_ON, Receiver, ReceiverError
 from bridge.sysex import decode_sysex, encode_bank_dump, encode_dump_request, encode_param_change, encode_voice_dump
-from models.errors import SysexDecodeError
+from models.errors import DexbridgeError, SysexDecodeError
 from models.params import BY_NAME
 from models.voice import Voice
 
@@ -74,8 +75,8 @@ def test_a_group_2_change_lands_on_a_voice_parameter_which_is_why_we_never_send_
 def test_out_of_range_values_are_refused_and_nothing_is_applied() -> None:
     receiver = Receiver()
     with pytest.raises(ReceiverError, match="'algorithm' = 40 -> 31"):
-        receiver.feed(bytes([0xF0, 0x43, 0x10, 0x01, 134 - 128, 40, 0xF7]))
-    assert receiver.voice == INIT
+        receiver.feed(bytes([0xF0, 0x43, 0x10, 0x01, 134 - 128, 40, 0xF7]) + encode_param_change(135, 5))
+    assert receiver.voice == INIT.replace({135: 5}), "the bad change is not applied, the next one is"
     with pytest.raises(SysexDecodeError):
         receiver.feed(bytes([0xF0, 0x43, 0x00, 0x00, 0x01, 0x1B, 0xF7]))
 
@@ -115,3 +116,14 @@ def test_bank_size_is_checked() -> None:
     with pytest.raises(ValueError, match="a bank holds 32 voices, got 2"):
         Receiver(bank=[INIT, INIT])
     assert len(encode_bank_dump([INIT] * 32)) == 4104
+
+
+@settings(max_examples=200, deadline=None)
+@given(soup=st.lists(st.one_of(st.binary(max_size=40), st.sampled_from([encode_voice_dump(INIT), encode_param_change(3, 9),
+                                                                        b"\xf0\x43\x10", b"\xf7", b"\xb0\x03"])), max_size=8))
+def test_byte_soup_gives_a_typed_error_or_a_result_never_a_crash_or_an_invalid_voice(soup: list[bytes]) -> None:
+    receiver = Receiver(cc_map=CcMap.default())
+    for chunk in soup:
+        with contextlib.suppress(DexbridgeError):
+            receiver.feed(chunk)
+        assert isinstance(receiver.voice, Voice) and 0 <= receiver.op_switch <= ALL_OPERATORS_ON
