@@ -93,11 +93,6 @@ class ByteBudget:
         self._tokens = float(burst_bytes)
         self._last: float | None = None
 
-    @property
-    def unlimited(self) -> bool:
-        """True when no rate is set."""
-        return self.bytes_per_second is None
-
     def refill(self, now: float) -> None:
         """Add the bytes earned since the previous call.
 
@@ -151,7 +146,6 @@ class ParamStream:
         self._synth: list[int | None] = list(synth_voice.values) if synth_voice else [None] * VOICE_SIZE
         self._pending: dict[int, int] = {}  # insertion order = first change first out
         self.uncarried: frozenset[int] = frozenset()
-        self.sent_bytes = 0
 
     @property
     def pending(self) -> int:
@@ -201,7 +195,6 @@ class ParamStream:
                 break
             del self._pending[index]
             self._synth[index] = value
-            self.sent_bytes += len(message)
             out.append(message)
         return out
 
