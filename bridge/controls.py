@@ -64,6 +64,9 @@ class Controls:
     def macro(self, peer: Peer, index: int, value: float) -> None:
         """Set one macro around the current voice."""
         count = self.session.engine.macro_count
+        if count == 0:
+            raise RequestError("/dexbridge/macro: this checkpoint has no macro axes; export it with "
+                               "'dexbridge export-checkpoint ... --axes-corpus CORPUS.sqlite'")
         if not 0 <= index < count:
             raise RequestError(f"/dexbridge/macro: index {index}, range 0..{count - 1} ({count} macros in this model)")
         if not -1.0 <= value <= 1.0:

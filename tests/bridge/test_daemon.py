@@ -287,3 +287,13 @@ async def test_midi_in_refusals_are_broadcast(running: tuple[Daemon, OscClient])
     await client.until("/dexbridge/pong")
     assert [address for address, _ in client.drain()] == []
     assert router.stats["errors"] == 3 and router.stats["messages"] == 4
+
+
+async def test_a_checkpoint_without_macro_axes_says_how_to_get_them(tiny_checkpoint: Path) -> None:
+    engine = Engine.load(tiny_checkpoint, backend="torch")
+    async with run_daemon(daemon_settings(), engine) as daemon:
+        client = await OscClient().open("127.0.0.1", daemon.osc_port)
+        client.send("/dexbridge/macro", 0, 0.5)
+        (text,) = await client.until("/dexbridge/error")
+        assert "this checkpoint has no macro axes" in text and "--axes-corpus" in text
+        client.close()
