@@ -111,16 +111,17 @@ def _dgram(address: str, *args: Any) -> bytes:
 
 async def _settled(daemon: Daemon, sink: _TimedSink, received: int, timeout_s: float = 5.0) -> None:
     """Wait until the daemon has read ``received`` messages, its control loop is idle, nothing is queued
-    for MIDI, no request is in flight and no message left for ``QUIET_S``."""
+    for MIDI, no request is in flight and no message left for ``QUIET_S``. Polls sparingly: the
+    timestamps come from the sink, and a busy poll would take the GIL from the inference thread."""
     assert daemon.session is not None and daemon.midi_out is not None and daemon.server is not None
     deadline = time.perf_counter() + timeout_s
     while daemon.server.stats["messages"] < received and time.perf_counter() < deadline:
-        await asyncio.sleep(0.0002)
+        await asyncio.sleep(0.001)
     while time.perf_counter() < deadline:
         idle = daemon.session.controls.loop.idle and not daemon.midi_out.pending and not daemon.session.tasks
         if idle and (not sink.sent or time.perf_counter() - sink.sent[-1] > QUIET_S):
             return
-        await asyncio.sleep(0.002)
+        await asyncio.sleep(0.005)
     raise TimeoutError(f"the daemon did not settle within {timeout_s} s")
 
 
@@ -238,10 +239,10 @@ async def _sustained(daemon: Daemon, sink: _TimedSink, client: socket.socket, ta
         await asyncio.sleep(0.01)
     sender.join()
     while daemon.server.stats["messages"] - received_before < count and time.perf_counter() - last_sent[0] < 2.0:
-        await asyncio.sleep(0.0005)
+        await asyncio.sleep(0.001)
     assert daemon.midi_out is not None
     while not (daemon.session.controls.loop.idle and not daemon.midi_out.pending) and time.perf_counter() - last_sent[0] < 2.0:
-        await asyncio.sleep(0.0005)
+        await asyncio.sleep(0.001)
     drain = time.perf_counter() - last_sent[0]
     last = float(np.float32(positions[-1]))  # what the float32 OSC argument carried
     expected: Voice = engine.decode(interpolate(slots[0].latent, slots[1].latent, last))
