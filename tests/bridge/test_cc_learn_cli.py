@@ -19,8 +19,8 @@ async def _received_from_cc_learn(jack: str, extra: list[str]) -> list[bytes]:
     name = f"learn-{os.getpid()}-{len(extra)}"
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     with MidiInput(f"virtual:{name}", queue.put_nowait, api="jack"):
-        # one JACK cycle (5.3 ms) apart: rtmidi's JACK input may repeat messages that share a cycle
-        code = await asyncio.to_thread(main, ["cc-learn", "--midi-out", name, "--midi-api", "jack", "--delay", "0.012",
+        # several JACK cycles (5.3 ms) apart: rtmidi's JACK input may repeat messages that share a cycle
+        code = await asyncio.to_thread(main, ["cc-learn", "--midi-out", name, "--midi-api", "jack", "--delay", "0.02",
                                               "--quiet", *extra])
         assert code == 0
         await asyncio.sleep(0.3)
