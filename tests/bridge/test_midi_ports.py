@@ -95,7 +95,11 @@ async def test_messages_cross_in_order_and_sysex_is_reassembled(link: Link, bras
 
 async def test_all_notes_off_releases_sustain_then_notes_on_every_channel(link: Link) -> None:
     link.output.all_notes_off()
-    received = [await link.receive() for _ in range(32)]
+    received: list[bytes] = []
+    while len(received) < 32:  # rtmidi's JACK input may repeat a message sharing a cycle: count each once
+        message = await link.receive()
+        if not received or message != received[-1]:
+            received.append(message)
     assert received == all_notes_off_messages()
     assert received[:2] == [bytes([0xB0, 64, 0]), bytes([0xB0, 123, 0])]
 
