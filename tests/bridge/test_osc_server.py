@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from osc_client import OscClient, build
 from pythonosc import slip
 from pythonosc.osc_bundle_builder import OscBundleBuilder
@@ -206,3 +208,53 @@ async def test_after_stop_intake_requests_are_refused_but_replies_still_go_out(
     server.reply(peer, "/dexbridge/pong")  # the answer of a request still in flight
     await client.expect("/dexbridge/pong")
     assert len(recorder.requests) == 1
+
+
+class _ListPeer:
+    """Collects what the server sends back (the transport is tested above with real sockets)."""
+
+    key = ("fuzz", 0)
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def send(self, dgram: bytes) -> None:
+        self.sent.append(dgram)
+
+
+def _feed(data: bytes) -> tuple[Recorder, _ListPeer, OscServer]:
+    async def run() -> tuple[Recorder, _ListPeer, OscServer]:
+        recorder, peer = Recorder(), _ListPeer()
+        server = OscServer(OSC_ROUTES, recorder)
+        recorder.server = server
+        server.receive(data, peer)
+        await server.close()
+        return recorder, peer, server
+
+    return asyncio.run(run())
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=256))
+def test_byte_soup_is_answered_never_raised(data: bytes) -> None:
+    recorder, peer, server = _feed(data)
+    answered = len(recorder.requests) + server.stats["errors"]
+    assert answered >= 1 or data.startswith(b"#bundle"), f"{data!r} neither served nor refused"
+    assert all(OscMessage(dgram).address in ("/dexbridge/error", "/dexbridge/pong") for dgram in peer.sent)
+
+
+_ARGUMENT = st.one_of(st.integers(-2**31, 2**31 - 1), st.floats(width=32),
+                      st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=8),
+                      st.binary(min_size=1, max_size=8))  # what python-osc can encode: no NUL in strings, no empty blob
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(sorted(OSC_ROUTES)), st.lists(_ARGUMENT, max_size=4))
+def test_any_arguments_are_checked_before_a_handler_sees_them(address: str, args: list) -> None:
+    recorder, peer, server = _feed(OscMessage(build(address, *args)).dgram)
+    if recorder.requests:
+        (request,) = recorder.requests
+        assert request.args == OSC_ROUTES[address].check(request.args)  # already checked and converted
+        assert all(not isinstance(v, float) or math.isfinite(v) for v in request.args)
+    else:
+        assert server.stats["errors"] == 1 and OscMessage(peer.sent[0]).address == "/dexbridge/error"
