@@ -18,8 +18,9 @@ import signal
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bridge.midi_in import MidiRouter
+from bridge.midi_in import MidiRouter, watch_input_port
 from bridge.midi_out import MidiOut
+from bridge.midi_ports import VIRTUAL_PREFIX
 from bridge.osc_api import OSC_ROUTES
 from bridge.osc_server import OscServer
 from bridge.session import BridgeSession
@@ -53,6 +54,7 @@ class Daemon:
         self._worker: Any = None
         self._midi_in: Any = None
         self.midi_out: MidiOut | None = None
+        self._watch: asyncio.Task[None] | None = None
         self.router: MidiRouter | None = None
 
     @property
@@ -86,6 +88,9 @@ class Daemon:
         self.midi_out.sinks.extend(sinks)
         if settings.midi_in:
             self._midi_in = await asyncio.to_thread(self._open_midi_in, asyncio.get_running_loop())
+            if not settings.midi_in.startswith(VIRTUAL_PREFIX):
+                self._watch = asyncio.get_running_loop().create_task(
+                    watch_input_port(self._midi_in.name, settings.midi_api, lambda exc: session.report(exc, "MIDI in")))
         self.server.handler = session.handle
         self.midi_out.start()
         session.controls.loop.start()
@@ -131,6 +136,9 @@ class Daemon:
         """Stop intake, settle requests, silence and close the outputs. Safe after a failed startup."""
         if self.server is not None:
             self.server.stop_intake()  # replies to requests in flight still go out
+        if self._watch is not None:
+            self._watch.cancel()
+            await asyncio.gather(self._watch, return_exceptions=True)
         if self._midi_in is not None:
             self._midi_in.close()
         session = self.session

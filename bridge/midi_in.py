@@ -9,8 +9,10 @@ counted and broadcast as ``/dexbridge/error``.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bridge.session import BridgeSession
@@ -127,3 +129,28 @@ class MidiRouter:
             self._morph[number == routes.morph_y] = value / 127
             x, y = self._morph
             self.session.controls.morph(None, x if x is not None else 0.0, y)
+
+
+async def watch_input_port(name: str, api: str, report: Callable[[BaseException], None], interval_s: float = 1.0) -> None:
+    """Report once when a named MIDI input disappears (an input port never says so itself).
+
+    Args:
+        name: the opened port's full name (not a ``virtual:`` port, which lives as long as we do).
+        api: the ``--midi-api`` value it was opened with.
+        report: called with a :class:`MidiPortError` naming the port.
+        interval_s: how often the port list is read (off the loop).
+    """
+    import rtmidi
+
+    from bridge.midi_ports import CLIENT_NAME, MidiPortError, midi_api
+
+    lister = rtmidi.MidiIn(midi_api(api).rtmidi_api, name=f"{CLIENT_NAME}-watch")
+    try:
+        while True:
+            await asyncio.sleep(interval_s)
+            if name not in await asyncio.to_thread(lister.get_ports):
+                report(MidiPortError(f"MIDI input {name!r} vanished (the device was unplugged or its program quit); "
+                                     "MIDI in is off until the daemon restarts with it back"))
+                return
+    finally:
+        lister.delete()

@@ -239,3 +239,19 @@ async def test_a_vanished_port_is_reported_and_the_daemon_keeps_serving(peer: Ja
         await voice_reply(client)  # still serving, without the port
         assert daemon.midi_out is not None and daemon.midi_out.sinks == []
         client.close()
+
+
+async def test_a_vanished_input_port_is_reported(peer: JackPeer, tiny_engine: Engine) -> None:
+    keys_name = f"e2e-keys-{os.getpid()}"
+    keys = peer.backend.open_output(keys_name, virtual=True)  # a keyboard the daemon listens to by name
+    settings = daemon_settings(mode=("param",), midi_in=keys_name, midi_api="jack")
+    async with run_daemon(settings, tiny_engine) as daemon:
+        client = await OscClient().open("127.0.0.1", daemon.osc_port)
+        client.send("/dexbridge/ping")
+        await client.until("/dexbridge/pong")
+        keys.close()  # unplugged
+        (text,) = await client.until("/dexbridge/error", timeout=5)
+        assert text.startswith("MIDI in: MIDI input ") and keys_name in text and "vanished" in text
+        client.send("/dexbridge/ping")
+        await client.until("/dexbridge/pong")
+        client.close()
