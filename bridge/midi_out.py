@@ -109,6 +109,12 @@ class MidiOut:
         return {"sinks": [sink.name for sink in self.sinks], "modes": list(self.modes), "sent_bytes": self.sent_bytes,
                 "pending": self.pending, "bytes_per_second": self.settings.bytes_per_second}
 
+    def embedded_synth(self) -> Sink | None:
+        """The first embedded dexed-py synth among the sinks (``/dexbridge/note`` plays on it), or None."""
+        from bridge.sinks.embedded import EmbeddedSynth  # sounddevice scans audio devices on import: not before needed
+
+        return next((sink for sink in self.sinks if isinstance(sink, EmbeddedSynth)), None)
+
     @property
     def pending(self) -> int:
         """Messages still queued (parameter changes, and a dump)."""

@@ -228,12 +228,10 @@ class BridgeSession:
         """Audition the current voice on the embedded synth (the one among the sinks, else a private one)."""
         if not 0 <= note <= 127 or not 1 <= velocity <= 127 or not 0.05 <= seconds <= 10.0:
             raise RequestError(f"/dexbridge/note: note {note} (0..127), velocity {velocity} (1..127), seconds {seconds} (0.05..10)")
-        from bridge.sinks.embedded import EmbeddedSynth
+        synth = next((found for output in self.outputs if (found := output.embedded_synth()) is not None), None)
+        if synth is None:
+            from bridge.sinks.embedded import EmbeddedSynth
 
-        sinks = [sink for output in self.outputs for sink in getattr(output, "sinks", ()) if isinstance(sink, EmbeddedSynth)]
-        if sinks:
-            synth = sinks[0]
-        else:
             if self.audition is None:
                 self.audition = EmbeddedSynth(device=self.settings.output_device)
             synth = self.audition

@@ -37,6 +37,9 @@ class Output(Protocol):
     def status(self) -> dict[str, Any]:
         """JSON-ready figures for ``/dexbridge/status``."""
 
+    def embedded_synth(self) -> Any:
+        """The embedded dexed-py synth among the destinations (for auditions), or None."""
+
     def all_notes_off(self) -> None:
         """Silence every sounding note (shutdown, panic)."""
 

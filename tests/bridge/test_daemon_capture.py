@@ -97,15 +97,22 @@ async def test_the_daemon_captures_and_infers_from_the_tone(tone: None, tiny_eng
         client.close()
 
 
+@pytest.mark.parametrize("among_sinks", [False, True])
 async def test_note_auditions_the_current_voice_on_the_embedded_synth(jack: str, tiny_engine: Engine, brass_path: Path,
-                                                                      brass_voices: list[Voice]) -> None:
-    async with run_daemon(daemon_settings(), tiny_engine) as daemon:
+                                                                      brass_voices: list[Voice], among_sinks: bool) -> None:
+    from bridge.sinks.embedded import EmbeddedSynth
+
+    sinks = [EmbeddedSynth()] if among_sinks else []
+    async with run_daemon(daemon_settings(), tiny_engine, open_sinks=lambda settings: sinks) as daemon:
         client = await OscClient().open("127.0.0.1", daemon.osc_port)
         client.send("/dexbridge/voice/load", str(brass_path), 5)
         await client.until("/dexbridge/voice")
         client.send("/dexbridge/note", 62, 90, 0.2)
         assert await client.until("/dexbridge/done") == ["/dexbridge/note", "62 90 0.2 s on embedded"]
-        assert daemon.session is not None and daemon.session.audition.voice == brass_voices[5]
+        assert daemon.session is not None
+        synth = sinks[0] if among_sinks else daemon.session.audition
+        assert synth.voice == brass_voices[5]  # among the sinks, it got there through the param stream
+        assert (daemon.session.audition is None) == among_sinks
         client.send("/dexbridge/note", 200)
         (text,) = await client.until("/dexbridge/error")
         assert text.startswith("/dexbridge/note: note 200 (0..127)")
