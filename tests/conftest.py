@@ -64,7 +64,7 @@ def jack() -> Iterator[str]:
                 pytest.fail("jackd is not installed: .ci/run must install jackd2")
             pytest.skip("jackd not installed (apt-get install jackd2)")
         proc = subprocess.Popen(
-            [jackd, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"],
+            [jackd, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "1024"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
