@@ -221,15 +221,22 @@ class _Chunk:
 
 
 @functools.cache
-def _worker_tools(config: FrontendConfig) -> tuple[Renderer, Frontend]:
-    """This worker process's renderer and front end, built on its first chunk."""
+def worker_tools(config: FrontendConfig) -> tuple[Renderer, Frontend]:
+    """This worker process's renderer and front end (for ``spectrogram_db``), built on first use."""
     torch.set_num_threads(1)  # one core per worker: the pool is the parallelism
     return Renderer(config.sample_rate, NOTE_SECONDS, config.duration_s), Frontend(config, _UNUSED_STATS)
 
 
+def render_pool(workers: int, preload: Sequence[str] = ()) -> ProcessPoolExecutor:
+    """Worker processes for rendering, forked from a server that imported ``preload`` once."""
+    context = multiprocessing.get_context("forkserver")  # fork is unsafe once torch runs threads
+    context.set_forkserver_preload([*_WORKER_PRELOAD, *preload])
+    return ProcessPoolExecutor(workers, mp_context=context)
+
+
 def _render_chunk(chunk: _Chunk) -> tuple[int, np.ndarray]:
     """Render, transform and write a chunk's rows; returns (first row, (rows, 2) dB ranges)."""
-    renderer, frontend = _worker_tools(chunk.frontend)
+    renderer, frontend = worker_tools(chunk.frontend)
     spectrograms = np.load(chunk.spectrograms, mmap_mode="r+")
     ranges = np.empty((len(chunk.vceds), 2), dtype=np.float32)
     with torch.inference_mode():
@@ -258,10 +265,8 @@ def _render_pending(out_dir: Path, index: _Index, notes: tuple[Note, ...], confi
         return
     tasks = (_Chunk(out_dir / SPECTROGRAMS, start, tuple(bytes(v) for v in index.values[start:stop]), notes, config)
              for start, stop in bounds)
-    context = multiprocessing.get_context("forkserver")  # fork is unsafe once torch runs threads
-    context.set_forkserver_preload(_WORKER_PRELOAD)
     with (tqdm(total=len(done), initial=int(done.sum()), desc="render", unit="voice", disable=not progress) as bar,
-          ProcessPoolExecutor(min(workers, len(bounds)), mp_context=context) as pool):
+          render_pool(min(workers, len(bounds))) as pool):
         running: set[Future[tuple[int, np.ndarray]]] = set()
         while True:
             running |= {pool.submit(_render_chunk, task) for task in islice(tasks, 2 * workers - len(running))}

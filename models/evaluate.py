@@ -20,9 +20,7 @@ Renders and audio features run in worker processes; the model runs in this proce
 from __future__ import annotations
 
 import functools
-import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 
@@ -32,11 +30,12 @@ from tqdm import tqdm
 
 from models.checkpoint import Checkpoint, build_model
 from models.config import FrontendConfig
+from models.dataset import render_pool, worker_tools
 from models.errors import EvaluationError
-from models.frontend import Frontend, FrontendStats
+from models.frontend import Frontend
 from models.metrics import AudioFeatures, Scores, score
 from models.params import VOICE_PARAMS, Kind
-from models.render import NOTE_SECONDS, Note, Renderer
+from models.render import Note
 from models.representations import get_representation
 from models.voice import Voice
 
@@ -46,8 +45,7 @@ Pipeline = Callable[[np.ndarray], Voice | None]
 """Audio (notes, samples) float32 at the model's rate -> the voice ``dexbridge infer`` returns,
 or ``None`` where it refuses the input."""
 
-_WORKER_PRELOAD = ["models.evaluate", "librosa.filters", "librosa.feature", "librosa.util.utils"]
-_UNUSED_STATS = FrontendStats(min_db=-120.0, max_db=0.0)  # spectrogram_db never reads the stats
+_WORKER_PRELOAD = ["models.evaluate", "librosa.feature"]  # beside what models.dataset preloads
 
 
 @dataclass(frozen=True)
@@ -128,16 +126,9 @@ class _RenderTask:
     frontend: FrontendConfig
 
 
-@functools.cache
-def _worker_tools(frontend: FrontendConfig) -> tuple[Renderer, Frontend]:
-    """This worker's renderer and front end (one thread: the pool is the parallelism)."""
-    torch.set_num_threads(1)
-    return Renderer(frontend.sample_rate, NOTE_SECONDS, frontend.duration_s), Frontend(frontend, _UNUSED_STATS)
-
-
 def _render_chunk(task: _RenderTask) -> tuple[np.ndarray, np.ndarray]:
     """Audio (items, notes, samples) float32 and dB spectrograms (items, notes, mels, frames) float16."""
-    renderer, frontend = _worker_tools(task.frontend)
+    renderer, frontend = worker_tools(task.frontend)
     audio = np.stack([renderer.render_notes(Voice.from_values(vced), task.notes) for vced in task.vceds])
     with torch.inference_mode():
         db = frontend.spectrogram_db(torch.from_numpy(audio)).numpy().astype(np.float16)
@@ -155,7 +146,7 @@ class _ScoreTask:
 
 @functools.lru_cache(maxsize=16)  # the mean voice and repeated answers are rendered once per worker
 def _features_of(vced: bytes, notes: tuple[Note, ...], frontend: FrontendConfig) -> AudioFeatures:
-    renderer, _ = _worker_tools(frontend)
+    renderer, _ = worker_tools(frontend)
     return AudioFeatures.of(renderer.render_notes(Voice.from_values(vced), notes), frontend.sample_rate)
 
 
@@ -173,17 +164,11 @@ def _chunks(voices: Sequence[Voice], size: int) -> Iterator[tuple[bytes, ...]]:
         yield chunk
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
-    context = multiprocessing.get_context("forkserver")  # fork is unsafe once torch runs threads
-    context.set_forkserver_preload(_WORKER_PRELOAD)
-    return ProcessPoolExecutor(workers, mp_context=context)
-
-
 def render_spectrograms(voices: Sequence[Voice], notes: Sequence[Note], frontend: FrontendConfig, *,
                         workers: int = 2, chunk: int = 32, progress: bool = False) -> np.ndarray:
     """dB spectrograms (items, notes, n_mels, frames) float16 of voices rendered with dexed-py."""
     notes, parts = tuple(notes), []
-    with _pool(workers) as pool, tqdm(total=len(voices), desc="render train", unit="voice",
+    with render_pool(workers, _WORKER_PRELOAD) as pool, tqdm(total=len(voices), desc="render train", unit="voice",
                                       disable=not progress) as bar:
         for _, db in pool.map(_render_chunk, (_RenderTask(c, notes, frontend) for c in _chunks(voices, chunk))):
             parts.append(db)
@@ -230,7 +215,8 @@ def evaluate(
     rows: list[list[Scores]] = []
     refused = 0
     chunks = list(_chunks(test_voices, chunk))
-    with _pool(workers) as pool, tqdm(total=len(test_voices), desc="eval", unit="voice", disable=not progress) as bar:
+    with (render_pool(workers, _WORKER_PRELOAD) as pool,
+          tqdm(total=len(test_voices), desc="eval", unit="voice", disable=not progress) as bar):
         rendering = pool.submit(_render_chunk, _RenderTask(chunks[0], notes, config.frontend))
         for position, vceds in enumerate(chunks):
             audio, db = rendering.result()

@@ -47,3 +47,11 @@ def number_between(minimum: float, maximum: float, unit: str = "") -> Callable[[
         return value
 
     return parse
+
+
+def midi_channel(text: str) -> int:
+    """An argparse type for a MIDI channel as musicians number them, 1-16."""
+    channel = int(text)
+    if not 1 <= channel <= 16:
+        raise argparse.ArgumentTypeError(f"MIDI channel {channel} out of range 1..16")
+    return channel

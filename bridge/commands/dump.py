@@ -8,7 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bridge.commands.library import BUNDLED_BANKS, _midi_channel, bundled_bank_path
+from bridge.commands.argtypes import midi_channel
+from bridge.commands.library import BUNDLED_BANKS, bundled_bank_path
 from bridge.sysex import encode_bank_dump, encode_voice_dump
 from bridge.syxfile import MIDI_SUFFIXES, SYX_SUFFIXES, FileVoice, read_syx_voices, write_file
 from models.errors import SysexEncodeError, VoiceIndexError
@@ -94,6 +95,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--bank", action="store_true", help="write one 32-voice bank dump instead of voice dumps")
     parser.add_argument("--out", action="append", type=Path, required=True,
                         help="output file, repeatable: .syx (SysEx) or .mid (MIDI file)")
-    parser.add_argument("--channel", type=_midi_channel, default=1, help="MIDI channel 1-16 in the dumps (default 1)")
+    parser.add_argument("--channel", type=midi_channel, default=1, help="MIDI channel 1-16 in the dumps (default 1)")
     parser.add_argument("--strict", action="store_true", help="refuse inputs with any problem, not just warn")
     parser.set_defaults(handler=dump)

@@ -10,6 +10,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from bridge.commands.argtypes import midi_channel
 from bridge.sysex import encode_voice_dump
 from bridge.syxfile import FileVoice, SyxContents, read_syx_voices, write_file
 from models.errors import VoiceIndexError
@@ -43,13 +44,6 @@ def voice_summary(item: FileVoice) -> dict[str, Any]:
         "lfo_wave": LFO_WAVES[voice["lfo_wave"]],
         "clamped": [str(clamp) for clamp in item.report.clamps],
     }
-
-
-def _midi_channel(text: str) -> int:
-    channel = int(text)
-    if not 1 <= channel <= 16:
-        raise argparse.ArgumentTypeError(f"MIDI channel {channel} out of range 1..16")
-    return channel
 
 
 def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -111,5 +105,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _add_source_arguments(voice)
     voice.add_argument("--index", type=int, required=True, help="0-based voice index, as `dexbridge voices` lists")
     voice.add_argument("--out", type=Path, required=True, help="output file: .syx (SysEx) or .mid (MIDI file)")
-    voice.add_argument("--channel", type=_midi_channel, default=1, help="MIDI channel 1-16 (default 1)")
+    voice.add_argument("--channel", type=midi_channel, default=1, help="MIDI channel 1-16 (default 1)")
     voice.set_defaults(handler=extract_voice)
