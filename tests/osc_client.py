@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,6 +12,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
 REPLY_TIMEOUT_S = 10.0
+RECEIVE_BUFFER = 4 * 1024 * 1024  # a burst's replies must not overflow the kernel's queue while the loop is busy
 
 
 def build(address: str, *args: Any, types: str | None = None) -> bytes:
@@ -42,6 +45,8 @@ class OscClient:
         self.transport, _ = await loop.create_datagram_endpoint(
             lambda: _Collect(self.replies), local_addr=("127.0.0.1", local_port),
             remote_addr=(host, port) if host else None)
+        with contextlib.suppress(OSError):  # the kernel may cap it at net.core.rmem_max
+            self.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
         return self
 
     @property
@@ -78,6 +83,17 @@ class OscClient:
         while not self.replies.empty():
             items.append(self.replies.get_nowait())
         return items
+
+    async def settle(self, quiet: float = 0.2, timeout: float = REPLY_TIMEOUT_S) -> list[tuple[str, list[Any]]]:
+        """Every reply until none has come for ``quiet`` seconds (datagrams already sent are read, not raced)."""
+        items = self.drain()
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                items.append(await asyncio.wait_for(self.replies.get(), quiet))
+            except TimeoutError:
+                return items
+        raise AssertionError(f"replies still coming after {timeout} s")
 
     def close(self) -> None:
         if self.transport is not None:

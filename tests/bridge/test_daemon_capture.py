@@ -132,7 +132,7 @@ async def test_a_graceful_stop_finishes_requests_in_flight_and_a_second_one_canc
         for _ in range(stops):
             daemon.request_stop()
         await asyncio.wait_for(serving, 10)
-        replies = client.drain()
+        replies = await client.settle()
         client.close()
         got_answer = any(address == "/dexbridge/error" and "silent" in args[0] for address, args in replies)
         assert got_answer == answered, f"stops={stops}: {replies}"
