@@ -66,7 +66,21 @@ class JackPeer:
             await asyncio.sleep(0.002)
         return bytes(message[0])
 
-    async def receive_quiet(self, quiet_s: float = 0.3) -> list[bytes]:
+    async def until_round_trip(self) -> None:
+        """Send a note-off through the daemon (MIDI thru) until it comes back: JACK makes a connection
+        on a later cycle, later still on a loaded machine. Late echoes are read and checked."""
+        assert self.output is not None
+        probe = bytes([0x8F, 0, 0])  # note 0 off, channel 16
+        for _ in range(100):
+            self.output.send(mido.Message.from_bytes(probe))
+            if (echo := await self.receive(0.1)) is not None:
+                assert echo == probe, f"expected the probe back, got {echo.hex(' ')}"
+                break
+        else:
+            pytest.fail("no round trip through the daemon's MIDI ports")
+        assert set(await self.receive_quiet()) <= {probe}
+
+    async def receive_quiet(self, quiet_s: float = 0.5) -> list[bytes]:
         """Everything that arrives until nothing has for ``quiet_s``."""
         messages = []
         while (message := await self.receive(quiet_s)) is not None:
@@ -101,7 +115,7 @@ async def started(mode: tuple[str, ...], names: tuple[str, str], peer: JackPeer,
     async with run_daemon(settings, tiny_engine) as daemon:
         peer.connect_input(names[0])
         peer.connect_output(names[1])
-        await asyncio.sleep(0.2)  # JACK connects the ports on its next cycle
+        await peer.until_round_trip()
         client = await OscClient().open("127.0.0.1", daemon.osc_port)
         client.send("/dexbridge/ping")  # broadcasts (voices from MIDI in) go to clients the daemon has heard from
         await client.until("/dexbridge/pong")
