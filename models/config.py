@@ -137,6 +137,7 @@ class TrainConfig:
     """Optimisation and loss weights (DESIGN.md section 3)."""
 
     lr: float = 2e-4
+    head_lr_scale: float = 1.0
     batch_size: int = 160
     epochs: int = 200
     beta_start: float = 0.1
@@ -147,6 +148,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _require(self.lr > 0, f"train.lr = {self.lr}, must be > 0")
+        _require(self.head_lr_scale > 0, f"train.head_lr_scale = {self.head_lr_scale}, must be > 0")
         _require(self.batch_size > 0, f"train.batch_size = {self.batch_size}, must be >= 1")
         _require(self.epochs > 0, f"train.epochs = {self.epochs}, must be >= 1")
         _require(

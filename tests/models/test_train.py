@@ -229,15 +229,19 @@ def test_a_short_run_learns_and_writes_checkpoints_and_log(dataset_dir: Path, tm
     assert torch.equal(model.infer(spectrogram), state.model.eval().infer(spectrogram))
 
 
-def test_a_cut_and_resumed_run_equals_an_uncut_one(dataset_dir: Path, tmp_path: Path) -> None:
-    cut = _run(dataset_dir, tmp_path / "cut", max_steps=5, epochs=10)
+@pytest.mark.parametrize("head_lr_scale", [1.0, 8.0])
+def test_a_cut_and_resumed_run_equals_an_uncut_one(dataset_dir: Path, tmp_path: Path, head_lr_scale: float) -> None:
+    config = dataclasses.replace(TINY, train=dataclasses.replace(TINY.train, head_lr_scale=head_lr_scale))
+    cut = _run(dataset_dir, tmp_path / "cut", config, max_steps=5, epochs=10)
     assert (cut.epoch, cut.epoch_step, cut.step) == (2, 1, 5)  # stopped inside epoch 3
     snapshot = load_checkpoint(tmp_path / "cut" / "latest.pt").training
     assert snapshot is not None and (snapshot.epoch, snapshot.epoch_step, snapshot.step) == (2, 1, 5)
 
-    resumed = _run(dataset_dir, tmp_path / "cut", resume=True, max_steps=12, epochs=10)
-    uncut = _run(dataset_dir, tmp_path / "uncut", max_steps=12, epochs=10)
+    resumed = _run(dataset_dir, tmp_path / "cut", config, resume=True, max_steps=12, epochs=10)
+    uncut = _run(dataset_dir, tmp_path / "uncut", config, max_steps=12, epochs=10)
     assert resumed.step == uncut.step == 12 and resumed.epoch == uncut.epoch == 6
+    lrs = [group["lr"] for group in resumed.optimizer.param_groups]
+    assert lrs == ([TINY.train.lr] if head_lr_scale == 1.0 else [TINY.train.lr, TINY.train.lr * head_lr_scale])
     uncut_weights = uncut.model.state_dict()
     for name, value in resumed.model.state_dict().items():
         assert torch.equal(value, uncut_weights[name]), name
