@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from bridge.midi_in import MidiRouter, watch_input_port
@@ -131,6 +131,32 @@ class Daemon:
                 await self._stop.wait()
             finally:
                 await self.shutdown()
+
+    @contextlib.asynccontextmanager
+    async def running(self, startup_timeout_s: float | None = None) -> AsyncIterator[Daemon]:
+        """Serve in this event loop for the duration of the block, then stop gracefully.
+
+        Raises:
+            whatever startup raised (a checkpoint or backend that cannot be loaded, a taken port);
+            TimeoutError: not ready within ``startup_timeout_s``.
+        """
+        task = asyncio.create_task(self.serve(), name="dexbridge-daemon")
+        ready = asyncio.create_task(self.ready.wait())
+        await asyncio.wait({task, ready}, timeout=startup_timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.done():
+            ready.cancel()
+            if task.done():
+                task.result()  # startup failed: raise its error
+                raise RuntimeError("the daemon stopped before it was ready, without an error")
+            task.cancel()  # startup may be stuck: its cleanup runs, then the wait ends
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            raise TimeoutError(f"the daemon was not ready within {startup_timeout_s} s")
+        try:
+            yield self
+        finally:
+            self.request_stop()
+            await task
 
     async def shutdown(self) -> None:
         """Stop intake, settle requests, silence and close the outputs. Safe after a failed startup."""

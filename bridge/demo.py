@@ -15,10 +15,9 @@ fails stops the demo with a :class:`DemoError` that says what went wrong.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -305,28 +304,6 @@ async def _morph(session: _Session, out: Path, start: Voice) -> list[ParamEvent]
     return events
 
 
-@contextlib.asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[Daemon]:
-    """A daemon serving in this event loop until the block ends (then stopped gracefully).
-
-    Raises:
-        whatever the daemon's startup raised (a checkpoint or backend that cannot be loaded, a taken port).
-    """
-    daemon = Daemon(settings)
-    task = asyncio.create_task(daemon.serve(), name="dexbridge-demo-daemon")
-    ready = asyncio.create_task(daemon.ready.wait())
-    await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
-    if not ready.done():
-        ready.cancel()
-        task.result()  # startup failed: raise its error
-        raise DemoError("the daemon stopped before it was ready, without an error")
-    try:
-        yield daemon
-    finally:
-        daemon.request_stop()
-        await task
-
-
 async def run_demo(out: Path, checkpoint: Path | None = None, *, backend: str = "auto",
                    say: Callable[[str], None] = print) -> DemoReport:
     """Run the whole demo into ``out`` (created if missing).
@@ -348,7 +325,7 @@ async def run_demo(out: Path, checkpoint: Path | None = None, *, backend: str = 
     settings = Settings(osc_host="127.0.0.1", osc_port=0, osc_tcp=False, mode=("param",), sink=(),
                         checkpoint=checkpoint, backend=backend)
     say(f"starting the daemon (checkpoint {checkpoint or 'models/checkpoints/default.pt'}, backend {backend})")
-    async with serving(settings) as daemon, OscClient.connect("127.0.0.1", daemon.osc_port) as client:
+    async with Daemon(settings).running() as daemon, OscClient.connect("127.0.0.1", daemon.osc_port) as client:
         session = _Session(client, say)
         await session.ask("/dexbridge/ping", expect="/dexbridge/pong", what="reaching the daemon over UDP")
         say(f"daemon answers on udp://127.0.0.1:{daemon.osc_port} (engine backend {daemon.engine.backend_name})")

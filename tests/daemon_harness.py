@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -39,15 +38,5 @@ async def run_daemon(settings: Settings, engine: Any, open_sinks: SinkFactory | 
         whatever startup raised, if the daemon did not come up.
     """
     daemon = Daemon(settings, engine=engine, **({"open_sinks": open_sinks} if open_sinks else {}))
-    serving = asyncio.create_task(daemon.serve())
-    ready = asyncio.create_task(daemon.ready.wait())
-    done, _ = await asyncio.wait({serving, ready}, timeout=STARTUP_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
-    if serving in done:
-        ready.cancel()
-        serving.result()
-    assert ready in done, f"the daemon was not ready within {STARTUP_TIMEOUT_S} s"
-    try:
+    async with daemon.running(STARTUP_TIMEOUT_S):
         yield daemon
-    finally:
-        daemon.request_stop()
-        await asyncio.wait_for(serving, STARTUP_TIMEOUT_S)

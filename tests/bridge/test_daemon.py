@@ -304,3 +304,12 @@ async def test_a_checkpoint_without_macro_axes_says_how_to_get_them(tiny_checkpo
         (text,) = await client.until("/dexbridge/error")
         assert "this checkpoint has no macro axes" in text and "--axes-corpus" in text
         client.close()
+
+
+async def test_a_daemon_not_ready_in_time_is_stopped_and_named(engine: Engine) -> None:
+    daemon = Daemon(daemon_settings(), engine=engine)
+    with pytest.raises(TimeoutError, match="not ready within 0 s"):
+        async with daemon.running(startup_timeout_s=0):
+            pytest.fail("the block ran without a ready daemon")
+    assert not daemon.ready.is_set()
+    assert [task for task in asyncio.all_tasks() if task.get_name() == "dexbridge-daemon"] == [], "serve() still runs"
