@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.config import RunConfig
+from models.config import RunConfig, hash_config_dict
 from models.corpus import open_corpus
 from models.errors import CheckpointError, ConfigError, ModelInputError
 from models.frontend import FrontendStats
@@ -213,7 +213,7 @@ def load_checkpoint(path: Path, *, map_location: str | torch.device = "cpu") -> 
 def _from_payload(path: Path, payload: dict[str, Any]) -> Checkpoint:
     """The checkpoint of a loaded file; float16 weights come back as float32."""
     try:
-        config = RunConfig.from_dict(payload["config"], source=f"{path} (stored config)")
+        config = RunConfig.from_stored(payload["config"], source=f"{path} (stored config)")
         stats = FrontendStats(**payload["frontend_stats"])
     except (ConfigError, TypeError) as error:
         raise CheckpointError(f"{path} holds an invalid config or front-end stats: {error}") from None
@@ -239,10 +239,11 @@ def _from_payload(path: Path, payload: dict[str, Any]) -> Checkpoint:
 
 def _check_contract(path: Path, payload: dict[str, Any], checkpoint: Checkpoint) -> None:
     """The stored hash, representation, notes and shapes agree with the config and the weights."""
-    if payload["config_hash"] != checkpoint.config_hash:
+    stored_hash = hash_config_dict(payload["config"])
+    if payload["config_hash"] != stored_hash:
         raise CheckpointError(
             f"{path}: config_hash {payload['config_hash']} does not match its stored config "
-            f"({checkpoint.config_hash}): the file was altered; use the original checkpoint"
+            f"({stored_hash}): the file was altered; use the original checkpoint"
         )
     stored = {
         "representation": payload["representation"],

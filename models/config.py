@@ -137,7 +137,7 @@ class TrainConfig:
     """Optimisation and loss weights (DESIGN.md section 3)."""
 
     lr: float = 2e-4
-    head_lr_scale: float = 1.0
+    head_lr_scale: float = 60.0
     batch_size: int = 160
     epochs: int = 200
     beta_start: float = 0.1
@@ -194,10 +194,27 @@ class RunConfig:
             parts[name] = _build_part(part_cls, name, table, source)
         return cls(**parts)
 
+    @classmethod
+    def from_stored(cls, data: Mapping[str, Any], source: str = "stored config") -> RunConfig:
+        """A config stored in a checkpoint: a key the run predates takes the value that run used
+        (:data:`ADDED_KEYS`), not today's default."""
+        filled = {part: {**ADDED_KEYS.get(part, {}), **table} if isinstance(table, Mapping) else table
+                  for part, table in data.items()}
+        return cls.from_dict(filled, source)
+
     def config_hash(self) -> str:
         """12 hex digits of the SHA-256 of the canonical JSON of :meth:`to_dict`: names the run."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+        return hash_config_dict(self.to_dict())
+
+
+def hash_config_dict(data: Mapping[str, Any]) -> str:
+    """12 hex digits of the SHA-256 of the canonical JSON of a config dict (as stored in a checkpoint)."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+# Keys added after runs were stored, with the value those runs trained with.
+ADDED_KEYS: dict[str, dict[str, Any]] = {"train": {"head_lr_scale": 1.0}}
 
 
 def _build_part(part_cls: type, section: str, table: Mapping[str, Any], source: str) -> Any:

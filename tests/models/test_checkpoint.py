@@ -23,7 +23,7 @@ from models.checkpoint import (
     restore_rng,
     save_checkpoint,
 )
-from models.config import RunConfig, load_config
+from models.config import RunConfig, hash_config_dict, load_config
 from models.errors import CheckpointError
 from models.frontend import FrontendStats
 from models.networks import SoundToVoice
@@ -237,3 +237,13 @@ def test_config_and_weights_of_different_runs_are_refused(tmp_path: Path) -> Non
     with pytest.raises(CheckpointError, match=r"serving weights do not fit the model its config describes: "
                        r"latent_flow.couplings.0.net.0.weight \(32, 305\) \(model \(16, 305\)\)"):
         build_model(load_checkpoint(path))
+
+
+def test_a_checkpoint_older_than_a_config_key_loads_with_the_value_its_run_used(tmp_path: Path) -> None:
+    trained_at = dataclasses.replace(TINY, train=dataclasses.replace(TINY.train, head_lr_scale=1.0))
+    path = save_checkpoint(tmp_path / "old.pt", Checkpoint(trained_at, STATS, _model().serving.state_dict()))
+    stored = torch.load(path, weights_only=True)["config"]
+    del stored["train"]["head_lr_scale"]  # as written before the key existed
+    _rewrite(path, config=stored, config_hash=hash_config_dict(stored))
+    assert load_checkpoint(path).config == trained_at
+    assert RunConfig().train.head_lr_scale != 1.0, "the default moved on; the old run keeps its own value"

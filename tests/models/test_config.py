@@ -39,7 +39,8 @@ def test_overlays_change_only_what_they_name() -> None:
     assert paper.model.encoder_channels == (8, 16, 32, 64, 128, 256, 512, 2048)
     as_lean = dataclasses.replace(paper.model, encoder_head="lean", encoder_channels=default.model.encoder_channels)
     assert as_lean == default.model
-    assert (paper.frontend, paper.train) == (default.frontend, default.train)
+    assert paper.frontend == default.frontend
+    assert paper.train == dataclasses.replace(default.train, head_lr_scale=1.0)
     assert tiny.model.flow_hidden == 16
     assert tiny.frontend == default.frontend
     assert len({default.config_hash(), paper.config_hash(), tiny.config_hash()}) == 3
