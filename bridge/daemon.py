@@ -75,7 +75,8 @@ class Daemon:
 
         settings = self.settings
         if self.engine is None:
-            self.engine = await asyncio.to_thread(Engine.load, settings.checkpoint, backend=settings.backend)
+            self.engine = await asyncio.to_thread(Engine.load, settings.checkpoint, backend=settings.backend,
+                                                  threads=settings.engine_threads)
         self._worker = InferenceWorker(self.engine, max_jobs=settings.max_jobs)
         await self._worker.start()
         self.server = OscServer(OSC_ROUTES, lambda request: None, reply_port=settings.reply_port,

@@ -161,6 +161,7 @@ class BridgeSession:
             "slots": [slot.voice.name.strip() if slot else None for slot in state.slots],
             "bank": [voice.name.strip() for voice in state.bank],
             "backend": self.engine.backend_name,
+            "engine_threads": self.engine.threads,
             "latent_dim": self.engine.latent_dim,
             "macros": self.engine.macro_count,
             "voices_applied": state.voices_applied,

@@ -50,6 +50,7 @@ class Settings:
     cc_map: Path | None = None
     checkpoint: Path | None = None
     backend: str = "auto"
+    engine_threads: int | None = None
     input_device: str | None = None
     output_device: str | None = None
     max_jobs: int = 4
@@ -77,6 +78,8 @@ class Settings:
                  f"dump_debounce_ms = {self.dump_debounce_ms} ms, range 0..10000")
         _require(self.byte_budget is None or self.byte_budget >= 7,
                  f"byte_budget = {self.byte_budget} bytes/s, must be >= 7 (one parameter change); leave unset for no limit")
+        _require(self.engine_threads is None or 1 <= self.engine_threads <= 256,
+                 f"engine_threads = {self.engine_threads}, range 1..256; leave unset for torch's default (every core)")
         _require(1 <= self.max_jobs <= 64, f"max_jobs = {self.max_jobs}, range 1..64")
         _require(1024 <= self.upload_limit <= 1 << 30, f"upload_limit = {self.upload_limit} bytes, range 1024..{1 << 30}")
         for name in ("upload_timeout_s", "shutdown_timeout_s"):

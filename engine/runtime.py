@@ -107,7 +107,7 @@ class Engine:
 
     @classmethod
     def load(cls, path: Path | None = None, *, backend: str = "auto", refine: bool | None = None,
-             refine_budget_ms: float = DEFAULT_BUDGET_MS) -> Engine:
+             refine_budget_ms: float = DEFAULT_BUDGET_MS, threads: int | None = None) -> Engine:
         """Load a checkpoint, build its backend and warm both up.
 
         Args:
@@ -115,15 +115,24 @@ class Engine:
             backend: ``"auto"`` or a backend name (``engine.backends.BACKENDS``).
             refine: refine by default (``None``: :data:`engine.refine.REFINE_BY_DEFAULT`).
             refine_budget_ms: refinement's time budget per inference.
+            threads: intra-op threads for this process's torch and ONNX Runtime work (``None``: torch's
+                default, every core); 1 leaves the other cores of a small machine to the daemon and the DAW.
 
         Raises:
             CheckpointError: missing or invalid checkpoint.
             BackendError: the backend is unknown or cannot run here.
         """
+        if threads is not None:
+            torch.set_num_threads(threads)  # before the backend: ONNX sessions take torch's count
         checkpoint = load_checkpoint(DEFAULT_CHECKPOINT if path is None else Path(path))
         engine = cls(checkpoint, select_backend(backend, checkpoint), refine=refine, refine_budget_ms=refine_budget_ms)
         engine.infer(engine.reference_tone(), engine.sample_rate, refine=False)  # compiles pitch tracking, warms the backend
         return engine
+
+    @property
+    def threads(self) -> int:
+        """Intra-op threads inference runs on (torch's process-wide count, which ONNX sessions take)."""
+        return torch.get_num_threads()
 
     @property
     def latent_dim(self) -> int:

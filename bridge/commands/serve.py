@@ -13,7 +13,7 @@ from bridge.settings import DIN_BYTES_PER_SECOND, MIDI_APIS, OUTPUT_MODES, SINKS
 
 _FLAG_FIELDS = ("osc_host", "osc_port", "reply_port", "midi_in", "midi_out", "midi_api", "mode", "din", "byte_budget",
                 "channel", "control_rate", "slew_ms", "dump_debounce_ms", "dump_wait_notes", "sink", "plugin", "cc_map",
-                "checkpoint", "backend", "input_device", "output_device", "max_jobs", "log_json")
+                "checkpoint", "backend", "engine_threads", "input_device", "output_device", "max_jobs", "log_json")
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -72,6 +72,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     control.add_argument("--slew-ms", type=float, help="morph/macro smoothing time constant in ms (default 20; 0 = none)")
     control.add_argument("--checkpoint", type=Path, help="serving checkpoint (default models/checkpoints/default.pt)")
     control.add_argument("--backend", help="auto, torch, torchscript, onnx, cuda, tensorrt (default auto)")
+    control.add_argument("--engine-threads", type=int, metavar="N",
+                         help="intra-op threads for inference (torch and ONNX Runtime; default: every core). "
+                              "1 is best on a 2-core machine: the other core stays free for the daemon and the DAW")
     control.add_argument("--max-jobs", type=int, help="audio jobs queued at most; more are refused as busy (default 4)")
     control.add_argument("--input-device", help="audio input for /dexbridge/capture (sounddevice name; default input)")
     control.add_argument("--output-device", help="audio output for /dexbridge/note auditions (sounddevice name; default output)")

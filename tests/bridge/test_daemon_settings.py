@@ -23,7 +23,8 @@ def test_defaults() -> None:
 def test_toml_then_env_then_flags(tmp_path: Path) -> None:
     config = tmp_path / "serve.toml"
     config.write_text('osc_port = 9100\nchannel = 3\nmode = ["param", "cc"]\ncontrol_rate = 100\nmidi_out = "virtual:out"\n')
-    env = {"DEXBRIDGE_OSC_PORT": "9200", "DEXBRIDGE_DIN": "yes", "DEXBRIDGE_MODE": "dump,osc", "HOME": "/x"}
+    env = {"DEXBRIDGE_OSC_PORT": "9200", "DEXBRIDGE_DIN": "yes", "DEXBRIDGE_MODE": "dump,osc", "DEXBRIDGE_ENGINE_THREADS": "1",
+           "HOME": "/x"}
     settings = Settings.resolve(config, env, {"osc_port": 9300, "midi_in": None})
     assert settings.osc_port == 9300  # flag beats env beats file
     assert settings.channel == 3 and settings.midi_channel == 2  # file
@@ -32,6 +33,7 @@ def test_toml_then_env_then_flags(tmp_path: Path) -> None:
     assert settings.din and settings.bytes_per_second == 3125
     assert settings.midi_out == "virtual:out" and settings.sink == ("midi",)  # a MIDI output implies the midi sink
     assert settings.to_dict()["mode"] == ["dump", "osc"]
+    assert settings.engine_threads == 1
 
 
 @pytest.mark.parametrize(
@@ -44,6 +46,7 @@ def test_toml_then_env_then_flags(tmp_path: Path) -> None:
         ({"control_rate": 0.5}, "control_rate = 0.5 Hz, range 1..2000"),
         ({"control_rate": float("nan")}, "control_rate = nan Hz"),
         ({"byte_budget": 3}, "byte_budget = 3 bytes/s, must be >= 7"),
+        ({"engine_threads": 0}, "engine_threads = 0, range 1..256"),
         ({"plugin": Path("Dexed.vst3")}, "add --sink dawdreamer"),
     ],
 )

@@ -3,6 +3,7 @@ sends all-notes-off and exits 0; a bad setting exits 2 with the message."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -74,7 +75,8 @@ def test_serve_then_sigterm_sends_all_notes_off_and_exits_0(jack: str, tiny_chec
     port, out_name = _free_udp_port(), f"serve-out-{os.getpid()}"
     proc = subprocess.Popen(
         _dexbridge("serve", "--checkpoint", str(tiny_checkpoint), "--backend", "torch", "--osc-port", str(port),
-                   "--midi-out", f"virtual:{out_name}", "--midi-api", "jack", "--mode", "param", "--log-json"),
+                   "--midi-out", f"virtual:{out_name}", "--midi-api", "jack", "--mode", "param", "--log-json",
+                   "--engine-threads", "1"),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     listener = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="dexbridge-serve-test", queue_size_limit=16384)
     listener.ignore_types(sysex=False)
@@ -89,6 +91,8 @@ def test_serve_then_sigterm_sends_all_notes_off_and_exits_0(jack: str, tiny_chec
                     break
                 except TimeoutError:
                     assert time.monotonic() < deadline, "serve never answered /dexbridge/ping"
+            (status,) = _ask(sock, port, build("/dexbridge/status"), "/dexbridge/status")
+            assert json.loads(status)["engine_threads"] == 1
             names = listener.get_ports()
             (index,) = [i for i, name in enumerate(names) if name.endswith(f":{out_name}")]
             listener.open_port(index)
