@@ -252,7 +252,8 @@ def make_optimizer(model: SoundToVoice, train: TrainConfig) -> torch.optim.Adam:
     if train.head_lr_scale == 1.0:
         return torch.optim.Adam(model.parameters(), lr=train.lr)
     head = list(model.serving.encoder.to_gaussian.parameters())
-    rest = [p for p in model.parameters() if all(p is not h for h in head)]
+    head_ids = {id(p) for p in head}
+    rest = [p for p in model.parameters() if id(p) not in head_ids]
     return torch.optim.Adam([{"params": rest}, {"params": head, "lr": train.lr * train.head_lr_scale}], lr=train.lr)
 
 

@@ -4,14 +4,13 @@ or one 32-voice bank, into .syx and/or .mid files, atomically (temp file + renam
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from bridge.commands.argtypes import midi_channel
-from bridge.commands.library import BUNDLED_BANKS, bundled_bank_path
+from bridge.commands.library import BUNDLED_BANKS, bundled_bank_path, read_voices_warning
 from bridge.sysex import encode_bank_dump, encode_voice_dump
-from bridge.syxfile import MIDI_SUFFIXES, SYX_SUFFIXES, FileVoice, read_syx_voices, write_file
+from bridge.syxfile import MIDI_SUFFIXES, SYX_SUFFIXES, FileVoice, write_file
 from models.errors import SysexEncodeError, VoiceIndexError
 from models.packing import BANK_VOICES
 from models.voice import Voice
@@ -46,10 +45,7 @@ def _selected(args: argparse.Namespace) -> list[FileVoice]:
         raise VoiceIndexError("no voices: give .syx files or --bundled brass")
     found: list[FileVoice] = []
     for path in sources:
-        contents = read_syx_voices(path, strict=args.strict)
-        for problem in contents.problems:
-            print(f"warning: {problem}", file=sys.stderr)
-        found += contents.voices
+        found += read_voices_warning(path, args.strict).voices
     if not args.index:
         return found
     bad = [i for i in args.index if not 0 <= i < len(found)]

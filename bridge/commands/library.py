@@ -53,12 +53,17 @@ def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true", help="refuse a file with any problem, not just list it")
 
 
-def _read_source(args: argparse.Namespace) -> tuple[Path, SyxContents]:
-    path = bundled_bank_path(args.bundled) if args.bundled else args.file
-    contents = read_syx_voices(path, strict=args.strict)
+def read_voices_warning(path: Path, strict: bool) -> SyxContents:
+    """The voices of a .syx file; its problems (unless ``strict`` refuses them) go to stderr as warnings."""
+    contents = read_syx_voices(path, strict=strict)
     for problem in contents.problems:
         print(f"warning: {problem}", file=sys.stderr)
-    return path, contents
+    return contents
+
+
+def _read_source(args: argparse.Namespace) -> tuple[Path, SyxContents]:
+    path = bundled_bank_path(args.bundled) if args.bundled else args.file
+    return path, read_voices_warning(path, args.strict)
 
 
 def list_voices(args: argparse.Namespace) -> int:

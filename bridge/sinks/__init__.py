@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Protocol
 
 from bridge.midi_ports import MidiOutput, MidiPortError
+from bridge.settings import SINKS
 from models.errors import DexbridgeError
-
-SINK_KINDS = ("midi", "embedded", "dawdreamer")
 
 
 class SinkError(DexbridgeError, RuntimeError):
@@ -84,7 +83,7 @@ def open_sinks(settings: SinkSettings) -> list[Sink]:
     """Open every sink the settings name, in order; on a failure, close those already open.
 
     Args:
-        settings: ``sink`` (kinds from :data:`SINK_KINDS`), ``midi_out`` and ``midi_api`` for
+        settings: ``sink`` (kinds from :data:`bridge.settings.SINKS`), ``midi_out`` and ``midi_api`` for
             the midi sink, ``plugin`` (a Dexed VST3, or None for the Faust DX7) for dawdreamer.
 
     Raises:
@@ -115,7 +114,7 @@ def _open_sink(kind: str, settings: SinkSettings) -> Sink:
         from bridge.sinks.dawdreamer import DawDreamerSynth
 
         return DawDreamerSynth(settings.plugin)
-    raise SinkError(f"sink {kind!r} unknown: choose from {', '.join(SINK_KINDS)}")
+    raise SinkError(f"sink {kind!r} unknown: choose from {', '.join(SINKS)}")
 
 
-__all__ = ["SINK_KINDS", "MidiPortError", "MidiPortSink", "Sink", "SinkError", "SinkSettings", "open_sinks"]
+__all__ = ["MidiPortError", "MidiPortSink", "Sink", "SinkError", "SinkSettings", "open_sinks"]

@@ -47,8 +47,8 @@ class EmbeddedSynth:
         """Apply MIDI bytes as Dexed would.
 
         Raises:
-            ReceiverError: a value outside its DX7 range (nothing applied).
-            SysexDecodeError: a DX7 SysEx message that cannot be decoded.
+            ReceiverError: a value outside its DX7 range (that message is not applied, the others are).
+            SysexDecodeError: a DX7 SysEx message that cannot be decoded (likewise).
         """
         self.receiver.feed(message)
 
