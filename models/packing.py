@@ -1,6 +1,6 @@
 """VCED (155 bytes) <-> VMEM (128-byte packed voice of a 32-voice bank).
 
-Only the voice's own byte layout lives here; MIDI framing is ``bridge.sysex``. Unpacking follows
+Only the voice's own byte layout lives here; MIDI framing is ``bridge.midi.sysex``. Unpacking follows
 Dexed's ``Cartridge::unpackProgram`` (the bits a field does not use are masked off, pitch-EG bytes
 above 99 are rescaled as Dexed's ``normparm`` does), then brings every value still outside its
 DX7 range into range and reports it; dexed-py's ``Patch.from_packed`` is the cross-check.

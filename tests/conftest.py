@@ -83,7 +83,7 @@ def jack() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def brass_voices(brass_path: Path) -> list:
     """The 32 voices of DawDreamer's brass bank."""
-    from bridge.syxfile import read_syx_voices
+    from bridge.midi.syxfile import read_syx_voices
 
     return [item.voice for item in read_syx_voices(brass_path).voices]
 

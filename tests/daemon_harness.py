@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from bridge.daemon import Daemon, SinkFactory
-from bridge.settings import Settings
+from bridge.daemon.lifecycle import Daemon, SinkFactory
+from bridge.daemon.settings import Settings
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.latent_axes import encode_voices, fit_latent_axes, regression_flow
 from models.voice import Voice

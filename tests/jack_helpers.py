@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from bridge.sysex import encode_dump_request
+from bridge.midi.sysex import encode_dump_request
 
 
 async def wait_until_connected(send: Callable[[bytes], None], queue: asyncio.Queue[bytes]) -> None:

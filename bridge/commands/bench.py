@@ -46,7 +46,7 @@ def _table(report: BenchReport) -> str:
 def _bench(args: argparse.Namespace) -> int:
     checkpoint = _checkpoint(args)
     if args.bridge:
-        from bridge.bench_bridge import bridge_bench
+        from bridge.commands.bench_bridge import bridge_bench
 
         bridge_report = bridge_bench(checkpoint, args.backend[0] if len(args.backend) == 1 else "auto", args.iterations)
         print(bridge_report.table())

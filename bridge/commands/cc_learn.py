@@ -8,9 +8,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from bridge.cc_map import CcMap, load_cc_map
 from bridge.commands.argtypes import number_between
-from bridge.midi_ports import MIDI_APIS, MidiOutput
+from bridge.midi.cc_map import CcMap, load_cc_map
+from bridge.midi.ports import MIDI_APIS, MidiOutput
 from models.voice import Voice
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from bridge.commands.argtypes import at_least
-from bridge.syxfile import SYX_SUFFIXES, read_syx_voices
+from bridge.midi.syxfile import SYX_SUFFIXES, read_syx_voices
 from models.corpus import (
     CorpusEntry,
     CorpusProblem,

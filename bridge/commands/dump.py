@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bridge.commands.argtypes import midi_channel
-from bridge.commands.library import BUNDLED_BANKS, bundled_bank_path, read_voices_warning
-from bridge.sysex import encode_bank_dump, encode_voice_dump
-from bridge.syxfile import MIDI_SUFFIXES, SYX_SUFFIXES, FileVoice, write_file
+from bridge.commands.librarian import BUNDLED_BANKS, bundled_bank_path, read_voices_warning
+from bridge.midi.sysex import encode_bank_dump, encode_voice_dump
+from bridge.midi.syxfile import MIDI_SUFFIXES, SYX_SUFFIXES, FileVoice, write_file
 from models.errors import SysexEncodeError, VoiceIndexError
 from models.packing import BANK_VOICES
 from models.voice import Voice

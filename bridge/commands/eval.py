@@ -17,7 +17,7 @@ import numpy as np
 
 from bridge.atomicfile import atomic_write, atomic_write_text
 from bridge.commands.argtypes import at_least
-from bridge.syxfile import SYX_SUFFIXES, read_syx_voices
+from bridge.midi.syxfile import SYX_SUFFIXES, read_syx_voices
 from engine.backends import BACKENDS, select_backend
 from engine.runtime import Engine
 from models.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, load_checkpoint

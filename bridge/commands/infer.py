@@ -15,11 +15,12 @@ import soundfile
 from tqdm import tqdm
 
 from bridge.commands.argtypes import at_least
-from bridge.commands.library import transpose_note
-from bridge.syxfile import write_voice_syx
+from bridge.commands.librarian import transpose_note
+from bridge.midi.syxfile import write_voice_syx
 from engine.backends import BACKENDS
 from engine.conditioning import REFERENCE_NOTE, to_mono
-from engine.refine import DEFAULT_BUDGET_MS, refine_gain
+from engine.refine import DEFAULT_BUDGET_MS
+from engine.refine_gain import refine_gain
 from engine.runtime import Engine, Inference
 from models.corpus import SPLITS, open_corpus
 from models.errors import AudioFileError

@@ -8,8 +8,8 @@ import json
 import logging
 from pathlib import Path
 
-from bridge.daemon import Daemon
-from bridge.settings import DIN_BYTES_PER_SECOND, MIDI_APIS, OUTPUT_MODES, SINKS, Settings
+from bridge.daemon.lifecycle import Daemon
+from bridge.daemon.settings import DIN_BYTES_PER_SECOND, MIDI_APIS, OUTPUT_MODES, SINKS, Settings
 
 _FLAG_FIELDS = ("osc_host", "osc_port", "reply_port", "midi_in", "midi_out", "midi_api", "mode", "din", "byte_budget",
                 "channel", "control_rate", "slew_ms", "dump_debounce_ms", "dump_wait_notes", "sink", "plugin", "cc_map",

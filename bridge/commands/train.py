@@ -58,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Train the encoder, flows and decoder (Adam; spectrogram MSE + beta KL + parameter loss). "
         f"Writes RUN_DIR/{LATEST} every epoch and at each stop, RUN_DIR/{BEST} on a better validation loss "
         f"and RUN_DIR/{LOG}. A cut run continues with --resume. Under torchrun (e.g. torchrun "
-        "--nproc_per_node 2 --standalone -m bridge.cli train ...) it trains with DistributedDataParallel.",
+        "--nproc_per_node 2 --standalone -m bridge.commands.cli train ...) it trains with DistributedDataParallel.",
     )
     train.add_argument("--config", type=Path, required=True, metavar="FILE.toml", help="run configuration")
     train.add_argument("--dataset", type=Path, required=True, metavar="DIR",

@@ -12,31 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from bridge.midi_ports import MidiOutput, MidiPortError
-from bridge.settings import SINKS
-from models.errors import DexbridgeError
-
-
-class SinkError(DexbridgeError, RuntimeError):
-    """A sink that cannot be opened or cannot render (missing plugin, no audio device, ...)."""
-
-
-class Sink(Protocol):
-    """A destination of MIDI messages."""
-
-    name: str
-
-    def send(self, message: bytes) -> None:
-        """Deliver one complete MIDI message (SysEx, CC, note, program change)."""
-        ...
-
-    def all_notes_off(self) -> None:
-        """Release every sounding note."""
-        ...
-
-    def close(self) -> None:
-        """Release the port, device or plugin (idempotent)."""
-        ...
+from bridge.daemon.settings import SINKS
+from bridge.midi.ports import MidiOutput, MidiPortError
+from bridge.sinks.base import Sink, SinkError
 
 
 class MidiPortSink:
@@ -64,7 +42,7 @@ class MidiPortSink:
 
 
 class SinkSettings(Protocol):
-    """What :func:`open_sinks` reads (``bridge.settings.Settings`` has it all)."""
+    """What :func:`open_sinks` reads (``bridge.daemon.settings.Settings`` has it all)."""
 
     @property
     def sink(self) -> tuple[str, ...]: ...
@@ -83,7 +61,7 @@ def open_sinks(settings: SinkSettings) -> list[Sink]:
     """Open every sink the settings name, in order; on a failure, close those already open.
 
     Args:
-        settings: ``sink`` (kinds from :data:`bridge.settings.SINKS`), ``midi_out`` and ``midi_api`` for
+        settings: ``sink`` (kinds from :data:`bridge.daemon.settings.SINKS`), ``midi_out`` and ``midi_api`` for
             the midi sink, ``plugin`` (a Dexed VST3, or None for the Faust DX7) for dawdreamer.
 
     Raises:

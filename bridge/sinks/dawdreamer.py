@@ -1,6 +1,6 @@
 """The DawDreamer sink: a user's Dexed VST3 (``--plugin PATH``) or DawDreamer's bundled Faust DX7.
 
-MIDI goes through a :class:`bridge.receiver.Receiver` like every sink; :meth:`DawDreamerSynth.render`
+MIDI goes through a :class:`bridge.midi.receiver.Receiver` like every sink; :meth:`DawDreamerSynth.render`
 then sets the held voice on the synth and renders a note offline. A Dexed plugin gets each
 parameter by its Dexed name (``OP1 EG RATE 1``, looked up among the plugin's own parameters, so any
 Dexed version works) as the normalised host value ``value / max``
@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from bridge.receiver import Receiver, audible_voice
-from bridge.sinks import SinkError
+from bridge.midi.receiver import audible_voice
+from bridge.sinks.base import ReceiverSynth, SinkError
 from models.params import TRANSPOSE_CENTRE, VOICE_PARAMS, ParamSpec, to_host_value
 from models.voice import Voice
 
@@ -65,7 +65,7 @@ def faust_value(spec: ParamSpec, value: int) -> float:
     return float(value - _FAUST_OFFSET.get(suffix, 0))
 
 
-class DawDreamerSynth:
+class DawDreamerSynth(ReceiverSynth):
     """Renders the voice its MIDI input sets, through DawDreamer.
 
     Args:
@@ -79,8 +79,7 @@ class DawDreamerSynth:
     def __init__(self, plugin: Path | None = None, *, sample_rate: int = DEFAULT_SAMPLE_RATE) -> None:
         import dawdreamer
 
-        self.name = f"dawdreamer:{Path(plugin).name if plugin else 'faust-dx7'}"
-        self.receiver = Receiver()
+        super().__init__(f"dawdreamer:{Path(plugin).name if plugin else 'faust-dx7'}")
         self.sample_rate = sample_rate
         self._engine = dawdreamer.RenderEngine(sample_rate, BLOCK_SIZE)
         self._faust: dict[int, Any] = {}
@@ -102,15 +101,6 @@ class DawDreamerSynth:
         missing = [name for name in wanted if name not in self._plugin_index]
         if missing:
             raise SinkError(f"--plugin {path.name} lacks Dexed parameters {missing[:3]}...: is it Dexed?")
-
-    @property
-    def voice(self) -> Voice:
-        """The voice the synth holds now."""
-        return self.receiver.voice
-
-    def send(self, message: bytes) -> None:
-        """Apply MIDI bytes as Dexed would (see :class:`bridge.receiver.Receiver`)."""
-        self.receiver.feed(message)
 
     def render(self, note: int = 60, velocity: int = 85, *, note_seconds: float = 1.0, render_seconds: float = 1.5) -> np.ndarray:
         """Render one note of the held voice.

@@ -1,7 +1,7 @@
 """The embedded synth: dexed-py driven by a DX7 receiver, rendering or playing the voice it holds.
 
 It takes exactly the bytes a MIDI output sends (:meth:`EmbeddedSynth.send`), applies them as
-Dexed would (:class:`bridge.receiver.Receiver`), and renders the resulting voice with
+Dexed would (:class:`bridge.midi.receiver.Receiver`), and renders the resulting voice with
 :class:`models.render.Renderer`: the same audio as rendering that voice directly. Playback goes
 through sounddevice (PortAudio) at the output device's own sample rate.
 """
@@ -14,14 +14,14 @@ import time
 import numpy as np
 import sounddevice as sd
 
-from bridge.cc_map import CcMap
-from bridge.receiver import Receiver, audible_voice
-from bridge.sinks import SinkError
+from bridge.midi.cc_map import CcMap
+from bridge.midi.receiver import audible_voice
+from bridge.sinks.base import ReceiverSynth, SinkError
 from models.render import NOTE_SECONDS, RENDER_SECONDS, SAMPLE_RATE, Renderer
 from models.voice import Voice
 
 
-class EmbeddedSynth:
+class EmbeddedSynth(ReceiverSynth):
     """A dexed-py synth that follows MIDI like Dexed.
 
     Args:
@@ -31,26 +31,11 @@ class EmbeddedSynth:
     """
 
     def __init__(self, cc_map: CcMap | None = None, voice: Voice | None = None, device: int | str | None = None) -> None:
-        self.name = "embedded"
-        self.receiver = Receiver(voice=voice, cc_map=cc_map)
+        super().__init__("embedded", voice, cc_map)
         self.device = device
         self._renderer: Renderer | None = None
         self._stream: sd.OutputStream | None = None
         self._lock = threading.Lock()
-
-    @property
-    def voice(self) -> Voice:
-        """The voice the synth holds now."""
-        return self.receiver.voice
-
-    def send(self, message: bytes) -> None:
-        """Apply MIDI bytes as Dexed would.
-
-        Raises:
-            ReceiverError: a value outside its DX7 range (that message is not applied, the others are).
-            SysexDecodeError: a DX7 SysEx message that cannot be decoded (likewise).
-        """
-        self.receiver.feed(message)
 
     def render(self, note: int = 60, velocity: int = 85, *, sample_rate: int = SAMPLE_RATE,
                note_seconds: float = NOTE_SECONDS, render_seconds: float = RENDER_SECONDS) -> np.ndarray:

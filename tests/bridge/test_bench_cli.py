@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.cli import main
+from bridge.commands.cli import main
 from engine.backends import BACKENDS, unavailable_reason
 
 PERCENTILES = {"p50", "p99"}

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bridge.cc_map import CcAssignment, CcMap, save_cc_map
-from bridge.cli import main
-from bridge.midi_ports import MidiInput
+from bridge.commands.cli import main
+from bridge.midi.cc_map import CcAssignment, CcMap, save_cc_map
+from bridge.midi.ports import MidiInput
 from models.params import BY_NAME
 from models.voice import Voice
 

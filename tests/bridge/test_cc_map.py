@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from voice_strategies import valid_voices
 
-from bridge.cc_map import (
+from bridge.midi.cc_map import (
     DEFAULT_CCS,
     MAPPABLE,
     RESERVED_CCS,
@@ -19,8 +19,8 @@ from bridge.cc_map import (
     param_value,
     save_cc_map,
 )
-from bridge.param_stream import ParamStream
-from bridge.receiver import Receiver
+from bridge.midi.param_stream import ParamStream
+from bridge.midi.receiver import Receiver
 from models.errors import ConfigError
 from models.params import BY_NAME, LEARNABLE, TRANSPOSE_INDEX, ParamSpec
 from models.voice import Voice

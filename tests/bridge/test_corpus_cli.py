@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.cli import main
-from bridge.sysex import DUMP_HEADER_SIZE, checksum, encode_bank_dump, encode_voice_dump
+from bridge.commands.cli import main
+from bridge.midi.sysex import DUMP_HEADER_SIZE, checksum, encode_bank_dump, encode_voice_dump
 from models.params import BY_NAME
 from models.voice import Voice
 

@@ -17,10 +17,10 @@ import soundfile
 from daemon_harness import daemon_settings, run_daemon
 from osc_client import OscClient, build
 
-from bridge.daemon import Daemon
-from bridge.osc_api import OSC_ROUTES
-from bridge.sysex import decode_sysex, encode_voice_dump
-from bridge.syxfile import read_syx_messages, read_syx_voices, write_syx
+from bridge.daemon.lifecycle import Daemon
+from bridge.midi.sysex import decode_sysex, encode_voice_dump
+from bridge.midi.syxfile import read_syx_messages, read_syx_voices, write_syx
+from bridge.osc.namespace import OSC_ROUTES
 from engine.latent import interpolate
 from engine.runtime import Engine
 from models.params import BY_INDEX

@@ -12,8 +12,8 @@ import pytest
 from daemon_harness import daemon_settings, run_daemon
 from osc_client import OscClient
 
-from bridge.capture import CaptureError, record
-from bridge.daemon import Daemon
+from bridge.daemon.capture import CaptureError, record
+from bridge.daemon.lifecycle import Daemon
 from engine.runtime import Engine
 from models.voice import Voice
 

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from bridge.cc_map import CcMap
-from bridge.midi_out import BURST_BYTES, MidiOut
-from bridge.settings import Settings
+from bridge.daemon.midi_out import BURST_BYTES, MidiOut
+from bridge.daemon.settings import Settings
+from bridge.midi.cc_map import CcMap
 from bridge.sinks import MidiPortSink
 from bridge.sinks.embedded import EmbeddedSynth
 from models.voice import Voice
@@ -94,7 +94,7 @@ async def test_cc_mode_and_switching_modes(make_out: Callable, brass_voices: lis
 
 
 async def test_a_failing_port_is_reported_and_dropped(jack: str, brass_voices: list[Voice]) -> None:
-    from bridge.midi_ports import MidiOutput
+    from bridge.midi.ports import MidiOutput
 
     port = MidiPortSink(MidiOutput("virtual:dexbridge-test-closed", "jack"))
     synth = EmbeddedSynth()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.settings import Settings
+from bridge.daemon.settings import Settings
 from models.errors import ConfigError
 
 

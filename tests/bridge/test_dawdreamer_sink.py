@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bridge.param_stream import ParamStream
+from bridge.midi.param_stream import ParamStream
+from bridge.midi.sysex import decode_sysex, encode_param_change, encode_voice_dump
 from bridge.sinks import SinkError
 from bridge.sinks.dawdreamer import DawDreamerSynth, faust_path, faust_value
-from bridge.sysex import decode_sysex, encode_param_change, encode_voice_dump
 from models.params import BY_NAME, VOICE_PARAMS
 
 

@@ -1,4 +1,4 @@
-"""``dexbridge dump``: voices or a bank of slots into .syx and .mid, read back by bridge.syxfile."""
+"""``dexbridge dump``: voices or a bank of slots into .syx and .mid, read back by bridge.midi.syxfile."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 import mido
 import pytest
 
-from bridge.cli import main
+from bridge.commands.cli import main
 from bridge.commands.dump import dump_messages
-from bridge.sysex import BANK_DUMP_SIZE, VOICE_DUMP_SIZE, decode_sysex
-from bridge.syxfile import read_syx_messages, read_syx_voices, write_voice_syx
+from bridge.midi.sysex import BANK_DUMP_SIZE, VOICE_DUMP_SIZE, decode_sysex
+from bridge.midi.syxfile import read_syx_messages, read_syx_voices, write_voice_syx
 from models.errors import SysexEncodeError
 from models.voice import Voice
 

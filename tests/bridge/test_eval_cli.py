@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bridge.cli import main
-from bridge.sysex import encode_voice_dump
-from bridge.syxfile import read_syx_voices, write_syx
+from bridge.commands.cli import main
+from bridge.midi.sysex import encode_voice_dump
+from bridge.midi.syxfile import read_syx_voices, write_syx
 from models.corpus import CorpusEntry, SplitSpec, build_corpus, open_corpus
 from models.dataset import render_dataset
 from models.voice import ClampReport, Voice

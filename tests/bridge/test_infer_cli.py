@@ -11,8 +11,8 @@ import pytest
 import soundfile
 import soxr
 
-from bridge.cli import main
-from bridge.syxfile import read_syx_voices
+from bridge.commands.cli import main
+from bridge.midi.syxfile import read_syx_voices
 from models.checkpoint import load_checkpoint
 from models.corpus import CorpusEntry, build_corpus
 from models.render import Renderer

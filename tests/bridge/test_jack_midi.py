@@ -16,7 +16,7 @@ from pathlib import Path
 import mido
 import pytest
 
-from bridge.sysex import (
+from bridge.midi.sysex import (
     decode_sysex,
     encode_dump_request,
     encode_param_change,

@@ -1,4 +1,4 @@
-"""``dexbridge voices`` and ``dexbridge voice`` through ``bridge.cli.main``, checked against dexed-py."""
+"""``dexbridge voices`` and ``dexbridge voice`` through ``bridge.commands.cli.main``, checked against dexed-py."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import mido
 import pytest
 from dexed import Patch
 
-from bridge.cli import main
-from bridge.sysex import decode_sysex, encode_voice_dump
+from bridge.commands.cli import main
+from bridge.midi.sysex import decode_sysex, encode_voice_dump
 
 ROW = re.compile(r"^\s*(\d+)  (.{10})  \s*(\d+)  ")
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from jack_helpers import wait_until_connected
 
-from bridge.cc_map import CcMap
-from bridge.midi_ports import MIDI_APIS, MidiInput, MidiOutput, MidiPortError, all_notes_off_messages, midi_api, resolve_port_name
-from bridge.param_stream import ParamStream
-from bridge.receiver import Receiver
-from bridge.sysex import decode_sysex, encode_voice_dump
+from bridge.midi.cc_map import CcMap
+from bridge.midi.param_stream import ParamStream
+from bridge.midi.ports import MIDI_APIS, MidiInput, MidiOutput, MidiPortError, all_notes_off_messages, midi_api, resolve_port_name
+from bridge.midi.receiver import Receiver
+from bridge.midi.sysex import decode_sysex, encode_voice_dump
 from models.voice import Voice
 
 TIMEOUT_S = 5.0

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bridge.morph import ControlLoop
-from bridge.sysex import encode_param_change
-from bridge.syxfile import read_syx_voices
+from bridge.daemon.morph import ControlLoop
+from bridge.midi.sysex import encode_param_change
+from bridge.midi.syxfile import read_syx_voices
 from models.errors import ModelInputError
 from models.representations import get_representation
 from models.voice import Voice

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.osc_api import OSC_REPLIES, OSC_ROUTES, ArgSlot, OscArgumentError, parse_arg_spec, render_namespace_table
+from bridge.osc.namespace import OSC_REPLIES, OSC_ROUTES, ArgSlot, OscArgumentError, parse_arg_spec, render_namespace_table
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 ISSUE_ADDRESSES = (
@@ -69,4 +69,4 @@ def test_readme_table_matches_the_routes() -> None:
     start, end = "<!-- osc-namespace:start -->\n", "<!-- osc-namespace:end -->"
     assert start in text and end in text, "README.md lacks the generated OSC namespace table markers"
     table = text.split(start, 1)[1].split(end, 1)[0]
-    assert table == render_namespace_table(), "README's OSC table is stale: paste bridge.osc_api.render_namespace_table()"
+    assert table == render_namespace_table(), "README's OSC table is stale: paste bridge.osc.namespace.render_namespace_table()"

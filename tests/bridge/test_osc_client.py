@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from pythonosc.osc_message import OscMessage
 
-from bridge.osc_client import DaemonRefusal, OscClient
-from bridge.osc_server import encode_reply
+from bridge.osc.client import DaemonRefusal, OscClient
+from bridge.osc.server import encode_reply
 
 Script = Callable[[OscMessage], list[bytes]]
 

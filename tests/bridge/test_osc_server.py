@@ -19,8 +19,8 @@ from pythonosc.osc_bundle_builder import OscBundleBuilder
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from bridge.osc_api import OSC_ROUTES
-from bridge.osc_server import OscRequest, OscServer, encode_reply
+from bridge.osc.namespace import OSC_ROUTES
+from bridge.osc.server import OscRequest, OscServer, encode_reply
 from models.errors import DexbridgeError
 
 

@@ -7,10 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from voice_strategies import valid_voices
 
-from bridge.param_stream import ByteBudget, ParamStream, SysexParamEncoder
-from bridge.receiver import Receiver
-from bridge.sysex import PARAM_CHANGE_SIZE, decode_sysex
-from bridge.syxfile import DIN_BYTES_PER_SECOND
+from bridge.midi.param_stream import ByteBudget, ParamStream, SysexParamEncoder
+from bridge.midi.receiver import Receiver
+from bridge.midi.sysex import PARAM_CHANGE_SIZE, decode_sysex
+from bridge.midi.syxfile import DIN_BYTES_PER_SECOND
 from models.errors import SysexEncodeError
 from models.voice import Voice
 

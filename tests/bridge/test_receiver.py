@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from voice_strategies import valid_voices
 
-from bridge.cc_map import CcMap
-from bridge.receiver import ALL_OPERATORS_ON, Receiver, ReceiverError
-from bridge.sysex import decode_sysex, encode_bank_dump, encode_dump_request, encode_param_change, encode_voice_dump
+from bridge.midi.cc_map import CcMap
+from bridge.midi.receiver import ALL_OPERATORS_ON, Receiver, ReceiverError
+from bridge.midi.sysex import decode_sysex, encode_bank_dump, encode_dump_request, encode_param_change, encode_voice_dump
 from models.errors import DexbridgeError, SysexDecodeError
 from models.params import BY_NAME
 from models.voice import Voice

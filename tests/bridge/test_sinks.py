@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from jack_helpers import wait_until_connected
 
-from bridge.midi_ports import MidiInput, MidiPortError
-from bridge.param_stream import ParamStream
-from bridge.receiver import audible_voice
+from bridge.midi.param_stream import ParamStream
+from bridge.midi.ports import MidiInput, MidiPortError
+from bridge.midi.receiver import audible_voice
+from bridge.midi.sysex import decode_sysex, encode_param_change, encode_voice_dump
 from bridge.sinks import SinkError, open_sinks
 from bridge.sinks.embedded import EmbeddedSynth
-from bridge.sysex import decode_sysex, encode_param_change, encode_voice_dump
 from models.render import Renderer
 from models.voice import Voice
 

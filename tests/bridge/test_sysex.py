@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from voice_strategies import valid_voices
 
-from bridge.sysex import (
+from bridge.midi.sysex import (
     BankDump,
     DumpRequest,
     ParamChange,
@@ -23,7 +23,7 @@ from bridge.sysex import (
     encode_param_change,
     encode_voice_dump,
 )
-from bridge.sysex_assembler import SysexAssembler
+from bridge.midi.sysex_assembler import SysexAssembler
 from models.errors import SysexDecodeError, SysexEncodeError
 from models.packing import pack_voice
 from models.params import BY_NAME, PARAMS

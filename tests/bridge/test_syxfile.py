@@ -11,14 +11,14 @@ import mido
 import pytest
 
 from bridge.atomicfile import atomic_write
-from bridge.sysex import (
+from bridge.midi.sysex import (
     decode_sysex,
     encode_bank_dump,
     encode_dump_request,
     encode_param_change,
     encode_voice_dump,
 )
-from bridge.syxfile import (
+from bridge.midi.syxfile import (
     read_syx_messages,
     read_syx_voices,
     write_bank_syx,
@@ -81,7 +81,7 @@ def test_junk_between_messages_is_skipped_and_recorded(tmp_path: Path, caplog: p
         f"junk.syx offset {5 + 163}: 3 bytes outside any complete SysEx skipped",
         f"junk.syx offset {5 + 163 + 3 + 163}: 1 bytes outside any complete SysEx skipped",
     ]
-    with caplog.at_level(logging.WARNING, logger="bridge.syxfile"):
+    with caplog.at_level(logging.WARNING, logger="bridge.midi.syxfile"):
         assert read_syx_messages(path) == [first, second]
     assert [r.getMessage() for r in caplog.records] == contents.problems
     with pytest.raises(SysexDecodeError, match="junk.syx offset 0: 5 bytes outside") as caught:

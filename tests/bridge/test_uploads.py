@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.uploads import MAX_OPEN_UPLOADS, UploadError, Uploads
+from bridge.osc.uploads import MAX_OPEN_UPLOADS, UploadError, Uploads
 
 
 def _send(uploads: Uploads, upload_id: int, payload: bytes, chunk: int, now: float = 0.0) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.bench_bridge import run_bridge_bench
+from bridge.commands.bench_bridge import run_bridge_bench
 from engine.runtime import Engine
 
 pytestmark = pytest.mark.jack

@@ -19,10 +19,10 @@ import rtmidi
 from daemon_harness import daemon_settings, run_daemon
 from osc_client import OscClient
 
-from bridge.cc_map import CcMap
-from bridge.daemon import Daemon
-from bridge.receiver import Receiver
-from bridge.sysex import encode_bank_dump, encode_param_change, encode_voice_dump
+from bridge.daemon.lifecycle import Daemon
+from bridge.midi.cc_map import CcMap
+from bridge.midi.receiver import Receiver
+from bridge.midi.sysex import encode_bank_dump, encode_param_change, encode_voice_dump
 from engine.runtime import Engine
 from models.voice import Voice
 

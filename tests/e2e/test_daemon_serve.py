@@ -17,7 +17,7 @@ import rtmidi
 from osc_client import build
 from pythonosc.osc_packet import OscPacket
 
-from bridge.midi_ports import all_notes_off_messages
+from bridge.midi.ports import all_notes_off_messages
 
 pytestmark = pytest.mark.jack
 START_TIMEOUT_S = 120.0
@@ -68,7 +68,7 @@ def _until_connected(listener: rtmidi.MidiIn, sock: socket.socket, port: int, br
 
 
 def _dexbridge(*args: str) -> list[str]:
-    return [sys.executable, "-m", "bridge.cli", *args]
+    return [sys.executable, "-m", "bridge.commands.cli", *args]
 
 
 def test_serve_then_sigterm_sends_all_notes_off_and_exits_0(jack: str, tiny_checkpoint: Path, brass_path: Path) -> None:

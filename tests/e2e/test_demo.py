@@ -13,10 +13,10 @@ import soundfile
 import torch
 from PIL import Image
 
-from bridge.cli import main
-from bridge.demo import FILES, DemoError, karplus_strong, run_demo
-from bridge.sysex import decode_sysex
-from bridge.syxfile import read_syx_voices
+from bridge.commands.cli import main
+from bridge.commands.demo import FILES, DemoError, karplus_strong, run_demo
+from bridge.midi.sysex import decode_sysex
+from bridge.midi.syxfile import read_syx_voices
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.errors import CheckpointError
 from models.render import SAMPLE_RATE

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from bridge.osc_api import OSC_REPLIES, OSC_ROUTES, PREFIX, OscArgumentError, Route
+from bridge.osc.namespace import OSC_REPLIES, OSC_ROUTES, PREFIX, OscArgumentError, Route
 
 ROOT = Path(__file__).resolve().parents[2]
 PATCH_DIR = ROOT / "max_patches"
@@ -285,7 +285,7 @@ def test_sends_and_receives_pair_up_across_the_patches() -> None:
 
 
 def test_ports_match_the_daemon_defaults_and_the_readme() -> None:
-    from bridge.settings import Settings
+    from bridge.daemon.settings import Settings
 
     udpsend = [box["text"].split() for _, box in _all_boxes() if box.get("text", "").startswith("udpsend ")]
     udpreceive = [box["text"].split() for _, box in _all_boxes() if box.get("text", "").startswith("udpreceive ")]
@@ -307,7 +307,7 @@ def _serve_commands() -> list[tuple[str, str]]:
 
 
 def test_serve_commands_in_the_patches_and_readme_parse() -> None:
-    from bridge.cli import build_parser
+    from bridge.commands.cli import build_parser
 
     commands = _serve_commands()
     assert {where for where, _ in commands} >= {*PATCH_NAMES, "README.md"}
@@ -321,7 +321,7 @@ def test_serve_commands_in_the_patches_and_readme_parse() -> None:
 
 
 def test_every_command_the_readme_shows_exists() -> None:
-    from bridge.cli import build_parser
+    from bridge.commands.cli import build_parser
 
     # command lines: at a line start (code blocks), after a backtick, or after .venv/bin/
     named = set(re.findall(r"(?:^|`|/)dexbridge ([a-z][a-z-]+)", README.read_text(), flags=re.MULTILINE))

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bridge.syxfile import read_syx_voices
+from bridge.midi.syxfile import read_syx_voices
 from engine.refine import Refiner
 from models.metrics import stft_magnitude
 from models.render import SAMPLE_RATE, SINGLE_NOTE, Renderer

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bridge.syxfile import read_syx_voices
+from bridge.midi.syxfile import read_syx_voices
 from engine.latent import MACRO_SPAN
 from engine.runtime import Engine
 from models.checkpoint import load_checkpoint, save_checkpoint

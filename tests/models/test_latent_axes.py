@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from bridge.syxfile import read_syx_voices
+from bridge.midi.syxfile import read_syx_voices
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.errors import CheckpointError, ModelInputError
 from models.latent_axes import LatentAxes, encode_voices, fit_latent_axes, regression_flow

@@ -336,7 +336,7 @@ def test_cli_trains_resumes_and_exports(dataset_dir: Path, tmp_path: Path, capsy
 
 
 def test_torchrun_two_process_gloo_run(dataset_dir: Path, tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone", "-m", "bridge.cli",
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone", "-m", "bridge.commands.cli",
                "train", "--config", str(CONFIGS / "tiny.toml"), "--dataset", str(dataset_dir),
                "--out", str(tmp_path / "ddp"), "--device", "cpu", "--epochs", "5", "--max-steps", "3"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path,

@@ -9,8 +9,8 @@ parameter. A :class:`ByteBudget` (token bucket) caps the bytes per second: unlim
 :data:`DIN_BYTES_PER_SECOND` for a 5-pin DIN cable.
 
 Dexed (v1.0) stores a SysEx parameter change in its voice and plays it from the next note-on;
-learned CCs (see :mod:`bridge.cc_map`) change sounding notes. Group-2 (function) parameter
-changes are never produced: :func:`bridge.sysex.encode_param_change` only writes group 0.
+learned CCs (see :mod:`bridge.midi.cc_map`) change sounding notes. Group-2 (function) parameter
+changes are never produced: :func:`bridge.midi.sysex.encode_param_change` only writes group 0.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from __future__ import annotations
 import math
 from typing import Protocol
 
-from bridge.sysex import PARAM_CHANGE_SIZE, encode_param_change
-from bridge.syxfile import DIN_BYTES_PER_SECOND
+from bridge.midi.sysex import PARAM_CHANGE_SIZE, encode_param_change
+from bridge.midi.syxfile import DIN_BYTES_PER_SECOND
 from models.params import VOICE_SIZE
 from models.voice import Voice
 
@@ -56,7 +56,7 @@ class SysexParamEncoder:
         self.channel = channel
 
     def encode(self, index: int, value: int) -> bytes:
-        """The 7-byte parameter change (see :func:`bridge.sysex.encode_param_change`)."""
+        """The 7-byte parameter change (see :func:`bridge.midi.sysex.encode_param_change`)."""
         return encode_param_change(index, value, self.channel)
 
 
@@ -122,7 +122,7 @@ class ParamStream:
         channel: MIDI channel 0-15 of the default SysEx encoder.
         bytes_per_second: budget when no shared ``budget`` is given; None = unlimited.
         encoder: how a parameter becomes a message (default: SysEx parameter change on
-            ``channel``; a :class:`bridge.cc_map.CcMap` sends learned CCs instead).
+            ``channel``; a :class:`bridge.midi.cc_map.CcMap` sends learned CCs instead).
         budget: a :class:`ByteBudget` shared with other streams on the same port.
         synth_voice: the voice the synth is known to hold; None = unknown, so the first
             :meth:`update` queues every parameter the encoder carries.

@@ -2,7 +2,7 @@
 ``/dexbridge/program`` and ``/dexbridge/morph/slot`` (and MIDI in's dumps and program changes).
 
 Files are read and written off the event loop (``asyncio.to_thread``), written atomically (temp
-file + rename, :mod:`bridge.syxfile`), and each finished request answers ``/dexbridge/done``.
+file + rename, :mod:`bridge.midi.syxfile`), and each finished request answers ``/dexbridge/done``.
 """
 
 from __future__ import annotations
@@ -10,18 +10,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bridge.osc_server import Peer
-from bridge.state import BANK_SIZE, SLOT_NAMES, BridgeState, RequestError, Slot
-from bridge.sysex import encode_bank_dump, encode_voice_dump
-from bridge.syxfile import read_syx_voices, write_file
+from bridge.daemon.state import BANK_SIZE, SLOT_NAMES, BridgeState, RequestError, SessionHost, Slot
+from bridge.midi.sysex import encode_bank_dump, encode_voice_dump
+from bridge.midi.syxfile import read_syx_voices, write_file
+from bridge.osc.server import Peer
 from models.voice import Voice
-
-if TYPE_CHECKING:
-    from bridge.session import BridgeSession
 
 
 class VoiceLibrary:
@@ -31,7 +27,7 @@ class VoiceLibrary:
         session: the bridge; its state holds the voice, the bank and the morph slots.
     """
 
-    def __init__(self, session: BridgeSession) -> None:
+    def __init__(self, session: SessionHost) -> None:
         self.session = session
 
     @property

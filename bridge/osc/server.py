@@ -30,7 +30,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 from pythonosc.parsing import osc_types
 
-from bridge.osc_api import OSC_REPLIES, OscValue, Route
+from bridge.osc.namespace import OSC_REPLIES, OscValue, Route
 from models.errors import DexbridgeError
 
 logger = logging.getLogger(__name__)

@@ -15,11 +15,11 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from bridge.cc_map import CcMap, load_cc_map
-from bridge.param_stream import ByteBudget, ParamStream, SysexParamEncoder
-from bridge.settings import Settings
+from bridge.daemon.settings import Settings
+from bridge.midi.cc_map import CcMap, load_cc_map
+from bridge.midi.param_stream import ByteBudget, ParamStream, SysexParamEncoder
+from bridge.midi.sysex import VOICE_DUMP_SIZE, encode_voice_dump
 from bridge.sinks import Sink
-from bridge.sysex import VOICE_DUMP_SIZE, encode_voice_dump
 from models.voice import Voice
 
 logger = logging.getLogger(__name__)

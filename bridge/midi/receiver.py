@@ -10,7 +10,7 @@ What each message does follows Dexed ``Source/PluginProcessor.cpp`` (``handleInc
 * parameter change (group bits ignored, as Dexed does): writes one byte, heard from the next
   note-on; parameter 155 sets the operator on/off mask;
 * program change: bank voice ``min(n, 31)`` loaded, all operators on, notes cut;
-* control change through a :class:`bridge.cc_map.CcMap` (what the user MIDI-learned): the
+* control change through a :class:`bridge.midi.cc_map.CcMap` (what the user MIDI-learned): the
   parameter is set as Dexed's host control does, sounding notes follow; CC 120 cuts notes.
 
 Dexed checks neither channel nor checksum nor range; this receiver records a value out of its
@@ -23,9 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from bridge.cc_map import CcMap
-from bridge.sysex import SYSEX_END, SYSEX_START, BankDump, DumpRequest, ParamChange, VoiceDump, decode_sysex
-from bridge.sysex_assembler import SysexAssembler
+from bridge.midi.cc_map import CcMap
+from bridge.midi.sysex import SYSEX_END, SYSEX_START, BankDump, DumpRequest, ParamChange, VoiceDump, decode_sysex
+from bridge.midi.sysex_assembler import SysexAssembler
 from models.errors import DexbridgeError
 from models.packing import BANK_VOICES
 from models.params import BY_INDEX, BY_NAME, OP_SWITCH_INDEX

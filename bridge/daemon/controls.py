@@ -9,18 +9,14 @@ every voice that does not come from the control loop itself.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bridge.morph import ControlLoop
-from bridge.osc_server import Peer
-from bridge.state import SLOT_NAMES, BridgeState, RequestError
+from bridge.daemon.morph import ControlLoop
+from bridge.daemon.state import SLOT_NAMES, BridgeState, RequestError, SessionHost
+from bridge.osc.server import Peer
 from engine.latent import interpolate, morph_2d
 from models.voice import Voice
-
-if TYPE_CHECKING:
-    from bridge.session import BridgeSession
 
 
 class Controls:
@@ -30,7 +26,7 @@ class Controls:
         session: the bridge; new voices go to its ``apply_voice``.
     """
 
-    def __init__(self, session: BridgeSession) -> None:
+    def __init__(self, session: SessionHost) -> None:
         self.session = session
         settings = session.settings
         self.loop = ControlLoop(session.worker.decode, self._emit, self._failed,

@@ -1,16 +1,19 @@
 """What every request handler shares: :class:`BridgeState` (the voice, morph slots, bank, modes), the
-:class:`RequestError` they raise, and the protocols of the engine, worker and outputs they call.
+:class:`RequestError` they raise, and the protocols of the engine, worker and outputs they call, and of
+the session (:class:`SessionHost`) that the session's parts (controls, voices) call back into.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
+from bridge.daemon.settings import Settings
+from bridge.osc.server import OscServer, Peer
 from models.errors import DexbridgeError
 from models.voice import Voice
 
@@ -89,3 +92,23 @@ class BridgeState:
     macro_origin: np.ndarray | None = None
     voices_applied: int = 0
     started: float = field(default_factory=time.monotonic)
+
+
+class SessionHost(Protocol):
+    """What the session's parts (:mod:`bridge.daemon.controls`, :mod:`bridge.daemon.voices`) use of
+    :class:`bridge.daemon.session.BridgeSession`: they get this narrow face, never the session's module."""
+
+    settings: Settings
+    engine: Engine
+    worker: Worker
+    server: OscServer
+    state: BridgeState
+
+    def apply_voice(self, voice: Voice, latent: np.ndarray | None = None, *, controlled: bool = False) -> None:
+        """Make ``voice`` current on every output."""
+
+    def refuse(self, peer: Peer | None, exc: BaseException, address: str) -> None:
+        """Answer a failed request with ``/dexbridge/error``."""
+
+    def spawn(self, job: Coroutine[Any, Any, None], peer: Peer | None, address: str) -> Any:
+        """Run a request's slow part as a tracked task; its failure is reported to ``peer``."""

@@ -2,8 +2,8 @@
 
 Each OSC address is served by a method named after it (``/dexbridge/morph/slot`` -> ``morph_slot``,
 see ``Route.handler``) on the session (audio, status, modes, auditions), its
-:class:`~bridge.controls.Controls` (latent, macros, morph) or its
-:class:`~bridge.voice_library.VoiceLibrary` (voices, banks, slots, dumps); each takes the sender
+:class:`~bridge.daemon.controls.Controls` (latent, macros, morph) or its
+:class:`~bridge.daemon.voices.VoiceLibrary` (voices, banks, slots, dumps); each takes the sender
 then the checked arguments and returns at once: model work goes through the engine's worker or the
 control loop, file work through ``asyncio.to_thread`` in a tracked task; anything refused raises
 (or, from a task, is reported) as ``/dexbridge/error``. Every new voice, whatever its source, goes
@@ -22,14 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from bridge.controls import Controls
-from bridge.osc_api import OSC_ROUTES
-from bridge.osc_server import OscRequest, OscServer, Peer
-from bridge.settings import OUTPUT_MODES, Settings
-from bridge.state import BridgeState, Engine, Output, RequestError, Worker
-from bridge.sysex import encode_voice_dump
-from bridge.uploads import UploadError, Uploads
-from bridge.voice_library import VoiceLibrary
+from bridge.daemon.controls import Controls
+from bridge.daemon.settings import OUTPUT_MODES, Settings
+from bridge.daemon.state import BridgeState, Engine, Output, RequestError, Worker
+from bridge.daemon.voices import VoiceLibrary
+from bridge.midi.sysex import encode_voice_dump
+from bridge.osc.namespace import OSC_ROUTES
+from bridge.osc.server import OscRequest, OscServer, Peer
+from bridge.osc.uploads import UploadError, Uploads
 from models.errors import DexbridgeError
 from models.params import BY_INDEX, to_host_value
 from models.voice import Voice
@@ -217,7 +217,7 @@ class BridgeSession:
 
     def capture(self, peer: Peer, seconds: float) -> None:
         """Record the audio input, then infer a voice from it."""
-        from bridge.capture import record  # sounddevice loads PortAudio: only when capturing
+        from bridge.daemon.capture import record  # sounddevice loads PortAudio: only when capturing
 
         async def job() -> None:
             recording = await record(seconds, self.settings.input_device)

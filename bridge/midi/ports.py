@@ -5,7 +5,7 @@ port others connect to). Input arrives on rtmidi's thread; the callback only hop
 loop (``loop.call_soon_threadsafe``), where a :class:`SysexAssembler` reassembles SysEx and each
 complete message goes to the handler. Output ports raise :class:`MidiPortError` when the port
 is gone instead of failing later or silently. Ports only move bytes: messages are built by
-:mod:`bridge.sysex`, :mod:`bridge.cc_map` and :func:`all_notes_off_messages`.
+:mod:`bridge.midi.sysex`, :mod:`bridge.midi.cc_map` and :func:`all_notes_off_messages`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import rtmidi
 
-from bridge.sysex import SYSEX_END, SYSEX_START
-from bridge.sysex_assembler import SysexAssembler
+from bridge.midi.sysex import SYSEX_END, SYSEX_START
+from bridge.midi.sysex_assembler import SysexAssembler
 from models.errors import DexbridgeError
 
 logger = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from bridge.commands.argtypes import midi_channel
-from bridge.sysex import encode_voice_dump
-from bridge.syxfile import FileVoice, SyxContents, read_syx_voices, write_file
+from bridge.midi.sysex import encode_voice_dump
+from bridge.midi.syxfile import FileVoice, SyxContents, read_syx_voices, write_file
 from models.errors import VoiceIndexError
 from models.params import TRANSPOSE_CENTRE
 

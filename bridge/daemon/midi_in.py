@@ -2,7 +2,7 @@
 program changes to bank voices, notes through to the outputs.
 
 :meth:`MidiRouter.feed` takes the bytes of one MIDI message on the event loop (the port's callback
-hops to the loop first and reassembles SysEx, see ``bridge.midi_ports.MidiInput``),
+hops to the loop first and reassembles SysEx, see ``bridge.midi.ports.MidiInput``),
 so split or garbled dumps are reassembled or refused, never half-applied; every refusal is logged,
 counted and broadcast as ``/dexbridge/error``.
 """
@@ -15,8 +15,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bridge.session import BridgeSession
-from bridge.sysex import BankDump, DumpRequest, ParamChange, VoiceDump, decode_sysex
+from bridge.daemon.session import BridgeSession
+from bridge.midi.sysex import BankDump, DumpRequest, ParamChange, VoiceDump, decode_sysex
 from models.errors import DexbridgeError
 
 logger = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ async def watch_input_port(name: str, api: str, report: Callable[[BaseException]
     """
     import rtmidi
 
-    from bridge.midi_ports import CLIENT_NAME, MidiPortError, midi_api
+    from bridge.midi.ports import CLIENT_NAME, MidiPortError, midi_api
 
     lister = rtmidi.MidiIn(midi_api(api).rtmidi_api, name=f"{CLIENT_NAME}-watch")
     try:

@@ -30,10 +30,10 @@ from typing import Any
 import numpy as np
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from bridge.daemon import Daemon
-from bridge.settings import Settings
+from bridge.daemon.lifecycle import Daemon
+from bridge.daemon.settings import Settings
+from bridge.midi.syxfile import read_syx_voices
 from bridge.sinks import MidiPortSink
-from bridge.syxfile import read_syx_voices
 from engine.latent import interpolate
 from models.render import Renderer
 from models.voice import Voice
@@ -143,7 +143,7 @@ async def run_bridge_bench(engine: Any, bank_path: str, *, iterations: int = 100
     timed: list[_TimedSink] = []
 
     def open_timed(settings: Settings) -> list[_TimedSink]:
-        from bridge.midi_ports import MidiOutput
+        from bridge.midi.ports import MidiOutput
 
         timed.append(_TimedSink(MidiPortSink(MidiOutput(f"virtual:dexbridge-bench-{id(timed)}", midi_api))))
         return timed
@@ -255,7 +255,7 @@ async def _sustained(daemon: Daemon, sink: _TimedSink, client: socket.socket, ta
 
 def bridge_bench(checkpoint: Any, backend: str, iterations: int) -> BridgeBenchReport:
     """Build an engine for ``checkpoint`` on ``backend`` and run :func:`run_bridge_bench` on the bundled brass bank."""
-    from bridge.commands.library import bundled_bank_path
+    from bridge.commands.librarian import bundled_bank_path
     from engine.backends import select_backend
     from engine.runtime import Engine
 

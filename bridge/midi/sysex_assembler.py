@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from bridge.sysex import SYSEX_END, SYSEX_START
+from bridge.midi.sysex import SYSEX_END, SYSEX_START
 
 DEFAULT_MAX_SYSEX = 8192
 _STATUS_BYTE = re.compile(rb"[\x80-\xff]")

@@ -1,6 +1,6 @@
 """DX7 SysEx files: read .syx (many messages, or a raw 4096-byte bank), write .syx and .mid.
 
-This module only moves bytes between files and :mod:`bridge.sysex`. Every write is atomic: a
+This module only moves bytes between files and :mod:`bridge.midi.sysex`. Every write is atomic: a
 temp file in the target's directory, fsync, then ``os.replace``; a failed write leaves the
 target untouched and no temp file behind.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 import mido
 
 from bridge.atomicfile import atomic_write
-from bridge.sysex import (
+from bridge.midi.sysex import (
     DUMP_HEADER_SIZE,
     SYSEX_START,
     BankDump,

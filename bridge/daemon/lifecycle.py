@@ -18,13 +18,13 @@ import signal
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
-from bridge.midi_in import MidiRouter, watch_input_port
-from bridge.midi_out import MidiOut
-from bridge.midi_ports import VIRTUAL_PREFIX
-from bridge.osc_api import OSC_ROUTES
-from bridge.osc_server import OscServer
-from bridge.session import BridgeSession
-from bridge.settings import Settings
+from bridge.daemon.midi_in import MidiRouter, watch_input_port
+from bridge.daemon.midi_out import MidiOut
+from bridge.daemon.session import BridgeSession
+from bridge.daemon.settings import Settings
+from bridge.midi.ports import VIRTUAL_PREFIX
+from bridge.osc.namespace import OSC_ROUTES
+from bridge.osc.server import OscServer
 from bridge.sinks import Sink, open_sinks
 
 logger = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class Daemon:
         self.ready.set()
 
     def _open_midi_in(self, loop: asyncio.AbstractEventLoop) -> Any:
-        from bridge.midi_ports import MidiInput
+        from bridge.midi.ports import MidiInput
 
         router = self.router
         assert router is not None and self.settings.midi_in is not None

@@ -16,8 +16,8 @@ from collections.abc import AsyncIterator
 
 from pythonosc.osc_packet import OscPacket, ParseError
 
-from bridge.osc_api import OscValue
-from bridge.osc_server import ERROR_ADDRESS, encode_message
+from bridge.osc.namespace import OscValue
+from bridge.osc.server import ERROR_ADDRESS, encode_message
 from models.errors import DexbridgeError
 
 logger = logging.getLogger(__name__)
