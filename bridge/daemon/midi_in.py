@@ -92,9 +92,9 @@ class MidiRouter:
             if slot is None:
                 session.apply_voice(decoded.voice)
             else:
-                session.library.fill_slot(None, slot, decoded.voice)
+                session.voices.fill_slot(None, slot, decoded.voice)
         elif isinstance(decoded, BankDump):
-            session.library.load_bank(decoded.voices, "MIDI bank dump")
+            session.voices.load_bank(decoded.voices, "MIDI bank dump")
             session.server.broadcast("/dexbridge/done", "midi in", f"bank of {len(decoded.voices)} voices")
         elif isinstance(decoded, ParamChange):
             session.apply_voice(session.state.voice.replace({decoded.index: decoded.value}))
@@ -110,7 +110,7 @@ class MidiRouter:
         elif kind == CONTROL_CHANGE and len(data) == 3 and (self.routes.omni or channel == self.channel):
             self._control_change(data[1], data[2])
         elif kind == PROGRAM_CHANGE and len(data) == 2 and channel == self.channel:
-            self.session.library.program(None, data[1] % len(self.session.state.bank))
+            self.session.voices.program(None, data[1] % len(self.session.state.bank))
 
     def _track_note(self, kind: int, channel: int, data: bytes) -> None:
         if len(data) < 3 or kind not in (NOTE_ON, NOTE_OFF):

@@ -3,7 +3,7 @@
 Each OSC address is served by a method named after it (``/dexbridge/morph/slot`` -> ``morph_slot``,
 see ``Route.handler``) on the session (audio, status, modes, auditions), its
 :class:`~bridge.daemon.controls.Controls` (latent, macros, morph) or its
-:class:`~bridge.daemon.voices.VoiceLibrary` (voices, banks, slots, dumps); each takes the sender
+:class:`~bridge.daemon.voices.LoadedVoices` (voices, banks, slots, dumps); each takes the sender
 then the checked arguments and returns at once: model work goes through the engine's worker or the
 control loop, file work through ``asyncio.to_thread`` in a tracked task; anything refused raises
 (or, from a task, is reported) as ``/dexbridge/error``. Every new voice, whatever its source, goes
@@ -25,7 +25,7 @@ import numpy as np
 from bridge.daemon.controls import Controls
 from bridge.daemon.settings import OUTPUT_MODES, Settings
 from bridge.daemon.state import BridgeState, Engine, Output, RequestError, Worker
-from bridge.daemon.voices import VoiceLibrary
+from bridge.daemon.voices import LoadedVoices
 from bridge.midi.sysex import encode_voice_dump
 from bridge.osc.namespace import OSC_ROUTES
 from bridge.osc.server import OscRequest, OscServer, Peer
@@ -60,8 +60,8 @@ class BridgeSession:
         self.uploads = Uploads(settings.upload_limit, settings.upload_timeout_s)
         self.tasks: set[asyncio.Task[None]] = set()
         self.controls = Controls(self)
-        self.library = VoiceLibrary(self)
-        self.handlers = {route.handler: _find_handler(route.handler, (self, self.controls, self.library))
+        self.voices = LoadedVoices(self)
+        self.handlers = {route.handler: _find_handler(route.handler, (self, self.controls, self.voices))
                          for route in OSC_ROUTES.values()}
         self.audition: Any = None  # a private embedded synth for /dexbridge/note, made on first use
         self._upload_peers: dict[int, Peer] = {}

@@ -20,7 +20,7 @@ from bridge.osc.server import Peer
 from models.voice import Voice
 
 
-class VoiceLibrary:
+class LoadedVoices:
     """The voice and bank addresses of one session.
 
     Args:
