@@ -4,7 +4,10 @@ Receiving only decodes, looks the address up in the route table, checks the argu
 one quick handler (which may start a task); it never waits. Bundled messages with a future time
 tag are scheduled with ``loop.call_at``. Anything refused (garbage bytes, an unknown address,
 wrong argument types, NaN/inf, an error a handler raises) is answered with ``/dexbridge/error``
-to the sender, logged, and counted in :attr:`OscServer.stats`.
+to the sender, logged, and counted in :attr:`OscServer.stats`. Packets and TCP connections from
+an address outside the allow-list (:class:`~bridge.osc.allow.AllowList`) are dropped before
+parsing, without a reply: counted per address in :attr:`OscServer.refused_peers` and logged once
+a minute per address.
 
 TCP carries big payloads (a whole snippet as ``/dexbridge/infer/blob``): each connection's first
 byte picks the framing, SLIP (OSC 1.1, starts with ``0xC0``) or a 4-byte big-endian length prefix
@@ -18,6 +21,7 @@ import collections
 import contextlib
 import difflib
 import logging
+import math
 import socket
 import struct
 import time
@@ -30,6 +34,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 from pythonosc.parsing import osc_types
 
+from bridge.osc.allow import AllowList
 from bridge.osc.namespace import OSC_REPLIES, OscValue, Route
 from models.errors import DexbridgeError
 
@@ -43,6 +48,8 @@ BUNDLE_BYTES = 8192  # under any path MTU reassembly limit a client's stack will
 _BUNDLE_HEADER = b"#bundle\0" + (1).to_bytes(8, "big")  # time tag 1 = immediately
 _PARSED_TYPES = set("ifdhsbTFNmrt[]")  # what python-osc's OscMessage decodes
 _LENGTH = struct.Struct("!I")
+REFUSED_LOG_INTERVAL_S = 60.0  # a stranger's packets are logged once a minute per address, never per packet
+REFUSED_PEERS_KEPT = 256  # addresses counted one by one; more (a spoofed flood) count together as "other"
 
 
 class OscAddressError(DexbridgeError, LookupError):
@@ -143,6 +150,8 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         assert self.transport is not None
+        if not self.server.admit(addr[0]):
+            return
         reply_port = self.server.reply_port or addr[1]
         self.server.receive(data, _UdpPeer((addr[0], reply_port), self.transport))
 
@@ -159,15 +168,20 @@ class OscServer:
         handler: called with each checked :class:`OscRequest`; must return quickly.
         reply_port: send UDP replies to this port on the sender's host instead of the sender's port.
         max_frame: the largest TCP frame accepted, in bytes.
+        allow: who may talk to it; the default admits loopback only.
     """
 
     def __init__(self, routes: Mapping[str, Route], handler: Handler, *, reply_port: int | None = None,
-                 max_frame: int = 16 * 1024 * 1024) -> None:
+                 max_frame: int = 16 * 1024 * 1024, allow: AllowList | None = None) -> None:
         self.routes = routes
         self.handler = handler
         self.reply_port = reply_port
         self.max_frame = max_frame
+        self.allow = allow if allow is not None else AllowList.parse(())
         self.stats: collections.Counter[str] = collections.Counter()
+        self.refused_peers: collections.Counter[str] = collections.Counter()
+        """Datagrams and TCP connections dropped per address outside :attr:`allow`."""
+        self._refusal_logged: dict[str, float] = {}
         self._peers: collections.OrderedDict[tuple[str, int], Peer] = collections.OrderedDict()
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
@@ -224,6 +238,20 @@ class OscServer:
             await self._tcp.wait_closed()
         if self._udp is not None:
             self._udp.close()
+
+    def admit(self, host: str) -> bool:
+        """Whether ``host`` may talk to the daemon; a stranger is counted, and logged once a minute per address."""
+        if self.allow.admits(host):
+            return True
+        self.stats["refused"] += 1
+        key = host if host in self.refused_peers or len(self.refused_peers) < REFUSED_PEERS_KEPT else "other"
+        self.refused_peers[key] += 1
+        now = time.monotonic()
+        if now - self._refusal_logged.get(key, -math.inf) >= REFUSED_LOG_INTERVAL_S:
+            self._refusal_logged[key] = now
+            logger.warning("osc.stranger host=%s refused=%d: not in --allow (%s); dropped without a reply "
+                           "(logged once a minute per address)", key, self.refused_peers[key], self.allow.describe())
+        return False
 
     def receive(self, data: bytes, peer: Peer) -> None:
         """Decode one packet and dispatch its messages (scheduling future-dated ones)."""
@@ -317,8 +345,11 @@ class OscServer:
             self.refuse(peer, exc, address)
 
     async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._connections.add(writer)
         host, port = writer.get_extra_info("peername")[:2]
+        if not self.admit(host):
+            writer.close()
+            return
+        self._connections.add(writer)
         try:
             first = await reader.read(1)
             if first:
