@@ -1,0 +1,162 @@
+"""The files folder: every path an OSC request names is read or written only inside ``--files-dir``.
+
+OSC has no authentication, so a path in a request is treated as untrusted. :class:`FileArea`
+resolves it (``~``, ``..`` and symbolic links followed, through :meth:`pathlib.Path.resolve`) and
+refuses anything that lands outside its folders with one message, the same whether the file out
+there exists or not: the reply tells nothing about files outside. Relative paths resolve inside
+the folders. The first folder takes writes; every folder may be read.
+
+A write never replaces a file the daemon would not have written itself, unless ``--overwrite``:
+an existing target may be replaced only when its name ends in ``.syx``, ``.mid`` or ``.midi`` and it
+reads back as DX7 voice or bank dumps (what ``voice/save``, ``bank/save`` and ``dump`` write).
+
+The command line (``dexbridge dump``, ``infer``, ...) runs as its user and is not confined.
+Everything here touches the disk: the session calls it off the event loop.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bridge.daemon.state import RequestError
+from bridge.midi.sysex import BankDump, VoiceDump, decode_sysex
+from bridge.midi.syxfile import MIDI_SUFFIXES, SYX_SUFFIXES, read_syx_voices
+from models.errors import ConfigError
+
+FOLDER_NAME = "dexbridge"
+
+
+class FileAreaError(RequestError):
+    """A path outside the files folder, or a write that would replace a file the daemon did not write."""
+
+
+def default_files_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The files folder without ``--files-dir``: ``dexbridge`` in the user's data folder
+    (``$XDG_DATA_HOME``, else ``~/.local/share``), or in the current folder when there is no home."""
+    env = os.environ if env is None else env
+    data_home = env.get("XDG_DATA_HOME", "")
+    if data_home and Path(data_home).is_absolute():
+        return Path(data_home) / FOLDER_NAME
+    try:
+        return Path.home() / ".local" / "share" / FOLDER_NAME
+    except RuntimeError:  # no home directory for this user
+        return Path.cwd() / FOLDER_NAME
+
+
+@dataclass(frozen=True)
+class FileArea:
+    """The folders OSC requests may read (all) and write (the first), resolved and absolute.
+
+    Build one with :meth:`open`.
+    """
+
+    folders: tuple[Path, ...]
+    overwrite: bool = False
+
+    @classmethod
+    def open(cls, folders: Sequence[Path] = (), *, overwrite: bool = False) -> FileArea:
+        """The area of ``--files-dir`` folders; the first is created if missing.
+
+        Args:
+            folders: the folders, the first for writes; empty means :func:`default_files_dir`.
+            overwrite: let writes replace any file inside the write folder.
+
+        Raises:
+            ConfigError: the first folder cannot be created, or another one does not exist.
+        """
+        given = [Path(folder).expanduser().absolute() for folder in folders] or [default_files_dir()]
+        try:
+            given[0].mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"files_dir {given[0]}: cannot create it ({exc.strerror or exc}); "
+                              f"give --files-dir a folder the daemon may write") from None
+        for folder in given:
+            if not folder.is_dir():
+                raise ConfigError(f"files_dir {folder}: no such folder; create it or correct --files-dir")
+        return cls(tuple(dict.fromkeys(folder.resolve() for folder in given)), overwrite)
+
+    @property
+    def write_folder(self) -> Path:
+        """Where writes go (the first ``--files-dir``)."""
+        return self.folders[0]
+
+    def describe(self, *, writing: bool = False) -> str:
+        """The folders as messages name them: ``/a`` or ``/a, /b``."""
+        return str(self.write_folder) if writing else ", ".join(str(folder) for folder in self.folders)
+
+    def resolve_read(self, path: str) -> Path:
+        """The existing file a request may read.
+
+        Raises:
+            FileAreaError: the path leads outside the folders (from any of them, for a relative
+                path; the message is the same whether or not a file is there), or no such file is inside.
+        """
+        resolved = [_resolve(candidate) for candidate in self._candidates(path, self.folders)]
+        if not all(found is not None and self._contains(found, self.folders) for found in resolved):
+            raise self._outside(path, writing=False)  # decided before looking at any file: nothing leaks
+        for found in resolved:
+            if found is not None and found.is_file():
+                return found
+        plural = "s" if len(self.folders) > 1 else ""
+        raise FileAreaError(f"{path!r} not found in the files folder{plural} {self.describe()}: give the name of "
+                            f"a file inside (relative to it), or start the daemon with --files-dir on its folder")
+
+    def resolve_write(self, path: str) -> Path:
+        """The file a request may create or replace.
+
+        Raises:
+            FileAreaError: the path leads outside the write folder, or names a file there that is not
+                a DX7 ``.syx``/``.mid`` file (unless ``overwrite``).
+        """
+        (candidate,) = self._candidates(path, self.folders[:1])
+        resolved = _resolve(candidate)
+        if resolved is None or not self._contains(resolved, self.folders[:1]):
+            raise self._outside(path, writing=True)
+        if resolved.exists() and not self.overwrite and not holds_dx7_dumps(resolved):
+            raise FileAreaError(f"{path!r} exists in {self.write_folder} and is not a DX7 .syx/.mid file: not replaced "
+                                f"(the daemon replaces only voice and bank dumps; choose another name, or start it "
+                                f"with --overwrite)")
+        return resolved
+
+    @staticmethod
+    def _candidates(path: str, folders: Sequence[Path]) -> list[Path]:
+        given = Path(path).expanduser()
+        return [given] if given.is_absolute() else [folder / given for folder in folders]
+
+    @staticmethod
+    def _contains(resolved: Path, folders: Sequence[Path]) -> bool:
+        return any(resolved != folder and resolved.is_relative_to(folder) for folder in folders)
+
+    def _outside(self, path: str, *, writing: bool) -> FileAreaError:
+        verb, plural = ("writes", "") if writing else ("reads", "s" if len(self.folders) > 1 else "")
+        return FileAreaError(f"{path!r} is outside the files folder{plural} {self.describe(writing=writing)}: over OSC "
+                             f"the daemon {verb} files only there (give a name relative to it; start the daemon with "
+                             f"--files-dir DIR for another folder)")
+
+
+def _resolve(candidate: Path) -> Path | None:
+    """The path with every link followed; None when that fails (a link loop), which counts as outside."""
+    try:
+        return candidate.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
+
+
+def holds_dx7_dumps(path: Path) -> bool:
+    """Whether ``path`` is a file the daemon writes: a ``.syx`` holding DX7 voices, or a ``.mid``/``.midi``
+    whose SysEx messages are all DX7 voice or bank dumps."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix in SYX_SUFFIXES:
+            return bool(read_syx_voices(path).voices)
+        if suffix in MIDI_SUFFIXES:
+            import mido
+
+            sysex = [bytes(m.bytes()) for track in mido.MidiFile(path).tracks for m in track if m.type == "sysex"]
+            return bool(sysex) and all(isinstance(decode_sysex(m, strict=False), VoiceDump | BankDump) for m in sysex)
+    except Exception:  # noqa: BLE001 - unreadable or not SysEx (mido raises many types): not ours, so kept
+        return False
+    return False

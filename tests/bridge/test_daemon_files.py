@@ -1,0 +1,101 @@
+"""The files folder: paths resolved inside --files-dir, escapes refused alike, foreign files kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mido
+import pytest
+
+from bridge.daemon.files import FileArea, FileAreaError, default_files_dir, holds_dx7_dumps
+from bridge.midi.sysex import encode_bank_dump, encode_param_change, encode_voice_dump
+from bridge.midi.syxfile import write_midi_file, write_syx
+from models.errors import ConfigError
+from models.voice import Voice
+
+
+def test_the_default_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert default_files_dir({"XDG_DATA_HOME": "/data"}) == Path("/data/dexbridge")
+    assert default_files_dir({"XDG_DATA_HOME": "relative"}) == Path.home() / ".local/share/dexbridge"
+    assert default_files_dir({}) == Path.home() / ".local/share/dexbridge"
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    area = FileArea.open()
+    assert area.folders == (tmp_path / "data" / "dexbridge",) and area.write_folder.is_dir(), "created at start"
+
+
+def test_open_creates_the_write_folder_and_wants_the_others(tmp_path: Path) -> None:
+    (tmp_path / "library").mkdir()
+    area = FileArea.open([tmp_path / "new" / "files", tmp_path / "library", tmp_path / "library"])
+    assert area.folders == (tmp_path / "new" / "files", tmp_path / "library") and not area.overwrite
+    with pytest.raises(ConfigError, match=r"files_dir .*/missing: no such folder; create it or correct --files-dir"):
+        FileArea.open([tmp_path, tmp_path / "missing"])
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(ConfigError, match=r"files_dir .*/a-file/sub: cannot create it .*give --files-dir a folder"):
+        FileArea.open([tmp_path / "a-file" / "sub"])
+
+
+@pytest.fixture
+def area(tmp_path: Path) -> FileArea:
+    files, library, outside = tmp_path / "files", tmp_path / "library", tmp_path / "outside"
+    for folder in (files, library, outside):
+        folder.mkdir()
+    write_syx(files / "mine.syx", [encode_voice_dump(Voice.init())])
+    write_syx(library / "bank.syx", [encode_voice_dump(Voice.init())])
+    (outside / "secret.syx").write_bytes(b"secret")
+    (files / "out").symlink_to(outside, target_is_directory=True)
+    (files / "loop").symlink_to(files / "loop")
+    return FileArea.open([files, library])
+
+
+def test_reads_resolve_inside_any_folder(area: FileArea, tmp_path: Path) -> None:
+    files, library = area.folders
+    assert area.resolve_read("mine.syx") == files / "mine.syx"
+    assert area.resolve_read("bank.syx") == library / "bank.syx"  # relative: the first folder that has it
+    assert area.resolve_read(str(library / "bank.syx")) == library / "bank.syx"
+    assert area.resolve_read("sub/../mine.syx") == files / "mine.syx"  # '..' that stays inside is fine
+    with pytest.raises(FileAreaError, match=r"^'gone.syx' not found in the files folders .*/files, .*/library: "):
+        area.resolve_read("gone.syx")
+    with pytest.raises(FileAreaError, match="is outside"):
+        area.resolve_read(".")  # the folder itself is no file in it
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "/etc/nothing-here", "../outside/secret.syx", "../outside/none.syx",
+                                  "out/secret.syx", "out/none.syx", "loop", "~/x.syx", "../files", ""])
+def test_escapes_are_refused_with_one_message(area: FileArea, path: str) -> None:
+    folders = ", ".join(str(folder) for folder in area.folders)
+    with pytest.raises(FileAreaError) as read:
+        area.resolve_read(path)
+    assert str(read.value) == (f"{path!r} is outside the files folders {folders}: over OSC the daemon reads files only "
+                               f"there (give a name relative to it; start the daemon with --files-dir DIR for another folder)")
+    with pytest.raises(FileAreaError) as write:
+        area.resolve_write(path)
+    assert str(write.value) == (f"{path!r} is outside the files folder {area.write_folder}: over OSC the daemon writes "
+                                f"files only there (give a name relative to it; start the daemon with --files-dir DIR "
+                                f"for another folder)")
+
+
+def test_writes_go_to_the_first_folder_and_keep_foreign_files(area: FileArea, tmp_path: Path) -> None:
+    files, library = area.folders
+    assert area.resolve_write("new.mid") == files / "new.mid"
+    assert area.resolve_write("mine.syx") == files / "mine.syx"  # a file the daemon writes
+    with pytest.raises(FileAreaError, match="outside the files folder"):
+        area.resolve_write(str(library / "bank.syx"))
+    (files / "notes.syx").write_text("text")
+    with pytest.raises(FileAreaError, match=r"^'notes.syx' exists in .*/files and is not a DX7 .syx/.mid file: not "
+                                            r"replaced \(.*start it with --overwrite\)$"):
+        area.resolve_write("notes.syx")
+    assert FileArea(area.folders, overwrite=True).resolve_write("notes.syx") == files / "notes.syx"
+
+
+def test_what_counts_as_a_file_the_daemon_writes(tmp_path: Path) -> None:
+    voice = encode_voice_dump(Voice.init())
+    write_syx(tmp_path / "voice.syx", [voice])
+    write_syx(tmp_path / "bank.SYX", [encode_bank_dump([Voice.init()] * 32)])
+    write_midi_file(tmp_path / "dump.mid", [voice])
+    write_midi_file(tmp_path / "params.mid", [encode_param_change(134, 3)])  # SysEx, but not a dump
+    write_syx(tmp_path / "voice.txt", [voice])
+    mido.MidiFile(tracks=[mido.MidiTrack([mido.Message("note_on")])]).save(tmp_path / "song.mid")
+    (tmp_path / "empty.syx").write_bytes(b"")
+    (tmp_path / "folder.syx").mkdir()
+    ours = {path.name for path in tmp_path.iterdir() if holds_dx7_dumps(path)}
+    assert ours == {"voice.syx", "bank.SYX", "dump.mid"}
