@@ -3,8 +3,10 @@
 A client sends ``/dexbridge/upload/begin id total samplerate``, then ``chunk id offset bytes`` in
 order, then ``end id``. Each chunk's offset must equal the bytes received so far (UDP may drop or
 reorder: the client is told exactly what was expected and resends); the total is bounded; an
-upload with no chunk for ``timeout_s`` is dropped by :meth:`Uploads.expire`. Every refusal is an
-:class:`UploadError` whose message names the id, the value and the expectation.
+upload with no chunk for ``timeout_s`` is dropped by :meth:`Uploads.expire`. Ids belong to the
+client that sent them (its address), and each client may have ``per_client`` uploads open, so
+one flooding client neither takes over another's upload nor fills every place. Every refusal is
+an :class:`UploadError` whose message names the id, the value and the expectation.
 """
 
 from __future__ import annotations
@@ -46,22 +48,31 @@ class Uploads:
     Args:
         limit: the largest accepted total, in bytes.
         timeout_s: an upload with no chunk for this long is dropped by :meth:`expire`.
+        per_client: uploads one client may have open at once.
     """
 
-    def __init__(self, limit: int, timeout_s: float) -> None:
+    def __init__(self, limit: int, timeout_s: float, per_client: int = MAX_OPEN_UPLOADS) -> None:
         self.limit = limit
         self.timeout_s = timeout_s
-        self._open: dict[int, _Upload] = {}
+        self.per_client = per_client
+        self._open: dict[tuple[str, int], _Upload] = {}
 
     def __len__(self) -> int:
         return len(self._open)
 
-    def begin(self, upload_id: int, total: int, sample_rate: int, now: float) -> None:
-        """Open an upload (replacing an open one of the same id).
+    def is_open(self, upload_id: int, client: str = "") -> bool:
+        """Whether ``client`` has upload ``upload_id`` open."""
+        return (client, upload_id) in self._open
+
+    def begin(self, upload_id: int, total: int, sample_rate: int, now: float, client: str = "") -> None:
+        """Open an upload (replacing an open one of the same id from the same client).
+
+        Args:
+            client: who sends it (its address); ids of different clients never meet.
 
         Raises:
             UploadError: a total outside 4..limit bytes or not whole float32 samples, a sample rate
-                outside 8 000..192 000 Hz, or too many uploads open at once.
+                outside 8 000..192 000 Hz, or too many uploads open at once (from this client or in all).
         """
         if not SAMPLE_BYTES <= total <= self.limit:
             raise UploadError(f"upload {upload_id}: total {total} B, range {SAMPLE_BYTES}..{self.limit} B "
@@ -70,11 +81,17 @@ class Uploads:
             raise UploadError(f"upload {upload_id}: total {total} B is not a whole number of float32 samples (4 B each)")
         if not 8000 <= sample_rate <= 192_000:
             raise UploadError(f"upload {upload_id}: sample rate {sample_rate} Hz, range 8000..192000 Hz")
-        if upload_id not in self._open and len(self._open) >= MAX_OPEN_UPLOADS:
-            raise UploadError(f"upload {upload_id}: {MAX_OPEN_UPLOADS} uploads already open; end or let one expire first")
-        self._open[upload_id] = _Upload(total, sample_rate, now)
+        key = (client, upload_id)
+        if key not in self._open:
+            mine = sum(1 for owner, _ in self._open if owner == client)
+            if mine >= self.per_client:
+                raise UploadError(f"upload {upload_id}: {mine} uploads already open from {client or 'this client'} "
+                                  f"(at most {self.per_client} per client, --client-uploads); end or let one expire first")
+            if len(self._open) >= MAX_OPEN_UPLOADS:
+                raise UploadError(f"upload {upload_id}: {MAX_OPEN_UPLOADS} uploads already open; end or let one expire first")
+        self._open[key] = _Upload(total, sample_rate, now)
 
-    def chunk(self, upload_id: int, offset: int, data: bytes, now: float) -> int:
+    def chunk(self, upload_id: int, offset: int, data: bytes, now: float, client: str = "") -> int:
         """Append one chunk.
 
         Returns:
@@ -84,47 +101,47 @@ class Uploads:
             UploadError: unknown id, an offset other than the bytes received so far, or a chunk
                 that would pass the announced total (the upload is dropped then).
         """
-        upload = self._get(upload_id)
+        upload = self._get(upload_id, client)
         received = len(upload.data)
         if offset != received:
             raise UploadError(f"upload {upload_id}: chunk at offset {offset}, expected {received} "
                               f"(chunks must arrive in order: resend from {received})")
         if received + len(data) > upload.total:
-            del self._open[upload_id]
+            del self._open[client, upload_id]
             raise UploadError(f"upload {upload_id}: chunk ends at {received + len(data)} B, past the announced "
                               f"{upload.total} B; upload dropped")
         upload.data += data
         upload.last_seen = now
         return len(upload.data)
 
-    def end(self, upload_id: int) -> FinishedUpload:
+    def end(self, upload_id: int, client: str = "") -> FinishedUpload:
         """Close an upload and return its audio.
 
         Raises:
             UploadError: unknown id, or bytes missing (the upload stays open for the missing chunks).
         """
-        upload = self._get(upload_id)
+        upload = self._get(upload_id, client)
         if len(upload.data) != upload.total:
             raise UploadError(f"upload {upload_id}: incomplete, {len(upload.data)} of {upload.total} B received; "
                               f"send the chunk at offset {len(upload.data)}")
-        del self._open[upload_id]
+        del self._open[client, upload_id]
         audio = np.frombuffer(bytes(upload.data), dtype="<f4").astype(np.float32)
         return FinishedUpload(upload_id, audio, upload.sample_rate)
 
-    def expire(self, now: float) -> list[int]:
+    def expire(self, now: float) -> list[tuple[str, int]]:
         """Drop uploads idle for longer than ``timeout_s``.
 
         Returns:
-            The ids dropped.
+            The (client, id) pairs dropped.
         """
         stale = [key for key, upload in self._open.items() if now - upload.last_seen > self.timeout_s]
         for key in stale:
             del self._open[key]
         return stale
 
-    def _get(self, upload_id: int) -> _Upload:
+    def _get(self, upload_id: int, client: str) -> _Upload:
         try:
-            return self._open[upload_id]
+            return self._open[client, upload_id]
         except KeyError:
             raise UploadError(f"upload {upload_id}: no such upload open (expired, ended or never begun); "
                               f"send /dexbridge/upload/begin first") from None

@@ -71,6 +71,22 @@ def test_idle_uploads_expire() -> None:
     uploads.begin(1, 8, 22050, now=0.0)
     uploads.begin(2, 8, 22050, now=0.0)
     uploads.chunk(2, 0, b"\0" * 4, now=4.0)
-    assert uploads.expire(now=5.5) == [1]
-    assert uploads.expire(now=9.5) == [2]
+    assert uploads.expire(now=5.5) == [("", 1)]
+    assert uploads.expire(now=9.5) == [("", 2)]
     assert len(uploads) == 0
+
+
+def test_each_client_has_its_ids_and_its_share() -> None:
+    uploads = Uploads(limit=1024, timeout_s=30, per_client=2)
+    uploads.begin(1, 8, 22050, now=0.0, client="10.0.0.7")
+    uploads.begin(2, 8, 22050, now=0.0, client="10.0.0.7")
+    with pytest.raises(UploadError, match=r"upload 3: 2 uploads already open from 10.0.0.7 \(at most 2 per client, "
+                                          r"--client-uploads\); end or let one expire first"):
+        uploads.begin(3, 8, 22050, now=0.0, client="10.0.0.7")
+    uploads.begin(1, 4, 22050, now=0.0, client="10.0.0.8")  # the same id from another client: its own upload
+    uploads.chunk(1, 0, b"\0" * 4, now=0.0, client="10.0.0.8")
+    assert uploads.end(1, client="10.0.0.8").audio.shape == (1,)
+    with pytest.raises(UploadError, match="upload 1: incomplete, 0 of 8 B"):
+        uploads.end(1, client="10.0.0.7")
+    with pytest.raises(UploadError, match="upload 2: no such upload open"):
+        uploads.end(2, client="10.0.0.8")
