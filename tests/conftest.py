@@ -23,6 +23,13 @@ JACK_BACKEND = "mido.backends.rtmidi/UNIX_JACK"
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
+@pytest.fixture(autouse=True)
+def _files_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A daemon without --files-dir makes its default folder ($XDG_DATA_HOME/dexbridge) under pytest's
+    temporary folder, never in the user's home."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.getbasetemp() / "xdg-data"))
+
+
 @pytest.fixture(scope="session")
 def brass_path() -> Path:
     """DawDreamer's bundled 32-voice DX7 bank (a real cartridge, shipped in a registry wheel)."""

@@ -1,4 +1,4 @@
-"""A real asyncio OSC client for tests: sends over UDP with python-osc's builder, collects replies."""
+"""Real asyncio OSC clients for tests: send over UDP (or TCP, SLIP-framed) with python-osc's builder, collect replies."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import socket
 from collections.abc import Sequence
 from typing import Any
 
+from pythonosc import slip
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
@@ -39,11 +40,12 @@ class OscClient:
         self.replies: asyncio.Queue[tuple[str, list[Any]]] = asyncio.Queue()
         self.transport: asyncio.DatagramTransport | None = None
 
-    async def open(self, host: str | None, port: int = 0, local_port: int = 0) -> OscClient:
-        """Bind a local port; with ``host`` None, only listen (replies from any sender)."""
+    async def open(self, host: str | None, port: int = 0, local_port: int = 0, local_host: str = "127.0.0.1") -> OscClient:
+        """Bind a local port (on ``local_host``: another loopback address such as 127.0.0.2 is another
+        client); with ``host`` None, only listen (replies from any sender)."""
         loop = asyncio.get_running_loop()
         self.transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Collect(self.replies), local_addr=("127.0.0.1", local_port),
+            lambda: _Collect(self.replies), local_addr=(local_host, local_port),
             remote_addr=(host, port) if host else None)
         with contextlib.suppress(OSError):  # the kernel may cap it at net.core.rmem_max
             self.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
@@ -98,3 +100,49 @@ class OscClient:
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+
+class OscTcpClient(OscClient):
+    """One TCP connection (SLIP framing) to an OSC server, with :class:`OscClient`'s reply queue."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writer: asyncio.StreamWriter | None = None
+        self.closed = asyncio.Event()
+        """Set when the server closed the connection."""
+        self._reading: asyncio.Task[None] | None = None
+
+    async def open(self, host: str | None, port: int = 0, local_port: int = 0, local_host: str = "127.0.0.1") -> OscTcpClient:
+        """Connect from ``local_host`` (another loopback address such as 127.0.0.2 is another client)."""
+        assert host is not None, "a TCP client connects to a server"
+        reader, self.writer = await asyncio.open_connection(host, port, local_addr=(local_host, local_port))
+        self._reading = asyncio.get_running_loop().create_task(self._read(reader))
+        return self
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        buffer = b""
+        try:
+            while chunk := await reader.read(65536):
+                *frames, buffer = (buffer + chunk).split(slip.END)
+                for frame in filter(None, frames):
+                    for timed in OscPacket(slip.decode(frame)).messages:
+                        self.replies.put_nowait((timed.message.address, list(timed.message.params)))
+        except ConnectionError:
+            pass
+        finally:
+            self.closed.set()
+
+    @property
+    def local_port(self) -> int:
+        assert self.writer is not None
+        return self.writer.get_extra_info("sockname")[1]
+
+    def send_raw(self, data: bytes) -> None:
+        assert self.writer is not None
+        self.writer.write(slip.encode(data))
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        if self._reading is not None:
+            self._reading.cancel()

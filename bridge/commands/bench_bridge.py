@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -148,7 +149,8 @@ async def run_bridge_bench(engine: Any, bank_path: str, *, iterations: int = 100
         timed.append(_TimedSink(MidiPortSink(MidiOutput(f"virtual:dexbridge-bench-{id(timed)}", midi_api))))
         return timed
 
-    settings = Settings(osc_host="127.0.0.1", osc_port=0, mode=("param",), slew_ms=0.0, midi_api=midi_api)
+    settings = Settings(osc_host="127.0.0.1", osc_port=0, mode=("param",), slew_ms=0.0, midi_api=midi_api,
+                        files_dir=(Path(bank_path).resolve().parent,))  # the bank is the one file it reads; it writes none
     daemon = Daemon(settings, engine=engine, open_sinks=open_timed)
     await daemon.startup()
     try:
@@ -167,7 +169,7 @@ async def run_bridge_bench(engine: Any, bank_path: str, *, iterations: int = 100
             await _settled(daemon, sink, stats["messages"] + 1)
             return sent
 
-        await ask(_dgram("/dexbridge/bank/load", bank_path))
+        await ask(_dgram("/dexbridge/bank/load", str(Path(bank_path).resolve())))
         for slot, index in ((0, 1), (1, 20)):
             await ask(_dgram("/dexbridge/morph/slot", slot, index))
         assert daemon.session is not None and all(daemon.session.state.slots[:2]), "morph slots did not fill"

@@ -324,8 +324,9 @@ async def run_demo(out: Path, checkpoint: Path | None = None, *, backend: str = 
         CheckpointError, BackendError: the model cannot be loaded.
     """
     out.mkdir(parents=True, exist_ok=True)
+    # the daemon writes into --out and reads there and in the bundled bank's folder, nowhere else
     settings = Settings(osc_host="127.0.0.1", osc_port=0, osc_tcp=False, mode=("param",), sink=(),
-                        checkpoint=checkpoint, backend=backend)
+                        files_dir=(out, bundled_bank_path(MORPH_BANK).parent), checkpoint=checkpoint, backend=backend)
     say(f"starting the daemon (checkpoint {checkpoint or 'models/checkpoints/default.pt'}, backend {backend})")
     async with Daemon(settings).running() as daemon, OscClient.connect("127.0.0.1", daemon.osc_port) as client:
         session = _Session(client, say)

@@ -13,7 +13,8 @@ from bridge.daemon.settings import DIN_BYTES_PER_SECOND, MIDI_APIS, OUTPUT_MODES
 
 _FLAG_FIELDS = ("osc_host", "osc_port", "reply_port", "midi_in", "midi_out", "midi_api", "mode", "din", "byte_budget",
                 "channel", "control_rate", "slew_ms", "dump_debounce_ms", "dump_wait_notes", "sink", "plugin", "cc_map",
-                "checkpoint", "backend", "engine_threads", "input_device", "output_device", "max_jobs", "log_json")
+                "checkpoint", "backend", "engine_threads", "input_device", "output_device", "max_jobs", "overwrite",
+                "client_uploads", "client_jobs", "log_json")
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -26,12 +27,21 @@ class JsonLogFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
-def _serve(args: argparse.Namespace) -> int:
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """The daemon's settings: ``--config``, then ``DEXBRIDGE_*`` variables, then the parsed options.
+
+    Raises:
+        ConfigError: a value out of range or of the wrong type (the message names it and the fix).
+    """
     flags = {name: getattr(args, name) for name in _FLAG_FIELDS}
-    flags["mode"] = tuple(args.mode) if args.mode else None
-    flags["sink"] = tuple(args.sink) if args.sink else None
+    for name in ("mode", "sink", "allow", "files_dir"):  # repeatable options
+        flags[name] = tuple(getattr(args, name)) if getattr(args, name) else None
     flags["osc_tcp"] = False if args.no_tcp else None
-    settings = Settings.resolve(args.config, flags=flags)
+    return Settings.resolve(args.config, flags=flags)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
     if settings.log_json:
         for handler in logging.getLogger().handlers:
             handler.setFormatter(JsonLogFormatter())
@@ -48,10 +58,31 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "variables (DEXBRIDGE_OSC_PORT=9001), then these options. The OSC namespace is in the README.")
     serve.add_argument("--config", type=Path, help="a TOML settings file (osc_port = 9000, mode = ['param', 'cc'], ...)")
     osc = serve.add_argument_group("OSC")
-    osc.add_argument("--osc-host", help="address to listen on (default 127.0.0.1; 0.0.0.0 for the network)")
+    osc.add_argument("--osc-host", help="address to listen on (default 127.0.0.1: this computer only; 0.0.0.0 listens "
+                     "on every network, and then --allow says who is served)")
     osc.add_argument("--osc-port", type=int, help="UDP port, and TCP on the same number (default 9000)")
     osc.add_argument("--no-tcp", action="store_true", help="do not listen on TCP")
     osc.add_argument("--reply-port", type=int, help="send replies to this port on the sender's host (Max udpreceive)")
+    network = serve.add_argument_group(
+        "network and files", "OSC has no authentication: these decide who is served and which files requests may touch "
+        "(README 'Running on a network')")
+    network.add_argument("--allow", action="append", metavar="ADDR/CIDR",
+                         help="serve only this address or network, repeat for several (192.168.1.20, 192.168.1.0/24); "
+                         "packets from anyone else are dropped without a reply and counted in /dexbridge/status. "
+                         "Default: this computer only (127.0.0.0/8 and ::1; name 127.0.0.1 too when you give others). "
+                         "'any' serves every address")
+    network.add_argument("--files-dir", action="append", type=Path, metavar="DIR",
+                         help="the folder OSC requests read and write files in (relative paths resolve there; nothing "
+                         "outside it is read or written); repeat to let requests also read other folders: the first "
+                         "takes the writes. Default: dexbridge in $XDG_DATA_HOME or ~/.local/share, created at start")
+    network.add_argument("--overwrite", action="store_true", default=None,
+                         help="let requests replace any file in the files folder (by default only .syx/.mid files "
+                         "holding DX7 dumps are replaced, as the daemon writes them)")
+    network.add_argument("--client-uploads", type=int, metavar="N",
+                         help="chunked uploads one client address may have open at once (default 2)")
+    network.add_argument("--client-jobs", type=int, metavar="N",
+                         help="inferences one client address may have queued or running at once (default 2); "
+                         "more are refused, so one busy client cannot starve the others")
     midi = serve.add_argument_group("MIDI")
     midi.add_argument("--midi-in", help="input port: exact name, unique substring, or virtual:NAME")
     midi.add_argument("--midi-out", help="output port: exact name, unique substring, or virtual:NAME")

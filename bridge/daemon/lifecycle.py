@@ -1,7 +1,8 @@
 """The daemon's lifecycle: ``serve()`` = ``startup()`` -> wait for a stop request -> ``shutdown()``.
 
-Startup loads and warms the engine, opens the outputs, starts the control loop and binds OSC last
-(so nothing is accepted before it can be served); any failure there is a named error. The first
+Startup loads and warms the engine, opens the files folder and the outputs, starts the control loop
+and binds OSC last (so nothing is accepted before it can be served); any failure there is a named
+error. Listening beyond this computer logs what is exposed (:func:`exposure_warning`). The first
 SIGINT/SIGTERM asks for a graceful stop, a second one skips the wait for in-flight requests.
 Shutdown runs in a fixed order: stop OSC and MIDI intake -> finish (or, past
 ``shutdown_timeout_s``, cancel) in-flight requests, whose replies still go out -> stop the control
@@ -18,11 +19,13 @@ import signal
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
+from bridge.daemon.files import FileArea
 from bridge.daemon.midi_in import MidiRouter, watch_input_port
 from bridge.daemon.midi_out import MidiOut
 from bridge.daemon.session import BridgeSession
 from bridge.daemon.settings import Settings
 from bridge.midi.ports import VIRTUAL_PREFIX
+from bridge.osc.allow import is_loopback_host
 from bridge.osc.namespace import OSC_ROUTES
 from bridge.osc.server import OscServer
 from bridge.sinks import Sink, open_sinks
@@ -64,10 +67,10 @@ class Daemon:
         return self.server.port
 
     async def startup(self) -> None:
-        """Load the engine, open outputs and MIDI in, start the control loop, bind OSC.
+        """Load the engine, open the files folder, outputs and MIDI in, start the control loop, bind OSC.
 
         Raises:
-            DexbridgeError: a checkpoint, backend, port or setting that cannot be used.
+            DexbridgeError: a checkpoint, backend, port, files folder or setting that cannot be used.
             OSError: the OSC port is taken.
         """
         from engine.runtime import Engine
@@ -77,13 +80,14 @@ class Daemon:
         if self.engine is None:
             self.engine = await asyncio.to_thread(Engine.load, settings.checkpoint, backend=settings.backend,
                                                   threads=settings.engine_threads)
+        files = await asyncio.to_thread(FileArea.open, settings.files_dir, overwrite=settings.overwrite)
         self._worker = InferenceWorker(self.engine, max_jobs=settings.max_jobs)
         await self._worker.start()
         self.server = OscServer(OSC_ROUTES, lambda request: None, reply_port=settings.reply_port,
-                                max_frame=settings.upload_limit + 1024)
+                                max_frame=settings.upload_limit + 1024, allow=settings.allow_list)
         self.midi_out = MidiOut(settings, [], lambda exc: session.report(exc, "MIDI out"),
                                 held_notes=lambda: len(router.held))
-        session = self.session = BridgeSession(settings, self.engine, self._worker, self.server, [self.midi_out])
+        session = self.session = BridgeSession(settings, self.engine, self._worker, self.server, [self.midi_out], files)
         router = self.router = MidiRouter(session, channel=settings.midi_channel)
         sinks = await asyncio.to_thread(self.open_sinks, settings)
         self.midi_out.sinks.extend(sinks)
@@ -96,6 +100,10 @@ class Daemon:
         self.midi_out.start()
         session.controls.loop.start()
         await self.server.start(settings.osc_host, settings.osc_port, tcp=settings.osc_tcp)
+        logger.info("osc.access allow=%s files=%s writes=%s overwrite=%s", self.server.allow.describe(), files.describe(),
+                    files.write_folder, settings.overwrite)
+        if (warning := exposure_warning(settings, self.osc_port, files)) is not None:
+            logger.warning("%s", warning)
         logger.info("daemon.ready osc=%s:%d modes=%s backend=%s sinks=%s midi_in=%s", settings.osc_host, self.osc_port,
                     ",".join(settings.mode), self.engine.backend_name, ",".join(s.name for s in sinks) or "-",
                     self._midi_in.name if self._midi_in else "-")
@@ -210,3 +218,21 @@ class Daemon:
         logger.info("daemon.signal %s: %s", signal.Signals(number).name,
                     "forcing" if self._stop.is_set() else "stopping gracefully")
         self.request_stop()
+
+
+def exposure_warning(settings: Settings, port: int, files: FileArea) -> str | None:
+    """The start-up warning when OSC listens beyond this computer without a chosen allow-list
+    (no ``--allow``, or ``--allow any``); None on a loopback address or with ``--allow`` networks."""
+    if is_loopback_host(settings.osc_host) or (settings.allow and "any" not in settings.allow):
+        return None
+    where = f"OSC listens on {settings.osc_host}:{port} ({'UDP and TCP' if settings.osc_tcp else 'UDP'})"
+    risk = (f"OSC has no authentication: a client that is served can drive the synth, run inferences, and read and "
+            f"write .syx/.mid/audio files in {files.describe()} (--files-dir)")
+    if settings.allow:
+        return (f"osc.exposed: {where} and serves every address that reaches it (--allow any). {risk}, so anyone on "
+                f"this network can. Restrict it to your computers: --allow 192.168.1.0/24 (their network) or "
+                f"--allow 192.168.1.20 (one address)")
+    return (f"osc.exposed: {where}, where other computers can reach it, but serves this computer only (no --allow "
+            f"given: loopback); packets from other addresses are dropped without a reply and counted in "
+            f"/dexbridge/status. {risk}. To serve Max on a second computer, name it: --allow 192.168.1.20, or its "
+            f"network: --allow 192.168.1.0/24 (--allow any serves everyone)")

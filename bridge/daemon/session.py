@@ -13,16 +13,17 @@ through :meth:`BridgeSession.apply_voice`: each output first, then the OSC repli
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import logging
 import time
 from collections.abc import Coroutine, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bridge.daemon.controls import Controls
+from bridge.daemon.files import FileArea
 from bridge.daemon.settings import OUTPUT_MODES, Settings
 from bridge.daemon.state import BridgeState, Engine, Output, RequestError, Worker
 from bridge.daemon.voices import LoadedVoices
@@ -48,23 +49,27 @@ class BridgeSession:
         worker: the engine's asyncio face.
         server: replies and error reports go through it.
         outputs: MIDI-side destinations of every new voice.
+        files: the folders OSC requests may read and write.
     """
 
-    def __init__(self, settings: Settings, engine: Engine, worker: Worker, server: OscServer, outputs: Sequence[Output]) -> None:
+    def __init__(self, settings: Settings, engine: Engine, worker: Worker, server: OscServer, outputs: Sequence[Output],
+                 files: FileArea) -> None:
         self.settings = settings
+        self.files = files
         self.engine = engine
         self.worker = worker
         self.server = server
         self.outputs = list(outputs)
         self.state = BridgeState(modes=settings.mode)
-        self.uploads = Uploads(settings.upload_limit, settings.upload_timeout_s)
+        self.uploads = Uploads(settings.upload_limit, settings.upload_timeout_s, per_client=settings.client_uploads)
         self.tasks: set[asyncio.Task[None]] = set()
         self.controls = Controls(self)
         self.voices = LoadedVoices(self)
         self.handlers = {route.handler: _find_handler(route.handler, (self, self.controls, self.voices))
                          for route in OSC_ROUTES.values()}
         self.audition: Any = None  # a private embedded synth for /dexbridge/note, made on first use
-        self._upload_peers: dict[int, Peer] = {}
+        self._upload_peers: dict[tuple[str, int], Peer] = {}
+        self._inferences: collections.Counter[str] = collections.Counter()  # in flight per client address
         self._expiry: asyncio.TimerHandle | None = None
 
     # ----- dispatch and tasks -----------------------------------------------------------------
@@ -95,6 +100,34 @@ class BridgeSession:
         self.tasks.add(task)  # a hard reference, or the task may be garbage-collected mid-flight
         task.add_done_callback(self.tasks.discard)
         return task
+
+    def spawn_inference(self, job: Coroutine[Any, Any, None], peer: Peer, address: str) -> None:
+        """:meth:`spawn` an inference, at most ``client_jobs`` in flight per client address, so one
+        client flooding requests leaves the queue to the others.
+
+        Raises:
+            RequestError: this client has ``client_jobs`` inferences in flight (the job is not started).
+        """
+        client = peer.key[0]
+        try:
+            self._check_client_jobs(client)
+        except RequestError:
+            job.close()
+            raise
+        self._inferences[client] += 1
+
+        def finished(_: asyncio.Task[None]) -> None:
+            self._inferences[client] -= 1
+            if not self._inferences[client]:
+                del self._inferences[client]
+
+        self.spawn(job, peer, address).add_done_callback(finished)
+
+    def _check_client_jobs(self, client: str) -> None:
+        limit = self.settings.client_jobs
+        if self._inferences[client] >= limit:
+            raise RequestError(f"busy: {self._inferences[client]} inferences from {client} in flight (at most {limit} "
+                               f"per client, --client-jobs); wait for /dexbridge/inferred before sending more")
 
     def close(self) -> None:
         """Release what the session made itself: the upload expiry timer, the audition synth."""
@@ -168,6 +201,8 @@ class BridgeSession:
             "control_steps": self.controls.loop.steps,
             "requests_in_flight": len(self.tasks),
             "uploads_open": len(self.uploads),
+            "files": {"read": [str(folder) for folder in self.files.folders], "write": str(self.files.write_folder)},
+            "refused_peers": dict(self.server.refused_peers),
             "outputs": [output.status() for output in self.outputs],
             "uptime_s": round(time.monotonic() - state.started, 3),
             "osc": dict(self.server.stats),
@@ -176,44 +211,49 @@ class BridgeSession:
         self.server.reply(peer, "/dexbridge/status", json.dumps(report))
 
     def infer_file(self, peer: Peer, path: str) -> None:
-        """Infer a voice from an audio file read off the loop."""
+        """Infer a voice from an audio file in the files folder, read off the loop."""
         async def job() -> None:
-            audio, sample_rate = await asyncio.to_thread(_read_audio, Path(path).expanduser())
+            audio, sample_rate = await asyncio.to_thread(_read_audio, self.files, path)
             await self._infer(peer, audio, sample_rate)
 
-        self.spawn(job(), peer, "/dexbridge/infer/file")
+        self.spawn_inference(job(), peer, "/dexbridge/infer/file")
 
     def infer_blob(self, peer: Peer, blob: bytes, sample_rate: int) -> None:
         """Infer a voice from float32 mono samples carried in the message."""
         if not blob or len(blob) % 4:
             raise RequestError(f"/dexbridge/infer/blob: {len(blob)} B is not a whole number of float32 samples (4 B each)")
-        self.spawn(self._infer(peer, np.frombuffer(blob, dtype="<f4").astype(np.float32), sample_rate), peer,
-                   "/dexbridge/infer/blob")
+        self.spawn_inference(self._infer(peer, np.frombuffer(blob, dtype="<f4").astype(np.float32), sample_rate), peer,
+                             "/dexbridge/infer/blob")
 
     def upload_begin(self, peer: Peer, upload_id: int, total: int, sample_rate: int) -> None:
         """Open a chunked upload; one left without a chunk for ``upload_timeout_s`` is dropped and reported."""
-        self.uploads.begin(upload_id, total, sample_rate, time.monotonic())
-        self._upload_peers[upload_id] = peer
+        self.uploads.begin(upload_id, total, sample_rate, time.monotonic(), client=peer.key[0])
+        self._upload_peers[peer.key[0], upload_id] = peer
         if self._expiry is None:
             self._expiry = asyncio.get_running_loop().call_later(self.settings.upload_timeout_s, self._expire_uploads)
 
     def _expire_uploads(self) -> None:
         self._expiry = None
-        for upload_id in self.uploads.expire(time.monotonic()):
+        for client, upload_id in self.uploads.expire(time.monotonic()):
             expired = UploadError(f"upload {upload_id}: no chunk for {self.settings.upload_timeout_s:g} s, dropped; begin again")
-            self.server.refuse(self._upload_peers.pop(upload_id, None), expired, "/dexbridge/upload")
+            self.server.refuse(self._upload_peers.pop((client, upload_id), None), expired, "/dexbridge/upload")
         if len(self.uploads):
             self._expiry = asyncio.get_running_loop().call_later(self.settings.upload_timeout_s / 4, self._expire_uploads)
 
     def upload_chunk(self, peer: Peer, upload_id: int, offset: int, data: bytes) -> None:
-        """Append one chunk to an upload."""
-        self.uploads.chunk(upload_id, offset, data, time.monotonic())
+        """Append one chunk to an upload (one that overflows is dropped)."""
+        try:
+            self.uploads.chunk(upload_id, offset, data, time.monotonic(), client=peer.key[0])
+        finally:
+            if not self.uploads.is_open(upload_id, peer.key[0]):
+                self._upload_peers.pop((peer.key[0], upload_id), None)
 
     def upload_end(self, peer: Peer, upload_id: int) -> None:
-        """Finish an upload and infer a voice from it."""
-        finished = self.uploads.end(upload_id)
-        self._upload_peers.pop(upload_id, None)
-        self.spawn(self._infer(peer, finished.audio, finished.sample_rate), peer, "/dexbridge/upload/end")
+        """Finish an upload and infer a voice from it (a busy client's upload stays open: send end again later)."""
+        self._check_client_jobs(peer.key[0])
+        finished = self.uploads.end(upload_id, client=peer.key[0])
+        self._upload_peers.pop((peer.key[0], upload_id), None)
+        self.spawn_inference(self._infer(peer, finished.audio, finished.sample_rate), peer, "/dexbridge/upload/end")
 
     def capture(self, peer: Peer, seconds: float) -> None:
         """Record the audio input, then infer a voice from it."""
@@ -223,7 +263,7 @@ class BridgeSession:
             recording = await record(seconds, self.settings.input_device)
             await self._infer(peer, recording.audio, recording.sample_rate)
 
-        self.spawn(job(), peer, "/dexbridge/capture")
+        self.spawn_inference(job(), peer, "/dexbridge/capture")
 
     def note(self, peer: Peer, note: int, velocity: int = 100, seconds: float = 1.0) -> None:
         """Audition the current voice on the embedded synth (the one among the sinks, else a private one)."""
@@ -254,11 +294,10 @@ class BridgeSession:
             output.set_modes(self.state.modes)
         self.server.reply(peer, "/dexbridge/done", "/dexbridge/mode", " ".join(self.state.modes) or "(silent)")
 
-def _read_audio(path: Path) -> tuple[np.ndarray, int]:
+def _read_audio(files: FileArea, name: str) -> tuple[np.ndarray, int]:
     import soundfile
 
-    if not path.is_file():
-        raise RequestError(f"audio file {path} not found; give a path the daemon can read (absolute, or relative to its directory)")
+    path = files.resolve_read(name)
     try:
         audio, sample_rate = soundfile.read(path, dtype="float32", always_2d=False)
     except soundfile.LibsndfileError as exc:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bridge.osc.allow import AllowList
 from models.errors import ConfigError
 
 ENV_PREFIX = "DEXBRIDGE_"
@@ -34,6 +35,9 @@ class Settings:
     osc_port: int = 9000
     osc_tcp: bool = True
     reply_port: int | None = None
+    allow: tuple[str, ...] = ()  # who may talk to the daemon; empty: this computer only (loopback)
+    files_dir: tuple[Path, ...] = ()  # folders OSC requests may read, the first also written; empty: the default
+    overwrite: bool = False
     midi_in: str | None = None
     midi_out: str | None = None
     midi_api: str = "auto"
@@ -56,6 +60,8 @@ class Settings:
     max_jobs: int = 4
     upload_limit: int = 16 * 1024 * 1024
     upload_timeout_s: float = 30.0
+    client_uploads: int = 2
+    client_jobs: int = 2
     shutdown_timeout_s: float = 5.0
     log_json: bool = False
 
@@ -81,6 +87,12 @@ class Settings:
         _require(self.engine_threads is None or 1 <= self.engine_threads <= 256,
                  f"engine_threads = {self.engine_threads}, range 1..256; leave unset for torch's default (every core)")
         _require(1 <= self.max_jobs <= 64, f"max_jobs = {self.max_jobs}, range 1..64")
+        _require(1 <= self.client_uploads <= 64, f"client_uploads = {self.client_uploads}, range 1..64 (open uploads per client)")
+        _require(1 <= self.client_jobs <= 64, f"client_jobs = {self.client_jobs}, range 1..64 (inferences in flight per client)")
+        try:
+            AllowList.parse(self.allow)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         _require(1024 <= self.upload_limit <= 1 << 30, f"upload_limit = {self.upload_limit} bytes, range 1024..{1 << 30}")
         for name in ("upload_timeout_s", "shutdown_timeout_s"):
             value = getattr(self, name)
@@ -126,14 +138,24 @@ class Settings:
         except TypeError as exc:  # a TOML value of a type the field cannot hold
             raise ConfigError(f"settings: {exc}") from None
 
+    @property
+    def allow_list(self) -> AllowList:
+        """``allow`` parsed (checked at construction)."""
+        return AllowList.parse(self.allow)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready values (paths and tuples as strings and lists)."""
-        return {k: str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v
-                for k, v in dataclasses.asdict(self).items()}
+        return {k: _json_ready(v) for k, v in dataclasses.asdict(self).items()}
 
 
 _FIELD_NAMES = {f.name for f in dataclasses.fields(Settings)}
 _HINTS = typing.get_type_hints(Settings)
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_json_ready(item) for item in value]
+    return str(value) if isinstance(value, Path) else value
 
 
 def _require(condition: bool, message: str) -> None:
@@ -194,7 +216,8 @@ def _convert(name: str, value: Any) -> Any:
             return None
         hint = next(a for a in args if a is not type(None))
     if typing.get_origin(hint) is tuple:
-        return _parse_tuple(value)
+        items = _parse_tuple(value)
+        return tuple(Path(item) for item in items) if typing.get_args(hint)[0] is Path else items
     try:
         if isinstance(value, str) and hint is not str:
             return _PARSERS[hint](value)

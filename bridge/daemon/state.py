@@ -1,5 +1,5 @@
 """What every request handler shares: :class:`BridgeState` (the voice, morph slots, bank, modes), the
-:class:`RequestError` they raise, and the protocols of the engine, worker and outputs they call, and of
+:class:`RequestError` they raise, and the protocols of the engine, worker, outputs and files folder they call, and of
 the session (:class:`SessionHost`) that the session's parts (controls, voices) call back into.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -70,6 +71,16 @@ class Worker(Protocol):
     async def decode(self, latent: np.ndarray) -> Voice: ...
 
 
+class Files(Protocol):
+    """What the session's parts use of :class:`bridge.daemon.files.FileArea`: the checked path of a request."""
+
+    def resolve_read(self, path: str) -> Path:
+        """The existing file inside the files folders that ``path`` names."""
+
+    def resolve_write(self, path: str) -> Path:
+        """The file inside the write folder that ``path`` may create or replace."""
+
+
 @dataclass
 class Slot:
     """A morph corner: its voice and that voice's latent point."""
@@ -103,6 +114,7 @@ class SessionHost(Protocol):
     worker: Worker
     server: OscServer
     state: BridgeState
+    files: Files
 
     def apply_voice(self, voice: Voice, latent: np.ndarray | None = None, *, controlled: bool = False) -> None:
         """Make ``voice`` current on every output."""

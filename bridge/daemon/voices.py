@@ -1,8 +1,9 @@
 """Voices and banks: ``/dexbridge/voice/load|save``, ``/dexbridge/bank/load|save``, ``/dexbridge/dump``,
 ``/dexbridge/program`` and ``/dexbridge/morph/slot`` (and MIDI in's dumps and program changes).
 
-Files are read and written off the event loop (``asyncio.to_thread``), written atomically (temp
-file + rename, :mod:`bridge.midi.syxfile`), and each finished request answers ``/dexbridge/done``.
+Files are read and written only inside the files folder (``--files-dir``, :mod:`bridge.daemon.files`),
+off the event loop (``asyncio.to_thread``), written atomically (temp file + rename,
+:mod:`bridge.midi.syxfile`), and each finished request answers ``/dexbridge/done``.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bridge.daemon.state import BANK_SIZE, SLOT_NAMES, BridgeState, RequestError, SessionHost, Slot
+from bridge.daemon.state import BANK_SIZE, SLOT_NAMES, BridgeState, Files, RequestError, SessionHost, Slot
 from bridge.midi.sysex import encode_bank_dump, encode_voice_dump
-from bridge.midi.syxfile import read_syx_voices, write_file
+from bridge.midi.syxfile import SyxContents, read_syx_voices, write_file
 from bridge.osc.server import Peer
 from models.voice import Voice
 
@@ -53,7 +54,7 @@ class LoadedVoices:
             self.fill_slot(peer, slot, self._bank_voice(int(text), "/dexbridge/morph/slot"))
         else:
             async def job() -> None:
-                await self._set_slot(peer, slot, await asyncio.to_thread(_read_voice, Path(text).expanduser(), 0), None)
+                await self._set_slot(peer, slot, await asyncio.to_thread(_read_voice, self.session.files, text, 0), None)
 
             self.session.spawn(job(), peer, "/dexbridge/morph/slot")
 
@@ -73,7 +74,7 @@ class LoadedVoices:
     def voice_load(self, peer: Peer, path: str, index: int = 0) -> None:
         """Make voice ``index`` of a ``.syx`` file the current voice."""
         async def job() -> None:
-            self.session.apply_voice(await asyncio.to_thread(_read_voice, Path(path).expanduser(), index))
+            self.session.apply_voice(await asyncio.to_thread(_read_voice, self.session.files, path, index))
 
         self.session.spawn(job(), peer, "/dexbridge/voice/load")
 
@@ -84,7 +85,7 @@ class LoadedVoices:
     def bank_load(self, peer: Peer, path: str) -> None:
         """Load a bank for program changes and morph slots (fewer than 32 voices: the rest INIT VOICE)."""
         async def job() -> None:
-            contents = await asyncio.to_thread(read_syx_voices, Path(path).expanduser())
+            contents = await asyncio.to_thread(_read_bank, self.session.files, path)
             self.load_bank([item.voice for item in contents.voices], path)
             self.session.server.reply(peer, "/dexbridge/done", "/dexbridge/bank/load", f"{len(contents.voices)} voices from {path}")
 
@@ -122,18 +123,26 @@ class LoadedVoices:
 
     def _write(self, peer: Peer, address: str, path: str, messages: list[bytes]) -> None:
         async def job() -> None:
-            target = Path(path).expanduser()
-            await asyncio.to_thread(write_file, target, messages)
+            target = await asyncio.to_thread(_write_inside, self.session.files, path, messages)
             self.session.server.reply(peer, "/dexbridge/done", address, str(target))
 
         self.session.spawn(job(), peer, address)
 
 
 
-def _read_voice(path: Path, index: int) -> Voice:
-    if not path.is_file():
-        raise RequestError(f"voice file {path} not found; give an existing .syx path")
+def _read_voice(files: Files, name: str, index: int) -> Voice:
+    path = files.resolve_read(name)
     voices = read_syx_voices(path).voices
     if not 0 <= index < len(voices):
         raise RequestError(f"{path.name}: voice {index}, the file holds {len(voices)} voices (0..{len(voices) - 1})")
     return voices[index].voice
+
+
+def _read_bank(files: Files, name: str) -> SyxContents:
+    return read_syx_voices(files.resolve_read(name))
+
+
+def _write_inside(files: Files, name: str, messages: list[bytes]) -> Path:
+    target = files.resolve_write(name)
+    write_file(target, messages)
+    return target

@@ -45,8 +45,9 @@ def voice_wav(brass_wav: Path) -> Path:
 
 
 @pytest.fixture
-async def running(engine: Engine) -> AsyncIterator[tuple[Daemon, OscClient]]:
-    async with run_daemon(daemon_settings(mode=("osc",)), engine) as daemon:
+async def running(engine: Engine, tmp_path: Path, brass_path: Path, voice_wav: Path) -> AsyncIterator[tuple[Daemon, OscClient]]:
+    files_dir = (tmp_path, brass_path.parent, voice_wav.parent)  # writes go to tmp_path
+    async with run_daemon(daemon_settings(mode=("osc",), files_dir=files_dir), engine) as daemon:
         client = await OscClient().open("127.0.0.1", daemon.osc_port)
         yield daemon, client
         client.close()
@@ -108,7 +109,7 @@ async def test_infer_blob_and_chunked_upload_give_the_same_voice(running: tuple[
 @pytest.mark.parametrize(
     ("address", "args", "types", "message"),
     [
-        ("/dexbridge/infer/file", ["/no/such/file.wav"], None, "audio file /no/such/file.wav not found"),
+        ("/dexbridge/infer/file", ["no/such/file.wav"], None, "'no/such/file.wav' not found in the files folders"),
         ("/dexbridge/infer/blob", [b"\0\0\0", 22050], "bi", "3 B is not a whole number of float32 samples"),
         ("/dexbridge/infer/blob", [b"\0" * 4000, 22050], "bi", "silen"),
         ("/dexbridge/upload/begin", [1, 1 << 30, 22050], None, f"total {1 << 30} B, range 4..{16 * 1024 * 1024} B"),
@@ -121,9 +122,9 @@ async def test_infer_blob_and_chunked_upload_give_the_same_voice(running: tuple[
         ("/dexbridge/morph", [1.5, 0.0], "ff", "x = 1.5, range 0..1"),
         ("/dexbridge/morph/slot", [4, "current"], "is", "slot 4, range 0..3"),
         ("/dexbridge/morph/slot", [0, 40], "ii", "bank index 40, range 0..31"),
-        ("/dexbridge/morph/slot", [0, "/no/such.syx"], "is", "voice file /no/such.syx not found"),
-        ("/dexbridge/voice/load", ["/no/such.syx"], None, "voice file /no/such.syx not found"),
-        ("/dexbridge/voice/save", ["/no/such/dir/v.syx"], None, "/no/such/dir"),
+        ("/dexbridge/morph/slot", [0, "no/such.syx"], "is", "'no/such.syx' not found in the files folders"),
+        ("/dexbridge/voice/load", ["no/such.syx"], None, "'no/such.syx' not found in the files folders"),
+        ("/dexbridge/voice/save", ["no/such/dir/v.syx"], None, "/no/such/dir"),
         ("/dexbridge/dump", ["/tmp/x.syx", "everything"], None, "what = 'everything', choose voice or slots"),
         ("/dexbridge/program", [32], None, "bank index 32, range 0..31"),
         ("/dexbridge/mode", ["param", "sysex"], None, "unknown mode(s) ['sysex']"),

@@ -103,7 +103,8 @@ async def test_note_auditions_the_current_voice_on_the_embedded_synth(jack: str,
     from bridge.sinks.embedded import EmbeddedSynth
 
     sinks = [EmbeddedSynth()] if among_sinks else []
-    async with run_daemon(daemon_settings(), tiny_engine, open_sinks=lambda settings: sinks) as daemon:
+    settings = daemon_settings(files_dir=(brass_path.parent,))
+    async with run_daemon(settings, tiny_engine, open_sinks=lambda settings: sinks) as daemon:
         client = await OscClient().open("127.0.0.1", daemon.osc_port)
         client.send("/dexbridge/voice/load", str(brass_path), 5)
         await client.until("/dexbridge/voice")

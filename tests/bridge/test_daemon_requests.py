@@ -50,7 +50,7 @@ async def test_an_abandoned_upload_is_reported_and_dropped(tiny_engine: Engine) 
 async def test_a_busy_engine_refuses_at_once_and_serves_the_rest(tiny_engine: Engine, brass_wav: Path) -> None:
     audio, rate = soundfile.read(brass_wav, dtype="float32")
     frame = slip.encode(build("/dexbridge/infer/blob", audio[: rate // 2].tobytes(), rate, types="bi"))
-    async with run_daemon(daemon_settings(max_jobs=1), tiny_engine) as daemon:
+    async with run_daemon(daemon_settings(max_jobs=1, client_jobs=8), tiny_engine) as daemon:  # the engine busy, not the client
         reader, writer = await asyncio.open_connection("127.0.0.1", daemon.osc_port)
         writer.write(frame * 8)  # one write: the daemon reads all eight in one go, faster than any inference
         await writer.drain()

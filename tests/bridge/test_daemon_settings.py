@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from bridge.commands.cli import build_parser
+from bridge.commands.serve import settings_from_args
 from bridge.daemon.settings import Settings
 from models.errors import ConfigError
 
@@ -48,6 +51,10 @@ def test_toml_then_env_then_flags(tmp_path: Path) -> None:
         ({"byte_budget": 3}, "byte_budget = 3 bytes/s, must be >= 7"),
         ({"engine_threads": 0}, "engine_threads = 0, range 1..256"),
         ({"plugin": Path("Dexed.vst3")}, "add --sink dawdreamer"),
+        ({"client_uploads": 0}, "client_uploads = 0, range 1..64 (open uploads per client)"),
+        ({"client_jobs": 65}, "client_jobs = 65, range 1..64 (inferences in flight per client)"),
+        ({"allow": ("192.168.1.300",)}, "allow = '192.168.1.300': not an IP address or network"),
+        ({"allow": ("any", "::1")}, "allow = any ::1: 'any' admits every address, give it alone"),
     ],
 )
 def test_invalid_values_are_refused_with_the_range(values: dict, message: str) -> None:
@@ -74,3 +81,37 @@ def test_bad_sources_name_the_key(tmp_path: Path) -> None:
     bad.write_text("[serve]\nosc_port = 1\n")
     with pytest.raises(ConfigError, match=r"tables \['serve'\] are not settings"):
         Settings.resolve(bad, env={})
+
+
+def test_network_and_files_settings_from_each_source(tmp_path: Path) -> None:
+    assert Settings().allow == () and Settings().files_dir == () and not Settings().overwrite
+    assert Settings().allow_list.describe() == "127.0.0.0/8 ::1/128"
+    config = tmp_path / "serve.toml"
+    config.write_text('files_dir = ["~/voices", "/srv/banks"]\nallow = ["192.168.1.0/24"]\nclient_jobs = 3\n')
+    from_file = Settings.resolve(config, env={})
+    assert from_file.files_dir == (Path("~/voices"), Path("/srv/banks")) and from_file.allow == ("192.168.1.0/24",)
+    from_env = Settings.resolve(config, {"DEXBRIDGE_FILES_DIR": "/a, /b", "DEXBRIDGE_ALLOW": "any", "DEXBRIDGE_OVERWRITE": "1",
+                                         "DEXBRIDGE_CLIENT_UPLOADS": "4"})
+    assert from_env.files_dir == (Path("/a"), Path("/b")) and from_env.allow == ("any",) and from_env.overwrite
+    assert from_env.client_uploads == 4 and from_env.client_jobs == 3
+    assert json.loads(json.dumps(from_env.to_dict()))["files_dir"] == ["/a", "/b"]
+
+
+def test_serve_options(tmp_path: Path) -> None:
+    args = build_parser().parse_args(["serve", "--osc-host", "0.0.0.0", "--allow", "192.168.1.0/24", "--allow", "127.0.0.1",
+                                      "--files-dir", str(tmp_path / "w"), "--files-dir", "/srv/banks", "--overwrite",
+                                      "--client-uploads", "1", "--client-jobs", "3"])
+    settings = settings_from_args(args)
+    assert settings.allow == ("192.168.1.0/24", "127.0.0.1") and settings.files_dir == (tmp_path / "w", Path("/srv/banks"))
+    assert settings.overwrite and settings.client_uploads == 1 and settings.client_jobs == 3
+    assert settings_from_args(build_parser().parse_args(["serve"])) == Settings.resolve()
+
+
+def test_serve_help_explains_the_network_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for phrase in ("OSC has no authentication", "--allow ADDR/CIDR", "dropped without a reply", "'any' serves every address",
+                   "--files-dir DIR", "nothing outside it is read or written", "--overwrite",
+                   "only .syx/.mid files holding DX7 dumps are replaced", "--client-uploads N", "--client-jobs N"):
+        assert phrase in text, phrase

@@ -135,7 +135,8 @@ async def voice_reply(client: OscClient) -> Voice:
 
 
 async def test_dump_mode_infer_file(names: tuple[str, str], peer: JackPeer, tiny_engine: Engine, brass_wav: Path) -> None:
-    async with started(("dump",), names, peer, tiny_engine, dump_debounce_ms=10.0) as (daemon, client):
+    async with started(("dump",), names, peer, tiny_engine, dump_debounce_ms=10.0, files_dir=(brass_wav.parent,)) as (daemon,
+                                                                                                                 client):
         client.send("/dexbridge/infer/file", str(brass_wav))
         replied = await voice_reply(client)
         received = await peer.receive_quiet()
@@ -162,7 +163,7 @@ async def _fill_slots(client: OscClient, brass_path: Path) -> None:
 
 async def test_param_mode_after_infer_and_a_morph(names: tuple[str, str], peer: JackPeer, tiny_engine: Engine,
                                                    brass_wav: Path, brass_path: Path) -> None:
-    async with started(("param",), names, peer, tiny_engine) as (daemon, client):
+    async with started(("param",), names, peer, tiny_engine, files_dir=(brass_wav.parent, brass_path.parent)) as (daemon, client):
         receiver = Receiver()
         client.send("/dexbridge/infer/file", str(brass_wav))
         inferred = await voice_reply(client)
@@ -182,7 +183,7 @@ async def test_param_mode_after_infer_and_a_morph(names: tuple[str, str], peer: 
 
 
 async def test_cc_mode_after_a_morph(names: tuple[str, str], peer: JackPeer, tiny_engine: Engine, brass_path: Path) -> None:
-    async with started(("cc",), names, peer, tiny_engine) as (daemon, client):
+    async with started(("cc",), names, peer, tiny_engine, files_dir=(brass_path.parent,)) as (daemon, client):
         cc_map = CcMap.default(0)
         receiver = Receiver(cc_map=cc_map)
         await _fill_slots(client, brass_path)
@@ -239,7 +240,8 @@ async def test_a_vanished_port_is_reported_and_the_daemon_keeps_serving(peer: Ja
                                                                          brass_path: Path) -> None:
     synth_name = f"e2e-synth-{os.getpid()}"
     synth = peer.backend.open_input(synth_name, virtual=True)  # a "synth" the daemon connects to by name
-    settings = daemon_settings(mode=("param",), sink=("midi",), midi_out=synth_name, midi_api="jack")
+    settings = daemon_settings(mode=("param",), sink=("midi",), midi_out=synth_name, midi_api="jack",
+                               files_dir=(brass_path.parent,))
     async with run_daemon(settings, tiny_engine) as daemon:
         client = await OscClient().open("127.0.0.1", daemon.osc_port)
         client.send("/dexbridge/voice/load", str(brass_path), 3)

@@ -71,12 +71,13 @@ def _dexbridge(*args: str) -> list[str]:
     return [sys.executable, "-m", "bridge.commands.cli", *args]
 
 
-def test_serve_then_sigterm_sends_all_notes_off_and_exits_0(jack: str, tiny_checkpoint: Path, brass_path: Path) -> None:
+def test_serve_then_sigterm_sends_all_notes_off_and_exits_0(jack: str, tiny_checkpoint: Path, brass_path: Path,
+                                                            tmp_path: Path) -> None:
     port, out_name = _free_udp_port(), f"serve-out-{os.getpid()}"
     proc = subprocess.Popen(
         _dexbridge("serve", "--checkpoint", str(tiny_checkpoint), "--backend", "torch", "--osc-port", str(port),
                    "--midi-out", f"virtual:{out_name}", "--midi-api", "jack", "--mode", "param", "--log-json",
-                   "--engine-threads", "1"),
+                   "--engine-threads", "1", "--files-dir", str(tmp_path), "--files-dir", str(brass_path.parent)),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     listener = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="dexbridge-serve-test", queue_size_limit=16384)
     listener.ignore_types(sysex=False)
