@@ -49,7 +49,7 @@
             1150,
             76.0
           ],
-          "text": "dexbridge control - sound in, DX7 voice out. HOW TO USE: (1) start the daemon with replies to this patch: dexbridge serve --reply-port 9001 --midi-out virtual:dexbridge (add --mode param --mode osc to drive dexbridge_dexed_host.maxpat). (2) This patch sends OSC to 127.0.0.1:9000 (the daemon's default --osc-port) and listens on 9001; change both boxes at the bottom left if you changed them. (3) Click ping: 'daemon alive' shows it answers. (4) Sound in: switch audio on, click 'record 3 s' (the snippet is written to the path below, then sent as /dexbridge/infer/file), or drop an audio file, or let the daemon record its own input. (5) Shape it: the macro sliders move the voice along the model's main axes (-1..1 around the current voice); fill morph slots A-D and drag the pad (or the A->B slider). Replies (parameter changes, what the engine heard, errors) show at the bottom right and in the Max console; other dexbridge patches use [s dexbridge.send] / [r dexbridge.replies].",
+          "text": "dexbridge control - sound in, DX7 voice out. HOW TO USE: (1) start the daemon with replies to this patch and a files folder for the snippets: dexbridge serve --reply-port 9001 --midi-out virtual:dexbridge --files-dir /tmp/dexbridge-files (add --mode param --mode osc to drive dexbridge_dexed_host.maxpat). (2) This patch sends OSC to 127.0.0.1:9000 (the daemon's default --osc-port) and listens on 9001; change both boxes at the bottom left if you changed them. (3) Click ping: 'daemon alive' shows it answers. (4) Sound in: switch audio on, click 'record 3 s' (the snippet is written to the path below, inside the daemon's --files-dir, then sent as /dexbridge/infer/file), or drop an audio file or .syx bank from a folder the daemon may read (it reads and writes files only in its --files-dir folders), or let the daemon record its own input. (5) Shape it: the macro sliders move the voice along the model's main axes (-1..1 around the current voice); fill morph slots A-D and drag the pad (or the A->B slider). Replies (parameter changes, what the engine heard, errors) show at the bottom right and in the Max console; other dexbridge patches use [s dexbridge.send] / [r dexbridge.replies].",
           "linecount": 5,
           "fontsize": 13.0,
           "id": "obj-1"
@@ -364,7 +364,7 @@
             200,
             22.0
           ],
-          "text": "/tmp/dexbridge_snippet.wav",
+          "text": "/tmp/dexbridge-files/snippet.wav",
           "outlettype": [
             ""
           ],
@@ -382,7 +382,7 @@
             260,
             34.0
           ],
-          "text": "temp WAV path (edit on Windows, e.g. C:/Temp/dexbridge_snippet.wav)",
+          "text": "temp WAV path, in the daemon's --files-dir (Windows: C:/Temp/dexbridge-files/snippet.wav)",
           "linecount": 2,
           "id": "obj-20"
         }
@@ -1547,7 +1547,7 @@
             270,
             22.0
           ],
-          "text": "/dexbridge/dump /tmp/dexbridge_voice.syx",
+          "text": "/dexbridge/dump dexbridge_voice.syx",
           "outlettype": [
             ""
           ],

@@ -19,6 +19,7 @@ from models.errors import DexbridgeError
 PREFIX = "/dexbridge"
 OscValue = str | int | float | bytes
 _TYPE_NAMES = {"s": "string", "i": "int", "f": "float", "b": "blob"}
+FILE_ACCESS = ("", "reads", "writes")
 
 
 class OscArgumentError(DexbridgeError, ValueError):
@@ -147,15 +148,19 @@ class Route:
         arg_types: the argument spec (see the module docstring).
         args_doc: the arguments named, as the README shows them.
         doc: what the daemon does with it, or what the reply carries.
+        files: ``"reads"`` or ``"writes"`` when its path argument names a file (only inside ``--files-dir``).
     """
 
     address: str
     arg_types: str
     args_doc: str
     doc: str
+    files: str = ""
     slots: tuple[ArgSlot, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.files not in FILE_ACCESS:
+            raise ValueError(f"route {self.address}: files = {self.files!r}, one of {FILE_ACCESS}")
         object.__setattr__(self, "slots", parse_arg_spec(self.arg_types))
 
     @property
@@ -175,7 +180,7 @@ def _table(*routes: Route) -> dict[str, Route]:
 OSC_ROUTES: dict[str, Route] = _table(
     Route(f"{PREFIX}/ping", "", "", "liveness check; answers `/dexbridge/pong`"),
     Route(f"{PREFIX}/status", "", "", "answers `/dexbridge/status` with the daemon's state as JSON"),
-    Route(f"{PREFIX}/infer/file", "s", "s:path", "infer a voice from an audio file (WAV/FLAC/OGG) the daemon can read"),
+    Route(f"{PREFIX}/infer/file", "s", "s:path", "infer a voice from an audio file (WAV/FLAC/OGG)", files="reads"),
     Route(f"{PREFIX}/infer/blob", "bi", "b:float32-mono i:samplerate",
           "infer a voice from little-endian float32 mono samples in one datagram (UDP: at most 65 000 bytes)"),
     Route(f"{PREFIX}/upload/begin", "iii", "i:id i:total-bytes i:samplerate",
@@ -188,17 +193,20 @@ OSC_ROUTES: dict[str, Route] = _table(
     Route(f"{PREFIX}/macro", "if", "i:index f:value", "set macro `index` (0-based) to `value` in -1..1 around the current voice"),
     Route(f"{PREFIX}/morph/slot", "i(si)", "i:slot s:source",
           "fill morph slot 0-3 (A B C D) from a bank index (`5` or `\"5\"`), a `.syx` path, `current`, "
-          "or `midi` (the next voice dump on MIDI in)"),
+          "or `midi` (the next voice dump on MIDI in)", files="reads"),
     Route(f"{PREFIX}/morph", "f[f]", "f:x [f:y]",
           "morph position, 0..1: x alone interpolates slot A -> B; x and y morph the four corners A B C D"),
-    Route(f"{PREFIX}/voice/load", "s[i]", "s:path [i:index]", "make voice `index` (default 0) of a `.syx` file the current voice"),
+    Route(f"{PREFIX}/voice/load", "s[i]", "s:path [i:index]", "make voice `index` (default 0) of a `.syx` file the current voice",
+          files="reads"),
     Route(f"{PREFIX}/voice/save", "s", "s:path",
-          "write the current voice as a single voice dump (`.syx`, or `.mid` with the SysEx)"),
-    Route(f"{PREFIX}/bank/load", "s", "s:path", "load a 32-voice bank (`.syx`) for program changes and morph slots"),
-    Route(f"{PREFIX}/bank/save", "s", "s:path", "write the loaded bank as a 32-voice bulk dump (`.syx` or `.mid`)"),
+          "write the current voice as a single voice dump (`.syx`, or `.mid` with the SysEx)", files="writes"),
+    Route(f"{PREFIX}/bank/load", "s", "s:path", "load a 32-voice bank (`.syx`) for program changes and morph slots",
+          files="reads"),
+    Route(f"{PREFIX}/bank/save", "s", "s:path", "write the loaded bank as a 32-voice bulk dump (`.syx` or `.mid`)",
+          files="writes"),
     Route(f"{PREFIX}/dump", "s[s]", "s:path [s:what]",
           "DAW dump: the current voice (`what` = `voice`, default), or the four morph slots as a bank (`slots`), "
-          "to `.syx` or `.mid` (atomic write)"),
+          "to `.syx` or `.mid` (atomic write)", files="writes"),
     Route(f"{PREFIX}/program", "i", "i:program", "make voice `program` (0-31) of the loaded bank the current voice"),
     Route(f"{PREFIX}/note", "i[i][f]", "i:note [i:velocity] [f:seconds]",
           "audition the current voice on the embedded synth (velocity 100, 1 s by default)"),
@@ -220,9 +228,10 @@ OSC_REPLIES: dict[str, Route] = _table(
 
 def render_namespace_table() -> str:
     """The README's OSC namespace table (Markdown), generated from ``OSC_ROUTES`` and ``OSC_REPLIES``."""
-    lines = ["| direction | address | arguments | what it does |", "|---|---|---|---|"]
+    lines = ["| direction | address | arguments | files | what it does |", "|---|---|---|---|---|"]
     for direction, table in (("in", OSC_ROUTES), ("reply", OSC_REPLIES)):
         for route in table.values():
             args = f"`{route.args_doc}`" if route.args_doc else "-"
-            lines.append(f"| {direction} | `{route.address}` | {args} | {route.doc} |")
+            files = f"**{route.files}** in `--files-dir`" if route.files else "-"
+            lines.append(f"| {direction} | `{route.address}` | {args} | {files} | {route.doc} |")
     return "\n".join(lines) + "\n"

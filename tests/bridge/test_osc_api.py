@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from bridge.osc.namespace import OSC_REPLIES, OSC_ROUTES, ArgSlot, OscArgumentError, parse_arg_spec, render_namespace_table
+from bridge.osc.namespace import (
+    OSC_REPLIES,
+    OSC_ROUTES,
+    ArgSlot,
+    OscArgumentError,
+    Route,
+    parse_arg_spec,
+    render_namespace_table,
+)
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 ISSUE_ADDRESSES = (
@@ -70,3 +78,13 @@ def test_readme_table_matches_the_routes() -> None:
     assert start in text and end in text, "README.md lacks the generated OSC namespace table markers"
     table = text.split(start, 1)[1].split(end, 1)[0]
     assert table == render_namespace_table(), "README's OSC table is stale: paste bridge.osc.namespace.render_namespace_table()"
+
+
+def test_the_table_says_which_addresses_touch_files() -> None:
+    touching = {address.removeprefix("/dexbridge/"): route.files for address, route in OSC_ROUTES.items() if route.files}
+    assert touching == {"infer/file": "reads", "morph/slot": "reads", "voice/load": "reads", "bank/load": "reads",
+                        "voice/save": "writes", "bank/save": "writes", "dump": "writes"}
+    assert all("s:path" in OSC_ROUTES[f"/dexbridge/{name}"].args_doc for name in touching if name != "morph/slot")
+    assert "| `s:path` | **writes** in `--files-dir` |" in render_namespace_table()
+    with pytest.raises(ValueError, match="files = 'deletes'"):
+        Route("/dexbridge/x", "s", "s:path", "x", files="deletes")
