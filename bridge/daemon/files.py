@@ -123,7 +123,8 @@ class FileArea:
 
     @staticmethod
     def _candidates(path: str, folders: Sequence[Path]) -> list[Path]:
-        given = Path(path).expanduser()
+        # only the daemon user's own ~ is expanded: '~name' would tell whether a user 'name' exists
+        given = Path(path).expanduser() if path == "~" or path.startswith("~/") else Path(path)
         return [given] if given.is_absolute() else [folder / given for folder in folders]
 
     @staticmethod

@@ -57,6 +57,9 @@ def test_reads_resolve_inside_any_folder(area: FileArea, tmp_path: Path) -> None
         area.resolve_read("gone.syx")
     with pytest.raises(FileAreaError, match="is outside"):
         area.resolve_read(".")  # the folder itself is no file in it
+    for name in ("~root/x.syx", "~no-such-user/x.syx"):  # another user's ~ is a name like any other, not a lookup
+        with pytest.raises(FileAreaError, match=f"^'{name}' not found in the files folders"):
+            area.resolve_read(name)
 
 
 @pytest.mark.parametrize("path", ["/etc/passwd", "/etc/nothing-here", "../outside/secret.syx", "../outside/none.syx",
