@@ -11,12 +11,13 @@ level dexed-py plays (peaks from about -12 to +12 dB re full scale; Dexed's outp
    them, so audio whose peak lies inside the training peak range is left exactly as it is (a
    dexed-py render goes through untouched); a louder or quieter recording is scaled to the
    nearest end of that range (:data:`PEAK_RANGE_DB`) rather than to one fixed level;
-4. pitch: f0 by pYIN voicing + YIN values (:func:`estimate_pitch`). The audio is shifted down
+4. pitch: f0 read off the partials (:func:`engine.pitch.estimate_f0`, no octave errors). The audio is shifted down
    by whole semitones (resampling) to the C at or below its pitch (C2-C6, the octaves in which corpus voices sound
    at note 60: the network picks the octave through its frequency ratios), so the network hears
    a note it was trained on; the voice's transpose is set to the semitones removed, so the voice
-   played at the reference note (MIDI 60) sounds at the input's pitch. The rest of a semitone
-   is reported as ``residual_cents``. A multi-note model gets one shifted copy per note;
+   played at the reference note (MIDI 60) sounds at the input's pitch (the engine then measures the
+   voice itself and tunes it: :mod:`engine.tuning`). An unpitched input (drums, clicks, bells with no
+   clear f0) is left where it is. A multi-note model gets one shifted copy per note;
 5. trim or zero-pad to the model window.
 """
 
@@ -30,6 +31,7 @@ import librosa
 import numpy as np
 import soxr
 
+from engine.pitch import F0Estimate, estimate_f0
 from models.errors import ModelInputError, NoiseInputError, SilentInputError
 from models.params import BY_INDEX, TRANSPOSE_CENTRE, TRANSPOSE_INDEX
 from models.render import Note
@@ -40,8 +42,6 @@ __all__ = [
     "SILENCE_DB",
     "Conditioned",
     "Conditioner",
-    "PitchEstimate",
-    "estimate_pitch",
     "plan_transpose",
     "to_mono",
 ]
@@ -58,27 +58,12 @@ MAX_CHANNELS = 8
 FRAME, HOP = 2048, 512
 ONSET_DB = -40.0  # a sample or frame this far below the loudest is "before the onset"
 ONSET_MARGIN_S = 0.005
-PITCH_SECONDS = 0.5  # f0 is estimated on the first half second after the onset (pYIN: ~20 ms)
-PITCH_RANGE_HZ = (32.0, 2100.0)
-VOICED_MIN = 0.5  # below this share of voiced frames the input has no stable pitch
 NOISE_FLATNESS = 0.02  # broadband noise (white ~0.56, pink ~0.035; DX7 renders: median 0.0, 95th pct 0.006)
 NOISE_STEADY_DB = 6.0  # frame RMS spread (5th-95th pct) of audio without note shape
+NOISE_MIN_SECONDS = 0.5  # shorter sounds (a click, a hit) are notes, not steady noise
 FOLD_RANGE = (36, 84)  # C2..C6: octaves at which corpus voices sound at note 60
 _TRANSPOSE = BY_INDEX[TRANSPOSE_INDEX]
 TRANSPOSE_RANGE = (_TRANSPOSE.lo - TRANSPOSE_CENTRE, _TRANSPOSE.hi - TRANSPOSE_CENTRE)  # -24..+24 semitones
-
-
-@dataclass(frozen=True)
-class PitchEstimate:
-    """f0 of a recording.
-
-    Attributes:
-        f0_hz: median f0 over the voiced frames; ``None`` when the input has no stable pitch.
-        voiced_fraction: share of analysed frames pYIN calls voiced.
-    """
-
-    f0_hz: float | None
-    voiced_fraction: float
 
 
 @dataclass(frozen=True)
@@ -105,21 +90,26 @@ class Conditioned:
 
     Attributes:
         audio: (notes, samples) float32 at the model rate, one row per note of the model's note set.
-        f0_hz: input f0 (``None``: no stable pitch; the input is taken as played at the reference note).
+        recording: (samples,) float32: the input at the model rate from its onset, level adjusted, not
+            pitch-shifted: what a voice played at the reference note is compared with.
+        f0_hz: input f0 (``None``: unpitched; the input is taken as played at the reference note).
         transpose: semitones for the voice's transpose parameter (VCED value 24 + transpose).
         residual_cents: pitch error left once transposed, in cents.
         level_db: input sample peak, dB re full scale (after mixdown).
         gain_db: gain applied to bring the peak into :data:`PEAK_RANGE_DB`.
         messages: notes for the user.
+        pitch_reason: why the input is unpitched (``"unpitched: inharmonic"``); empty when pitched.
     """
 
     audio: np.ndarray
+    recording: np.ndarray
     f0_hz: float | None
     transpose: int
     residual_cents: float
     level_db: float
     gain_db: float
     messages: tuple[str, ...] = ()
+    pitch_reason: str = ""
 
 
 def to_mono(audio: np.ndarray) -> np.ndarray:
@@ -165,26 +155,6 @@ def _trim_onset(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     return audio[max(0, first - round(ONSET_MARGIN_S * sample_rate)):]
 
 
-def estimate_pitch(audio: np.ndarray, sample_rate: int) -> PitchEstimate:
-    """f0 of the first :data:`PITCH_SECONDS` of mono audio that starts at its onset.
-
-    pYIN at a one-semitone resolution (fast) says which frames are voiced; the f0 is the median
-    of YIN's finer per-frame values over those frames.
-    """
-    segment = audio[: round(PITCH_SECONDS * sample_rate)]
-    if segment.size < FRAME:
-        segment = np.pad(segment, (0, FRAME - segment.size))
-    fmin, fmax = PITCH_RANGE_HZ
-    fmax = min(fmax, sample_rate / 4)
-    _, voiced, _ = librosa.pyin(segment, fmin=fmin, fmax=fmax, sr=sample_rate, frame_length=FRAME,
-                                hop_length=HOP, resolution=1.0)
-    fraction = float(np.mean(voiced))
-    if fraction < VOICED_MIN:
-        return PitchEstimate(None, fraction)
-    f0 = librosa.yin(segment, fmin=fmin, fmax=fmax, sr=sample_rate, frame_length=FRAME, hop_length=HOP)
-    return PitchEstimate(float(np.median(f0[voiced[: f0.size]])), fraction)
-
-
 def plan_transpose(f0_hz: float | None) -> TransposePlan:
     """The pitch shift of the input and the voice's transpose for an input at ``f0_hz``.
 
@@ -192,8 +162,8 @@ def plan_transpose(f0_hz: float | None) -> TransposePlan:
     is transposed by the semitones removed, clamped to the DX7's -24..+24.
     """
     if f0_hz is None:
-        return TransposePlan(0, 0, 0.0, ("no stable pitch found: the input is taken as played at the reference "
-                                           f"note (MIDI {REFERENCE_NOTE}), transpose left at 0",))
+        return TransposePlan(0, 0, 0.0, ("no clear pitch: the input is taken as played at the reference "
+                                           f"note (MIDI {REFERENCE_NOTE})",))
     pitch = float(librosa.hz_to_midi(f0_hz))
     low, high = FOLD_RANGE
     target = min(max(REFERENCE_NOTE + 12 * math.floor((pitch + 0.5 - REFERENCE_NOTE) / 12), low), high)
@@ -261,7 +231,7 @@ class Conditioner:
                 "threshold; record the sound louder or check the input channel"
             )
         mono = _trim_onset(mono, self.sample_rate)
-        pitch = estimate_pitch(mono, self.sample_rate)
+        pitch = estimate_f0(mono, self.sample_rate)
         self._refuse_noise(mono, pitch)
         peak_db = 20.0 * math.log10(float(np.abs(mono).max()))
         low, high = PEAK_RANGE_DB
@@ -271,22 +241,28 @@ class Conditioner:
         plan = plan_transpose(pitch.f0_hz)
         rows = [_fit(shift_pitch(mono, plan.shift + note - REFERENCE_NOTE, self.sample_rate), self.samples)
                 for note, _ in self.notes]
-        return Conditioned(np.stack(rows), pitch.f0_hz, plan.transpose, plan.residual_cents, peak_db, gain_db,
-                           plan.messages)
+        return Conditioned(np.stack(rows), _fit(mono, self.samples), pitch.f0_hz, plan.transpose, plan.residual_cents,
+                           peak_db, gain_db, plan.messages, pitch.reason)
 
-    def _refuse_noise(self, mono: np.ndarray, pitch: PitchEstimate) -> None:
-        """Steady broadband noise without pitch: no DX7 note (which has an onset and a shape) matches it."""
+    def _refuse_noise(self, mono: np.ndarray, pitch: F0Estimate) -> None:
+        """Steady broadband noise without pitch: no DX7 note (which has an onset and a shape) matches it.
+
+        Short sounds (clicks, hits) and sounds that decay are answered: only noise held for at
+        least :data:`NOISE_MIN_SECONDS` at a steady level is refused.
+        """
         if pitch.f0_hz is not None:
             return
         audio = mono[: self.samples]
         frame_db = _frame_rms_db(audio)
         sounding = frame_db >= frame_db.max() + ONSET_DB
+        if sounding.sum() * HOP < NOISE_MIN_SECONDS * self.sample_rate:
+            return
         spread = float(np.subtract(*np.percentile(frame_db[sounding], [95, 5])))
         spectrum = np.abs(librosa.stft(audio, n_fft=FRAME, hop_length=HOP))
         flatness = float(np.median(librosa.feature.spectral_flatness(S=spectrum)[0][sounding[: spectrum.shape[1]]]))
         if spread < NOISE_STEADY_DB and flatness > NOISE_FLATNESS:
             raise NoiseInputError(
-                f"audio is steady noise: no pitch ({pitch.voiced_fraction:.0%} voiced frames), spectral flatness "
+                f"audio is steady noise: no pitch ({pitch.reason}), spectral flatness "
                 f"{flatness:.2f} (> {NOISE_FLATNESS}) and level spread {spread:.1f} dB (< {NOISE_STEADY_DB:.0f} dB, "
                 "no note onset or decay); record one note from its attack, without background noise alone"
             )

@@ -1,17 +1,20 @@
 """The inference engine: a checkpoint loaded once, then sound -> voice, voice <-> latent, macros.
 
-:class:`Engine` is synchronous and thread-safe (the backend is, refinement renders with one
+:class:`Engine` is synchronous and thread-safe (the backend is, the search renders with one
 dexed-py synth per thread); :class:`engine.worker.InferenceWorker` is its asyncio face. The
 serving path is the backend's (``engine.backends.select_backend``); the inverse regression flow
-(``encode``) runs in torch. Conditioning (resampling, level, pitch) is :mod:`engine.conditioning`,
-refinement :mod:`engine.refine`.
+(``encode``) runs in torch. Conditioning (resampling, level, the input's pitch) is
+:mod:`engine.conditioning`; the voice library :mod:`engine.library`; tuning a voice to the input's
+pitch :mod:`engine.tuning`; the multi-start anytime search over the network's answer and the
+library's nearest voices :mod:`engine.search`.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,17 +23,23 @@ import torch
 from engine.backends import Backend, select_backend
 from engine.conditioning import REFERENCE_NOTE, Conditioned, Conditioner
 from engine.latent import macros_to_latent
-from engine.refine import DEFAULT_BUDGET_MS, REFINE_BY_DEFAULT, Refiner
+from engine.library import DB_STEP, VoiceLibrary, embed
+from engine.pitch import F0Estimate, voice_f0
+from engine.search import DEFAULT_BUDGET_MS, Found, VoiceSearch
 from models.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, load_checkpoint
 from models.errors import ModelInputError
+from models.frontend import Frontend
 from models.latent_axes import regression_flow
-from models.params import TRANSPOSE_CENTRE, TRANSPOSE_INDEX
+from models.params import LEARNABLE, TRANSPOSE_CENTRE, TRANSPOSE_INDEX
+from models.render import Renderer
 from models.representations import DEFAULT_TEMPLATE, get_representation
 from models.voice import Voice
 
 __all__ = ["Diagnostics", "Engine", "Inference"]
 
 WARMUP_SECONDS = 1.0
+LIBRARY_K = 8
+PITCH_RENDER_SECONDS = 1.0  # the voice's f0 is read off its first half second after the onset
 
 
 @dataclass(frozen=True)
@@ -38,16 +47,25 @@ class Diagnostics:
     """How an inference went.
 
     Attributes:
-        f0_hz: the input's f0, ``None`` when it has no stable pitch.
+        f0_hz: the input's f0, ``None`` when it has no clear pitch.
         transpose: semitones the voice is transposed by (VCED transpose = 24 + this).
-        residual_cents: input pitch minus the voice's pitch at the reference note (MIDI 60), in cents.
+        residual_cents: the input's pitch minus the voice's, played at the reference note (MIDI 60),
+            in cents; 0 when either side is unpitched.
         level_db: input sample peak, dB re full scale.
         gain_db: gain applied to bring the input into the training level range.
         backend: the backend that ran the network.
-        refined: whether render-and-compare refinement ran.
-        timings_ms: milliseconds per step: conditioning, network, decode, refine, total.
-        spec_mae: refinement's (start, best) spectral MAE against the input; ``None`` without refinement.
+        searched: whether the search ran beyond the first voice.
+        timings_ms: milliseconds per step: conditioning, network, decode, library, search, total.
+        spec_mae: (first voice, answer) spectral MAE of the voice played at the reference note against the
+            recording.
         messages: things the user should know (no pitch found, transpose clamped).
+        voice_f0_hz: the voice's f0 played at the reference note, measured on a render; ``None``
+            when the voice is unpitched.
+        cents: ``voice_f0_hz`` relative to ``f0_hz`` (positive = sharp); ``None`` unless both are pitched.
+        pitch: ``"pitched"``, or which side has no f0 and why (``"input unpitched: inharmonic"``).
+        octaves: octaves the voice's ratio-mode operators were scaled by to reach the pitch.
+        source: where the voice came from (``"network"``, ``"library: NAME (SOURCE)"``, ``" + search"``).
+        renders: renders the search spent.
     """
 
     f0_hz: float | None
@@ -56,10 +74,16 @@ class Diagnostics:
     level_db: float
     gain_db: float
     backend: str
-    refined: bool
+    searched: bool
     timings_ms: dict[str, float] = field(default_factory=dict)
     spec_mae: tuple[float, float] | None = None
     messages: tuple[str, ...] = ()
+    voice_f0_hz: float | None = None
+    cents: float | None = None
+    pitch: str = "pitched"
+    octaves: int = 0
+    source: str = "network"
+    renders: int = 0
 
 
 @dataclass(frozen=True)
@@ -67,16 +91,33 @@ class Inference:
     """One inferred voice.
 
     Attributes:
-        voice: the voice, transpose set for the input's pitch.
+        voice: the voice, tuned to the input's pitch (transpose, and ratio octaves where needed).
         latent: its latent point zK, (latent_dim,) float32.
         diagnostics: pitch, level, backend, timings.
         model_input: what the network heard: (notes, samples) float32 at the model rate.
+        recording: the input from its onset, level adjusted, not pitch-shifted: (samples,) float32 at
+            the model rate, what the voice played at the reference note is compared with.
     """
 
     voice: Voice
     latent: np.ndarray
     diagnostics: Diagnostics
     model_input: np.ndarray
+    recording: np.ndarray
+
+
+@dataclass(frozen=True)
+class _SearchOptions:
+    search: bool
+    budget_ms: float
+    max_renders: int | None = None
+    seed: int = 0
+    on_better: Callable[[Found], None] | None = None
+    should_stop: Callable[[], bool] | None = None
+
+
+def _learnable_values(voice: Voice) -> tuple[int, ...]:
+    return tuple(voice[spec.index] for spec in LEARNABLE)
 
 
 def _ms(start: float) -> float:
@@ -89,32 +130,41 @@ class Engine:
     Args:
         checkpoint: the loaded checkpoint.
         backend: its serving path (``engine.backends.select_backend``).
-        refine: refine by default; ``None`` takes :data:`engine.refine.REFINE_BY_DEFAULT`.
-        refine_budget_ms: refinement's time budget per inference.
+        search: search beyond the first voice by default (:mod:`engine.search`).
+        search_budget_ms: the search's time budget per inference.
+        library: the voices the search also starts from (:mod:`engine.library`); None = the network alone.
+        library_k: how many of the library's nearest voices start the search.
     """
 
-    def __init__(self, checkpoint: Checkpoint, backend: Backend, *, refine: bool | None = None,
-                 refine_budget_ms: float = DEFAULT_BUDGET_MS) -> None:
+    def __init__(self, checkpoint: Checkpoint, backend: Backend, *, search: bool = True,
+                 search_budget_ms: float = DEFAULT_BUDGET_MS, library: VoiceLibrary | None = None,
+                 library_k: int = LIBRARY_K) -> None:
         self.checkpoint = checkpoint
         self.backend = backend
-        self.refine_by_default = REFINE_BY_DEFAULT if refine is None else refine
-        self.refine_budget_ms = refine_budget_ms
+        self.search_by_default = search
+        self.search_budget_ms = search_budget_ms
+        self.library = library
+        self.library_k = library_k
         self.representation = get_representation(checkpoint.representation)
         frontend = checkpoint.config.frontend
         self.conditioner = Conditioner(frontend.sample_rate, frontend.num_samples, checkpoint.notes)
-        self.refiner = Refiner(checkpoint.notes, frontend.sample_rate, frontend.duration_s)
+        self.search = VoiceSearch(frontend.sample_rate, frontend.duration_s, self.voice_pitch)
         self._flow = regression_flow(checkpoint.config.model, checkpoint.serving_state)
+        self._local = threading.local()
+        self._frontend = Frontend(frontend, checkpoint.frontend_stats).eval()
 
     @classmethod
-    def load(cls, path: Path | None = None, *, backend: str = "auto", refine: bool | None = None,
-             refine_budget_ms: float = DEFAULT_BUDGET_MS, threads: int | None = None) -> Engine:
+    def load(cls, path: Path | None = None, *, backend: str = "auto", search: bool = True,
+             search_budget_ms: float = DEFAULT_BUDGET_MS, library: VoiceLibrary | None = None,
+             threads: int | None = None) -> Engine:
         """Load a checkpoint, build its backend and warm both up.
 
         Args:
             path: a serving checkpoint; ``None`` loads ``models/checkpoints/default.pt``.
             backend: ``"auto"`` or a backend name (``engine.backends.BACKENDS``).
-            refine: refine by default (``None``: :data:`engine.refine.REFINE_BY_DEFAULT`).
-            refine_budget_ms: refinement's time budget per inference.
+            search: search beyond the first voice by default.
+            search_budget_ms: the search's time budget per inference.
+            library: the voices the search also starts from (``engine.library``); None = the network alone.
             threads: intra-op threads for this process's torch and ONNX Runtime work (``None``: torch's
                 default, every core); 1 leaves the other cores of a small machine to the daemon and the DAW.
 
@@ -125,8 +175,9 @@ class Engine:
         if threads is not None:
             torch.set_num_threads(threads)  # before the backend: ONNX sessions take torch's count
         checkpoint = load_checkpoint(DEFAULT_CHECKPOINT if path is None else Path(path))
-        engine = cls(checkpoint, select_backend(backend, checkpoint), refine=refine, refine_budget_ms=refine_budget_ms)
-        engine.infer(engine.reference_tone(), engine.sample_rate, refine=False)  # compiles pitch tracking, warms the backend
+        engine = cls(checkpoint, select_backend(backend, checkpoint), search=search, search_budget_ms=search_budget_ms,
+                     library=library)
+        engine.infer(engine.reference_tone(), engine.sample_rate, search=False)  # compiles pitch tracking, warms the backend
         return engine
 
     @property
@@ -161,27 +212,46 @@ class Engine:
         frequency = 440.0 * 2.0 ** ((REFERENCE_NOTE - 69) / 12)
         return (0.5 * np.sin(2 * np.pi * frequency * t) * np.exp(-2.0 * t)).astype(np.float32)
 
-    def infer(self, audio: np.ndarray, sample_rate: int, *, refine: bool | None = None) -> Inference:
-        """The voice that best reproduces a recording.
+    def infer(self, audio: np.ndarray, sample_rate: int, *, search: bool | None = None, budget_ms: float | None = None,
+              max_renders: int | None = None, seed: int = 0, on_better: Callable[[Found], None] | None = None,
+              should_stop: Callable[[], bool] | None = None) -> Inference:
+        """The voice that best reproduces a recording, in tune.
+
+        The network's answer and the library's nearest voices are tuned to the recording's pitch and
+        scored by render; the closer of the network's answer and the nearest library voice (by
+        embedding) is the first voice, and the search improves on the best ones until the budget.
 
         Args:
             audio: 1-D mono or (samples, channels) float audio of one note.
             sample_rate: its rate in Hz (any; resampled).
-            refine: run render-and-compare refinement (``None``: the engine's default).
+            search: search beyond the first voice (``None``: the engine's default); off, only the
+                first voice is tuned and returned.
+            budget_ms: the search's time budget (``None``: the engine's).
+            max_renders: also stop after this many renders (with ``budget_ms=inf``: deterministic).
+            seed: seeds the search.
+            on_better: called (on this thread) with each better voice as soon as it is found.
+            should_stop: polled between renders; True ends the search early.
 
         Raises:
             ModelInputError: bad shape, rate, empty, NaN or inf.
             SilentInputError: silence.
             NoiseInputError: steady noise without pitch.
         """
-        return self.infer_batch([audio], sample_rate, refine=refine)[0]
+        options = _SearchOptions(self.search_by_default if search is None else search,
+                                 self.search_budget_ms if budget_ms is None else budget_ms, max_renders, seed,
+                                 on_better, should_stop)
+        return self._infer_all([audio], sample_rate, options)[0]
 
-    def infer_batch(self, audios: Sequence[np.ndarray], sample_rate: int, *, refine: bool | None = None) -> list[Inference]:
+    def infer_batch(self, audios: Sequence[np.ndarray], sample_rate: int, *, search: bool | None = None) -> list[Inference]:
         """:meth:`infer` for several recordings at one rate, the network run once on the batch.
 
         Raises:
             ModelInputError: no recordings, or one that :meth:`infer` refuses (the message names it).
         """
+        options = _SearchOptions(self.search_by_default if search is None else search, self.search_budget_ms)
+        return self._infer_all(audios, sample_rate, options)
+
+    def _infer_all(self, audios: Sequence[np.ndarray], sample_rate: int, options: _SearchOptions) -> list[Inference]:
         if len(audios) == 0:
             raise ModelInputError("infer_batch got no recordings: pass a list of 1-D or (samples, channels) arrays")
         started = time.perf_counter()
@@ -190,8 +260,7 @@ class Engine:
         started = time.perf_counter()
         params = self.backend.audio_to_params(np.stack([item.audio for item in conditioned]))
         network_ms = _ms(started) / len(audios)
-        refine = self.refine_by_default if refine is None else refine
-        return [self._finish(item, row, refine, {"conditioning": conditioning_ms, "network": network_ms})
+        return [self._finish(item, row, options, {"conditioning": conditioning_ms, "network": network_ms})
                 for item, row in zip(conditioned, params, strict=True)]
 
     def _condition(self, audio: np.ndarray, sample_rate: int, number: int, count: int) -> Conditioned:
@@ -202,24 +271,76 @@ class Engine:
                 raise
             raise type(error)(f"recording {number} of {count}: {error}") from None
 
-    def _finish(self, conditioned: Conditioned, params: np.ndarray, refine: bool, timings: dict[str, float]) -> Inference:
+    def _finish(self, conditioned: Conditioned, params: np.ndarray, options: _SearchOptions,
+                timings: dict[str, float]) -> Inference:
         started = time.perf_counter()
         template = DEFAULT_TEMPLATE.replace({TRANSPOSE_INDEX: TRANSPOSE_CENTRE + conditioned.transpose})
-        voice = self.representation.decode(params, template)
+        network_voice = self.representation.decode(params, template)
         latent = self._inverse_flow(params[None])[0]
         timings["decode"] = _ms(started)
-        diagnostics = Diagnostics(
-            conditioned.f0_hz, conditioned.transpose, conditioned.residual_cents, conditioned.level_db,
-            conditioned.gain_db, self.backend_name, refine, timings, messages=conditioned.messages,
+        started = time.perf_counter()
+        starts = self._starts(network_voice, conditioned)
+        timings["library"] = _ms(started)
+        result = self.search.run(
+            conditioned.recording, conditioned.f0_hz, starts if options.search else starts[:1],
+            budget_ms=options.budget_ms if options.search else 0.0, max_renders=options.max_renders, seed=options.seed,
+            input_reason=conditioned.pitch_reason, on_better=options.on_better, should_stop=options.should_stop,
         )
-        if refine:
-            result = self.refiner.refine(voice, conditioned.audio, budget_ms=self.refine_budget_ms)
-            if result.voice != voice:
-                voice, latent = result.voice, self.encode(result.voice)
-            timings["refine"] = result.elapsed_ms
-            diagnostics = replace(diagnostics, spec_mae=(result.start_score, result.score))
+        timings["search"] = result.elapsed_ms
+        best = result.best
+        if _learnable_values(best.voice) != _learnable_values(network_voice):
+            latent = self.encode(best.voice)
+        tuning = best.tuning
+        diagnostics = Diagnostics(
+            conditioned.f0_hz, tuning.voice[TRANSPOSE_INDEX] - TRANSPOSE_CENTRE,
+            0.0 if tuning.cents is None else -tuning.cents, conditioned.level_db, conditioned.gain_db,
+            self.backend_name, options.search, timings, (result.start.score, best.score),
+            conditioned.messages + tuning.messages, tuning.voice_f0_hz, tuning.cents, tuning.pitch, tuning.octaves,
+            best.source, result.renders,
+        )
         timings["total"] = sum(timings.values())
-        return Inference(voice, latent, diagnostics, conditioned.audio)
+        return Inference(best.voice, latent, diagnostics, conditioned.audio, conditioned.recording)
+
+    def _starts(self, network_voice: Voice, conditioned: Conditioned) -> list[tuple[Voice, str]]:
+        """The network's answer and the library's nearest voices (with the input's planned transpose),
+        the closer of the network's answer and the nearest library voice first (by embedding)."""
+        starts = [(network_voice, "network")]
+        if self.library is None or len(self.library) == 0:
+            return starts
+        query = self.embed_conditioned(conditioned.audio)
+        matches = self.library.search(query, self.library_k)
+        transpose = {TRANSPOSE_INDEX: TRANSPOSE_CENTRE + conditioned.transpose}
+        starts += [(m.voice.replace(transpose), f"library: {m.voice.name.strip() or '(no name)'} ({m.source})")
+                   for m in matches]
+        network_distance = DB_STEP * float(np.sqrt(np.mean((self._embed_voice(network_voice) - query.astype(np.float32)) ** 2)))
+        if matches and matches[0].distance < network_distance:
+            starts[0], starts[1] = starts[1], starts[0]
+        return starts
+
+    def _embed_voice(self, voice: Voice) -> np.ndarray:
+        audio = self.search.render(voice.replace({TRANSPOSE_INDEX: TRANSPOSE_CENTRE}))
+        return self.embed_conditioned(audio[None]).astype(np.float32)
+
+    def embed_conditioned(self, conditioned_audio: np.ndarray) -> np.ndarray:
+        """The library embedding (:func:`engine.library.embed`) of a conditioned input's reference-note row."""
+        with torch.inference_mode():
+            db = self._frontend.spectrogram_db(torch.from_numpy(np.ascontiguousarray(conditioned_audio[None, :1], np.float32)))
+        return embed(db.numpy()[0, 0])
+
+    def embed_recording(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        """The library embedding of a recording, conditioned as :meth:`infer` conditions it.
+
+        Raises:
+            ModelInputError: as :meth:`infer`.
+        """
+        return self.embed_conditioned(self.conditioner(audio, sample_rate).audio)
+
+    def voice_pitch(self, voice: Voice) -> F0Estimate:
+        """The f0 of ``voice`` played at the reference note (a short render; thread-safe)."""
+        renderer = getattr(self._local, "pitch_renderer", None)
+        if renderer is None:
+            renderer = self._local.pitch_renderer = Renderer(self.sample_rate, PITCH_RENDER_SECONDS, PITCH_RENDER_SECONDS)
+        return voice_f0(voice, renderer, REFERENCE_NOTE)
 
     @torch.no_grad()
     def _inverse_flow(self, params: np.ndarray) -> np.ndarray:

@@ -36,7 +36,7 @@ VoiceT = TypeVar("VoiceT", covariant=True)
 class InferenceEngine(Protocol[InferenceT, VoiceT]):
     """What the worker calls (``engine.runtime.Engine``): synchronous and thread-safe."""
 
-    def infer(self, audio: np.ndarray, sample_rate: int, *, refine: bool | None = None) -> InferenceT: ...
+    def infer(self, audio: np.ndarray, sample_rate: int, *, search: bool | None = None) -> InferenceT: ...
 
     def decode(self, latent: np.ndarray) -> VoiceT: ...
 
@@ -101,7 +101,7 @@ class InferenceWorker(Generic[InferenceT, VoiceT]):
         self._accepting = True
         self._thread.start()
 
-    async def infer(self, audio: np.ndarray, sample_rate: int, *, refine: bool | None = None) -> InferenceT:
+    async def infer(self, audio: np.ndarray, sample_rate: int, *, search: bool | None = None) -> InferenceT:
         """The engine's ``infer`` on the worker thread.
 
         Raises:
@@ -115,7 +115,7 @@ class InferenceWorker(Generic[InferenceT, VoiceT]):
                 raise WorkerBusyError(
                     f"busy: {len(self._jobs)} jobs queued (limit {self.max_jobs}); retry later or raise max_jobs"
                 )
-            self._jobs.append(_Job(lambda: self.engine.infer(audio, sample_rate, refine=refine), [future]))
+            self._jobs.append(_Job(lambda: self.engine.infer(audio, sample_rate, search=search), [future]))
             self._wake.notify()
         return await future
 

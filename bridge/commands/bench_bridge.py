@@ -262,5 +262,5 @@ def bridge_bench(checkpoint: Any, backend: str, iterations: int) -> BridgeBenchR
     from engine.runtime import Engine
 
     engine = Engine(checkpoint, select_backend(backend, checkpoint))
-    engine.infer(engine.reference_tone(), engine.sample_rate, refine=False)  # warm-up, as Engine.load does
+    engine.infer(engine.reference_tone(), engine.sample_rate, search=False)  # warm-up, as Engine.load does
     return asyncio.run(run_bridge_bench(engine, str(bundled_bank_path("brass")), iterations=iterations))

@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bridge.commands import bench, cc_learn, corpus, dataset, demo, dump, infer, librarian, serve, train
+from bridge.commands import bench, cc_learn, corpus, dataset, demo, dump, eval_audio, infer, librarian, library, serve, train
 from bridge.commands import eval as evaluation
 from models.errors import DexbridgeError
 
@@ -19,7 +19,7 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_BAD_INPUT = 2
 
-_GROUPS = (librarian, corpus, dataset, train, evaluation, infer, bench, demo, serve, dump, cc_learn)
+_GROUPS = (librarian, library, corpus, dataset, train, evaluation, eval_audio, infer, bench, demo, serve, dump, cc_learn)
 
 
 def build_parser() -> argparse.ArgumentParser:

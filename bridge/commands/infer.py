@@ -1,5 +1,5 @@
-"""``dexbridge infer``: recordings -> DX7 voices (.syx), with their parameters, a render and a
-spectrogram plot; ``dexbridge refine-gain``: what render-and-compare refinement gains."""
+"""``dexbridge infer``: recordings -> DX7 voices (.syx) in tune, with their parameters, a render and
+a spectrogram plot."""
 
 from __future__ import annotations
 
@@ -15,41 +15,23 @@ import soundfile
 from tqdm import tqdm
 
 from bridge.commands.argtypes import at_least
+from bridge.commands.inputs import load_libraries, read_audio, require_file
 from bridge.commands.librarian import transpose_note
 from bridge.midi.syxfile import write_voice_syx
 from engine.backends import BACKENDS
 from engine.conditioning import REFERENCE_NOTE, to_mono
-from engine.refine import DEFAULT_BUDGET_MS
-from engine.refine_gain import refine_gain
 from engine.runtime import Engine, Inference
-from models.corpus import SPLITS, open_corpus
+from engine.search import Found
 from models.errors import AudioFileError
 from models.params import NAME_START, OPERATOR_BLOCK, VOICE_PARAMS
 from models.render import NOTE_SECONDS, Renderer
 from models.voice import Voice
 
+INFER_BUDGET_MS = 2000.0
+"""``infer``'s default search budget: offline, a longer search than the daemon's pays."""
 PLOT_MAX_HZ = 8000.0
 PLOT_N_FFT, PLOT_HOP = 1024, 256
 PLOT_RANGE_DB = 100.0
-
-
-def read_audio(path: Path) -> tuple[np.ndarray, int]:
-    """Samples ((samples,) or (samples, channels) float32) and rate of an audio file.
-
-    Raises:
-        AudioFileError: missing file, or a format libsndfile cannot decode.
-    """
-    _require_file(path)
-    try:
-        audio, sample_rate = soundfile.read(path, dtype="float32", always_2d=False)
-    except soundfile.LibsndfileError as error:
-        raise AudioFileError(f"audio file {path} cannot be decoded ({error}): give WAV, FLAC, OGG or AIFF") from None
-    return audio, int(sample_rate)
-
-
-def _require_file(path: Path) -> None:
-    if not path.is_file():
-        raise AudioFileError(f"audio file {path} not found: give an existing WAV, FLAC, OGG or AIFF file")
 
 
 def voice_name(stem: str) -> str:
@@ -84,15 +66,32 @@ def parameter_table(voice: Voice) -> str:
 
 def _summary(path: Path, out: Path, inference: Inference) -> str:
     voice, diag = inference.voice, inference.diagnostics
-    pitch = "no stable pitch" if diag.f0_hz is None else f"f0 {diag.f0_hz:.1f} Hz, residual {diag.residual_cents:+.1f} cents"
-    refined = f", refined spec_mae {diag.spec_mae[0]:.3f} -> {diag.spec_mae[1]:.3f}" if diag.spec_mae else ""
     lines = [
         f"{path} -> {out}: '{voice.name.strip()}' algorithm {voice['algorithm'] + 1}, transpose "
-        f"{transpose_note(voice['transpose'])} ({diag.transpose:+d}); {pitch}; peak {diag.level_db:.1f} dBFS "
-        f"(gain {diag.gain_db:+.1f} dB); {diag.backend}, {diag.timings_ms['total']:.0f} ms{refined}",
+        f"{transpose_note(voice['transpose'])} ({diag.transpose:+d}); {pitch_summary(diag)}; peak {diag.level_db:.1f} dBFS "
+        f"(gain {diag.gain_db:+.1f} dB); {diag.backend}, {diag.timings_ms['total']:.0f} ms",
+        f"from {diag.source}; log-spectral MAE against the recording {diag.spec_mae[1]:.3f} (first voice "
+        f"{diag.spec_mae[0]:.3f}, {diag.renders} renders; 0 = identical)",
         *(f"note: {message}" for message in diag.messages),
     ]
     return "\n".join(lines)
+
+
+def pitch_summary(diag: Any) -> str:
+    """The input's and the voice's f0 and the cents between them, in words."""
+    if diag.f0_hz is None:
+        voice = "" if diag.voice_f0_hz is None else f"; the voice plays at {diag.voice_f0_hz:.1f} Hz"
+        return f"{diag.pitch} (transpose kept){voice}"
+    if diag.cents is None:
+        return f"input f0 {diag.f0_hz:.1f} Hz; {diag.pitch}"
+    octaves = f", ratios scaled {diag.octaves:+d} octave(s)" if diag.octaves else ""
+    return f"input f0 {diag.f0_hz:.1f} Hz, voice {diag.voice_f0_hz:.1f} Hz ({diag.cents:+.1f} cents{octaves})"
+
+
+def _progress(found: Found) -> None:
+    cents = "" if found.tuning.cents is None else f", {found.tuning.cents:+.0f} cents"
+    print(f"  {found.elapsed_ms:>6.0f} ms  {found.renders:>4} renders  MAE {found.score:.3f}{cents}  {found.source}",
+          file=sys.stderr)
 
 
 def _render(voice: Voice, velocity: int) -> np.ndarray:
@@ -131,18 +130,22 @@ def _check_outputs(args: argparse.Namespace) -> None:
     if args.out is not None and len(args.audio) > 1:
         raise AudioFileError(f"--out names one .syx file but {len(args.audio)} AUDIO files were given: use --out-dir DIR")
     for path in args.audio:
-        _require_file(path)  # before the model loads
+        require_file(path)  # before the model loads
 
 
 def infer_files(args: argparse.Namespace) -> int:
     """``dexbridge infer``: one single-voice .syx per input; parameters as a table or JSON."""
     _check_outputs(args)
-    engine = Engine.load(args.checkpoint, backend=args.backend, refine_budget_ms=args.refine_budget)
-    refine = False if args.no_refine else (True if args.refine else None)
+    library = load_libraries(args.library, not args.no_library)
+    engine = Engine.load(args.checkpoint, backend=args.backend, search=not args.no_search, search_budget_ms=args.search_ms,
+                         library=library)
+    budget = float("inf") if args.max_renders is not None else args.search_ms
+    show = not args.json and not args.quiet and len(args.audio) == 1
     reports = []
     for path in tqdm(args.audio, desc="infer", unit="file", disable=len(args.audio) < 2 or not sys.stderr.isatty()):
         audio, sample_rate = read_audio(path)
-        inference = engine.infer(audio, sample_rate, refine=refine)
+        inference = engine.infer(audio, sample_rate, budget_ms=budget, max_renders=args.max_renders, seed=args.seed,
+                                 on_better=_progress if show else None)
         voice = inference.voice.with_name(voice_name(path.stem))
         out = args.out if args.out is not None else args.out_dir / f"{path.stem}.syx"
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -164,35 +167,14 @@ def infer_files(args: argparse.Namespace) -> int:
     return 0
 
 
-def measure_refine_gain(args: argparse.Namespace) -> int:
-    """``dexbridge refine-gain``: spec_mae gained by refinement per budget on a corpus split."""
-    engine = Engine.load(args.checkpoint, backend=args.backend, refine=False)
-    with open_corpus(args.corpus) as corpus:
-        voices = corpus.voices(args.split)[: args.voices]
-    rows = refine_gain(engine, voices, args.budgets, seed=args.seed, progress=sys.stderr.isatty())
-    if args.json:
-        print(json.dumps([asdict(row) for row in rows], indent=2))
-        return 0
-    print(f"{len(voices)} {args.split} voices of {args.corpus}, backend {engine.backend_name}")
-    print(f"{'BUDGET ms':>9}  {'START':>7}  {'REFINED':>7}  {'SPENT ms':>8}  {'RENDERS':>7}  GAIN/100ms")
-    for row in rows:
-        print(f"{row.budget_ms:>9.0f}  {row.start_spec_mae:>7.4f}  {row.refined_spec_mae:>7.4f}  {row.elapsed_ms:>8.1f}  "
-              f"{row.evaluations:>7.1f}  {row.gain_per_100ms:.4f}")
-    return 0
-
-
-def _budgets(text: str) -> list[float]:
-    try:
-        budgets = [float(part) for part in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give milliseconds separated by commas, e.g. 50,100,200") from None
-    if not all(budget > 0 for budget in budgets):
-        raise argparse.ArgumentTypeError(f"{text!r}: every budget must be > 0 ms")
-    return budgets
-
-
 def _budget(text: str) -> float:
-    return _budgets(text)[0]
+    try:
+        budget = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give milliseconds, e.g. 500") from None
+    if not budget >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the budget must be >= 0 ms")
+    return budget
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -203,13 +185,16 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``infer`` and ``refine-gain``."""
+    """Add ``infer``."""
     infer = subparsers.add_parser(
         "infer", help="infer DX7 voices from recordings of single notes",
         description="Infer one DX7 voice per recording (any sample rate, mono or multichannel) and write it as "
         "a single voice dump. The recording is resampled, mixed to mono, aligned to its onset and fitted to the "
-        "model's 4 s window; its pitch sets the voice's transpose so that the voice played at middle C "
-        f"(MIDI {REFERENCE_NOTE}) sounds at the recording's pitch. Silence and steady noise are refused.",
+        "model's 4 s window. The network's answer and the nearest voices of the voice library are tuned so that, "
+        f"played at middle C (MIDI {REFERENCE_NOTE}), they sound at the recording's pitch (measured on a render of "
+        "each voice), then scored by render against the recording; a seeded search improves the best ones until "
+        "--search-ms. Drums, clicks and bells with no clear pitch get a voice too (their transpose is kept); "
+        "silence and steady noise are refused.",
         epilog="example: dexbridge infer horn.wav --out horn.syx --render horn_dx7.wav --plot horn.png",
     )
     infer.add_argument("audio", type=Path, nargs="+", metavar="AUDIO", help="WAV / FLAC / OGG / AIFF files")
@@ -217,29 +202,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     target.add_argument("--out", type=Path, metavar="VOICE.syx", help="the .syx to write (one AUDIO file)")
     target.add_argument("--out-dir", type=Path, metavar="DIR", help="write DIR/<AUDIO stem>.syx for each AUDIO file")
     infer.add_argument("--json", action="store_true", help="print parameters and diagnostics as JSON, not tables")
-    refine = infer.add_mutually_exclusive_group()
-    refine.add_argument("--no-refine", action="store_true", help="skip render-and-compare refinement")
-    refine.add_argument("--refine", action="store_true", help="refine even where the engine's default is off")
-    infer.add_argument("--refine-budget", type=_budget, default=DEFAULT_BUDGET_MS, metavar="MS",
-                       help=f"refinement time budget per voice (default {DEFAULT_BUDGET_MS:.0f} ms)")
+    infer.add_argument("--search-ms", type=_budget, default=INFER_BUDGET_MS, metavar="MS",
+                       help=f"search time budget per recording (default {INFER_BUDGET_MS:.0f} ms; 0 = the first voice)")
+    infer.add_argument("--max-renders", type=at_least(1, "renders"), metavar="N",
+                       help="search budget in renders instead of time: the same file and seed give the same voice")
+    infer.add_argument("--seed", type=int, default=0, help="seed of the search (default 0): another seed, another path")
+    infer.add_argument("--no-search", action="store_true",
+                       help="answer with the first voice only (the network's or the nearest library voice, tuned)")
+    infer.add_argument("--library", type=Path, action="append", metavar="LIB.npz",
+                       help="also start from this voice library ('dexbridge library build'; repeatable)")
+    infer.add_argument("--no-library", action="store_true", help="leave the shipped voice library out")
+    infer.add_argument("-q", "--quiet", action="store_true", help="do not list the better voices as they are found")
     infer.add_argument("--render", type=Path, metavar="OUT.wav",
                        help=f"write the inferred voice played at MIDI {REFERENCE_NOTE}, {NOTE_SECONDS:.0f} s held (float WAV)")
     infer.add_argument("--plot", type=Path, metavar="OUT.png", help="write the input's and the render's spectrograms side by side")
     infer.add_argument("--channel", type=at_least(1, "MIDI channel"), default=1, help="MIDI channel 1-16 of the dump (default 1)")
     _add_model_arguments(infer)
     infer.set_defaults(handler=infer_files)
-
-    gain = subparsers.add_parser(
-        "refine-gain", help="measure the spec_mae that refinement gains per time budget",
-        description="Render voices of a corpus split at middle C, infer them without refinement, then refine each "
-        "at every budget and report mean spec_mae before / after and the gain per 100 ms spent.",
-    )
-    gain.add_argument("--corpus", type=Path, required=True, metavar="CORPUS.sqlite", help="from 'dexbridge corpus build'")
-    gain.add_argument("--split", choices=SPLITS, default="test", help="corpus split (default test)")
-    gain.add_argument("--voices", type=at_least(1, "voices"), default=50, metavar="N", help="first N voices (default 50)")
-    gain.add_argument("--budgets", type=_budgets, default=[50.0, 100.0, 200.0], metavar="MS,MS,...",
-                      help="time budgets in ms (default 50,100,200)")
-    gain.add_argument("--seed", type=int, default=0, help="refinement seed (default 0)")
-    gain.add_argument("--json", action="store_true", help="print JSON rows")
-    _add_model_arguments(gain)
-    gain.set_defaults(handler=measure_refine_gain)

@@ -1,4 +1,4 @@
-"""``dexbridge infer`` / ``refine-gain`` / ``export-checkpoint --axes-corpus`` end to end on a tiny
+"""``dexbridge library build`` / ``infer`` / ``export-checkpoint --axes-corpus`` end to end on a tiny
 checkpoint and dexed-py renders written as real audio files."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import soundfile
 import soxr
 
 from bridge.commands.cli import main
-from bridge.midi.syxfile import read_syx_voices
+from bridge.midi.syxfile import read_syx_voices, write_voice_syx
 from models.checkpoint import load_checkpoint
 from models.corpus import CorpusEntry, build_corpus
 from models.render import Renderer
@@ -30,15 +30,37 @@ def recordings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"g4": folder / "horn g4.wav", "c4": folder / "c4.flac"}
 
 
+@pytest.fixture(scope="module")
+def library(brass_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A voice library built by the command from the brass bank and a .syx holding the INIT VOICE."""
+    folder = tmp_path_factory.mktemp("library")
+    write_voice_syx(folder / "init.syx", Voice.init())
+    assert main(["library", "build", str(folder / "init.syx"), str(brass_path), "--out", str(folder / "lib.npz"),
+                 "--workers", "1", "-q"]) == 0
+    return folder / "lib.npz"
+
+
+def test_library_build_and_search(library: Path, recordings: dict[str, Path], tiny_checkpoint: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["library", "search", str(recordings["c4"]), "--no-default", "--library", str(library), "-k", "3",
+                 "--checkpoint", str(tiny_checkpoint)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4 and lines[1].split()[:3] == ["1", "INIT", "VOICE"] and "init.syx:1" in lines[1]
+
+
 def test_one_voice_per_input_in_out_dir_with_json(tiny_checkpoint: Path, recordings: dict[str, Path], tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+                                                  library: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["infer", str(recordings["g4"]), str(recordings["c4"]), "--out-dir", str(tmp_path / "voices"), "--json",
-                 "--no-refine", "--backend", "torch", "--checkpoint", str(tiny_checkpoint)])
+                 "--no-search", "--no-library", "--library", str(library), "--backend", "torch",
+                 "--checkpoint", str(tiny_checkpoint)])
     assert code == 0
     reports = json.loads(capsys.readouterr().out)
     assert [Path(r["output"]).name for r in reports] == ["horn g4.syx", "c4.syx"]
     assert [r["parameters"]["transpose"] for r in reports] == [31, 24]
-    assert reports[0]["diagnostics"]["f0_hz"] == pytest.approx(392.0, rel=0.01)
+    diagnostics = reports[0]["diagnostics"]
+    assert diagnostics["f0_hz"] == pytest.approx(392.0, rel=0.01) and diagnostics["voice_f0_hz"] == pytest.approx(392.0, rel=0.01)
+    assert abs(diagnostics["cents"]) < 5 and diagnostics["source"] == "library: INIT VOICE (init.syx:1)"
     for report, name in zip(reports, ["HORN G4", "C4"], strict=True):
         voices = read_syx_voices(Path(report["output"]), strict=True).voices
         assert len(voices) == 1 and voices[0].voice.name.strip() == name
@@ -46,13 +68,16 @@ def test_one_voice_per_input_in_out_dir_with_json(tiny_checkpoint: Path, recordi
 
 
 def test_single_output_with_render_plot_and_table(tiny_checkpoint: Path, recordings: dict[str, Path], tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+                                                  library: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out, wav, png = tmp_path / "g4.syx", tmp_path / "g4_dx7.wav", tmp_path / "g4.png"
     code = main(["infer", str(recordings["g4"]), "--out", str(out), "--render", str(wav), "--plot", str(png),
-                 "--refine", "--refine-budget", "40", "--backend", "torch", "--checkpoint", str(tiny_checkpoint)])
+                 "--max-renders", "30", "--no-library", "--library", str(library), "--backend", "torch",
+                 "--checkpoint", str(tiny_checkpoint)])
     assert code == 0
-    text = capsys.readouterr().out
-    assert "transpose G3 (+7); f0 392" in text and "refined spec_mae" in text
+    captured = capsys.readouterr()
+    text = captured.out
+    assert "transpose G3 (+7); input f0 392" in text and "from library: INIT VOICE (init.syx:1)" in text
+    assert "renders  MAE" in captured.err  # the better voices, listed as they are found
     assert "output_level" in text and "algorithm" in text and text.count("OP") >= 6
     voice = read_syx_voices(out, strict=True).voices[0].voice
     assert voice["transpose"] == 31
@@ -78,7 +103,7 @@ def test_errors_exit_2_with_the_reason(tiny_checkpoint: Path, recordings: dict[s
     assert not (tmp_path / "x.syx").exists()
 
 
-def test_axes_export_and_refine_gain_on_a_corpus(tiny_checkpoint: Path, brass_path: Path, tmp_path: Path,
+def test_axes_export_on_a_corpus(tiny_checkpoint: Path, brass_path: Path, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     entries = [CorpusEntry(item.voice, ClampReport(), "brass.syx", item.slot) for item in read_syx_voices(brass_path).voices]
     build_corpus(tmp_path / "corpus.sqlite", entries)
@@ -88,9 +113,3 @@ def test_axes_export_and_refine_gain_on_a_corpus(tiny_checkpoint: Path, brass_pa
     assert code == 0 and "latent axes: 3 principal axes of the train split" in capsys.readouterr().out
     axes = load_checkpoint(exported).latent_axes
     assert axes is not None and axes.components.shape == (3, 610)
-    code = main(["refine-gain", "--corpus", str(tmp_path / "corpus.sqlite"), "--split", "train", "--voices", "2",
-                 "--budgets", "20,40", "--json", "--backend", "torch", "--checkpoint", str(exported)])
-    assert code == 0
-    rows = json.loads(capsys.readouterr().out)
-    assert [row["budget_ms"] for row in rows] == [20.0, 40.0]
-    assert all(row["refined_spec_mae"] <= row["start_spec_mae"] for row in rows)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import soxr
 
-from engine.conditioning import PEAK_RANGE_DB, Conditioner, estimate_pitch, plan_transpose
+from engine.conditioning import PEAK_RANGE_DB, Conditioner, plan_transpose
+from engine.pitch import estimate_f0 as estimate_pitch
 from models.errors import ModelInputError, NoiseInputError, SilentInputError
 from models.render import MULTI_NOTES, SAMPLE_RATE, SINGLE_NOTE, Renderer
 from models.voice import Voice
@@ -97,7 +98,7 @@ def test_transpose_is_clamped_to_the_dx7_range_with_a_message() -> None:
 
 def test_no_pitch_leaves_transpose_at_zero_with_a_message() -> None:
     plan = plan_transpose(None)
-    assert (plan.shift, plan.transpose) == (0.0, 0) and "no stable pitch found" in plan.messages[0]
+    assert (plan.shift, plan.transpose) == (0.0, 0) and "no clear pitch" in plan.messages[0]
 
 
 def test_silence_is_refused(conditioner: Conditioner) -> None:

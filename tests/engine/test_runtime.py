@@ -11,8 +11,10 @@ import pytest
 
 from bridge.midi.syxfile import read_syx_voices
 from engine.latent import MACRO_SPAN
+from engine.library import VoiceLibrary, render_embeddings
 from engine.runtime import Engine
 from models.checkpoint import load_checkpoint, save_checkpoint
+from models.config import FrontendConfig
 from models.errors import BackendError, CheckpointError, ModelInputError, SilentInputError
 from models.latent_axes import encode_voices, fit_latent_axes, regression_flow
 from models.params import TRANSPOSE_CENTRE, TRANSPOSE_INDEX
@@ -23,7 +25,7 @@ from models.voice import Voice
 
 @pytest.fixture(scope="module")
 def engine(tiny_checkpoint: Path) -> Engine:
-    return Engine.load(tiny_checkpoint, backend="torch", refine=False)  # deterministic: refinement has a time budget
+    return Engine.load(tiny_checkpoint, backend="torch", search=False)  # deterministic: the search has a time budget
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +41,14 @@ def renders() -> dict[int, np.ndarray]:
 
 def test_load_describes_the_model(engine: Engine) -> None:
     assert (engine.latent_dim, engine.sample_rate, engine.backend_name) == (610, 22050, "torch")
-    assert engine.macro_count == 0 and engine.refine_by_default is False
+    assert engine.macro_count == 0 and engine.search_by_default is False
 
 
-def test_refinement_is_on_by_default(tiny_checkpoint: Path, renders: dict[int, np.ndarray]) -> None:
-    engine = Engine.load(tiny_checkpoint, backend="torch", refine_budget_ms=30.0)
-    assert engine.refine_by_default is True
-    assert engine.infer(renders[60], 22050).diagnostics.refined
-    assert not engine.infer(renders[60], 22050, refine=False).diagnostics.refined
+def test_the_search_is_on_by_default(tiny_checkpoint: Path, renders: dict[int, np.ndarray]) -> None:
+    engine = Engine.load(tiny_checkpoint, backend="torch", search_budget_ms=30.0)
+    assert engine.search_by_default is True
+    assert engine.infer(renders[60], 22050).diagnostics.searched
+    assert not engine.infer(renders[60], 22050, search=False).diagnostics.searched
 
 
 def test_infer_gives_a_voice_its_latent_and_diagnostics(engine: Engine, renders: dict[int, np.ndarray]) -> None:
@@ -54,17 +56,25 @@ def test_infer_gives_a_voice_its_latent_and_diagnostics(engine: Engine, renders:
     assert result.latent.shape == (610,) and result.latent.dtype == np.float32
     assert result.model_input.shape == (1, 88200)
     diag = result.diagnostics
-    assert (diag.transpose, diag.backend, diag.refined, diag.spec_mae) == (0, "torch", False, None)
-    assert set(diag.timings_ms) == {"conditioning", "network", "decode", "total"}
+    assert (diag.backend, diag.searched, diag.source, diag.f0_hz is not None) == ("torch", False, "network", True)
+    assert diag.spec_mae[0] == diag.spec_mae[1] and diag.renders >= 2  # the first voice: its pitch, its score
+    assert set(diag.timings_ms) == {"conditioning", "network", "decode", "library", "search", "total"}
+    assert result.recording.shape == (88200,)
     # the latent is the voice's latent point: decoding it gives the voice back
     assert engine.decode(result.latent, template=result.voice) == result.voice
 
 
-def test_a_note_at_midi_67_comes_back_transposed_up_7(engine: Engine, renders: dict[int, np.ndarray]) -> None:
-    result = engine.infer(renders[67], 22050)
-    assert result.voice[TRANSPOSE_INDEX] == TRANSPOSE_CENTRE + 7
-    assert result.diagnostics.transpose == 7 and abs(result.diagnostics.residual_cents) < 10
-    assert result.diagnostics.f0_hz == pytest.approx(392.0, rel=0.01)
+def test_a_note_at_midi_67_is_answered_in_tune_from_the_library(tiny_checkpoint: Path, brass: list[Voice],
+                                                                  renders: dict[int, np.ndarray]) -> None:
+    library = VoiceLibrary([Voice.init(), *brass[:3]], ["init", "b0", "b1", "b2"],
+                           render_embeddings([Voice.init(), *brass[:3]], FrontendConfig(), workers=1))
+    engine = Engine.load(tiny_checkpoint, backend="torch", library=library, search=False)
+    result = engine.infer(renders[67], 22050, max_renders=40, budget_ms=float("inf"))
+    diag = result.diagnostics
+    assert diag.source == "library: INIT VOICE (init)" and result.voice.values[:144] == Voice.init().values[:144]
+    assert result.voice[TRANSPOSE_INDEX] == TRANSPOSE_CENTRE + 7 and diag.transpose == 7
+    assert diag.f0_hz == pytest.approx(392.0, rel=0.01) and abs(diag.cents) < 5 and diag.pitch == "pitched"
+    assert diag.spec_mae[1] < 0.05
 
 
 def test_a_batch_matches_single_inferences(engine: Engine, renders: dict[int, np.ndarray]) -> None:
@@ -118,12 +128,15 @@ def test_macros_need_axes_and_start_at_the_origin(engine: Engine, tiny_checkpoin
     assert isinstance(with_axes.decode(moved), Voice)
 
 
-def test_refinement_reports_a_score_never_worse_than_its_start(engine: Engine, renders: dict[int, np.ndarray]) -> None:
-    result = engine.infer(renders[67], 22050, refine=True)
-    start, best = result.diagnostics.spec_mae
-    assert result.diagnostics.refined and best <= start and "refine" in result.diagnostics.timings_ms
-    assert result.voice[TRANSPOSE_INDEX] == TRANSPOSE_CENTRE + 7
-    assert engine.decode(result.latent, template=result.voice) == result.voice
+def test_a_search_never_ends_worse_than_its_first_voice_and_repeats(engine: Engine,
+                                                                    renders: dict[int, np.ndarray]) -> None:
+    streamed = []
+    runs = [engine.infer(renders[67], 22050, search=True, budget_ms=float("inf"), max_renders=30, seed=1,
+                         on_better=streamed.append) for _ in range(2)]
+    first, best = runs[0].diagnostics.spec_mae
+    assert runs[0].diagnostics.searched and best <= first and runs[0].diagnostics.renders >= 30
+    assert runs[0].voice == runs[1].voice and streamed and streamed[-1].voice == runs[1].voice
+    assert engine.decode(runs[0].latent, template=runs[0].voice) == runs[0].voice
 
 
 def test_load_errors_are_clear(tiny_checkpoint: Path, tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ def _tone(hz: float, seconds: float = 1.0) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def engine(tiny_checkpoint: Path) -> Engine:
-    return Engine.load(tiny_checkpoint, backend="torch", refine=False)
+    return Engine.load(tiny_checkpoint, backend="torch", search=False)
 
 
 class GatedEngine:
@@ -39,11 +39,11 @@ class GatedEngine:
         self.entered = threading.Event()
         self.calls: list[str] = []
 
-    def infer(self, audio: np.ndarray, sample_rate: int, *, refine: bool | None = None) -> Inference:
+    def infer(self, audio: np.ndarray, sample_rate: int, *, search: bool | None = None) -> Inference:
         self.entered.set()
         assert self.gate.wait(10), "test never opened the gate"
         self.calls.append("infer")
-        return self.engine.infer(audio, sample_rate, refine=refine)
+        return self.engine.infer(audio, sample_rate, search=search)
 
     def decode(self, latent: np.ndarray) -> Voice:
         self.calls.append("decode")

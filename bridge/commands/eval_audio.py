@@ -1,0 +1,109 @@
+"""``dexbridge eval-audio``: how close and how in tune the answers to real recordings are.
+
+Reading files (audio, a folder's ``manifest.json`` from ``scripts/render_instruments.py``) and
+printing happen here; the scoring is :mod:`engine.audio_eval`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from bridge.atomicfile import atomic_write_text
+from bridge.commands.inputs import load_libraries, read_audio
+from models.errors import AudioFileError, ModelInputError
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aif", ".aiff")
+
+
+def recordings(sources: list[Path]) -> list[tuple[Path, float | None]]:
+    """Audio files of the sources (files, and folders searched for audio), with the f0 each was
+    made at when a folder's ``manifest.json`` says it.
+
+    Raises:
+        AudioFileError: a missing source, or no audio file at all.
+    """
+    found: list[tuple[Path, float | None]] = []
+    for source in sources:
+        if source.is_dir():
+            manifest = source / "manifest.json"
+            expected = {}
+            if manifest.is_file():
+                expected = {item["file"]: item.get("f0_hz") for item in json.loads(manifest.read_text())["notes"]}
+            found += [(p, expected.get(p.name)) for p in sorted(source.iterdir()) if p.suffix.lower() in AUDIO_SUFFIXES]
+        elif source.is_file():
+            found.append((source, None))
+        else:
+            raise AudioFileError(f"{source}: no such file or folder; give audio files or folders of them")
+    if not found:
+        raise AudioFileError(f"no audio file ({', '.join(AUDIO_SUFFIXES)}) in {', '.join(map(str, sources))}")
+    return found
+
+
+def _cell(value: float | None, pattern: str) -> str:
+    return "-" if value is None else format(value, pattern)
+
+
+def _eval_audio(args: argparse.Namespace) -> int:
+    from engine.audio_eval import METHODS, score_recording, summarise
+    from engine.runtime import Engine
+
+    started = time.perf_counter()
+    files = recordings(args.sources)
+    library = load_libraries(args.library, not args.no_library)
+    engine = Engine.load(args.checkpoint, backend=args.backend, threads=args.threads)
+    scores, refused = [], []
+    for path, expected in tqdm(files, desc="eval-audio", unit="file", disable=args.quiet or not sys.stderr.isatty()):
+        audio, rate = read_audio(path)
+        try:
+            scores.append(score_recording(engine, library, path.name, audio, rate, expected_f0_hz=expected))
+        except ModelInputError as error:
+            refused.append({"file": path.name, "reason": str(error)})
+    methods = [m for m in METHODS if scores and m in scores[0].answers]
+    print(f"{'file':<28}{'input f0':>9}" + "".join(f"{m + ' mae':>22}{'cents':>8}" for m in methods))
+    for s in scores:
+        print(f"{s.name[:27]:<28}{_cell(s.input_f0_hz, '.1f'):>9}" + "".join(
+            f"{s.answers[m].spec_mae:>22.3f}{_cell(s.answers[m].cents, '+.0f'):>8}" for m in methods))
+    summary = summarise(scores)
+    print(f"\n{'method':<16}{'spec_mae':>9}{'pitched':>9}{'<=50 c':>8}{'median |c|':>11}{'octave err':>11}{'unpitched':>10}")
+    for method, row in summary.items():
+        within = "-" if row["within_50_cents"] is None else f"{row['within_50_cents']:.0%}"
+        print(f"{method:<16}{row['spec_mae']:>9.3f}{row['pitched_pairs']:>9}{within:>8}"
+              f"{_cell(row['median_abs_cents'], '.1f'):>11}{row['octave_errors']:>11}{row['unpitched_answers']:>10}")
+    print(f"{len(scores)} recordings scored, {len(refused)} refused, library "
+          f"{len(library) if library else 0} voices, {time.perf_counter() - started:.1f} s")
+    for item in refused:
+        print(f"refused {item['file']}: {item['reason']}")
+    if args.json is not None:
+        report = {"summary": summary, "recordings": [s.to_dict() for s in scores], "refused": refused}
+        atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``eval-audio``."""
+    from engine.backends import BACKENDS
+
+    parser = subparsers.add_parser(
+        "eval-audio", help="score the answers to real recordings: spectral error and pitch in cents, vs retrieval",
+        description="For each recording: infer a voice as 'infer' does, render it at middle C (MIDI 60) with its "
+        "transpose, as a player would, and compare it with the recording: log-spectral MAE (0 = identical) and the "
+        "f0 of each side (cents between them when both are pitched). The baseline is the nearest library voice by "
+        "sound, with the transpose the input's pitch gives, and the same voice tuned. Make a set of real instrument "
+        "notes with 'python scripts/render_instruments.py --out DIR'.",
+    )
+    parser.add_argument("sources", nargs="+", type=Path, metavar="FILE|DIR", help="audio files, or folders of them")
+    parser.add_argument("--json", type=Path, metavar="OUT.json", help="also write every score as JSON")
+    parser.add_argument("--library", type=Path, action="append", metavar="LIB.npz",
+                        help="also retrieve from this library (repeatable)")
+    parser.add_argument("--no-library", action="store_true", help="leave the shipped library out")
+    parser.add_argument("--checkpoint", type=Path, default=None, help="serving checkpoint (default: the shipped one)")
+    parser.add_argument("--backend", default="auto", choices=("auto", *BACKENDS), help="inference backend")
+    parser.add_argument("--threads", type=int, default=None, metavar="N", help="inference threads (default: all)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=_eval_audio)

@@ -1,0 +1,138 @@
+"""Score answers to real recordings: is the voice close, and does it play at the recording's pitch?
+
+For each recording the pipeline's voice (:meth:`engine.runtime.Engine.infer`) and, as the honest
+baseline, the nearest library voice by sound (with the transpose the input's pitch alone gives,
+and again tuned by :mod:`engine.tuning`) are rendered at the reference note, as a user plays them,
+and compared with the recording from its onset:
+
+- ``spec_mae``: the paper's log-spectral MAE (:func:`models.metrics.spec_mae`);
+- the f0 of the recording and of the render (:func:`engine.pitch.estimate_f0`, measured on each
+  side independently) and the cents between them when both are pitched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from engine.conditioning import REFERENCE_NOTE, plan_transpose
+from engine.library import VoiceLibrary
+from engine.pitch import cents, estimate_f0
+from engine.runtime import Engine
+from engine.tuning import IN_TUNE_CENTS, tune
+from models.metrics import spec_mae, stft_magnitude
+from models.params import TRANSPOSE_CENTRE, TRANSPOSE_INDEX
+from models.render import NOTE_SECONDS, Renderer
+from models.voice import Voice
+
+__all__ = ["METHODS", "OCTAVE_CENTS", "Answer", "RecordingScore", "score_recording", "summarise"]
+
+METHODS = ("pipeline", "nearest", "nearest+tuning")
+OCTAVE_CENTS = 1100.0
+"""An answer this many cents or more away from the recording is an octave error (or worse)."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer to one recording.
+
+    Attributes:
+        voice_name: the voice's name.
+        source: where it came from ("network", or the library voice's source).
+        spec_mae: log-spectral MAE of its render at the reference note against the recording.
+        voice_f0_hz: f0 of that render; ``None`` when unpitched.
+        cents: ``voice_f0_hz`` relative to the recording's f0; ``None`` unless both are pitched.
+        transpose: its transpose in semitones (VCED value - 24).
+    """
+
+    voice_name: str
+    source: str
+    spec_mae: float
+    voice_f0_hz: float | None
+    cents: float | None
+    transpose: int
+
+
+@dataclass(frozen=True)
+class RecordingScore:
+    """Every method's answer to one recording.
+
+    Attributes:
+        name: the recording (file name).
+        input_f0_hz: the recording's f0; ``None`` when unpitched.
+        input_pitch: ``"pitched"`` or why not (``"unpitched: inharmonic"``).
+        expected_f0_hz: the f0 the recording was made at, when known (a manifest).
+        answers: method -> answer.
+    """
+
+    name: str
+    input_f0_hz: float | None
+    input_pitch: str
+    expected_f0_hz: float | None
+    answers: dict[str, Answer] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready."""
+        return asdict(self)
+
+
+def _answer(voice: Voice, source: str, recording: np.ndarray, input_f0: float | None,
+            render: Callable[[Voice], np.ndarray], sample_rate: int) -> Answer:
+    audio = render(voice)
+    f0 = estimate_f0(audio, sample_rate).f0_hz
+    return Answer(voice.name, source, spec_mae(stft_magnitude(recording), stft_magnitude(audio)), f0,
+                  None if f0 is None or input_f0 is None else cents(f0, input_f0),
+                  voice[TRANSPOSE_INDEX] - TRANSPOSE_CENTRE)
+
+
+def score_recording(engine: Engine, library: VoiceLibrary | None, name: str, audio: np.ndarray, sample_rate: int,
+                    *, expected_f0_hz: float | None = None, renderer: Renderer | None = None) -> RecordingScore:
+    """Infer a voice for one recording and score it (and the nearest library voice) against it.
+
+    Raises:
+        ModelInputError: a recording the engine refuses (silence, steady noise, bad audio).
+    """
+    renderer = renderer or Renderer(engine.sample_rate, NOTE_SECONDS, engine.checkpoint.config.frontend.duration_s)
+    inference = engine.infer(audio, sample_rate)
+    recording = inference.recording
+    measured = estimate_f0(recording, engine.sample_rate)
+    input_f0 = measured.f0_hz
+
+    def render(voice: Voice) -> np.ndarray:
+        return renderer.render(voice, REFERENCE_NOTE)
+
+    result = RecordingScore(name, input_f0, measured.reason or "pitched", expected_f0_hz)
+    result.answers["pipeline"] = _answer(inference.voice, inference.diagnostics.source, recording, input_f0, render,
+                                         engine.sample_rate)
+    if library is not None and len(library):
+        match = library.search(engine.embed_conditioned(inference.model_input), 1)[0]
+        planned_transpose = plan_transpose(inference.diagnostics.f0_hz).transpose  # the input's pitch alone, untuned
+        planned = match.voice.replace({TRANSPOSE_INDEX: TRANSPOSE_CENTRE + planned_transpose})
+        result.answers["nearest"] = _answer(planned, match.source, recording, input_f0, render, engine.sample_rate)
+        tuned = tune(planned, inference.diagnostics.f0_hz, engine.voice_pitch).voice
+        result.answers["nearest+tuning"] = _answer(tuned, match.source, recording, input_f0, render, engine.sample_rate)
+    return result
+
+
+def summarise(scores: Sequence[RecordingScore]) -> dict[str, dict[str, float | int | None]]:
+    """Per method: mean spec_mae; over recordings where both sides are pitched, the share within
+    :data:`IN_TUNE_CENTS`, the median |cents| and the octave errors; and how many answers were unpitched
+    for a pitched recording."""
+    summary: dict[str, dict[str, float | int | None]] = {}
+    for method in METHODS:
+        answers = [(s, s.answers[method]) for s in scores if method in s.answers]
+        if not answers:
+            continue
+        off = np.array([abs(a.cents) for _, a in answers if a.cents is not None])
+        summary[method] = {
+            "recordings": len(answers),
+            "spec_mae": float(np.mean([a.spec_mae for _, a in answers])),
+            "pitched_pairs": int(off.size),
+            "within_50_cents": float(np.mean(off <= IN_TUNE_CENTS)) if off.size else None,
+            "median_abs_cents": float(np.median(off)) if off.size else None,
+            "octave_errors": int(np.sum(off >= OCTAVE_CENTS)),
+            "unpitched_answers": sum(1 for s, a in answers if s.input_f0_hz is not None and a.voice_f0_hz is None),
+        }
+    return summary

@@ -1,0 +1,255 @@
+"""Multi-start anytime search: the voice whose sound is closest to a recording, in tune.
+
+The starts are the network's answer and the library's nearest voices (:mod:`engine.library`).
+Each is tuned to the recording's pitch (:func:`engine.tuning.tune`) and scored by render: the voice
+played at the reference note, as a user plays it, against the recording from its onset
+(:func:`models.metrics.spec_mae` of the magnitude spectrograms, plus a penalty for energy below
+20 Hz beyond the recording's own, which thumps on monitors). A start that cannot play at the recording's pitch loses to any
+that can. The best :data:`KEEP` starts are then improved in turn by a (1+1) evolution strategy on
+their learnable parameters (:func:`mutate`); an improvement is kept only if the voice still plays
+within 50 cents of the recording (re-tuned when its transpose must change). Every new best voice
+is reported at once (``on_better``), so a caller can stream it, until a time budget, a render
+budget or a stop request. Never worse than the best start; with a render budget (and no time
+budget) the same recording and seed give the same voice, and a time budget only decides how far
+the same sequence of candidates gets.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from engine.conditioning import REFERENCE_NOTE
+from engine.pitch import F0Estimate
+from engine.tuning import Tuning, tune
+from models.metrics import spec_mae, stft_magnitude
+from models.params import LEARNABLE, Kind, ParamSpec
+from models.render import NOTE_SECONDS, Renderer
+from models.voice import Voice
+
+__all__ = ["DEFAULT_BUDGET_MS", "KEEP", "Found", "SearchResult", "VoiceSearch", "mutate"]
+
+DEFAULT_BUDGET_MS = 250.0
+KEEP = 3
+"""Starts the search improves in turn (the best by score)."""
+SENSITIVE = ("output_level", "coarse", "fine", "eg_rate1", "eg_rate2", "eg_level2", "eg_level3", "feedback", "algorithm")
+SENSITIVE_WEIGHT = 3.0
+NUMERICAL_STEP = 0.08  # standard deviation of a numerical change, as a share of the parameter's span
+SUBSONIC_HZ = 20.0
+SUBSONIC_WEIGHT = 2.0  # score penalty per unit share of the render's energy below SUBSONIC_HZ
+
+
+def _draw_weights() -> np.ndarray:
+    kinds = [p.name.split("_", 1)[1] if p.op is not None else p.name for p in LEARNABLE]  # op3_coarse -> coarse
+    weights = np.array([SENSITIVE_WEIGHT if kind in SENSITIVE else 1.0 for kind in kinds])
+    return weights / weights.sum()
+
+
+_WEIGHTS = _draw_weights()
+
+
+def mutate(voice: Voice, rng: np.random.Generator) -> Voice:
+    """``voice`` with one or two learnable parameters changed (numerical ones by a few steps,
+    categorical ones to another class; the parameters that shape the sound most drawn more often)."""
+    changes: dict[int, int] = {}
+    for index in rng.choice(len(LEARNABLE), size=int(rng.integers(1, 3)), replace=False, p=_WEIGHTS):
+        spec: ParamSpec = LEARNABLE[int(index)]
+        value = voice[spec.index]
+        if spec.kind is Kind.CATEGORICAL:
+            others = [v for v in range(spec.lo, spec.hi + 1) if v != value]
+            changes[spec.index] = int(rng.choice(others))
+        else:
+            step = int(np.rint(rng.normal(0.0, NUMERICAL_STEP * (spec.hi - spec.lo))))
+            step = step if step != 0 else int(rng.choice((-1, 1)))
+            changes[spec.index] = min(max(value + step, spec.lo), spec.hi)
+    return voice.replace(changes)
+
+
+@dataclass(frozen=True)
+class Found:
+    """A voice the search found, and how it compares.
+
+    Attributes:
+        voice: the voice, tuned.
+        score: spec_mae of its render against the recording (plus the sub-20 Hz penalty).
+        source: where it came from: ``"network"``, ``"library: NAME (SOURCE)"``, or either followed by
+            ``" + search"`` once the search improved on it.
+        tuning: its pitch against the recording's.
+        renders: renders spent when it was found (scores and pitch measurements).
+        elapsed_ms: milliseconds since the search started.
+    """
+
+    voice: Voice
+    score: float
+    source: str
+    tuning: Tuning
+    renders: int = 0
+    elapsed_ms: float = 0.0
+
+    @property
+    def playable(self) -> bool:
+        """It plays at the recording's pitch (or the recording has none)."""
+        return self.tuning.input_f0_hz is None or self.tuning.in_tune
+
+
+@dataclass
+class SearchResult:
+    """What a search returns.
+
+    Attributes:
+        best: the best voice found.
+        start: the best start (before any mutation).
+        found: every new best in the order found (the stream a caller sent).
+        renders: renders spent.
+        elapsed_ms: time spent.
+    """
+
+    best: Found
+    start: Found
+    found: list[Found] = field(default_factory=list)
+    renders: int = 0
+    elapsed_ms: float = 0.0
+
+
+def _rank(found: Found) -> tuple[bool, float]:
+    return (not found.playable, found.score)
+
+
+class VoiceSearch:
+    """Scores and improves voices against recordings; thread-safe (one dexed-py synth per thread).
+
+    Args:
+        sample_rate: the model rate.
+        render_seconds: the window recordings are compared over (the model window).
+        measure_pitch: the f0 of a voice played at the reference note (``Engine.voice_pitch``).
+    """
+
+    def __init__(self, sample_rate: int, render_seconds: float, measure_pitch: Callable[[Voice], F0Estimate]) -> None:
+        self.sample_rate = sample_rate
+        self.render_seconds = render_seconds
+        self.measure_pitch = measure_pitch
+        self._local = threading.local()
+
+    def _renderer(self) -> Renderer:
+        renderer = getattr(self._local, "renderer", None)
+        if renderer is None:
+            renderer = self._local.renderer = Renderer(self.sample_rate, NOTE_SECONDS, self.render_seconds)
+        return renderer
+
+    def render(self, voice: Voice) -> np.ndarray:
+        """``voice`` played at the reference note over the comparison window (mono float32)."""
+        return self._renderer().render(voice, REFERENCE_NOTE)
+
+    def score(self, voice: Voice, target: np.ndarray, target_subsonic: float = 0.0) -> float:
+        """spec_mae of ``voice`` played at the reference note against a target magnitude spectrogram,
+        plus :data:`SUBSONIC_WEIGHT` times the share of its energy below :data:`SUBSONIC_HZ` beyond the
+        target's own (``target_subsonic``)."""
+        audio = self.render(voice)
+        excess = max(0.0, subsonic_share(audio, self.sample_rate) - target_subsonic)
+        return spec_mae(target, stft_magnitude(audio)) + SUBSONIC_WEIGHT * excess
+
+    def run(self, recording: np.ndarray, input_f0_hz: float | None, starts: Sequence[tuple[Voice, str]], *,
+            budget_ms: float = DEFAULT_BUDGET_MS, max_renders: int | None = None, seed: int = 0,
+            input_reason: str = "", on_better: Callable[[Found], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> SearchResult:
+        """Tune and score the starts, then improve the best ones until a budget or a stop request.
+
+        Args:
+            recording: the recording from its onset at the model rate (``Conditioned.recording``).
+            input_f0_hz: its f0, ``None`` when unpitched.
+            starts: (voice, source) pairs, the network's answer first.
+            budget_ms: stop before a render would end past this many milliseconds (``inf``: none).
+            max_renders: also stop after this many renders.
+            seed: seeds the mutations.
+            input_reason: why the recording is unpitched, for the report.
+            on_better: called with each new best voice as soon as it is found (the first start included).
+            should_stop: polled between renders; True ends the search (a newer request arrived).
+
+        Returns:
+            The best voice, the best start and every new best in order; never worse than the best start.
+        """
+        if not starts:
+            raise ValueError("a search needs at least one start (the network's answer)")
+        started = time.perf_counter()
+        target = stft_magnitude(recording)
+        target_subsonic = subsonic_share(recording, self.sample_rate)
+        limit = max_renders if max_renders is not None else float("inf")
+        renders = 0
+        best: Found | None = None
+        found: list[Found] = []
+
+        def elapsed() -> float:
+            return (time.perf_counter() - started) * 1000.0
+
+        def measure(voice: Voice) -> F0Estimate:
+            nonlocal renders
+            renders += 1
+            return self.measure_pitch(voice)
+
+        def score(voice: Voice) -> float:
+            nonlocal renders
+            renders += 1
+            return self.score(voice, target, target_subsonic)
+
+        def out_of_budget() -> bool:
+            spent = elapsed()
+            return renders >= limit or spent + spent / max(renders, 1) > budget_ms or bool(should_stop and should_stop())
+
+        def consider(candidate: Found) -> None:
+            nonlocal best
+            if best is None or _rank(candidate) < _rank(best):
+                best = replace(candidate, renders=renders, elapsed_ms=elapsed())
+                found.append(best)
+                if on_better is not None:
+                    on_better(best)
+
+        scored: list[Found] = []
+        for number, (voice, source) in enumerate(starts):
+            if number and out_of_budget():
+                break
+            tuning = tune(voice, input_f0_hz, measure, input_reason=input_reason)
+            scored.append(Found(tuning.voice, score(tuning.voice), source, tuning))
+            consider(scored[-1])
+        assert best is not None
+        first = best
+        rng = np.random.default_rng(seed)
+        current = sorted(scored, key=_rank)[:KEEP]
+        seen = {item.voice.values for item in scored}
+        turn = 0
+        while not out_of_budget():
+            index = turn % len(current)
+            turn += 1
+            parent = current[index]
+            child = mutate(parent.voice, rng)
+            if child.values in seen:
+                continue
+            seen.add(child.values)
+            child_score = score(child)
+            if child_score >= parent.score:
+                continue
+            tuning = tune(child, input_f0_hz, measure, input_reason=input_reason)
+            if input_f0_hz is not None and not tuning.in_tune:
+                continue  # a search never trades pitch for spectrum
+            if tuning.voice != child:
+                child_score = score(tuning.voice)
+            improved = Found(tuning.voice, child_score, parent.source.removesuffix(" + search") + " + search", tuning)
+            if _rank(improved) < _rank(parent):
+                current[index] = improved
+                consider(improved)
+        return SearchResult(best, first, found, renders, elapsed())
+
+
+def subsonic_share(audio: np.ndarray, sample_rate: int) -> float:
+    """Share of a sound's energy between DC and :data:`SUBSONIC_HZ`, its DC offset left out: carriers at
+    a few Hz thump on monitors (a constant offset does not, and monitors block it)."""
+    samples = np.asarray(audio, dtype=np.float64)
+    spectrum = np.abs(np.fft.rfft(samples - samples.mean())) ** 2
+    total = float(spectrum.sum())
+    if total <= 0.0:
+        return 0.0
+    cutoff = int(SUBSONIC_HZ * len(samples) / sample_rate)
+    return float(spectrum[1 : cutoff + 1].sum()) / total

@@ -1,0 +1,85 @@
+"""The multi-start search on dexed-py renders of a real bank, with real pitch measurements."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from engine.conditioning import REFERENCE_NOTE
+from engine.pitch import F0Estimate, estimate_f0
+from engine.search import Found, VoiceSearch, subsonic_share
+from engine.tuning import Tuning
+from models.params import BY_NAME, TRANSPOSE_CENTRE, TRANSPOSE_INDEX
+from models.render import SAMPLE_RATE, Renderer
+from models.voice import Voice
+
+C4 = 261.6256
+
+
+@pytest.fixture(scope="module")
+def search() -> VoiceSearch:
+    pitch_renderer = Renderer(SAMPLE_RATE, 1.0, 1.0)
+
+    def measure(voice: Voice) -> F0Estimate:
+        return estimate_f0(pitch_renderer.render(voice, REFERENCE_NOTE), SAMPLE_RATE)
+
+    return VoiceSearch(SAMPLE_RATE, 4.0, measure)
+
+
+def _recording(voice: Voice) -> np.ndarray:
+    return Renderer().render(voice, REFERENCE_NOTE)
+
+
+def test_the_search_improves_on_a_wrong_start_and_is_deterministic(search: VoiceSearch, brass_voices: list) -> None:
+    target = brass_voices[0]
+    start = target.replace({BY_NAME["op1_output_level"].index: 60})
+    f0 = estimate_f0(_recording(target), SAMPLE_RATE).f0_hz
+    runs = [search.run(_recording(target), f0, [(start, "network")], budget_ms=math.inf, max_renders=40, seed=3)
+            for _ in range(2)]
+    assert runs[0].best.voice == runs[1].best.voice and runs[0].best.score == runs[1].best.score
+    assert runs[0].renders >= 40 and runs[0].best.score < runs[0].start.score
+    assert runs[0].best.source == "network + search"
+    assert [f.score for f in runs[0].found] == sorted((f.score for f in runs[0].found), reverse=True)
+
+
+def test_the_closest_start_wins_and_is_reported_first(search: VoiceSearch, brass_voices: list) -> None:
+    streamed: list[Found] = []
+    target = brass_voices[4]
+    result = search.run(_recording(target), None, [(brass_voices[9], "network"), (target, "library: exact")],
+                        budget_ms=math.inf, max_renders=4, on_better=streamed.append)  # 2 starts x (pitch + score)
+    assert result.renders == 4 and result.best.source == "library: exact" and result.best.score == pytest.approx(0.0, abs=1e-6)
+    assert [f.source for f in streamed] == ["network", "library: exact"]
+
+
+def test_a_start_an_octave_off_is_tuned_before_it_is_scored(search: VoiceSearch) -> None:
+    octave_up = Voice.init().replace({BY_NAME["op1_coarse"].index: 2})
+    result = search.run(_recording(Voice.init()), C4, [(octave_up, "network")], budget_ms=0.0)
+    assert result.best.voice[TRANSPOSE_INDEX] == TRANSPOSE_CENTRE - 12 and result.best.tuning.in_tune
+    assert result.best.score < 0.05
+
+
+def test_a_voice_that_cannot_play_the_pitch_loses_to_one_that_can() -> None:
+    pitched = Found(Voice.init(), 0.9, "network", Tuning(Voice.init(), C4, C4, 0.0))
+    unpitched = Found(Voice.init(), 0.1, "library: bell", Tuning(Voice.init(), C4, None, None, pitch="voice unpitched"))
+    assert pitched.playable and not unpitched.playable
+    assert sorted([unpitched, pitched], key=lambda f: (not f.playable, f.score))[0] is pitched
+
+
+def test_the_time_budget_bounds_the_search(search: VoiceSearch, brass_voices: list) -> None:
+    result = search.run(_recording(brass_voices[2]), None, [(Voice.init(), "network")], budget_ms=80.0, seed=0)
+    assert result.elapsed_ms < 80.0 + 60.0  # at most one render and pitch check past the estimate
+    assert result.best.score <= result.start.score
+
+
+def test_a_stop_request_ends_the_search(search: VoiceSearch, brass_voices: list) -> None:
+    result = search.run(_recording(brass_voices[2]), None, [(Voice.init(), "network")], budget_ms=math.inf,
+                        should_stop=lambda: True)
+    assert result.renders <= 2 and result.best is result.start
+
+
+def test_subsonic_energy_is_measured() -> None:
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    assert subsonic_share(np.sin(2 * np.pi * 5.0 * t), SAMPLE_RATE) > 0.99
+    assert subsonic_share(np.sin(2 * np.pi * 440.0 * t), SAMPLE_RATE) < 0.01
