@@ -29,7 +29,8 @@ from models.errors import DexbridgeError
 from models.packing import pack_voice, unpack_voice
 from models.voice import Voice
 
-__all__ = ["DEFAULT_LIBRARY", "LibraryError", "Match", "VoiceLibrary", "embed", "merge_libraries", "render_embeddings"]
+__all__ = ["DEFAULT_LIBRARY", "LibraryError", "Match", "VoiceLibrary", "embed", "load_libraries", "merge_libraries",
+           "render_embeddings"]
 
 DEFAULT_LIBRARY = Path(__file__).resolve().parent / "data" / "library_train.npz"
 """The shipped library: the training split of the DX7 corpus (``dexbridge library build``)."""
@@ -189,3 +190,13 @@ def merge_libraries(libraries: Iterable[VoiceLibrary]) -> VoiceLibrary:
                 sources.append(source)
                 rows.append(row)
     return VoiceLibrary(voices, sources, np.stack(rows) if rows else np.empty((0, EMBED_SIZE), np.int8))
+
+
+def load_libraries(paths: Sequence[Path] | None, use_default: bool = True) -> VoiceLibrary | None:
+    """The shipped library (unless ``use_default`` is False) plus the user's, as one; None when none is asked for.
+
+    Raises:
+        LibraryError: a library file that is missing or corrupt.
+    """
+    libraries = ([VoiceLibrary.load(DEFAULT_LIBRARY)] if use_default else []) + [VoiceLibrary.load(p) for p in paths or ()]
+    return merge_libraries(libraries) if libraries else None

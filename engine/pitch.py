@@ -1,24 +1,30 @@
-"""f0 of a recording or a voice's render, without the octave errors FM spectra cause.
+"""The pitch of a recording or of a voice's render, without the octave errors of FM spectra.
 
 An FM spectrum's strongest partial is often not its fundamental, and autocorrelation trackers
 (YIN, pYIN) then lock onto a multiple or a sub-multiple of the pitch. :func:`estimate_f0` reads
 the pitch off the partials instead:
 
-1. the onset-aligned first :data:`SEGMENT_SECONDS` are analysed as one long Blackman-Harris
-   spectrum; its peaks (within :data:`DYNAMIC_DB` of the strongest, parabolically interpolated)
-   are the partials, each weighted by its level in dB above that floor;
-2. every strong partial divided by 1, 2, 3, ... is a candidate f0 (down to :data:`FMIN_HZ`); a
-   candidate's *harmonicity* is the share of partial weight lying on its harmonics (within
-   :data:`TOLERANCE` of a harmonic number), after a weighted least-squares refit of the f0;
+1. the first :data:`SEGMENT_SECONDS` after the onset, cut where the sound has died away
+   (:data:`SOUNDING_DB`), make one Blackman-Harris spectrum; its peaks within :data:`DYNAMIC_DB`
+   of the strongest are the partials (parabolically interpolated, peaks closer than
+   :data:`MERGE_BINS` bins merged), each weighted by its amplitude;
+2. each of the strongest partials divided by 1, 2, 3, ... is a candidate f0 (down to
+   :data:`FMIN_HZ`), refitted to the partials on its harmonics (weighted least squares); its
+   *harmonicity* is the share of the partials' amplitude on its harmonics 1..:data:`MAX_HARMONIC`
+   (within :data:`TOLERANCE` of a whole harmonic number); a candidate whose strong harmonics are
+   sparse (:data:`DENSITY_MIN`: a few chance hits high up, as on a bar's inharmonic partials) is out;
 3. the answer is the **highest** candidate explaining about as much as the best one (within
-   :data:`MARGIN`): a sub-multiple explains every partial its multiple does, so the highest is the
-   greatest common divisor of the partials - the period of the waveform;
+   :data:`MARGIN`): a sub-multiple explains every partial its multiple does, so this is the
+   greatest common divisor of the partials that matter, the period of an FM tone whatever
+   partial is loudest;
 4. the sound is unpitched when it is silent, when no candidate explains :data:`HARMONICITY_MIN`
-   of the partials ("inharmonic", or "noise" for a flat spectrum), or when pYIN finds too few
-   voiced frames ("no stable pitch": clicks, glides).
+   of the partials ("inharmonic"; "noise" for a flat spectrum), or when it is shorter than
+   :data:`MIN_SOUNDING_SECONDS` or its pitch does not hold over the segment ("no stable pitch":
+   clicks, drum hits, glides).
 
-:func:`voice_f0` renders a voice and estimates its render. Imports numpy, scipy, librosa, soxr
-and :mod:`models` only.
+Measured by ``scripts/measure_pitch.py`` (corpus renders of known pitch, sampled instruments).
+:func:`voice_f0` renders a voice and estimates the render. Imports numpy, scipy, soxr and
+:mod:`models` only.
 """
 
 from __future__ import annotations
@@ -26,16 +32,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
-import librosa
 import numpy as np
 import soxr
 from scipy.signal import find_peaks
 from scipy.signal.windows import blackmanharris
 
 from models.errors import ModelInputError
-from models.render import SAMPLE_RATE
+from models.render import SAMPLE_RATE, Renderer
 from models.voice import Voice
 
 __all__ = ["F0Estimate", "cents", "estimate_f0", "voice_f0"]
@@ -54,6 +58,7 @@ MIN_SOUNDING_SECONDS = 0.1
 """A sound shorter than this (a click, a kick drum's thump) has no stable pitch."""
 FMIN_HZ = 30.0
 FMAX_HZ = 4200.0
+"""Range of f0 answers (C2-C6 voices with ratios 0.5-4 sound within it)."""
 MAX_PEAK_HZ = 8000.0
 """Partials above this are ignored (few pitch cues; aliasing in renders of high notes)."""
 DYNAMIC_DB = 50.0
@@ -73,10 +78,12 @@ MAX_HARMONIC = 40
 """Partials above this harmonic of a candidate do not count for it (aliased partials of high notes
 otherwise make a far sub-multiple look harmonic)."""
 DENSITY_MIN = 0.25
+"""A candidate's strong harmonics (amplitude >= :data:`DENSITY_WEIGHT`) must fill at least this
+share of the harmonic numbers between its lowest and highest one."""
 DENSITY_WEIGHT = 0.03
 MARGIN = 0.04
 """Candidates explaining within this share of the best are equally good; the highest wins."""
-HARMONICITY_MIN = 0.5
+HARMONICITY_MIN = 0.65
 """Below this share of partial amplitude on the harmonics of any f0, the sound is inharmonic."""
 NOISE_FLATNESS = 0.1
 """Spectral flatness above which an inharmonic sound is called noise."""
@@ -85,6 +92,7 @@ VOICED_MIN = 0.5
 VOICED_WINDOW, VOICED_HOP = 4096, 2048
 """Windows (samples) checked for a stable pitch."""
 FRAME, HOP = 2048, 512
+"""Shortest spectrum (samples) and the level meter's frames."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +101,8 @@ class F0Estimate:
 
     Attributes:
         f0_hz: the fundamental in Hz; ``None`` when the sound is unpitched.
-        voiced_fraction: share of the sounding pYIN frames that are voiced (0-1).
+        voiced_fraction: share of the analysis windows (:data:`VOICED_WINDOW` samples) over the
+            sounding segment whose partials lie on the harmonics of f0 (0-1; 0 when no f0 was found).
         harmonicity: share of the spectral partials' weight lying on the harmonics of the best
             f0 (0-1): the confidence; near 1 for harmonic sounds, low for bells, drums, noise.
         reason: why the sound is unpitched ("unpitched: inharmonic", "unpitched: noise",
@@ -111,13 +120,8 @@ class F0Estimate:
         return self.f0_hz is not None
 
 
-class _HasRender(Protocol):
-    sample_rate: int
-
-    def render(self, voice: Voice, note: int = 60, velocity: int = 85) -> np.ndarray: ...
-
-
 RenderFn = Callable[[Voice, int, int], np.ndarray]
+"""Renders ``(voice, note, velocity)`` to mono audio."""
 
 
 def cents(a_hz: float, b_hz: float) -> float:
@@ -148,11 +152,20 @@ def _mono(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     if array.size == 0:
         raise ModelInputError("audio is empty (0 samples): give at least one note")
     mono = array.astype(np.float64)
+    if np.issubdtype(array.dtype, np.integer):  # PCM integers: full scale is the type's range
+        mono /= float(np.iinfo(array.dtype).max) + 1.0
     if not np.isfinite(mono).all():
         raise ModelInputError(f"audio holds {int((~np.isfinite(mono)).sum())} NaN/inf samples: fix the audio first")
     if sample_rate != ANALYSIS_RATE:
         mono = soxr.resample(mono, sample_rate, ANALYSIS_RATE, quality="HQ")
     return mono
+
+
+def _frame_rms(audio: np.ndarray, frame: int, hop: int) -> np.ndarray:
+    """RMS of centred frames (as ``librosa.feature.rms(center=True)``, zero-padded)."""
+    padded = np.pad(audio, (frame // 2, frame // 2 + max(0, frame - audio.size)))
+    frames = np.lib.stride_tricks.sliding_window_view(padded, frame)[::hop]
+    return np.sqrt(np.mean(frames**2, axis=1))
 
 
 @dataclass(frozen=True)
@@ -237,13 +250,14 @@ def _best_f0(partials: _Partials) -> tuple[float | None, float]:
 
 def _sounding(segment: np.ndarray) -> np.ndarray:
     """The segment up to its last frame within :data:`SOUNDING_DB` of its loudest."""
-    rms = librosa.feature.rms(y=segment, frame_length=512, hop_length=256, center=True)[0]
+    rms = _frame_rms(segment, 512, 256)
     last = int(np.flatnonzero(rms >= rms.max() * 10.0 ** (-SOUNDING_DB / 20.0))[-1])
     return segment[: (last + 1) * 256]
 
 
 def _voiced_fraction(segment: np.ndarray, f0: float) -> float:
-    """Share of the analysis windows over the segment whose partials lie on the harmonics of f0."""
+    """Share of the windows over the segment whose partials lie on the harmonics of f0 (a glide's
+    windows do not)."""
     starts = range(0, max(1, segment.size - VOICED_WINDOW + 1), VOICED_HOP)
     voiced = [_harmonicity(np.array([f0]), _partials(segment[start : start + VOICED_WINDOW]))[0][0]
               >= HARMONICITY_MIN for start in starts]
@@ -258,36 +272,39 @@ def estimate_f0(audio: np.ndarray, sample_rate: int) -> F0Estimate:
     """
     mono = _mono(audio, sample_rate)
     peak = float(np.abs(mono).max())
-    rms = librosa.feature.rms(y=mono, frame_length=FRAME, hop_length=HOP, center=True)[0]
+    rms = _frame_rms(mono, FRAME, HOP)
     if peak == 0.0 or 20.0 * math.log10(max(float(rms.max()), 1e-12)) < SILENCE_DB:
         return F0Estimate(None, 0.0, 0.0, "unpitched: silent")
     onset = int(np.argmax(np.abs(mono) >= peak * 10.0 ** (ONSET_DB / 20.0)))
     segment = _sounding(mono[onset : onset + round(SEGMENT_SECONDS * ANALYSIS_RATE)])
     partials = _partials(segment)
     f0, share = _best_f0(partials)
+    if segment.size < MIN_SOUNDING_SECONDS * ANALYSIS_RATE:
+        return F0Estimate(None, 0.0, share, "unpitched: no stable pitch")
     if f0 is None or share < HARMONICITY_MIN:
         reason = "unpitched: noise" if partials.flatness > NOISE_FLATNESS else "unpitched: inharmonic"
         return F0Estimate(None, 0.0, share, reason)
     voiced = _voiced_fraction(segment, f0)
-    if segment.size < MIN_SOUNDING_SECONDS * ANALYSIS_RATE or voiced < VOICED_MIN:
+    if voiced < VOICED_MIN:
         return F0Estimate(None, voiced, share, "unpitched: no stable pitch")
     return F0Estimate(f0, voiced, share)
 
 
-def voice_f0(voice: Voice, render: _HasRender | RenderFn, note: int = 60, velocity: int = 85,
+def voice_f0(voice: Voice, render: Renderer | RenderFn, note: int = 60, velocity: int = 85,
              sample_rate: int | None = None) -> F0Estimate:
     """The f0 of a voice played at ``note``: render it, then :func:`estimate_f0`.
 
     Args:
         voice: the voice.
         render: a :class:`models.render.Renderer` (its rate is used), or any callable
-            ``(voice, note, velocity) -> mono audio``; one second of render is enough.
+            ``(voice, note, velocity) -> mono audio``. One second is enough:
+            ``Renderer(note_seconds=1.0, render_seconds=1.0)`` gives the 4 s render's answer.
         note: MIDI note, 60 = middle C.
         velocity: MIDI velocity.
         sample_rate: the callable's output rate (default: the renderer's, else :data:`SAMPLE_RATE`).
     """
-    if hasattr(render, "render"):
-        rate = sample_rate or int(render.sample_rate)
+    if isinstance(render, Renderer):
+        rate = sample_rate or render.sample_rate
         audio = render.render(voice, note, velocity)
     else:
         rate = sample_rate or SAMPLE_RATE

@@ -112,7 +112,7 @@ class _SearchOptions:
     budget_ms: float
     max_renders: int | None = None
     seed: int = 0
-    on_better: Callable[[Found], None] | None = None
+    on_better: Callable[[Inference], None] | None = None
     should_stop: Callable[[], bool] | None = None
 
 
@@ -134,17 +134,20 @@ class Engine:
         search_budget_ms: the search's time budget per inference.
         library: the voices the search also starts from (:mod:`engine.library`); None = the network alone.
         library_k: how many of the library's nearest voices start the search.
+        search_max_renders: also end each search after this many renders (None: the time budget only);
+            with an infinite time budget the answers are deterministic.
     """
 
     def __init__(self, checkpoint: Checkpoint, backend: Backend, *, search: bool = True,
                  search_budget_ms: float = DEFAULT_BUDGET_MS, library: VoiceLibrary | None = None,
-                 library_k: int = LIBRARY_K) -> None:
+                 library_k: int = LIBRARY_K, search_max_renders: int | None = None) -> None:
         self.checkpoint = checkpoint
         self.backend = backend
         self.search_by_default = search
         self.search_budget_ms = search_budget_ms
         self.library = library
         self.library_k = library_k
+        self.search_max_renders = search_max_renders
         self.representation = get_representation(checkpoint.representation)
         frontend = checkpoint.config.frontend
         self.conditioner = Conditioner(frontend.sample_rate, frontend.num_samples, checkpoint.notes)
@@ -156,7 +159,7 @@ class Engine:
     @classmethod
     def load(cls, path: Path | None = None, *, backend: str = "auto", search: bool = True,
              search_budget_ms: float = DEFAULT_BUDGET_MS, library: VoiceLibrary | None = None,
-             threads: int | None = None) -> Engine:
+             search_max_renders: int | None = None, threads: int | None = None) -> Engine:
         """Load a checkpoint, build its backend and warm both up.
 
         Args:
@@ -165,6 +168,7 @@ class Engine:
             search: search beyond the first voice by default.
             search_budget_ms: the search's time budget per inference.
             library: the voices the search also starts from (``engine.library``); None = the network alone.
+            search_max_renders: also end each search after this many renders.
             threads: intra-op threads for this process's torch and ONNX Runtime work (``None``: torch's
                 default, every core); 1 leaves the other cores of a small machine to the daemon and the DAW.
 
@@ -176,7 +180,7 @@ class Engine:
             torch.set_num_threads(threads)  # before the backend: ONNX sessions take torch's count
         checkpoint = load_checkpoint(DEFAULT_CHECKPOINT if path is None else Path(path))
         engine = cls(checkpoint, select_backend(backend, checkpoint), search=search, search_budget_ms=search_budget_ms,
-                     library=library)
+                     library=library, search_max_renders=search_max_renders)
         engine.infer(engine.reference_tone(), engine.sample_rate, search=False)  # compiles pitch tracking, warms the backend
         return engine
 
@@ -213,7 +217,7 @@ class Engine:
         return (0.5 * np.sin(2 * np.pi * frequency * t) * np.exp(-2.0 * t)).astype(np.float32)
 
     def infer(self, audio: np.ndarray, sample_rate: int, *, search: bool | None = None, budget_ms: float | None = None,
-              max_renders: int | None = None, seed: int = 0, on_better: Callable[[Found], None] | None = None,
+              max_renders: int | None = None, seed: int = 0, on_better: Callable[[Inference], None] | None = None,
               should_stop: Callable[[], bool] | None = None) -> Inference:
         """The voice that best reproduces a recording, in tune.
 
@@ -227,9 +231,11 @@ class Engine:
             search: search beyond the first voice (``None``: the engine's default); off, only the
                 first voice is tuned and returned.
             budget_ms: the search's time budget (``None``: the engine's).
-            max_renders: also stop after this many renders (with ``budget_ms=inf``: deterministic).
+            max_renders: also stop after this many renders (``None``: the engine's; with ``budget_ms=inf``:
+                deterministic).
             seed: seeds the search.
-            on_better: called (on this thread) with each better voice as soon as it is found.
+            on_better: called (on this thread) with each better voice as soon as it is found, as an
+                :class:`Inference` whose diagnostics say where it came from and its score so far.
             should_stop: polled between renders; True ends the search early.
 
         Raises:
@@ -238,8 +244,9 @@ class Engine:
             NoiseInputError: steady noise without pitch.
         """
         options = _SearchOptions(self.search_by_default if search is None else search,
-                                 self.search_budget_ms if budget_ms is None else budget_ms, max_renders, seed,
-                                 on_better, should_stop)
+                                 self.search_budget_ms if budget_ms is None else budget_ms,
+                                 self.search_max_renders if max_renders is None else max_renders, seed, on_better,
+                                 should_stop)
         return self._infer_all([audio], sample_rate, options)[0]
 
     def infer_batch(self, audios: Sequence[np.ndarray], sample_rate: int, *, search: bool | None = None) -> list[Inference]:
@@ -248,7 +255,8 @@ class Engine:
         Raises:
             ModelInputError: no recordings, or one that :meth:`infer` refuses (the message names it).
         """
-        options = _SearchOptions(self.search_by_default if search is None else search, self.search_budget_ms)
+        options = _SearchOptions(self.search_by_default if search is None else search, self.search_budget_ms,
+                                 self.search_max_renders)
         return self._infer_all(audios, sample_rate, options)
 
     def _infer_all(self, audios: Sequence[np.ndarray], sample_rate: int, options: _SearchOptions) -> list[Inference]:
@@ -276,30 +284,41 @@ class Engine:
         started = time.perf_counter()
         template = DEFAULT_TEMPLATE.replace({TRANSPOSE_INDEX: TRANSPOSE_CENTRE + conditioned.transpose})
         network_voice = self.representation.decode(params, template)
-        latent = self._inverse_flow(params[None])[0]
+        network_latent = self._inverse_flow(params[None])[0]
         timings["decode"] = _ms(started)
         started = time.perf_counter()
         starts = self._starts(network_voice, conditioned)
         timings["library"] = _ms(started)
+
+        def answer(found: Found, first_score: float, renders: int) -> Inference:
+            same = _learnable_values(found.voice) == _learnable_values(network_voice)
+            latent = network_latent if same else self.encode(found.voice)
+            tuning = found.tuning
+            diagnostics = Diagnostics(
+                conditioned.f0_hz, tuning.voice[TRANSPOSE_INDEX] - TRANSPOSE_CENTRE,
+                0.0 if tuning.cents is None else -tuning.cents, conditioned.level_db, conditioned.gain_db,
+                self.backend_name, options.search, dict(timings), (first_score, found.score),
+                conditioned.messages + tuning.messages, tuning.voice_f0_hz, tuning.cents, tuning.pitch, tuning.octaves,
+                found.source, renders,
+            )
+            return Inference(found.voice, latent, diagnostics, conditioned.audio, conditioned.recording)
+
+        first: list[float] = []  # the first voice's score, once found
+
+        def better(found: Found) -> None:
+            if not first:
+                first.append(found.score)
+            if options.on_better is not None:
+                options.on_better(answer(found, first[0], found.renders))
+
         result = self.search.run(
             conditioned.recording, conditioned.f0_hz, starts if options.search else starts[:1],
             budget_ms=options.budget_ms if options.search else 0.0, max_renders=options.max_renders, seed=options.seed,
-            input_reason=conditioned.pitch_reason, on_better=options.on_better, should_stop=options.should_stop,
+            input_reason=conditioned.pitch_reason, on_better=better, should_stop=options.should_stop,
         )
         timings["search"] = result.elapsed_ms
-        best = result.best
-        if _learnable_values(best.voice) != _learnable_values(network_voice):
-            latent = self.encode(best.voice)
-        tuning = best.tuning
-        diagnostics = Diagnostics(
-            conditioned.f0_hz, tuning.voice[TRANSPOSE_INDEX] - TRANSPOSE_CENTRE,
-            0.0 if tuning.cents is None else -tuning.cents, conditioned.level_db, conditioned.gain_db,
-            self.backend_name, options.search, timings, (result.start.score, best.score),
-            conditioned.messages + tuning.messages, tuning.voice_f0_hz, tuning.cents, tuning.pitch, tuning.octaves,
-            best.source, result.renders,
-        )
         timings["total"] = sum(timings.values())
-        return Inference(best.voice, latent, diagnostics, conditioned.audio, conditioned.recording)
+        return answer(result.best, result.start.score, result.renders)
 
     def _starts(self, network_voice: Voice, conditioned: Conditioned) -> list[tuple[Voice, str]]:
         """The network's answer and the library's nearest voices (with the input's planned transpose),

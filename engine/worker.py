@@ -36,7 +36,7 @@ VoiceT = TypeVar("VoiceT", covariant=True)
 class InferenceEngine(Protocol[InferenceT, VoiceT]):
     """What the worker calls (``engine.runtime.Engine``): synchronous and thread-safe."""
 
-    def infer(self, audio: np.ndarray, sample_rate: int, *, search: bool | None = None) -> InferenceT: ...
+    def infer(self, audio: np.ndarray, sample_rate: int, **options: Any) -> InferenceT: ...
 
     def decode(self, latent: np.ndarray) -> VoiceT: ...
 
@@ -101,8 +101,9 @@ class InferenceWorker(Generic[InferenceT, VoiceT]):
         self._accepting = True
         self._thread.start()
 
-    async def infer(self, audio: np.ndarray, sample_rate: int, *, search: bool | None = None) -> InferenceT:
-        """The engine's ``infer`` on the worker thread.
+    async def infer(self, audio: np.ndarray, sample_rate: int, **options: Any) -> InferenceT:
+        """The engine's ``infer`` on the worker thread (``options`` pass through: ``search``, ``on_better``,
+        ``should_stop``, ...; callbacks run on the worker thread).
 
         Raises:
             WorkerBusyError: ``max_jobs`` audio jobs are already waiting (nothing was queued).
@@ -115,7 +116,7 @@ class InferenceWorker(Generic[InferenceT, VoiceT]):
                 raise WorkerBusyError(
                     f"busy: {len(self._jobs)} jobs queued (limit {self.max_jobs}); retry later or raise max_jobs"
                 )
-            self._jobs.append(_Job(lambda: self.engine.infer(audio, sample_rate, search=search), [future]))
+            self._jobs.append(_Job(lambda: self.engine.infer(audio, sample_rate, **options), [future]))
             self._wake.notify()
         return await future
 

@@ -5,9 +5,9 @@ re-render the inferred voice on the same notes and score it with the paper's met
 (:mod:`models.metrics`). Four answers are scored for each voice:
 
 - ``network``: the model's raw answer (front end -> encoder -> flows -> representation decode);
-- ``pipeline``: what ``dexbridge infer`` returns by default, a callable the caller injects
-  (``models`` never imports the engine); the network's answer when none is given, or for a
-  voice the pipeline refuses (silence, noise: counted in :attr:`EvalReport.pipeline_refused`);
+- each ``pipeline``: what ``dexbridge infer`` returns (for example at several search budgets),
+  callables the caller injects by name (``models`` never imports the engine); the network's
+  answer for a voice a pipeline refuses (silence, noise: counted in :attr:`EvalReport.refused`);
 - ``mean``: one voice for all, the training split's mean (numerical parameters, rounded) and mode
   (every other parameter): what a model that ignores its input can do at best in ``num_mae``;
 - ``nearest``: the training voice whose spectrogram is closest to the input's (Euclidean distance
@@ -20,7 +20,7 @@ Renders and audio features run in worker processes; the model runs in this proce
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
@@ -50,18 +50,25 @@ _WORKER_PRELOAD = ["models.evaluate", "librosa.feature"]  # beside what models.d
 
 @dataclass(frozen=True)
 class EvalReport:
-    """Mean scores over ``n_voices`` test voices; :meth:`to_dict` is the ``--json`` document."""
+    """Mean scores over ``n_voices`` test voices; :meth:`to_dict` is the ``--json`` document.
+
+    Attributes:
+        pipelines: pipeline name -> its mean scores.
+        refused: pipeline name -> voices it refused (scored with the network's answer).
+    """
 
     n_voices: int
     network: Scores
-    pipeline: Scores
+    pipelines: dict[str, Scores]
     mean: Scores
     nearest: Scores
-    pipeline_refused: int = 0
+    refused: dict[str, int]
 
     def to_dict(self) -> dict[str, object]:
-        """``{"n_voices", "network", "pipeline", "baselines": {"mean", "nearest"}}``."""
-        return {"n_voices": self.n_voices, "network": self.network.to_dict(), "pipeline": self.pipeline.to_dict(),
+        """``{"n_voices", "network", "pipelines": {name: scores}, "refused", "baselines": {"mean", "nearest"}}``."""
+        return {"n_voices": self.n_voices, "network": self.network.to_dict(),
+                "pipelines": {name: scores.to_dict() for name, scores in self.pipelines.items()},
+                "refused": self.refused,
                 "baselines": {"mean": self.mean.to_dict(), "nearest": self.nearest.to_dict()}}
 
 
@@ -183,19 +190,19 @@ def evaluate(
     train_voices: Sequence[Voice],
     train_index: SpectrogramIndex,
     *,
-    pipeline: Pipeline | None = None,
+    pipelines: Mapping[str, Pipeline] | None = None,
     workers: int = 2,
     chunk: int = 32,
     progress: bool = False,
 ) -> EvalReport:
-    """Score the network, the pipeline and both baselines on ``test_voices``.
+    """Score the network, the pipelines and both baselines on ``test_voices``.
 
     Args:
         checkpoint: the model to evaluate (its notes and front end decide the renders).
         test_voices: held-out voices.
         train_voices: the training split (the mean voice; the answers of ``train_index``).
         train_index: the training spectrograms, item ``i`` = ``train_voices[i]``.
-        pipeline: the default inference path; ``None``: the network's answer.
+        pipelines: inference paths by name (``dexbridge infer`` at several budgets, ...).
         workers: render / scoring processes.
         chunk: voices per batch.
         progress: a tqdm bar on stderr.
@@ -212,8 +219,9 @@ def evaluate(
     frontend = Frontend(config.frontend, checkpoint.frontend_stats)
     representation = get_representation(checkpoint.representation)
     mean = bytes(mean_voice(train_voices).values)
+    pipelines = dict(pipelines or {})
     rows: list[list[Scores]] = []
-    refused = 0
+    refused = dict.fromkeys(pipelines, 0)
     chunks = list(_chunks(test_voices, chunk))
     with (render_pool(workers, _WORKER_PRELOAD) as pool,
           tqdm(total=len(test_voices), desc="eval", unit="voice", disable=not progress) as bar):
@@ -225,13 +233,16 @@ def evaluate(
             with torch.inference_mode():
                 params = model.infer(frontend(torch.from_numpy(audio))).numpy()
             network = [bytes(v.values) for v in representation.decode_batch(params)]
-            answers = [pipeline(a) for a in audio] if pipeline else [None] * len(audio)
-            refused += sum(answer is None for answer in answers) if pipeline else 0
-            piped = [n if a is None else bytes(a.values) for n, a in zip(network, answers, strict=True)]
+            piped: list[tuple[bytes, ...]] = [() for _ in audio]
+            for name, pipeline in pipelines.items():
+                answers = [pipeline(a) for a in audio]
+                refused[name] += sum(answer is None for answer in answers)
+                piped = [(*p, n if a is None else bytes(a.values)) for p, n, a in zip(piped, network, answers, strict=True)]
             nearest = [bytes(train_voices[i].values) for i in train_index.nearest(pooled_features(db))]
-            tasks = [_ScoreTask(target, item_audio, (n, p, mean, r), notes, config.frontend)
+            tasks = [_ScoreTask(target, item_audio, (n, mean, r, *p), notes, config.frontend)
                      for target, item_audio, n, p, r in zip(vceds, audio, network, piped, nearest, strict=True)]
             rows.extend(pool.map(_score_item, tasks))
             bar.update(len(vceds))
-    network_scores, pipeline_scores, mean_scores, nearest_scores = (Scores.mean(list(c)) for c in zip(*rows, strict=True))
-    return EvalReport(len(rows), network_scores, pipeline_scores, mean_scores, nearest_scores, refused)
+    network_scores, mean_scores, nearest_scores, *piped_scores = (Scores.mean(list(c)) for c in zip(*rows, strict=True))
+    return EvalReport(len(rows), network_scores, dict(zip(pipelines, piped_scores, strict=True)), mean_scores,
+                      nearest_scores, refused)

@@ -98,13 +98,14 @@ def brass_voices(brass_path: Path) -> list:
 @pytest.fixture(scope="session")
 def tiny_engine(tiny_checkpoint: Path, brass_voices: list, tmp_path_factory: pytest.TempPathFactory) -> object:
     """An ``engine.runtime.Engine`` (torch backend) of the tiny checkpoint with 4 latent axes fitted on
-    the brass bank, so macros work: the daemon's real model path in milliseconds."""
+    the brass bank, so macros work: the daemon's real model path in milliseconds. Its search is
+    bounded by renders, not time, so every answer is deterministic."""
     from daemon_harness import checkpoint_with_axes
 
     from engine.runtime import Engine
 
     path = checkpoint_with_axes(tiny_checkpoint, brass_voices, tmp_path_factory.mktemp("axes") / "tiny_axes.pt")
-    return Engine.load(path, backend="torch")
+    return Engine.load(path, backend="torch", search_budget_ms=float("inf"), search_max_renders=12)
 
 
 @pytest.fixture(scope="session")

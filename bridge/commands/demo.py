@@ -37,6 +37,8 @@ from bridge.osc.client import DaemonRefusal, OscClient
 from bridge.osc.namespace import OscValue
 from engine.backends import BACKENDS
 from engine.conditioning import REFERENCE_NOTE
+from engine.pitch import cents, estimate_f0
+from engine.tuning import IN_TUNE_CENTS
 from models.errors import DexbridgeError
 from models.metrics import spec_mae, stft_magnitude
 from models.params import BY_INDEX, TRANSPOSE_CENTRE
@@ -243,23 +245,49 @@ class _Session:
             raise DemoError(f"{what}: no {expect} within {REPLY_TIMEOUT_S:.0f} s after {address}") from None
 
 
+def check_in_tune(rendered: np.ndarray, f0: float, name: str) -> tuple[float, float]:
+    """The f0 a render sounds at and its cents from ``f0``.
+
+    Raises:
+        DemoError: the render has no clear pitch, or is more than :data:`IN_TUNE_CENTS` away.
+    """
+    played = estimate_f0(rendered, SAMPLE_RATE).f0_hz
+    off = None if played is None else cents(played, f0)
+    if played is None or off is None or abs(off) > IN_TUNE_CENTS:
+        heard = "no clear pitch" if played is None else f"{played:.1f} Hz ({off:+.0f} cents)"
+        raise DemoError(f"the inferred voice '{name}' played at note {REFERENCE_NOTE} sounds at {heard}, not at the "
+                        f"pluck's {f0:.1f} Hz (within {IN_TUNE_CENTS:.0f} cents): it is out of tune")
+    return played, off
+
+
 async def _infer(session: _Session, out: Path) -> tuple[Voice, float, float]:
     f0 = 440.0 * 2 ** ((PLUCK_NOTE - 69) / 12)
     pluck = karplus_strong(f0)
     await asyncio.to_thread(_write_wav, out / "original.wav", pluck, SAMPLE_RATE)
     session.say(f"sending a Karplus-Strong plucked string ({f0:.1f} Hz, {PLUCK_SECONDS:.0f} s) as /dexbridge/infer/file")
-    (blob,) = await session.ask("/dexbridge/infer/file", str(out.resolve() / "original.wav"), expect="/dexbridge/voice",
-                                what="inferring a voice from the plucked string")
-    heard_f0, level_db, backend = await session.client.next("/dexbridge/inferred", timeout=REPLY_TIMEOUT_S)
-    voice = Voice.from_values(bytes(blob))  # type: ignore[arg-type]
-    session.say(f"the engine ({backend}) heard f0 {heard_f0:.1f} Hz at {level_db:.1f} dB and answered:")
+    for address in ("/dexbridge/voice", "/dexbridge/better"):
+        session.client.clear(address)
+    inferred = await session.ask("/dexbridge/infer/file", str(out.resolve() / "original.wav"),
+                                 expect="/dexbridge/inferred", what="inferring a voice from the plucked string")
+    heard_f0, level_db, backend, _, _, _, source, mae = inferred
+    for _, (better_source, score, off_cents, renders) in session.client.take("/dexbridge/better"):
+        session.say(f"  better voice after {renders} renders: {better_source}, log-spectral MAE {score:.3f}, "
+                    f"{off_cents:+.0f} cents")
+    voices = session.client.take("/dexbridge/voice")
+    if not voices:
+        raise DemoError("inferring a voice from the plucked string: /dexbridge/inferred came without any /dexbridge/voice")
+    voice = Voice.from_values(bytes(voices[-1][1][0]))  # type: ignore[arg-type]
+    session.say(f"the engine ({backend}) heard f0 {heard_f0:.1f} Hz at {level_db:.1f} dB and answered with a voice "
+                f"from {source} (log-spectral MAE {mae:.3f}):")
     session.say(describe_voice(voice))
     write_voice_syx(out / "voice.syx", voice)
-    # the engine sets the voice's transpose so that the reference note sounds at the input's pitch
+    # the engine tunes the voice so that, played at the reference note, it sounds at the input's pitch
     rendered = await asyncio.to_thread(Renderer().render, voice, REFERENCE_NOTE)
     if not np.any(np.abs(rendered) > SILENCE):
         raise DemoError(f"the inferred voice '{voice.name.strip()}' renders silent at note {REFERENCE_NOTE}: "
                         "this checkpoint gives unusable voices; pass a trained one with --checkpoint")
+    played, off = await asyncio.to_thread(check_in_tune, rendered, f0, voice.name.strip())
+    session.say(f"played at MIDI {REFERENCE_NOTE} it sounds at {played:.1f} Hz: {off:+.1f} cents from the pluck")
     await asyncio.to_thread(_write_wav, out / "inferred.wav", rendered, SAMPLE_RATE)
     distance = await asyncio.to_thread(plot_spectrograms, pluck, rendered, SAMPLE_RATE,
                                        f"plucked string -> '{voice.name.strip()}'", out / "spectrograms.png")
@@ -306,7 +334,7 @@ async def _morph(session: _Session, out: Path, start: Voice) -> list[ParamEvent]
     return events
 
 
-async def run_demo(out: Path, checkpoint: Path | None = None, *, backend: str = "auto",
+async def run_demo(out: Path, checkpoint: Path | None = None, *, backend: str = "auto", library: bool = True,
                    say: Callable[[str], None] = print) -> DemoReport:
     """Run the whole demo into ``out`` (created if missing).
 
@@ -314,6 +342,7 @@ async def run_demo(out: Path, checkpoint: Path | None = None, *, backend: str = 
         out: directory for the files (:data:`FILES`).
         checkpoint: serving checkpoint; the shipped default when None.
         backend: engine backend name (``auto`` picks the fastest installed).
+        library: let the search start from the shipped voice library too (else the network alone).
         say: where progress lines go.
 
     Returns:
@@ -326,7 +355,8 @@ async def run_demo(out: Path, checkpoint: Path | None = None, *, backend: str = 
     out.mkdir(parents=True, exist_ok=True)
     # the daemon writes into --out and reads there and in the bundled bank's folder, nowhere else
     settings = Settings(osc_host="127.0.0.1", osc_port=0, osc_tcp=False, mode=("param",), sink=(),
-                        files_dir=(out, bundled_bank_path(MORPH_BANK).parent), checkpoint=checkpoint, backend=backend)
+                        files_dir=(out, bundled_bank_path(MORPH_BANK).parent), checkpoint=checkpoint, backend=backend,
+                        no_library=not library)
     say(f"starting the daemon (checkpoint {checkpoint or 'models/checkpoints/default.pt'}, backend {backend})")
     async with Daemon(settings).running() as daemon, OscClient.connect("127.0.0.1", daemon.osc_port) as client:
         session = _Session(client, say)

@@ -19,6 +19,7 @@ from bridge.atomicfile import atomic_write, atomic_write_text
 from bridge.commands.argtypes import at_least
 from bridge.midi.syxfile import SYX_SUFFIXES, read_syx_voices
 from engine.backends import BACKENDS, select_backend
+from engine.library import load_libraries
 from engine.runtime import Engine
 from models.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, load_checkpoint
 from models.corpus import SPLITS, open_corpus
@@ -110,31 +111,44 @@ def training_reference(args: argparse.Namespace, checkpoint: Checkpoint) -> tupl
     return voices, SpectrogramIndex(pooled_features(db))
 
 
-def default_pipeline(args: argparse.Namespace, checkpoint: Checkpoint) -> Pipeline | None:
-    """What ``dexbridge infer`` does by default (:class:`engine.runtime.Engine`, conditioning,
-    pitch, refinement when on by default), as the evaluation's ``pipeline``; ``None`` (= the
-    network) for multi-note models, whose pipeline takes one recording per note."""
+def budget_pipelines(args: argparse.Namespace, checkpoint: Checkpoint) -> dict[str, Pipeline]:
+    """What ``dexbridge infer`` does (:class:`engine.runtime.Engine`: conditioning, library, tuning, the
+    search) at each ``--budgets`` time budget, by name (``"pipeline 250 ms"``); none for multi-note
+    models, whose pipeline takes one recording per note."""
     if len(checkpoint.notes) != 1:
-        return None
-    engine = Engine(checkpoint, select_backend(args.backend, checkpoint))
+        return {}
+    engine = Engine(checkpoint, select_backend(args.backend, checkpoint),
+                    library=load_libraries(args.library, not args.no_library))
     rate = checkpoint.config.frontend.sample_rate
 
-    def infer(audio: np.ndarray) -> Voice | None:
-        try:
-            return engine.infer(audio[0], rate).voice
-        except (SilentInputError, NoiseInputError):
-            return None
+    def at(budget: float) -> Pipeline:
+        def infer(audio: np.ndarray) -> Voice | None:
+            try:
+                return engine.infer(audio[0], rate, search=budget > 0, budget_ms=budget).voice
+            except (SilentInputError, NoiseInputError):
+                return None
 
-    return infer
+        return infer
+
+    return {f"pipeline {budget:g} ms": at(budget) for budget in args.budgets}
 
 
 def format_report(report: EvalReport) -> str:
     """A fixed-width table: one row per answer, one column per metric."""
-    rows = {"network": report.network, "pipeline": report.pipeline, "mean voice": report.mean,
-            "nearest": report.nearest}
-    lines = [f"{'':12}" + "".join(f"{m:>10}" for m in METRICS)]
-    lines += [f"{name:12}" + "".join(f"{getattr(s, m):>10.4f}" for m in METRICS) for name, s in rows.items()]
+    rows = {"network": report.network, **report.pipelines, "mean voice": report.mean, "nearest": report.nearest}
+    lines = [f"{'':20}" + "".join(f"{m:>10}" for m in METRICS)]
+    lines += [f"{name:20}" + "".join(f"{getattr(s, m):>10.4f}" for m in METRICS) for name, s in rows.items()]
     return "\n".join(lines)
+
+
+def _budgets(text: str) -> list[float]:
+    try:
+        budgets = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give milliseconds separated by commas, e.g. 0,250,1000") from None
+    if not all(0 <= budget < 600_000 for budget in budgets):
+        raise argparse.ArgumentTypeError(f"{text!r}: each budget must be 0 ms or more (0 = the first voice)")
+    return budgets
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -145,15 +159,16 @@ def _eval(args: argparse.Namespace) -> int:
         picked = sorted(random.Random(args.seed).sample(range(len(test_voices)), args.sample))
         test_voices = [test_voices[i] for i in picked]
     train_voices, index = training_reference(args, checkpoint)
-    report = evaluate(checkpoint, test_voices, train_voices, index, pipeline=default_pipeline(args, checkpoint),
+    report = evaluate(checkpoint, test_voices, train_voices, index, pipelines=budget_pipelines(args, checkpoint),
                       workers=args.workers, progress=not args.quiet)
     print(format_report(report))
     source = args.corpus if _is_syx(args.corpus) else f"{args.corpus} ({args.split} split)"
     sampled = f" (random sample, seed {args.seed})" if args.sample is not None else ""
     print(f"{report.n_voices} voices{sampled} of {source}, {len(train_voices)} training voices, "
           f"{time.perf_counter() - started:.1f} s")
-    if report.pipeline_refused:
-        print(f"pipeline refused {report.pipeline_refused} voices (silence or noise): scored with the network's answer")
+    for name, count in report.refused.items():
+        if count:
+            print(f"{name} refused {count} voices (silence or noise): scored with the network's answer")
     if args.json is not None:
         atomic_write_text(args.json, json.dumps(report.to_dict(), indent=2) + "\n")
     return 0
@@ -185,5 +200,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="also write the scores as JSON")
     parser.add_argument("--backend", default="auto", choices=("auto", *BACKENDS),
                         help="inference backend of the pipeline (default: auto)")
+    parser.add_argument("--budgets", type=_budgets, default=[0.0, 500.0], metavar="MS,MS,...",
+                        help="score the pipeline at each search budget in ms (default 0,500; 0 = the first voice, the "
+                        "network's or the nearest library voice, tuned)")
+    parser.add_argument("--library", type=Path, action="append", metavar="LIB.npz",
+                        help="also start the pipeline's search from this voice library (repeatable)")
+    parser.add_argument("--no-library", action="store_true", help="leave the shipped voice library out of the pipeline")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(handler=_eval)

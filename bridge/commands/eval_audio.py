@@ -15,7 +15,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from bridge.atomicfile import atomic_write_text
-from bridge.commands.inputs import load_libraries, read_audio
+from bridge.commands.inputs import read_audio
+from engine.library import load_libraries
 from models.errors import AudioFileError, ModelInputError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aif", ".aiff")
@@ -56,7 +57,8 @@ def _eval_audio(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     files = recordings(args.sources)
     library = load_libraries(args.library, not args.no_library)
-    engine = Engine.load(args.checkpoint, backend=args.backend, threads=args.threads)
+    engine = Engine.load(args.checkpoint, backend=args.backend, threads=args.threads, library=library,
+                         search_budget_ms=args.search_ms)
     scores, refused = [], []
     for path, expected in tqdm(files, desc="eval-audio", unit="file", disable=args.quiet or not sys.stderr.isatty()):
         audio, rate = read_audio(path)
@@ -76,7 +78,7 @@ def _eval_audio(args: argparse.Namespace) -> int:
         print(f"{method:<16}{row['spec_mae']:>9.3f}{row['pitched_pairs']:>9}{within:>8}"
               f"{_cell(row['median_abs_cents'], '.1f'):>11}{row['octave_errors']:>11}{row['unpitched_answers']:>10}")
     print(f"{len(scores)} recordings scored, {len(refused)} refused, library "
-          f"{len(library) if library else 0} voices, {time.perf_counter() - started:.1f} s")
+          f"{len(library) if library else 0} voices, search {args.search_ms:g} ms, {time.perf_counter() - started:.1f} s")
     for item in refused:
         print(f"refused {item['file']}: {item['reason']}")
     if args.json is not None:
@@ -99,6 +101,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("sources", nargs="+", type=Path, metavar="FILE|DIR", help="audio files, or folders of them")
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="also write every score as JSON")
+    parser.add_argument("--search-ms", type=float, default=1000.0, metavar="MS",
+                        help="the pipeline's search budget per recording (default 1000; 0 = the first voice)")
     parser.add_argument("--library", type=Path, action="append", metavar="LIB.npz",
                         help="also retrieve from this library (repeatable)")
     parser.add_argument("--no-library", action="store_true", help="leave the shipped library out")

@@ -15,13 +15,13 @@ import soundfile
 from tqdm import tqdm
 
 from bridge.commands.argtypes import at_least
-from bridge.commands.inputs import load_libraries, read_audio, require_file
+from bridge.commands.inputs import read_audio, require_file
 from bridge.commands.librarian import transpose_note
 from bridge.midi.syxfile import write_voice_syx
 from engine.backends import BACKENDS
 from engine.conditioning import REFERENCE_NOTE, to_mono
+from engine.library import load_libraries
 from engine.runtime import Engine, Inference
-from engine.search import Found
 from models.errors import AudioFileError
 from models.params import NAME_START, OPERATOR_BLOCK, VOICE_PARAMS
 from models.render import NOTE_SECONDS, Renderer
@@ -88,10 +88,10 @@ def pitch_summary(diag: Any) -> str:
     return f"input f0 {diag.f0_hz:.1f} Hz, voice {diag.voice_f0_hz:.1f} Hz ({diag.cents:+.1f} cents{octaves})"
 
 
-def _progress(found: Found) -> None:
-    cents = "" if found.tuning.cents is None else f", {found.tuning.cents:+.0f} cents"
-    print(f"  {found.elapsed_ms:>6.0f} ms  {found.renders:>4} renders  MAE {found.score:.3f}{cents}  {found.source}",
-          file=sys.stderr)
+def _progress(better: Inference) -> None:
+    diag = better.diagnostics
+    cents = "" if diag.cents is None else f", {diag.cents:+.0f} cents"
+    print(f"  {diag.renders:>4} renders  MAE {diag.spec_mae[1]:.3f}{cents}  {diag.source}", file=sys.stderr)
 
 
 def _render(voice: Voice, velocity: int) -> np.ndarray:

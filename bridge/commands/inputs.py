@@ -1,4 +1,4 @@
-"""What the commands read: audio files, and the voice libraries a search starts from."""
+"""Audio files as the commands read them: a missing or undecodable file is refused in plain words."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from engine.library import DEFAULT_LIBRARY, VoiceLibrary, merge_libraries
 from models.errors import AudioFileError
 
 
@@ -29,13 +28,3 @@ def require_file(path: Path) -> None:
     """Refuse a missing audio file before anything slow happens."""
     if not path.is_file():
         raise AudioFileError(f"audio file {path} not found: give an existing WAV, FLAC, OGG or AIFF file")
-
-
-def load_libraries(paths: list[Path] | None, use_default: bool) -> VoiceLibrary | None:
-    """The shipped library (unless ``use_default`` is False) plus the user's, as one; None when none is asked for.
-
-    Raises:
-        LibraryError: a library file that is missing or corrupt.
-    """
-    libraries = ([VoiceLibrary.load(DEFAULT_LIBRARY)] if use_default else []) + [VoiceLibrary.load(p) for p in paths or ()]
-    return merge_libraries(libraries) if libraries else None

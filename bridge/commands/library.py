@@ -13,9 +13,9 @@ from pathlib import Path
 
 from bridge.atomicfile import atomic_write
 from bridge.commands.argtypes import at_least
-from bridge.commands.inputs import load_libraries, read_audio
+from bridge.commands.inputs import read_audio
 from bridge.midi.syxfile import SYX_SUFFIXES, read_syx_voices
-from engine.library import LibraryError, VoiceLibrary, render_embeddings
+from engine.library import LibraryError, VoiceLibrary, load_libraries, render_embeddings
 from models.config import FrontendConfig
 from models.corpus import SPLITS, open_corpus
 from models.voice import Voice

@@ -10,11 +10,12 @@ from pathlib import Path
 
 from bridge.daemon.lifecycle import Daemon
 from bridge.daemon.settings import DIN_BYTES_PER_SECOND, MIDI_APIS, OUTPUT_MODES, SINKS, Settings
+from engine.morph_path import MORPH_METHODS
 
 _FLAG_FIELDS = ("osc_host", "osc_port", "reply_port", "midi_in", "midi_out", "midi_api", "mode", "din", "byte_budget",
-                "channel", "control_rate", "slew_ms", "dump_debounce_ms", "dump_wait_notes", "sink", "plugin", "cc_map",
-                "checkpoint", "backend", "engine_threads", "input_device", "output_device", "max_jobs", "overwrite",
-                "client_uploads", "client_jobs", "log_json")
+                "channel", "control_rate", "slew_ms", "morph_method", "dump_debounce_ms", "dump_wait_notes", "sink", "plugin",
+                "cc_map", "checkpoint", "backend", "engine_threads", "search_ms", "library", "no_library", "input_device",
+                "output_device", "max_jobs", "overwrite", "client_uploads", "client_jobs", "log_json")
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -34,7 +35,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         ConfigError: a value out of range or of the wrong type (the message names it and the fix).
     """
     flags = {name: getattr(args, name) for name in _FLAG_FIELDS}
-    for name in ("mode", "sink", "allow", "files_dir"):  # repeatable options
+    for name in ("mode", "sink", "allow", "files_dir", "library"):  # repeatable options
         flags[name] = tuple(getattr(args, name)) if getattr(args, name) else None
     flags["osc_tcp"] = False if args.no_tcp else None
     return Settings.resolve(args.config, flags=flags)
@@ -101,11 +102,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     control = serve.add_argument_group("control and engine")
     control.add_argument("--control-rate", type=float, help="morph/macro steps per second (default 200)")
     control.add_argument("--slew-ms", type=float, help="morph/macro smoothing time constant in ms (default 20; 0 = none)")
+    control.add_argument("--morph-method", choices=MORPH_METHODS,
+                         help="how /dexbridge/morph moves between the slots: planned (a path planned when the slots are "
+                         "filled, a little change at every step; the latent line until it is ready), latent (the "
+                         "model's latent line), naive (parameters blended); default planned (README 'Morphing')")
     control.add_argument("--checkpoint", type=Path, help="serving checkpoint (default models/checkpoints/default.pt)")
     control.add_argument("--backend", help="auto, torch, torchscript, onnx, cuda, tensorrt (default auto)")
     control.add_argument("--engine-threads", type=int, metavar="N",
                          help="intra-op threads for inference (torch and ONNX Runtime; default: every core). "
                               "1 is best on a 2-core machine: the other core stays free for the daemon and the DAW")
+    control.add_argument("--search-ms", type=float, metavar="MS",
+                         help="search budget per inference: the first voice (the network's or the nearest library "
+                         "voice, tuned) is sent at once, then each better voice as it is found, until MS or a newer "
+                         "request (default 500; 0 = the first voice only)")
+    control.add_argument("--library", action="append", type=Path, metavar="LIB.npz",
+                         help="also start searches from this voice library ('dexbridge library build'; repeatable)")
+    control.add_argument("--no-library", action="store_true", default=None,
+                         help="leave the shipped voice library (the DX7 corpus's training split) out")
     control.add_argument("--max-jobs", type=int, help="audio jobs queued at most; more are refused as busy (default 4)")
     control.add_argument("--input-device", help="audio input for /dexbridge/capture (sounddevice name; default input)")
     control.add_argument("--output-device", help="audio output for /dexbridge/note auditions (sounddevice name; default output)")

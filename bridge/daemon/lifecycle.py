@@ -73,13 +73,16 @@ class Daemon:
             DexbridgeError: a checkpoint, backend, port, files folder or setting that cannot be used.
             OSError: the OSC port is taken.
         """
+        from engine.library import load_libraries
         from engine.runtime import Engine
         from engine.worker import InferenceWorker
 
         settings = self.settings
         if self.engine is None:
+            library = await asyncio.to_thread(load_libraries, settings.library, not settings.no_library)
             self.engine = await asyncio.to_thread(Engine.load, settings.checkpoint, backend=settings.backend,
-                                                  threads=settings.engine_threads)
+                                                  threads=settings.engine_threads, library=library,
+                                                  search_budget_ms=settings.search_ms)
         files = await asyncio.to_thread(FileArea.open, settings.files_dir, overwrite=settings.overwrite)
         self._worker = InferenceWorker(self.engine, max_jobs=settings.max_jobs)
         await self._worker.start()
@@ -178,6 +181,7 @@ class Daemon:
             self._midi_in.close()
         session = self.session
         if session is not None:
+            session.end_search()  # a running search answers with its best voice so far
             pending = list(session.tasks)
             if pending and not self._force:
                 _, late = await asyncio.wait(pending, timeout=self.settings.shutdown_timeout_s)

@@ -63,6 +63,8 @@ class BridgeSession:
         self.state = BridgeState(modes=settings.mode)
         self.uploads = Uploads(settings.upload_limit, settings.upload_timeout_s, per_client=settings.client_uploads)
         self.tasks: set[asyncio.Task[None]] = set()
+        self.searches = 0  # inferences started; a search stops when a newer one starts
+        self.search: dict[str, Any] | None = None  # the running search's best so far, for /dexbridge/status
         self.controls = Controls(self)
         self.voices = LoadedVoices(self)
         self.handlers = {route.handler: _find_handler(route.handler, (self, self.controls, self.voices))
@@ -130,7 +132,8 @@ class BridgeSession:
                                f"per client, --client-jobs); wait for /dexbridge/inferred before sending more")
 
     def close(self) -> None:
-        """Release what the session made itself: the upload expiry timer, the audition synth."""
+        """Release what the session made itself: end a running search, the upload expiry timer, the audition synth."""
+        self.end_search()
         if self._expiry is not None:
             self._expiry.cancel()
             self._expiry = None
@@ -162,6 +165,10 @@ class BridgeSession:
                         for i, v in changes.items() if BY_INDEX[i].dexed_name]
         self.server.broadcast_bundle(replies)
 
+    def slots_changed(self) -> None:
+        """A morph slot was filled: the controls plan the paths through it."""
+        self.controls.slots_changed()
+
     def refuse(self, peer: Peer | None, exc: BaseException, address: str) -> None:
         """Answer a failed request with ``/dexbridge/error`` (I/O errors count as the request's fault)."""
         self.server.refuse(peer, _as_request_error(exc), address)
@@ -173,11 +180,41 @@ class BridgeSession:
         self.server.broadcast("/dexbridge/error", f"{source}: {message}")
 
     async def _infer(self, peer: Peer, audio: np.ndarray, sample_rate: int) -> None:
-        inference = await self.worker.infer(audio, sample_rate)
-        self.apply_voice(inference.voice, inference.latent)
-        diagnostics = inference.diagnostics
-        self.server.reply(peer, "/dexbridge/inferred", float(diagnostics.f0_hz or 0.0), float(diagnostics.level_db),
-                          str(diagnostics.backend))
+        """Infer off the loop; each better voice the search finds is applied at once (and announced
+        with ``/dexbridge/better``) until the search ends or a newer inference starts."""
+        loop = asyncio.get_running_loop()
+        self.searches += 1
+        number = self.searches
+
+        def on_better(better: Any) -> None:  # on the worker thread
+            loop.call_soon_threadsafe(self._better, peer, number, better)
+
+        inference = await self.worker.infer(audio, sample_rate, on_better=on_better,
+                                            should_stop=lambda: self.searches != number)
+        if self.searches == number:
+            self.search = None
+            if inference.voice != self.state.voice:
+                self.apply_voice(inference.voice, inference.latent)
+        diag = inference.diagnostics
+        self.server.reply(peer, "/dexbridge/inferred", float(diag.f0_hz or 0.0), float(diag.level_db), str(diag.backend),
+                          float(diag.voice_f0_hz or 0.0), float(diag.cents or 0.0), diag.pitch, diag.source,
+                          float(diag.spec_mae[1]))
+        logger.info("inferred: '%s' from %s, MAE %.3f, %s, transpose %+d, %d renders, %.0f ms", inference.voice.name.strip(),
+                    diag.source, diag.spec_mae[1], _pitch_words(diag), diag.transpose, diag.renders,
+                    diag.timings_ms.get("total", 0.0))
+
+    def end_search(self) -> None:
+        """Ask a running search to stop: its request is answered with the best voice found so far."""
+        self.searches += 1
+
+    def _better(self, peer: Peer, number: int, better: Any) -> None:
+        if self.searches != number:
+            return  # a newer inference started: this search's voices are stale
+        diag = better.diagnostics
+        self.search = {"source": diag.source, "spec_mae": round(float(diag.spec_mae[1]), 4), "renders": diag.renders}
+        self.apply_voice(better.voice, better.latent)
+        self.server.reply(peer, "/dexbridge/better", diag.source, float(diag.spec_mae[1]), float(diag.cents or 0.0),
+                          int(diag.renders))
 
     # ----- the namespace ----------------------------------------------------------------------
 
@@ -199,7 +236,9 @@ class BridgeSession:
             "macros": self.engine.macro_count,
             "voices_applied": state.voices_applied,
             "control_steps": self.controls.loop.steps,
+            "morph": self.controls.status(),
             "requests_in_flight": len(self.tasks),
+            "search": self.search,
             "uploads_open": len(self.uploads),
             "files": {"read": [str(folder) for folder in self.files.folders], "write": str(self.files.write_folder)},
             "refused_peers": dict(self.server.refused_peers),
@@ -322,3 +361,9 @@ def _as_request_error(exc: BaseException) -> BaseException:
     if isinstance(exc, OSError) and not isinstance(exc, DexbridgeError):
         return RequestError(f"{exc.filename or 'file'}: {exc.strerror or exc}")
     return exc
+
+
+def _pitch_words(diag: Any) -> str:
+    if diag.cents is None:
+        return diag.pitch
+    return f"f0 {diag.f0_hz:.1f} Hz, voice {diag.voice_f0_hz:.1f} Hz ({diag.cents:+.1f} cents)"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.osc.allow import AllowList
+from engine.morph_path import DEFAULT_METHOD, MORPH_METHODS
 from models.errors import ConfigError
 
 ENV_PREFIX = "DEXBRIDGE_"
@@ -47,6 +48,7 @@ class Settings:
     channel: int = 1
     control_rate: float = 200.0
     slew_ms: float = 20.0
+    morph_method: str = DEFAULT_METHOD  # how /dexbridge/morph moves between the slots: planned, latent, naive
     dump_debounce_ms: float = 50.0
     dump_wait_notes: bool = False
     sink: tuple[str, ...] = ()  # empty: "midi" when midi_out is set, else none
@@ -55,6 +57,9 @@ class Settings:
     checkpoint: Path | None = None
     backend: str = "auto"
     engine_threads: int | None = None
+    search_ms: float = 500.0  # each inference's search budget: better voices stream until then
+    library: tuple[Path, ...] = ()  # voice libraries the search also starts from, beside the shipped one
+    no_library: bool = False  # leave the shipped library out
     input_device: str | None = None
     output_device: str | None = None
     max_jobs: int = 4
@@ -80,12 +85,15 @@ class Settings:
         _require(math.isfinite(self.control_rate) and 1 <= self.control_rate <= 2000,
                  f"control_rate = {self.control_rate} Hz, range 1..2000 (default 200)")
         _require(math.isfinite(self.slew_ms) and 0 <= self.slew_ms <= 10_000, f"slew_ms = {self.slew_ms} ms, range 0..10000")
+        _choice(self.morph_method, MORPH_METHODS, "morph_method")
         _require(math.isfinite(self.dump_debounce_ms) and 0 <= self.dump_debounce_ms <= 10_000,
                  f"dump_debounce_ms = {self.dump_debounce_ms} ms, range 0..10000")
         _require(self.byte_budget is None or self.byte_budget >= 7,
                  f"byte_budget = {self.byte_budget} bytes/s, must be >= 7 (one parameter change); leave unset for no limit")
         _require(self.engine_threads is None or 1 <= self.engine_threads <= 256,
                  f"engine_threads = {self.engine_threads}, range 1..256; leave unset for torch's default (every core)")
+        _require(math.isfinite(self.search_ms) and 0 <= self.search_ms <= 60_000,
+                 f"search_ms = {self.search_ms} ms, range 0..60000 (0 = the first voice only)")
         _require(1 <= self.max_jobs <= 64, f"max_jobs = {self.max_jobs}, range 1..64")
         _require(1 <= self.client_uploads <= 64, f"client_uploads = {self.client_uploads}, range 1..64 (open uploads per client)")
         _require(1 <= self.client_jobs <= 64, f"client_jobs = {self.client_jobs}, range 1..64 (inferences in flight per client)")

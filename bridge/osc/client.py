@@ -77,6 +77,12 @@ class OscClient(asyncio.DatagramProtocol):
         """Forget the replies kept for ``address``."""
         self._replies[address].clear()
 
+    def take(self, address: str) -> list[Reply]:
+        """Every reply kept for ``address`` (oldest first), forgotten once taken."""
+        replies = list(self._replies[address])
+        self.clear(address)
+        return replies
+
     def _raise_refusal(self) -> None:
         if self._replies[ERROR_ADDRESS]:
             _, (message, *_) = self._replies[ERROR_ADDRESS].popleft()
@@ -112,6 +118,4 @@ class OscClient(asyncio.DatagramProtocol):
             except TimeoutError:
                 break
         self._raise_refusal()
-        replies = list(self._replies[address])
-        self.clear(address)
-        return replies
+        return self.take(address)

@@ -220,7 +220,13 @@ OSC_REPLIES: dict[str, Route] = _table(
     Route(f"{PREFIX}/param", "ii", "i:vced-index i:value", "one changed voice parameter (VCED index 0-155)"),
     Route(f"{PREFIX}/host_param", "sf", "s:dexed-parameter-name f:normalised-value",
           "one changed parameter as Dexed's host parameter (for Max `vst~`), in `osc` mode"),
-    Route(f"{PREFIX}/inferred", "ffs", "f:f0-hz f:level-db s:backend", "what the engine heard, after an inference"),
+    Route(f"{PREFIX}/inferred", "ffsffssf",
+          "f:input-f0-hz f:level-db s:backend f:voice-f0-hz f:cents s:pitch s:source f:spec-mae",
+          "the answer to an inference, once its search ends: the recording's f0 and the voice's (0 = unpitched), "
+          "the cents between them, `pitched` or which side has no pitch, where the voice came from (`network`, "
+          "`library: NAME (SOURCE)`, `... + search`) and its log-spectral MAE against the recording (0 = identical)"),
+    Route(f"{PREFIX}/better", "sffi", "s:source f:spec-mae f:cents i:renders",
+          "while a search runs: a better voice was found and sent (its `/dexbridge/voice` follows)"),
     Route(f"{PREFIX}/done", "ss", "s:address s:detail", "a file request finished (`voice/save`, `bank/save`, `dump`, ...)"),
     Route(f"{PREFIX}/error", "s", "s:message", "anything refused: the message names the value, the valid range and the fix"),
 )

@@ -38,16 +38,16 @@ def test_corpus_split_gives_the_documented_json(tiny_checkpoint: Path, brass_cor
     with open_corpus(brass_corpus) as corpus:
         n_test = corpus.count("test")
     assert n_test > 0
-    scores = _run_json(tmp_path, str(tiny_checkpoint), "--corpus", str(brass_corpus))
-    assert set(scores) == {"n_voices", "network", "pipeline", "baselines"}
-    assert set(scores["baselines"]) == {"mean", "nearest"}
-    assert scores["n_voices"] == n_test
-    for entry in (scores["network"], scores["pipeline"], *scores["baselines"].values()):
+    scores = _run_json(tmp_path, str(tiny_checkpoint), "--corpus", str(brass_corpus), "--budgets", "0,40")
+    assert set(scores) == {"n_voices", "network", "pipelines", "refused", "baselines"}
+    assert set(scores["baselines"]) == {"mean", "nearest"} and set(scores["pipelines"]) == {"pipeline 0 ms", "pipeline 40 ms"}
+    assert scores["n_voices"] == n_test and scores["refused"] == {"pipeline 0 ms": 0, "pipeline 40 ms": 0}
+    for entry in (scores["network"], *scores["pipelines"].values(), *scores["baselines"].values()):
         assert set(entry) == METRICS
         assert 0.0 <= entry["num_mae"] <= 1.0 and 0.0 <= entry["cat_acc"] <= 1.0
         assert entry["spec_mae"] >= 0.0 and entry["spec_sc"] >= 0.0 and entry["mfcc_mae"] >= 0.0
     table = capsys.readouterr().out
-    assert "nearest" in table and f"{n_test} voices of {brass_corpus} (test split)" in table
+    assert "nearest" in table and "pipeline 40 ms" in table and f"{n_test} voices of {brass_corpus} (test split)" in table
 
 
 def test_training_voices_are_their_own_nearest_neighbours(tiny_checkpoint: Path, brass_corpus: Path,
@@ -57,7 +57,8 @@ def test_training_voices_are_their_own_nearest_neighbours(tiny_checkpoint: Path,
         train = corpus.voices("train")[:5]
     syx = tmp_path / "train5.syx"
     write_syx(syx, [encode_voice_dump(voice) for voice in train])
-    scores = _run_json(tmp_path, str(tiny_checkpoint), "--corpus", str(syx), "--train-corpus", str(brass_corpus))
+    scores = _run_json(tmp_path, str(tiny_checkpoint), "--corpus", str(syx), "--train-corpus", str(brass_corpus),
+                       "--budgets", "0", "--no-library")
     nearest = scores["baselines"]["nearest"]
     assert scores["n_voices"] == 5
     assert nearest == {"num_mae": 0.0, "cat_acc": 1.0, "spec_mae": 0.0, "spec_sc": 0.0, "mfcc_mae": 0.0}
@@ -65,7 +66,8 @@ def test_training_voices_are_their_own_nearest_neighbours(tiny_checkpoint: Path,
 
 
 def test_sample_takes_a_seeded_subset(tiny_checkpoint: Path, brass_corpus: Path, tmp_path: Path) -> None:
-    args = (str(tiny_checkpoint), "--corpus", str(brass_corpus), "--split", "train", "--sample", "3")
+    args = (str(tiny_checkpoint), "--corpus", str(brass_corpus), "--split", "train", "--sample", "3", "--budgets", "0",
+            "--no-library")
     first, again = _run_json(tmp_path, *args), _run_json(tmp_path, *args)
     assert first["n_voices"] == 3 and first == again
 

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from bridge.commands.cli import main
-from bridge.commands.demo import FILES, DemoError, karplus_strong, run_demo
+from bridge.commands.demo import FILES, DemoError, check_in_tune, karplus_strong, run_demo
 from bridge.midi.sysex import decode_sysex
 from bridge.midi.syxfile import read_syx_voices
 from models.checkpoint import load_checkpoint, save_checkpoint
@@ -90,8 +90,20 @@ def test_karplus_strong_refuses_what_it_cannot_play(f0: float, held: float) -> N
 async def test_demo_fails_loudly_when_the_inferred_voice_is_silent(tiny_checkpoint: Path, tmp_path: Path) -> None:
     # the tiny checkpoint answers near latent 0 whatever it hears, which decodes to a silent voice
     with pytest.raises(DemoError, match=r"inferred voice '.*' renders silent at note \d+.*--checkpoint"):
-        await run_demo(tmp_path / "demo", tiny_checkpoint, backend="torch", say=lambda line: None)
+        await run_demo(tmp_path / "demo", tiny_checkpoint, backend="torch", library=False, say=lambda line: None)
     assert not (tmp_path / "demo" / "inferred.wav").exists()
+
+
+def test_the_demo_refuses_an_answer_out_of_tune() -> None:
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    sine = (0.5 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32)
+    played, off = check_in_tune(sine, 220.0, "SINE")
+    assert played == pytest.approx(220.0, rel=0.005) and abs(off) < 5
+    with pytest.raises(DemoError, match=r"'SINE' played at note 60 sounds at 220\.0 Hz \(\+100 cents\), not at the "
+                                        r"pluck's 207\.7 Hz \(within 50 cents\): it is out of tune"):
+        check_in_tune(sine, 220.0 * 2 ** (-1 / 12), "SINE")
+    with pytest.raises(DemoError, match="sounds at no clear pitch"):
+        check_in_tune(np.random.default_rng(0).normal(0, 0.3, SAMPLE_RATE).astype(np.float32), 220.0, "NOISE")
 
 
 async def test_demo_fails_loudly_without_a_checkpoint(tmp_path: Path) -> None:
