@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := jackd2 libportaudio2
+APT_PACKAGES := jackd2 libportaudio2 fluidsynth timgm6mb-soundfont
 ARGS ?= voices --bundled brass
 
 .PHONY: run test system venv clean

@@ -5,7 +5,7 @@ SoundFont, held 3 s of a 4 s window, mixed to mono at 22 050 Hz and normalised t
 peak. ``manifest.json`` lists every file with its GM program, MIDI note, expected f0 (``null``
 for the unpitched drums) and category.
 
-    python scripts/render_instruments.py --out runs/instruments [--font PATH] [--limit N]
+    python scripts/render_instruments.py --out runs/instruments [--font PATH] [--limit N] [--only a,b]
 """
 
 from __future__ import annotations
@@ -122,11 +122,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="output folder (created)")
     parser.add_argument("--font", help="General MIDI SoundFont (.sf2/.sf3); default: an installed Debian one")
     parser.add_argument("--limit", type=int, help="render only the first N notes")
+    parser.add_argument("--only", help="render only these instruments (comma-separated names, e.g. piano,snare_drum)")
     args = parser.parse_args(argv)
     if shutil.which("fluidsynth") is None:
         sys.exit("error: the fluidsynth command is not installed: apt-get install -y fluidsynth")
     font = find_font(args.font)
-    notes = NOTES[: args.limit] if args.limit is not None else NOTES
+    notes = NOTES
+    if args.only:
+        wanted = set(args.only.split(","))
+        unknown = sorted(wanted - {name for name, *_ in NOTES})
+        if unknown:
+            sys.exit(f"error: unknown instrument(s) {', '.join(unknown)}; choose from {', '.join(sorted({n for n, *_ in NOTES}))}")
+        notes = tuple(item for item in NOTES if item[0] in wanted)
+    notes = notes[: args.limit] if args.limit is not None else notes
     args.out.mkdir(parents=True, exist_ok=True)
     manifest = []
     print(f"rendering {len(notes)} notes with {font}")
