@@ -54,8 +54,10 @@ SILENCE_DB = -60.0
 """Loudest frame RMS (dB re full scale) below which the audio is silent."""
 SOUNDING_DB = 30.0
 """The analysed segment ends where the level falls this far below its loudest frame."""
-MIN_SOUNDING_SECONDS = 0.1
-"""A sound shorter than this (a click, a kick drum's thump) has no stable pitch."""
+MIN_SOUNDING_SECONDS = 0.04
+MIN_PERIODS = 8
+"""A sound shorter than :data:`MIN_SOUNDING_SECONDS` or than this many periods of its f0 (a click, a kick
+drum's thump) has no stable pitch; a short high pluck (a DX7 guitar at C6 decays 30 dB in 0.1 s) has one."""
 FMIN_HZ = 30.0
 FMAX_HZ = 4200.0
 """Range of f0 answers (C2-C6 voices with ratios 0.5-4 sound within it)."""
@@ -279,7 +281,8 @@ def estimate_f0(audio: np.ndarray, sample_rate: int) -> F0Estimate:
     segment = _sounding(mono[onset : onset + round(SEGMENT_SECONDS * ANALYSIS_RATE)])
     partials = _partials(segment)
     f0, share = _best_f0(partials)
-    if segment.size < MIN_SOUNDING_SECONDS * ANALYSIS_RATE:
+    shortest = max(MIN_SOUNDING_SECONDS, MIN_PERIODS / f0 if f0 else 0.0)
+    if segment.size < shortest * ANALYSIS_RATE:
         return F0Estimate(None, 0.0, share, "unpitched: no stable pitch")
     if f0 is None or share < HARMONICITY_MIN:
         reason = "unpitched: noise" if partials.flatness > NOISE_FLATNESS else "unpitched: inharmonic"

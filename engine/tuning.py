@@ -3,10 +3,13 @@
 A DX7 voice has no pitch parameter: at a key its f0 follows from its operators' frequency ratios,
 and the network's ratios often land an octave or more away from the recording. So the voice is
 rendered at the reference note with transpose centred, its f0 measured (:func:`engine.pitch.estimate_f0`,
-which reads the partials and does not make octave errors on FM spectra), and transpose set to the
-semitones between that f0 and the recording's. Where the DX7's -24..+24 semitones cannot reach,
-every ratio-mode operator's frequency is scaled by the same whole octaves (:func:`scale_ratios`),
-which keeps the spectrum's structure, and the voice is measured again.
+which reads the partials and does not make octave errors on FM spectra), transpose set to the
+semitones between that f0 and the recording's, and the transposed voice measured again as played
+(transpose moves the key that rate and level scaling see, so the spectrum can change): corrected
+once if it still lands a semitone or more away, unpitched if it no longer has a pitch. Where the
+DX7's -24..+24 semitones cannot reach, every ratio-mode operator's frequency is scaled by the same
+whole octaves (:func:`scale_ratios`), which keeps the spectrum's structure, and the voice is
+measured again.
 
 An unpitched recording (drums, clicks, bells with no clear f0) keeps the transpose it came with;
 so does a voice whose render is unpitched. Nothing here is refused: the answer says which side
@@ -41,7 +44,8 @@ class Tuning:
     Attributes:
         voice: the tuned voice (transpose set; ratios scaled by ``octaves`` where needed).
         input_f0_hz: the recording's f0; ``None`` when unpitched.
-        voice_f0_hz: the tuned voice's f0 played at the reference note; ``None`` when unpitched.
+        voice_f0_hz: the tuned voice's f0 measured as played at the reference note (transpose
+            included); ``None`` when unpitched.
         cents: ``voice_f0_hz`` relative to ``input_f0_hz`` (positive = the voice is sharp); ``None``
             unless both are pitched.
         octaves: octaves every ratio-mode operator was scaled by (0 = none).
@@ -130,10 +134,29 @@ def tune(voice: Voice, input_f0_hz: float | None, measure: Callable[[Voice], F0E
             octaves = 0
             messages = ("the pitch is beyond transpose's +-24 semitones and the ratios cannot be scaled by whole "
                         "octaves: transpose clamped",)
-    transpose = min(max(round(semitones), -TRANSPOSE_LIMIT), TRANSPOSE_LIMIT)
-    tuned = centred.replace({TRANSPOSE_INDEX: TRANSPOSE_CENTRE + transpose})
-    voice_f0 = measured.f0_hz * 2.0 ** (transpose / 12.0)
-    return Tuning(tuned, input_f0_hz, voice_f0, cents(voice_f0, input_f0_hz), octaves, messages=messages)
+    return _played(centred, _clamped(round(semitones)), input_f0_hz, measure, octaves, messages)
+
+
+def _clamped(transpose: int) -> int:
+    return min(max(transpose, -TRANSPOSE_LIMIT), TRANSPOSE_LIMIT)
+
+
+def _played(centred: Voice, transpose: int, input_f0_hz: float, measure: Callable[[Voice], F0Estimate], octaves: int,
+            messages: tuple[str, ...]) -> Tuning:
+    """The voice at ``transpose``, measured as played (transpose moves the key its scaling sees, so the
+    spectrum, and the pitch heard, can change); one correction when it lands a semitone or more away."""
+    for attempt in range(2):
+        tuned = centred.replace({TRANSPOSE_INDEX: TRANSPOSE_CENTRE + transpose})
+        played = measure(tuned)
+        if played.f0_hz is None:
+            return Tuning(tuned, input_f0_hz, None, None, octaves, f"voice unpitched when transposed {transpose:+d} "
+                          f"({played.reason})", messages)
+        off = cents(played.f0_hz, input_f0_hz)
+        corrected = _clamped(transpose - round(off / 100.0))
+        if abs(off) <= IN_TUNE_CENTS or corrected == transpose or attempt:
+            return Tuning(tuned, input_f0_hz, played.f0_hz, off, octaves, messages=messages)
+        transpose = corrected
+    raise AssertionError("unreachable")
 
 
 def _octaves_needed(semitones: int) -> int:

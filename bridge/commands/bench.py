@@ -87,6 +87,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="the baseline architecture, run eagerly with random weights (default configs/paper.toml)")
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="also write the figures as JSON")
     parser.add_argument("--bridge", action="store_true",
-                        help="time the daemon instead (needs a JACK server): OSC control -> first MIDI byte, OSC infer/blob -> "
-                        "last MIDI byte (p50/p99, against Engine.decode alone), and 1 000 control messages/s sustained")
+                        help="time the daemon instead (needs a JACK server): OSC control -> first MIDI byte, OSC "
+                        "infer/blob -> the first and the final voice's MIDI (p50/p99, against Engine.decode alone), "
+                        "and 1 000 control messages/s sustained")
     parser.set_defaults(handler=_bench)

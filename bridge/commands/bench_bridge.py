@@ -6,8 +6,11 @@ the port took it (``rtmidi.send_message`` returned): that is "out" (a JACK perio
 are on the wire; the dummy server's period is 5.3 ms and is not the daemon's). Three figures:
 
 * control -> first MIDI byte: ``/dexbridge/morph`` datagram sent -> first parameter change out;
-* OSC datagram -> last MIDI byte: ``/dexbridge/infer/blob`` (0.5 s snippet) -> the voice's last
-  parameter change out (a bank voice is made current before each round, so every answer is a change);
+* snippet -> first voice: ``/dexbridge/infer/blob`` (0.5 s snippet) -> the first parameter change of
+  the first voice out (the network's answer or the nearest library voice, tuned: pitch tracking
+  included), and -> the final voice's last parameter change out, once the search (``--search-ms``,
+  the daemon's default) has streamed its better voices (a bank voice is made current before each
+  round, so every answer is a change);
 * sustained control: 1 000 ``/dexbridge/morph`` messages a second from another thread for a few
   seconds: messages lost, the largest backlog seen, and how long after the last message the
   daemon is idle with nothing queued (latest wins: no backlog means it is idle within a tick).
@@ -48,7 +51,8 @@ class BridgeBenchReport:
     """Latency percentiles (ms) and the sustained-rate figures."""
 
     control_to_first_midi_ms: dict[str, float]
-    osc_to_last_midi_ms: dict[str, float]
+    snippet_to_first_voice_ms: dict[str, float]
+    snippet_to_final_voice_ms: dict[str, float]
     decode_baseline_ms: dict[str, float]
     sustained: dict[str, float]
     iterations: int
@@ -68,7 +72,8 @@ class BridgeBenchReport:
         sustained = self.sustained
         lines = [f"{'bridge path (' + self.backend + ')':<34}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}",
                  row("control -> first MIDI byte", self.control_to_first_midi_ms),
-                 row("OSC infer/blob -> last MIDI byte", self.osc_to_last_midi_ms),
+                 row("snippet -> first voice, first byte", self.snippet_to_first_voice_ms),
+                 row("snippet -> final voice, last byte", self.snippet_to_final_voice_ms),
                  row("baseline: Engine.decode alone", self.decode_baseline_ms),
                  f"control path / decode (p50): {ratio:.2f}x; {self.iterations} rounds",
                  f"sustained {sustained['rate_hz']:.0f} msgs/s for {sustained['seconds']:.1f} s: "
@@ -190,22 +195,23 @@ async def run_bridge_bench(engine: Any, bank_path: str, *, iterations: int = 100
         voices = [item.voice for item in read_syx_voices(bank_path).voices]
         renderer = Renderer()
         snippets = [renderer.render(voices[i], 60, 85)[: round(SNIPPET_SECONDS * renderer.sample_rate)] for i in (3, 20)]
-        infer = []
+        first, final = [], []
         for round_index in range(max(3, iterations // 5)):
             snippet = snippets[round_index % 2]
             await ask(_dgram("/dexbridge/program", 10 + round_index % 2))  # so the inferred voice is always a change
             before = len(sink.sent)
             sent = await ask(_dgram("/dexbridge/infer/blob", snippet.astype("<f4").tobytes(), renderer.sample_rate))
             if len(sink.sent) > before:
-                infer.append(sink.sent[-1] - sent)
+                first.append(sink.sent[before] - sent)
+                final.append(sink.sent[-1] - sent)
 
         sustained = await _sustained(daemon, sink, client, target, rate_hz, seconds, engine, slots)
         notes = [f"'out' = rtmidi took the message for JACK port {sink.name}; the JACK period adds up to one cycle"]
         if len(control) < iterations:
             notes.append(f"{iterations - len(control)} control rounds changed no parameter (skipped)")
         client.close()
-        return BridgeBenchReport(_percentiles(control), _percentiles(infer), _percentiles(decode), sustained,
-                                 iterations, engine.backend_name, notes)
+        return BridgeBenchReport(_percentiles(control), _percentiles(first), _percentiles(final), _percentiles(decode),
+                                 sustained, iterations, engine.backend_name, notes)
     finally:
         daemon.request_stop()
         await daemon.shutdown()
@@ -256,11 +262,14 @@ async def _sustained(daemon: Daemon, sink: _TimedSink, client: socket.socket, ta
 
 
 def bridge_bench(checkpoint: Any, backend: str, iterations: int) -> BridgeBenchReport:
-    """Build an engine for ``checkpoint`` on ``backend`` and run :func:`run_bridge_bench` on the bundled brass bank."""
+    """Build an engine for ``checkpoint`` on ``backend`` (the shipped library, the daemon's default search
+    budget) and run :func:`run_bridge_bench` on the bundled brass bank."""
     from bridge.commands.librarian import bundled_bank_path
     from engine.backends import select_backend
+    from engine.library import load_libraries
     from engine.runtime import Engine
 
-    engine = Engine(checkpoint, select_backend(backend, checkpoint))
+    engine = Engine(checkpoint, select_backend(backend, checkpoint), library=load_libraries(None),
+                    search_budget_ms=Settings().search_ms)  # as the daemon serves by default
     engine.infer(engine.reference_tone(), engine.sample_rate, search=False)  # warm-up, as Engine.load does
     return asyncio.run(run_bridge_bench(engine, str(bundled_bank_path("brass")), iterations=iterations))
