@@ -9,7 +9,7 @@ closer to B's) and starts and ends on the voices themselves.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -18,7 +18,8 @@ from models.metrics import spec_mae
 from models.params import VOICE_PARAMS, Kind
 from models.voice import Voice
 
-__all__ = ["PathScore", "Summary", "ends_exact", "score_path", "summarise"]
+__all__ = ["PAD_DIAGONALS", "PAD_EDGES", "PAD_LINES", "PathScore", "Summary", "ends_exact", "positions", "score_line",
+           "score_pad", "score_path", "summarise"]
 
 _SOUND = [p.index for p in VOICE_PARAMS if p.kind is not Kind.NAME]  # VCED 0-144: everything but the name
 
@@ -110,3 +111,53 @@ def summarise(scores: Sequence[PathScore]) -> Summary:
                    float(np.median([s.path_ratio for s in scores])), float(toward),
                    float(np.mean([s.ends_exact for s in scores])))
 
+
+
+Line = Callable[[float], Voice]
+"""A 1-D morph: position 0..1 -> voice."""
+Pad = Callable[[float, float], Voice]
+"""A 4-corner pad: (x, y) in 0..1 x 0..1 -> voice."""
+Magnitude = Callable[[Voice], np.ndarray]
+"""A voice -> the magnitude spectrogram of its render (``models.metrics.stft_magnitude`` at (60, 85))."""
+
+PAD_LINES: dict[str, tuple[Callable[[float], tuple[float, float]], int, int]] = {
+    "top A-B": (lambda t: (t, 0.0), 0, 1),
+    "bottom C-D": (lambda t: (t, 1.0), 2, 3),
+    "left A-C": (lambda t: (0.0, t), 0, 2),
+    "right B-D": (lambda t: (1.0, t), 1, 3),
+    "diagonal A-D": (lambda t: (t, t), 0, 3),
+    "diagonal B-C": (lambda t: (1.0 - t, t), 1, 2),
+}
+"""The lines a pad is measured along: (position at t, start corner, end corner); corners A B C D = 0 1 2 3."""
+PAD_EDGES = ("top A-B", "bottom C-D", "left A-C", "right B-D")
+PAD_DIAGONALS = ("diagonal A-D", "diagonal B-C")
+
+
+def positions(steps: int) -> np.ndarray:
+    """``steps`` evenly spaced positions from 0 to 1, both included.
+
+    Raises:
+        ValueError: fewer than 2.
+    """
+    if steps < 2:
+        raise ValueError(f"a morph is measured at 2 positions or more (its ends), got {steps}")
+    return np.linspace(0.0, 1.0, steps)
+
+
+def score_line(line: Line, start: Voice, end: Voice, steps: int, magnitude: Magnitude) -> tuple[PathScore, list[np.ndarray]]:
+    """Play a morph at ``steps`` positions, render each and score the path.
+
+    Returns:
+        The score and each position's magnitude spectrogram (for pictures).
+    """
+    voices = [line(float(x)) for x in positions(steps)]
+    magnitudes = [magnitude(voice) for voice in voices]
+    return score_path(magnitudes, exact=ends_exact(voices, start, end)), magnitudes
+
+
+def score_pad(pad: Pad, corners: Sequence[Voice], steps: int, magnitude: Magnitude) -> dict[str, PathScore]:
+    """Score a pad along its four edges and two diagonals (:data:`PAD_LINES`)."""
+    scores = {}
+    for name, (at, first, last) in PAD_LINES.items():
+        scores[name] = score_line(lambda t, at=at: pad(*at(t)), corners[first], corners[last], steps, magnitude)[0]
+    return scores

@@ -1,0 +1,98 @@
+"""The morph planner: paths whose best shape is known, a categorical switch, the pad, and a real pair
+measured as ``dexbridge eval-morph`` measures it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.morph_eval import score_line
+from engine.morph_path import blend
+from engine.morph_plan import GROUPS, Sketch, plan_morph, plan_pad
+from models.errors import ModelInputError
+from models.metrics import stft_magnitude
+from models.params import BY_NAME, LEARNABLE, TRANSPOSE_INDEX
+from models.render import Renderer
+from models.voice import Voice
+
+SHORT = Sketch(0.5, 0.75)  # quick renders: these tests check shapes, not fine rankings
+
+
+def index(name: str) -> int:
+    return BY_NAME[name].index
+
+
+def test_groups_cover_every_learnable_parameter_and_transpose_once() -> None:
+    covered = [i for _, indices in GROUPS for i in indices]
+    assert sorted(covered) == sorted([p.index for p in LEARNABLE] + [TRANSPOSE_INDEX])
+
+
+def test_one_numerical_parameter_apart_the_plan_moves_it_monotonically(brass_voices: list[Voice]) -> None:
+    level = index("op1_output_level")
+    a = brass_voices[0]
+    b = a.replace({level: a[level] - 60})
+    plan = plan_morph(a, b, sketch=SHORT, order_sketch=SHORT)
+    assert plan.waypoints[0] == a and plan.waypoints[-1] == b and plan.steps == 8
+    values = [w[level] for w in plan.waypoints]
+    assert values == sorted(values, reverse=True) and len(set(values)) == 9, values
+    assert all(w.diff(a).keys() <= {level} for w in plan.waypoints[:4])
+    fine = [plan.voice_at(x)[level] for x in np.linspace(0, 1, 33)]
+    assert fine == sorted(fine, reverse=True)
+
+
+def test_a_switch_lands_where_it_is_not_heard() -> None:
+    """OP3 (a carrier in algorithm 1) fades out and changes to fixed frequency: a plan switches the
+    mode once OP3 is silent, where naive interpolation switches it halfway, at half level."""
+    level, mode, coarse = index("op3_output_level"), index("op3_osc_mode"), index("op3_coarse")
+    a = Voice.init().replace({level: 99, coarse: 2})
+    b = a.replace({level: 0, mode: 1})
+    plan = plan_morph(a, b, sketch=SHORT, order_sketch=SHORT)
+    assert plan.waypoints[0] == a and plan.waypoints[-1] == b
+    assert all(w[level] == 0 for w in plan.waypoints if w[mode] == 1), [(w[level], w[mode]) for w in plan.waypoints]
+    assert [w[level] for w in plan.waypoints] == sorted((w[level] for w in plan.waypoints), reverse=True)
+    halfway = blend(a, b, 0.5)
+    assert halfway[mode] == 1 and halfway[level] == 50  # naive: the switch at half level
+
+
+def test_names_switch_halfway_and_alike_voices_make_a_one_step_plan(brass_voices: list[Voice]) -> None:
+    a = brass_voices[0]
+    b = a.replace({index("op2_eg_rate1"): (a[index("op2_eg_rate1")] + 50) % 100}).with_name("OTHER")
+    plan = plan_morph(a, b, steps=4, sketch=SHORT, order_sketch=SHORT)
+    assert [w.name for w in plan.waypoints] == [a.name] * 2 + [b.name] * (len(plan.waypoints) - 2)
+    same = plan_morph(a, a.with_name("COPY"), sketch=SHORT)
+    assert same.waypoints == (a, a.with_name("COPY"))
+    with pytest.raises(ModelInputError, match="at least 1 step, got 0"):
+        plan_morph(a, b, steps=0, sketch=SHORT)
+
+
+def test_a_planned_pad_plans_its_four_edges(brass_voices: list[Voice]) -> None:
+    a = brass_voices[0]
+    rates = [index(f"op{op}_eg_rate2") for op in range(1, 4)]
+    b, c = a.replace({rates[0]: 10}), a.replace({rates[1]: 10, index("feedback"): 0})
+    d = b.replace({rates[2]: 10, index("lfo_wave"): (a[index("lfo_wave")] + 1) % 6})
+    pad = plan_pad([a, b, c, d], sketch=SHORT, order_sketch=SHORT)
+    assert pad.corners == (a, b, c, d)
+    for plan, (start, end) in zip((pad.top, pad.bottom, pad.left, pad.right), ((a, b), (c, d), (a, c), (b, d)), strict=True):
+        assert plan.waypoints[0] == start and plan.waypoints[-1] == end
+    assert pad.voice_at(0.5, 0.0) == pad.top.voice_at(0.5) and pad.voice_at(1.0, 0.25) == pad.right.voice_at(0.25)
+    centre = pad.voice_at(0.5, 0.5)
+    assert 0 <= centre[index("feedback")] <= a[index("feedback")]
+    assert centre[index("lfo_wave")] in {a[index("lfo_wave")], d[index("lfo_wave")]}
+    with pytest.raises(ModelInputError, match="a pad has 4 corners"):
+        plan_pad([a, b, c], sketch=SHORT)
+
+
+def test_a_planned_morph_between_two_brass_voices_is_smoother_than_naive(brass_voices: list[Voice]) -> None:
+    """BRASS 1 -> PERCBRASS (the demo's morph), rendered and scored as eval-morph does."""
+    a, b = brass_voices[0], brass_voices[6]
+    renderer = Renderer()
+
+    def magnitude(voice: Voice) -> np.ndarray:
+        return stft_magnitude(renderer.render(voice, 60, 85))
+
+    planned, _ = score_line(plan_morph(a, b).voice_at, a, b, 9, magnitude)
+    naive, _ = score_line(lambda x: blend(a, b, x), a, b, 9, magnitude)
+    assert planned.ends_exact and naive.ends_exact
+    assert planned.largest_step <= 0.75 * naive.largest_step, (planned.largest_step, naive.largest_step)
+    assert planned.path_ratio <= 0.75 * naive.path_ratio, (planned.path_ratio, naive.path_ratio)
+    assert planned.toward >= 7 / 8
