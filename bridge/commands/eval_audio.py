@@ -7,22 +7,34 @@ printing happen here; the scoring is :mod:`engine.audio_eval`.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from bridge.atomicfile import atomic_write_text
+from bridge.commands.argtypes import at_least
 from bridge.commands.inputs import read_audio
 from engine.library import load_libraries
-from models.errors import AudioFileError, ModelInputError
+from models.corpus import SPLITS, open_corpus
+from models.errors import AudioFileError, CorpusError, ModelInputError
+from models.render import Renderer
+from models.voice import Voice
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aif", ".aiff")
 
 
-def recordings(sources: list[Path]) -> list[tuple[Path, float | None]]:
+Recording = tuple[str, Callable[[], tuple[np.ndarray, int]], float | None]
+"""A name, how to get its audio and rate, and the f0 it was made at when known."""
+
+
+def recordings(sources: list[Path]) -> list[Recording]:
     """Audio files of the sources (files, and folders searched for audio), with the f0 each was
     made at when a folder's ``manifest.json`` says it.
 
@@ -43,7 +55,30 @@ def recordings(sources: list[Path]) -> list[tuple[Path, float | None]]:
             raise AudioFileError(f"{source}: no such file or folder; give audio files or folders of them")
     if not found:
         raise AudioFileError(f"no audio file ({', '.join(AUDIO_SUFFIXES)}) in {', '.join(map(str, sources))}")
-    return found
+    return [(path.name, functools.partial(read_audio, path), expected) for path, expected in found]
+
+
+def corpus_recordings(corpus: Path, split: str, sample: int | None, seed: int) -> list[Recording]:
+    """Voices of a corpus split rendered at middle C (dexed-py, velocity 85), each named by its id: the
+    in-domain set, where the f0 to reach is the original voice's own.
+
+    Raises:
+        CorpusError: not a corpus, or an empty split.
+    """
+    with open_corpus(corpus) as opened:
+        ids, voices = opened.ids(split), opened.voices(split)
+    if not voices:
+        raise CorpusError(f"no voice in the {split} split of {corpus}")
+    picked = range(len(voices))
+    if sample is not None and sample < len(voices):
+        picked = sorted(random.Random(seed).sample(picked, sample))
+    renderer = Renderer()
+    return [(f"{split}#{ids[i]} {voices[i].name.strip()}", functools.partial(_render, renderer, voices[i]), None)
+            for i in picked]
+
+
+def _render(renderer: Renderer, voice: Voice) -> tuple[np.ndarray, int]:
+    return renderer.render(voice, 60, 85), renderer.sample_rate
 
 
 def _cell(value: float | None, pattern: str) -> str:
@@ -55,17 +90,19 @@ def _eval_audio(args: argparse.Namespace) -> int:
     from engine.runtime import Engine
 
     started = time.perf_counter()
-    files = recordings(args.sources)
+    if bool(args.sources) == (args.corpus is not None):
+        raise AudioFileError("give audio files or folders, or --corpus CORPUS.sqlite (the in-domain set), not both")
+    files = recordings(args.sources) if args.sources else corpus_recordings(args.corpus, args.split, args.sample, args.seed)
     library = load_libraries(args.library, not args.no_library)
     engine = Engine.load(args.checkpoint, backend=args.backend, threads=args.threads, library=library,
                          search_budget_ms=args.search_ms)
     scores, refused = [], []
-    for path, expected in tqdm(files, desc="eval-audio", unit="file", disable=args.quiet or not sys.stderr.isatty()):
-        audio, rate = read_audio(path)
+    for name, load, expected in tqdm(files, desc="eval-audio", unit="file", disable=args.quiet or not sys.stderr.isatty()):
+        audio, rate = load()
         try:
-            scores.append(score_recording(engine, library, path.name, audio, rate, expected_f0_hz=expected))
+            scores.append(score_recording(engine, library, name, audio, rate, expected_f0_hz=expected))
         except ModelInputError as error:
-            refused.append({"file": path.name, "reason": str(error)})
+            refused.append({"file": name, "reason": str(error)})
     methods = [m for m in METHODS if scores and m in scores[0].answers]
     print(f"{'file':<28}{'input f0':>9}" + "".join(f"{m + ' mae':>22}{'cents':>8}" for m in methods))
     for s in scores:
@@ -97,9 +134,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "transpose, as a player would, and compare it with the recording: log-spectral MAE (0 = identical) and the "
         "f0 of each side (cents between them when both are pitched). The baseline is the nearest library voice by "
         "sound, with the transpose the input's pitch gives, and the same voice tuned. Make a set of real instrument "
-        "notes with 'python scripts/render_instruments.py --out DIR'.",
+        "notes with 'python scripts/render_instruments.py --out DIR'; --corpus scores renders of held-out voices "
+        "instead (in domain: the f0 to reach is the original voice's).",
     )
-    parser.add_argument("sources", nargs="+", type=Path, metavar="FILE|DIR", help="audio files, or folders of them")
+    parser.add_argument("sources", nargs="*", type=Path, metavar="FILE|DIR", help="audio files, or folders of them")
+    parser.add_argument("--corpus", type=Path, metavar="CORPUS.sqlite",
+                        help="instead of files: render voices of a corpus split at middle C (the in-domain set)")
+    parser.add_argument("--split", choices=SPLITS, default="test", help="the corpus split (default test)")
+    parser.add_argument("--sample", type=at_least(1), metavar="N", help="a seeded random sample of N voices of the split")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="also write every score as JSON")
     parser.add_argument("--search-ms", type=float, default=1000.0, metavar="MS",
                         help="the pipeline's search budget per recording (default 1000; 0 = the first voice)")

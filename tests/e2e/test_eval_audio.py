@@ -47,3 +47,23 @@ def test_eval_audio_answers_real_instruments_in_tune(instruments: Path, tmp_path
     assert set(report["summary"]) == {"pipeline", "nearest", "nearest+tuning"}
     table = capsys.readouterr().out
     assert "median |c|" in table and "6 recordings scored, 0 refused" in table
+
+
+def test_eval_audio_on_held_out_renders_and_its_refusals(brass_path: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from bridge.midi.syxfile import read_syx_voices
+    from models.corpus import CorpusEntry, build_corpus
+
+    corpus = tmp_path / "brass.sqlite"
+    build_corpus(corpus, [CorpusEntry(i.voice, i.report, "brass.syx", i.slot) for i in read_syx_voices(brass_path).voices])
+    out = tmp_path / "scores.json"
+    assert main(["eval-audio", "--corpus", str(corpus), "--split", "train", "--sample", "2", "--search-ms", "0",
+                 "--no-library", "-q", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert len(report["recordings"]) == 2 and all(r["name"].startswith("train#") for r in report["recordings"])
+    assert set(report["summary"]) == {"pipeline"}  # no library: no retrieval baseline
+    capsys.readouterr()
+    assert main(["eval-audio", str(tmp_path), "--corpus", str(corpus)]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert main(["eval-audio", str(tmp_path / "none")]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
