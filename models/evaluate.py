@@ -19,6 +19,7 @@ Renders and audio features run in worker processes; the model runs in this proce
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -55,6 +56,8 @@ class EvalReport:
     Attributes:
         pipelines: pipeline name -> its mean scores.
         refused: pipeline name -> voices it refused (scored with the network's answer).
+        by_label: label (harmonic / percussive / sfx) -> answer name -> mean scores over the test voices
+            of that label, when labels were given.
     """
 
     n_voices: int
@@ -63,13 +66,21 @@ class EvalReport:
     mean: Scores
     nearest: Scores
     refused: dict[str, int]
+    by_label: dict[str, dict[str, Scores]] = dataclasses.field(default_factory=dict)
+
+    def answers(self) -> dict[str, Scores]:
+        """Every answer's mean scores by name: network, each pipeline, mean voice, nearest."""
+        return {"network": self.network, **self.pipelines, "mean voice": self.mean, "nearest": self.nearest}
 
     def to_dict(self) -> dict[str, object]:
-        """``{"n_voices", "network", "pipelines": {name: scores}, "refused", "baselines": {"mean", "nearest"}}``."""
+        """``{"n_voices", "network", "pipelines": {name: scores}, "refused", "baselines": {"mean", "nearest"},
+        "by_label": {label: {answer: scores}}}``."""
         return {"n_voices": self.n_voices, "network": self.network.to_dict(),
                 "pipelines": {name: scores.to_dict() for name, scores in self.pipelines.items()},
                 "refused": self.refused,
-                "baselines": {"mean": self.mean.to_dict(), "nearest": self.nearest.to_dict()}}
+                "baselines": {"mean": self.mean.to_dict(), "nearest": self.nearest.to_dict()},
+                "by_label": {label: {name: s.to_dict() for name, s in answers.items()}
+                             for label, answers in self.by_label.items()}}
 
 
 def mean_voice(voices: Sequence[Voice]) -> Voice:
@@ -191,6 +202,7 @@ def evaluate(
     train_index: SpectrogramIndex,
     *,
     pipelines: Mapping[str, Pipeline] | None = None,
+    labels: Sequence[str | None] | None = None,
     workers: int = 2,
     chunk: int = 32,
     progress: bool = False,
@@ -203,6 +215,7 @@ def evaluate(
         train_voices: the training split (the mean voice; the answers of ``train_index``).
         train_index: the training spectrograms, item ``i`` = ``train_voices[i]``.
         pipelines: inference paths by name (``dexbridge infer`` at several budgets, ...).
+        labels: each test voice's label (harmonic / percussive / sfx, or None): scores per label too.
         workers: render / scoring processes.
         chunk: voices per batch.
         progress: a tqdm bar on stderr.
@@ -243,6 +256,11 @@ def evaluate(
                      for target, item_audio, n, p, r in zip(vceds, audio, network, piped, nearest, strict=True)]
             rows.extend(pool.map(_score_item, tasks))
             bar.update(len(vceds))
+    names = ["network", "mean voice", "nearest", *pipelines]
     network_scores, mean_scores, nearest_scores, *piped_scores = (Scores.mean(list(c)) for c in zip(*rows, strict=True))
+    by_label: dict[str, dict[str, Scores]] = {}
+    for label in sorted({label for label in labels or () if label}):
+        mine = [row for row, own in zip(rows, labels or (), strict=True) if own == label]
+        by_label[label] = dict(zip(names, (Scores.mean(list(c)) for c in zip(*mine, strict=True)), strict=True))
     return EvalReport(len(rows), network_scores, dict(zip(pipelines, piped_scores, strict=True)), mean_scores,
-                      nearest_scores, refused)
+                      nearest_scores, refused, by_label)

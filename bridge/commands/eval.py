@@ -21,6 +21,7 @@ from bridge.midi.syxfile import SYX_SUFFIXES, read_syx_voices
 from engine.backends import BACKENDS, select_backend
 from engine.library import load_libraries
 from engine.runtime import Engine
+from models.analysis import analyse_voices
 from models.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, load_checkpoint
 from models.corpus import SPLITS, open_corpus
 from models.dataset import SpectrogramDataset
@@ -134,10 +135,14 @@ def budget_pipelines(args: argparse.Namespace, checkpoint: Checkpoint) -> dict[s
 
 
 def format_report(report: EvalReport) -> str:
-    """A fixed-width table: one row per answer, one column per metric."""
-    rows = {"network": report.network, **report.pipelines, "mean voice": report.mean, "nearest": report.nearest}
+    """A fixed-width table: one row per answer, one column per metric; then spec_mae per label."""
     lines = [f"{'':20}" + "".join(f"{m:>10}" for m in METRICS)]
-    lines += [f"{name:20}" + "".join(f"{getattr(s, m):>10.4f}" for m in METRICS) for name, s in rows.items()]
+    lines += [f"{name:20}" + "".join(f"{getattr(s, m):>10.4f}" for m in METRICS) for name, s in report.answers().items()]
+    if report.by_label:
+        names = list(report.answers())
+        lines += ["", "spec_mae by label", f"{'':20}" + "".join(f"{label:>12}" for label in report.by_label)]
+        lines += [f"{name:20}" + "".join(f"{report.by_label[label][name].spec_mae:>12.4f}" for label in report.by_label)
+                  for name in names]
     return "\n".join(lines)
 
 
@@ -159,8 +164,12 @@ def _eval(args: argparse.Namespace) -> int:
         picked = sorted(random.Random(args.seed).sample(range(len(test_voices)), args.sample))
         test_voices = [test_voices[i] for i in picked]
     train_voices, index = training_reference(args, checkpoint)
+    labels = None
+    if args.labels:
+        labels = [item.label for item in analyse_voices(test_voices, label=True, workers=args.workers,
+                                                        progress=not args.quiet)]
     report = evaluate(checkpoint, test_voices, train_voices, index, pipelines=budget_pipelines(args, checkpoint),
-                      workers=args.workers, progress=not args.quiet)
+                      labels=labels, workers=args.workers, progress=not args.quiet)
     print(format_report(report))
     source = args.corpus if _is_syx(args.corpus) else f"{args.corpus} ({args.split} split)"
     sampled = f" (random sample, seed {args.seed})" if args.sample is not None else ""
@@ -206,5 +215,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--library", type=Path, action="append", metavar="LIB.npz",
                         help="also start the pipeline's search from this voice library (repeatable)")
     parser.add_argument("--no-library", action="store_true", help="leave the shipped voice library out of the pipeline")
+    parser.add_argument("--labels", action="store_true",
+                        help="also report spec_mae per label (harmonic / percussive / sfx, by HPSS of each test voice)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(handler=_eval)

@@ -38,8 +38,11 @@ def test_corpus_split_gives_the_documented_json(tiny_checkpoint: Path, brass_cor
     with open_corpus(brass_corpus) as corpus:
         n_test = corpus.count("test")
     assert n_test > 0
-    scores = _run_json(tmp_path, str(tiny_checkpoint), "--corpus", str(brass_corpus), "--budgets", "0,40")
-    assert set(scores) == {"n_voices", "network", "pipelines", "refused", "baselines"}
+    scores = _run_json(tmp_path, str(tiny_checkpoint), "--corpus", str(brass_corpus), "--budgets", "0,40", "--labels")
+    assert set(scores) == {"n_voices", "network", "pipelines", "refused", "baselines", "by_label"}
+    assert scores["by_label"] and set(scores["by_label"]) <= {"harmonic", "percussive", "sfx"}
+    for answers in scores["by_label"].values():
+        assert set(answers) == {"network", "pipeline 0 ms", "pipeline 40 ms", "mean voice", "nearest"}
     assert set(scores["baselines"]) == {"mean", "nearest"} and set(scores["pipelines"]) == {"pipeline 0 ms", "pipeline 40 ms"}
     assert scores["n_voices"] == n_test and scores["refused"] == {"pipeline 0 ms": 0, "pipeline 40 ms": 0}
     for entry in (scores["network"], *scores["pipelines"].values(), *scores["baselines"].values()):
@@ -48,6 +51,7 @@ def test_corpus_split_gives_the_documented_json(tiny_checkpoint: Path, brass_cor
         assert entry["spec_mae"] >= 0.0 and entry["spec_sc"] >= 0.0 and entry["mfcc_mae"] >= 0.0
     table = capsys.readouterr().out
     assert "nearest" in table and "pipeline 40 ms" in table and f"{n_test} voices of {brass_corpus} (test split)" in table
+    assert "spec_mae by label" in table
 
 
 def test_training_voices_are_their_own_nearest_neighbours(tiny_checkpoint: Path, brass_corpus: Path,
