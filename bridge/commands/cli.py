@@ -13,13 +13,15 @@ from collections.abc import Sequence
 
 from bridge.commands import bench, cc_learn, corpus, dataset, demo, dump, eval_audio, infer, librarian, library, serve, train
 from bridge.commands import eval as evaluation
+from bridge.commands import eval_morph as morph_evaluation
 from models.errors import DexbridgeError
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_BAD_INPUT = 2
 
-_GROUPS = (librarian, library, corpus, dataset, train, evaluation, eval_audio, infer, bench, demo, serve, dump, cc_learn)
+_GROUPS = (librarian, library, corpus, dataset, train, evaluation, eval_audio, morph_evaluation, infer, bench, demo, serve, dump,
+           cc_learn)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,6 +4,12 @@ routed to them), each checked, then written to the :class:`ControlLoop` as a lat
 Macros move around the current voice: their origin is that voice's latent point (encoded off the
 loop the first time a macro moves after a new voice arrives) and they start again from zero with
 every voice that does not come from the control loop itself.
+
+A morph plays the slots by ``--morph-method`` (:mod:`engine.morph_path`): ``planned`` looks the
+voice up on the path planned when the slots were filled (:mod:`bridge.daemon.plans`; the latent line
+until it is ready), ``naive`` blends the slots' parameters, both on the loop without a decode;
+``latent`` decodes the latent line (or the pad's bilinear latent), with the nearer slot's transpose
+and name.
 """
 
 from __future__ import annotations
@@ -13,9 +19,11 @@ import asyncio
 import numpy as np
 
 from bridge.daemon.morph import ControlLoop
-from bridge.daemon.state import SLOT_NAMES, BridgeState, RequestError, SessionHost
+from bridge.daemon.plans import SlotPlans
+from bridge.daemon.state import SLOT_NAMES, BridgeState, RequestError, SessionHost, Slot
 from bridge.osc.server import Peer
 from engine.latent import interpolate, morph_2d
+from engine.morph_path import blend, naive_pad, nearest_end, with_template
 from models.voice import Voice
 
 
@@ -33,6 +41,7 @@ class Controls:
                                 rate_hz=settings.control_rate, slew_ms=settings.slew_ms)
         self.peer: Peer | None = None  # who sent the latest control: decode errors go back to them
         self.origin_task: asyncio.Task[None] | None = None
+        self.plans = SlotPlans(session)
 
     @property
     def state(self) -> BridgeState:
@@ -44,7 +53,21 @@ class Controls:
         self.loop.forget("macro")
         self.state.macro_values = self.state.macro_origin = None
 
-    def _emit(self, voice: Voice, latent: np.ndarray) -> None:
+    def slots_changed(self) -> None:
+        """A slot was filled: plan the paths it is part of (``planned`` method only)."""
+        if self.session.settings.morph_method == "planned":
+            self.plans.slots_changed()
+
+    def status(self) -> dict[str, object]:
+        """The morph's part of ``/dexbridge/status``: method, which planned paths are ready, how long they took."""
+        voices = [slot.voice for slot in self.state.slots if slot is not None]
+        filled = len(voices) == len(self.state.slots)
+        return {"method": self.session.settings.morph_method,
+                "line_planned": None not in self.state.slots[:2] and self.plans.line_for(*voices[:2]) is not None,
+                "pad_planned": filled and self.plans.pad_for(voices) is not None,
+                "planning": self.plans.busy, "plan_ms": dict(self.plans.plan_ms)}
+
+    def _emit(self, voice: Voice, latent: np.ndarray | None) -> None:
         self.session.apply_voice(voice, latent, controlled=True)
 
     def _failed(self, exc: BaseException) -> None:
@@ -103,9 +126,35 @@ class Controls:
         if empty:
             raise RequestError(f"/dexbridge/morph: slot(s) {', '.join(empty)} empty; fill them with "
                                f"/dexbridge/morph/slot SLOT SOURCE (bank index, .syx path or current)")
-        corners = [slot.latent for slot in self.state.slots[:needed] if slot is not None]
+        slots = [slot for slot in self.state.slots[:needed] if slot is not None]
         self.peer = peer
         if y is None:
-            self.loop.set("morph", np.array([x]), lambda p: interpolate(corners[0], corners[1], float(p[0])))
+            self._morph_line(slots, x)
         else:
-            self.loop.set("morph", np.array([x, y]), lambda p: morph_2d(corners, float(p[0]), float(p[1])))
+            self._morph_pad(slots, x, y)
+
+    def _morph_line(self, slots: list[Slot], x: float) -> None:
+        method = self.session.settings.morph_method
+        ends = [slot.voice for slot in slots]
+        plan = self.plans.line_for(*ends) if method == "planned" else None
+        if plan is not None:
+            self.loop.set("morph", np.array([x]), to_voice=lambda p: plan.voice_at(float(p[0])))
+        elif method == "naive":
+            self.loop.set("morph", np.array([x]), to_voice=lambda p: blend(ends[0], ends[1], float(p[0])))
+        else:
+            a, b = slots[0].latent, slots[1].latent
+            self.loop.set("morph", np.array([x]), lambda p: interpolate(a, b, float(p[0])),
+                          finish=lambda voice, p: with_template(voice, nearest_end(ends, float(p[0]))))
+
+    def _morph_pad(self, slots: list[Slot], x: float, y: float) -> None:
+        method = self.session.settings.morph_method
+        corners = [slot.voice for slot in slots]
+        pad = self.plans.pad_for(corners) if method == "planned" else None
+        if pad is not None:
+            self.loop.set("morph", np.array([x, y]), to_voice=lambda p: pad.voice_at(float(p[0]), float(p[1])))
+        elif method == "naive":
+            self.loop.set("morph", np.array([x, y]), to_voice=lambda p: naive_pad(corners, float(p[0]), float(p[1])))
+        else:
+            latents = [slot.latent for slot in slots]
+            self.loop.set("morph", np.array([x, y]), lambda p: morph_2d(latents, float(p[0]), float(p[1])),
+                          finish=lambda voice, p: with_template(voice, nearest_end(corners, float(p[0]), float(p[1]))))

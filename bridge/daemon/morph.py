@@ -2,8 +2,9 @@
 
 Controls (a morph position, macro values, a latent vector) arrive at any rate; each is written to
 a latest-wins target and the loop wakes. It steps the smoothed value toward the target with an
-exponential slew, maps it to a latent vector, decodes it (off the loop, through the engine's
-worker) and hands the voice to ``emit``. A step runs at once when the loop was idle (the first
+exponential slew, maps it to a latent vector and decodes it (off the loop, through the engine's
+worker), or, for a planned morph, looks its voice up (``to_voice``: a table look-up and a blend, on
+the loop, cheaper than a decode), and hands the voice to ``emit``. A step runs at once when the loop was idle (the first
 MIDI byte leaves within one decode of the message) and at most ``rate_hz`` times a second while
 it moves, so a sweep A -> B produces at most ``rate_hz * seconds + 1`` voices however many
 messages drive it; once the value reaches its target (within ``SNAP``) the loop sleeps.
@@ -27,14 +28,18 @@ logger = logging.getLogger(__name__)
 SNAP = 1e-3  # closer than this (relative to the target's scale) counts as arrived: the target itself is used
 
 LatentMap = Callable[[np.ndarray], np.ndarray]
+VoiceMap = Callable[[np.ndarray], Voice]
+Finish = Callable[[Voice, np.ndarray], Voice]
 
 
 @dataclass
 class _Control:
     current: np.ndarray
     target: np.ndarray
-    to_latent: LatentMap
+    to_latent: LatentMap | None
     slew: bool
+    to_voice: VoiceMap | None = None
+    finish: Finish | None = None
 
 
 class ControlLoop:
@@ -42,13 +47,14 @@ class ControlLoop:
 
     Args:
         decode: latent -> voice, awaited off the loop (``InferenceWorker.decode``).
-        emit: called on the loop with each new voice and the latent it was decoded from.
+        emit: called on the loop with each new voice and the latent it was decoded from (None for a
+            voice looked up, not decoded).
         on_error: called with an exception a decode raised; the loop keeps running.
         rate_hz: the most steps a second while a control moves.
         slew_ms: time constant of the exponential slew; 0 jumps straight to each target.
     """
 
-    def __init__(self, decode: Callable[[np.ndarray], Awaitable[Voice]], emit: Callable[[Voice, np.ndarray], None],
+    def __init__(self, decode: Callable[[np.ndarray], Awaitable[Voice]], emit: Callable[[Voice, np.ndarray | None], None],
                  on_error: Callable[[BaseException], None], *, rate_hz: float = 200.0, slew_ms: float = 20.0) -> None:
         self.decode = decode
         self.emit = emit
@@ -75,22 +81,33 @@ class ControlLoop:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
-    def set(self, kind: str, target: np.ndarray, to_latent: LatentMap, *, slew: bool = True) -> None:
+    def set(self, kind: str, target: np.ndarray, to_latent: LatentMap | None = None, *, slew: bool = True,
+            to_voice: VoiceMap | None = None, finish: Finish | None = None) -> None:
         """Set the target of one control and make it the active one (latest wins).
 
         Args:
             kind: the control's name (``"morph"``, ``"macro"``, ``"latent"``): each keeps its own
                 smoothed value, so switching between them resumes where each was.
             target: the values to move to.
-            to_latent: maps the (smoothed) values to a latent vector.
+            to_latent: maps the (smoothed) values to a latent vector, which is decoded.
             slew: False jumps straight to the target.
+            to_voice: instead of ``to_latent``: maps the values to a voice directly, on the loop (it
+                must be quick: a look-up, not a model call).
+            finish: applied to each decoded voice with the values it came from (e.g. the nearer
+                morph slot's transpose and name).
+
+        Raises:
+            ValueError: neither or both of ``to_latent`` and ``to_voice``.
         """
+        if (to_latent is None) == (to_voice is None):
+            raise ValueError(f"control {kind!r}: give to_latent or to_voice, exactly one")
         target = np.asarray(target, dtype=np.float64)
         control = self._controls.get(kind)
         if control is None or control.current.shape != target.shape:
-            control = _Control(target.copy(), target, to_latent, slew)
+            control = _Control(target.copy(), target, to_latent, slew, to_voice, finish)
         else:
             control.target, control.to_latent, control.slew = target, to_latent, slew
+            control.to_voice, control.finish = to_voice, finish
         self._controls[kind] = control
         self._active = kind
         self._dirty = True
@@ -141,13 +158,20 @@ class ControlLoop:
         self._dirty = not arrived
         self.steps += 1
         try:
-            latent = control.to_latent(control.current.copy())
-            voice = await self.decode(latent)
+            voice, latent = await self._voice(control, control.current.copy())
         except Exception as exc:  # reported to the client; the loop lives on
             self._dirty = False
             self.on_error(exc)
             return
         self.emit(voice, latent)
+
+    async def _voice(self, control: _Control, value: np.ndarray) -> tuple[Voice, np.ndarray | None]:
+        if control.to_voice is not None:
+            return control.to_voice(value), None
+        assert control.to_latent is not None  # set() takes exactly one of the two
+        latent = control.to_latent(value)
+        voice = await self.decode(latent)
+        return (voice if control.finish is None else control.finish(voice, value)), latent
 
 
 def _slew(control: _Control, dt: float, tau: float) -> bool:

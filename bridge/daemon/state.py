@@ -124,3 +124,6 @@ class SessionHost(Protocol):
 
     def spawn(self, job: Coroutine[Any, Any, None], peer: Peer | None, address: str) -> Any:
         """Run a request's slow part as a tracked task; its failure is reported to ``peer``."""
+
+    def slots_changed(self) -> None:
+        """A morph slot was filled (paths through it may be planned)."""

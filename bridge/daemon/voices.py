@@ -65,6 +65,7 @@ class LoadedVoices:
     async def _set_slot(self, peer: Peer | None, slot: int, voice: Voice, latent: np.ndarray | None) -> None:
         point = latent if latent is not None else await asyncio.to_thread(self.session.engine.encode, voice)
         self.state.slots[slot] = Slot(voice, point)
+        self.session.slots_changed()
         detail = f"{SLOT_NAMES[slot]} = {voice.name.strip()}"
         if peer is None:
             self.session.server.broadcast("/dexbridge/done", "/dexbridge/morph/slot", detail)

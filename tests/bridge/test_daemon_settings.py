@@ -48,6 +48,7 @@ def test_toml_then_env_then_flags(tmp_path: Path) -> None:
         ({"midi_api": "oss"}, "midi_api = 'oss', choose from auto, jack, alsa, coremidi, winmm"),
         ({"control_rate": 0.5}, "control_rate = 0.5 Hz, range 1..2000"),
         ({"control_rate": float("nan")}, "control_rate = nan Hz"),
+        ({"morph_method": "spline"}, "morph_method = 'spline', choose from planned, latent, naive"),
         ({"byte_budget": 3}, "byte_budget = 3 bytes/s, must be >= 7"),
         ({"engine_threads": 0}, "engine_threads = 0, range 1..256"),
         ({"plugin": Path("Dexed.vst3")}, "add --sink dawdreamer"),
@@ -105,6 +106,18 @@ def test_serve_options(tmp_path: Path) -> None:
     assert settings.allow == ("192.168.1.0/24", "127.0.0.1") and settings.files_dir == (tmp_path / "w", Path("/srv/banks"))
     assert settings.overwrite and settings.client_uploads == 1 and settings.client_jobs == 3
     assert settings_from_args(build_parser().parse_args(["serve"])) == Settings.resolve()
+
+
+def test_morph_method_from_each_source(tmp_path: Path) -> None:
+    assert Settings().morph_method == "planned"
+    config = tmp_path / "serve.toml"
+    config.write_text('morph_method = "naive"\n')
+    assert Settings.resolve(config, env={}).morph_method == "naive"
+    assert Settings.resolve(config, env={"DEXBRIDGE_MORPH_METHOD": "latent"}).morph_method == "latent"
+    args = build_parser().parse_args(["serve", "--morph-method", "planned"])
+    assert settings_from_args(args).morph_method == "planned"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--morph-method", "spline"])
 
 
 def test_serve_help_explains_the_network_options(capsys: pytest.CaptureFixture[str]) -> None:

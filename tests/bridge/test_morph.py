@@ -125,3 +125,34 @@ async def test_controls_keep_their_own_state_and_errors_do_not_stop_the_loop(har
     assert h.voices[-1] == NUM.decode(h.a)
     loop.forget("morph")
     assert loop.value("morph") is None and loop.value("latent") is not None
+
+
+async def test_a_looked_up_control_needs_no_decode_and_a_finish_shapes_decoded_voices(brass: list[Voice]) -> None:
+    decoded: list[np.ndarray] = []
+    emitted: list[tuple[Voice, np.ndarray | None]] = []
+
+    async def decode(latent: np.ndarray) -> Voice:
+        decoded.append(latent)
+        return NUM.decode(latent)
+
+    loop = ControlLoop(decode, lambda voice, latent: emitted.append((voice, latent)), pytest.fail, slew_ms=0)
+    loop.start()
+    try:
+        loop.set("morph", np.array([0.25]), to_voice=lambda p: brass[int(p[0] * 4)])
+        for _ in range(100):
+            await asyncio.sleep(0.005)
+            if loop.idle and emitted:
+                break
+        assert emitted == [(brass[1], None)] and decoded == []
+        loop.set("morph", np.array([0.5]), lambda p: NUM.encode(brass[2]), finish=lambda voice, p: voice.with_name("FINISHED"))
+        for _ in range(100):
+            await asyncio.sleep(0.005)
+            if loop.idle and len(emitted) == 2:
+                break
+        assert emitted[-1][0] == NUM.decode(NUM.encode(brass[2])).with_name("FINISHED") and len(decoded) == 1
+        with pytest.raises(ValueError, match="give to_latent or to_voice, exactly one"):
+            loop.set("morph", np.array([0.5]))
+        with pytest.raises(ValueError, match="exactly one"):
+            loop.set("morph", np.array([0.5]), lambda p: p, to_voice=lambda p: brass[0])
+    finally:
+        await loop.stop()

@@ -1,0 +1,231 @@
+"""``dexbridge eval-morph``: how smooth each morph method sounds on held-out voices.
+
+Pairs (and four-corner sets for the pad) are drawn from a corpus split or a .syx file; each method
+plays each morph at ``--steps`` positions, every position is rendered at (60, 85) as the paper
+renders, and the path is scored (:mod:`engine.morph_eval`). The methods are the daemon's own
+(:mod:`engine.morph_path`, :mod:`engine.morph_plan`): what is measured here is what ``dexbridge
+serve`` plays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bridge.atomicfile import atomic_write_text
+from bridge.commands.argtypes import at_least
+from bridge.commands.eval import read_voices
+from engine.backends import BACKENDS
+from engine.latent import interpolate, morph_2d
+from engine.morph_eval import PAD_DIAGONALS, PAD_EDGES, Line, Pad, PathScore, score_line, score_pad, summarise
+from engine.morph_path import MORPH_METHODS, blend, naive_pad, nearest_end, with_template
+from engine.morph_plan import plan_morph, plan_pad
+from models.checkpoint import DEFAULT_CHECKPOINT
+from models.corpus import SPLITS
+from models.errors import EvaluationError
+from models.metrics import stft_magnitude
+from models.params import TRANSPOSE_INDEX
+from models.render import Renderer
+from models.voice import Voice
+
+PARTS = ("line", "pad edges", "pad diagonals")
+
+
+class Methods:
+    """Each method's line and pad, as the daemon plays them, with the planner's time per plan.
+
+    Args:
+        engine: an :class:`engine.runtime.Engine` for ``latent`` (None when it is not measured).
+    """
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.plan_ms: dict[str, list[float]] = {"line": [], "pad": []}
+
+    def line(self, method: str, a: Voice, b: Voice) -> Line:
+        """The 1-D morph A -> B of ``method``."""
+        if method == "naive":
+            return partial(blend, a, b)
+        if method == "planned":
+            started = time.perf_counter()
+            plan = plan_morph(a, b)
+            self.plan_ms["line"].append((time.perf_counter() - started) * 1000.0)
+            return plan.voice_at
+        za, zb = self.engine.encode(a), self.engine.encode(b)
+        return lambda x: with_template(self.engine.decode(interpolate(za, zb, x)), nearest_end((a, b), x))
+
+    def pad(self, method: str, corners: Sequence[Voice]) -> Pad:
+        """The pad over A B C D of ``method``."""
+        if method == "naive":
+            return partial(naive_pad, corners)
+        if method == "planned":
+            started = time.perf_counter()
+            plan = plan_pad(corners)
+            self.plan_ms["pad"].append((time.perf_counter() - started) * 1000.0)
+            return plan.voice_at
+        latents = [self.engine.encode(corner) for corner in corners]
+        return lambda x, y: with_template(self.engine.decode(morph_2d(latents, x, y)), nearest_end(corners, x, y))
+
+
+def distinct_sounds(voices: Sequence[Voice]) -> list[Voice]:
+    """The voices with the first of each sound (VCED 0-144; names aside): a morph between two voices
+    that sound the same has nothing to measure."""
+    seen: dict[tuple[int, ...], Voice] = {}
+    for voice in voices:
+        seen.setdefault(voice.values[:TRANSPOSE_INDEX + 1], voice)
+    return list(seen.values())
+
+
+def draw(voices: Sequence[Voice], count: int, size: int, seed: int) -> list[list[int]]:
+    """``count`` sets of ``size`` distinct voice indices, seeded (different sets may share voices).
+
+    Raises:
+        EvaluationError: fewer voices than ``size``.
+    """
+    if len(voices) < size:
+        raise EvaluationError(f"{len(voices)} distinct voices: a morph set needs {size}")
+    rng = random.Random(seed)
+    return [rng.sample(range(len(voices)), size) for _ in range(count)]
+
+
+def measure(voices: Sequence[Voice], methods: Sequence[str], pairs: int, quads: int, steps: int, seed: int,
+            engine: Any, keep: int = 0, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Score every method on ``pairs`` pairs and ``quads`` four-corner sets.
+
+    Args:
+        keep: how many pairs' magnitude spectrograms to keep, per method, for :func:`morph_plot.draw_strips`.
+
+    Returns:
+        A JSON-ready report (summaries per method and part, per-path scores, planning times) and,
+        under ``"strips"`` (not JSON), the kept spectrograms.
+    """
+    renderer = Renderer()
+    magnitude = lambda voice: stft_magnitude(renderer.render(voice, 60, 85))  # noqa: E731 - one line
+    players = Methods(engine)
+    line_sets, pad_sets = draw(voices, pairs, 2, seed), draw(voices, quads, 4, seed + 1)
+    scores: dict[str, dict[str, list[PathScore]]] = {m: {part: [] for part in PARTS} for m in methods}
+    strips: dict[str, list[tuple[str, list[np.ndarray]]]] = {m: [] for m in methods}
+    for number, (i, j) in enumerate(line_sets):
+        a, b = voices[i], voices[j]
+        for method in methods:
+            score, magnitudes = score_line(players.line(method, a, b), a, b, steps, magnitude)
+            scores[method]["line"].append(score)
+            if number < keep:
+                strips[method].append((f"{a.name.strip()} -> {b.name.strip()}", magnitudes))
+        if progress:
+            progress(f"pair {number + 1}/{len(line_sets)}")
+    for number, quad in enumerate(pad_sets):
+        corners = [voices[i] for i in quad]
+        for method in methods:
+            lines = score_pad(players.pad(method, corners), corners, steps, magnitude)
+            scores[method]["pad edges"] += [lines[name] for name in PAD_EDGES]
+            scores[method]["pad diagonals"] += [lines[name] for name in PAD_DIAGONALS]
+        if progress:
+            progress(f"pad {number + 1}/{len(pad_sets)}")
+    return {
+        "steps": steps, "pairs": [list(p) for p in line_sets], "quads": [list(q) for q in pad_sets], "seed": seed,
+        "summary": {m: {part: summarise(s).to_dict() for part, s in parts.items() if s} for m, parts in scores.items()},
+        "paths": {m: {part: [s.to_dict() for s in found] for part, found in parts.items()} for m, parts in scores.items()},
+        "plan_ms": {kind: _percentiles(times) for kind, times in players.plan_ms.items() if times},
+        "strips": strips,
+    }
+
+
+def _percentiles(times: list[float]) -> dict[str, float]:
+    return {"median": round(float(np.median(times)), 1), "p90": round(float(np.percentile(times, 90)), 1),
+            "max": round(max(times), 1), "plans": len(times)}
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """A Markdown table: one row per method and part; largest step and detour also as multiples of naive's."""
+    summary = report["summary"]
+    lines = [f"| {report['steps']}-position morph A -> B | paths | largest step (median) | path / direct (median) "
+             "| steps toward B | ends exact |", "|---|---|---|---|---|---|"]
+    for part in PARTS:
+        naive = summary.get("naive", {}).get(part)
+        for method, parts in summary.items():
+            row = parts.get(part)
+            if row is None:
+                continue
+            step, ratio = f"{row['largest_step']:.3f}", f"{row['path_ratio']:.2f}"
+            if naive is not None and method != "naive" and naive["largest_step"] > 0 and naive["path_ratio"] > 0:
+                step += f" ({row['largest_step'] / naive['largest_step']:.2f}x naive)"
+                ratio += f" ({row['path_ratio'] / naive['path_ratio']:.2f}x naive)"
+            lines.append(f"| {method}, {part} | {row['paths']} | {step} | {ratio} | {row['toward']:.0%} | "
+                         f"{row['ends_exact']:.0%} |")
+    return "\n".join(lines)
+
+
+def _methods(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in MORPH_METHODS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"{text!r}: choose from {', '.join(MORPH_METHODS)}, comma-separated")
+    return names
+
+
+def _eval_morph(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    voices = distinct_sounds(read_voices(args.corpus, args.split))
+    methods = [m for m in MORPH_METHODS if m in args.methods]
+    engine = None
+    if "latent" in methods:
+        from engine.runtime import Engine  # the model loads only when the latent line is measured
+
+        engine = Engine.load(args.checkpoint, backend=args.backend)
+    progress = None if args.quiet else (lambda text: print(text, end="\r", flush=True))
+    report = measure(voices, methods, args.pairs, args.quads, args.steps, args.seed, engine,
+                     keep=args.plot_pairs if args.plot else 0, progress=progress)
+    strips = report.pop("strips")
+    source = args.corpus if args.corpus.suffix.lower() == ".syx" else f"{args.corpus} ({args.split} split)"
+    print(format_table(report))
+    plans = ", ".join(f"{kind} median {t['median']:.0f} ms, p90 {t['p90']:.0f}, max {t['max']:.0f}"
+                      for kind, t in report["plan_ms"].items())
+    print(f"{args.pairs} pairs and {args.quads} four-corner sets of {len(voices)} distinct voices of {source}, seed {args.seed}; "
+          f"planning: {plans or 'not measured'}; {time.perf_counter() - started:.1f} s")
+    report["source"] = str(source)
+    if args.json is not None:
+        atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
+    if args.plot is not None:
+        from bridge.commands.morph_plot import draw_strips  # matplotlib only for pictures
+
+        draw_strips(strips, report["summary"], args.plot)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``eval-morph``."""
+    parser = subparsers.add_parser(
+        "eval-morph", help="measure how smooth each morph method sounds (largest step, detour, toward B, ends)",
+        description="Play morphs between held-out voices with every method (planned: the daemon's default; latent: "
+        "the model's latent line; naive: parameters blended), render each position at (60, 85) and score the path "
+        "by the log-spectral MAE between neighbouring positions: the largest step, the path length over the direct "
+        "A-B distance, the share of steps that bring the sound closer to B, and whether the ends are A and B. "
+        "The pad is measured along its four edges and two diagonals.")
+    parser.add_argument("--corpus", type=Path, required=True, metavar="corpus.sqlite|FILE.syx",
+                        help="voices: a corpus split, or every voice of a .syx file")
+    parser.add_argument("--split", choices=SPLITS, default="test", help="corpus split (default: test)")
+    parser.add_argument("--pairs", type=at_least(1), default=64, metavar="N", help="morphs A -> B (default 64)")
+    parser.add_argument("--quads", type=at_least(0), default=16, metavar="N",
+                        help="four-corner pads, each measured on 6 lines (default 16; 0 = none)")
+    parser.add_argument("--steps", type=at_least(2), default=9, metavar="N",
+                        help="positions per morph, both ends included (default 9)")
+    parser.add_argument("--methods", type=_methods, default=list(MORPH_METHODS),
+                        metavar="M,M", help=f"methods to measure (default {','.join(MORPH_METHODS)})")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the pairs and pads (default 0)")
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
+                        help=f"the model of the latent line (default: the shipped {DEFAULT_CHECKPOINT.name})")
+    parser.add_argument("--backend", default="auto", choices=("auto", *BACKENDS), help="its backend (default auto)")
+    parser.add_argument("--json", type=Path, metavar="OUT.json", help="also write the report as JSON")
+    parser.add_argument("--plot", type=Path, metavar="OUT.png", help="draw the steps' spectrograms, method by method")
+    parser.add_argument("--plot-pairs", type=at_least(1), default=3, metavar="N", help="pairs in the picture (default 3)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress")
+    parser.set_defaults(handler=_eval_morph)
