@@ -45,7 +45,7 @@ SKETCH_RENDER_SECONDS = 4.0
 SKETCH_HOP = 1024  # every fourth of the measure's frames: the same ranking for a quarter of the FFTs
 ORDER_NOTE_SECONDS, ORDER_RENDER_SECONDS, ORDER_HOP = 1.0, 1.5, 512
 WORKERS = 2
-SPLITS = 12
+SPLITS = 8
 """Step splits (one or two renders each) a plan may spend on its largest steps."""
 AWAY_PENALTY = 1.0  # added to a step's squared distance when it does not bring the sound closer to B
 LOG_FLOOR = 1e-4  # as models.metrics.spec_mae

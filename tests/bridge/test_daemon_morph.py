@@ -79,7 +79,17 @@ async def test_the_planned_line_plays_the_plan_and_ends_on_the_slots(tiny_engine
 async def test_the_planned_pad_plays_its_edges_and_corners(tiny_engine: Engine, brass_path: Path,
                                                             brass_voices: list[Voice]) -> None:
     corners = [brass_voices[i] for i in SLOTS]
-    async with morphing(tiny_engine, brass_path, 4) as (_, client):
+    async with morphing(tiny_engine, brass_path, 3) as (daemon, client):
+        assert daemon.session is not None
+        plans = daemon.session.controls.plans
+        for _ in range(500):  # with three slots the line and the left edge A -> C are planned ahead
+            if not plans.busy:
+                break
+            await asyncio.sleep(0.02)
+        assert plans.line_for(corners[0], corners[1]) is not None and plans.line_for(corners[0], corners[2]) is not None
+        assert not (await status(client))["pad_planned"]
+        client.send("/dexbridge/morph/slot", 3, SLOTS[3])
+        await client.until("/dexbridge/done")
         report = await planned(client, "pad")
         assert report["line_planned"] and report["plan_ms"]["pad"] > 0
         pad = plan_pad(corners)
