@@ -39,6 +39,8 @@ __all__ = ["Diagnostics", "Engine", "Inference"]
 
 WARMUP_SECONDS = 1.0
 LIBRARY_K = 8
+LATENT_NEIGHBOURS = 2
+LATENT_STEP = 0.3  # standard deviation of a neighbour's offset in latent space (the prior is N(0, 1))
 PITCH_RENDER_SECONDS = 1.0  # the voice's f0 is read off its first half second after the onset
 
 
@@ -287,7 +289,7 @@ class Engine:
         network_latent = self._inverse_flow(params[None])[0]
         timings["decode"] = _ms(started)
         started = time.perf_counter()
-        starts = self._starts(network_voice, conditioned)
+        starts = self._starts(network_voice, network_latent, conditioned, options.seed)
         timings["library"] = _ms(started)
 
         def answer(found: Found, first_score: float, renders: int) -> Inference:
@@ -320,12 +322,17 @@ class Engine:
         timings["total"] = sum(timings.values())
         return answer(result.best, result.start.score, result.renders)
 
-    def _starts(self, network_voice: Voice, conditioned: Conditioned) -> list[tuple[Voice, str]]:
-        """The network's answer and the library's nearest voices (with the input's planned transpose),
-        the closer of the network's answer and the nearest library voice first (by embedding)."""
+    def _starts(self, network_voice: Voice, network_latent: np.ndarray, conditioned: Conditioned,
+                seed: int) -> list[tuple[Voice, str]]:
+        """The network's answer, the library's nearest voices (with the input's planned transpose) and
+        :data:`LATENT_NEIGHBOURS` seeded points around the network's latent point; the closer of the
+        network's answer and the nearest library voice first (by embedding)."""
+        rng = np.random.default_rng(seed)
+        neighbours = [(self.decode(network_latent + rng.normal(0.0, LATENT_STEP, network_latent.shape).astype(np.float32),
+                                   network_voice), f"network neighbour {n + 1}") for n in range(LATENT_NEIGHBOURS)]
         starts = [(network_voice, "network")]
         if self.library is None or len(self.library) == 0:
-            return starts
+            return starts + neighbours
         query = self.embed_conditioned(conditioned.audio)
         matches = self.library.search(query, self.library_k)
         transpose = {TRANSPOSE_INDEX: TRANSPOSE_CENTRE + conditioned.transpose}
@@ -334,7 +341,7 @@ class Engine:
         network_distance = DB_STEP * float(np.sqrt(np.mean((self._embed_voice(network_voice) - query.astype(np.float32)) ** 2)))
         if matches and matches[0].distance < network_distance:
             starts[0], starts[1] = starts[1], starts[0]
-        return starts
+        return starts + neighbours
 
     def _embed_voice(self, voice: Voice) -> np.ndarray:
         audio = self.search.render(voice.replace({TRANSPOSE_INDEX: TRANSPOSE_CENTRE}))

@@ -144,3 +144,19 @@ def test_load_errors_are_clear(tiny_checkpoint: Path, tmp_path: Path) -> None:
         Engine.load(tmp_path / "none.pt")
     with pytest.raises(BackendError, match=re.escape("unknown backend 'warp'")):
         Engine.load(tiny_checkpoint, backend="warp")
+
+
+def test_the_search_starts_from_the_network_its_latent_neighbours_and_the_library(
+        tiny_checkpoint: Path, brass: list[Voice], renders: dict[int, np.ndarray]) -> None:
+    library = VoiceLibrary(brass[:5], [f"b{i}" for i in range(5)], render_embeddings(brass[:5], FrontendConfig(), workers=1))
+    engine = Engine.load(tiny_checkpoint, backend="torch", library=library)
+    heard = engine.conditioner(renders[60], 22050)
+    params = engine.backend.audio_to_params(heard.audio[None])[0]
+    voice = engine.representation.decode(params)
+    latent = engine.encode(voice)
+    starts = engine._starts(voice, latent, heard, seed=4)
+    sources = [source for _, source in starts]
+    assert "network" in sources[:2]  # first, or second behind a library voice that is closer by embedding
+    assert sum(s.startswith("library: ") for s in sources) == 5 and sources[-2:] == ["network neighbour 1", "network neighbour 2"]
+    again = engine._starts(voice, latent, heard, seed=4)
+    assert [v for v, _ in again] == [v for v, _ in starts]  # seeded: the same neighbours
