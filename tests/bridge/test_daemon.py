@@ -58,6 +58,21 @@ async def next_voice(client: OscClient) -> Voice:
     return Voice.from_values(vced)
 
 
+async def answer(client: OscClient) -> tuple[Voice, list[Any], list[list[Any]]]:
+    """After an inference request: the last voice sent before ``/dexbridge/inferred``, that reply's
+    arguments, and the ``/dexbridge/better`` replies that announced each better voice on the way."""
+    voice, better = None, []
+    while True:
+        address, args = await asyncio.wait_for(client.replies.get(), 10.0)
+        if address == "/dexbridge/voice":
+            voice = Voice.from_values(args[0])
+        elif address == "/dexbridge/better":
+            better.append(args)
+        elif address == "/dexbridge/inferred":
+            assert voice is not None, "/dexbridge/inferred came before any voice"
+            return voice, args, better
+
+
 def test_every_route_has_a_handler(running: tuple[Daemon, OscClient]) -> None:
     daemon, _ = running
     assert daemon.session is not None
@@ -81,13 +96,18 @@ async def test_infer_file_replies_the_voice_and_what_it_heard(running: tuple[Dae
                                                               engine: Engine) -> None:
     daemon, client = running
     client.send("/dexbridge/infer/file", str(voice_wav))
-    voice = await next_voice(client)
-    f0_hz, level_db, backend = await client.expect("/dexbridge/inferred", skip=SKIP)
+    voice, inferred, better = await answer(client)
+    f0_hz, level_db, backend, voice_f0_hz, cents, pitch, source, mae = inferred
     audio, rate = soundfile.read(voice_wav, dtype="float32")
-    direct = engine.infer(audio, rate)
-    assert voice == direct.voice  # the engine is deterministic: same answer in and out of the daemon
-    assert backend == "torch" and level_db == pytest.approx(direct.diagnostics.level_db, abs=1e-4) and level_db <= 0
-    assert f0_hz == pytest.approx(direct.diagnostics.f0_hz, rel=1e-5) and 60 < f0_hz < 600
+    direct = engine.infer(audio, rate)  # bounded by renders: the engine is deterministic in and out of the daemon
+    diag = direct.diagnostics
+    assert voice == direct.voice and better and better[-1][0] == source == diag.source
+    assert [args[1] for args in better] == sorted((args[1] for args in better), reverse=True)  # each one better
+    assert backend == "torch" and level_db == pytest.approx(diag.level_db, abs=1e-4) and level_db <= 0
+    assert f0_hz == pytest.approx(diag.f0_hz, rel=1e-5) and 60 < f0_hz < 600
+    assert (voice_f0_hz, cents, pitch) == (pytest.approx(diag.voice_f0_hz or 0.0, rel=1e-5),
+                                           pytest.approx(diag.cents or 0.0, abs=1e-3), diag.pitch)
+    assert mae == pytest.approx(diag.spec_mae[1], rel=1e-5)
     assert daemon.session is not None and daemon.session.state.voice == voice
 
 
@@ -96,13 +116,13 @@ async def test_infer_blob_and_chunked_upload_give_the_same_voice(running: tuple[
     audio, rate = soundfile.read(voice_wav, dtype="float32")
     short = audio[: rate // 2]  # 44 100 B: fits one datagram
     client.send("/dexbridge/infer/blob", short.tobytes(), rate, types="bi")
-    from_blob = await next_voice(client)
+    from_blob, _, _ = await answer(client)
     payload = short.astype("<f4").tobytes()
     client.send("/dexbridge/upload/begin", 5, len(payload), rate)
     for offset in range(0, len(payload), 8000):
         client.send("/dexbridge/upload/chunk", 5, offset, payload[offset:offset + 8000], types="iib")
     client.send("/dexbridge/upload/end", 5)
-    assert await next_voice(client) == from_blob
+    assert (await answer(client))[0] == from_blob
 
 
 @pytest.mark.parametrize(
@@ -197,7 +217,7 @@ async def test_burst_of_10000_morph_messages_ends_on_the_last(running: tuple[Dae
 async def test_macros_move_around_the_current_voice(running: tuple[Daemon, OscClient], voice_wav: Path) -> None:
     daemon, client = running
     client.send("/dexbridge/infer/file", str(voice_wav))
-    start = await next_voice(client)
+    start, _, _ = await answer(client)
     client.send("/dexbridge/macro", 0, 1.0, types="if")
     moved = await next_voice(client)
     while daemon.session is not None and not daemon.session.controls.loop.idle:
@@ -315,3 +335,19 @@ async def test_a_daemon_not_ready_in_time_is_stopped_and_named(engine: Engine) -
             pytest.fail("the block ran without a ready daemon")
     assert not daemon.ready.is_set()
     assert [task for task in asyncio.all_tasks() if task.get_name() == "dexbridge-daemon"] == [], "serve() still runs"
+
+
+async def test_a_newer_inference_ends_the_running_search(tiny_checkpoint: Path, tmp_path: Path, voice_wav: Path) -> None:
+    slow = Engine.load(tiny_checkpoint, backend="torch", search_budget_ms=20_000.0)
+    async with run_daemon(daemon_settings(mode=("osc",), files_dir=(voice_wav.parent,)), slow) as daemon:
+        client = await OscClient().open("127.0.0.1", daemon.osc_port)
+        started = asyncio.get_running_loop().time()
+        client.send("/dexbridge/infer/file", voice_wav.name)
+        await client.until("/dexbridge/better")
+        client.send("/dexbridge/status")
+        status = json.loads((await client.until("/dexbridge/status"))[0])
+        assert status["search"] is not None and status["search"]["renders"] >= 1
+        client.send("/dexbridge/infer/file", voice_wav.name)
+        await client.until("/dexbridge/inferred")  # the first request's answer: its search was stopped
+        assert asyncio.get_running_loop().time() - started < 10.0
+        client.close()
