@@ -20,6 +20,7 @@ from engine.latent import interpolate
 from engine.morph_path import MorphPlan, blend, nearest_end, with_template
 from engine.morph_plan import plan_morph, plan_pad
 from engine.runtime import Engine
+from models.params import BY_INDEX, to_host_value
 from models.voice import Voice
 
 SLOTS = (0, 6, 9, 12)  # bank indices of slots A B C D: BRASS 1, PERCBRASS, ...
@@ -57,10 +58,14 @@ async def planned(client: OscClient, what: str) -> dict[str, Any]:
 
 
 async def morph(client: OscClient, *position: float) -> Voice:
+    return (await morph_replies(client, *position))[0]
+
+
+async def morph_replies(client: OscClient, *position: float) -> tuple[Voice, list[tuple[str, list[Any]]]]:
+    """The voice a morph message brought and the replies that followed it (parameters, host parameters)."""
     client.send("/dexbridge/morph", *position)
     (vced,) = await client.until("/dexbridge/voice")
-    await client.settle()  # its parameter replies
-    return Voice.from_values(vced)
+    return Voice.from_values(vced), await client.settle()
 
 
 async def test_the_planned_line_plays_the_plan_and_ends_on_the_slots(tiny_engine: Engine, brass_path: Path,
@@ -74,6 +79,18 @@ async def test_the_planned_line_plays_the_plan_and_ends_on_the_slots(tiny_engine
             assert await morph(client, x) == expected.voice_at(x)
         assert daemon.session is not None and daemon.session.state.voice == a  # A itself, its name included
         assert daemon.session.state.latent is None  # looked up on the loop, no decode
+
+
+async def test_in_osc_mode_each_step_streams_its_changes_as_host_parameters(tiny_engine: Engine, brass_path: Path) -> None:
+    """osc mode (Max vst~ hosting Dexed: host parameters update held notes): each planned step's changes."""
+    async with morphing(tiny_engine, brass_path, 2) as (_, client):
+        await planned(client, "line")
+        previous = await morph(client, 0.5)
+        voice, replies = await morph_replies(client, 0.625)
+        changes = previous.diff(voice)
+        host = {args[0]: args[1] for address, args in replies if address == "/dexbridge/host_param"}
+        named = {BY_INDEX[i].dexed_name: to_host_value(BY_INDEX[i], v) for i, v in changes.items() if BY_INDEX[i].dexed_name}
+        assert changes and host == pytest.approx(named)
 
 
 async def test_the_planned_pad_plays_its_edges_and_corners(tiny_engine: Engine, brass_path: Path,

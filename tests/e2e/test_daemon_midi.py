@@ -223,7 +223,7 @@ async def test_midi_in_routes_dumps_programs_ccs_and_notes(names: tuple[str, str
             client.send("/dexbridge/morph/slot", slot, index)
             await client.until("/dexbridge/done")
         peer.output.send(mido.Message("control_change", control=28, value=127))
-        expected = tiny_engine.decode(tiny_engine.encode(brass_voices[20]))
+        expected = brass_voices[20]  # the morph's end is slot B itself (planned, or the latent line with B's transpose and name)
         assert await voice_reply(client) == expected
         peer.output.send(mido.Message.from_bytes(encode_param_change(134, 17)))  # algorithm 18 from a synth's panel
         assert await voice_reply(client) == expected.replace({134: 17})
@@ -271,3 +271,41 @@ async def test_a_vanished_input_port_is_reported(peer: JackPeer, tiny_engine: En
         client.send("/dexbridge/ping")
         await client.until("/dexbridge/pong")
         client.close()
+
+
+async def _until_planned(client: OscClient) -> None:
+    for _ in range(500):
+        client.send("/dexbridge/status")
+        (text,) = await client.until("/dexbridge/status")
+        if json.loads(text)["morph"]["line_planned"]:
+            return
+        await asyncio.sleep(0.02)
+    pytest.fail("the morph was never planned")
+
+
+async def test_a_planned_morph_reaches_held_notes_in_cc_mode(names: tuple[str, str], peer: JackPeer, tiny_engine: Engine,
+                                                              brass_path: Path, brass_voices: list[Voice]) -> None:
+    """cc mode: every step of the morph leaves as learned CCs while a note is held, none cuts the note
+    (no dump, no program change, no all-sound-off), and the synth ends holding slot B."""
+    async with started(("cc",), names, peer, tiny_engine, files_dir=(brass_path.parent,)) as (daemon, client):
+        assert peer.output is not None
+        cc_map = CcMap.default(0)
+        receiver = Receiver(cc_map=cc_map)
+        await _fill_slots(client, brass_path)
+        await _until_planned(client)
+        await _morph(client, 0.0)
+        for message in await peer.receive_quiet():
+            receiver.feed(message)
+        peer.output.send(mido.Message("note_on", note=60, velocity=90))
+        assert await peer.receive() == bytes([0x90, 60, 90])
+        voices = [await _morph(client, k / 8) for k in range(1, 9)]
+        received = await peer.receive_quiet()
+        assert received and all(len(m) == 3 and m[0] & 0xF0 == 0xB0 for m in received), "CCs only while the note is held"
+        results = [result for message in received for result in receiver.feed(message)]
+        assert not any(result.cuts_notes for result in results)
+        assert daemon.router is not None and daemon.router.held == {(0, 60)}
+        learned = sorted(cc_map.carried)
+        assert voices[-1] == brass_voices[20]
+        assert [receiver.voice.values[i] for i in learned] == [brass_voices[20].values[i] for i in learned]
+        assert len({v.values for v in voices}) == 8, "every step changes the voice"
+
