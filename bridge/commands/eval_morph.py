@@ -36,7 +36,8 @@ from models.params import TRANSPOSE_INDEX
 from models.render import Renderer
 from models.voice import Voice
 
-PARTS = ("line", "pad edges", "pad diagonals")
+PARTS = ("line", "pad edges", "pad diagonals", "macro")
+MACRO_AXES = 4  # macro moves measured on the first axes, in turn, each direction in turn
 
 
 class Methods:
@@ -74,6 +75,21 @@ class Methods:
         latents = [self.engine.encode(corner) for corner in corners]
         return lambda x, y: with_template(self.engine.decode(morph_2d(latents, x, y)), nearest_end(corners, x, y))
 
+    def macro(self, method: str, origin: Voice, axis: int, sign: int) -> tuple[Line, Voice]:
+        """Macro ``axis`` moved from 0 to ``sign`` around ``origin`` by ``method``, and where it ends."""
+        latent = self.engine.encode(origin)
+
+        def latent_move(amount: float) -> Voice:
+            point = self.engine.macros_to_latent([0.0] * axis + [sign * amount], latent)
+            return with_template(self.engine.decode(point), origin)
+
+        end = latent_move(1.0)
+        if method == "latent":
+            return latent_move, end
+        if method == "naive":
+            return partial(blend, origin, end), end
+        return plan_morph(origin, end).voice_at, end
+
 
 def distinct_sounds(voices: Sequence[Voice]) -> list[Voice]:
     """The voices with the first of each sound (VCED 0-144; names aside): a morph between two voices
@@ -97,11 +113,13 @@ def draw(voices: Sequence[Voice], count: int, size: int, seed: int) -> list[list
 
 
 def measure(voices: Sequence[Voice], methods: Sequence[str], pairs: int, quads: int, steps: int, seed: int,
-            engine: Any, keep: int = 0, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Score every method on ``pairs`` pairs and ``quads`` four-corner sets.
+            engine: Any, keep: int = 0, macros: int = 0, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Score every method on ``pairs`` pairs, ``quads`` four-corner sets and ``macros`` macro moves.
 
     Args:
         keep: how many pairs' magnitude spectrograms to keep, per method, for :func:`morph_plot.draw_strips`.
+        macros: macro moves from 0 to +-1, around the first voices of the pairs (needs ``engine`` with
+            macro axes).
 
     Returns:
         A JSON-ready report (summaries per method and part, per-path scores, planning times) and,
@@ -130,6 +148,15 @@ def measure(voices: Sequence[Voice], methods: Sequence[str], pairs: int, quads: 
             scores[method]["pad diagonals"] += [lines[name] for name in PAD_DIAGONALS]
         if progress:
             progress(f"pad {number + 1}/{len(pad_sets)}")
+    axes = 0 if engine is None else min(MACRO_AXES, engine.macro_count)
+    for number in range(macros if axes else 0):
+        origin = voices[line_sets[number % len(line_sets)][0]]
+        axis, sign = number % axes, 1 if (number // axes) % 2 == 0 else -1
+        for method in methods:
+            move, end = players.macro(method, origin, axis, sign)
+            scores[method]["macro"].append(score_line(move, origin, end, steps, magnitude)[0])
+        if progress:
+            progress(f"macro {number + 1}/{macros}")
     return {
         "steps": steps, "pairs": [list(p) for p in line_sets], "quads": [list(q) for q in pad_sets], "seed": seed,
         "summary": {m: {part: summarise(s).to_dict() for part, s in parts.items() if s} for m, parts in scores.items()},
@@ -183,7 +210,7 @@ def _eval_morph(args: argparse.Namespace) -> int:
         engine = Engine.load(args.checkpoint, backend=args.backend)
     progress = None if args.quiet else (lambda text: print(text, end="\r", flush=True))
     report = measure(voices, methods, args.pairs, args.quads, args.steps, args.seed, engine,
-                     keep=args.plot_pairs if args.plot else 0, progress=progress)
+                     keep=args.plot_pairs if args.plot else 0, macros=args.macros, progress=progress)
     strips = report.pop("strips")
     source = args.corpus if args.corpus.suffix.lower() == ".syx" else f"{args.corpus} ({args.split} split)"
     print(format_table(report))
@@ -216,6 +243,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--pairs", type=at_least(1), default=64, metavar="N", help="morphs A -> B (default 64)")
     parser.add_argument("--quads", type=at_least(0), default=16, metavar="N",
                         help="four-corner pads, each measured on 6 lines (default 16; 0 = none)")
+    parser.add_argument("--macros", type=at_least(0), default=16, metavar="N",
+                        help="macro moves from 0 to +-1 around voices of the pairs, on the first 4 axes in turn (default 16; "
+                        "measured with the latent method, which loads the model)")
     parser.add_argument("--steps", type=at_least(2), default=9, metavar="N",
                         help="positions per morph, both ends included (default 9)")
     parser.add_argument("--methods", type=_methods, default=list(MORPH_METHODS),

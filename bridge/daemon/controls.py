@@ -19,11 +19,11 @@ import asyncio
 import numpy as np
 
 from bridge.daemon.morph import ControlLoop
-from bridge.daemon.plans import SlotPlans
+from bridge.daemon.plans import MacroPlans, SlotPlans
 from bridge.daemon.state import SLOT_NAMES, BridgeState, RequestError, SessionHost, Slot
 from bridge.osc.server import Peer
 from engine.latent import interpolate, morph_2d
-from engine.morph_path import blend, naive_pad, nearest_end, with_template
+from engine.morph_path import blend, compose_moves, naive_pad, nearest_end, with_template
 from models.voice import Voice
 
 
@@ -42,6 +42,7 @@ class Controls:
         self.peer: Peer | None = None  # who sent the latest control: decode errors go back to them
         self.origin_task: asyncio.Task[None] | None = None
         self.plans = SlotPlans(session)
+        self.macro_plans = MacroPlans(session)
 
     @property
     def state(self) -> BridgeState:
@@ -52,6 +53,7 @@ class Controls:
         """A voice arrived from elsewhere (inference, a file, MIDI): macros restart from it."""
         self.loop.forget("macro")
         self.state.macro_values = self.state.macro_origin = None
+        self.macro_plans.reset()
 
     def slots_changed(self) -> None:
         """A slot was filled: plan the paths it is part of (``planned`` method only)."""
@@ -103,18 +105,31 @@ class Controls:
     async def _encode_macro_origin(self) -> None:
         try:
             state = self.state
-            origin = state.latent if state.latent is not None else await asyncio.to_thread(self.session.engine.encode, state.voice)
+            voice = state.voice
+            origin = state.latent if state.latent is not None else await asyncio.to_thread(self.session.engine.encode, voice)
             state.macro_origin = origin
+            self.macro_plans.reset(voice, origin)
             if state.macro_values is not None:
                 self._set_macros()
         finally:
             self.origin_task = None
 
     def _set_macros(self) -> None:
+        """Macros by the morph method: planned paths per axis once planned (the latent move until then), or
+        the latent move, with the origin voice's transpose and name."""
         origin = self.state.macro_origin
         values = self.state.macro_values
         assert origin is not None and values is not None
-        self.loop.set("macro", values.copy(), lambda v: self.session.engine.macros_to_latent(v.tolist(), origin))
+        plans = self.macro_plans
+        if self.session.settings.morph_method == "planned" and plans.origin is not None:
+            current = self.loop.current("macro")  # each macro slews from here to its target: both ends' paths
+            if plans.moves(values) is not None and (current is None or plans.moves(current) is not None):
+                voice = plans.origin[0]
+                self.loop.set("macro", values.copy(), to_voice=lambda v: compose_moves(voice, plans.moves(v) or []))
+                return
+        template = self.state.voice if plans.origin is None else plans.origin[0]
+        self.loop.set("macro", values.copy(), lambda v: self.session.engine.macros_to_latent(v.tolist(), origin),
+                      finish=lambda voice, v: with_template(voice, template))
 
     def morph(self, peer: Peer, x: float, y: float | None = None) -> None:
         """Move the morph position: A -> B with x alone, the four corners with x and y."""

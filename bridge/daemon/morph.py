@@ -118,6 +118,11 @@ class ControlLoop:
         control = self._controls.get(kind)
         return None if control is None else control.target.copy()
 
+    def current(self, kind: str) -> np.ndarray | None:
+        """The smoothed value of one control, where the slew has got to (None before it is set)."""
+        control = self._controls.get(kind)
+        return None if control is None else control.current.copy()
+
     def forget(self, kind: str) -> None:
         """Drop a control's state (its next value starts unslewed), e.g. macros after a new voice."""
         self._controls.pop(kind, None)

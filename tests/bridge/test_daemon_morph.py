@@ -17,7 +17,7 @@ from osc_client import OscClient
 
 from bridge.daemon.lifecycle import Daemon
 from engine.latent import interpolate
-from engine.morph_path import MorphPlan, blend, nearest_end, with_template
+from engine.morph_path import MorphPlan, blend, compose_moves, nearest_end, with_template
 from engine.morph_plan import plan_morph, plan_pad
 from engine.runtime import Engine
 from models.params import BY_INDEX, to_host_value
@@ -152,3 +152,43 @@ async def test_the_other_methods_stay_selectable_and_end_on_the_slots(tiny_engin
             latent = interpolate(tiny_engine.encode(a), tiny_engine.encode(b), 0.75)
             assert middle == with_template(tiny_engine.decode(latent), nearest_end((a, b), 0.75))
         assert await morph(client, 1.0) == b and await morph(client, 0.0) == a  # the model round-trips a voice exactly
+
+
+async def test_macros_follow_planned_paths_once_planned(tiny_engine: Engine, brass_path: Path,
+                                                        brass_voices: list[Voice]) -> None:
+    origin = brass_voices[3]
+    latent = tiny_engine.encode(origin)
+
+    def far(axis: int, sign: int) -> Voice:
+        values = [0.0] * axis + [float(sign)]
+        return with_template(tiny_engine.decode(tiny_engine.macros_to_latent(values, latent)), origin)
+
+    async with morphing(tiny_engine, brass_path, 0) as (daemon, client):
+        assert daemon.session is not None
+        macro_plans = daemon.session.controls.macro_plans
+        client.send("/dexbridge/voice/load", str(brass_path), 3)
+        assert Voice.from_values((await client.until("/dexbridge/voice"))[0]) == origin
+        await client.settle()
+
+        async def macro(index: int, value: float) -> Voice:
+            client.send("/dexbridge/macro", index, value, types="if")
+            (vced,) = await client.until("/dexbridge/voice")
+            await client.settle()
+            return Voice.from_values(vced)
+
+        assert await macro(0, 1.0) == far(0, 1)  # the latent move (its far end) while the path is planned
+        for _ in range(500):
+            if (0, 1) in macro_plans.paths:
+                break
+            await asyncio.sleep(0.02)
+        path = plan_morph(origin, far(0, 1))
+        assert macro_plans.paths[(0, 1)] == path
+        assert await macro(0, 0.5) == path.voice_at(0.5)
+        await macro(1, -0.25)  # a second axis: planned next
+        for _ in range(500):
+            if (1, -1) in macro_plans.paths:
+                break
+            await asyncio.sleep(0.02)
+        both = await macro(1, -0.5)
+        assert both == compose_moves(origin, [(path, 0.5), (plan_morph(origin, far(1, -1)), 0.5)])
+        assert await macro(1, 0.0) == path.voice_at(0.5)

@@ -6,27 +6,30 @@ import json
 from pathlib import Path
 
 import pytest
+from daemon_harness import checkpoint_with_axes
 
 from bridge.commands.cli import main
 from bridge.commands.eval_morph import distinct_sounds, draw
 from models.errors import EvaluationError
 from models.voice import Voice
 
-PARTS = {"line", "pad edges", "pad diagonals"}
+PARTS = {"line", "pad edges", "pad diagonals", "macro"}
 
 
-def test_a_small_run_on_the_brass_bank(brass_path: Path, tiny_checkpoint: Path, tmp_path: Path,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_small_run_on_the_brass_bank(brass_path: Path, tiny_checkpoint: Path, brass_voices: list[Voice],
+                                       tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out, picture = tmp_path / "morph.json", tmp_path / "strip.png"
-    assert main(["eval-morph", "--corpus", str(brass_path), "--pairs", "2", "--quads", "1", "--steps", "5",
-                 "--checkpoint", str(tiny_checkpoint), "--backend", "torch", "--json", str(out), "--plot", str(picture),
+    checkpoint = checkpoint_with_axes(tiny_checkpoint, brass_voices, tmp_path / "axes.pt")
+    assert main(["eval-morph", "--corpus", str(brass_path), "--pairs", "2", "--quads", "1", "--steps", "5", "--macros", "2",
+                 "--checkpoint", str(checkpoint), "--backend", "torch", "--json", str(out), "--plot", str(picture),
                  "--plot-pairs", "1", "--quiet"]) == 0
     report = json.loads(out.read_text())
     assert set(report["summary"]) == {"planned", "latent", "naive"} and report["steps"] == 5
     for method, parts in report["summary"].items():
         assert set(parts) == PARTS, method
         assert parts["line"]["paths"] == 2 and parts["pad edges"]["paths"] == 4 and parts["pad diagonals"]["paths"] == 2
-        assert parts["line"]["ends_exact"] == 1.0 and parts["pad edges"]["ends_exact"] == 1.0
+        assert parts["macro"]["paths"] == 2
+        assert parts["line"]["ends_exact"] == parts["pad edges"]["ends_exact"] == parts["macro"]["ends_exact"] == 1.0
         assert all(len(path["steps"]) == 4 for path in report["paths"][method]["line"])
     assert set(report["plan_ms"]) == {"line", "pad"} and report["plan_ms"]["line"]["plans"] == 2
     assert len(report["pairs"]) == 2 and len(report["quads"]) == 1 and str(brass_path) in report["source"]
