@@ -2,11 +2,12 @@
 
 :class:`Engine` is synchronous and thread-safe (the backend is, the search renders with one
 dexed-py synth per thread); :class:`engine.worker.InferenceWorker` is its asyncio face. The
-serving path is the backend's (``engine.backends.select_backend``); the inverse regression flow
-(``encode``) runs in torch. Conditioning (resampling, level, the input's pitch) is
-:mod:`engine.conditioning`; the voice library :mod:`engine.library`; tuning a voice to the input's
-pitch :mod:`engine.tuning`; the multi-start anytime search over the network's answer and the
-library's nearest voices :mod:`engine.search`.
+serving path is the backend's (``engine.backends.select_backend``); ``decode`` (latent -> voice, what
+every morph or macro step costs) runs the regression flow pre-packed in NumPy whatever the backend
+(:mod:`engine.latent_decoder`); the inverse regression flow (``encode``) runs in torch. Conditioning
+(resampling, level, the input's pitch) is :mod:`engine.conditioning`; the voice library
+:mod:`engine.library`; tuning a voice to the input's pitch :mod:`engine.tuning`; the multi-start
+anytime search over the network's answer and the library's nearest voices :mod:`engine.search`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 from engine.backends import Backend, select_backend
 from engine.conditioning import REFERENCE_NOTE, Conditioned, Conditioner
 from engine.latent import macros_to_latent
+from engine.latent_decoder import LatentDecoder
 from engine.library import DB_STEP, VoiceLibrary, embed
 from engine.pitch import F0Estimate, voice_f0
 from engine.search import DEFAULT_BUDGET_MS, Found, VoiceSearch
@@ -155,6 +157,7 @@ class Engine:
         self.conditioner = Conditioner(frontend.sample_rate, frontend.num_samples, checkpoint.notes)
         self.search = VoiceSearch(frontend.sample_rate, frontend.duration_s, self.voice_pitch)
         self._flow = regression_flow(checkpoint.config.model, checkpoint.serving_state)
+        self._latent_decoder = LatentDecoder(self._flow, self.representation)
         self._local = threading.local()
         self._frontend = Frontend(frontend, checkpoint.frontend_stats).eval()
 
@@ -377,7 +380,9 @@ class Engine:
         return self._inverse_flow(self.representation.encode(voice)[None])[0]
 
     def decode(self, latent: np.ndarray, template: Voice | None = None) -> Voice:
-        """The voice at a latent point (forward regression flow, then the representation's decode).
+        """The voice at a latent point (forward regression flow, then the representation's decode), on
+        this thread in NumPy (:class:`engine.latent_decoder.LatentDecoder`) whatever the backend: at batch 1
+        it is faster than any backend's ``latent_to_params`` (README, Performance).
 
         Args:
             latent: (latent_dim,) zK.
@@ -393,7 +398,7 @@ class Engine:
                                   f"({self.checkpoint.representation})")
         if not np.isfinite(point).all():
             raise ModelInputError(f"latent holds {int((~np.isfinite(point)).sum())} NaN/inf values: give finite values")
-        return self.representation.decode(self.backend.latent_to_params(point[None])[0], template)
+        return self._latent_decoder.voice(point, template)
 
     def macros_to_latent(self, values: Sequence[float], origin: np.ndarray | None = None) -> np.ndarray:
         """The latent point at macro positions (see :func:`engine.latent.macros_to_latent`).

@@ -42,6 +42,7 @@ NUMERICAL_MASK.setflags(write=False)
 
 _LO = np.array([p.lo for p in VOICE_PARAMS], dtype=np.int64)
 _SPAN = np.array([p.hi - p.lo for p in VOICE_PARAMS], dtype=np.int64)
+_FIXED = tuple(sorted(set(range(VOICE_SIZE)) - set(LEARNABLE_INDICES.tolist())))  # from the template: transpose, name
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,52 @@ class OneHotGroup:
         return VOICE_PARAMS[self.index]
 
 
+@dataclass(frozen=True)
+class _DecodePlan:
+    """Where decoding reads and writes, as index arrays: every scalar slot in one step, every one-hot
+    block in one argmax over a padded (blocks, widest block) table of slots, whose padding points at
+    an extra -inf column so that it never wins."""
+
+    scalar_params: np.ndarray
+    scalar_slots: np.ndarray
+    scalar_lo: np.ndarray
+    scalar_span: np.ndarray
+    group_params: np.ndarray
+    group_lo: np.ndarray
+    table: np.ndarray
+
+    @classmethod
+    def of(cls, size: int, numerical_params: tuple[int, ...], numerical_slots: np.ndarray,
+           groups: tuple[OneHotGroup, ...]) -> _DecodePlan:
+        """The plan of a representation's layout (``size`` slots)."""
+        scalar = np.array(numerical_params, dtype=np.intp)
+        widest = max((g.classes for g in groups), default=0)
+        table = np.full((len(groups), widest), size, dtype=np.intp)  # slot ``size`` is the -inf padding
+        for row, group in enumerate(groups):
+            table[row, : group.classes] = np.arange(group.start, group.stop)
+        group_params = np.array([g.index for g in groups], dtype=np.intp)
+        return cls(scalar, np.asarray(numerical_slots, dtype=np.intp), _LO[scalar].astype(np.float64),
+                   _SPAN[scalar].astype(np.float64), group_params, _LO[group_params], table)
+
+    def write(self, scores: np.ndarray, values: np.ndarray) -> None:
+        """Decode the learnable parameters of (N, size) ``scores`` into (N, 155) ``values`` in place."""
+        count, size = scores.shape
+        padded = np.empty((count, size + 1))
+        np.fmax(scores, -np.inf, out=padded[:, :size])  # NaN -> -inf (fmax takes the non-NaN side)
+        padded[:, size] = -np.inf
+        unit = padded.take(self.scalar_slots, axis=1)  # a copy: clipped, scaled and rounded in place
+        np.maximum(unit, 0.0, out=unit)
+        np.minimum(unit, 1.0, out=unit)
+        unit *= self.scalar_span
+        np.rint(unit, out=unit)
+        unit += self.scalar_lo
+        values[:, self.scalar_params] = unit
+        if len(self.table):
+            classes = padded.take(self.table, axis=1).argmax(axis=2)  # (N, blocks): first of equal maxima
+            classes += self.group_lo
+            values[:, self.group_params] = classes
+
+
 @dataclass(frozen=True, eq=False)
 class Representation:
     """A learnable representation: layout metadata plus vectorised encode / decode.
@@ -103,7 +150,7 @@ class Representation:
 
     @cached_property
     def _groups_by_size(self) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-        """Per distinct block size: (VCED indices (G,), slot matrix (G, classes))."""
+        """Per distinct block size: (VCED indices (G,), slot matrix (G, classes)) (for encoding)."""
         plans: list[tuple[np.ndarray, np.ndarray]] = []
         for classes in sorted({g.classes for g in self.groups}):
             same = [g for g in self.groups if g.classes == classes]
@@ -111,6 +158,10 @@ class Representation:
             slots = np.array([g.start for g in same], dtype=np.intp)[:, None] + np.arange(classes)
             plans.append((index, slots))
         return tuple(plans)
+
+    @cached_property
+    def _decode_plan(self) -> _DecodePlan:
+        return _DecodePlan.of(self.size, self.numerical_params, self.numerical_slots, self.groups)
 
     def encode(self, voice: Voice) -> np.ndarray:
         """The float32 vector (``size``,) of a voice."""
@@ -166,14 +217,10 @@ class Representation:
             raise RepresentationError(
                 f"a batch of {self.name!r} vectors has shape (N, {self.size}), got {scores.shape}"
             )
-        scores = np.where(np.isnan(scores), -np.inf, scores)
         base = template if template is not None else DEFAULT_TEMPLATE
-        values = np.tile(np.array(base.values, dtype=np.int64), (len(scores), 1))
-        scalar = self._scalar_index
-        unit = np.clip(scores[:, self.numerical_slots], 0.0, 1.0)
-        values[:, scalar] = _LO[scalar] + np.rint(unit * _SPAN[scalar]).astype(np.int64)
-        for index, slots in self._groups_by_size:
-            values[:, index] = _LO[index] + np.argmax(scores[:, slots], axis=2)  # scores (N, G, classes)
+        values = np.empty((len(scores), VOICE_SIZE), dtype=np.int64)
+        values[:, _FIXED] = [base.values[i] for i in _FIXED]
+        self._decode_plan.write(scores, values)
         return values
 
 

@@ -212,3 +212,25 @@ def test_metric_helpers_split_learnable_params() -> None:
     assert int(NUMERICAL_MASK.sum()) == 122
     assert [int(i) for i in LEARNABLE_INDICES[~NUMERICAL_MASK]] == [spec.index for spec in CATEGORICAL]
     assert REPRESENTATIONS["num"].numerical_params == tuple(int(i) for i in LEARNABLE_INDICES)
+
+
+def _decode_one_by_one(rep: Representation, vector: np.ndarray, template: Voice) -> tuple[int, ...]:
+    """An independent oracle of the vectorised decode: one parameter at a time, in plain Python."""
+    values = list(template.values)
+    for index, slot in zip(rep.numerical_params, rep.numerical_slots, strict=True):
+        spec, score = VOICE_PARAMS[index], float(vector[slot])
+        unit = 0.0 if np.isnan(score) else min(max(score, 0.0), 1.0)
+        values[index] = spec.lo + round(unit * (spec.hi - spec.lo))  # round(): ties to even, as np.rint
+    for group in rep.groups:
+        scores = [-np.inf if np.isnan(s) else float(s) for s in vector[group.slots]]
+        values[group.index] = group.spec.lo + scores.index(max(scores))  # first of equal maxima
+    return tuple(values)
+
+
+@given(rep=representations, data=st.data())
+def test_decode_matches_a_one_parameter_at_a_time_oracle(rep: Representation, data: st.DataObject) -> None:
+    template = data.draw(valid_voices)
+    dtype = data.draw(st.sampled_from([np.float32, np.float64]))
+    vector = data.draw(any_vector(rep, dtype)) if data.draw(st.booleans()) else data.draw(
+        arrays(dtype, rep.size, elements=st.floats(-0.5, 1.5, width=np.dtype(dtype).itemsize * 8)))
+    assert rep.decode(vector, template).values == _decode_one_by_one(rep, vector, template)
