@@ -27,7 +27,7 @@ from engine.latent import macros_to_latent
 from engine.latent_decoder import LatentDecoder
 from engine.library import DB_STEP, VoiceLibrary, embed
 from engine.pitch import F0Estimate, voice_f0
-from engine.search import DEFAULT_BUDGET_MS, Found, VoiceSearch
+from engine.search import DEFAULT_BUDGET_MS, Found, Take, VoiceSearch
 from models.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, load_checkpoint
 from models.errors import ModelInputError
 from models.frontend import Frontend
@@ -37,7 +37,7 @@ from models.render import Renderer
 from models.representations import DEFAULT_TEMPLATE, get_representation
 from models.voice import Voice
 
-__all__ = ["Diagnostics", "Engine", "Inference"]
+__all__ = ["Diagnostics", "Engine", "Inference", "Recording"]
 
 WARMUP_SECONDS = 1.0
 LIBRARY_K = 8
@@ -118,6 +118,47 @@ class _SearchOptions:
     seed: int = 0
     on_better: Callable[[Inference], None] | None = None
     should_stop: Callable[[], bool] | None = None
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One take of a sound for :meth:`Engine.infer_takes`.
+
+    Attributes:
+        audio: 1-D mono or (samples, channels) float audio of one note.
+        sample_rate: its rate in Hz.
+        note: the MIDI note it was played at; ``None``: the note nearest its pitch.
+        velocity: the MIDI velocity it was played with (1-127).
+    """
+
+    audio: np.ndarray
+    sample_rate: int
+    note: int | None = None
+    velocity: int = 100
+
+
+def _take_note(take: Recording, heard: Conditioned, number: int) -> int:
+    """The take's note: as given, else the note nearest its pitch."""
+    if take.note is not None:
+        if not 0 <= take.note <= 127 or not 1 <= take.velocity <= 127:
+            raise ModelInputError(f"take {number + 1}: note {take.note} / velocity {take.velocity} out of range "
+                                  "(notes 0-127, velocities 1-127)")
+        return take.note
+    if heard.f0_hz is None:
+        raise ModelInputError(f"take {number + 1} has no clear pitch ({heard.pitch_reason}): give its note, "
+                              "e.g. FILE:60:100")
+    return int(round(12.0 * np.log2(heard.f0_hz / 440.0) + 69.0))
+
+
+def _distinct(starts: Sequence[tuple[Voice, str]]) -> list[tuple[Voice, str]]:
+    """The starts without repeats (the same voice found for two takes), in order."""
+    seen: set[tuple[int, ...]] = set()
+    kept = []
+    for voice, source in starts:
+        if voice.values not in seen:
+            seen.add(voice.values)
+            kept.append((voice, source))
+    return kept
 
 
 def _learnable_values(voice: Voice) -> tuple[int, ...]:
@@ -294,6 +335,15 @@ class Engine:
         started = time.perf_counter()
         starts = self._starts(network_voice, network_latent, conditioned, options.seed)
         timings["library"] = _ms(started)
+        return self._search([Take(conditioned.recording)], conditioned, conditioned.f0_hz, starts,
+                            (network_voice, network_latent), options, timings)
+
+    def _search(self, takes: Sequence[Take], conditioned: Conditioned, f0_hz: float | None,
+                starts: Sequence[tuple[Voice, str]], network: tuple[Voice, np.ndarray], options: _SearchOptions,
+                timings: dict[str, float]) -> Inference:
+        """Run the search from ``starts`` against ``takes``; ``conditioned`` is the take the diagnostics
+        describe, ``network`` the network's voice and latent point (the latent of an unchanged answer)."""
+        network_voice, network_latent = network
 
         def answer(found: Found, first_score: float, renders: int) -> Inference:
             same = _learnable_values(found.voice) == _learnable_values(network_voice)
@@ -317,7 +367,7 @@ class Engine:
                 options.on_better(answer(found, first[0], found.renders))
 
         result = self.search.run(
-            conditioned.recording, conditioned.f0_hz, starts if options.search else starts[:1],
+            takes, f0_hz, starts if options.search else starts[:1],
             budget_ms=options.budget_ms if options.search else 0.0, max_renders=options.max_renders, seed=options.seed,
             input_reason=conditioned.pitch_reason, on_better=better, should_stop=options.should_stop,
         )
@@ -325,26 +375,90 @@ class Engine:
         timings["total"] = sum(timings.values())
         return answer(result.best, result.start.score, result.renders)
 
+    def infer_takes(self, takes: Sequence[Recording], *, search: bool | None = None, budget_ms: float | None = None,
+                    max_renders: int | None = None, seed: int = 0, on_better: Callable[[Inference], None] | None = None,
+                    should_stop: Callable[[], bool] | None = None) -> Inference:
+        """One voice for several recordings of one sound, each at its own note and velocity (soft and
+        loud, low and high): every candidate is played at each take's note and velocity and scored
+        against it (the mean; the takes keep their levels relative to each other), so key and velocity
+        scaling count. The starts of the take nearest middle C come first (as :meth:`infer`'s), then
+        each other take's network answer and two nearest library voices; the voice is tuned to the
+        takes' pitch brought to the reference note (their median).
+
+        Args:
+            takes: the recordings; a take without a note gets the note nearest its pitch.
+            search, budget_ms, max_renders, seed, on_better, should_stop: as :meth:`infer`.
+
+        Raises:
+            ModelInputError: no take, a take :meth:`infer` would refuse, or an unpitched take without a note.
+        """
+        if not takes:
+            raise ModelInputError("no takes: give at least one recording with its note and velocity")
+        options = _SearchOptions(self.search_by_default if search is None else search,
+                                 self.search_budget_ms if budget_ms is None else budget_ms,
+                                 self.search_max_renders if max_renders is None else max_renders, seed, on_better,
+                                 should_stop)
+        started = time.perf_counter()
+        heard = [self._condition(take.audio, take.sample_rate, number, len(takes)) for number, take in enumerate(takes)]
+        notes = [_take_note(take, item, number) for number, (take, item) in enumerate(zip(takes, heard, strict=True))]
+        timings = {"conditioning": _ms(started)}
+        started = time.perf_counter()
+        params = self.backend.audio_to_params(np.stack([item.audio for item in heard]))
+        timings["network"] = _ms(started)
+        started = time.perf_counter()
+        voices = [self.representation.decode(row, DEFAULT_TEMPLATE.replace({TRANSPOSE_INDEX: TRANSPOSE_CENTRE + item.transpose}))
+                  for row, item in zip(params, heard, strict=True)]
+        reference = min(range(len(takes)), key=lambda i: abs(notes[i] - REFERENCE_NOTE))
+        latents = self._inverse_flow(params)
+        # the take nearest middle C starts the search as a single recording would; the others add their
+        # network answers and their two nearest library voices after it
+        starts = self._starts(voices[reference], latents[reference], heard[reference], seed)
+        for number, item in enumerate(heard):
+            if number != reference:
+                starts.append((voices[number], f"network (take {number + 1})"))
+                starts += [start for start, _ in self._library_starts(self.embed_conditioned(item.audio), item, 2)]
+        starts = _distinct(starts)
+        timings["library"] = _ms(started)
+        pitched = [item.f0_hz * 2.0 ** ((REFERENCE_NOTE - note) / 12.0) for item, note in zip(heard, notes, strict=True)
+                   if item.f0_hz is not None]
+        f0 = float(np.median(pitched)) if pitched else None
+        # one gain for all takes (the reference take's): their levels relative to each other are the velocity response
+        gain = heard[reference].gain_db
+        search_takes = [Take(item.recording * np.float32(10.0 ** ((gain - item.gain_db) / 20.0)), note, take.velocity)
+                        for item, note, take in zip(heard, notes, takes, strict=True)]
+        return self._search(search_takes, heard[reference], f0, starts, (voices[reference], latents[reference]), options,
+                            timings)
+
     def _starts(self, network_voice: Voice, network_latent: np.ndarray, conditioned: Conditioned,
                 seed: int) -> list[tuple[Voice, str]]:
         """The network's answer, the library's nearest voices (with the input's planned transpose) and
         :data:`LATENT_NEIGHBOURS` seeded points around the network's latent point; the closer of the
         network's answer and the nearest library voice first (by embedding)."""
-        rng = np.random.default_rng(seed)
-        neighbours = [(self.decode(network_latent + rng.normal(0.0, LATENT_STEP, network_latent.shape).astype(np.float32),
-                                   network_voice), f"network neighbour {n + 1}") for n in range(LATENT_NEIGHBOURS)]
+        neighbours = self._neighbours(network_voice, network_latent, seed)
         starts = [(network_voice, "network")]
         if self.library is None or len(self.library) == 0:
             return starts + neighbours
         query = self.embed_conditioned(conditioned.audio)
-        matches = self.library.search(query, self.library_k)
-        transpose = {TRANSPOSE_INDEX: TRANSPOSE_CENTRE + conditioned.transpose}
-        starts += [(m.voice.replace(transpose), f"library: {m.voice.name.strip() or '(no name)'} ({m.source})")
-                   for m in matches]
+        matches = self._library_starts(query, conditioned, self.library_k)
         network_distance = DB_STEP * float(np.sqrt(np.mean((self._embed_voice(network_voice) - query.astype(np.float32)) ** 2)))
-        if matches and matches[0].distance < network_distance:
-            starts[0], starts[1] = starts[1], starts[0]
-        return starts + neighbours
+        if matches and matches[0][1] < network_distance:
+            return [matches[0][0], *starts, *(m for m, _ in matches[1:]), *neighbours]
+        return [*starts, *(m for m, _ in matches), *neighbours]
+
+    def _library_starts(self, query: np.ndarray, conditioned: Conditioned,
+                        k: int) -> list[tuple[tuple[Voice, str], float]]:
+        """The ``k`` library voices nearest ``query`` with the input's planned transpose, and their distances."""
+        if self.library is None:
+            return []
+        transpose = {TRANSPOSE_INDEX: TRANSPOSE_CENTRE + conditioned.transpose}
+        return [((m.voice.replace(transpose), f"library: {m.voice.name.strip() or '(no name)'} ({m.source})"), m.distance)
+                for m in self.library.search(query, k)]
+
+    def _neighbours(self, voice: Voice, latent: np.ndarray, seed: int) -> list[tuple[Voice, str]]:
+        """:data:`LATENT_NEIGHBOURS` seeded voices around a latent point (its template: ``voice``)."""
+        rng = np.random.default_rng(seed)
+        return [(self.decode(latent + rng.normal(0.0, LATENT_STEP, latent.shape).astype(np.float32), voice),
+                 f"network neighbour {n + 1}") for n in range(LATENT_NEIGHBOURS)]
 
     def _embed_voice(self, voice: Voice) -> np.ndarray:
         audio = self.search.render(voice.replace({TRANSPOSE_INDEX: TRANSPOSE_CENTRE}))

@@ -31,7 +31,7 @@ from models.params import LEARNABLE, Kind, ParamSpec
 from models.render import NOTE_SECONDS, Renderer
 from models.voice import Voice
 
-__all__ = ["DEFAULT_BUDGET_MS", "KEEP", "Found", "SearchResult", "VoiceSearch", "mutate"]
+__all__ = ["DEFAULT_BUDGET_MS", "KEEP", "Found", "SearchResult", "Take", "VoiceSearch", "mutate"]
 
 DEFAULT_BUDGET_MS = 250.0
 KEEP = 3
@@ -67,6 +67,22 @@ def mutate(voice: Voice, rng: np.random.Generator) -> Voice:
             step = step if step != 0 else int(rng.choice((-1, 1)))
             changes[spec.index] = min(max(value + step, spec.lo), spec.hi)
     return voice.replace(changes)
+
+
+@dataclass(frozen=True)
+class Take:
+    """One recording a voice should reproduce, and how it was played.
+
+    Attributes:
+        recording: mono float32 at the model rate from its onset, the model window long
+            (``Conditioned.recording``).
+        note: the MIDI note it was played at (the voice is rendered there to compare).
+        velocity: its MIDI velocity.
+    """
+
+    recording: np.ndarray
+    note: int = REFERENCE_NOTE
+    velocity: int = 85
 
 
 @dataclass(frozen=True)
@@ -115,6 +131,13 @@ class SearchResult:
     elapsed_ms: float = 0.0
 
 
+@dataclass(frozen=True)
+class _Target:
+    take: Take
+    magnitude: np.ndarray
+    subsonic: float
+
+
 def _rank(found: Found) -> tuple[bool, float]:
     return (not found.playable, found.score)
 
@@ -140,27 +163,36 @@ class VoiceSearch:
             renderer = self._local.renderer = Renderer(self.sample_rate, NOTE_SECONDS, self.render_seconds)
         return renderer
 
-    def render(self, voice: Voice) -> np.ndarray:
-        """``voice`` played at the reference note over the comparison window (mono float32)."""
-        return self._renderer().render(voice, REFERENCE_NOTE)
+    def render(self, voice: Voice, note: int = REFERENCE_NOTE, velocity: int = 85) -> np.ndarray:
+        """``voice`` played at ``note`` over the comparison window (mono float32)."""
+        return self._renderer().render(voice, note, velocity)
 
-    def score(self, voice: Voice, target: np.ndarray, target_subsonic: float = 0.0) -> float:
-        """spec_mae of ``voice`` played at the reference note against a target magnitude spectrogram,
-        plus :data:`SUBSONIC_WEIGHT` times the share of its energy below :data:`SUBSONIC_HZ` beyond the
-        target's own (``target_subsonic``)."""
-        audio = self.render(voice)
-        excess = max(0.0, subsonic_share(audio, self.sample_rate) - target_subsonic)
-        return spec_mae(target, stft_magnitude(audio)) + SUBSONIC_WEIGHT * excess
+    def score(self, voice: Voice, targets: Sequence[_Target]) -> float:
+        """Mean over the takes of spec_mae of ``voice`` played at each take's note and velocity against
+        its magnitude spectrogram, plus :data:`SUBSONIC_WEIGHT` times the share of its energy below
+        :data:`SUBSONIC_HZ` beyond the take's own."""
+        total = 0.0
+        for target in targets:
+            audio = self.render(voice, target.take.note, target.take.velocity)
+            excess = max(0.0, subsonic_share(audio, self.sample_rate) - target.subsonic)
+            total += spec_mae(target.magnitude, stft_magnitude(audio)) + SUBSONIC_WEIGHT * excess
+        return total / len(targets)
 
-    def run(self, recording: np.ndarray, input_f0_hz: float | None, starts: Sequence[tuple[Voice, str]], *,
+    def targets(self, takes: Sequence[Take]) -> list[_Target]:
+        """What :meth:`score` compares with, computed once per search."""
+        return [_Target(take, stft_magnitude(take.recording), subsonic_share(take.recording, self.sample_rate))
+                for take in takes]
+
+    def run(self, takes: Sequence[Take], input_f0_hz: float | None, starts: Sequence[tuple[Voice, str]], *,
             budget_ms: float = DEFAULT_BUDGET_MS, max_renders: int | None = None, seed: int = 0,
             input_reason: str = "", on_better: Callable[[Found], None] | None = None,
             should_stop: Callable[[], bool] | None = None) -> SearchResult:
         """Tune and score the starts, then improve the best ones until a budget or a stop request.
 
         Args:
-            recording: the recording from its onset at the model rate (``Conditioned.recording``).
-            input_f0_hz: its f0, ``None`` when unpitched.
+            takes: the recordings to reproduce (one, or several notes and velocities of one sound).
+            input_f0_hz: the pitch the voice must play at the reference note (the takes' f0 brought
+                to it), ``None`` when unpitched.
             starts: (voice, source) pairs, the network's answer first.
             budget_ms: stop before a render would end past this many milliseconds (``inf``: none).
             max_renders: also stop after this many renders.
@@ -172,11 +204,10 @@ class VoiceSearch:
         Returns:
             The best voice, the best start and every new best in order; never worse than the best start.
         """
-        if not starts:
-            raise ValueError("a search needs at least one start (the network's answer)")
+        if not starts or not takes:
+            raise ValueError("a search needs at least one take and one start (the network's answer)")
         started = time.perf_counter()
-        target = stft_magnitude(recording)
-        target_subsonic = subsonic_share(recording, self.sample_rate)
+        targets = self.targets(takes)
         limit = max_renders if max_renders is not None else float("inf")
         renders = 0
         best: Found | None = None
@@ -193,7 +224,7 @@ class VoiceSearch:
         def score(voice: Voice) -> float:
             nonlocal renders
             renders += 1
-            return self.score(voice, target, target_subsonic)
+            return self.score(voice, targets)
 
         def out_of_budget() -> bool:
             spent = elapsed()

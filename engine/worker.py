@@ -38,6 +38,8 @@ class InferenceEngine(Protocol[InferenceT, VoiceT]):
 
     def infer(self, audio: np.ndarray, sample_rate: int, **options: Any) -> InferenceT: ...
 
+    def infer_takes(self, takes: Any, **options: Any) -> InferenceT: ...
+
     def decode(self, latent: np.ndarray) -> VoiceT: ...
 
 
@@ -110,15 +112,26 @@ class InferenceWorker(Generic[InferenceT, VoiceT]):
             WorkerStoppedError: the worker is not running, or stopped before the job ran.
             Exception: whatever the engine raises for this input (``ModelInputError``, ...).
         """
+        return await self._queue_job(lambda: self.engine.infer(audio, sample_rate, **options))
+
+    async def _queue_job(self, run: Callable[[], Any]) -> Any:
         future = self._new_future()
         with self._wake:
             if len(self._jobs) >= self.max_jobs:
                 raise WorkerBusyError(
                     f"busy: {len(self._jobs)} jobs queued (limit {self.max_jobs}); retry later or raise max_jobs"
                 )
-            self._jobs.append(_Job(lambda: self.engine.infer(audio, sample_rate, **options), [future]))
+            self._jobs.append(_Job(run, [future]))
             self._wake.notify()
         return await future
+
+    async def infer_takes(self, takes: Any, **options: Any) -> InferenceT:
+        """The engine's ``infer_takes`` (several takes of one sound -> one voice) on the worker thread.
+
+        Raises:
+            WorkerBusyError, WorkerStoppedError, Exception: as :meth:`infer`.
+        """
+        return await self._queue_job(lambda: self.engine.infer_takes(takes, **options))
 
     async def decode(self, latent: np.ndarray) -> VoiceT:
         """The engine's ``decode`` on the worker thread, latest wins: if a decode is already

@@ -17,7 +17,8 @@ import collections
 import json
 import logging
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -180,8 +181,12 @@ class BridgeSession:
         self.server.broadcast("/dexbridge/error", f"{source}: {message}")
 
     async def _infer(self, peer: Peer, audio: np.ndarray, sample_rate: int) -> None:
-        """Infer off the loop; each better voice the search finds is applied at once (and announced
-        with ``/dexbridge/better``) until the search ends or a newer inference starts."""
+        await self._answer(peer, lambda **options: self.worker.infer(audio, sample_rate, **options))
+
+    async def _answer(self, peer: Peer, run: Callable[..., Awaitable[Any]]) -> None:
+        """Infer off the loop (``run`` is the worker call, given the options below); each better voice
+        the search finds is applied at once (and announced with ``/dexbridge/better``) until the search
+        ends or a newer inference starts."""
         loop = asyncio.get_running_loop()
         self.searches += 1
         number = self.searches
@@ -189,8 +194,7 @@ class BridgeSession:
         def on_better(better: Any) -> None:  # on the worker thread
             loop.call_soon_threadsafe(self._better, peer, number, better)
 
-        inference = await self.worker.infer(audio, sample_rate, on_better=on_better,
-                                            should_stop=lambda: self.searches != number)
+        inference = await run(on_better=on_better, should_stop=lambda: self.searches != number)
         if self.searches == number:
             self.search = None
             if inference.voice != self.state.voice:
@@ -294,6 +298,28 @@ class BridgeSession:
         self._upload_peers.pop((peer.key[0], upload_id), None)
         self.spawn_inference(self._infer(peer, finished.audio, finished.sample_rate), peer, "/dexbridge/upload/end")
 
+    def infer_takes(self, peer: Peer, takes: str) -> None:
+        """One voice from several takes of a sound, each scored at its own note and velocity:
+        ``"PATH:NOTE:VELOCITY ..."`` files in the files folder, or ``upload:ID:NOTE:VELOCITY`` uploads
+        whose every chunk has arrived (not ended: this request takes them)."""
+        specs = parse_takes(takes)
+        self._check_client_jobs(peer.key[0])
+        held = {spec.upload: self.uploads.end(spec.upload, client=peer.key[0]) for spec in specs if spec.upload is not None}
+
+        async def job() -> None:
+            from engine.runtime import Recording  # the engine's input type; the engine is loaded by now
+
+            recordings = []
+            for spec in specs:
+                if spec.upload is not None:
+                    audio, sample_rate = held[spec.upload].audio, held[spec.upload].sample_rate
+                else:
+                    audio, sample_rate = await asyncio.to_thread(_read_audio, self.files, spec.path)
+                recordings.append(Recording(audio, sample_rate, spec.note, spec.velocity))
+            await self._answer(peer, lambda **options: self.worker.infer_takes(recordings, **options))
+
+        self.spawn_inference(job(), peer, "/dexbridge/infer/takes")
+
     def capture(self, peer: Peer, seconds: float) -> None:
         """Record the audio input, then infer a voice from it."""
         from bridge.daemon.capture import record  # sounddevice loads PortAudio: only when capturing
@@ -367,3 +393,45 @@ def _pitch_words(diag: Any) -> str:
     if diag.cents is None:
         return diag.pitch
     return f"f0 {diag.f0_hz:.1f} Hz, voice {diag.voice_f0_hz:.1f} Hz ({diag.cents:+.1f} cents)"
+
+
+@dataclass(frozen=True)
+class TakeRequest:
+    """One take named in ``/dexbridge/infer/takes``: a file or an upload, its note and velocity."""
+
+    path: str
+    upload: int | None
+    note: int | None
+    velocity: int
+
+
+MAX_TAKES = 16
+
+
+def parse_takes(text: str) -> list[TakeRequest]:
+    """``"PATH[:NOTE[:VELOCITY]] upload:ID[:NOTE[:VELOCITY]] ..."`` (space-separated; no spaces in paths).
+
+    Raises:
+        RequestError: no take, too many, or a note / velocity / upload id that is not a whole number in range.
+    """
+    items = text.split()
+    if not 1 <= len(items) <= MAX_TAKES:
+        raise RequestError(f"/dexbridge/infer/takes: {len(items)} takes; give 1 to {MAX_TAKES} as "
+                           "'PATH:NOTE:VELOCITY' or 'upload:ID:NOTE:VELOCITY', separated by spaces")
+    requests = []
+    for item in items:
+        upload = item.startswith("upload:")
+        parts = item.split(":")[1:] if upload else item.rsplit(":", 2)
+        head, numbers = (parts[0], parts[1:]) if upload else (parts[0], parts[1:])
+        if not upload:
+            while numbers and not numbers[0].isdigit():  # a ':' inside the path
+                head, numbers = f"{head}:{numbers[0]}", numbers[1:]
+        if not all(n.isdigit() for n in numbers) or (upload and not head.isdigit()):
+            raise RequestError(f"/dexbridge/infer/takes: {item!r} is not PATH:NOTE:VELOCITY or upload:ID:NOTE:VELOCITY "
+                               "(whole numbers)")
+        note = int(numbers[0]) if numbers else None
+        velocity = int(numbers[1]) if len(numbers) > 1 else 100
+        if (note is not None and note > 127) or not 1 <= velocity <= 127:
+            raise RequestError(f"/dexbridge/infer/takes: {item!r}: note 0..127 (60 = middle C), velocity 1..127")
+        requests.append(TakeRequest("" if upload else head, int(head) if upload else None, note, velocity))
+    return requests

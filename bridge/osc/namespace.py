@@ -181,6 +181,11 @@ OSC_ROUTES: dict[str, Route] = _table(
     Route(f"{PREFIX}/ping", "", "", "liveness check; answers `/dexbridge/pong`"),
     Route(f"{PREFIX}/status", "", "", "answers `/dexbridge/status` with the daemon's state as JSON"),
     Route(f"{PREFIX}/infer/file", "s", "s:path", "infer a voice from an audio file (WAV/FLAC/OGG)", files="reads"),
+    Route(f"{PREFIX}/infer/takes", "s", "s:takes",
+          "one voice from several takes of a sound, each scored at its own note and velocity: "
+          "`\"soft.wav:60:40 loud.wav:60:120 low.wav:48:90\"` (files), or `upload:ID:NOTE:VELOCITY` for an upload "
+          "whose chunks have all arrived (instead of `upload/end`); a missing note is the one nearest the take's pitch",
+          files="reads"),
     Route(f"{PREFIX}/infer/blob", "bi", "b:float32-mono i:samplerate",
           "infer a voice from little-endian float32 mono samples in one datagram (UDP: at most 65 000 bytes)"),
     Route(f"{PREFIX}/upload/begin", "iii", "i:id i:total-bytes i:samplerate",

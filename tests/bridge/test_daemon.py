@@ -351,3 +351,33 @@ async def test_a_newer_inference_ends_the_running_search(tiny_checkpoint: Path, 
         await client.until("/dexbridge/inferred")  # the first request's answer: its search was stopped
         assert asyncio.get_running_loop().time() - started < 10.0
         client.close()
+
+
+async def test_infer_takes_from_a_file_and_a_complete_upload(running: tuple[Daemon, OscClient], voice_wav: Path) -> None:
+    daemon, client = running
+    audio, rate = soundfile.read(voice_wav, dtype="float32")
+    payload = audio[: rate // 2].astype("<f4").tobytes()
+    client.send("/dexbridge/upload/begin", 7, len(payload), rate)
+    for offset in range(0, len(payload), 8000):
+        client.send("/dexbridge/upload/chunk", 7, offset, payload[offset:offset + 8000], types="iib")
+    await asyncio.sleep(0.2)  # every chunk in; the takes request ends the upload itself
+    client.send("/dexbridge/infer/takes", f"{voice_wav.name}:60:85 upload:7:67:110")
+    voice, inferred, _ = await answer(client)
+    assert inferred[6] and daemon.session is not None and daemon.session.state.voice == voice
+    assert len(daemon.session.uploads) == 0
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("", "0 takes; give 1 to 16"),
+        ("a.wav:60:300", "'a.wav:60:300': note 0..127 (60 = middle C), velocity 1..127"),
+        ("upload:x:60", "'upload:x:60' is not PATH:NOTE:VELOCITY or upload:ID:NOTE:VELOCITY"),
+        ("upload:9:60:100", "upload 9"),
+    ],
+)
+async def test_infer_takes_refusals(running: tuple[Daemon, OscClient], spec: str, message: str) -> None:
+    _, client = running
+    client.send("/dexbridge/infer/takes", spec)
+    (text,) = await client.until("/dexbridge/error")
+    assert message in text

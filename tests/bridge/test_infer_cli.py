@@ -113,3 +113,36 @@ def test_axes_export_on_a_corpus(tiny_checkpoint: Path, brass_path: Path, tmp_pa
     assert code == 0 and "latent axes: 3 principal axes of the train split" in capsys.readouterr().out
     axes = load_checkpoint(exported).latent_axes
     assert axes is not None and axes.components.shape == (3, 610)
+
+
+def test_takes_give_one_voice(tiny_checkpoint: Path, recordings: dict[str, Path], library: Path, tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "horn.syx"
+    code = main(["infer", "--take", f"{recordings['c4']}:60:85", "--take", f"{recordings['g4']}:67:85", "--out", str(out),
+                 "--json", "--max-renders", "60", "--no-library", "--library", str(library), "--backend", "torch",
+                 "--checkpoint", str(tiny_checkpoint)])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["diagnostics"]["source"] == "library: INIT VOICE (init.syx:1)" and report["parameters"]["transpose"] == 24
+    assert read_syx_voices(out, strict=True).voices[0].voice.name.strip() == "HORN"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--take", "x.wav:200"], "note 200 out of range 0..127"),
+        (["--take", "x.wav:60:0"], "velocity 0 out of range 1..127"),
+    ],
+)
+def test_take_arguments_are_checked(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["infer", *args, "--out", "x.syx"])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_takes_need_one_out_and_no_audio(recordings: dict[str, Path], tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["infer", str(recordings["c4"]), "--take", f"{recordings['g4']}:67", "--out", str(tmp_path / "x.syx")]) == 2
+    assert "give no AUDIO" in capsys.readouterr().err
+    assert main(["infer", "--take", str(tmp_path / "missing.wav"), "--out", str(tmp_path / "x.syx")]) == 2
+    assert "missing.wav not found" in capsys.readouterr().err

@@ -160,3 +160,26 @@ def test_the_search_starts_from_the_network_its_latent_neighbours_and_the_librar
     assert sum(s.startswith("library: ") for s in sources) == 5 and sources[-2:] == ["network neighbour 1", "network neighbour 2"]
     again = engine._starts(voice, latent, heard, seed=4)
     assert [v for v, _ in again] == [v for v, _ in starts]  # seeded: the same neighbours
+
+
+def test_several_takes_give_one_voice_scored_on_every_note(tiny_checkpoint: Path, brass: list[Voice]) -> None:
+    from engine.runtime import Recording
+
+    target = brass[6]
+    library = VoiceLibrary([target, *brass[:3]], ["t", "b0", "b1", "b2"],
+                           render_embeddings([target, *brass[:3]], FrontendConfig(), workers=1))
+    engine = Engine.load(tiny_checkpoint, backend="torch", library=library, search=False)
+    renderer = Renderer()
+    notes = ((48, 60), (60, 100), (72, 120))
+    takes = [Recording(renderer.render(target, note, velocity), 22050, note, velocity) for note, velocity in notes]
+    answer = engine.infer_takes(takes, max_renders=200, budget_ms=float("inf"))
+    assert answer.voice.values[:145] == target.values[:145] and answer.diagnostics.spec_mae[1] < 0.05
+    estimated = engine.infer_takes([Recording(takes[1].audio, 22050, None, 100)], max_renders=200, budget_ms=float("inf"))
+    # this brass voice sounds an octave below the key: its take's note is taken as 48 (nearest its 131 Hz),
+    # so the voice comes back transposed up an octave to play that pitch at note 48
+    assert estimated.voice.values[:144] == target.values[:144] and estimated.voice[TRANSPOSE_INDEX] == TRANSPOSE_CENTRE + 12
+    with pytest.raises(ModelInputError, match=r"take 1 has no clear pitch \(unpitched: .*\): give its note, e.g. FILE:60:100"):
+        noise = np.random.default_rng(0).normal(0, 0.3, 22050).astype(np.float32) * np.exp(-np.arange(22050) / 2000)
+        engine.infer_takes([Recording(noise, 22050, None, 100)])
+    with pytest.raises(ModelInputError, match="no takes"):
+        engine.infer_takes([])

@@ -9,7 +9,7 @@ import pytest
 
 from engine.conditioning import REFERENCE_NOTE
 from engine.pitch import F0Estimate, estimate_f0
-from engine.search import Found, VoiceSearch, subsonic_share
+from engine.search import Found, Take, VoiceSearch, subsonic_share
 from engine.tuning import Tuning
 from models.params import BY_NAME, TRANSPOSE_CENTRE, TRANSPOSE_INDEX
 from models.render import SAMPLE_RATE, Renderer
@@ -32,11 +32,15 @@ def _recording(voice: Voice) -> np.ndarray:
     return Renderer().render(voice, REFERENCE_NOTE)
 
 
+def _takes(voice: Voice) -> list[Take]:
+    return [Take(_recording(voice))]
+
+
 def test_the_search_improves_on_a_wrong_start_and_is_deterministic(search: VoiceSearch, brass_voices: list) -> None:
     target = brass_voices[0]
     start = target.replace({BY_NAME["op1_output_level"].index: 60})
     f0 = estimate_f0(_recording(target), SAMPLE_RATE).f0_hz
-    runs = [search.run(_recording(target), f0, [(start, "network")], budget_ms=math.inf, max_renders=40, seed=3)
+    runs = [search.run(_takes(target), f0, [(start, "network")], budget_ms=math.inf, max_renders=40, seed=3)
             for _ in range(2)]
     assert runs[0].best.voice == runs[1].best.voice and runs[0].best.score == runs[1].best.score
     assert runs[0].renders >= 40 and runs[0].best.score < runs[0].start.score
@@ -47,7 +51,7 @@ def test_the_search_improves_on_a_wrong_start_and_is_deterministic(search: Voice
 def test_the_closest_start_wins_and_is_reported_first(search: VoiceSearch, brass_voices: list) -> None:
     streamed: list[Found] = []
     target = brass_voices[4]
-    result = search.run(_recording(target), None, [(brass_voices[9], "network"), (target, "library: exact")],
+    result = search.run(_takes(target), None, [(brass_voices[9], "network"), (target, "library: exact")],
                         budget_ms=math.inf, max_renders=4, on_better=streamed.append)  # 2 starts x (pitch + score)
     assert result.renders == 4 and result.best.source == "library: exact" and result.best.score == pytest.approx(0.0, abs=1e-6)
     assert [f.source for f in streamed] == ["network", "library: exact"]
@@ -55,7 +59,7 @@ def test_the_closest_start_wins_and_is_reported_first(search: VoiceSearch, brass
 
 def test_a_start_an_octave_off_is_tuned_before_it_is_scored(search: VoiceSearch) -> None:
     octave_up = Voice.init().replace({BY_NAME["op1_coarse"].index: 2})
-    result = search.run(_recording(Voice.init()), C4, [(octave_up, "network")], budget_ms=0.0)
+    result = search.run(_takes(Voice.init()), C4, [(octave_up, "network")], budget_ms=0.0)
     assert result.best.voice[TRANSPOSE_INDEX] == TRANSPOSE_CENTRE - 12 and result.best.tuning.in_tune
     assert result.best.score < 0.05
 
@@ -68,13 +72,13 @@ def test_a_voice_that_cannot_play_the_pitch_loses_to_one_that_can() -> None:
 
 
 def test_the_time_budget_bounds_the_search(search: VoiceSearch, brass_voices: list) -> None:
-    result = search.run(_recording(brass_voices[2]), None, [(Voice.init(), "network")], budget_ms=80.0, seed=0)
+    result = search.run(_takes(brass_voices[2]), None, [(Voice.init(), "network")], budget_ms=80.0, seed=0)
     assert result.elapsed_ms < 80.0 + 60.0  # at most one render and pitch check past the estimate
     assert result.best.score <= result.start.score
 
 
 def test_a_stop_request_ends_the_search(search: VoiceSearch, brass_voices: list) -> None:
-    result = search.run(_recording(brass_voices[2]), None, [(Voice.init(), "network")], budget_ms=math.inf,
+    result = search.run(_takes(brass_voices[2]), None, [(Voice.init(), "network")], budget_ms=math.inf,
                         should_stop=lambda: True)
     assert result.renders <= 2 and result.best is result.start
 
