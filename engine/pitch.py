@@ -219,7 +219,8 @@ def _harmonicity(f0: np.ndarray, partials: _Partials) -> tuple[np.ndarray, np.nd
     harmonic = np.round(ratio)
     on = (harmonic >= 1) & (harmonic <= MAX_HARMONIC) & (np.abs(ratio - harmonic) <= TOLERANCE)
     w = weights[None, :] * on
-    share = w.sum(axis=1) / weights.sum()
+    total = float(weights.sum())
+    share = w.sum(axis=1) / total if total > 0 else np.zeros(f0.size)  # partials of zero weight: nothing explained
     denominator = (w * harmonic**2).sum(axis=1)
     refit = np.where(denominator > 0, (w * harmonic * freqs[None, :]).sum(axis=1) / np.maximum(denominator, 1e-30), f0)
     slots = np.zeros((f0.size, MAX_HARMONIC + 1), bool)
