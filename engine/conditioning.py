@@ -31,8 +31,9 @@ import librosa
 import numpy as np
 import soxr
 
+from engine.audio_input import check_rate, to_mono
 from engine.pitch import F0Estimate, estimate_f0
-from models.errors import ModelInputError, NoiseInputError, SilentInputError
+from models.errors import NoiseInputError, SilentInputError
 from models.params import BY_INDEX, TRANSPOSE_CENTRE, TRANSPOSE_INDEX
 from models.render import Note
 
@@ -54,7 +55,6 @@ SILENCE_DB = -60.0
 PEAK_RANGE_DB = (-12.0, 12.0)
 """Sample peaks (dB re full scale) of the training renders, 1st to 99th percentile (400 voices of
 the train split at (60, 85): -12.5 / +12.0 dB, median +2.9 dB). Input peaking inside is not scaled."""
-MAX_CHANNELS = 8
 FRAME, HOP = 2048, 512
 ONSET_DB = -40.0  # a sample or frame this far below the loudest is "before the onset"
 ONSET_MARGIN_S = 0.005
@@ -110,37 +110,6 @@ class Conditioned:
     gain_db: float
     messages: tuple[str, ...] = ()
     pitch_reason: str = ""
-
-
-def to_mono(audio: np.ndarray) -> np.ndarray:
-    """Finite float64 mono samples of 1-D audio or (samples, channels) audio (channels averaged).
-
-    Raises:
-        ModelInputError: not 1-D or 2-D, channels on the wrong axis, empty, NaN or inf.
-    """
-    array = np.asarray(audio)
-    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-        raise ModelInputError(f"audio dtype {array.dtype}: give float samples in [-1, 1]")
-    if array.ndim == 2:
-        if array.shape[1] > MAX_CHANNELS:
-            raise ModelInputError(
-                f"audio shape {array.shape} reads as {array.shape[0]} samples x {array.shape[1]} channels "
-                f"(at most {MAX_CHANNELS}): pass (samples, channels), e.g. audio.T"
-            )
-        array = array.mean(axis=1, dtype=np.float64)
-    elif array.ndim != 1:
-        raise ModelInputError(f"audio shape {array.shape}: give 1-D mono or (samples, channels) audio")
-    if array.size == 0:
-        raise ModelInputError("audio is empty (0 samples): give a recording of one note, ideally 4 s")
-    mono = array.astype(np.float64)
-    bad = ~np.isfinite(mono)
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        raise ModelInputError(
-            f"audio holds {int(bad.sum())} NaN/inf samples (first at sample {first}): "
-            "fix the recording or the code that produced it"
-        )
-    return mono
 
 
 def _frame_rms_db(audio: np.ndarray) -> np.ndarray:
@@ -218,8 +187,7 @@ class Conditioner:
             SilentInputError: loudest frame below :data:`SILENCE_DB`.
             NoiseInputError: steady broadband noise without pitch.
         """
-        if not (isinstance(sample_rate, int | np.integer) and 1000 <= sample_rate <= 768_000):
-            raise ModelInputError(f"sample rate {sample_rate!r} Hz: give a whole number of Hz in 1000..768000")
+        check_rate(sample_rate)
         mono = to_mono(audio)
         if sample_rate != self.sample_rate:
             mono = soxr.resample(mono, sample_rate, self.sample_rate, quality="HQ")

@@ -38,6 +38,7 @@ import soxr
 from scipy.signal import find_peaks
 from scipy.signal.windows import blackmanharris
 
+from engine.audio_input import check_rate, to_mono
 from models.errors import ModelInputError
 from models.render import SAMPLE_RATE, Renderer
 from models.voice import Voice
@@ -140,24 +141,8 @@ def cents(a_hz: float, b_hz: float) -> float:
 
 def _mono(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """Finite float64 mono audio at :data:`ANALYSIS_RATE`; refuses what cannot be analysed."""
-    if not (isinstance(sample_rate, int | np.integer) and 1000 <= sample_rate <= 768_000):
-        raise ModelInputError(f"sample rate {sample_rate!r} Hz: give a whole number of Hz in 1000..768000")
-    array = np.asarray(audio)
-    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-        raise ModelInputError(f"audio dtype {array.dtype}: give float samples in [-1, 1]")
-    if array.ndim == 2:
-        if array.shape[1] > 8:
-            raise ModelInputError(f"audio shape {array.shape}: pass (samples, channels) with at most 8 channels")
-        array = array.mean(axis=1, dtype=np.float64)
-    elif array.ndim != 1:
-        raise ModelInputError(f"audio shape {array.shape}: give 1-D mono or (samples, channels) audio")
-    if array.size == 0:
-        raise ModelInputError("audio is empty (0 samples): give at least one note")
-    mono = array.astype(np.float64)
-    if np.issubdtype(array.dtype, np.integer):  # PCM integers: full scale is the type's range
-        mono /= float(np.iinfo(array.dtype).max) + 1.0
-    if not np.isfinite(mono).all():
-        raise ModelInputError(f"audio holds {int((~np.isfinite(mono)).sum())} NaN/inf samples: fix the audio first")
+    check_rate(sample_rate)
+    mono = to_mono(audio)
     if sample_rate != ANALYSIS_RATE:
         mono = soxr.resample(mono, sample_rate, ANALYSIS_RATE, quality="HQ")
     return mono
