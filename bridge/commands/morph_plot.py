@@ -7,9 +7,10 @@ right, on a log-frequency axis; above each panel after the first, its distance f
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import matplotlib
 import numpy as np
@@ -25,6 +26,8 @@ BANDS = 96  # log-frequency rows of each panel, 40 Hz .. 11 kHz
 LOW_HZ = 40.0
 DB_RANGE = (-80.0, 40.0)
 TICKS_HZ = (100, 1000, 10000)
+DPI = 90
+PALETTE = 128
 
 
 def log_frequency_db(magnitude: np.ndarray) -> np.ndarray:
@@ -75,7 +78,19 @@ def draw_strips(strips: dict[str, list[tuple[str, list[np.ndarray]]]], summary: 
     figure.colorbar(image, ax=axes, shrink=0.5, label="dB (|STFT|, note 60 velocity 85)")
     figure.suptitle("Morphs A -> B, one row per method: each position's render, A left, B right", fontsize=10)
     figure.supxlabel(_caption(methods, summary, steps), fontsize=8)
-    atomic_write(out, lambda handle: figure.savefig(handle, format="png", dpi=90))
+    atomic_write(out, lambda handle: _save_palette_png(figure, handle))
+
+
+def _save_palette_png(figure: Figure, handle: BinaryIO) -> None:
+    """The figure as a PNG of at most :data:`PALETTE` colours: a third of the full-colour file's size
+    for spectrogram noise nobody reads at that precision."""
+    from PIL import Image  # matplotlib's own dependency
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    buffer.seek(0)
+    with Image.open(buffer) as image:
+        image.convert("RGB").quantize(colors=PALETTE, method=Image.Quantize.MEDIANCUT).save(handle, format="png", optimize=True)
 
 
 def _hz(frequency: float) -> str:
