@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ from engine.latent_decoder import LatentDecoder
 from engine.library import DB_STEP, VoiceLibrary, embed
 from engine.pitch import F0Estimate, voice_f0
 from engine.search import DEFAULT_BUDGET_MS, Found, Take, VoiceSearch
+from engine.tuning import fine_tune
 from models.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, load_checkpoint
 from models.errors import ModelInputError
 from models.frontend import Frontend
@@ -41,6 +42,7 @@ __all__ = ["Diagnostics", "Engine", "Inference", "Recording"]
 
 WARMUP_SECONDS = 1.0
 LIBRARY_K = 8
+DETUNE_SCORE_TOLERANCE = 0.005  # log-spectral MAE a detune that brings the pitch closer may cost
 LATENT_NEIGHBOURS = 2
 LATENT_STEP = 0.3  # standard deviation of a neighbour's offset in latent space (the prior is N(0, 1))
 PITCH_RENDER_SECONDS = 1.0  # the voice's f0 is read off its first half second after the onset
@@ -371,9 +373,16 @@ class Engine:
             budget_ms=options.budget_ms if options.search else 0.0, max_renders=options.max_renders, seed=options.seed,
             input_reason=conditioned.pitch_reason, on_better=better, should_stop=options.should_stop,
         )
-        timings["search"] = result.elapsed_ms
+        best = result.best
+        started = time.perf_counter()
+        tuned = fine_tune(best.tuning, self.voice_pitch)
+        if tuned is not best.tuning:  # the residual shrank: keep the detuned voice unless its sound got worse
+            score = self.search.score(tuned.voice, self.search.targets(takes))
+            if score <= best.score + DETUNE_SCORE_TOLERANCE:
+                best = replace(best, voice=tuned.voice, tuning=tuned, score=score)
+        timings["search"] = result.elapsed_ms + _ms(started)
         timings["total"] = sum(timings.values())
-        return answer(result.best, result.start.score, result.renders)
+        return answer(best, result.start.score, result.renders)
 
     def infer_takes(self, takes: Sequence[Recording], *, search: bool | None = None, budget_ms: float | None = None,
                     max_renders: int | None = None, seed: int = 0, on_better: Callable[[Inference], None] | None = None,

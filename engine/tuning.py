@@ -26,13 +26,16 @@ from engine.pitch import F0Estimate, cents
 from models.params import BY_NAME, TRANSPOSE_CENTRE, TRANSPOSE_INDEX
 from models.voice import Voice
 
-__all__ = ["IN_TUNE_CENTS", "Tuning", "scale_ratios", "tune"]
+__all__ = ["IN_TUNE_CENTS", "Tuning", "fine_tune", "scale_ratios", "tune"]
 
 IN_TUNE_CENTS = 50.0
 """A voice within this many cents of the recording plays at its pitch."""
 TRANSPOSE_LIMIT = TRANSPOSE_CENTRE  # the DX7 transposes by -24..+24 semitones
 MAX_COARSE = BY_NAME["op1_coarse"].hi
 MAX_FINE = BY_NAME["op1_fine"].hi
+MAX_DETUNE = BY_NAME["op1_detune"].hi
+FINE_CENTS = 3.0  # residuals this small are left alone
+DETUNE_CENTS_PER_STEP = 1.2  # measured at middle C (all six operators +7 steps: +8.4 cents; 14 cents at C2, 5 at C6)
 RATIO_TOLERANCE = 0.002  # a scaled ratio must be this close (relative) to the exact octave
 _OPS = range(1, 7)
 
@@ -157,6 +160,27 @@ def _played(centred: Voice, transpose: int, input_f0_hz: float, measure: Callabl
             return Tuning(tuned, input_f0_hz, played.f0_hz, off, octaves, messages=messages)
         transpose = corrected
     raise AssertionError("unreachable")
+
+
+def fine_tune(tuning: Tuning, measure: Callable[[Voice], F0Estimate]) -> Tuning:
+    """``tuning``'s voice with every sounding operator's detune moved by the same steps toward the
+    recording's pitch (about 1.2 cents a step at middle C: a DX7 cannot tune finer), kept only when the
+    measured residual shrinks. Voices already within :data:`FINE_CENTS`, or unpitched, are returned as they are."""
+    if tuning.cents is None or tuning.input_f0_hz is None or abs(tuning.cents) <= FINE_CENTS:
+        return tuning
+    steps = round(-tuning.cents / DETUNE_CENTS_PER_STEP)
+    sounding = [op for op in _OPS if tuning.voice[f"op{op}_output_level"] > 0]
+    changes = {BY_NAME[f"op{op}_detune"].index: min(max(tuning.voice[f"op{op}_detune"] + steps, 0), MAX_DETUNE)
+               for op in sounding}
+    detuned = tuning.voice.replace(changes)
+    played = measure(detuned)
+    if detuned == tuning.voice or played.f0_hz is None:
+        return tuning
+    off = cents(played.f0_hz, tuning.input_f0_hz)
+    if abs(off) >= abs(tuning.cents):
+        return tuning
+    return Tuning(detuned, tuning.input_f0_hz, played.f0_hz, off, tuning.octaves, tuning.pitch,
+                  tuning.messages + (f"operator detune moved {steps:+d} steps: {tuning.cents:+.1f} -> {off:+.1f} cents",))
 
 
 def _octaves_needed(semitones: int) -> int:

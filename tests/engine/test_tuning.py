@@ -6,7 +6,7 @@ import pytest
 
 from engine.conditioning import REFERENCE_NOTE
 from engine.pitch import F0Estimate, estimate_f0
-from engine.tuning import scale_ratios, tune
+from engine.tuning import fine_tune, scale_ratios, tune
 from models.params import BY_NAME, TRANSPOSE_CENTRE, TRANSPOSE_INDEX
 from models.render import SAMPLE_RATE, Renderer
 from models.voice import Voice
@@ -83,3 +83,15 @@ def test_a_silent_voice_is_not_tuned(measure) -> None:  # noqa: ANN001
     silent = Voice.init().replace({BY_NAME["op1_output_level"].index: 0})
     tuning = tune(silent, C4, measure)
     assert tuning.voice == silent and not tuning.in_tune and tuning.pitch == "voice unpitched: silent"
+
+
+def test_operator_detune_takes_the_last_cents(measure) -> None:  # noqa: ANN001
+    sharp = Voice.init().replace({BY_NAME[f"op{op}_detune"].index: 14 for op in range(1, 7)})  # about +8 cents at C4
+    tuning = tune(sharp, C4, measure)
+    assert tuning.voice[TRANSPOSE_INDEX] == TRANSPOSE_CENTRE and 5 < tuning.cents < 12
+    finer = fine_tune(tuning, measure)
+    assert abs(finer.cents) < abs(tuning.cents) - 4 and finer.voice["op1_detune"] < 14
+    assert "operator detune moved" in finer.messages[-1]
+    assert fine_tune(finer, measure) is finer or abs(fine_tune(finer, measure).cents) <= abs(finer.cents)
+    in_tune = tune(Voice.init(), C4, measure)
+    assert fine_tune(in_tune, measure) is in_tune  # within 3 cents: left alone
