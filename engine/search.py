@@ -26,7 +26,7 @@ import numpy as np
 from engine.conditioning import REFERENCE_NOTE
 from engine.pitch import F0Estimate
 from engine.tuning import Tuning, tune
-from models.metrics import spec_mae, stft_magnitude
+from models.metrics import log_magnitude, log_spec_mae, stft_magnitude
 from models.params import LEARNABLE, Kind, ParamSpec
 from models.render import NOTE_SECONDS, Renderer
 from models.voice import Voice
@@ -40,7 +40,8 @@ SENSITIVE = ("output_level", "coarse", "fine", "eg_rate1", "eg_rate2", "eg_level
 SENSITIVE_WEIGHT = 3.0
 NUMERICAL_STEP = 0.08  # standard deviation of a numerical change, as a share of the parameter's span
 SUBSONIC_HZ = 20.0
-SUBSONIC_WEIGHT = 2.0  # score penalty per unit share of the render's energy below SUBSONIC_HZ
+SUBSONIC_WEIGHT = 2.0
+SUBSONIC_SAMPLES = 1 << 15  # score penalty per unit share of the render's energy below SUBSONIC_HZ
 
 
 def _draw_weights() -> np.ndarray:
@@ -134,7 +135,7 @@ class SearchResult:
 @dataclass(frozen=True)
 class _Target:
     take: Take
-    magnitude: np.ndarray
+    log_magnitude: np.ndarray
     subsonic: float
 
 
@@ -175,12 +176,12 @@ class VoiceSearch:
         for target in targets:
             audio = self.render(voice, target.take.note, target.take.velocity)
             excess = max(0.0, subsonic_share(audio, self.sample_rate) - target.subsonic)
-            total += spec_mae(target.magnitude, stft_magnitude(audio)) + SUBSONIC_WEIGHT * excess
+            total += log_spec_mae(target.log_magnitude, log_magnitude(stft_magnitude(audio))) + SUBSONIC_WEIGHT * excess
         return total / len(targets)
 
     def targets(self, takes: Sequence[Take]) -> list[_Target]:
         """What :meth:`score` compares with, computed once per search."""
-        return [_Target(take, stft_magnitude(take.recording), subsonic_share(take.recording, self.sample_rate))
+        return [_Target(take, log_magnitude(stft_magnitude(take.recording)), subsonic_share(take.recording, self.sample_rate))
                 for take in takes]
 
     def run(self, takes: Sequence[Take], input_f0_hz: float | None, starts: Sequence[tuple[Voice, str]], *,
@@ -276,8 +277,9 @@ class VoiceSearch:
 
 def subsonic_share(audio: np.ndarray, sample_rate: int) -> float:
     """Share of a sound's energy between DC and :data:`SUBSONIC_HZ`, its DC offset left out: carriers at
-    a few Hz thump on monitors (a constant offset does not, and monitors block it)."""
-    samples = np.asarray(audio, dtype=np.float64)
+    a few Hz thump on monitors (a constant offset does not, and monitors block it). Read off the first
+    :data:`SUBSONIC_SAMPLES` samples (1.5 s at 22 050 Hz: a power-of-two FFT, 0.7 Hz resolution)."""
+    samples = np.asarray(audio[:SUBSONIC_SAMPLES], dtype=np.float32)
     spectrum = np.abs(np.fft.rfft(samples - samples.mean())) ** 2
     total = float(spectrum.sum())
     if total <= 0.0:

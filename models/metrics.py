@@ -71,11 +71,19 @@ def stft_magnitude(audio: np.ndarray) -> np.ndarray:
     return np.abs(librosa.stft(_as_notes(audio), n_fft=STFT_N_FFT, hop_length=STFT_HOP))
 
 
+def log_magnitude(magnitude: np.ndarray) -> np.ndarray:
+    """log10 max(|S|, 1e-4): what :func:`spec_mae` compares (computed once for a target compared often)."""
+    return np.log10(np.maximum(magnitude, LOG_FLOOR))
+
+
 def spec_mae(target_mag: np.ndarray, predicted_mag: np.ndarray) -> float:
     """Mean |log10 max(|S1|, 1e-4) - log10 max(|S2|, 1e-4)| over all bins and notes."""
-    a = np.log10(np.maximum(target_mag, LOG_FLOOR))
-    b = np.log10(np.maximum(predicted_mag, LOG_FLOOR))
-    return float(np.mean(np.abs(a - b)))
+    return log_spec_mae(log_magnitude(target_mag), log_magnitude(predicted_mag))
+
+
+def log_spec_mae(target_log: np.ndarray, predicted_log: np.ndarray) -> float:
+    """:func:`spec_mae` of two :func:`log_magnitude` arrays."""
+    return float(np.mean(np.abs(target_log - predicted_log)))
 
 
 def spec_sc(target_mag: np.ndarray, predicted_mag: np.ndarray) -> float:
