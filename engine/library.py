@@ -3,7 +3,8 @@
 Each voice is rendered once at the reference note (60, 85) through the model's front end (the
 log-mel spectrogram the network hears). Its embedding (:func:`embed`) averages that spectrogram
 over :data:`MEL_BANDS` mel bands and :data:`TIME_EDGES` time bins that are short at the attack and
-long in the sustain, quantised to 0.5 dB steps (int8): 208 numbers per voice, the same for every
+long in the sustain, quantised to 0.5 dB steps (int8): 208 numbers per voice, and its f0 at middle C with
+transpose centred (so a search can tune it without measuring it first), the same for every
 library, so distances compare across libraries and a query needs no model. A search is an exact
 L2 scan (a few milliseconds over 20 000 voices).
 
@@ -23,10 +24,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from engine.pitch import estimate_f0
 from models.config import FrontendConfig
 from models.dataset import render_pool, worker_tools
 from models.errors import DexbridgeError
 from models.packing import pack_voice, unpack_voice
+from models.params import TRANSPOSE_CENTRE, TRANSPOSE_INDEX
 from models.voice import Voice
 
 __all__ = ["DEFAULT_LIBRARY", "LibraryError", "Match", "VoiceLibrary", "embed", "load_libraries", "merge_libraries",
@@ -34,7 +37,7 @@ __all__ = ["DEFAULT_LIBRARY", "LibraryError", "Match", "VoiceLibrary", "embed", 
 
 DEFAULT_LIBRARY = Path(__file__).resolve().parent / "data" / "library_train.npz"
 """The shipped library: the training split of the DX7 corpus (``dexbridge library build``)."""
-FORMAT = "dexbridge-library-1"
+FORMAT = "dexbridge-library-2"
 MEL_BANDS = 16
 TIME_EDGES = (0, 2, 4, 7, 11, 16, 24, 35, 52, 78, 116, 170, 250, 345)
 """Frame edges of the time bins (hop 256 at 22 050 Hz: 12 ms a frame); the last bin runs to the end."""
@@ -58,12 +61,15 @@ class Match:
         voice: the voice.
         source: where it came from (file and slot, or corpus and id).
         distance: RMS difference of the embeddings, in dB (0 = the same render).
+        f0_hz: the voice's f0 at middle C with transpose centred (measured when the library was built),
+            ``None`` when unpitched: a search tunes it without measuring it first.
     """
 
     index: int
     voice: Voice
     source: str
     distance: float
+    f0_hz: float | None = None
 
 
 def embed(db: np.ndarray) -> np.ndarray:
@@ -78,26 +84,38 @@ def embed(db: np.ndarray) -> np.ndarray:
     return quantised.reshape(*lead, EMBED_SIZE).astype(np.int8)
 
 
-def _embed_chunk(task: tuple[tuple[bytes, ...], FrontendConfig]) -> np.ndarray:
+def _embed_chunk(task: tuple[tuple[bytes, ...], FrontendConfig]) -> tuple[np.ndarray, np.ndarray]:
     vceds, config = task
     renderer, frontend = worker_tools(config)
-    audio = np.stack([renderer.render(Voice.from_values(vced), *REFERENCE) for vced in vceds])
+    voices = [Voice.from_values(vced) for vced in vceds]
+    audio = np.stack([renderer.render(voice, *REFERENCE) for voice in voices])
     with torch.inference_mode():
         db = frontend.spectrogram_db(torch.from_numpy(audio)[:, None]).numpy()[:, 0]
-    return embed(db)
+    f0 = [estimate_f0(render, config.sample_rate).f0_hz for render in audio]
+    centred = [np.nan if hz is None else hz * 2.0 ** (-(v[TRANSPOSE_INDEX] - TRANSPOSE_CENTRE) / 12.0)
+               for hz, v in zip(f0, voices, strict=True)]
+    return embed(db), np.asarray(centred, dtype=np.float32)
 
 
 def render_embeddings(voices: Sequence[Voice], config: FrontendConfig, *, workers: int = 2, chunk: int = 64,
-                      progress: bool = False) -> np.ndarray:
-    """Render every voice at the reference note and embed it: int8 ``(len(voices), EMBED_SIZE)``."""
+                      progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Render every voice at the reference note, embed it and measure its f0.
+
+    Returns:
+        int8 ``(len(voices), EMBED_SIZE)`` embeddings and float32 f0s at middle C with transpose centred
+        (NaN: unpitched).
+    """
     tasks = [(tuple(bytes(v.values) for v in voices[i:i + chunk]), config) for i in range(0, len(voices), chunk)]
-    parts = []
+    embeddings, f0s = [], []
     with render_pool(workers, [__name__]) as pool, tqdm(total=len(voices), desc="render + embed", unit="voice",
                                                          disable=not progress) as bar:
-        for part in pool.map(_embed_chunk, tasks):
-            parts.append(part)
+        for part, f0 in pool.map(_embed_chunk, tasks):
+            embeddings.append(part)
+            f0s.append(f0)
             bar.update(len(part))
-    return np.concatenate(parts) if parts else np.empty((0, EMBED_SIZE), np.int8)
+    if not embeddings:
+        return np.empty((0, EMBED_SIZE), np.int8), np.empty(0, np.float32)
+    return np.concatenate(embeddings), np.concatenate(f0s)
 
 
 class VoiceLibrary:
@@ -107,6 +125,7 @@ class VoiceLibrary:
         voices: the voices.
         sources: where each came from.
         embeddings: int8 ``(len(voices), EMBED_SIZE)`` (:func:`embed` of each voice's render).
+        f0_hz: float32 f0 of each voice at middle C, transpose centred (NaN: unpitched); None: unknown.
         path: the file it was loaded from, for messages.
 
     Raises:
@@ -114,13 +133,16 @@ class VoiceLibrary:
     """
 
     def __init__(self, voices: Sequence[Voice], sources: Sequence[str], embeddings: np.ndarray,
-                 path: Path | None = None) -> None:
+                 f0_hz: np.ndarray | None = None, path: Path | None = None) -> None:
         if not (len(voices) == len(sources) == len(embeddings)) or np.shape(embeddings)[1:] != (EMBED_SIZE,):
             raise LibraryError(f"library {path or '(in memory)'}: {len(voices)} voices, {len(sources)} sources and "
                                f"embeddings of shape {np.shape(embeddings)} do not match (expected (n, {EMBED_SIZE}))")
         self.voices = list(voices)
         self.sources = list(sources)
         self.embeddings = np.ascontiguousarray(embeddings, dtype=np.int8)
+        self.f0_hz = np.full(len(voices), np.nan, np.float32) if f0_hz is None else np.asarray(f0_hz, np.float32)
+        if self.f0_hz.shape != (len(voices),):
+            raise LibraryError(f"library {path or '(in memory)'}: {self.f0_hz.shape} f0 values for {len(voices)} voices")
         self.path = path
         self._points = self.embeddings.astype(np.float32)
         self._half_norms = 0.5 * np.einsum("ij,ij->i", self._points, self._points)
@@ -138,14 +160,15 @@ class VoiceLibrary:
         nearest = np.argpartition(scores, count - 1)[:count]
         nearest = nearest[np.argsort(scores[nearest], kind="stable")]
         squared = np.maximum(2.0 * (scores[nearest] + 0.5 * float(point @ point)), 0.0)
-        return [Match(int(i), self.voices[i], self.sources[i], float(DB_STEP * np.sqrt(d / EMBED_SIZE)))
+        return [Match(int(i), self.voices[i], self.sources[i], float(DB_STEP * np.sqrt(d / EMBED_SIZE)),
+                      None if np.isnan(self.f0_hz[i]) else float(self.f0_hz[i]))
                 for i, d in zip(nearest, squared, strict=True)]
 
     def save(self, path: Path, write: Callable[[Path, Callable[[io.BufferedIOBase], None]], None]) -> None:
         """Write the library as ``.npz`` through ``write(path, fill)`` (an atomic writer)."""
         packed = np.frombuffer(b"".join(pack_voice(v) for v in self.voices), dtype=np.uint8).reshape(-1, PACKED_SIZE)
         arrays = {"format": np.array(FORMAT), "packed": packed, "sources": np.array(self.sources, dtype=str),
-                  "embeddings": self.embeddings}
+                  "embeddings": self.embeddings, "f0_hz": self.f0_hz}
         write(path, lambda file: np.savez_compressed(file, **arrays))
 
     @classmethod
@@ -164,7 +187,7 @@ class VoiceLibrary:
                 if found != FORMAT:
                     raise LibraryError(f"library {path}: format {found!r}, expected {FORMAT!r}; rebuild it with "
                                        "'dexbridge library build'")
-                packed, sources, embeddings = data["packed"], data["sources"], data["embeddings"]
+                packed, sources, embeddings, f0 = data["packed"], data["sources"], data["embeddings"], data["f0_hz"]
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as error:
             if isinstance(error, LibraryError):
                 raise
@@ -173,7 +196,7 @@ class VoiceLibrary:
         if packed.dtype != np.uint8 or packed.ndim != 2 or packed.shape[1] != PACKED_SIZE:
             raise LibraryError(f"library {path}: packed voices of shape {packed.shape}, expected (n, {PACKED_SIZE})")
         voices = [unpack_voice(row.tobytes())[0] for row in packed]
-        return cls(voices, [str(s) for s in sources], embeddings, path)
+        return cls(voices, [str(s) for s in sources], embeddings, f0, path)
 
 
 def merge_libraries(libraries: Iterable[VoiceLibrary]) -> VoiceLibrary:
@@ -181,15 +204,18 @@ def merge_libraries(libraries: Iterable[VoiceLibrary]) -> VoiceLibrary:
     voices: list[Voice] = []
     sources: list[str] = []
     rows: list[np.ndarray] = []
+    f0s: list[float] = []
     seen: set[tuple[int, ...]] = set()
     for library in libraries:
-        for voice, source, row in zip(library.voices, library.sources, library.embeddings, strict=True):
+        for voice, source, row, f0 in zip(library.voices, library.sources, library.embeddings, library.f0_hz, strict=True):
             if voice.values[:145] not in seen:
                 seen.add(voice.values[:145])
                 voices.append(voice)
                 sources.append(source)
                 rows.append(row)
-    return VoiceLibrary(voices, sources, np.stack(rows) if rows else np.empty((0, EMBED_SIZE), np.int8))
+                f0s.append(float(f0))
+    embeddings = np.stack(rows) if rows else np.empty((0, EMBED_SIZE), np.int8)
+    return VoiceLibrary(voices, sources, embeddings, np.asarray(f0s, np.float32))
 
 
 def load_libraries(paths: Sequence[Path] | None, use_default: bool = True) -> VoiceLibrary | None:

@@ -25,7 +25,7 @@ from engine.backends import Backend, select_backend
 from engine.conditioning import REFERENCE_NOTE, Conditioned, Conditioner
 from engine.latent import macros_to_latent
 from engine.latent_decoder import LatentDecoder
-from engine.library import DB_STEP, VoiceLibrary, embed
+from engine.library import DB_STEP, Match, VoiceLibrary, embed
 from engine.pitch import F0Estimate, voice_f0
 from engine.search import DEFAULT_BUDGET_MS, Found, Take, VoiceSearch
 from engine.tuning import fine_tune
@@ -41,7 +41,7 @@ from models.voice import Voice
 __all__ = ["Diagnostics", "Engine", "Inference", "Recording"]
 
 WARMUP_SECONDS = 1.0
-LIBRARY_K = 8
+LIBRARY_K = 32
 DETUNE_SCORE_TOLERANCE = 0.005  # log-spectral MAE a detune that brings the pitch closer may cost
 LATENT_NEIGHBOURS = 2
 LATENT_STEP = 0.3  # standard deviation of a neighbour's offset in latent space (the prior is N(0, 1))
@@ -150,6 +150,14 @@ def _take_note(take: Recording, heard: Conditioned, number: int) -> int:
         raise ModelInputError(f"take {number + 1} has no clear pitch ({heard.pitch_reason}): give its note, "
                               "e.g. FILE:60:100")
     return int(round(12.0 * np.log2(heard.f0_hz / 440.0) + 69.0))
+
+
+def _predicted_transpose(match: Match, conditioned: Conditioned) -> int:
+    """The transpose that brings a library voice to the input's pitch, from the f0 stored with it."""
+    if match.f0_hz is None or conditioned.f0_hz is None:
+        return conditioned.transpose
+    semitones = round(12.0 * np.log2(conditioned.f0_hz / match.f0_hz))
+    return min(max(semitones, -TRANSPOSE_CENTRE), TRANSPOSE_CENTRE)
 
 
 def _distinct(starts: Sequence[tuple[Voice, str]]) -> list[tuple[Voice, str]]:
@@ -456,11 +464,12 @@ class Engine:
 
     def _library_starts(self, query: np.ndarray, conditioned: Conditioned,
                         k: int) -> list[tuple[tuple[Voice, str], float]]:
-        """The ``k`` library voices nearest ``query`` with the input's planned transpose, and their distances."""
+        """The ``k`` library voices nearest ``query``, transposed to the input's pitch by their stored f0 (else the
+        input's planned transpose), and their distances."""
         if self.library is None:
             return []
-        transpose = {TRANSPOSE_INDEX: TRANSPOSE_CENTRE + conditioned.transpose}
-        return [((m.voice.replace(transpose), f"library: {m.voice.name.strip() or '(no name)'} ({m.source})"), m.distance)
+        return [((m.voice.replace({TRANSPOSE_INDEX: TRANSPOSE_CENTRE + _predicted_transpose(m, conditioned)}),
+                  f"library: {m.voice.name.strip() or '(no name)'} ({m.source})"), m.distance)
                 for m in self.library.search(query, k)]
 
     def _neighbours(self, voice: Voice, latent: np.ndarray, seed: int) -> list[tuple[Voice, str]]:

@@ -1,7 +1,9 @@
 """Multi-start anytime search: the voice whose sound is closest to a recording, in tune.
 
 The starts are the network's answer and the library's nearest voices (:mod:`engine.library`).
-Each is tuned to the recording's pitch (:func:`engine.tuning.tune`) and scored by render: the voice
+The first is tuned and scored at once (the first voice); the others are screened by one render each
+and the closest :data:`TUNED_STARTS` tuned. Tuning (:func:`engine.tuning.tune`) brings a voice to the
+recording's pitch, and a score compares by render: the voice
 played at the reference note, as a user plays it, against the recording from its onset
 (:func:`models.metrics.spec_mae` of the magnitude spectrograms, plus a penalty for energy below
 20 Hz beyond the recording's own, which thumps on monitors). A start that cannot play at the recording's pitch loses to any
@@ -36,6 +38,9 @@ __all__ = ["DEFAULT_BUDGET_MS", "KEEP", "Found", "SearchResult", "Take", "VoiceS
 DEFAULT_BUDGET_MS = 250.0
 KEEP = 3
 """Starts the search improves in turn (the best by score)."""
+TUNED_STARTS = 6
+"""Starts after the first are screened by one render as they come (their transpose predicted from
+the library's stored f0) and only this many of the closest are tuned (a pitch measurement or three)."""
 SENSITIVE = ("output_level", "coarse", "fine", "eg_rate1", "eg_rate2", "eg_level2", "eg_level3", "feedback", "algorithm")
 SENSITIVE_WEIGHT = 3.0
 NUMERICAL_STEP = 0.08  # standard deviation of a numerical change, as a share of the parameter's span
@@ -239,12 +244,21 @@ class VoiceSearch:
                 if on_better is not None:
                     on_better(best)
 
-        scored: list[Found] = []
-        for number, (voice, source) in enumerate(starts):
-            if number and out_of_budget():
-                break
+        def tuned(voice: Voice, source: str) -> Found:
             tuning = tune(voice, input_f0_hz, measure, input_reason=input_reason)
-            scored.append(Found(tuning.voice, score(tuning.voice), source, tuning))
+            return Found(tuning.voice, score(tuning.voice), source, tuning)
+
+        scored = [tuned(*starts[0])]  # the first voice, at once
+        consider(scored[0])
+        screened: list[tuple[float, int]] = []  # the other starts as they come (transpose predicted), cheaply
+        for number, (voice, _) in enumerate(starts[1:], start=1):
+            if out_of_budget():
+                break
+            screened.append((score(voice), number))
+        for _, number in sorted(screened)[:TUNED_STARTS]:  # the closest, tuned and scored again
+            if out_of_budget():
+                break
+            scored.append(tuned(*starts[number]))
             consider(scored[-1])
         assert best is not None
         first = best

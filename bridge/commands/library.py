@@ -65,8 +65,8 @@ def _build(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     voices, sources = read_sources(args.sources, args.split)
     print(f"{len(voices)} distinct voices from {len(args.sources)} source(s); rendering each at note 60 ...", file=sys.stderr)
-    embeddings = render_embeddings(voices, FrontendConfig(), workers=args.workers, progress=not args.quiet)
-    VoiceLibrary(voices, sources, embeddings).save(args.out, atomic_write)
+    embeddings, f0_hz = render_embeddings(voices, FrontendConfig(), workers=args.workers, progress=not args.quiet)
+    VoiceLibrary(voices, sources, embeddings, f0_hz).save(args.out, atomic_write)
     size = args.out.stat().st_size
     print(f"library {args.out}: {len(voices)} voices, {size / 1e6:.2f} MB, {time.perf_counter() - started:.1f} s")
     return 0

@@ -67,7 +67,7 @@ def test_infer_gives_a_voice_its_latent_and_diagnostics(engine: Engine, renders:
 def test_a_note_at_midi_67_is_answered_in_tune_from_the_library(tiny_checkpoint: Path, brass: list[Voice],
                                                                   renders: dict[int, np.ndarray]) -> None:
     library = VoiceLibrary([Voice.init(), *brass[:3]], ["init", "b0", "b1", "b2"],
-                           render_embeddings([Voice.init(), *brass[:3]], FrontendConfig(), workers=1))
+                           *render_embeddings([Voice.init(), *brass[:3]], FrontendConfig(), workers=1))
     engine = Engine.load(tiny_checkpoint, backend="torch", library=library, search=False)
     result = engine.infer(renders[67], 22050, max_renders=40, budget_ms=float("inf"))
     diag = result.diagnostics
@@ -148,7 +148,7 @@ def test_load_errors_are_clear(tiny_checkpoint: Path, tmp_path: Path) -> None:
 
 def test_the_search_starts_from_the_network_its_latent_neighbours_and_the_library(
         tiny_checkpoint: Path, brass: list[Voice], renders: dict[int, np.ndarray]) -> None:
-    library = VoiceLibrary(brass[:5], [f"b{i}" for i in range(5)], render_embeddings(brass[:5], FrontendConfig(), workers=1))
+    library = VoiceLibrary(brass[:5], [f"b{i}" for i in range(5)], *render_embeddings(brass[:5], FrontendConfig(), workers=1))
     engine = Engine.load(tiny_checkpoint, backend="torch", library=library)
     heard = engine.conditioner(renders[60], 22050)
     params = engine.backend.audio_to_params(heard.audio[None])[0]
@@ -167,7 +167,7 @@ def test_several_takes_give_one_voice_scored_on_every_note(tiny_checkpoint: Path
 
     target = brass[6]
     library = VoiceLibrary([target, *brass[:3]], ["t", "b0", "b1", "b2"],
-                           render_embeddings([target, *brass[:3]], FrontendConfig(), workers=1))
+                           *render_embeddings([target, *brass[:3]], FrontendConfig(), workers=1))
     engine = Engine.load(tiny_checkpoint, backend="torch", library=library, search=False)
     renderer = Renderer()
     notes = ((48, 60), (60, 100), (72, 120))
