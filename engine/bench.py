@@ -2,10 +2,17 @@
 against the paper's architecture run eagerly in the same process (DESIGN.md section 6).
 
 Measured in rounds: each round times every metric of every backend and of the baseline once,
-so a load change on a shared machine hits all of them alike and the ratio stays meaningful.
+so a load change on a shared machine hits all of them alike and the ratio stays meaningful (one
+metric on every subject, then the next).
 audio -> voice is front end + encoder + flows + representation decode to a :class:`Voice`
 (batch 1; input conditioning and pitch tracking are not part of it); latent -> voice is the
-forward regression flow + decode (what a morph or macro control costs).
+forward regression flow + decode through each backend, and through ``Engine.decode``'s own path
+(:class:`engine.latent_decoder.LatentDecoder`, NumPy at batch 1 whatever the backend: what a morph or
+macro control costs), timed in the same rounds as ``engine_decode``. latent -> voice is timed twice:
+once per round after the audio path has run (``latent_to_voice_ms``: a lone control message, the
+weights no longer in cache; for NumPy's 6.6 MB that is memory bandwidth), and as the steps of a sweep
+(``sweep_step_ms``: :data:`SWEEP_STEPS` points along a line after a first, untimed one: each message
+of a gesture after its first, the weights still in cache).
 """
 
 from __future__ import annotations
@@ -23,10 +30,12 @@ from tqdm import tqdm
 
 from engine.backends import Backend, select_backend, unavailable_reason
 from engine.backends.torch_impl import TorchBackend
+from engine.latent_decoder import LatentDecoder
 from models.checkpoint import Checkpoint
 from models.config import RunConfig, load_config
 from models.errors import BackendError
 from models.frontend import FrontendStats
+from models.latent_axes import regression_flow
 from models.networks import SoundToVoice
 from models.representations import DEFAULT_TEMPLATE, get_representation
 
@@ -35,9 +44,14 @@ __all__ = ["PAPER_CONFIG", "BenchReport", "paper_baseline", "random_checkpoint",
 PAPER_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "paper.toml"
 """The paper's architecture (configs/paper.toml in the source tree): the baseline."""
 
-END_TO_END = ("audio_to_voice_ms", "latent_to_voice_ms")
+END_TO_END = ("audio_to_voice_ms", "latent_to_voice_ms", "sweep_step_ms")
 STAGE_METRICS = ("frontend_ms", "encoder_ms", "flows_ms", "decode_ms")
 BASELINE = "baseline_paper_eager"
+ENGINE_DECODE = "engine_decode"
+SWEEP_STEPS = 8
+
+Probe = Callable[[], list[float]]
+"""A timed call: runs once, returns the milliseconds of each timed part."""
 
 
 def random_checkpoint(config: RunConfig, seed: int = 0) -> Checkpoint:
@@ -65,19 +79,50 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     return {"p50": round(float(p50), 4), "p99": round(float(p99), 4)}
 
 
-def _probes(backend: Backend, checkpoint: Checkpoint, audio: np.ndarray, latent: np.ndarray) -> dict[str, Callable[[], Any]]:
-    """Metric name -> a call to time, each on inputs computed once by the backend's own stages."""
+def _once(call: Callable[[], Any]) -> Probe:
+    def run() -> list[float]:
+        started = time.perf_counter()
+        call()
+        return [(time.perf_counter() - started) * 1000.0]
+
+    return run
+
+
+def _sweep(decode: Callable[[np.ndarray], Any], start: np.ndarray) -> Probe:
+    """latent -> voice at :data:`SWEEP_STEPS` + 1 points of the line from ``start`` to ``-start``,
+    every step timed but the first (which pays for cold caches, as ``latent_to_voice_ms`` does)."""
+    points = [start * np.float32(1.0 - 2.0 * step / SWEEP_STEPS) for step in range(SWEEP_STEPS + 1)]
+
+    def run() -> list[float]:
+        decode(points[0])
+        elapsed = []
+        for point in points[1:]:
+            started = time.perf_counter()
+            decode(point)
+            elapsed.append((time.perf_counter() - started) * 1000.0)
+        return elapsed
+
+    return run
+
+
+def _probes(backend: Backend, checkpoint: Checkpoint, audio: np.ndarray, latent: np.ndarray) -> dict[str, Probe]:
+    """Metric name -> a timed call, each on inputs computed once by the backend's own stages."""
     representation = get_representation(checkpoint.representation)
     spectrogram = backend.run_stage("frontend", audio)
     mu = backend.run_stage("encoder", spectrogram)
     params = backend.run_stage("regression_flow", backend.run_stage("latent_flow", mu))[0]
+
+    def latent_to_voice(point: np.ndarray) -> Any:
+        return representation.decode(backend.latent_to_params(point)[0], DEFAULT_TEMPLATE)
+
     return {
-        "audio_to_voice_ms": lambda: representation.decode(backend.audio_to_params(audio)[0], DEFAULT_TEMPLATE),
-        "latent_to_voice_ms": lambda: representation.decode(backend.latent_to_params(latent)[0], DEFAULT_TEMPLATE),
-        "frontend_ms": lambda: backend.run_stage("frontend", audio),
-        "encoder_ms": lambda: backend.run_stage("encoder", spectrogram),
-        "flows_ms": lambda: backend.run_stage("regression_flow", backend.run_stage("latent_flow", mu)),
-        "decode_ms": lambda: representation.decode(params, DEFAULT_TEMPLATE),
+        "audio_to_voice_ms": _once(lambda: representation.decode(backend.audio_to_params(audio)[0], DEFAULT_TEMPLATE)),
+        "latent_to_voice_ms": _once(lambda: latent_to_voice(latent)),
+        "sweep_step_ms": _sweep(latent_to_voice, latent),
+        "frontend_ms": _once(lambda: backend.run_stage("frontend", audio)),
+        "encoder_ms": _once(lambda: backend.run_stage("encoder", spectrogram)),
+        "flows_ms": _once(lambda: backend.run_stage("regression_flow", backend.run_stage("latent_flow", mu))),
+        "decode_ms": _once(lambda: representation.decode(params, DEFAULT_TEMPLATE)),
     }
 
 
@@ -91,6 +136,8 @@ class BenchReport:
         skipped: backend name -> why it did not run here.
         iterations: timed rounds (after warm-up).
         threads: torch intra-op threads during the run.
+        engine_decode: ``Engine.decode``'s latent -> voice (NumPy regression flow + decode):
+            ``{"latent_to_voice_ms": {"p50", "p99"}, "sweep_step_ms": {"p50", "p99"}}``.
     """
 
     backends: dict[str, dict[str, dict[str, float]]]
@@ -98,6 +145,7 @@ class BenchReport:
     skipped: dict[str, str]
     iterations: int
     threads: int
+    engine_decode: dict[str, dict[str, float]]
 
     @property
     def fastest(self) -> str:
@@ -110,9 +158,17 @@ class BenchReport:
         best = self.backends[self.fastest]["audio_to_voice_ms"]["p50"]
         return round(self.baseline["audio_to_voice_ms"]["p50"] / best, 3)
 
+    @property
+    def latent_speedup_vs_paper_p50(self) -> float:
+        """Baseline latent -> voice p50 (eager torch) over ``Engine.decode``'s."""
+        return round(self.baseline["latent_to_voice_ms"]["p50"] / self.engine_decode["latent_to_voice_ms"]["p50"], 3)
+
     def to_json(self) -> dict[str, Any]:
-        """``{"backends": ..., "baseline_paper_eager": ..., "speedup_vs_paper_p50": x}``."""
-        return {"backends": self.backends, BASELINE: self.baseline, "speedup_vs_paper_p50": self.speedup_vs_paper_p50}
+        """``{"backends": ..., "baseline_paper_eager": ..., "engine_decode": ..., "speedup_vs_paper_p50": x,
+        "latent_speedup_vs_paper_p50": y}``."""
+        return {"backends": self.backends, BASELINE: self.baseline, ENGINE_DECODE: self.engine_decode,
+                "speedup_vs_paper_p50": self.speedup_vs_paper_p50,
+                "latent_speedup_vs_paper_p50": self.latent_speedup_vs_paper_p50}
 
 
 def run_bench(
@@ -146,12 +202,12 @@ def run_bench(
         subjects, skipped = _build_subjects(checkpoint, backends)
         baseline_checkpoint = baseline if baseline is not None else paper_baseline(checkpoint)
         subjects[BASELINE] = (TorchBackend(baseline_checkpoint), baseline_checkpoint)
-        samples = _time_rounds(subjects, iterations, warmup, progress)
+        samples = _time_rounds(_all_probes(subjects, checkpoint), iterations, warmup, progress)
     finally:
         torch.set_num_threads(previous_threads)
     percentiles = {name: {metric: _percentiles(values) for metric, values in metrics.items()} for name, metrics in samples.items()}
     return BenchReport({name: percentiles[name] for name in subjects if name != BASELINE}, percentiles[BASELINE],
-                       skipped, iterations, threads)
+                       skipped, iterations, threads, percentiles[ENGINE_DECODE])
 
 
 def _build_subjects(checkpoint: Checkpoint, names: Iterable[str]) -> tuple[dict[str, tuple[Backend, Checkpoint]], dict[str, str]]:
@@ -168,23 +224,36 @@ def _build_subjects(checkpoint: Checkpoint, names: Iterable[str]) -> tuple[dict[
     return subjects, skipped
 
 
-def _time_rounds(
-    subjects: dict[str, tuple[Backend, Checkpoint]], iterations: int, warmup: int, progress: bool
-) -> dict[str, dict[str, list[float]]]:
+def _all_probes(subjects: dict[str, tuple[Backend, Checkpoint]], checkpoint: Checkpoint) -> dict[str, dict[str, Probe]]:
+    """Subject name -> metric -> timed call: every backend's and the baseline's, and ``Engine.decode``'s latent path."""
     rng = np.random.default_rng(0)
-    samples: dict[str, dict[str, list[float]]] = {}
-    probes: dict[str, dict[str, Callable[[], Any]]] = {}
+    probes: dict[str, dict[str, Probe]] = {}
     for name, (backend, model) in subjects.items():
         audio = (0.1 * rng.standard_normal((1, model.config.model.n_notes, model.config.frontend.num_samples))).astype(np.float32)
         latent = rng.standard_normal((1, model.latent_dim)).astype(np.float32)
         probes[name] = _probes(backend, model, audio, latent)
-        samples[name] = {metric: [] for metric in probes[name]}
+    decoder = LatentDecoder(regression_flow(checkpoint.config.model, checkpoint.serving_state),
+                            get_representation(checkpoint.representation))
+    point = rng.standard_normal(checkpoint.latent_dim).astype(np.float32)
+
+    def decode(latent: np.ndarray) -> Any:
+        return decoder.voice(latent, DEFAULT_TEMPLATE)
+
+    probes[ENGINE_DECODE] = {"latent_to_voice_ms": _once(lambda: decode(point)), "sweep_step_ms": _sweep(decode, point)}
+    return probes
+
+
+def _time_rounds(probes: dict[str, dict[str, Probe]], iterations: int, warmup: int,
+                 progress: bool) -> dict[str, dict[str, list[float]]]:
+    """Each round runs one metric on every subject before the next metric, so that no subject's
+    latent -> voice runs with its regression flow's weights left in cache by its own audio path."""
+    samples: dict[str, dict[str, list[float]]] = {name: {metric: [] for metric in calls} for name, calls in probes.items()}
+    metrics = [metric for metric in (*END_TO_END, *STAGE_METRICS) if any(metric in calls for calls in probes.values())]
     for round_number in tqdm(range(warmup + iterations), desc="bench rounds", unit="round", disable=not progress):
-        for name, calls in probes.items():
-            for metric, call in calls.items():
-                started = time.perf_counter()
-                call()
-                elapsed_ms = (time.perf_counter() - started) * 1000.0
-                if round_number >= warmup:
-                    samples[name][metric].append(elapsed_ms)
+        for metric in metrics:
+            for name, calls in probes.items():
+                if metric in calls:
+                    elapsed_ms = calls[metric]()
+                    if round_number >= warmup:
+                        samples[name][metric] += elapsed_ms
     return samples

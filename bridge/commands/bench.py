@@ -14,6 +14,7 @@ from engine.backends import AUTO_ORDER, BACKENDS
 from engine.bench import (
     BASELINE,
     END_TO_END,
+    ENGINE_DECODE,
     PAPER_CONFIG,
     STAGE_METRICS,
     BenchReport,
@@ -35,11 +36,14 @@ def _table(report: BenchReport) -> str:
     metrics = (*END_TO_END, *STAGE_METRICS)
     header = f"{'backend':<22}" + "".join(f"{metric.removesuffix('_ms'):>24}" for metric in metrics)
     rows = [header, " " * 22 + "".join(f"{'p50 / p99 ms':>24}" for _ in metrics)]
-    for name, values in (*report.backends.items(), (BASELINE, report.baseline)):
-        rows.append(f"{name:<22}" + "".join(f"{values[m]['p50']:>14.3f} / {values[m]['p99']:<7.3f}" for m in metrics))
+    for name, values in (*report.backends.items(), (BASELINE, report.baseline), (ENGINE_DECODE, report.engine_decode)):
+        rows.append(f"{name:<22}" + "".join(f"{values[m]['p50']:>14.3f} / {values[m]['p99']:<7.3f}" if m in values
+                                            else f"{'-':>24}" for m in metrics))
     rows += [f"skipped {name}: {reason}" for name, reason in report.skipped.items()]
     rows.append(f"speedup vs paper (audio -> voice p50): {report.speedup_vs_paper_p50:.2f}x ({report.fastest}); "
                 f"{report.iterations} rounds, {report.threads} torch threads")
+    rows.append(f"{ENGINE_DECODE}: Engine.decode's latent -> voice (NumPy, on every backend), "
+                f"{report.latent_speedup_vs_paper_p50:.2f}x the paper's eager (p50)")
     return "\n".join(rows)
 
 
@@ -67,7 +71,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "bench", help="time the serving path per stage and end to end on every backend",
         description="Time audio -> voice (front end + encoder + flows + decode to a Voice, batch 1, without "
         "input conditioning) and latent -> voice (regression flow + decode) with p50/p99 per stage, for every "
-        "backend that runs here, against the paper's architecture (configs/paper.toml, random weights) run "
+        "backend that runs here and for Engine.decode's own latent path (engine_decode: NumPy, whatever the "
+        "backend), against the paper's architecture (configs/paper.toml, random weights) run "
         "eagerly in the same process, in interleaved rounds so machine load hits all alike.",
     )
     source = parser.add_mutually_exclusive_group()

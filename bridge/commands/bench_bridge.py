@@ -5,7 +5,15 @@ is driven by a UDP client. The MIDI port sink is wrapped to timestamp each messa
 the port took it (``rtmidi.send_message`` returned): that is "out" (a JACK period later the bytes
 are on the wire; the dummy server's period is 5.3 ms and is not the daemon's). Three figures:
 
-* control -> first MIDI byte: ``/dexbridge/morph`` datagram sent -> first parameter change out;
+* control -> first MIDI byte: ``/dexbridge/morph`` datagram sent -> first parameter change out, with
+  the ``latent`` morph method (each step decodes the latent line: what ``/dexbridge/latent`` and the
+  macros cost; ``planned`` and ``naive`` morphs are look-ups on the loop, cheaper), broken down into
+  parse (datagram sent -> the handler set the control's target: socket, loop wake, OSC parse),
+  hop to the worker (control loop step -> ``Engine.decode`` starts on the inference thread), decode,
+  hop back (decode done -> the voice applied on the loop), diff (the changed parameters queued as
+  SysEx, up to the first sink's send) and write (rtmidi took the message). The bench takes these
+  timestamps by wrapping the daemon's parts it hands over (engine, handler, ``apply_voice``, sink):
+  nothing in the daemon changes, so the instrumentation costs nothing when the bench is not running;
 * snippet -> first voice: ``/dexbridge/infer/blob`` (0.5 s snippet) -> the first parameter change of
   the first voice out (the network's answer or the nearest library voice, tuned: pitch tracking
   included), and -> the final voice's last parameter change out, once the search (``--search-ms``,
@@ -13,7 +21,9 @@ are on the wire; the dummy server's period is 5.3 ms and is not the daemon's). T
   round, so every answer is a change);
 * sustained control: 1 000 ``/dexbridge/morph`` messages a second from another thread for a few
   seconds: messages lost, the largest backlog seen, and how long after the last message the
-  daemon is idle with nothing queued (latest wins: no backlog means it is idle within a tick).
+  daemon is idle with nothing queued (latest wins: no backlog means it is idle within a tick), and
+  whether the daemon ends on the voice of the last message (the latent line's, with the nearer
+  slot's transpose and name).
 
 The baseline, in the same process and rounds: ``Engine.decode`` alone (the model's share of a
 control step), so ``control_vs_decode`` says what the bridge adds around the model.
@@ -39,11 +49,15 @@ from bridge.daemon.settings import Settings
 from bridge.midi.syxfile import read_syx_voices
 from bridge.sinks import MidiPortSink
 from engine.latent import interpolate
+from engine.morph_path import nearest_end, with_template
 from models.render import Renderer
 from models.voice import Voice
 
 SNIPPET_SECONDS = 0.5
 QUIET_S = 0.05
+MORPH_METHOD = "latent"  # the morph that decodes every step (module docstring)
+BREAKDOWN = ("parse", "hop_to_worker", "decode", "hop_back", "diff", "write")
+"""The parts of control -> first MIDI byte, in order (module docstring)."""
 
 
 @dataclass
@@ -58,6 +72,7 @@ class BridgeBenchReport:
     iterations: int
     backend: str
     notes: list[str] = field(default_factory=list)
+    control_breakdown_ms: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The report as plain JSON values."""
@@ -72,6 +87,7 @@ class BridgeBenchReport:
         sustained = self.sustained
         lines = [f"{'bridge path (' + self.backend + ')':<34}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}",
                  row("control -> first MIDI byte", self.control_to_first_midi_ms),
+                 *(row(f"  {part.replace('_', ' ')}", values) for part, values in self.control_breakdown_ms.items()),
                  row("snippet -> first voice, first byte", self.snippet_to_first_voice_ms),
                  row("snippet -> final voice, last byte", self.snippet_to_final_voice_ms),
                  row("baseline: Engine.decode alone", self.decode_baseline_ms),
@@ -83,17 +99,59 @@ class BridgeBenchReport:
         return "\n".join(lines + [f"note: {note}" for note in self.notes])
 
 
+class _Trace:
+    """When one control message passed each part of the daemon: the first time of each mark since
+    :meth:`reset`."""
+
+    def __init__(self) -> None:
+        self.marks: dict[str, float] = {}
+
+    def reset(self) -> None:
+        self.marks.clear()
+
+    def mark(self, name: str) -> None:
+        self.marks.setdefault(name, time.perf_counter())
+
+    def breakdown(self, sent: float) -> dict[str, float] | None:
+        """Seconds per part of :data:`BREAKDOWN` for a message sent at ``sent``; None when a mark is missing."""
+        names = ("handled", "decode_start", "decode_end", "applied", "send_start", "send_end")
+        if any(name not in self.marks for name in names):
+            return None
+        times = [sent, *(self.marks[name] for name in names)]
+        return {part: end - start for part, start, end in zip(BREAKDOWN, times[:-1], times[1:], strict=True)}
+
+
+class _TimedEngine:
+    """The engine, its ``decode`` timed into a trace; everything else passes through."""
+
+    def __init__(self, engine: Any, trace: _Trace) -> None:
+        self._engine = engine
+        self._trace = trace
+
+    def decode(self, latent: np.ndarray, template: Voice | None = None) -> Voice:
+        self._trace.mark("decode_start")
+        voice = self._engine.decode(latent, template)
+        self._trace.mark("decode_end")
+        return voice
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+
 class _TimedSink:
     """A real sink that also records when each message left through it."""
 
-    def __init__(self, sink: MidiPortSink) -> None:
+    def __init__(self, sink: MidiPortSink, trace: _Trace) -> None:
         self.sink = sink
         self.name = sink.name
         self.sent: list[float] = []
+        self.trace = trace
 
     def send(self, message: bytes) -> None:
+        self.trace.mark("send_start")
         self.sink.send(message)
         self.sent.append(time.perf_counter())
+        self.trace.mark("send_end")
 
     def all_notes_off(self) -> None:
         self.sink.all_notes_off()
@@ -147,19 +205,22 @@ async def run_bridge_bench(engine: Any, bank_path: str, *, iterations: int = 100
         MidiPortError: no MIDI system to open a virtual port on (start JACK).
     """
     timed: list[_TimedSink] = []
+    trace = _Trace()
 
     def open_timed(settings: Settings) -> list[_TimedSink]:
         from bridge.midi.ports import MidiOutput
 
-        timed.append(_TimedSink(MidiPortSink(MidiOutput(f"virtual:dexbridge-bench-{id(timed)}", midi_api))))
+        timed.append(_TimedSink(MidiPortSink(MidiOutput(f"virtual:dexbridge-bench-{id(timed)}", midi_api)), trace))
         return timed
 
     settings = Settings(osc_host="127.0.0.1", osc_port=0, mode=("param",), slew_ms=0.0, midi_api=midi_api,
+                        morph_method=MORPH_METHOD,
                         files_dir=(Path(bank_path).resolve().parent,))  # the bank is the one file it reads; it writes none
-    daemon = Daemon(settings, engine=engine, open_sinks=open_timed)
+    daemon = Daemon(settings, engine=_TimedEngine(engine, trace), open_sinks=open_timed)
     await daemon.startup()
     try:
         sink = timed[0]
+        _trace_daemon(daemon, trace)
         client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         client.bind(("127.0.0.1", 0))
         client.setblocking(False)
@@ -180,13 +241,17 @@ async def run_bridge_bench(engine: Any, bank_path: str, *, iterations: int = 100
         assert daemon.session is not None and all(daemon.session.state.slots[:2]), "morph slots did not fill"
 
         control, decode = [], []
+        parts: dict[str, list[float]] = {part: [] for part in BREAKDOWN}
         slots = daemon.session.state.slots
         for round_index in range(iterations):
             x = 0.0 if round_index % 2 else 1.0
             before = len(sink.sent)
+            trace.reset()
             sent = await ask(_dgram("/dexbridge/morph", x))
             if len(sink.sent) > before:
                 control.append(sink.sent[before] - sent)
+                for part, elapsed in (trace.breakdown(sent) or {}).items():
+                    parts[part].append(elapsed)
             latent = interpolate(slots[0].latent, slots[1].latent, x)  # type: ignore[union-attr]
             start = time.perf_counter()
             engine.decode(latent)
@@ -210,11 +275,29 @@ async def run_bridge_bench(engine: Any, bank_path: str, *, iterations: int = 100
         if len(control) < iterations:
             notes.append(f"{iterations - len(control)} control rounds changed no parameter (skipped)")
         client.close()
+        breakdown = {part: _percentiles(values) for part, values in parts.items() if values}
         return BridgeBenchReport(_percentiles(control), _percentiles(first), _percentiles(final), _percentiles(decode),
-                                 sustained, iterations, engine.backend_name, notes)
+                                 sustained, iterations, engine.backend_name, notes, breakdown)
     finally:
         daemon.request_stop()
         await daemon.shutdown()
+
+
+def _trace_daemon(daemon: Daemon, trace: _Trace) -> None:
+    """Mark when the OSC handler returned (a control's target is set) and when a voice is applied."""
+    assert daemon.server is not None and daemon.session is not None
+    handle, apply_voice = daemon.server.handler, daemon.session.apply_voice
+
+    def handled(request: Any) -> None:
+        handle(request)
+        trace.mark("handled")
+
+    def applied(voice: Voice, *args: Any, **kwargs: Any) -> None:
+        trace.mark("applied")
+        apply_voice(voice, *args, **kwargs)
+
+    daemon.server.handler = handled
+    daemon.session.apply_voice = applied  # type: ignore[method-assign]
 
 
 async def _sustained(daemon: Daemon, sink: _TimedSink, client: socket.socket, target: tuple[str, int], rate_hz: float,
@@ -253,7 +336,8 @@ async def _sustained(daemon: Daemon, sink: _TimedSink, client: socket.socket, ta
         await asyncio.sleep(0.001)
     drain = time.perf_counter() - last_sent[0]
     last = float(np.float32(positions[-1]))  # what the float32 OSC argument carried
-    expected: Voice = engine.decode(interpolate(slots[0].latent, slots[1].latent, last))
+    ends = [slot.voice for slot in slots[:2]]
+    expected = with_template(engine.decode(interpolate(slots[0].latent, slots[1].latent, last)), nearest_end(ends, last))
     return {"rate_hz": rate_hz, "seconds": seconds, "sent": float(count),
             "lost": float(count - (daemon.server.stats["messages"] - received_before)),
             "max_backlog": float(max(0, max_backlog)), "drain_ms": drain * 1000.0,

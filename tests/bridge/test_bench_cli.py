@@ -13,7 +13,8 @@ from bridge.commands.cli import main
 from engine.backends import BACKENDS, unavailable_reason
 
 PERCENTILES = {"p50", "p99"}
-BACKEND_METRICS = {"audio_to_voice_ms", "latent_to_voice_ms", "frontend_ms", "encoder_ms", "flows_ms", "decode_ms"}
+BACKEND_METRICS = {"audio_to_voice_ms", "latent_to_voice_ms", "sweep_step_ms", "frontend_ms", "encoder_ms", "flows_ms",
+                   "decode_ms"}
 
 
 def _check_metric(values: dict[str, float]) -> None:
@@ -27,7 +28,8 @@ def test_bench_writes_the_schema(tiny_checkpoint: Path, tmp_path: Path, capsys: 
     code = main(["bench", "--checkpoint", str(checkpoint), "--iterations", "3", "--warmup", "1", "--json", str(out)])
     assert code == 0
     report = json.loads(out.read_text())
-    assert set(report) == {"backends", "baseline_paper_eager", "speedup_vs_paper_p50"}
+    assert set(report) == {"backends", "baseline_paper_eager", "engine_decode", "speedup_vs_paper_p50",
+                           "latent_speedup_vs_paper_p50"}
     runnable = {name for name in BACKENDS if unavailable_reason(name) is None}
     assert set(report["backends"]) == runnable and {"torch", "torchscript", "onnx"} <= runnable
     for metrics in report["backends"].values():
@@ -36,9 +38,13 @@ def test_bench_writes_the_schema(tiny_checkpoint: Path, tmp_path: Path, capsys: 
             _check_metric(values)
     assert set(report["baseline_paper_eager"]) == BACKEND_METRICS
     _check_metric(report["baseline_paper_eager"]["audio_to_voice_ms"])
-    assert report["speedup_vs_paper_p50"] > 0
+    assert report["speedup_vs_paper_p50"] > 0 and report["latent_speedup_vs_paper_p50"] > 0
+    assert set(report["engine_decode"]) == {"latent_to_voice_ms", "sweep_step_ms"}
+    for values in report["engine_decode"].values():
+        _check_metric(values)
     printed = capsys.readouterr().out
     assert "baseline_paper_eager" in printed and "speedup vs paper" in printed
+    assert "engine_decode: Engine.decode's latent -> voice (NumPy, on every backend)" in printed
     for name in report["backends"]:
         assert name in printed
 

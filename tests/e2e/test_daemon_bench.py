@@ -1,4 +1,5 @@
-"""``dexbridge bench --bridge`` runs through the real daemon and JACK and reports every figure (no timing asserted)."""
+"""``dexbridge bench --bridge`` runs through the real daemon and JACK and reports every figure, control -> first MIDI
+byte broken down into its parts (no timing asserted)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.commands.bench_bridge import run_bridge_bench
+from bridge.commands.bench_bridge import BREAKDOWN, run_bridge_bench
 from engine.runtime import Engine
 
 pytestmark = pytest.mark.jack
@@ -19,11 +20,15 @@ async def test_bridge_bench_reports_every_figure(jack: str, tiny_engine: Engine,
     assert report.snippet_to_first_voice_ms["p50"] <= report.snippet_to_final_voice_ms["p50"]
     assert report.decode_baseline_ms["n"] == 6
     for figures in (report.control_to_first_midi_ms, report.snippet_to_first_voice_ms, report.snippet_to_final_voice_ms,
-                    report.decode_baseline_ms):
+                    report.decode_baseline_ms, *report.control_breakdown_ms.values()):
         assert 0 < figures["p50"] <= figures["p99"] <= figures["max"]
+    assert list(report.control_breakdown_ms) == list(BREAKDOWN)  # every round passed every part, in order
+    assert all(figures["n"] == 6 for figures in report.control_breakdown_ms.values())
+    assert sum(figures["max"] for figures in report.control_breakdown_ms.values()) >= report.control_to_first_midi_ms["max"] * 0.999
     sustained = report.sustained
     assert sustained["sent"] == 250 and sustained["lost"] == 0 and sustained["final_ok"] == 1.0
     assert sustained["voices"] >= 1
     table = report.table()
     assert "control -> first MIDI byte" in table and "sustained 500 msgs/s for 0.5 s: 250 sent, 0 lost" in table
+    assert all(f"  {part.replace('_', ' ')}" in table for part in BREAKDOWN)
     assert report.to_json()["backend"] == "torch"
