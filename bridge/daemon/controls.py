@@ -3,7 +3,9 @@ routed to them), each checked, then written to the :class:`ControlLoop` as a lat
 
 Macros move around the current voice: their origin is that voice's latent point (encoded off the
 loop the first time a macro moves after a new voice arrives) and they start again from zero with
-every voice that does not come from the control loop itself.
+every voice that does not come from the control loop itself. With the ``planned`` method each macro
+follows a path planned from the voice toward that macro's far end (:class:`~bridge.daemon.plans.MacroPlans`),
+the latent move until it is ready.
 
 A morph plays the slots by ``--morph-method`` (:mod:`engine.morph_path`): ``planned`` looks the
 voice up on the path planned when the slots were filled (:mod:`bridge.daemon.plans`; the latent line
