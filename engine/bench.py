@@ -165,10 +165,10 @@ class BenchReport:
 
     def to_json(self) -> dict[str, Any]:
         """``{"backends": ..., "baseline_paper_eager": ..., "engine_decode": ..., "speedup_vs_paper_p50": x,
-        "latent_speedup_vs_paper_p50": y}``."""
+        "latent_speedup_vs_paper_p50": y, "skipped": {backend: why}}``."""
         return {"backends": self.backends, BASELINE: self.baseline, ENGINE_DECODE: self.engine_decode,
                 "speedup_vs_paper_p50": self.speedup_vs_paper_p50,
-                "latent_speedup_vs_paper_p50": self.latent_speedup_vs_paper_p50}
+                "latent_speedup_vs_paper_p50": self.latent_speedup_vs_paper_p50, "skipped": self.skipped}
 
 
 def run_bench(

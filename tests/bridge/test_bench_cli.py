@@ -29,9 +29,10 @@ def test_bench_writes_the_schema(tiny_checkpoint: Path, tmp_path: Path, capsys: 
     assert code == 0
     report = json.loads(out.read_text())
     assert set(report) == {"backends", "baseline_paper_eager", "engine_decode", "speedup_vs_paper_p50",
-                           "latent_speedup_vs_paper_p50"}
+                           "latent_speedup_vs_paper_p50", "skipped"}
     runnable = {name for name in BACKENDS if unavailable_reason(name) is None}
     assert set(report["backends"]) == runnable and {"torch", "torchscript", "onnx"} <= runnable
+    assert set(report["skipped"]) == set(BACKENDS) - runnable
     for metrics in report["backends"].values():
         assert set(metrics) == BACKEND_METRICS
         for values in metrics.values():
