@@ -33,12 +33,11 @@ from models.corpus import open_corpus
 from models.errors import CheckpointError, ConfigError, ModelInputError
 from models.frontend import FrontendStats
 from models.latent_axes import LatentAxes, encode_voices, fit_latent_axes, regression_flow
+from models.layout import DEFAULT_CHECKPOINT as DEFAULT_CHECKPOINT  # where it always was imported from
 from models.networks import SoundToVoice
 
 FORMAT = "dexbridge-checkpoint"
 FORMAT_VERSION = 1
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default.pt"
-"""The shipped serving checkpoint (``configs/cpu.toml``), loaded when no checkpoint is named."""
 
 
 @dataclass

@@ -24,14 +24,14 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypedDict
+from typing import TYPE_CHECKING, Any, Self, TypedDict
 
-from tqdm import tqdm
-
-from models.analysis import LABELS, SoundAnalysis, analyse_voices
 from models.errors import CorpusError
 from models.params import NAME_START
 from models.voice import ClampReport, Voice
+
+if TYPE_CHECKING:  # renders and librosa load only to build a corpus: reading one stays light
+    from models.analysis import SoundAnalysis
 
 __all__ = [
     "SPLITS",
@@ -148,6 +148,8 @@ def _raw_name(voice: Voice) -> str:
 
 
 def _collect(entries: Iterable[CorpusEntry], progress: bool) -> tuple[dict[bytes, _Distinct], int]:
+    from tqdm import tqdm
+
     distinct: dict[bytes, _Distinct] = {}
     slots = 0
     for entry in tqdm(entries, desc="dedupe", unit="slot", disable=not progress):
@@ -224,6 +226,8 @@ def build_corpus(
     items = list(distinct.values())
     analyses: list[SoundAnalysis | None] = [None] * len(items)
     if drop_silent or label:
+        from models.analysis import analyse_voices
+
         analyses = list(analyse_voices([i.voice for i in items], label=label, workers=workers, progress=progress))
     kept = [(i, a) for i, a in zip(items, analyses, strict=False) if not (drop_silent and a and a.max_rms_db < silence_db)]
     voice_rows = [_voice_row(n, item, a, split, silence_db) for n, (item, a) in enumerate(kept, start=1)]
@@ -318,6 +322,8 @@ class Corpus:
         """Counts: voices, slots, duplicates, clamps, splits, labels, silence, sources, problems."""
         meta = self.meta
         splits = dict.fromkeys(SPLITS, 0) | dict(self._db.execute("SELECT split, COUNT(*) FROM voices GROUP BY split"))
+        from models.analysis import LABELS
+
         labels = dict.fromkeys((*LABELS, "unlabelled"), 0)
         for label, n in self._db.execute("SELECT label, COUNT(*) FROM voices GROUP BY label"):
             labels[label or "unlabelled"] = n

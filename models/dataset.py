@@ -51,6 +51,7 @@ from models.config import FrontendConfig
 from models.corpus import SPLITS, open_corpus
 from models.errors import DatasetError
 from models.frontend import Frontend, FrontendStats
+from models.layout import NOTE_SET_NAMES
 from models.render import MULTI_NOTES, NOTE_SECONDS, SINGLE_NOTE, Note, Renderer
 from models.representations import get_representation
 from models.voice import Voice
@@ -58,7 +59,7 @@ from models.voice import Voice
 FORMAT = "dexbridge-spectrograms"
 FORMAT_VERSION = 1
 STORE_DTYPE = np.dtype(np.float16)
-NOTE_SETS: dict[str, tuple[Note, ...]] = {"single": SINGLE_NOTE, "multi": MULTI_NOTES}
+NOTE_SETS: dict[str, tuple[Note, ...]] = dict(zip(NOTE_SET_NAMES, (SINGLE_NOTE, MULTI_NOTES), strict=True))
 MANIFEST, INDEX, SPECTROGRAMS, DONE, DB_RANGE = (
     "manifest.json", "index.npz", "spectrograms.npy", "done.npy", "db_range.npy"
 )

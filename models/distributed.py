@@ -17,8 +17,7 @@ from torch import distributed
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from models.errors import ConfigError
-
-DEVICES = ("auto", "cpu", "cuda")
+from models.layout import DEVICES
 
 
 @dataclass(frozen=True)

@@ -81,8 +81,16 @@ class NoiseInputError(ModelInputError):
     """Audio given for inference is steady noise without pitch or note shape: no voice would match it."""
 
 
-class AudioFileError(DexbridgeError, OSError):
+class InputFileError(DexbridgeError, ValueError):
+    """A file named as input that is missing, is a folder, cannot be read, or is not in the expected format."""
+
+
+class AudioFileError(InputFileError):
     """An audio file that does not exist or that cannot be decoded."""
+
+
+class OutputPathError(DexbridgeError, ValueError):
+    """An output named where it cannot be written as asked: its folder does not exist, or it is a folder."""
 
 
 class WorkerBusyError(DexbridgeError, RuntimeError):

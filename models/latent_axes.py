@@ -16,12 +16,11 @@ import torch
 from models.config import ModelConfig
 from models.errors import ModelInputError
 from models.flows import RealNVP
+from models.layout import DEFAULT_AXES as DEFAULT_AXES  # where it always was imported from
 from models.representations import get_representation
 from models.voice import Voice
 
 REGRESSION_PREFIX = "regression_flow."
-DEFAULT_AXES = 8
-"""Macro controls stored by ``dexbridge export-checkpoint --axes-corpus`` unless told otherwise."""
 ENCODE_BATCH = 1024
 
 

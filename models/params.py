@@ -7,6 +7,7 @@ voice, operator 6 first) and Dexed ``Source/PluginParam.cpp`` (``initCtrl``) for
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -85,6 +86,8 @@ _OPERATOR_FIELDS: tuple[tuple[str, int, Kind, str], ...] = (
     ("detune", 14, Kind.NUMERICAL, "OSC DETUNE"),
 )
 OPERATOR_BLOCK = len(_OPERATOR_FIELDS)  # 21 bytes per operator
+OPERATOR_FIELDS: tuple[str, ...] = tuple(field[0] for field in _OPERATOR_FIELDS)
+"""The operator parameters' names without the ``opN_`` prefix, in VCED order."""
 
 # Global block from 126, in VCED order: (name, hi, kind, Dexed label).
 _GLOBAL_FIELDS: tuple[tuple[str, int, Kind, str | None], ...] = (
@@ -115,6 +118,7 @@ OP_SWITCH_INDEX = 155
 VOICE_SIZE = 155  # VCED bytes in a single voice dump (0-154; 155 is parameter-change only)
 TRANSPOSE_INDEX = 144
 TRANSPOSE_CENTRE = 24  # 24 = no shift (C3)
+MIDDLE_C = 60  # MIDI note 60, which Yamaha names C3
 
 
 def _build_table() -> tuple[ParamSpec, ...]:
@@ -201,3 +205,76 @@ def from_host_value(spec: ParamSpec, normalised: float) -> int:
     """DX7 value for a normalised host value (``CtrlDX::setValueHost``: round(f * max))."""
     clipped = min(max(float(normalised), 0.0), 1.0)
     return spec.lo + round(clipped * (spec.hi - spec.lo))
+
+
+# --- Values as people read them --------------------------------------------------------------
+# The DX7 panel and Dexed show some values differently from the VCED bytes (DX7 manual, "Voice
+# parameters"; Dexed Source/PluginParam.cpp): algorithm 1-32, detune -7..+7, transpose and break
+# point as notes in Yamaha's octave numbering (C3 = middle C = MIDI 60, one octave below the usual
+# C4 naming), an operator's frequency as a ratio or a fixed frequency, names for the choices.
+NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+OCTAVES = "Yamaha octaves: C3 = middle C"
+"""How note names are numbered here; printed once wherever notes are shown."""
+CURVES = ("-LIN", "-EXP", "+EXP", "+LIN")
+LFO_WAVES = ("TRI", "SAW DN", "SAW UP", "SQR", "SINE", "S&H")
+OSC_MODES = ("ratio", "fixed")
+SWITCHES = ("off", "on")
+_BREAK_POINT_LOWEST = 21  # break point 0 = A-1 (MIDI 21), 99 = C8
+_CHOICES = {"left_curve": CURVES, "right_curve": CURVES, "osc_mode": OSC_MODES, "osc_key_sync": SWITCHES,
+            "lfo_sync": SWITCHES, "lfo_wave": LFO_WAVES}
+
+
+def note_name(midi_note: int) -> str:
+    """A MIDI note named as the DX7 names it (:data:`OCTAVES`): 60 -> ``C3``, 69 (440 Hz) -> ``A3``."""
+    return f"{NOTE_NAMES[midi_note % 12]}{midi_note // 12 - 2}"
+
+
+def transpose_note(value: int) -> str:
+    """The transpose value as the note the DX7 shows: 0 = C1, 24 = C3 (no shift), 48 = C5."""
+    return note_name(MIDDLE_C + value - TRANSPOSE_CENTRE)
+
+
+def operator_frequency(fixed: bool, coarse: int, fine: int) -> str:
+    """An operator's frequency as the DX7 shows it: ``ratio 1.41`` (coarse 0 = 0.5, times 1 + fine/100)
+    or ``fixed 14.13 Hz`` (10 ** (coarse mod 4 + fine / 100) Hz)."""
+    if fixed:
+        return f"fixed {10 ** (coarse % 4 + fine / 100):.4g} Hz"
+    return f"ratio {(coarse or 0.5) * (1 + fine / 100):.2f}"
+
+
+def display_value(spec: ParamSpec, value: int, voice: Sequence[int] | None = None) -> int | str:
+    """A parameter's value as people read it on the DX7 or in Dexed.
+
+    Args:
+        spec: the parameter.
+        value: its VCED value.
+        voice: the voice's VCED values; coarse and fine are shown as the operator's frequency, which
+            needs its mode and the other of the two (without ``voice``, their raw values).
+
+    Returns:
+        A whole number where the panel shows one (algorithm 1-32, detune -7..+7, levels and rates as
+        stored), else a word or a note (``C3``, ``+LIN``, ``SINE``, ``ratio 1.00``, ``fixed 100 Hz``).
+    """
+    field = spec.name.removeprefix(f"op{spec.op}_") if spec.op else spec.name
+    if field == "algorithm":
+        return value + 1
+    if field == "detune":
+        return value - 7
+    if field == "transpose":
+        return transpose_note(value)
+    if field == "break_point":
+        return note_name(_BREAK_POINT_LOWEST + value)
+    if field in _CHOICES:
+        return _CHOICES[field][value]
+    if field in ("coarse", "fine") and voice is not None:
+        base = spec.index - OPERATOR_FIELDS.index(field)
+        return operator_frequency(bool(voice[base + OPERATOR_FIELDS.index("osc_mode")]),
+                                  voice[base + OPERATOR_FIELDS.index("coarse")], voice[base + OPERATOR_FIELDS.index("fine")])
+    return value
+
+
+def describe_change(spec: ParamSpec, value: int, voice: Sequence[int] | None = None) -> str:
+    """One parameter's value for people, with the stored value when they differ:
+    ``algorithm = 18 (VCED 17)``, ``op1_detune = -3 (VCED 4)``, ``op1_eg_rate1 = 99``."""
+    shown = display_value(spec, value, voice)
+    return f"{spec.name} = {shown}" + ("" if shown == value else f" (VCED {value})")

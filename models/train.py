@@ -47,13 +47,13 @@ from models.distributed import (
 )
 from models.errors import ConfigError, TrainingError
 from models.frontend import FrontendStats
+from models.layout import BEST, LATEST, LOG
 from models.losses import LOSS_KEYS, beta, compute_losses
 from models.networks import SoundToVoice
 from models.representations import Representation, get_representation
 
 logger = logging.getLogger(__name__)
 
-LATEST, BEST, LOG = "latest.pt", "best.pt", "train_log.csv"
 
 
 @dataclass

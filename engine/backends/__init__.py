@@ -11,17 +11,25 @@ from __future__ import annotations
 
 import importlib
 import logging
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import numpy as np
-
-from engine.backends.staged import STAGES, StagedBackend
-from models.checkpoint import Checkpoint
 from models.errors import BackendError
+
+if TYPE_CHECKING:  # the registry's names load without torch: the command line lists them in --help
+    import numpy as np
+
+    from engine.backends.staged import StagedBackend
+    from models.checkpoint import Checkpoint
 
 __all__ = ["AUTO_ORDER", "BACKENDS", "STAGES", "Backend", "StagedBackend", "backend_class", "select_backend", "unavailable_reason"]
 
 logger = logging.getLogger(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("STAGES", "StagedBackend"):  # torch: loaded on first use
+        return getattr(importlib.import_module("engine.backends.staged"), name)
+    raise AttributeError(f"module 'engine.backends' has no attribute {name!r}")
 
 BACKENDS: dict[str, str] = {
     "torch": "engine.backends.torch_impl:TorchBackend",
@@ -126,7 +134,7 @@ def select_backend(name: str, checkpoint: Checkpoint) -> Backend:
             except BackendError as error:
                 reason = str(error)
             else:
-                logger.info("backend auto -> %s; skipped: %s", candidate, "; ".join(skipped) or "none")
+                logger.debug("backend auto -> %s; skipped: %s", candidate, "; ".join(skipped) or "none")
                 return backend
         skipped.append(f"{candidate} ({reason})")
     raise BackendError(f"no inference backend runs here: {'; '.join(skipped)}")

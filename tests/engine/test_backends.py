@@ -156,8 +156,11 @@ def test_auto_picks_the_first_runnable_and_logs_one_line(checkpoint: Checkpoint,
     with caplog.at_level(logging.INFO, logger="engine.backends"):
         chosen = select_backend("auto", checkpoint)
     assert chosen.name == expected
+    assert not [r for r in caplog.records if r.name == "engine.backends"]  # not among a command's results: -v shows it
+    with caplog.at_level(logging.DEBUG, logger="engine.backends"):
+        select_backend("auto", checkpoint)
     lines = [r.getMessage() for r in caplog.records if r.name == "engine.backends"]
-    assert len(lines) == 1 and f"auto -> {expected}" in lines[0]
+    assert len(lines) == 1 and f"auto -> {expected}" in lines[0] and caplog.records[-1].levelno == logging.DEBUG
     for skipped in AUTO_ORDER[: AUTO_ORDER.index(expected)]:
         assert f"{skipped} ({unavailable_reason(skipped)})" in lines[0]
 
