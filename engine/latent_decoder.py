@@ -9,9 +9,9 @@ folded into the log-scale rows; the two parity halves stay apart from input to o
 coupling conditions on one and transforms the other in place, as
 :class:`engine.backends.staged.FlowForward`), and every product and activation writes into
 buffers kept per thread: no torch, no allocation per call but the result. The products read the
-weights once per call, which is what the time is (README, Performance). float32 agrees with eager
-torch to a few 1e-6 on outputs up to ~8 (``tests/engine/test_latent_decoder.py``); float64 would
-read twice the bytes for nothing the decode can see.
+weights once per call, which is what the time is (README, *dexbridge bench*). float32 agrees with
+eager torch to a few 1e-6 on outputs up to ~8 (``tests/engine/test_latent_decoder.py``); float64
+would read twice the bytes for nothing the decode can see.
 """
 
 from __future__ import annotations
@@ -155,10 +155,6 @@ class LatentDecoder:
     def __init__(self, flow: RealNVP, representation: Representation) -> None:
         self.flow = PackedFlow(flow)
         self.representation = representation
-
-    def params(self, latent: np.ndarray) -> np.ndarray:
-        """Representation vectors (N, dim) float32 of latent points (N, dim)."""
-        return self.flow.forward(latent)
 
     def voice(self, latent: np.ndarray, template: Voice | None = None) -> Voice:
         """The voice at one latent point (dim,), the parameters not learned taken from ``template``."""

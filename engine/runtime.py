@@ -514,7 +514,7 @@ class Engine:
     def decode(self, latent: np.ndarray, template: Voice | None = None) -> Voice:
         """The voice at a latent point (forward regression flow, then the representation's decode), on
         this thread in NumPy (:class:`engine.latent_decoder.LatentDecoder`) whatever the backend: at batch 1
-        it is faster than any backend's ``latent_to_params`` (README, Performance).
+        it is faster than any backend's ``latent_to_params`` (README, *dexbridge bench*).
 
         Args:
             latent: (latent_dim,) zK.
