@@ -1,9 +1,11 @@
 """The daemon's lifecycle: ``serve()`` = ``startup()`` -> wait for a stop request -> ``shutdown()``.
 
-Startup loads and warms the engine, opens the files folder and the outputs, starts the control loop
-and binds OSC last (so nothing is accepted before it can be served); any failure there is a named
-error. Listening beyond this computer logs what is exposed (:func:`exposure_warning`). The first
-SIGINT/SIGTERM asks for a graceful stop, a second one skips the wait for in-flight requests.
+Startup checks the MIDI system and opens the synth sinks first (a port or MIDI system that cannot
+open is reported at once, before seconds of model loading), then loads and warms the engine, opens
+the files folder and MIDI in, starts the control loop and binds OSC last (so nothing is accepted
+before it can be served); any failure there is a named error and closes what was opened. Listening
+beyond this computer logs what is exposed (:func:`exposure_warning`). The first SIGINT/SIGTERM asks
+for a graceful stop, a second one skips the wait for in-flight requests.
 Shutdown runs in a fixed order: stop OSC and MIDI intake -> finish (or, past
 ``shutdown_timeout_s``, cancel) in-flight requests, whose replies still go out -> stop the control
 loop and the worker -> all-notes-off to every output -> close the outputs (flushing files) -> close
@@ -14,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -24,7 +28,7 @@ from bridge.daemon.midi_in import MidiRouter, watch_input_port
 from bridge.daemon.midi_out import MidiOut
 from bridge.daemon.session import BridgeSession
 from bridge.daemon.settings import Settings
-from bridge.midi.ports import VIRTUAL_PREFIX
+from bridge.midi.ports import VIRTUAL_PREFIX, resolve_api
 from bridge.osc.allow import is_loopback_host
 from bridge.osc.namespace import OSC_ROUTES
 from bridge.osc.server import OscServer
@@ -73,12 +77,28 @@ class Daemon:
             DexbridgeError: a checkpoint, backend, port, files folder or setting that cannot be used.
             OSError: the OSC port is taken.
         """
+        began = time.monotonic()
+        settings = self.settings
+        if settings.midi_out or settings.midi_in:
+            api = await asyncio.to_thread(resolve_api, settings.midi_api)
+            settings = self.settings = dataclasses.replace(settings, midi_api=api)
+        sinks = await asyncio.to_thread(self.open_sinks, settings)
+        try:
+            await self._start(settings, sinks, began)
+        except BaseException:
+            if self.midi_out is None or not self.midi_out.sinks:  # not handed over yet: shutdown() will not close them
+                for sink in sinks:
+                    sink.close()
+            raise
+
+    async def _start(self, settings: Settings, sinks: Sequence[Sink], began: float) -> None:
         from engine.library import load_libraries
         from engine.runtime import Engine
         from engine.worker import InferenceWorker
 
-        settings = self.settings
         if self.engine is None:
+            logger.info("daemon.loading: the voice library and the model (%s, backend %s), a few seconds",
+                        settings.checkpoint or "the shipped checkpoint", settings.backend)
             library = await asyncio.to_thread(load_libraries, settings.library, not settings.no_library)
             self.engine = await asyncio.to_thread(Engine.load, settings.checkpoint, backend=settings.backend,
                                                   threads=settings.engine_threads, library=library,
@@ -92,7 +112,6 @@ class Daemon:
                                 held_notes=lambda: len(router.held))
         session = self.session = BridgeSession(settings, self.engine, self._worker, self.server, [self.midi_out], files)
         router = self.router = MidiRouter(session, channel=settings.midi_channel)
-        sinks = await asyncio.to_thread(self.open_sinks, settings)
         self.midi_out.sinks.extend(sinks)
         if settings.midi_in:
             self._midi_in = await asyncio.to_thread(self._open_midi_in, asyncio.get_running_loop())
@@ -107,9 +126,12 @@ class Daemon:
                     files.write_folder, settings.overwrite)
         if (warning := exposure_warning(settings, self.osc_port, files)) is not None:
             logger.warning("%s", warning)
-        logger.info("daemon.ready osc=%s:%d modes=%s backend=%s sinks=%s midi_in=%s", settings.osc_host, self.osc_port,
-                    ",".join(settings.mode), self.engine.backend_name, ",".join(s.name for s in sinks) or "-",
-                    self._midi_in.name if self._midi_in else "-")
+        logger.info("daemon.ready osc=%s:%d modes=%s backend=%s sinks=%s midi_in=%s midi_api=%s in %.1f s", settings.osc_host,
+                    self.osc_port, ",".join(settings.mode), self.engine.backend_name, ",".join(s.name for s in sinks) or "-",
+                    self._midi_in.name if self._midi_in else "-", settings.midi_api, time.monotonic() - began)
+        port = "" if self.osc_port == 9000 else f" --port {self.osc_port}"
+        logger.info("daemon.hint: send it a sound: dexbridge send%s /dexbridge/infer/file FILE.wav (FILE.wav in %s); "
+                    "watch what it sends: dexbridge monitor%s; stop it: Ctrl-C", port, files.write_folder, port)
         self.ready.set()
 
     def _open_midi_in(self, loop: asyncio.AbstractEventLoop) -> Any:

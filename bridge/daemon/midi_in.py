@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bridge.daemon.session import BridgeSession
+from bridge.daemon.voices import voice_words
 from bridge.midi.sysex import BankDump, DumpRequest, ParamChange, VoiceDump, decode_sysex
 from models.errors import DexbridgeError
 
@@ -91,10 +92,12 @@ class MidiRouter:
             slot, session.state.dump_slot = session.state.dump_slot, None
             if slot is None:
                 session.apply_voice(decoded.voice)
+                logger.info("voice from MIDI in: %s", voice_words(decoded.voice))
             else:
                 session.voices.fill_slot(None, slot, decoded.voice)
         elif isinstance(decoded, BankDump):
             session.voices.load_bank(decoded.voices, "MIDI bank dump")
+            logger.info("bank loaded: %d voices from a MIDI bank dump", len(decoded.voices))
             session.server.broadcast("/dexbridge/done", "midi in", f"bank of {len(decoded.voices)} voices")
         elif isinstance(decoded, ParamChange):
             session.apply_voice(session.state.voice.replace({decoded.index: decoded.value}))

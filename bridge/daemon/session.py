@@ -33,7 +33,7 @@ from bridge.osc.namespace import OSC_ROUTES
 from bridge.osc.server import OscRequest, OscServer, Peer
 from bridge.osc.uploads import UploadError, Uploads
 from models.errors import DexbridgeError
-from models.params import BY_INDEX, to_host_value
+from models.params import BY_INDEX, to_host_value, transpose_note
 from models.voice import Voice
 
 logger = logging.getLogger(__name__)
@@ -203,8 +203,9 @@ class BridgeSession:
         self.server.reply(peer, "/dexbridge/inferred", float(diag.f0_hz or 0.0), float(diag.level_db), str(diag.backend),
                           float(diag.voice_f0_hz or 0.0), float(diag.cents or 0.0), diag.pitch, diag.source,
                           float(diag.spec_mae[1]))
-        logger.info("inferred: '%s' from %s, MAE %.3f, %s, transpose %+d, %d renders, %.0f ms", inference.voice.name.strip(),
-                    diag.source, diag.spec_mae[1], _pitch_words(diag), diag.transpose, diag.renders,
+        logger.info("inferred: '%s' from %s, MAE %.3f, %s, transpose %s (%+d semitones), %d renders, %.0f ms",
+                    inference.voice.name.strip(), diag.source, diag.spec_mae[1], _pitch_words(diag),
+                    transpose_note(inference.voice["transpose"]), diag.transpose, diag.renders,
                     diag.timings_ms.get("total", 0.0))
 
     def end_search(self) -> None:
@@ -224,6 +225,7 @@ class BridgeSession:
 
     def ping(self, peer: Peer) -> None:
         """Answer ``/dexbridge/pong``."""
+        logger.debug("ping from %s", peer.key[0])
         self.server.reply(peer, "/dexbridge/pong")
 
     def status(self, peer: Peer) -> None:
@@ -345,6 +347,8 @@ class BridgeSession:
 
         async def job() -> None:
             await asyncio.to_thread(synth.play, note, velocity, note_seconds=seconds, render_seconds=seconds + 0.5)
+            logger.info("note %d velocity %d, %g s: '%s' on %s", note, velocity, seconds, self.state.voice.name.strip(),
+                        synth.name)
             self.server.reply(peer, "/dexbridge/done", "/dexbridge/note", f"{note} {velocity} {seconds:g} s on {synth.name}")
 
         self.spawn(job(), peer, "/dexbridge/note")
@@ -357,6 +361,7 @@ class BridgeSession:
         self.state.modes = tuple(dict.fromkeys(modes))
         for output in self.outputs:
             output.set_modes(self.state.modes)
+        logger.info("modes: %s", ", ".join(self.state.modes) or "none (silent)")
         self.server.reply(peer, "/dexbridge/done", "/dexbridge/mode", " ".join(self.state.modes) or "(silent)")
 
 def _read_audio(files: FileArea, name: str) -> tuple[np.ndarray, int]:

@@ -3,12 +3,15 @@
 
 Files are read and written only inside the files folder (``--files-dir``, :mod:`bridge.daemon.files`),
 off the event loop (``asyncio.to_thread``), written atomically (temp file + rename,
-:mod:`bridge.midi.syxfile`), and each finished request answers ``/dexbridge/done``.
+:mod:`bridge.midi.syxfile`), and each finished request answers ``/dexbridge/done``. Each answered
+request logs one INFO line: what came in, the voice (name, algorithm, transpose) and the time taken.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,7 +21,20 @@ from bridge.daemon.state import BANK_SIZE, SLOT_NAMES, BridgeState, Files, Reque
 from bridge.midi.sysex import encode_bank_dump, encode_voice_dump
 from bridge.midi.syxfile import SyxContents, read_syx_voices, write_file
 from bridge.osc.server import Peer
+from models.params import BY_NAME, display_value
 from models.voice import Voice
+
+logger = logging.getLogger(__name__)
+
+
+def voice_words(voice: Voice) -> str:
+    """A voice in a log line: its name, algorithm (1-32) and transpose as the DX7 shows them."""
+    return (f"'{voice.name.strip()}' (algorithm {display_value(BY_NAME['algorithm'], voice['algorithm'])}, transpose "
+            f"{display_value(BY_NAME['transpose'], voice['transpose'])})")
+
+
+def _ms(began: float) -> str:
+    return f"{(time.monotonic() - began) * 1000:.0f} ms"
 
 
 class LoadedVoices:
@@ -48,24 +64,31 @@ class LoadedVoices:
         text = str(source).strip()
         if text == "midi":
             self.state.dump_slot = slot
+            detail = f"{SLOT_NAMES[slot]} armed: the next voice dump on MIDI in fills it"
+            logger.info("morph slot %s", detail)
+            self.session.server.reply(peer, "/dexbridge/done", "/dexbridge/morph/slot", detail)
         elif text == "current":
-            self.fill_slot(peer, slot, self.state.voice, self.state.latent)
+            self.fill_slot(peer, slot, self.state.voice, self.state.latent, "the current voice")
         elif text.isdigit():
-            self.fill_slot(peer, slot, self._bank_voice(int(text), "/dexbridge/morph/slot"))
+            self.fill_slot(peer, slot, self._bank_voice(int(text), "/dexbridge/morph/slot"), source=f"bank voice {text}")
         else:
             async def job() -> None:
-                await self._set_slot(peer, slot, await asyncio.to_thread(_read_voice, self.session.files, text, 0), None)
+                voice = await asyncio.to_thread(_read_voice, self.session.files, text, 0)
+                await self._set_slot(peer, slot, voice, None, text)
 
             self.session.spawn(job(), peer, "/dexbridge/morph/slot")
 
-    def fill_slot(self, peer: Peer | None, slot: int, voice: Voice, latent: np.ndarray | None = None) -> None:
+    def fill_slot(self, peer: Peer | None, slot: int, voice: Voice, latent: np.ndarray | None = None,
+                  source: str = "MIDI in") -> None:
         """Put a voice into a morph slot (its latent point computed off the loop when not given)."""
-        self.session.spawn(self._set_slot(peer, slot, voice, latent), peer, "/dexbridge/morph/slot")
+        self.session.spawn(self._set_slot(peer, slot, voice, latent, source), peer, "/dexbridge/morph/slot")
 
-    async def _set_slot(self, peer: Peer | None, slot: int, voice: Voice, latent: np.ndarray | None) -> None:
+    async def _set_slot(self, peer: Peer | None, slot: int, voice: Voice, latent: np.ndarray | None, source: str) -> None:
+        began = time.monotonic()
         point = latent if latent is not None else await asyncio.to_thread(self.session.engine.encode, voice)
         self.state.slots[slot] = Slot(voice, point)
         self.session.slots_changed()
+        logger.info("morph slot %s = %s from %s, %s", SLOT_NAMES[slot], voice_words(voice), source, _ms(began))
         detail = f"{SLOT_NAMES[slot]} = {voice.name.strip()}"
         if peer is None:
             self.session.server.broadcast("/dexbridge/done", "/dexbridge/morph/slot", detail)
@@ -75,7 +98,10 @@ class LoadedVoices:
     def voice_load(self, peer: Peer, path: str, index: int = 0) -> None:
         """Make voice ``index`` of a ``.syx`` file the current voice."""
         async def job() -> None:
-            self.session.apply_voice(await asyncio.to_thread(_read_voice, self.session.files, path, index))
+            began = time.monotonic()
+            voice = await asyncio.to_thread(_read_voice, self.session.files, path, index)
+            self.session.apply_voice(voice)
+            logger.info("voice loaded: %s from %s voice %d, %s", voice_words(voice), path, index, _ms(began))
 
         self.session.spawn(job(), peer, "/dexbridge/voice/load")
 
@@ -86,8 +112,11 @@ class LoadedVoices:
     def bank_load(self, peer: Peer, path: str) -> None:
         """Load a bank for program changes and morph slots (fewer than 32 voices: the rest INIT VOICE)."""
         async def job() -> None:
+            began = time.monotonic()
             contents = await asyncio.to_thread(_read_bank, self.session.files, path)
             self.load_bank([item.voice for item in contents.voices], path)
+            logger.info("bank loaded: %d voices from %s (program 0 = '%s'), %s", len(contents.voices), path,
+                        contents.voices[0].voice.name.strip(), _ms(began))
             self.session.server.reply(peer, "/dexbridge/done", "/dexbridge/bank/load", f"{len(contents.voices)} voices from {path}")
 
         self.session.spawn(job(), peer, "/dexbridge/bank/load")
@@ -115,7 +144,9 @@ class LoadedVoices:
 
     def program(self, peer: Peer | None, number: int) -> None:
         """Make a voice of the loaded bank current (OSC or a MIDI program change)."""
-        self.session.apply_voice(self._bank_voice(number, "/dexbridge/program"))
+        voice = self._bank_voice(number, "/dexbridge/program")
+        self.session.apply_voice(voice)
+        logger.info("program %d: %s from %s", number, voice_words(voice), "OSC" if peer is not None else "MIDI in")
 
     def _bank_voice(self, number: int, address: str) -> Voice:
         if not 0 <= number < len(self.state.bank):
@@ -123,8 +154,13 @@ class LoadedVoices:
         return self.state.bank[number]
 
     def _write(self, peer: Peer, address: str, path: str, messages: list[bytes]) -> None:
+        what = f"the bank ('{self.state.bank[0].name.strip()}', ...)" if address == "/dexbridge/bank/save" else (
+            "the morph slots as a bank" if len(messages[0]) > 200 else f"the voice {voice_words(self.state.voice)}")
+
         async def job() -> None:
+            began = time.monotonic()
             target = await asyncio.to_thread(_write_inside, self.session.files, path, messages)
+            logger.info("%s: %s -> %s, %s", address.removeprefix("/dexbridge/").replace("/", " "), what, target, _ms(began))
             self.session.server.reply(peer, "/dexbridge/done", address, str(target))
 
         self.session.spawn(job(), peer, address)

@@ -2,7 +2,9 @@
 
 It keeps every reply, by address and in arrival order, with its arrival time, so a caller can
 wait for one answer (:meth:`OscClient.next`) or collect a stream (:meth:`OscClient.drain`); a
-``/dexbridge/error`` reply makes the next wait raise :class:`DaemonRefusal`.
+``/dexbridge/error`` reply makes the next wait raise :class:`DaemonRefusal`. Given a
+:class:`Listener`, it hands each datagram's messages to it as they arrive instead (and keeps
+nothing), for clients that run as long as the daemon does (``dexbridge monitor``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol
 
 from pythonosc.osc_packet import OscPacket, ParseError
 
@@ -28,6 +31,17 @@ class DaemonRefusal(DexbridgeError, RuntimeError):
 
 
 Reply = tuple[float, tuple[OscValue, ...]]  # arrival time (time.monotonic) and arguments
+Message = tuple[str, tuple[OscValue, ...]]  # address and arguments
+
+
+class Listener(Protocol):
+    """Who hears a client's datagrams as they arrive (on the event loop)."""
+
+    def packet(self, arrived: float, messages: Sequence[Message]) -> None:
+        """One datagram's messages (a bundle's, in order), with its arrival time (``time.monotonic``)."""
+
+    def failed(self, error: OSError) -> None:
+        """The network said the datagrams do not arrive (nothing listens on that port: ICMP unreachable)."""
 
 
 class OscClient(asyncio.DatagramProtocol):
@@ -36,17 +50,31 @@ class OscClient(asyncio.DatagramProtocol):
     A ``/dexbridge/error`` reply makes the next wait raise :class:`DaemonRefusal`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, listener: Listener | None = None) -> None:
         self._transport: asyncio.DatagramTransport | None = None
         self._replies: dict[str, collections.deque[Reply]] = collections.defaultdict(collections.deque)
         self._arrived = asyncio.Event()
+        self.listener = listener
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def connect(cls, host: str, port: int) -> AsyncIterator[OscClient]:
-        """A client whose datagrams go to ``host:port``; the daemon replies to its local port."""
+    async def connect(cls, host: str, port: int, *, listener: Listener | None = None,
+                      local_port: int | None = None) -> AsyncIterator[OscClient]:
+        """A client whose datagrams go to ``host:port``; the daemon replies to its local port.
+
+        Args:
+            host: the daemon's address.
+            port: its OSC port.
+            listener: hears each datagram as it arrives (nothing is kept); None keeps the replies.
+            local_port: receive on this port (a daemon started with ``--reply-port`` replies there);
+                default: any free port.
+
+        Raises:
+            OSError: ``local_port`` is taken, or ``host`` cannot be reached.
+        """
         loop = asyncio.get_running_loop()
-        _, client = await loop.create_datagram_endpoint(cls, remote_addr=(host, port))
+        local = None if local_port is None else ("0.0.0.0", local_port)
+        _, client = await loop.create_datagram_endpoint(lambda: cls(listener), remote_addr=(host, port), local_addr=local)
         try:
             yield client
         finally:
@@ -63,9 +91,18 @@ class OscClient(asyncio.DatagramProtocol):
             logger.warning("osc_client.unparsable_reply bytes=%d error=%s", len(data), exc)
             return
         now = time.monotonic()
+        if self.listener is not None:
+            self.listener.packet(now, [(message.address, tuple(message.params)) for message in messages])
+            return
         for message in messages:
             self._replies[message.address].append((now, tuple(message.params)))
         self._arrived.set()
+
+    def error_received(self, exc: Exception) -> None:
+        if self.listener is not None and isinstance(exc, OSError):
+            self.listener.failed(exc)
+        else:
+            logger.info("osc_client.udp_error error=%r", exc)
 
     def send(self, address: str, *args: OscValue) -> None:
         """Send one message; Python str/int/float/bytes become OSC s/i/f/b."""

@@ -236,6 +236,19 @@ OSC_REPLIES: dict[str, Route] = _table(
     Route(f"{PREFIX}/error", "s", "s:message", "anything refused: the message names the value, the valid range and the fix"),
 )
 
+OSC_ANSWERS: dict[str, str] = {
+    f"{PREFIX}/ping": f"{PREFIX}/pong",
+    f"{PREFIX}/status": f"{PREFIX}/status",
+    **{f"{PREFIX}/{name}": f"{PREFIX}/inferred" for name in ("infer/file", "infer/takes", "infer/blob",
+                                                                              "upload/end", "capture")},
+    **{f"{PREFIX}/{name}": f"{PREFIX}/done" for name in ("morph/slot", "voice/save", "bank/load", "bank/save", "dump",
+                                                          "note", "mode")},
+    **{f"{PREFIX}/{name}": f"{PREFIX}/voice" for name in ("voice/load", "program")},
+}
+"""The reply that completes a request, for a client waiting on it (``dexbridge send``); a request not
+listed (a control: morph, macro, latent; an upload chunk) answers only with the voices it makes, or an
+error. The sender hears ``/dexbridge/voice``: it is among the clients voices are streamed to."""
+
 
 def render_namespace_table() -> str:
     """The README's OSC namespace table (Markdown), generated from ``OSC_ROUTES`` and ``OSC_REPLIES``."""
