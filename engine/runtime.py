@@ -398,7 +398,7 @@ class Engine:
         """One voice for several recordings of one sound, each at its own note and velocity (soft and
         loud, low and high): every candidate is played at each take's note and velocity and scored
         against it (the mean; the takes keep their levels relative to each other), so key and velocity
-        scaling count. The starts of the take nearest middle C come first (as :meth:`infer`'s), then
+        scaling count. The starts of the take nearest middle C (and velocity 85) come first (as :meth:`infer`'s), then
         each other take's network answer and two nearest library voices; the voice is tuned to the
         takes' pitch brought to the reference note (their median).
 
@@ -425,7 +425,7 @@ class Engine:
         started = time.perf_counter()
         voices = [self.representation.decode(row, DEFAULT_TEMPLATE.replace({TRANSPOSE_INDEX: TRANSPOSE_CENTRE + item.transpose}))
                   for row, item in zip(params, heard, strict=True)]
-        reference = min(range(len(takes)), key=lambda i: abs(notes[i] - REFERENCE_NOTE))
+        reference = min(range(len(takes)), key=lambda i: (abs(notes[i] - REFERENCE_NOTE), abs(takes[i].velocity - 85)))
         latents = self._inverse_flow(params)
         # the take nearest middle C starts the search as a single recording would; the others add their
         # network answers and their two nearest library voices after it
@@ -443,6 +443,7 @@ class Engine:
         gain = heard[reference].gain_db
         search_takes = [Take(item.recording * np.float32(10.0 ** ((gain - item.gain_db) / 20.0)), note, take.velocity)
                         for item, note, take in zip(heard, notes, takes, strict=True)]
+        search_takes.insert(0, search_takes.pop(reference))  # the search screens its starts on the first take
         return self._search(search_takes, heard[reference], f0, starts, (voices[reference], latents[reference]), options,
                             timings)
 
