@@ -6,10 +6,8 @@ import argparse
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
 from bridge.commands.argtypes import number_between
-from bridge.midi.cc_map import CcMap, load_cc_map
+from bridge.midi.cc_map import MAPPABLE, CcMap, load_cc_map
 from bridge.midi.ports import MIDI_APIS, MidiOutput
 from models.voice import Voice
 
@@ -21,6 +19,8 @@ def cc_learn(args: argparse.Namespace) -> int:
         ConfigError: a bad map file.
         MidiPortError: the port cannot be found, opened or written.
     """
+    from tqdm import tqdm
+
     cc_map = load_cc_map(args.map) if args.map else CcMap.default()
     init = Voice.init()
     assignments = list(cc_map)
@@ -41,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "cc-learn", help="send each CC of a CC map in turn, for MIDI-learning them in Dexed",
         description="Dexed has no CC map: each knob is MIDI-learned (right-click -> Learn CC). This sends every CC of "
-        "the map (default: the built-in map of the 144 learnable parameters and transpose on channels 1-2), one "
+        f"the map (default: the built-in map of {len(MAPPABLE)} parameters, every one Dexed has a knob for, on channels "
+        "1-2), one "
         "every --delay seconds, naming the Dexed knob to click first. Each CC carries the INIT VOICE value.")
     parser.add_argument("--map", type=Path, help="CC map file (TOML); default: the built-in map")
     parser.add_argument("--midi-out", required=True, help="output port: exact name, unique substring, or virtual:NAME")

@@ -12,8 +12,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from tqdm import tqdm
-
 from bridge.commands.argtypes import at_least
 from bridge.midi.syxfile import SYX_SUFFIXES, read_syx_voices
 from models.corpus import (
@@ -61,6 +59,8 @@ def read_entries(files: Sequence[Path], *, strict: bool) -> tuple[list[CorpusEnt
     """
     entries: list[CorpusEntry] = []
     problems: list[CorpusProblem] = []
+    from tqdm import tqdm
+
     for path in tqdm(files, desc="read", unit="file"):
         try:
             contents = read_syx_voices(path, strict=strict)

@@ -9,10 +9,12 @@ import argparse
 from pathlib import Path
 
 from bridge.commands.argtypes import at_least
-from models.dataset import NOTE_SETS, render_dataset
+from models.layout import NOTE_SET_NAMES
 
 
 def _render(args: argparse.Namespace) -> int:
+    from models.dataset import NOTE_SETS, render_dataset  # torch loads once the arguments are good
+
     info = render_dataset(
         args.corpus, args.out, notes=NOTE_SETS[args.notes], workers=args.workers, chunk=args.chunk,
         overwrite=args.overwrite, progress=True,
@@ -41,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     render.add_argument("corpus", type=Path, metavar="CORPUS", help="corpus file (from 'dexbridge corpus build')")
     render.add_argument("--out", "-o", type=Path, required=True, metavar="DIR", help="dataset directory")
-    render.add_argument("--notes", choices=sorted(NOTE_SETS), default="single",
+    render.add_argument("--notes", choices=sorted(NOTE_SET_NAMES), default="single",
                         help="single: (60, 85); multi: (40,85) (50,85) (60,42) (60,85) (60,127) (70,85) "
                         "(default single)")
     render.add_argument("--workers", type=at_least(1), default=None, metavar="N",

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bridge.commands.argtypes import midi_channel
-from bridge.commands.librarian import BUNDLED_BANKS, bundled_bank_path, read_voices_warning
+from bridge.commands.inputs import check_output
+from bridge.commands.librarian import BUNDLED_BANKS, bundled_bank_path, read_voices_warning, shown_name
 from bridge.midi.sysex import encode_bank_dump, encode_voice_dump
 from bridge.midi.syxfile import MIDI_SUFFIXES, SYX_SUFFIXES, FileVoice, write_file
 from models.errors import SysexEncodeError, VoiceIndexError
@@ -65,12 +66,13 @@ def dump(args: argparse.Namespace) -> int:
     for out in args.out:
         if out.suffix.lower() not in (*SYX_SUFFIXES, *MIDI_SUFFIXES):
             raise SysexEncodeError(f"--out {out}: unknown suffix {out.suffix!r}, use .syx (SysEx) or .mid (MIDI file)")
+        check_output(out, "--out")
     chosen = _selected(args)
     messages = dump_messages([item.voice for item in chosen], bank=args.bank, channel=args.channel - 1)
     for out in args.out:
         write_file(out, messages)
     what = "a 32-voice bank" if args.bank else f"{len(messages)} voice dump{'s' * (len(messages) > 1)}"
-    names = ", ".join(item.voice.name.strip() for item in chosen[:4]) + (", ..." if len(chosen) > 4 else "")
+    names = ", ".join(shown_name(item.voice) for item in chosen[:4]) + (", ..." if len(chosen) > 4 else "")
     print(f"wrote {what} ({names}) on MIDI channel {args.channel} to {', '.join(map(str, args.out))}")
     return 0
 

@@ -12,30 +12,24 @@ import logging
 import random
 import time
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from bridge.atomicfile import atomic_write, atomic_write_text
 from bridge.commands.argtypes import at_least
+from bridge.commands.inputs import check_output
 from bridge.midi.syxfile import SYX_SUFFIXES, read_syx_voices
-from engine.backends import BACKENDS, select_backend
-from engine.library import load_libraries
-from engine.runtime import Engine
-from models.analysis import analyse_voices
-from models.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, load_checkpoint
+from engine.backends import BACKENDS
 from models.corpus import SPLITS, open_corpus
-from models.dataset import SpectrogramDataset
-from models.errors import EvaluationError, NoiseInputError, SilentInputError
-from models.evaluate import (
-    POOL,
-    EvalReport,
-    Pipeline,
-    SpectrogramIndex,
-    evaluate,
-    pooled_features,
-    render_spectrograms,
-)
+from models.errors import EvaluationError
+from models.layout import DEFAULT_CHECKPOINT
 from models.voice import Voice
+
+if TYPE_CHECKING:  # numpy, torch and the engine load in the handler: --help comes at once
+    import numpy as np
+
+    from models.checkpoint import Checkpoint
+    from models.dataset import SpectrogramDataset
+    from models.evaluate import EvalReport, Pipeline, SpectrogramIndex
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +72,10 @@ def _check_dataset(dataset: SpectrogramDataset, checkpoint: Checkpoint, director
 
 def _pooled_train_features(dataset: SpectrogramDataset) -> np.ndarray:
     """The pooled train spectrograms, cached beside the dataset (float16) after the first run."""
+    import numpy as np
+
+    from models.evaluate import POOL, pooled_features
+
     cache = dataset.out_dir / f"eval_pooled{POOL}_train.npy"
     if cache.is_file():
         features = np.load(cache, mmap_mode="r")
@@ -98,6 +96,9 @@ def training_reference(args: argparse.Namespace, checkpoint: Checkpoint) -> tupl
     Raises:
         EvaluationError: no training source, or a dataset rendered with other settings.
     """
+    from models.dataset import SpectrogramDataset
+    from models.evaluate import SpectrogramIndex, pooled_features, render_spectrograms
+
     if args.train_dataset is not None:
         dataset = SpectrogramDataset(args.train_dataset, "train", checkpoint.representation)
         _check_dataset(dataset, checkpoint, args.train_dataset)
@@ -116,6 +117,12 @@ def budget_pipelines(args: argparse.Namespace, checkpoint: Checkpoint) -> dict[s
     """What ``dexbridge infer`` does (:class:`engine.runtime.Engine`: conditioning, library, tuning, the
     search) at each ``--budgets`` time budget, by name (``"pipeline 250 ms"``); none for multi-note
     models, whose pipeline takes one recording per note."""
+
+    from engine.backends import select_backend
+    from engine.library import load_libraries
+    from engine.runtime import Engine
+    from models.errors import NoiseInputError, SilentInputError
+
     if len(checkpoint.notes) != 1:
         return {}
     engine = Engine(checkpoint, select_backend(args.backend, checkpoint),
@@ -157,7 +164,13 @@ def _budgets(text: str) -> list[float]:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from models.analysis import analyse_voices
+    from models.checkpoint import load_checkpoint
+    from models.evaluate import evaluate
+
     started = time.perf_counter()
+    if args.json is not None:
+        check_output(args.json, "--json")
     checkpoint = load_checkpoint(args.checkpoint)
     test_voices = read_voices(args.corpus, args.split)
     if args.sample is not None and args.sample < len(test_voices):

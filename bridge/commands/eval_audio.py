@@ -14,23 +14,26 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-
-import numpy as np
-from tqdm import tqdm
+from typing import TYPE_CHECKING
 
 from bridge.atomicfile import atomic_write_text
 from bridge.commands.argtypes import at_least
-from bridge.commands.inputs import read_audio
-from engine.library import load_libraries
+from bridge.commands.console import step
+from bridge.commands.inputs import check_output, read_audio
+from engine.backends import BACKENDS
 from models.corpus import SPLITS, open_corpus
 from models.errors import AudioFileError, CorpusError, ModelInputError
-from models.render import Renderer
 from models.voice import Voice
+
+if TYPE_CHECKING:  # numpy, the renderer and the engine load in the handler: --help comes at once
+    import numpy as np
+
+    from models.render import Renderer
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aif", ".aiff")
 
 
-Recording = tuple[str, Callable[[], tuple[np.ndarray, int]], float | None]
+Recording = tuple[str, Callable[[], tuple["np.ndarray", int]], float | None]
 """A name, how to get its audio and rate, and the f0 it was made at when known."""
 
 
@@ -72,6 +75,8 @@ def corpus_recordings(corpus: Path, split: str, sample: int | None, seed: int) -
     picked = range(len(voices))
     if sample is not None and sample < len(voices):
         picked = sorted(random.Random(seed).sample(picked, sample))
+    from models.render import Renderer
+
     renderer = Renderer()
     return [(f"{split}#{ids[i]} {voices[i].name.strip()}", functools.partial(_render, renderer, voices[i]), None)
             for i in picked]
@@ -86,16 +91,22 @@ def _cell(value: float | None, pattern: str) -> str:
 
 
 def _eval_audio(args: argparse.Namespace) -> int:
-    from engine.audio_eval import METHODS, score_recording, summarise
-    from engine.runtime import Engine
-
     started = time.perf_counter()
     if bool(args.sources) == (args.corpus is not None):
         raise AudioFileError("give audio files or folders, or --corpus CORPUS.sqlite (the in-domain set), not both")
+    if args.json is not None:
+        check_output(args.json, "--json")
     files = recordings(args.sources) if args.sources else corpus_recordings(args.corpus, args.split, args.sample, args.seed)
-    library = load_libraries(args.library, not args.no_library)
-    engine = Engine.load(args.checkpoint, backend=args.backend, threads=args.threads, library=library,
-                         search_budget_ms=args.search_ms)
+    from tqdm import tqdm
+
+    from engine.audio_eval import METHODS, score_recording, summarise
+    from engine.library import load_libraries
+    from engine.runtime import Engine
+
+    with step("loading the voice library and the model"):
+        library = load_libraries(args.library, not args.no_library)
+        engine = Engine.load(args.checkpoint, backend=args.backend, threads=args.threads, library=library,
+                             search_budget_ms=args.search_ms)
     scores, refused = [], []
     for name, load, expected in tqdm(files, desc="eval-audio", unit="file", disable=args.quiet or not sys.stderr.isatty()):
         audio, rate = load()
@@ -126,8 +137,6 @@ def _eval_audio(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``eval-audio``."""
-    from engine.backends import BACKENDS
-
     parser = subparsers.add_parser(
         "eval-audio", help="score the answers to real recordings: spectral error and pitch in cents, vs retrieval",
         description="For each recording: infer a voice as 'infer' does, render it at middle C (MIDI 60) with its "

@@ -8,30 +8,33 @@ import json
 import sys
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import soundfile
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Any
 
 from bridge.commands.argtypes import at_least
-from bridge.commands.inputs import read_audio, require_file
-from bridge.commands.librarian import transpose_note
+from bridge.commands.console import step
+from bridge.commands.inputs import check_output, check_output_folder, read_audio, require_file
+from bridge.commands.takes import TakeSpec, parse_take, read_takes
 from bridge.midi.syxfile import write_voice_syx
 from engine.backends import BACKENDS
-from engine.conditioning import REFERENCE_NOTE, to_mono
-from engine.library import load_libraries
-from engine.runtime import Engine, Inference
 from models.errors import AudioFileError
-from models.params import NAME_START, OPERATOR_BLOCK, VOICE_PARAMS
-from models.render import NOTE_SECONDS, Renderer
-from models.voice import Voice
+from models.params import MIDDLE_C, NAME_START, OCTAVES, OPERATOR_BLOCK, VOICE_PARAMS, display_value, transpose_note
+
+if TYPE_CHECKING:  # the engine, torch and numpy load in the handler: --help comes at once
+    import numpy as np
+
+    from engine.runtime import Engine, Inference
+    from models.voice import Voice
 
 INFER_BUDGET_MS = 2000.0
 """``infer``'s default search budget: offline, a longer search than the daemon's pays."""
-PLOT_MAX_HZ = 8000.0
-PLOT_N_FFT, PLOT_HOP = 1024, 256
-PLOT_RANGE_DB = 100.0
+CONVENTIONS = {
+    "parameters": "VCED values as stored in the voice and sent as SysEx (0-based: algorithm 0-31, transpose 24 = "
+                  "no shift, detune 7 = none)",
+    "display": f"values as the DX7 and Dexed show them (algorithm 1-32, detune -7..+7, notes in {OCTAVES}, "
+               "operator frequency as a ratio or a fixed frequency)",
+    "spec_mae": "log-spectral MAE of the voice played at middle C against the recording: closer is better, 0 = identical",
+}
+"""What ``--json``'s keys hold, printed with it."""
 
 
 def voice_name(stem: str) -> str:
@@ -41,26 +44,45 @@ def voice_name(stem: str) -> str:
 
 
 def inference_report(path: Path, out: Path, inference: Inference) -> dict[str, Any]:
-    """The JSON-ready record of one inference: files, voice parameters by name, diagnostics."""
+    """The JSON-ready record of one inference: files, the voice's VCED values by name (``parameters``),
+    the same as the DX7 shows them (``display``), diagnostics with every number under a name."""
     voice = inference.voice
+    diagnostics = asdict(inference.diagnostics)
+    if diagnostics.get("spec_mae") is not None:
+        first, answer = diagnostics["spec_mae"]
+        diagnostics["spec_mae"] = {"first_voice": first, "answer": answer}
     return {
         "input": str(path),
         "output": str(out),
         "name": voice.name.strip(),
         "parameters": {spec.name: voice[spec.index] for spec in VOICE_PARAMS[:NAME_START]},
-        "diagnostics": asdict(inference.diagnostics),
+        "display": {spec.name: display_value(spec, voice[spec.index], voice.vced) for spec in VOICE_PARAMS[:NAME_START]},
+        "diagnostics": diagnostics,
+        "conventions": CONVENTIONS,
     }
 
 
+def _frequency(text: str) -> str:
+    return text.replace("ratio ", "x").replace("fixed ", "").replace(" Hz", "Hz")
+
+
 def parameter_table(voice: Voice) -> str:
-    """The voice as text: operator parameters as a 6-column table, then the global ones."""
+    """The voice as the DX7 shows it: operator parameters as a 6-column table (coarse and fine as the
+    operator's frequency), then the global ones, then how to read them."""
+    vced = voice.vced
     fields = [spec.name.split("_", 1)[1] for spec in VOICE_PARAMS[:OPERATOR_BLOCK]]
-    lines = [f"{'':<14}" + "".join(f"{f'OP{op}':>6}" for op in range(1, 7))]
+    lines = [f"{'':<14}" + "".join(f"{f'OP{op}':>9}" for op in range(1, 7))]
     for offset, field in enumerate(fields):
-        values = [voice[(6 - op) * OPERATOR_BLOCK + offset] for op in range(1, 7)]  # OP6 is stored first
-        lines.append(f"{field:<14}" + "".join(f"{value:>6}" for value in values))
+        if field in ("coarse", "fine"):
+            if field == "fine":
+                continue
+            field = "frequency"
+        indices = [(6 - op) * OPERATOR_BLOCK + offset for op in range(1, 7)]  # OP6 is stored first
+        values = [_frequency(str(display_value(VOICE_PARAMS[i], vced[i], vced))) for i in indices]
+        lines.append(f"{field:<14}" + "".join(f"{value:>9}" for value in values))
     for spec in VOICE_PARAMS[6 * OPERATOR_BLOCK : NAME_START]:
-        lines.append(f"{spec.name:<16}{voice[spec.index]:>4}")
+        lines.append(f"{spec.name:<16}{display_value(spec, vced[spec.index], vced)!s:>6}")
+    lines.append(f"(as the DX7 shows them: algorithm 1-32, detune -7..+7, frequency x ratio or fixed Hz, notes in {OCTAVES})")
     return "\n".join(lines)
 
 
@@ -68,10 +90,10 @@ def _summary(path: Path, out: Path, inference: Inference) -> str:
     voice, diag = inference.voice, inference.diagnostics
     lines = [
         f"{path} -> {out}: '{voice.name.strip()}' algorithm {voice['algorithm'] + 1}, transpose "
-        f"{transpose_note(voice['transpose'])} ({diag.transpose:+d}); {pitch_summary(diag)}; peak {diag.level_db:.1f} dBFS "
-        f"(gain {diag.gain_db:+.1f} dB); {diag.backend}, {diag.timings_ms['total']:.0f} ms",
+        f"{transpose_note(voice['transpose'])} ({diag.transpose:+d} semitones; {OCTAVES}); {pitch_summary(diag)}; "
+        f"peak {diag.level_db:.1f} dBFS (gain {diag.gain_db:+.1f} dB); {diag.backend}, {diag.timings_ms['total']:.0f} ms",
         f"from {diag.source}; log-spectral MAE against the recording {diag.spec_mae[1]:.3f} (first voice "
-        f"{diag.spec_mae[0]:.3f}, {diag.renders} renders; 0 = identical)",
+        f"{diag.spec_mae[0]:.3f}, {diag.renders} renders; closer is better, 0 = identical)",
         *(f"note: {message}" for message in diag.messages),
     ]
     return "\n".join(lines)
@@ -95,50 +117,66 @@ def _progress(better: Inference) -> None:
 
 
 def _render(voice: Voice, velocity: int) -> np.ndarray:
-    """The voice at the reference note: with its transpose, it sounds at the input's pitch."""
-    return Renderer().render(voice, REFERENCE_NOTE, velocity)
+    """The voice at middle C: with its transpose, it sounds at the input's pitch."""
+    from models.render import Renderer
+
+    return Renderer().render(voice, MIDDLE_C, velocity)
 
 
 def plot_spectrograms(path: Path, audio: np.ndarray, sample_rate: int, render: np.ndarray, render_rate: int,
-                      title: str) -> None:
-    """Write a PNG: the input's spectrogram beside the inferred voice's render (Agg backend)."""
-    import librosa
-    import matplotlib
+                      title: str, caption: str) -> None:
+    """Write a PNG: the input's spectrogram above the inferred voice's render, on one time scale and a
+    log-frequency axis, with ``caption`` under them."""
+    from bridge.commands.pictures import Panel, save_png, spectrogram_figure
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-
-    panels = [(audio, sample_rate, "input"), (render, render_rate, "inferred voice")]
-    spectrograms = [librosa.amplitude_to_db(np.abs(librosa.stft(signal.astype(np.float32), n_fft=PLOT_N_FFT, hop_length=PLOT_HOP)),
-                                            ref=PLOT_N_FFT / 4, amin=1e-6, top_db=None) for signal, _, _ in panels]
-    top = max(float(db.max()) for db in spectrograms)  # one scale for both: levels compare
-    figure, axes = pyplot.subplots(1, 2, figsize=(12, 4.5), sharey=True, layout="constrained")
-    for axis, db, (signal, rate, label) in zip(axes, spectrograms, panels, strict=True):
-        extent = (0.0, signal.size / rate, 0.0, rate / 2.0)
-        image = axis.imshow(db, origin="lower", aspect="auto", extent=extent, cmap="magma", vmin=top - PLOT_RANGE_DB, vmax=top)
-        axis.set(title=label, xlabel="time (s)", ylim=(0.0, min(PLOT_MAX_HZ, rate / 2.0)))
-    axes[0].set_ylabel("frequency (Hz)")
-    figure.colorbar(image, ax=axes, label="dB (0 dB: a full-scale sine)")
-    figure.suptitle(title)
-    figure.savefig(path, dpi=100)
-    pyplot.close(figure)
+    panels = [Panel("the recording", audio, sample_rate), Panel("the inferred voice played at middle C", render, render_rate)]
+    save_png(spectrogram_figure(panels, title, caption), path, dpi=100)
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse what cannot work before the model loads: inputs that cannot be read, outputs into
+    folders that do not exist."""
     if (args.render or args.plot) and len(args.audio) > 1:
         raise AudioFileError(f"--render / --plot take one AUDIO file, got {len(args.audio)}: run them one file at a time")
     if args.out is not None and len(args.audio) > 1:
         raise AudioFileError(f"--out names one .syx file but {len(args.audio)} AUDIO files were given: use --out-dir DIR")
     for path in args.audio:
-        require_file(path)  # before the model loads
+        require_file(path)
+    for option, path in (("--out", args.out), ("--render", args.render), ("--plot", args.plot)):
+        if path is not None:
+            check_output(path, option)
+    if args.out_dir is not None:
+        check_output_folder(args.out_dir, "--out-dir")
+
+
+def _load_engine(args: argparse.Namespace) -> Engine:
+    """The voice library and the model, with a line saying so before the wait."""
+    with step(f"loading the voice library and the model ({args.checkpoint or 'the shipped checkpoint'}, "
+              f"backend {args.backend})"):
+        from engine.library import load_libraries
+        from engine.runtime import Engine
+
+        library = load_libraries(args.library, not args.no_library)
+        return Engine.load(args.checkpoint, backend=args.backend, search=not args.no_search,
+                           search_budget_ms=args.search_ms, library=library)
 
 
 def infer_files(args: argparse.Namespace) -> int:
-    """``dexbridge infer``: one single-voice .syx per input; parameters as a table or JSON."""
+    """``dexbridge infer``: one single-voice .syx per input (or one for all ``--take``s); parameters as a
+    table or JSON."""
+    takes = [spec for group in args.take or () for spec in group]
+    if takes:
+        return _infer_takes(args, takes)
+    if not args.audio:
+        raise AudioFileError("give AUDIO files, or --take FILE:NOTE:VELOCITY for several takes of one sound")
     _check_outputs(args)
-    library = load_libraries(args.library, not args.no_library)
-    engine = Engine.load(args.checkpoint, backend=args.backend, search=not args.no_search, search_budget_ms=args.search_ms,
-                         library=library)
+    engine = _load_engine(args)
+    from tqdm import tqdm
+
+    from engine.conditioning import to_mono
+
+    if args.out_dir is not None:
+        args.out_dir.mkdir(exist_ok=True)
     budget = float("inf") if args.max_renders is not None else args.search_ms
     show = not args.json and not args.quiet and len(args.audio) == 1
     reports = []
@@ -148,7 +186,6 @@ def infer_files(args: argparse.Namespace) -> int:
                                  on_better=_progress if show else None)
         voice = inference.voice.with_name(voice_name(path.stem))
         out = args.out if args.out is not None else args.out_dir / f"{path.stem}.syx"
-        out.parent.mkdir(parents=True, exist_ok=True)
         write_voice_syx(out, voice, channel=args.channel - 1)
         inference = replace(inference, voice=voice)
         reports.append(inference_report(path, out, inference))
@@ -158,12 +195,38 @@ def infer_files(args: argparse.Namespace) -> int:
         if args.render or args.plot:
             render = _render(voice, engine.checkpoint.notes[0][1])
             if args.render:
+                import soundfile
+
                 soundfile.write(args.render, render, engine.sample_rate, subtype="FLOAT")
             if args.plot:
+                from bridge.commands.pictures import mae_caption
+
                 title = f"{path.name} -> '{voice.name.strip()}'"
-                plot_spectrograms(args.plot, to_mono(audio), sample_rate, render, engine.sample_rate, title)
+                caption = mae_caption(inference.diagnostics.spec_mae[1], " over the model's 4 s window")
+                plot_spectrograms(args.plot, to_mono(audio), sample_rate, render, engine.sample_rate, title, caption)
     if args.json:
         print(json.dumps(reports if len(reports) > 1 else reports[0], indent=2))
+    return 0
+
+
+def _infer_takes(args: argparse.Namespace, specs: list[TakeSpec]) -> int:
+    if args.audio or args.out is None:
+        raise AudioFileError("--take gives one voice for all the takes: name it with --out VOICE.syx, and give no AUDIO")
+    takes = read_takes(specs)  # every file checked before the model loads
+    check_output(args.out, "--out")
+    engine = _load_engine(args)
+    budget = float("inf") if args.max_renders is not None else args.search_ms
+    inference = engine.infer_takes(takes, budget_ms=budget, max_renders=args.max_renders, seed=args.seed,  # type: ignore[arg-type]
+                                   on_better=None if args.json or args.quiet else _progress)
+    voice = inference.voice.with_name(voice_name(args.out.stem))
+    write_voice_syx(args.out, voice, channel=args.channel - 1)
+    inference = replace(inference, voice=voice)
+    label = ", ".join(f"{s.path.name}:{s.note if s.note is not None else '?'}:{s.velocity}" for s in specs)
+    if args.json:
+        print(json.dumps(inference_report(Path(label), args.out, inference), indent=2))
+    else:
+        print(_summary(Path(label), args.out, inference))
+        print(parameter_table(voice))
     return 0
 
 
@@ -191,13 +254,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Infer one DX7 voice per recording (any sample rate, mono or multichannel) and write it as "
         "a single voice dump. The recording is resampled, mixed to mono, aligned to its onset and fitted to the "
         "model's 4 s window. The network's answer and the nearest voices of the voice library are tuned so that, "
-        f"played at middle C (MIDI {REFERENCE_NOTE}), they sound at the recording's pitch (measured on a render of "
+        f"played at middle C (MIDI {MIDDLE_C}), they sound at the recording's pitch (measured on a render of "
         "each voice), then scored by render against the recording; a seeded search improves the best ones until "
         "--search-ms. Drums, clicks and bells with no clear pitch get a voice too (their transpose is kept); "
         "silence and steady noise are refused.",
         epilog="example: dexbridge infer horn.wav --out horn.syx --render horn_dx7.wav --plot horn.png",
     )
-    infer.add_argument("audio", type=Path, nargs="+", metavar="AUDIO", help="WAV / FLAC / OGG / AIFF files")
+    infer.add_argument("audio", type=Path, nargs="*", metavar="AUDIO", help="WAV / FLAC / OGG / AIFF files")
+    infer.add_argument("--take", type=parse_take, action="append", metavar="FILE[:NOTE[:VELOCITY]]",
+                       help="one take of a sound at its note and velocity (repeatable; the note defaults to the one "
+                       "nearest its pitch, the velocity to 100), or a folder whose manifest.json lists them: one voice "
+                       "for all the takes, scored on each at its own note and velocity (needs --out)")
     target = infer.add_mutually_exclusive_group(required=True)
     target.add_argument("--out", type=Path, metavar="VOICE.syx", help="the .syx to write (one AUDIO file)")
     target.add_argument("--out-dir", type=Path, metavar="DIR", help="write DIR/<AUDIO stem>.syx for each AUDIO file")
@@ -214,8 +281,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     infer.add_argument("--no-library", action="store_true", help="leave the shipped voice library out")
     infer.add_argument("-q", "--quiet", action="store_true", help="do not list the better voices as they are found")
     infer.add_argument("--render", type=Path, metavar="OUT.wav",
-                       help=f"write the inferred voice played at MIDI {REFERENCE_NOTE}, {NOTE_SECONDS:.0f} s held (float WAV)")
-    infer.add_argument("--plot", type=Path, metavar="OUT.png", help="write the input's and the render's spectrograms side by side")
+                       help=f"write the inferred voice played at middle C (MIDI {MIDDLE_C}), held as in the training "
+                       "renders (float WAV)")
+    infer.add_argument("--plot", type=Path, metavar="OUT.png",
+                       help="write the input's and the render's spectrograms, one above the other on one time scale")
     infer.add_argument("--channel", type=at_least(1, "MIDI channel"), default=1, help="MIDI channel 1-16 of the dump (default 1)")
     _add_model_arguments(infer)
     infer.set_defaults(handler=infer_files)

@@ -11,14 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from bridge.commands.argtypes import midi_channel
+from bridge.commands.inputs import check_input, check_output
 from bridge.midi.sysex import encode_voice_dump
 from bridge.midi.syxfile import FileVoice, SyxContents, read_syx_voices, write_file
 from models.errors import VoiceIndexError
-from models.params import TRANSPOSE_CENTRE
+from models.params import BY_NAME, OCTAVES, TRANSPOSE_CENTRE, display_value
+from models.voice import Voice
 
 BUNDLED_BANKS = ("brass",)
-LFO_WAVES = ("TRI", "SAW DN", "SAW UP", "SQR", "SINE", "S&H")
-NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+NO_NAME = "(no name)"
+"""What a voice whose name is blank is listed as."""
+_LISTED = ("algorithm", "feedback", "transpose", "lfo_wave")
 
 
 def bundled_bank_path(name: str) -> Path:
@@ -26,22 +29,24 @@ def bundled_bank_path(name: str) -> Path:
     return Path(str(files("dawdreamer") / "faustlibraries" / "dx7presets" / f"{name}.syx"))
 
 
-def transpose_note(value: int) -> str:
-    """The DX7 transpose value as the note the synth shows: 0 = C1, 24 = C3 (no shift), 48 = C5."""
-    return f"{NOTE_NAMES[value % 12]}{1 + value // 12}"
+def shown_name(voice: Voice) -> str:
+    """The voice's name as listed: stripped, or :data:`NO_NAME` when blank."""
+    return voice.name.strip() or NO_NAME
 
 
 def voice_summary(item: FileVoice) -> dict[str, Any]:
-    """The listing row of one voice: slot, name, algorithm 1-32 (as the synth shows it) and more."""
+    """The listing row of one voice: slot, name, and values as the synth shows them (algorithm 1-32,
+    transpose in semitones and as a note); ``vced`` holds the stored values of the same parameters."""
     voice = item.voice
     return {
         "index": item.slot,
         "name": voice.name.strip(),
-        "algorithm": voice["algorithm"] + 1,
+        "algorithm": display_value(BY_NAME["algorithm"], voice["algorithm"]),
         "feedback": voice["feedback"],
         "transpose": voice["transpose"] - TRANSPOSE_CENTRE,
-        "transpose_note": transpose_note(voice["transpose"]),
-        "lfo_wave": LFO_WAVES[voice["lfo_wave"]],
+        "transpose_note": display_value(BY_NAME["transpose"], voice["transpose"]),
+        "lfo_wave": display_value(BY_NAME["lfo_wave"], voice["lfo_wave"]),
+        "vced": {name: voice[name] for name in _LISTED},
         "clamped": [str(clamp) for clamp in item.report.clamps],
     }
 
@@ -54,7 +59,13 @@ def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def read_voices_warning(path: Path, strict: bool) -> SyxContents:
-    """The voices of a .syx file; its problems (unless ``strict`` refuses them) go to stderr as warnings."""
+    """The voices of a .syx file; its problems (unless ``strict`` refuses them) go to stderr as warnings.
+
+    Raises:
+        InputFileError: the file is missing, a folder or unreadable.
+        SysexDecodeError: it holds no DX7 voice (or, with ``strict``, any problem).
+    """
+    check_input(path, ".syx file", "DX7 .syx (SysEx)")
     contents = read_syx_voices(path, strict=strict)
     for problem in contents.problems:
         print(f"warning: {problem}", file=sys.stderr)
@@ -77,8 +88,9 @@ def list_voices(args: argparse.Namespace) -> int:
     for row in rows:
         transpose = f"{row['transpose_note']} ({row['transpose']:+d})"
         clamped = f"{len(row['clamped'])} values" if row["clamped"] else "-"
-        print(f"{row['index']:>5}  {row['name']:<10}  {row['algorithm']:>3}  {row['feedback']:>2}  "
+        print(f"{row['index']:>5}  {row['name'] or NO_NAME:<10}  {row['algorithm']:>3}  {row['feedback']:>2}  "
               f"{transpose:<9}  {row['lfo_wave']:<6}  {clamped}")
+    print(f"ALG = algorithm 1-32; TRANSPOSE = the note the middle C key plays and its shift in semitones ({OCTAVES})")
     return 0
 
 
@@ -88,6 +100,7 @@ def extract_voice(args: argparse.Namespace) -> int:
     Raises:
         VoiceIndexError: ``--index`` is not a voice of the file.
     """
+    check_output(args.out, "--out")
     path, contents = _read_source(args)
     count = len(contents.voices)
     if not 0 <= args.index < count:
@@ -95,7 +108,7 @@ def extract_voice(args: argparse.Namespace) -> int:
         raise VoiceIndexError(message)
     chosen = contents.voices[args.index]
     write_file(args.out, [encode_voice_dump(chosen.voice, channel=args.channel - 1)])
-    print(f"wrote voice {chosen.slot} '{chosen.voice.name.strip()}' (MIDI channel {args.channel}) to {args.out}")
+    print(f"wrote voice {chosen.slot} '{shown_name(chosen.voice)}' (MIDI channel {args.channel}) to {args.out}")
     return 0
 
 

@@ -13,10 +13,9 @@ from pathlib import Path
 
 from bridge.atomicfile import atomic_write
 from bridge.commands.argtypes import at_least
-from bridge.commands.inputs import read_audio
+from bridge.commands.console import step
+from bridge.commands.inputs import check_output, read_audio
 from bridge.midi.syxfile import SYX_SUFFIXES, read_syx_voices
-from engine.library import LibraryError, VoiceLibrary, load_libraries, render_embeddings
-from models.config import FrontendConfig
 from models.corpus import SPLITS, open_corpus
 from models.voice import Voice
 
@@ -35,6 +34,8 @@ def read_sources(sources: list[Path], split: str | None) -> tuple[list[Voice], l
     Raises:
         LibraryError: a source that is missing, or no voice at all.
     """
+    from engine.library import LibraryError  # torch: only once the arguments are good
+
     voices: list[Voice] = []
     names: list[str] = []
     seen: set[tuple[int, ...]] = set()
@@ -62,7 +63,11 @@ def read_sources(sources: list[Path], split: str | None) -> tuple[list[Voice], l
 
 
 def _build(args: argparse.Namespace) -> int:
+    from engine.library import VoiceLibrary, render_embeddings
+    from models.config import FrontendConfig
+
     started = time.perf_counter()
+    check_output(args.out, "--out")
     voices, sources = read_sources(args.sources, args.split)
     print(f"{len(voices)} distinct voices from {len(args.sources)} source(s); rendering each at note 60 ...", file=sys.stderr)
     embeddings, f0_hz = render_embeddings(voices, FrontendConfig(), workers=args.workers, progress=not args.quiet)
@@ -73,13 +78,15 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from engine.runtime import Engine  # the model loads only once the arguments are good
+    audio, sample_rate = read_audio(args.audio)  # refused before anything slow
+    from engine.library import LibraryError, load_libraries
+    from engine.runtime import Engine
 
-    library = load_libraries(args.library, not args.no_default)
-    if library is None:
-        raise LibraryError("no library to search: drop --no-default or give --library PATH")
-    audio, sample_rate = read_audio(args.audio)
-    engine = Engine.load(args.checkpoint, backend="auto", search=False)
+    with step("loading the voice library and the model"):
+        library = load_libraries(args.library, not args.no_default)
+        if library is None:
+            raise LibraryError("no library to search: drop --no-default or give --library PATH")
+        engine = Engine.load(args.checkpoint, backend="auto", search=False)
     query = engine.embed_recording(audio, sample_rate)
     print(f"{'#':>3}  {'name':<10}  {'distance dB':>11}  source")
     for rank, match in enumerate(library.search(query, args.k), start=1):

@@ -8,9 +8,11 @@ import json
 import logging
 from pathlib import Path
 
-from bridge.daemon.lifecycle import Daemon
 from bridge.daemon.settings import DIN_BYTES_PER_SECOND, MIDI_APIS, OUTPUT_MODES, SINKS, Settings
+from bridge.midi.cc_map import MAPPABLE
 from engine.morph_path import MORPH_METHODS
+
+logger = logging.getLogger(__name__)
 
 _FLAG_FIELDS = ("osc_host", "osc_port", "reply_port", "midi_in", "midi_out", "midi_api", "mode", "din", "byte_budget",
                 "channel", "control_rate", "slew_ms", "morph_method", "dump_debounce_ms", "dump_wait_notes", "sink", "plugin",
@@ -46,6 +48,10 @@ def _serve(args: argparse.Namespace) -> int:
     if settings.log_json:
         for handler in logging.getLogger().handlers:
             handler.setFormatter(JsonLogFormatter())
+    logger.info("daemon.starting: loading the daemon's code (torch, the engine), then the MIDI system, the model and "
+                "OSC, a few seconds; 'daemon.ready' says when it serves")
+    from bridge.daemon.lifecycle import Daemon  # the daemon's modules load once the settings are good
+
     asyncio.run(Daemon(settings).serve())
     return 0
 
@@ -95,7 +101,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                       help=f"a DIN cable is in the chain: limit output to {DIN_BYTES_PER_SECOND} bytes/s")
     midi.add_argument("--byte-budget", type=int, help="output limit in bytes/s (overrides --din)")
     midi.add_argument("--channel", type=int, help="MIDI channel 1-16 (default 1)")
-    midi.add_argument("--cc-map", type=Path, help="CC map file for cc mode (default: the built-in 144-parameter map)")
+    midi.add_argument("--cc-map", type=Path, help=f"CC map file for cc mode (default: the built-in map of {len(MAPPABLE)} "
+                      "parameters, every one Dexed has a knob for; 'dexbridge cc-learn' teaches it to Dexed)")
     midi.add_argument("--dump-debounce-ms", type=float, help="dump mode: wait this long for more changes (default 50)")
     midi.add_argument("--dump-wait-notes", action="store_true", default=None,
                       help="dump mode: hold dumps until no note is held (Dexed cuts sounding notes on a dump)")

@@ -11,14 +11,13 @@ import argparse
 from pathlib import Path
 
 from bridge.commands.argtypes import at_least
-from models.checkpoint import add_latent_axes, export_serving, load_checkpoint
-from models.config import load_config
-from models.distributed import DEVICES
-from models.latent_axes import DEFAULT_AXES
-from models.train import BEST, LATEST, LOG, run
+from models.layout import BEST, DEFAULT_AXES, DEVICES, LATEST, LOG
 
 
 def _train(args: argparse.Namespace) -> int:
+    from models.config import load_config  # torch loads once the arguments are good
+    from models.train import run
+
     state = run(
         load_config(args.config), dataset_dir=args.dataset, out_dir=args.out, device=args.device,
         resume=args.resume, max_steps=args.max_steps, epochs=args.epochs, time_limit_s=args.time_limit,
@@ -33,6 +32,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from models.checkpoint import add_latent_axes, export_serving, load_checkpoint
+
     out = export_serving(args.checkpoint, args.out, half=args.half)
     checkpoint = load_checkpoint(out)
     if args.axes_corpus is not None:

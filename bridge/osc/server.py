@@ -20,6 +20,7 @@ import asyncio
 import collections
 import contextlib
 import difflib
+import errno
 import logging
 import math
 import socket
@@ -54,6 +55,10 @@ REFUSED_PEERS_KEPT = 256  # addresses counted one by one; more (a spoofed flood)
 
 class OscAddressError(DexbridgeError, LookupError):
     """An OSC address the daemon does not serve."""
+
+
+class OscPortError(DexbridgeError, OSError):
+    """The OSC port cannot be bound: another program holds it, or the address is not this computer's."""
 
 
 class OscPacketError(DexbridgeError, ValueError):
@@ -204,19 +209,22 @@ class OscServer:
         """Bind UDP (and TCP on the same port number).
 
         Raises:
-            OSError: the port is taken or the host cannot be bound.
+            OscPortError: the port is taken or the host cannot be bound (the message says which and what to do).
         """
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(lambda: _UdpProtocol(self), local_addr=(host, port))
+        try:
+            transport, _ = await loop.create_datagram_endpoint(lambda: _UdpProtocol(self), local_addr=(host, port))
+        except OSError as exc:
+            raise _bind_error(exc, host, port, "UDP") from None
         self._udp = transport  # type: ignore[assignment]
         with contextlib.suppress(OSError):  # a deep receive buffer absorbs control bursts; the kernel may cap it
             transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
         if tcp:
             try:
                 self._tcp = await asyncio.start_server(self._serve_connection, host, self.port)
-            except OSError:
+            except OSError as exc:
                 transport.close()
-                raise
+                raise _bind_error(exc, host, self.port, "TCP") from None
         logger.info("osc.listening host=%s udp=%d tcp=%s", host, self.port, self.tcp_port)
 
     def stop_intake(self) -> None:
@@ -416,3 +424,11 @@ def _unknown_address(address: str, routes: Mapping[str, Route]) -> str:
     close = difflib.get_close_matches(address, list(routes), n=1)
     hint = f"; did you mean {close[0]}?" if close else ""
     return f"unknown address {address!r}: not in the /dexbridge namespace (README 'OSC namespace'){hint}"
+
+
+def _bind_error(error: OSError, host: str, port: int, protocol: str) -> OscPortError:
+    if error.errno == errno.EADDRINUSE:
+        return OscPortError(error.errno, f"OSC port {port} ({protocol}) on {host} is taken: another dexbridge serve or "
+                            "another program uses it; stop it, or pick another port with --osc-port")
+    return OscPortError(error.errno, f"cannot listen for OSC on {host}:{port} ({protocol}): "
+                        f"{error.strerror or error}; --osc-host must be an address of this computer")

@@ -63,7 +63,10 @@ def test_bad_requests_exit_2_and_write_nothing(tmp_path: Path, brass_path: Path,
     assert "give .syx files or --bundled brass" in capsys.readouterr().err
     assert main(["dump", str(brass_path), str(brass_path), "--bank", "--out", str(out)]) == 2
     assert "64 voices do not fit a 32-voice bank" in capsys.readouterr().err
-    assert main(["dump", str(tmp_path / "missing.syx"), "--out", str(out)]) == 1
+    assert main(["dump", str(tmp_path / "missing.syx"), "--out", str(out)]) == 2
+    assert "missing.syx not found: give an existing DX7 .syx (SysEx) file" in capsys.readouterr().err
+    assert main(["dump", str(brass_path), "--out", str(tmp_path / "no" / "x.syx")]) == 2
+    assert f"the folder {tmp_path / 'no'} does not exist; create it first" in capsys.readouterr().err
     assert not list(tmp_path.iterdir()), "no file, no temp file left behind"
 
 

@@ -57,7 +57,13 @@ def test_one_voice_per_input_in_out_dir_with_json(tiny_checkpoint: Path, recordi
     assert code == 0
     reports = json.loads(capsys.readouterr().out)
     assert [Path(r["output"]).name for r in reports] == ["horn g4.syx", "c4.syx"]
-    assert [r["parameters"]["transpose"] for r in reports] == [31, 24]
+    assert [r["parameters"]["transpose"] for r in reports] == [31, 24]  # VCED values, as stored
+    assert [r["display"]["transpose"] for r in reports] == ["G3", "C3"]  # as the DX7 shows them
+    assert reports[0]["display"]["algorithm"] == reports[0]["parameters"]["algorithm"] + 1
+    assert reports[0]["display"]["op1_detune"] == reports[0]["parameters"]["op1_detune"] - 7
+    assert set(reports[0]["diagnostics"]["spec_mae"]) == {"first_voice", "answer"}  # labelled, not a pair
+    assert reports[0]["diagnostics"]["spec_mae"]["answer"] <= reports[0]["diagnostics"]["spec_mae"]["first_voice"]
+    assert set(reports[0]["conventions"]) == {"parameters", "display", "spec_mae"}
     diagnostics = reports[0]["diagnostics"]
     assert diagnostics["f0_hz"] == pytest.approx(392.0, rel=0.01) and diagnostics["voice_f0_hz"] == pytest.approx(392.0, rel=0.01)
     assert abs(diagnostics["cents"]) < 5 and diagnostics["source"] == "library: INIT VOICE (init.syx:1)"
@@ -76,15 +82,50 @@ def test_single_output_with_render_plot_and_table(tiny_checkpoint: Path, recordi
     assert code == 0
     captured = capsys.readouterr()
     text = captured.out
-    assert "transpose G3 (+7); input f0 392" in text and "from library: INIT VOICE (init.syx:1)" in text
+    assert "transpose G3 (+7 semitones; Yamaha octaves: C3 = middle C); input f0 392" in text
+    assert "from library: INIT VOICE (init.syx:1)" in text and "closer is better, 0 = identical" in text
     assert "renders  MAE" in captured.err  # the better voices, listed as they are found
+    assert captured.err.startswith("loading the voice library and the model")  # said before the wait
     assert "output_level" in text and "algorithm" in text and text.count("OP") >= 6
+    table = dict(line.split(None, 1) for line in text.splitlines() if line.startswith(("algorithm ", "transpose ", "frequency ")))
+    assert table["algorithm"].strip() == str(voice_algorithm(out) + 1) and table["transpose"].strip() == "G3"
+    assert table["frequency"].split() == ["x1.00"] * 6  # INIT VOICE: every operator at ratio 1
+    assert "(as the DX7 shows them: algorithm 1-32, detune -7..+7" in text
     voice = read_syx_voices(out, strict=True).voices[0].voice
     assert voice["transpose"] == 31
     audio, rate = soundfile.read(wav)
     assert rate == 22050 and audio.shape == (88200,)
     np.testing.assert_array_equal(audio.astype(np.float32), Renderer().render(voice, 60, 85))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def voice_algorithm(path: Path) -> int:
+    return read_syx_voices(path, strict=True).voices[0].voice["algorithm"]
+
+
+def test_bad_input_is_refused_before_the_model_loads(tmp_path: Path, recordings: dict[str, Path],
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    garbage = tmp_path / "garbage.wav"
+    garbage.write_bytes(b"not audio at all" * 64)
+    cases = [
+        ([str(tmp_path / "missing.wav")], f"audio file {tmp_path / 'missing.wav'} not found: give an existing WAV, FLAC, "
+                                          "OGG or AIFF file"),
+        ([str(tmp_path)], f"audio file {tmp_path} is a folder, not a file: name a WAV, FLAC, OGG or AIFF file in it"),
+        ([str(garbage)], f"audio file {garbage} cannot be decoded (format not recognised): give WAV, FLAC, OGG or AIFF"),
+        ([str(recordings["c4"]), "--plot", str(tmp_path / "no" / "c4.png")],
+         f"--plot {tmp_path / 'no' / 'c4.png'}: the folder {tmp_path / 'no'} does not exist; create it first "
+         f"(mkdir -p {tmp_path / 'no'})"),
+    ]
+    for args, message in cases:
+        assert main(["infer", *args, "--out", str(tmp_path / "x.syx")]) == 2
+        err = capsys.readouterr().err
+        assert err == f"dexbridge infer: {message}\n"  # nothing else: the model never started loading
+    out = tmp_path / "no" / "such" / "x.syx"
+    assert main(["infer", str(recordings["c4"]), "--out", str(out)]) == 2
+    assert f"--out {out}: the folder {out.parent} does not exist; create it first" in capsys.readouterr().err
+    assert main(["infer", str(recordings["c4"]), "--out-dir", str(tmp_path / "no" / "such")]) == 2
+    assert f"the folder {tmp_path / 'no'} does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "no").exists() and not (tmp_path / "x.syx").exists()  # nothing created silently
 
 
 def test_errors_exit_2_with_the_reason(tiny_checkpoint: Path, recordings: dict[str, Path], tmp_path: Path,

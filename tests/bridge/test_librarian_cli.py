@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from dexed import Patch
 
 from bridge.commands.cli import main
 from bridge.midi.sysex import decode_sysex, encode_voice_dump
+from models.params import LFO_WAVES
 
 ROW = re.compile(r"^\s*(\d+)  (.{10})  \s*(\d+)  ")
 
@@ -25,13 +27,27 @@ def test_voices_table_agrees_with_dexed(
     brass_path: Path, brass_patches: list[Patch], capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["voices", str(brass_path)]) == 0
-    header, *lines = capsys.readouterr().out.splitlines()
+    header, *lines, legend = capsys.readouterr().out.splitlines()
     assert header.split()[:3] == ["#", "NAME", "ALG"]
     rows = [match.groups() for match in map(ROW.match, lines) if match]
     assert len(rows) == len(lines) == 32
     assert [int(index) for index, _, _ in rows] == list(range(32))
-    assert [name.strip() for _, name, _ in rows] == [p.name.strip() for p in brass_patches]
+    assert [name.strip() for _, name, _ in rows] == [p.name.strip() or "(no name)" for p in brass_patches]
     assert [int(algorithm) for _, _, algorithm in rows] == [p.algorithm + 1 for p in brass_patches]
+    assert legend == ("ALG = algorithm 1-32; TRANSPOSE = the note the middle C key plays and its shift in semitones "
+                      "(Yamaha octaves: C3 = middle C)")
+
+
+def test_a_voice_without_a_name_is_listed_as_such(tmp_path: Path, brass_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from models.voice import Voice
+
+    blank = tmp_path / "blank.syx"
+    blank.write_bytes(encode_voice_dump(Voice.init().with_name(""), channel=0))
+    assert main(["voices", str(blank)]) == 0
+    assert "    0  (no name)     1   0  C3 (+0)" in capsys.readouterr().out
+    assert main(["voices", str(blank), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["name"] == ""
 
 
 def test_voices_json_agrees_with_dexed(
@@ -44,6 +60,9 @@ def test_voices_json_agrees_with_dexed(
     assert [item["algorithm"] for item in listing] == [p.algorithm + 1 for p in brass_patches]
     assert [item["feedback"] for item in listing] == [p.feedback for p in brass_patches]
     assert listing[5]["transpose"] == -12 and listing[5]["transpose_note"] == "C2"  # BRASS 5THS
+    # the stored values of the same parameters, for machines: 0-based algorithm, transpose 24 = no shift
+    assert listing[5]["vced"] == {"algorithm": brass_patches[5].algorithm, "feedback": brass_patches[5].feedback,
+                                  "transpose": 12, "lfo_wave": LFO_WAVES.index(listing[5]["lfo_wave"])}
     assert all(item["clamped"] == [] for item in listing)
 
 
@@ -88,9 +107,35 @@ def test_voice_bad_suffix_and_missing_file(
 ) -> None:
     assert main(["voice", str(brass_path), "--index", "0", "--out", str(tmp_path / "x.txt")]) == 2
     assert "unknown suffix '.txt', use .syx or .mid" in capsys.readouterr().err
-    assert main(["voice", str(tmp_path / "absent.syx"), "--index", "0", "--out", str(tmp_path / "x.syx")]) == 1
-    assert "No such file or directory" in capsys.readouterr().err
+    assert main(["voice", str(tmp_path / "absent.syx"), "--index", "0", "--out", str(tmp_path / "x.syx")]) == 2
+    assert capsys.readouterr().err == (f"dexbridge voice: .syx file {tmp_path / 'absent.syx'} not found: give an "
+                                       "existing DX7 .syx (SysEx) file\n")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_inputs_and_outputs_are_refused_in_plain_words(tmp_path: Path, brass_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["voices", str(tmp_path)]) == 2  # a folder, not a file
+    assert capsys.readouterr().err == (f"dexbridge voices: .syx file {tmp_path} is a folder, not a file: name a DX7 .syx "
+                                       "(SysEx) file in it\n")
+    missing = tmp_path / "no" / "such" / "x.syx"
+    assert main(["voice", str(brass_path), "--index", "0", "--out", str(missing)]) == 2
+    assert capsys.readouterr().err == (f"dexbridge voice: --out {missing}: the folder {missing.parent} does not exist; "
+                                       f"create it first (mkdir -p {missing.parent})\n")
+    assert not (tmp_path / "no").exists()  # nothing created silently
+    assert main(["voice", str(brass_path), "--index", "0", "--out", str(tmp_path)]) == 2
+    assert f"--out {tmp_path} is a folder: name a file in it" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
+def test_an_unreadable_file_is_refused_in_plain_words(tmp_path: Path, brass_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    locked = tmp_path / "locked.syx"
+    locked.write_bytes(brass_path.read_bytes())
+    locked.chmod(0)
+    assert main(["voices", str(locked)]) == 2
+    assert capsys.readouterr().err == (f"dexbridge voices: .syx file {locked} cannot be read (permission denied): check "
+                                       "its permissions\n")
 
 
 def test_channel_outside_1_to_16_is_a_usage_error(brass_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from bridge.commands.cli import main
-from bridge.commands.demo import FILES, DemoError, check_in_tune, karplus_strong, run_demo
+from bridge.commands.demo_run import FILES, DemoError, check_in_tune, describe_voice, karplus_strong, next_steps, run_demo
 from bridge.midi.sysex import decode_sysex
 from bridge.midi.syxfile import read_syx_voices
 from models.checkpoint import load_checkpoint, save_checkpoint
@@ -116,7 +116,24 @@ def test_demo_command_says_what_it_does(capsys: pytest.CaptureFixture[str]) -> N
         main(["demo", "--help"])
     assert exited.value.code == 0
     text = capsys.readouterr().out
-    assert "--out" in text and "--checkpoint" in text and "Karplus-Strong" in text
+    assert "--out" in text and "--checkpoint" in text and "Karplus-Strong" in text and "what to try next" in text
+
+
+def test_the_voice_is_printed_as_the_dx7_shows_it(brass_voices: list) -> None:
+    text = describe_voice(brass_voices[6])  # PERCBRASS: algorithm 28 on the DX7 (27 stored)
+    head, columns, *operators = text.splitlines()
+    assert head.startswith("voice 'PERCBRASS': algorithm 28, feedback ")
+    assert "transpose C3 (+0 semitones; Yamaha octaves: C3 = middle C)" in head
+    assert columns.split()[:3] == ["op", "frequency", "detune"] and len(operators) == 6
+    assert all(re.match(r"  \d   (ratio \d+\.\d\d|fixed [\d.]+ Hz) +[+-]\d ", line) for line in operators), operators
+
+
+def test_the_demo_says_what_to_do_next_with_commands_that_work_as_printed(tmp_path: Path) -> None:
+    text = next_steps(tmp_path / "demo", ".venv/bin/dexbridge")
+    assert text.splitlines()[0] == "what next:"
+    assert f".venv/bin/dexbridge serve --sink embedded --files-dir {tmp_path / 'demo'}" in text
+    assert ".venv/bin/dexbridge send /dexbridge/infer/file original.wav" in text  # the demo wrote it into that folder
+    assert ".venv/bin/dexbridge send /dexbridge/note 60" in text
 
 
 def test_demo_command_exits_2_naming_a_missing_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
