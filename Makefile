@@ -4,7 +4,9 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := jackd2 libportaudio2 fluidsynth timgm6mb-soundfont
-ARGS ?= voices --bundled brass
+# The main job by default: a sound in, a voice out through the daemon, then what to try next.
+# The librarian stays one ARGS= away: make run ARGS="voices --bundled brass"
+ARGS ?= demo --out dexbridge-demo
 
 .PHONY: run test system venv clean
 
@@ -18,7 +20,8 @@ system:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	    echo "== installing the Debian packages: $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
 	  else \
 	    echo "dexbridge needs the Debian packages: $$missing"; \
 	    echo "run as root:  sudo apt-get install -y $$missing"; exit 1; \
@@ -26,11 +29,13 @@ system:
 	fi
 
 $(VENV)/.installed: pyproject.toml | system
+	@echo "== setting up $(VENV): pip, the CPU build of PyTorch, then dexbridge (a first run downloads ~1 GB: minutes)"
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install --upgrade pip
 	# The CPU build of torch first, so the project's range does not pull a CUDA build.
-	$(PY) -m pip install -q "torch==2.13.0"
-	$(PY) -m pip install -q -e ".[test,onnx]"
+	$(PY) -m pip install "torch==2.13.0"
+	$(PY) -m pip install -e ".[test,onnx]"
+	@echo "== $(VENV) is ready: the command is $(VENV)/bin/dexbridge"
 	touch $@
 
 venv: system $(VENV)/.installed
