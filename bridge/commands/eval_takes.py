@@ -51,7 +51,8 @@ def _eval_takes(args: argparse.Namespace) -> int:
           f"{args.search_ms:g} ms, {time.perf_counter() - started:.1f} s")
     if "one take" in summary and "six takes" in summary:
         one, six = summary["one take"]["spec_mae"], summary["six takes"]["spec_mae"]
-        print(f"six takes against one: spec_mae {1 - six / one:+.1%} lower")  # type: ignore[operator]
+        change = "no change (both exact)" if not one else f"{1 - six / one:+.1%} lower"  # type: ignore[operator]
+        print(f"six takes against one: spec_mae {change}")
     if args.json is not None:
         atomic_write_text(args.json, json.dumps({"notes": MULTI_NOTES, "summary": summary, "refused": refused,
                                                  "voices": [to_json(s) for s in scores]}, indent=2) + "\n")

@@ -104,3 +104,17 @@ def test_a_rendered_dataset_gives_the_same_baselines_and_is_cached(tiny_checkpoi
     assert (dataset / "eval_pooled2_train.npy").is_file()
     assert _run_json(tmp_path, str(tiny_checkpoint), "--corpus", str(brass_corpus),
                      "--train-dataset", str(dataset)) == from_dataset
+
+
+def test_eval_takes_scores_one_take_six_takes_and_retrieval(brass_corpus: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "takes.json"
+    assert main(["eval-takes", "--corpus", str(brass_corpus), "--split", "train", "--sample", "2", "--search-ms", "0",
+                 "--threads", "1", "-q", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["notes"] == [[40, 85], [50, 85], [60, 42], [60, 85], [60, 127], [70, 85]]
+    assert set(report["summary"]) == {"one take", "six takes", "nearest"}
+    for row in report["summary"].values():
+        assert len(row["per_note"]) == 6 and row["spec_mae"] == pytest.approx(sum(row["per_note"]) / 6)
+        assert 0.0 <= row["key_vel_mae"] <= 1.0 and 0.0 <= row["curve_acc"] <= 1.0
+    assert "six takes against one" in capsys.readouterr().out
