@@ -16,13 +16,13 @@ from tqdm import tqdm
 
 from bridge.atomicfile import atomic_write_text
 from bridge.commands.argtypes import at_least
-from engine.library import load_libraries
 from models.corpus import SPLITS, open_corpus
 from models.errors import CorpusError, ModelInputError
 from models.render import MULTI_NOTES
 
 
 def _eval_takes(args: argparse.Namespace) -> int:
+    from engine.library import load_libraries
     from engine.runtime import Engine
     from engine.takes_eval import score_voice, summarise, to_json
 

@@ -20,8 +20,7 @@ from models.errors import AudioFileError, BackendError, CheckpointError, InputFi
 
 HEAVY = ("torch", "matplotlib", "librosa", "scipy", "onnxruntime")
 SLOW_HELP = {"eval-morph": "the morph evaluation's module imports numpy and the engine at the top (not this change's)",
-             "bench": "the benchmark's module imports the engine at the top (not this change's)",
-             "eval-takes": "the takes evaluation's module imports the engine at the top (not this change's)"}
+             "bench": "the benchmark's module imports the engine at the top (not this change's)"}
 
 
 def _loaded_by(*argv: str) -> dict[str, object]:
