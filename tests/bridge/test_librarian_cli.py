@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import mido
@@ -127,15 +131,22 @@ def test_inputs_and_outputs_are_refused_in_plain_words(tmp_path: Path, brass_pat
     assert f"--out {tmp_path} is a folder: name a file in it" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
-def test_an_unreadable_file_is_refused_in_plain_words(tmp_path: Path, brass_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    locked = tmp_path / "locked.syx"
-    locked.write_bytes(brass_path.read_bytes())
-    locked.chmod(0)
-    assert main(["voices", str(locked)]) == 2
-    assert capsys.readouterr().err == (f"dexbridge voices: .syx file {locked} cannot be read (permission denied): check "
-                                       "its permissions\n")
+def test_an_unreadable_file_is_refused_in_plain_words(brass_path: Path) -> None:
+    """Root reads every file, so as root the command runs as ``nobody`` (setpriv), whom the lock stops."""
+    folder = Path(tempfile.mkdtemp(prefix="dexbridge-locked-"))
+    try:
+        folder.chmod(0o755)
+        locked = folder / "locked.syx"
+        locked.write_bytes(brass_path.read_bytes())
+        locked.chmod(0)
+        as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+        result = subprocess.run([*as_user, sys.executable, "-m", "bridge.commands.cli", "voices", str(locked)],
+                                capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
+        assert result.returncode == 2
+        assert result.stderr == (f"dexbridge voices: .syx file {locked} cannot be read (permission denied): check "
+                                 "its permissions\n")
+    finally:
+        shutil.rmtree(folder)
 
 
 def test_channel_outside_1_to_16_is_a_usage_error(brass_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
