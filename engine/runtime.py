@@ -153,8 +153,11 @@ def _take_note(take: Recording, heard: Conditioned, number: int) -> int:
 
 
 def _predicted_transpose(match: Match, conditioned: Conditioned) -> int:
-    """The transpose that brings a library voice to the input's pitch, from the f0 stored with it."""
-    if match.f0_hz is None or conditioned.f0_hz is None:
+    """The transpose that brings a library voice to the input's pitch, from the f0 stored with it; an
+    unpitched input (a drum) keeps the voice's own transpose, the one its embedding was rendered with."""
+    if conditioned.f0_hz is None:
+        return match.voice[TRANSPOSE_INDEX] - TRANSPOSE_CENTRE
+    if match.f0_hz is None:
         return conditioned.transpose
     semitones = round(12.0 * np.log2(conditioned.f0_hz / match.f0_hz))
     return min(max(semitones, -TRANSPOSE_CENTRE), TRANSPOSE_CENTRE)
