@@ -141,8 +141,10 @@ class Controls:
         needed = 2 if y is None else 4
         empty = [SLOT_NAMES[i] for i in range(needed) if self.state.slots[i] is None]
         if empty:
-            raise RequestError(f"/dexbridge/morph: slot(s) {', '.join(empty)} empty; fill them with "
-                               f"/dexbridge/morph/slot SLOT SOURCE (bank index, .syx path or current)")
+            slots = f"slot {empty[0]} is" if len(empty) == 1 else f"slots {', '.join(empty)} are"
+            raise RequestError(f"/dexbridge/morph: {slots} empty; fill {'it' if len(empty) == 1 else 'them'} with "
+                               "/dexbridge/morph/slot SLOT SOURCE (a bank index, a .syx path, current, or midi for the "
+                               "next voice dump on MIDI in)")
         slots = [slot for slot in self.state.slots[:needed] if slot is not None]
         self.peer = peer
         if y is None:

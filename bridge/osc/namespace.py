@@ -68,40 +68,53 @@ def parse_arg_spec(spec: str) -> tuple[ArgSlot, ...]:
     return tuple(slots)
 
 
+def _a(word: str) -> str:
+    """``word`` with its article: "an int", "a float"."""
+    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
+
+
 def _describe(types: str) -> str:
-    return " or ".join(_TYPE_NAMES[t] for t in types)
+    """The OSC types a slot takes, in words: "an int or a string"."""
+    return " or ".join(_a(_TYPE_NAMES[t]) for t in types)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _shown(value: OscValue) -> str:
+    """What came, as an OSC user names it: "a string ('left')", "a nil", "a MIDI message (90 3c 64 00)"."""
+    if value is None:
+        return "a nil"
+    if isinstance(value, bool):
+        return f"an OSC true/false ({'T' if value else 'F'})"
+    if isinstance(value, tuple):  # python-osc decodes the MIDI type 'm' to a 4-tuple
+        return f"a MIDI message ({' '.join(f'{int(b) & 0xFF:02x}' for b in value)})"
+    name = {float: "float", int: "int", str: "string", bytes: "blob", bytearray: "blob"}.get(type(value))
+    if name is None:
+        return f"an unsupported OSC value ({value!r:.40})"
+    return f"{_a(name)} ({len(value)} bytes)" if name == "blob" else f"{_a(name)} ({value!r:.40})"
 
 
 def _check_value(address: str, position: int, types: str, value: OscValue) -> OscValue:
     # bool is an int subclass; python-osc decodes T/F to bools, which are never valid here
-    if isinstance(value, bool):
-        got = "bool"
-    elif isinstance(value, float):
-        got = "float"
-    elif isinstance(value, int):
-        got = "int"
-    elif isinstance(value, str):
-        got = "string"
-    elif isinstance(value, bytes | bytearray):
-        got = "blob"
-    else:
-        got = type(value).__name__
-    if got == "float" and "f" in types:
-        if not math.isfinite(value):  # type: ignore[arg-type]
+    if isinstance(value, float) and "f" in types:
+        if not math.isfinite(value):
             raise OscArgumentError(f"{address}: argument {position + 1} is {value}; it must be a finite float")
         return value
-    if got == "int" and "i" in types:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if "i" in types:
+            return value
+        if "f" in types:
+            return float(value)
+    if isinstance(value, str) and "s" in types:
         return value
-    if got == "int" and "f" in types:
-        return float(value)  # type: ignore[arg-type]
-    if got == "string" and "s" in types:
-        return value
-    if got == "blob" and "b" in types:
-        return bytes(value)  # type: ignore[arg-type]
-    raise OscArgumentError(f"{address}: argument {position + 1} is a {got} ({value!r:.40}); expected {_describe(types)}")
+    if isinstance(value, bytes | bytearray) and "b" in types:
+        return bytes(value)
+    raise OscArgumentError(f"{address}: argument {position + 1} is {_shown(value)}; expected {_describe(types)}")
 
 
-def check_args(address: str, slots: Sequence[ArgSlot], spec: str, args: Sequence[OscValue]) -> tuple[OscValue, ...]:
+def check_args(address: str, slots: Sequence[ArgSlot], args: Sequence[OscValue]) -> tuple[OscValue, ...]:
     """Check ``args`` against a parsed spec; ints become floats where a float is expected.
 
     Returns:
@@ -122,21 +135,24 @@ def check_args(address: str, slots: Sequence[ArgSlot], spec: str, args: Sequence
             checked.append(_check_value(address, index, slot.types, args[index]))
             index += 1
         elif not slot.optional:
-            raise OscArgumentError(f"{address}: {len(args)} arguments, expected '{spec}' ({describe_spec(slots)})")
+            raise OscArgumentError(f"{address}: {_plural(len(args), 'argument')}, expected {describe_spec(slots)}")
     if index < len(args):
-        raise OscArgumentError(f"{address}: {len(args)} arguments, expected '{spec}' ({describe_spec(slots)})")
+        raise OscArgumentError(f"{address}: {_plural(len(args), 'argument')}, expected {describe_spec(slots)}")
     return tuple(checked)
 
 
 def describe_spec(slots: Sequence[ArgSlot]) -> str:
-    """A readable form of a parsed spec: ``"float, optional float"``."""
+    """A readable form of a parsed spec: ``"a float, then an optional float"``."""
     if not slots:
         return "no arguments"
     words = []
     for slot in slots:
         name = _describe(slot.types)
-        words.append(f"any number of {name}s" if slot.repeated else f"optional {name}" if slot.optional else name)
-    return ", ".join(words)
+        if slot.repeated:
+            words.append("any number of " + " or ".join(f"{_TYPE_NAMES[t]}s" for t in slot.types))
+        else:
+            words.append(f"optionally {name}" if slot.optional else name)
+    return ", then ".join(words)
 
 
 @dataclass(frozen=True)
@@ -170,7 +186,7 @@ class Route:
 
     def check(self, args: Sequence[OscValue]) -> tuple[OscValue, ...]:
         """Check and convert arguments for this address (see :func:`check_args`)."""
-        return check_args(self.address, self.slots, self.arg_types, args)
+        return check_args(self.address, self.slots, args)
 
 
 def _table(*routes: Route) -> dict[str, Route]:

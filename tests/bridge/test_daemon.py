@@ -137,7 +137,8 @@ async def test_infer_blob_and_chunked_upload_give_the_same_voice(running: tuple[
         ("/dexbridge/latent", [0.5, 0.5], "ff", "2 values, this model's latent has"),
         ("/dexbridge/macro", [7, 0.5], "if", "index 7, range 0..3 (4 macros in this model)"),
         ("/dexbridge/macro", [0, 2.0], "if", "value 2.0, range -1..1"),
-        ("/dexbridge/morph", [0.5], "f", "slot(s) A, B empty"),
+        ("/dexbridge/morph", [0.5], "f", "slots A, B are empty; fill them with /dexbridge/morph/slot SLOT SOURCE "
+                                         "(a bank index, a .syx path, current, or midi for the next voice dump on MIDI in)"),
         ("/dexbridge/morph", [1.5, 0.0], "ff", "x = 1.5, range 0..1"),
         ("/dexbridge/morph/slot", [4, "current"], "is", "slot 4, range 0..3"),
         ("/dexbridge/morph/slot", [0, 40], "ii", "bank index 40, range 0..31"),
@@ -150,7 +151,7 @@ async def test_infer_blob_and_chunked_upload_give_the_same_voice(running: tuple[
         ("/dexbridge/capture", [60.0], "f", "capture of 60.0 s: range 0.1..10.0 s"),
         ("/dexbridge/morph", [math.nan], "f", "argument 1 is nan"),
         ("/dexbridge/latent", [math.inf], "f", "argument 1 is inf"),
-        ("/dexbridge/macro", ["zero", 1.0], None, "argument 1 is a string ('zero'); expected int"),
+        ("/dexbridge/macro", ["zero", 1.0], None, "argument 1 is a string ('zero'); expected an int"),
         ("/dexbridge/nope", [], None, "unknown address '/dexbridge/nope'"),
     ],
 )
@@ -309,7 +310,7 @@ async def test_midi_in_refusals_are_broadcast(running: tuple[Daemon, OscClient])
     assert await client.until("/dexbridge/error") == ["MIDI in: SysEx dropped: 12 bytes of SysEx cut short by status byte 0x90"]
     router.feed(bytes([0xB0, 28, 64]))  # the morph pad with no slots filled
     (text,) = await client.until("/dexbridge/error")
-    assert text.startswith("MIDI in: /dexbridge/morph: slot(s) A, B empty")
+    assert text.startswith("MIDI in: /dexbridge/morph: slots A, B are empty")
     router.feed(bytes([0xB0, 99, 1]))  # an unrouted CC: nothing
     router.feed(bytes([0xF0, 0x43, 0x20, 0x00, 0xF7]))  # a dump request: logged, not served
     client.send("/dexbridge/ping")

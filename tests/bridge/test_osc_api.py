@@ -56,15 +56,18 @@ def test_check_converts_ints_to_floats_and_keeps_order() -> None:
 @pytest.mark.parametrize(
     ("address", "args", "message"),
     [
-        ("/dexbridge/morph", [], "0 arguments, expected 'f[f]' (float, optional float)"),
+        ("/dexbridge/morph", [], "0 arguments, expected a float, then optionally a float"),
         ("/dexbridge/morph", [0.1, 0.2, 0.3], "3 arguments"),
         ("/dexbridge/morph", [math.nan], "argument 1 is nan; it must be a finite float"),
         ("/dexbridge/latent", [0.0, math.inf], "argument 2 is inf"),
-        ("/dexbridge/macro", ["one", 0.5], "argument 1 is a string ('one'); expected int"),
-        ("/dexbridge/macro", [1.5, 0.5], "argument 1 is a float (1.5); expected int"),
-        ("/dexbridge/infer/file", [True], "argument 1 is a bool"),
-        ("/dexbridge/infer/blob", ["x", 1], "expected blob"),
-        ("/dexbridge/morph/slot", [0, 0.5], "expected string or int"),
+        ("/dexbridge/macro", ["one", 0.5], "argument 1 is a string ('one'); expected an int"),
+        ("/dexbridge/macro", [1.5, 0.5], "argument 1 is a float (1.5); expected an int"),
+        ("/dexbridge/infer/file", [True], "argument 1 is an OSC true/false (T); expected a string"),
+        ("/dexbridge/infer/blob", ["x", 1], "argument 1 is a string ('x'); expected a blob"),
+        ("/dexbridge/infer/file", [None], "argument 1 is a nil; expected a string"),
+        ("/dexbridge/infer/file", [(0x90, 60, 100, 0)], "argument 1 is a MIDI message (90 3c 64 00); expected a string"),
+        ("/dexbridge/infer/blob", [b"\0" * 8, b"\0"], "argument 2 is a blob (1 bytes); expected an int"),
+        ("/dexbridge/morph/slot", [0, 0.5], "argument 2 is a float (0.5); expected a string or an int"),
     ],
 )
 def test_check_refuses_with_a_message_naming_the_problem(address: str, args: list, message: str) -> None:

@@ -73,11 +73,11 @@ async def test_ping_pong_and_checked_arguments(served: tuple[OscServer, Recorder
         (build("/dexbridge/morf", 0.5), "unknown address '/dexbridge/morf': not in the /dexbridge namespace "
                                         "(README 'OSC namespace'); did you mean /dexbridge/morph?"),
         (build("/elsewhere"), "unknown address '/elsewhere'"),
-        (build("/dexbridge/morph", "left"), "/dexbridge/morph: argument 1 is a string ('left'); expected float"),
+        (build("/dexbridge/morph", "left"), "/dexbridge/morph: argument 1 is a string ('left'); expected a float"),
         (build("/dexbridge/morph", math.nan, types="f"), "/dexbridge/morph: argument 1 is nan; it must be a finite float"),
         (build("/dexbridge/latent", 0.0, math.inf, types="ff"), "/dexbridge/latent: argument 2 is inf"),
-        (build("/dexbridge/macro", 1), "/dexbridge/macro: 1 arguments, expected 'if' (int, float)"),
-        (build("/dexbridge/infer/file", True), "/dexbridge/infer/file: argument 1 is a bool"),
+        (build("/dexbridge/macro", 1), "/dexbridge/macro: 1 argument, expected an int, then a float"),
+        (build("/dexbridge/infer/file", True), "/dexbridge/infer/file: argument 1 is an OSC true/false (T); expected a string"),
         (b"\x00\x01garbage\xff" * 3, "not an OSC packet (30 bytes starting"),
         (b"/dexbridge/ping\x00,ii\x00\x00\x00", "not an OSC packet"),
         (b"\xc0", "not an OSC packet (1 bytes"),
@@ -148,7 +148,7 @@ def test_encode_reply_uses_declared_types() -> None:
     message = OscMessage(encode_reply("/dexbridge/host_param", "OP1 OUTPUT LEVEL", 1))
     assert message.address == "/dexbridge/host_param"
     assert message.params == ["OP1 OUTPUT LEVEL", 1.0] and isinstance(message.params[1], float)
-    with pytest.raises(ValueError, match="/dexbridge/param: 1 arguments"):
+    with pytest.raises(ValueError, match="/dexbridge/param: 1 argument, expected an int, then an int"):
         encode_reply("/dexbridge/param", 1)
 
 

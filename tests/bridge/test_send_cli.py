@@ -116,7 +116,7 @@ async def test_send_refuses_what_cannot_be_sent_and_says_when_nobody_listens() -
     assert await dexbridge("send", "/dexbridge/morph", "half") == (
         2, "", "dexbridge send: /dexbridge/morph: argument 1 is 'half'; it must be a number (f:x [f:y])\n")
     code, _, err = await dexbridge("send", "/dexbridge/program")
-    assert code == 2 and err == "dexbridge send: /dexbridge/program: 0 arguments, expected 'i' (int)\n"
+    assert code == 2 and err == "dexbridge send: /dexbridge/program: 0 arguments, expected an int\n"
     code, _, err = await dexbridge("send", "/dexbridge/infer/blob", "1", "22050")
     assert code == 2 and "a blob, which a command line cannot carry; send audio as a file: /dexbridge/infer/file PATH" in err
     port = free_port()
