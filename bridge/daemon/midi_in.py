@@ -102,7 +102,12 @@ class MidiRouter:
         elif isinstance(decoded, ParamChange):
             session.apply_voice(session.state.voice.replace({decoded.index: decoded.value}))
         elif isinstance(decoded, DumpRequest):
-            logger.info("midi_in.dump_request kind=%s: not served (use /dexbridge/dump for files)", decoded.kind)
+            if decoded.kind == "voice":
+                for output in session.outputs:
+                    output.send_dump(session.state.voice)
+                logger.info("dump request on MIDI in: answered with the current voice '%s'", session.state.voice.name.strip())
+            else:
+                logger.info("midi_in.dump_request kind=%s: not served (a bank: use /dexbridge/bank/save)", decoded.kind)
 
     def _channel_message(self, data: bytes) -> None:
         kind, channel = data[0] & 0xF0, data[0] & 0x0F

@@ -79,6 +79,24 @@ class MidiOut:
         self._pump()
         self._wake.set()
 
+    def resync(self, voice: Voice) -> None:
+        """Send the whole of ``voice`` the way the active modes would (a dump at once, or every parameter
+        as changes or learned CCs), for a synth that lost its state."""
+        for mode, stream in self.streams.items():
+            if mode in self.modes:
+                stream.forget_synth()
+                stream.update(voice)
+        if "dump" in self.modes:
+            self._dump, self._dump_due = voice, 0.0
+        self._pump()
+        self._wake.set()
+
+    def send_dump(self, voice: Voice) -> None:
+        """Send ``voice`` as a single voice dump now, whatever the modes (the answer to a dump request)."""
+        self._deliver(encode_voice_dump(voice, self.settings.midi_channel))
+        for stream in self.streams.values():
+            stream.assume_synth_holds(voice)
+
     def send_note(self, message: bytes) -> None:
         """Pass a channel message (note, bend, pressure) straight to every sink."""
         self._deliver(message)

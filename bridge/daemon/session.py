@@ -33,7 +33,7 @@ from bridge.osc.namespace import OSC_ROUTES
 from bridge.osc.server import OscRequest, OscServer, Peer
 from bridge.osc.uploads import UploadError, Uploads
 from models.errors import DexbridgeError
-from models.params import BY_INDEX, to_host_value, transpose_note
+from models.params import BY_INDEX, VOICE_PARAMS, to_host_value, transpose_note
 from models.voice import Voice
 
 logger = logging.getLogger(__name__)
@@ -165,6 +165,19 @@ class BridgeSession:
             replies += [("/dexbridge/host_param", (BY_INDEX[i].dexed_name, to_host_value(BY_INDEX[i], v)))
                         for i, v in changes.items() if BY_INDEX[i].dexed_name]
         self.server.broadcast_bundle(replies)
+
+    def resync(self, peer: Peer) -> None:
+        """Send the whole current voice again the way the active modes would (a synth that restarted or
+        lost messages is back in step), then answer ``/dexbridge/done``."""
+        voice = self.state.voice
+        for output in self.outputs:
+            output.resync(voice)
+        self.server.broadcast("/dexbridge/voice", voice.vced)
+        if "osc" in self.state.modes:
+            self.server.broadcast_bundle([("/dexbridge/host_param", (spec.dexed_name, to_host_value(spec, voice[spec.index])))
+                                          for spec in VOICE_PARAMS if spec.dexed_name])
+        logger.info("resync: '%s' sent whole in modes %s", voice.name.strip(), ", ".join(self.state.modes) or "(none)")
+        self.server.reply(peer, "/dexbridge/done", "/dexbridge/resync", f"'{voice.name.strip()}' sent whole")
 
     def slots_changed(self) -> None:
         """A morph slot was filled: the controls plan the paths through it."""

@@ -32,6 +32,12 @@ class Output(Protocol):
     def send_voice(self, voice: Voice) -> None:
         """Bring the destination to this voice (whatever messages its mode sends)."""
 
+    def resync(self, voice: Voice) -> None:
+        """Send the whole voice again, the way the active modes would (the synth lost its state)."""
+
+    def send_dump(self, voice: Voice) -> None:
+        """Send the voice as a single voice dump now (the answer to a DX7 dump request)."""
+
     def send_note(self, message: bytes) -> None:
         """Pass a note or controller message through."""
 

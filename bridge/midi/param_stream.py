@@ -169,6 +169,11 @@ class ParamStream:
                 self._pending[index] = wanted
         self.uncarried = frozenset(uncarried)
 
+    def forget_synth(self) -> None:
+        """Know nothing of what the synth holds (it restarted, or a port reopened): the next
+        :meth:`update` queues every parameter the encoder carries."""
+        self._synth = [None] * VOICE_SIZE
+
     def assume_synth_holds(self, voice: Voice) -> None:
         """Record that the synth now holds ``voice`` (e.g. after a voice dump); drops the queue."""
         self._synth = list(voice.values)

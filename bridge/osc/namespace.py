@@ -231,6 +231,9 @@ OSC_ROUTES: dict[str, Route] = _table(
     Route(f"{PREFIX}/program", "i", "i:program", "make voice `program` (0-31) of the loaded bank the current voice"),
     Route(f"{PREFIX}/note", "i[i][f]", "i:note [i:velocity] [f:seconds]",
           "audition the current voice on the embedded synth (velocity 100, 1 s by default)"),
+    Route(f"{PREFIX}/resync", "", "",
+          "send the whole current voice again the way the active modes do (a dump, all 155 parameters, every "
+          "learned CC, every host parameter) for a synth that restarted or lost messages; answers `/dexbridge/done`"),
     Route(f"{PREFIX}/mode", "s*", "s:mode...", "set the MIDI output modes: any of `param`, `dump`, `cc`, `osc` (none = silent)"),
 )
 

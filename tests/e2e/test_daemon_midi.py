@@ -322,3 +322,31 @@ async def test_a_planned_morph_reaches_held_notes_in_cc_mode(names: tuple[str, s
         assert [receiver.voice.values[i] for i in learned] == [brass_voices[20].values[i] for i in learned]
         assert len({v.values for v in voices}) == 8, "every step changes the voice"
 
+
+
+async def test_a_synth_that_lost_its_state_is_back_in_step_after_resync(names: tuple[str, str], peer: JackPeer,
+                                                                        tiny_engine: Engine, brass_path: Path,
+                                                                        brass_voices: list[Voice]) -> None:
+    """param mode sends only changes; a restarted synth (a fresh receiver) misses what it held before:
+    /dexbridge/resync sends all 155 parameters, and a DX7 voice dump request on MIDI in gets a dump."""
+    async with started(("param",), names, peer, tiny_engine, files_dir=(brass_path.parent,)) as (daemon, client):
+        client.send("/dexbridge/voice/load", str(brass_path), 4)
+        voice = await voice_reply(client)
+        await peer.receive_quiet()  # the restarted synth never saw these
+        client.send("/dexbridge/voice/load", str(brass_path), 5)
+        second = await voice_reply(client)
+        restarted = Receiver()
+        for message in await peer.receive_quiet():
+            restarted.feed(message)
+        assert restarted.voice != second and voice != second  # only the changes from voice 4 reached it
+        client.send("/dexbridge/resync")
+        assert (await client.until("/dexbridge/done"))[0] == "/dexbridge/resync"
+        messages = await peer.receive_quiet()
+        assert len(messages) == 155 and all(len(m) == 7 for m in messages)
+        for message in messages:
+            restarted.feed(message)
+        assert restarted.voice == second == brass_voices[5]
+        assert peer.output is not None
+        peer.output.send(mido.Message.from_bytes([0xF0, 0x43, 0x20, 0x00, 0xF7]))  # DX7 voice dump request, channel 1
+        (dump,) = await peer.receive_quiet()
+        assert dump == encode_voice_dump(second)
