@@ -6,6 +6,14 @@ loop (``loop.call_soon_threadsafe``), where a :class:`SysexAssembler` reassemble
 complete message goes to the handler. Output ports raise :class:`MidiPortError` when the port
 is gone instead of failing later or silently. Ports only move bytes: messages are built by
 :mod:`bridge.midi.sysex`, :mod:`bridge.midi.cc_map` and :func:`all_notes_off_messages`.
+
+Input never runs Python on the MIDI system's thread. rtmidi calls a Python callback from JACK's
+process thread, which must then take the GIL once per event: under load (inference, a busy
+loop) one period's events waited for it past the period's end and were lost or repeated
+(measured with ``scripts/measure_midi_loss.py``: 0 of 3 100 seven-byte messages arrived at a
+64-frame JACK period with a busy thread beside the callback; every one arrives in queue mode).
+So rtmidi queues each message in C++ and a drain thread of ours collects them every
+millisecond, handing the loop one batch.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import contextlib
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -30,7 +39,8 @@ logger = logging.getLogger(__name__)
 VIRTUAL_PREFIX = "virtual:"
 CLIENT_NAME = "dexbridge"
 _SUSTAIN, _ALL_SOUND_OFF, _ALL_NOTES_OFF = 64, 120, 123
-_CALLBACK_DRAIN_S = 0.05
+_INPUT_POLL_S = 0.001  # how often the drain thread empties rtmidi's queue
+_INPUT_QUEUE_LIMIT = 65_536  # messages rtmidi holds for the drain thread (a 64-frame period is 1.3 ms)
 
 
 class MidiPortError(DexbridgeError, OSError):
@@ -289,9 +299,10 @@ class MidiOutput:
 class MidiInput:
     """An open input port delivering complete messages to ``handler`` on the event loop.
 
-    The rtmidi callback (rtmidi's thread) only calls ``loop.call_soon_threadsafe``; on the loop,
-    SysEx bytes go through a :class:`SysexAssembler` (reassembly, garbage refused and listed
-    by :meth:`take_errors`), other messages straight to ``handler``.
+    rtmidi queues what arrives (no Python on the MIDI system's thread); a drain thread empties the
+    queue every :data:`_INPUT_POLL_S` and hands the loop one batch (``loop.call_soon_threadsafe``).
+    On the loop, SysEx bytes go through a :class:`SysexAssembler` (reassembly, garbage refused and
+    listed by :meth:`take_errors`), other messages straight to ``handler``.
 
     Args:
         spec: exact name, unique substring, or ``virtual:NAME``.
@@ -310,11 +321,14 @@ class MidiInput:
         self.handler = handler
         self._assembler = SysexAssembler()
         self._in_sysex = False
-        self._port = rtmidi.MidiIn(midi_api(resolve_api(api) if api == "auto" else api).rtmidi_api, name=CLIENT_NAME)
+        self._port = rtmidi.MidiIn(midi_api(resolve_api(api) if api == "auto" else api).rtmidi_api, name=CLIENT_NAME,
+                                   queue_size_limit=_INPUT_QUEUE_LIMIT)
         self._port.ignore_types(sysex=False, timing=True, active_sense=True)
         self.name = _open(self._port, spec, "input")
-        self._port.set_callback(self._on_rtmidi_thread)
         self.closed = False
+        self._stop = threading.Event()
+        self._drainer = threading.Thread(target=self._drain, name=f"dexbridge-midi-in:{self.name}", daemon=True)
+        self._drainer.start()
 
     def __enter__(self) -> MidiInput:
         return self
@@ -322,9 +336,23 @@ class MidiInput:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _on_rtmidi_thread(self, event: tuple[list[int], float], data: object = None) -> None:
+    def _drain(self) -> None:
+        """The drain thread: every poll, rtmidi's queue -> one batch on the loop."""
+        while not self._stop.wait(_INPUT_POLL_S):
+            batch = []
+            while (event := self._port.get_message()) is not None:
+                batch.append(bytes(event[0]))
+            if batch:
+                self._hand_over(batch)
+
+    def _hand_over(self, batch: list[bytes]) -> None:
+        """Hand raw messages (or SysEx chunks) from a foreign thread to the loop, in order."""
         with contextlib.suppress(RuntimeError):  # the loop closed under a port still open: no one to deliver to
-            self.loop.call_soon_threadsafe(self._deliver, bytes(event[0]))
+            self.loop.call_soon_threadsafe(self._deliver_batch, batch)
+
+    def _deliver_batch(self, batch: list[bytes]) -> None:
+        for data in batch:
+            self._deliver(data)
 
     def _deliver(self, data: bytes) -> None:
         if self.closed or not data:
@@ -357,9 +385,8 @@ class MidiInput:
         """Stop delivering and close the port (idempotent)."""
         if not self.closed:
             self.closed = True
-            self._port.cancel_callback()
-            # A callback already running on rtmidi's thread waits for the GIL; JACK cannot close the
-            # port until it returns, and close_port keeps the GIL: let it finish first (no deadlock).
-            time.sleep(_CALLBACK_DRAIN_S)
+            self._stop.set()
+            if self._drainer is not threading.current_thread():
+                self._drainer.join()
             self._port.close_port()
             self._port.delete()

@@ -168,7 +168,7 @@ async def test_rtmidi_thread_chunks_hop_to_the_loop_and_are_reassembled(jack: st
     dump = encode_voice_dump(decode_sysex(brass_path.read_bytes()).voices[2])
     chunks = [dump[:100], dump[100:], bytes([0x90, 60, 99]), dump[:40], bytes([0xB0, 1, 2]), dump[40:]]
     try:
-        feeder = threading.Thread(target=lambda: [port._on_rtmidi_thread((list(chunk), 0.0)) for chunk in chunks])
+        feeder = threading.Thread(target=lambda: [port._hand_over([chunk]) for chunk in chunks])
         feeder.start()
         feeder.join()
         await asyncio.sleep(0.05)

@@ -1,0 +1,89 @@
+"""A JACK dummy server of our own (no sound card needed): for the soak, the MIDI loss measurement and
+the tests, at the period a performer runs.
+
+One process talks to one JACK server (libjack keeps its connection per process): a client opened
+while ``JACK_DEFAULT_SERVER`` names a server joins it, so a second server at another period is
+used from a child process started with :func:`server_environment`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator, Mapping
+
+from bridge.midi.ports import MidiPortError
+
+SAMPLE_RATE = 48_000
+PERIODS = (64, 128, 256, 1024)
+"""The JACK periods (frames) performers run, smallest first; 256 is the project's default."""
+MAX_NAME = 16
+
+
+def server_environment(name: str | None, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``base`` (default ``os.environ``) with ``JACK_DEFAULT_SERVER`` set to ``name`` (None: the default server)."""
+    env = dict(os.environ if base is None else base)
+    env.pop("JACK_DEFAULT_SERVER", None)
+    if name is not None:
+        env["JACK_DEFAULT_SERVER"] = name
+    return env
+
+
+def jack_answers(name: str | None = None) -> bool:
+    """Whether the JACK server ``name`` (None: the default one) runs and lists its ports."""
+    lsp = shutil.which("jack_lsp")
+    if lsp is None:
+        return False
+    command = [lsp] if name is None else [lsp, "-s", name]
+    return subprocess.run(command, check=False, capture_output=True, timeout=10).returncode == 0
+
+
+@contextlib.contextmanager
+def dummy_jack_server(period: int = 256, *, name: str | None = None, rate: int = SAMPLE_RATE,
+                      timeout_s: float = 10.0) -> Iterator[str | None]:
+    """Run ``jackd --no-realtime -d dummy`` at ``period`` frames for the duration of the block.
+
+    Args:
+        period: frames per JACK cycle (64 at 48 kHz is 1.3 ms).
+        name: the server's name, at most 16 characters (jackd 1.9.21's tools crash on longer ones);
+            None = the default server, reused as it is when one already runs (its period is then
+            whatever it was started with).
+        rate: sample rate in Hz.
+        timeout_s: how long the server may take to answer ``jack_lsp``.
+
+    Yields:
+        The server's name (None for the default server), for :func:`server_environment`.
+
+    Raises:
+        MidiPortError: jackd is not installed, or the server never answered (its output is quoted).
+    """
+    if name is not None and len(name) > MAX_NAME:
+        raise ValueError(f"JACK server name {name!r} is over {MAX_NAME} characters (jack_lsp 1.9.21 crashes on it)")
+    if name is None and jack_answers():
+        yield None
+        return
+    jackd = shutil.which("jackd")
+    if jackd is None:
+        raise MidiPortError("jackd is not installed: apt-get install jackd2 (a JACK server with the dummy driver)")
+    command = [jackd, "--no-realtime"] + (["-n", name] if name else []) + ["-d", "dummy", "-r", str(rate), "-p", str(period)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not jack_answers(name):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                output = (proc.communicate()[0] or "").strip()[-500:]
+                raise MidiPortError(f"{' '.join(command)} did not start within {timeout_s:.0f} s: {output or 'no output'}")
+            time.sleep(0.1)
+        yield name
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
