@@ -186,7 +186,8 @@ def measure(period: int, busy_threads: int) -> dict[str, dict[str, object]]:
 def main() -> None:
     """Print one line per period and burst (or JSON); exit 1 when ``ours`` lost or repeated a message."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--periods", type=int, nargs="+", default=list(PERIODS), help="JACK periods in frames (default: 64 128 256 1024)")
+    parser.add_argument("--periods", type=int, nargs="+", default=list(PERIODS),
+                        help="JACK periods in frames (default: 64 128 256 1024)")
     parser.add_argument("--busy-threads", type=int, default=2, help="Python threads holding the GIL meanwhile (default 2)")
     parser.add_argument("--json", action="store_true", help="print {period: {burst: counts}} as JSON")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
