@@ -15,9 +15,9 @@ from engine.morph_path import MORPH_METHODS
 logger = logging.getLogger(__name__)
 
 _FLAG_FIELDS = ("osc_host", "osc_port", "reply_port", "midi_in", "midi_out", "midi_api", "mode", "din", "byte_budget",
-                "channel", "control_rate", "slew_ms", "morph_method", "dump_debounce_ms", "dump_wait_notes", "sink", "plugin",
-                "cc_map", "checkpoint", "backend", "engine_threads", "search_ms", "library", "no_library", "input_device",
-                "output_device", "max_jobs", "overwrite", "client_uploads", "client_jobs", "log_json")
+                "channel", "control_rate", "slew_ms", "morph_method", "dump_debounce_ms", "dump_wait_notes", "resync_s",
+                "sink", "plugin", "cc_map", "checkpoint", "backend", "engine_threads", "search_ms", "library", "no_library",
+                "input_device", "output_device", "max_jobs", "overwrite", "client_uploads", "client_jobs", "log_json")
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -106,6 +106,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     midi.add_argument("--dump-debounce-ms", type=float, help="dump mode: wait this long for more changes (default 50)")
     midi.add_argument("--dump-wait-notes", action="store_true", default=None,
                       help="dump mode: hold dumps until no note is held (Dexed cuts sounding notes on a dump)")
+    midi.add_argument("--resync-s", type=float, metavar="S",
+                      help="send the whole voice again after S seconds without output, for a synth that may restart "
+                      "unseen (default: never; a reopened port, a new JACK connection and /dexbridge/resync always do)")
     control = serve.add_argument_group("control and engine")
     control.add_argument("--control-rate", type=float, help="morph/macro steps per second (default 200)")
     control.add_argument("--slew-ms", type=float, help="morph/macro smoothing time constant in ms (default 20; 0 = none)")

@@ -62,6 +62,7 @@ class Daemon:
         self._midi_in: Any = None
         self.midi_out: MidiOut | None = None
         self._watch: asyncio.Task[None] | None = None
+        self._keepers: list[asyncio.Task[None]] = []  # the output port watch and the idle refresh
         self.router: MidiRouter | None = None
 
     @property
@@ -120,6 +121,7 @@ class Daemon:
                     watch_input_port(self._midi_in.name, settings.midi_api, lambda exc: session.report(exc, "MIDI in")))
         self.server.handler = session.handle
         self.midi_out.start()
+        self._start_keepers(settings, session)
         session.controls.loop.start()
         await self.server.start(settings.osc_host, settings.osc_port, tcp=settings.osc_tcp)
         logger.info("osc.access allow=%s files=%s writes=%s overwrite=%s", self.server.allow.describe(), files.describe(),
@@ -133,6 +135,19 @@ class Daemon:
         logger.info("daemon.hint: send it a sound: dexbridge send%s /dexbridge/infer/file FILE.wav (FILE.wav in %s); "
                     "watch what it sends: dexbridge monitor%s; stop it: Ctrl-C", port, files.write_folder, port)
         self.ready.set()
+
+    def _start_keepers(self, settings: Settings, session: BridgeSession) -> None:
+        """Watch the MIDI output port (reopen it, see new connections) and refresh when idle (``--resync-s``)."""
+        from bridge.daemon.resync import OutputWatch, refresh_when_idle
+
+        assert self.midi_out is not None
+        loop = asyncio.get_running_loop()
+        if settings.midi_out and "midi" in settings.sink:
+            watch = OutputWatch(settings.midi_out, settings.midi_api, self.midi_out, session.resend)
+            self._keepers.append(loop.create_task(watch.run(), name="dexbridge-output-watch"))
+        if settings.resync_s is not None:
+            self._keepers.append(loop.create_task(refresh_when_idle(self.midi_out, session.resend, settings.resync_s),
+                                                  name="dexbridge-idle-refresh"))
 
     def _open_midi_in(self, loop: asyncio.AbstractEventLoop) -> Any:
         from bridge.midi.ports import MidiInput
@@ -196,9 +211,10 @@ class Daemon:
         """Stop intake, settle requests, silence and close the outputs. Safe after a failed startup."""
         if self.server is not None:
             self.server.stop_intake()  # replies to requests in flight still go out
-        if self._watch is not None:
-            self._watch.cancel()
-            await asyncio.gather(self._watch, return_exceptions=True)
+        for task in [self._watch, *self._keepers]:
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*(task for task in [self._watch, *self._keepers] if task is not None), return_exceptions=True)
         if self._midi_in is not None:
             self._midi_in.close()
         session = self.session

@@ -52,6 +52,7 @@ class MidiOut:
             "cc": ParamStream(encoder=self.cc_map, budget=self.budget),
         }
         self.sent_bytes = 0
+        self.last_sent_at = time.monotonic()  # when a message last went out (the idle refresh counts from it)
         self._dump: Voice | None = None
         self._dump_due = 0.0
         self._wake = asyncio.Event()
@@ -107,7 +108,7 @@ class MidiOut:
             try:
                 sink.all_notes_off()
             except Exception as exc:  # a vanished port: report, the rest still get theirs
-                self._drop(sink, exc)
+                self.drop(sink, exc)
 
     async def aclose(self) -> None:
         """Stop the pump, send what the budget allows within a second, close every sink."""
@@ -171,13 +172,15 @@ class MidiOut:
 
     def _deliver(self, message: bytes) -> None:
         self.sent_bytes += len(message)
+        self.last_sent_at = time.monotonic()
         for sink in list(self.sinks):
             try:
                 sink.send(message)
             except Exception as exc:
-                self._drop(sink, exc)
+                self.drop(sink, exc)
 
-    def _drop(self, sink: Sink, exc: BaseException) -> None:
+    def drop(self, sink: Sink, exc: BaseException) -> None:
+        """Report ``exc``, close ``sink`` and send it nothing more."""
         logger.warning("midi_out.sink_dropped sink=%s error=%s", sink.name, exc)
         self.sinks.remove(sink)
         try:

@@ -167,8 +167,13 @@ class BridgeSession:
         self.server.broadcast_bundle(replies)
 
     def resync(self, peer: Peer) -> None:
-        """Send the whole current voice again the way the active modes would (a synth that restarted or
-        lost messages is back in step), then answer ``/dexbridge/done``."""
+        """Send the whole current voice again (:meth:`resend`), then answer ``/dexbridge/done``."""
+        voice = self.resend("/dexbridge/resync")
+        self.server.reply(peer, "/dexbridge/done", "/dexbridge/resync", f"'{voice.name.strip()}' sent whole")
+
+    def resend(self, reason: str) -> Voice:
+        """Send the whole current voice the way the active modes would, so a synth that restarted or
+        lost messages is back in step; ``reason`` goes to the log. Returns the voice sent."""
         voice = self.state.voice
         for output in self.outputs:
             output.resync(voice)
@@ -176,8 +181,9 @@ class BridgeSession:
         if "osc" in self.state.modes:
             self.server.broadcast_bundle([("/dexbridge/host_param", (spec.dexed_name, to_host_value(spec, voice[spec.index])))
                                           for spec in VOICE_PARAMS if spec.dexed_name])
-        logger.info("resync: '%s' sent whole in modes %s", voice.name.strip(), ", ".join(self.state.modes) or "(none)")
-        self.server.reply(peer, "/dexbridge/done", "/dexbridge/resync", f"'{voice.name.strip()}' sent whole")
+        logger.info("resync: '%s' sent whole in modes %s (%s)", voice.name.strip(), ", ".join(self.state.modes) or "(none)",
+                    reason)
+        return voice
 
     def slots_changed(self) -> None:
         """A morph slot was filled: the controls plan the paths through it."""

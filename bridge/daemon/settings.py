@@ -51,6 +51,7 @@ class Settings:
     morph_method: str = DEFAULT_METHOD  # how /dexbridge/morph moves between the slots: planned, latent, naive
     dump_debounce_ms: float = 50.0
     dump_wait_notes: bool = False
+    resync_s: float | None = None  # send the whole voice again after this long without output; None: never
     sink: tuple[str, ...] = ()  # empty: "midi" when midi_out is set, else none
     plugin: Path | None = None
     cc_map: Path | None = None
@@ -88,6 +89,8 @@ class Settings:
         _choice(self.morph_method, MORPH_METHODS, "morph_method")
         _require(math.isfinite(self.dump_debounce_ms) and 0 <= self.dump_debounce_ms <= 10_000,
                  f"dump_debounce_ms = {self.dump_debounce_ms} ms, range 0..10000")
+        _require(self.resync_s is None or (math.isfinite(self.resync_s) and 0.5 <= self.resync_s <= 3600),
+                 f"resync_s = {self.resync_s} s, range 0.5..3600; leave unset for no idle refresh")
         _require(self.byte_budget is None or self.byte_budget >= 7,
                  f"byte_budget = {self.byte_budget} bytes/s, must be >= 7 (one parameter change); leave unset for no limit")
         _require(self.engine_threads is None or 1 <= self.engine_threads <= 256,

@@ -76,7 +76,9 @@ def dummy_jack_server(period: int = 256, *, name: str | None = None, rate: int =
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
                 output = (proc.communicate()[0] or "").strip()[-500:]
-                raise MidiPortError(f"{' '.join(command)} did not start within {timeout_s:.0f} s: {output or 'no output'}")
+                hint = (" (servers killed without stopping stay registered: stop every jackd, then rm -r /dev/shm/jack*)"
+                        if "Too many servers" in output else "")
+                raise MidiPortError(f"{' '.join(command)} did not start within {timeout_s:.0f} s{hint}: {output or 'no output'}")
             time.sleep(0.1)
         yield name
     finally:

@@ -20,6 +20,7 @@ from daemon_harness import daemon_settings, run_daemon
 from osc_client import OscClient
 
 from bridge.daemon.lifecycle import Daemon
+from bridge.daemon.resync import WATCH_INTERVAL_S
 from bridge.midi.cc_map import CcMap
 from bridge.midi.receiver import Receiver
 from bridge.midi.sysex import encode_bank_dump, encode_param_change, encode_voice_dump
@@ -114,6 +115,7 @@ async def started(mode: tuple[str, ...], names: tuple[str, str], peer: JackPeer,
                                midi_api="jack", slew_ms=0.0, **changes)
     async with run_daemon(settings, tiny_engine) as daemon:
         peer.connect_input(names[0])
+        await peer.receive_quiet(2 * WATCH_INTERVAL_S)  # the whole voice, sent to a new connection
         peer.connect_output(names[1])
         await peer.until_round_trip()
         client = await OscClient().open("127.0.0.1", daemon.osc_port)
@@ -350,3 +352,92 @@ async def test_a_synth_that_lost_its_state_is_back_in_step_after_resync(names: t
         peer.output.send(mido.Message.from_bytes([0xF0, 0x43, 0x20, 0x00, 0xF7]))  # DX7 voice dump request, channel 1
         (dump,) = await peer.receive_quiet()
         assert dump == encode_voice_dump(second)
+
+
+def _fresh_input(port_name: str | None = None, *, virtual: str | None = None) -> rtmidi.MidiIn:
+    """A synth's MIDI input that holds nothing yet: connected to ``port_name`` or a new virtual port."""
+    port = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="dexbridge-synth", queue_size_limit=16384)
+    port.ignore_types(sysex=False, timing=True, active_sense=True)
+    if virtual is not None:
+        port.open_virtual_port(virtual)
+    else:
+        names = port.get_ports()
+        port.open_port(next(i for i, n in enumerate(names) if n.endswith(f":{port_name}")))
+    return port
+
+
+async def _until_voice(port: rtmidi.MidiIn, voice: Voice, timeout_s: float = TIMEOUT_S) -> Receiver:
+    """Feed a fresh receiver what arrives until it holds ``voice`` (fails after ``timeout_s``)."""
+    receiver = Receiver()
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while receiver.voice != voice:
+        assert asyncio.get_running_loop().time() < deadline, f"the synth holds {receiver.voice.name!r}, not {voice.name!r}"
+        while (message := port.get_message()) is not None:
+            receiver.feed(bytes(message[0]))
+        await asyncio.sleep(0.01)
+    return receiver
+
+
+async def test_a_new_connection_to_the_virtual_port_gets_the_whole_voice(names: tuple[str, str], peer: JackPeer,
+                                                                         tiny_engine: Engine, brass_path: Path,
+                                                                         brass_voices: list[Voice]) -> None:
+    """A synth connecting after the voice went out (or reconnecting after a restart) is sent all of it,
+    unasked: the daemon sees the new JACK connection."""
+    async with started(("param",), names, peer, tiny_engine, files_dir=(brass_path.parent,)) as (_daemon, client):
+        client.send("/dexbridge/voice/load", str(brass_path), 6)
+        assert await voice_reply(client) == brass_voices[6]
+        await peer.receive_quiet()
+        late = _fresh_input(names[0])
+        try:
+            await _until_voice(late, brass_voices[6])
+        finally:
+            late.close_port()
+            late.delete()
+
+
+async def test_a_synth_port_that_vanishes_and_comes_back_is_reopened_and_resynced(peer: JackPeer, tiny_engine: Engine,
+                                                                                   brass_path: Path,
+                                                                                   brass_voices: list[Voice]) -> None:
+    """The daemon connects to the synth's port by name; the synth quits (the port vanishes: reported
+    once), then starts again holding nothing: the daemon reopens the port and sends the whole voice."""
+    synth_name = f"synth-{os.getpid()}"
+    synth = _fresh_input(virtual=synth_name)
+    settings = daemon_settings(mode=("param",), sink=("midi",), midi_out=synth_name, midi_api="jack", slew_ms=0.0,
+                               files_dir=(brass_path.parent,))
+    async with run_daemon(settings, tiny_engine) as daemon:
+        client = await OscClient().open("127.0.0.1", daemon.osc_port)
+        try:
+            client.send("/dexbridge/voice/load", str(brass_path), 7)
+            assert await voice_reply(client) == brass_voices[7]
+            await _until_voice(synth, brass_voices[7])
+            synth.close_port()
+            synth.delete()
+            (error,) = await client.until("/dexbridge/error")
+            assert f"{synth_name}' vanished" in error
+            synth = _fresh_input(virtual=synth_name)
+            await _until_voice(synth, brass_voices[7])
+            assert [sink.name for sink in daemon.midi_out.sinks] == [f"midi:dexbridge-synth:{synth_name}"]
+        finally:
+            client.close()
+            synth.close_port()
+            synth.delete()
+
+
+async def test_the_idle_refresh_sends_the_whole_voice_again(names: tuple[str, str], peer: JackPeer, tiny_engine: Engine,
+                                                            brass_path: Path, brass_voices: list[Voice]) -> None:
+    """--resync-s 1: a synth that lost its state unseen is back in step within a second of quiet."""
+    settings = daemon_settings(mode=("param",), sink=("midi",), midi_out=f"virtual:{names[0]}", midi_api="jack",
+                               slew_ms=0.0, files_dir=(brass_path.parent,), resync_s=1.0)
+    async with run_daemon(settings, tiny_engine) as daemon:
+        peer.connect_input(names[0])
+        client = await OscClient().open("127.0.0.1", daemon.osc_port)
+        try:
+            client.send("/dexbridge/voice/load", str(brass_path), 9)
+            assert await voice_reply(client) == brass_voices[9]
+            await asyncio.sleep(0.2)
+            assert peer.input is not None
+            while peer.input.get_message() is not None:  # the synth loses what it got so far
+                pass
+            await _until_voice(peer.input, brass_voices[9], timeout_s=3.0)
+        finally:
+            client.close()
