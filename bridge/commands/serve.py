@@ -16,8 +16,9 @@ logger = logging.getLogger(__name__)
 
 _FLAG_FIELDS = ("osc_host", "osc_port", "reply_port", "midi_in", "midi_out", "midi_api", "mode", "din", "byte_budget",
                 "channel", "control_rate", "slew_ms", "morph_method", "dump_debounce_ms", "dump_wait_notes", "resync_s",
-                "sink", "plugin", "cc_map", "checkpoint", "backend", "engine_threads", "search_ms", "library", "no_library",
-                "input_device", "output_device", "max_jobs", "overwrite", "client_uploads", "client_jobs", "log_json")
+                "messages_per_period", "sink", "plugin", "cc_map", "checkpoint", "backend", "engine_threads", "search_ms",
+                "library", "no_library", "input_device", "output_device", "max_jobs", "overwrite", "client_uploads", "client_jobs",
+                "log_json")
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -106,6 +107,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     midi.add_argument("--dump-debounce-ms", type=float, help="dump mode: wait this long for more changes (default 50)")
     midi.add_argument("--dump-wait-notes", action="store_true", default=None,
                       help="dump mode: hold dumps until no note is held (Dexed cuts sounding notes on a dump)")
+    midi.add_argument("--messages-per-period", type=int, metavar="N",
+                      help="pace the MIDI port: at most N messages per JACK period (per millisecond on ALSA/CoreMIDI), "
+                      "the rest in later periods, for a synth whose input queue is short (default: bursts go whole)")
     midi.add_argument("--resync-s", type=float, metavar="S",
                       help="send the whole voice again after S seconds without output, for a synth that may restart "
                       "unseen (default: never; a reopened port, a new JACK connection and /dexbridge/resync always do)")

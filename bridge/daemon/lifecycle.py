@@ -143,7 +143,8 @@ class Daemon:
         assert self.midi_out is not None
         loop = asyncio.get_running_loop()
         if settings.midi_out and "midi" in settings.sink:
-            watch = OutputWatch(settings.midi_out, settings.midi_api, self.midi_out, session.resend)
+            watch = OutputWatch(settings.midi_out, settings.midi_api, self.midi_out, session.resend,
+                                per_period=settings.messages_per_period)
             self._keepers.append(loop.create_task(watch.run(), name="dexbridge-output-watch"))
         if settings.resync_s is not None:
             self._keepers.append(loop.create_task(refresh_when_idle(self.midi_out, session.resend, settings.resync_s),

@@ -149,6 +149,8 @@ class MidiOut:
                 self._pump()
 
     def _pump(self, *, force_dump: bool = False) -> None:
+        if any(sink.backlog for sink in self.sinks):
+            return  # a paced port still sends the last burst: the queues keep coalescing (latest wins) meanwhile
         now = time.monotonic()
         if self._dump is not None and (force_dump or (now >= self._dump_due and not self._notes_block())):
             self._send_dump(self._dump, now)

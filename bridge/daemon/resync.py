@@ -37,11 +37,13 @@ class OutputWatch:
         midi_out: the daemon's MIDI output (its sinks are dropped and added here).
         resend: sends the whole current voice; called with the reason, in words.
         interval_s: how often the port is checked.
+        per_period: the port's pacing when reopened (``--messages-per-period``).
     """
 
     def __init__(self, spec: str, api: str, midi_out: MidiOut, resend: Callable[[str], None],
-                 interval_s: float = WATCH_INTERVAL_S) -> None:
+                 interval_s: float = WATCH_INTERVAL_S, per_period: int | None = None) -> None:
         self.spec = spec
+        self.per_period = per_period
         self.api = api
         self.midi_out = midi_out
         self.resend = resend
@@ -79,7 +81,7 @@ class OutputWatch:
                 self.midi_out.drop(sink, exc)
             return
         try:
-            output = await asyncio.to_thread(MidiOutput, self.spec, self.api)
+            output = await asyncio.to_thread(lambda: MidiOutput(self.spec, self.api, per_period=self.per_period))
         except MidiPortError:
             return  # still gone
         self.midi_out.sinks.append(MidiPortSink(output))

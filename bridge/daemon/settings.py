@@ -51,6 +51,7 @@ class Settings:
     morph_method: str = DEFAULT_METHOD  # how /dexbridge/morph moves between the slots: planned, latent, naive
     dump_debounce_ms: float = 50.0
     dump_wait_notes: bool = False
+    messages_per_period: int | None = None  # pace the MIDI port: at most this many messages per JACK period
     resync_s: float | None = None  # send the whole voice again after this long without output; None: never
     sink: tuple[str, ...] = ()  # empty: "midi" when midi_out is set, else none
     plugin: Path | None = None
@@ -89,6 +90,8 @@ class Settings:
         _choice(self.morph_method, MORPH_METHODS, "morph_method")
         _require(math.isfinite(self.dump_debounce_ms) and 0 <= self.dump_debounce_ms <= 10_000,
                  f"dump_debounce_ms = {self.dump_debounce_ms} ms, range 0..10000")
+        _require(self.messages_per_period is None or 1 <= self.messages_per_period <= 4096,
+                 f"messages_per_period = {self.messages_per_period}, range 1..4096; leave unset to send bursts whole")
         _require(self.resync_s is None or (math.isfinite(self.resync_s) and 0.5 <= self.resync_s <= 3600),
                  f"resync_s = {self.resync_s} s, range 0.5..3600; leave unset for no idle refresh")
         _require(self.byte_budget is None or self.byte_budget >= 7,

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import rtmidi
 
+from bridge.midi.pacing import OTHER_PERIOD_S, PacedWriter, jack_period_s
 from bridge.midi.sysex import SYSEX_END, SYSEX_START
 from bridge.midi.sysex_assembler import SysexAssembler
 from models.errors import DexbridgeError
@@ -230,18 +231,26 @@ class MidiOutput:
         spec: exact name, unique substring, or ``virtual:NAME``.
         api: a ``--midi-api`` value.
         check_interval_s: how often a send checks that a named port still exists.
+        per_period: send at most this many messages per JACK period (per millisecond on other MIDI
+            systems), the rest in later periods (:mod:`bridge.midi.pacing`); None = all at once.
 
     Raises:
         MidiPortError: no such port, an ambiguous name, or the port cannot be opened.
     """
 
-    def __init__(self, spec: str, api: str = "auto", *, check_interval_s: float = 0.5) -> None:
-        self._port = rtmidi.MidiOut(midi_api(resolve_api(api) if api == "auto" else api).rtmidi_api, name=CLIENT_NAME)
+    def __init__(self, spec: str, api: str = "auto", *, check_interval_s: float = 0.5, per_period: int | None = None) -> None:
+        api = resolve_api(api) if api == "auto" else api
+        self._port = rtmidi.MidiOut(midi_api(api).rtmidi_api, name=CLIENT_NAME)
         self.virtual = spec.startswith(VIRTUAL_PREFIX)
         self.name = _open(self._port, spec, "output")
         self.check_interval_s = check_interval_s
         self._checked_at = time.monotonic()
         self.closed = False
+        self._paced: PacedWriter | None = None
+        if per_period is not None:
+            period_s = (jack_period_s() if api == "jack" else None) or OTHER_PERIOD_S
+            self._paced = PacedWriter(self._write, per_period, period_s, name=f"dexbridge-midi-out:{self.name}")
+            logger.info("midi_out.paced port=%s messages_per_period=%d period_ms=%.2f", self.name, per_period, period_s * 1000)
 
     def __enter__(self) -> MidiOutput:
         return self
@@ -261,6 +270,17 @@ class MidiOutput:
         if now - self._checked_at >= self.check_interval_s:
             self._checked_at = now
             self.check()
+        if self._paced is not None:
+            self._paced.put(message)
+        else:
+            self._write(message)
+
+    @property
+    def backlog(self) -> int:
+        """Messages waiting for a later period (``per_period`` pacing); 0 without pacing."""
+        return self._paced.backlog if self._paced is not None else 0
+
+    def _write(self, message: bytes) -> None:
         try:
             self._port.send_message(message)
         except (rtmidi.RtMidiError, ValueError, TypeError) as exc:
@@ -289,9 +309,12 @@ class MidiOutput:
             self.send(message)
 
     def close(self) -> None:
-        """Close the port (idempotent)."""
+        """Close the port (idempotent), after what pacing still holds (at most a second)."""
         if not self.closed:
             self.closed = True
+            if self._paced is not None:
+                self._paced.flush(1.0)
+                self._paced.close()
             self._port.close_port()
             self._port.delete()
 

@@ -32,6 +32,11 @@ class MidiPortSink:
         """Send one message. Raises :class:`MidiPortError` when the port is gone."""
         self.output.send(message)
 
+    @property
+    def backlog(self) -> int:
+        """Messages the port's pacing holds for later periods."""
+        return self.output.backlog
+
     def all_notes_off(self) -> None:
         """CC 64 = 0 and CC 123 on all 16 channels. Raises :class:`MidiPortError` when the port is gone."""
         self.output.all_notes_off()
@@ -55,6 +60,9 @@ class SinkSettings(Protocol):
 
     @property
     def plugin(self) -> Path | None: ...
+
+    @property
+    def messages_per_period(self) -> int | None: ...
 
 
 def open_sinks(settings: SinkSettings) -> list[Sink]:
@@ -83,7 +91,7 @@ def _open_sink(kind: str, settings: SinkSettings) -> Sink:
     if kind == "midi":
         if not settings.midi_out:
             raise SinkError("sink 'midi' needs --midi-out PORT (a port name, a unique part of one, or virtual:NAME)")
-        return MidiPortSink(MidiOutput(settings.midi_out, settings.midi_api))
+        return MidiPortSink(MidiOutput(settings.midi_out, settings.midi_api, per_period=settings.messages_per_period))
     if kind == "embedded":
         from bridge.sinks.embedded import EmbeddedSynth
 

@@ -24,6 +24,11 @@ class Sink(Protocol):
         """Deliver one complete MIDI message (SysEx, CC, note, program change)."""
         ...
 
+    @property
+    def backlog(self) -> int:
+        """Messages taken but not yet delivered (a paced port); the daemon holds its queue back meanwhile."""
+        ...
+
     def all_notes_off(self) -> None:
         """Release every sounding note."""
         ...
@@ -51,6 +56,11 @@ class ReceiverSynth:
     def voice(self) -> Voice:
         """The voice the synth holds now."""
         return self.receiver.voice
+
+    @property
+    def backlog(self) -> int:
+        """Nothing waits: every message is applied as it is sent."""
+        return 0
 
     def send(self, message: bytes) -> None:
         """Apply MIDI bytes as Dexed would.

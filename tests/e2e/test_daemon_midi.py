@@ -441,3 +441,21 @@ async def test_the_idle_refresh_sends_the_whole_voice_again(names: tuple[str, st
             await _until_voice(peer.input, brass_voices[9], timeout_s=3.0)
         finally:
             client.close()
+
+
+async def test_a_paced_port_still_delivers_every_voice_of_a_morph(names: tuple[str, str], peer: JackPeer, tiny_engine: Engine,
+                                                                   brass_path: Path, brass_voices: list[Voice]) -> None:
+    """--messages-per-period 8: the burst of each voice is spread over periods, the daemon holds its
+    queue back meanwhile (latest wins), and the synth ends on the last voice asked for."""
+    async with started(("param",), names, peer, tiny_engine, files_dir=(brass_path.parent,),
+                       messages_per_period=8) as (daemon, client):
+        for index in (2, 11, 23, 30):
+            client.send("/dexbridge/voice/load", str(brass_path), index)
+        for _ in range(4):
+            last = await voice_reply(client)
+        assert last == brass_voices[30]
+        receiver = Receiver()
+        for message in await peer.receive_quiet():
+            receiver.feed(message)
+        assert receiver.voice == brass_voices[30]
+        assert daemon.midi_out.sinks[0].backlog == 0
