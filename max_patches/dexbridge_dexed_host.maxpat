@@ -47,10 +47,10 @@
             15,
             10,
             870,
-            76.0
+            92.0
           ],
-          "text": "dexbridge Dexed host - Dexed in vst~, driven live by the bridge. HOW TO USE: (1) open dexbridge_control.maxpat as well: it holds the OSC connection and passes the daemon's replies here through [r dexbridge.replies]. (2) Start the daemon: dexbridge serve --reply-port 9001 --mode param --mode osc (or click '/dexbridge/mode param osc' below): it then sends /dexbridge/host_param <Dexed parameter name> <0..1> for every change, and vst~ sets that parameter by name, so held notes change at once. (3) If Dexed is not found by name, click 'plug' and pick the Dexed VST3; 'open' shows its editor. (4) Play the keyboard, or choose a MIDI input below; switch audio on with the speaker.",
-          "linecount": 5,
+          "text": "dexbridge Dexed host - Dexed in vst~, driven live by the bridge. HOW TO USE: (1) open dexbridge_control.maxpat as well: it holds the OSC connection and passes the daemon's replies here through [r dexbridge.replies]. (2) Start the daemon: dexbridge serve --reply-port 9001 --mode param --mode osc (or click '/dexbridge/mode param osc' below): it then sends /dexbridge/host_param <Dexed parameter name> <0..1> for every change, and vst~ sets that parameter by name, so held notes change at once. (3) If Dexed is not found by name, click 'plug' and pick the Dexed VST3; 'open' shows its editor; after loading it again, click '/dexbridge/resync' so it gets the whole current voice (the daemon otherwise sends only what changes). (4) Play the keyboard, or choose a MIDI input below; switch audio on with the speaker.",
+          "linecount": 6,
           "fontsize": 13.0,
           "id": "obj-1"
         }
@@ -435,6 +435,39 @@
           "linecount": 1,
           "id": "obj-22"
         }
+      },
+      {
+        "box": {
+          "maxclass": "message",
+          "numinlets": 2,
+          "numoutlets": 1,
+          "patching_rect": [
+            620,
+            110,
+            120,
+            22.0
+          ],
+          "text": "/dexbridge/resync",
+          "outlettype": [
+            ""
+          ],
+          "id": "obj-23"
+        }
+      },
+      {
+        "box": {
+          "maxclass": "comment",
+          "numinlets": 1,
+          "numoutlets": 0,
+          "patching_rect": [
+            620,
+            135,
+            230,
+            34.0
+          ],
+          "text": "after loading Dexed again: send it the whole voice",
+          "id": "obj-24"
+        }
       }
     ],
     "lines": [
@@ -663,6 +696,18 @@
           "destination": [
             "obj-21",
             1
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-23",
+            0
+          ],
+          "destination": [
+            "obj-5",
+            0
           ]
         }
       }

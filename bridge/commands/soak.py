@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -39,6 +40,7 @@ BOUNDS = {"rss_mib": 64.0, "fds": 8, "threads": 4}
 """Growth allowed from the first sample after the warm-up to any later one."""
 REPLY_TIMEOUT_S = {"ping": 5.0, "infer": 60.0, "upload": 60.0, "bank": 10.0}
 SAMPLE_RATE = 22_050
+WATCHDOG_GRACE_S = 180.0
 
 
 @dataclass
@@ -318,7 +320,7 @@ class Soak:
         next_sample, next_check = began, began + self.args.check_s
         while time.monotonic() < end:
             if self.proc is not None and self.proc.poll() is not None:
-                self.failures.append(f"the daemon exited with status {self.proc.returncode}")
+                self.failures.append(f"the daemon exited with status {self.proc.returncode} after {now_s(began):.0f} s")
                 return
             now = time.monotonic()
             if now >= next_sample:
@@ -402,6 +404,11 @@ class Soak:
         return 1 if self.failures else 0
 
 
+def now_s(began: float) -> float:
+    """Seconds since ``began`` (monotonic)."""
+    return time.monotonic() - began
+
+
 def _proc_sample(pid: int) -> dict[str, float]:
     """Resident memory (MiB), open file descriptors and threads of process ``pid``, from /proc."""
     status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
@@ -437,6 +444,13 @@ def _words(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _hung(folder: Path) -> None:
+    """The watchdog: the run overran by minutes (a JACK call that never returned): say so and exit."""
+    print(f"soak: FAILED: still running {WATCHDOG_GRACE_S:.0f} s past its end (a MIDI or JACK call hung); "
+          f"the daemon's log: {folder / 'daemon.log'}", flush=True)
+    os._exit(2)
+
+
 def _soak(args: argparse.Namespace) -> int:
     from bridge.commands.librarian import bundled_bank_path
     from bridge.midi.jack_server import dummy_jack_server
@@ -448,7 +462,11 @@ def _soak(args: argparse.Namespace) -> int:
         bank.write_bytes(bundled_bank_path("brass").read_bytes())
         if server is not None:
             os.environ["JACK_DEFAULT_SERVER"] = server  # this process's MIDI peers and the daemon join it
+        watchdog = threading.Timer(args.minutes * 60 + WATCHDOG_GRACE_S, _hung, args=(folder,))
+        watchdog.daemon = True
+        watchdog.start()
         status = asyncio.run(Soak(args, folder, bank).run())
+        watchdog.cancel()
         if status and args.keep_log is not None:
             args.keep_log.write_text((folder / "daemon.log").read_text())
         return status
