@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import json
 import logging
+import signal
 from pathlib import Path
 
 from bridge.daemon.settings import DIN_BYTES_PER_SECOND, MIDI_APIS, OUTPUT_MODES, SINKS, Settings
@@ -53,6 +55,8 @@ def _serve(args: argparse.Namespace) -> int:
                 "OSC, a few seconds; 'daemon.ready' says when it serves")
     from bridge.daemon.lifecycle import Daemon  # the daemon's modules load once the settings are good
 
+    if hasattr(signal, "SIGUSR1"):  # kill -USR1 PID: every thread's stack to stderr, even with the GIL held
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     asyncio.run(Daemon(settings).serve())
     return 0
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import faulthandler
 import json
 import math
 import os
@@ -25,7 +26,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -372,8 +372,11 @@ class Soak:
         try:
             status = self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGUSR1)  # its threads' stacks go to its log
+            time.sleep(1.0)
             self.proc.kill()
-            self.failures.append("the daemon did not stop within 30 s of SIGINT")
+            self.failures.append(f"the daemon did not stop within 30 s of SIGINT (its threads' stacks are at the end of "
+                                 f"{self.folder / 'daemon.log'})")
             return
         if status != 0:
             self.failures.append(f"the daemon stopped with status {status}")
@@ -444,13 +447,6 @@ def _words(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _hung(folder: Path) -> None:
-    """The watchdog: the run overran by minutes (a JACK call that never returned): say so and exit."""
-    print(f"soak: FAILED: still running {WATCHDOG_GRACE_S:.0f} s past its end (a MIDI or JACK call hung); "
-          f"the daemon's log: {folder / 'daemon.log'}", flush=True)
-    os._exit(2)
-
-
 def _soak(args: argparse.Namespace) -> int:
     from bridge.commands.librarian import bundled_bank_path
     from bridge.midi.jack_server import dummy_jack_server
@@ -462,11 +458,10 @@ def _soak(args: argparse.Namespace) -> int:
         bank.write_bytes(bundled_bank_path("brass").read_bytes())
         if server is not None:
             os.environ["JACK_DEFAULT_SERVER"] = server  # this process's MIDI peers and the daemon join it
-        watchdog = threading.Timer(args.minutes * 60 + WATCHDOG_GRACE_S, _hung, args=(folder,))
-        watchdog.daemon = True
-        watchdog.start()
+        # a JACK call that never returns holds the GIL: only faulthandler's C thread can still end the run
+        faulthandler.dump_traceback_later(args.minutes * 60 + WATCHDOG_GRACE_S, exit=True)
         status = asyncio.run(Soak(args, folder, bank).run())
-        watchdog.cancel()
+        faulthandler.cancel_dump_traceback_later()
         if status and args.keep_log is not None:
             args.keep_log.write_text((folder / "daemon.log").read_text())
         return status

@@ -12,8 +12,10 @@ import contextlib
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
+from typing import IO
 
 from bridge.midi.ports import MidiPortError
 
@@ -69,23 +71,33 @@ def dummy_jack_server(period: int = 256, *, name: str | None = None, rate: int =
     if jackd is None:
         raise MidiPortError("jackd is not installed: apt-get install jackd2 (a JACK server with the dummy driver)")
     command = [jackd, "--no-realtime"] + (["-n", name] if name else []) + ["-d", "dummy", "-r", str(rate), "-p", str(period)]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + timeout_s
-        while not jack_answers(name):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                output = (proc.communicate()[0] or "").strip()[-500:]
-                hint = (" (servers killed without stopping stay registered: stop every jackd, then rm -r /dev/shm/jack*)"
-                        if "Too many servers" in output else "")
-                raise MidiPortError(f"{' '.join(command)} did not start within {timeout_s:.0f} s{hint}: {output or 'no output'}")
-            time.sleep(0.1)
-        yield name
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    # jackd's output goes to an unnamed file, never a pipe: it reports every xrun, and a pipe nobody
+    # reads fills after minutes and stops the server in write() (every client then hangs with it)
+    with tempfile.TemporaryFile(mode="w+") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True)
+        try:
+            _wait_until_up(proc, name, command, log, timeout_s)
+            yield name
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def _wait_until_up(proc: subprocess.Popen[str], name: str | None, command: list[str], log: IO[str], timeout_s: float) -> None:
+    """Wait until the server answers; if it exits or times out, raise with the end of its output."""
+    deadline = time.monotonic() + timeout_s
+    while not jack_answers(name):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            log.seek(0)
+            output = log.read().strip()[-500:]
+            hint = (" (servers killed without stopping stay registered: stop every jackd, then rm -r /dev/shm/jack*)"
+                    if "Too many servers" in output else "")
+            raise MidiPortError(f"{' '.join(command)} did not start within {timeout_s:.0f} s{hint}: {output or 'no output'}")
+        time.sleep(0.1)
