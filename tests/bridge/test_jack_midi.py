@@ -1,8 +1,9 @@
 """Every DX7 message type through real JACK MIDI ports (mido + rtmidi), received byte-exact.
 
-Messages are sent one at a time, each awaited before the next: with mido's rtmidi input,
-messages sent back to back right after a 4104-byte bank intermittently arrive as copies of
-the bank (a transport issue, reproduced outside dexbridge), which is not what we test here.
+Messages are sent one at a time, each awaited before the next: mido's rtmidi input takes each
+event in a Python callback on JACK's process thread, and messages sent back to back right after
+a 4 104-byte bank intermittently arrive as copies of the bank (the callback path's loss measured
+by ``scripts/measure_midi_loss.py``; the daemon's own input queues in C++ instead).
 """
 
 from __future__ import annotations
