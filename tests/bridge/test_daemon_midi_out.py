@@ -106,3 +106,20 @@ async def test_a_failing_port_is_reported_and_dropped(jack: str, brass_voices: l
     assert out.sinks == [synth] and synth.voice == brass_voices[3]  # the other sink still got everything
     out.all_notes_off()
     await out.aclose()
+
+
+@pytest.mark.parametrize("mode", ["param", "cc", "dump"])
+async def test_resync_brings_a_synth_that_lost_its_state_back_in_each_mode(make_out: Callable, brass_voices: list[Voice],
+                                                                          mode: str) -> None:
+    out, synth, errors = make_out(mode=(mode,), dump_debounce_ms=0.0)
+    out.send_voice(brass_voices[4])
+    await drained(out)
+    synth.receiver = type(synth.receiver)(cc_map=synth.receiver.cc_map)  # the synth restarted: it holds INIT VOICE
+    out.send_voice(brass_voices[4])
+    await drained(out)
+    if mode != "dump":  # a dump always carries the whole voice
+        assert synth.voice != brass_voices[4], "nothing changed, so nothing was sent"
+    out.resync(brass_voices[4])
+    await drained(out)
+    expected = brass_voices[4] if mode != "cc" else brass_voices[4].with_name(Voice.init().name)  # no CC carries the name
+    assert synth.voice == expected and errors == []
