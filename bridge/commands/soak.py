@@ -400,6 +400,7 @@ class Soak:
                   "traffic": dict(self.counts), "checks": {"passed": sum(self.checks), "total": len(self.checks)},
                   "first": self.samples[0] if self.samples else None, "warm": warm,
                   "last": self.samples[-1] if self.samples else None, "growth": growth, "bounds": BOUNDS,
+                  "samples": self.samples,
                   "failures": self.failures, "daemon_log": str(self.folder / "daemon.log")}
         if self.args.json is not None:
             self.args.json.write_text(json.dumps(result, indent=2))
