@@ -153,6 +153,10 @@ class _TimedSink:
         self.sent.append(time.perf_counter())
         self.trace.mark("send_end")
 
+    @property
+    def backlog(self) -> int:
+        return self.sink.backlog
+
     def all_notes_off(self) -> None:
         self.sink.all_notes_off()
 

@@ -159,6 +159,9 @@ class Soak:
         send()
         try:
             finished, _ = await asyncio.wait({done, refused}, timeout=REPLY_TIMEOUT_S[kind], return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # the run ended with this request in flight: not counted
+            tally.sent -= 1
+            raise
         finally:
             self.in_flight -= counted
         if not finished:
@@ -459,7 +462,7 @@ def _soak(args: argparse.Namespace) -> int:
     from bridge.midi.jack_server import dummy_jack_server
 
     with tempfile.TemporaryDirectory(prefix="dexbridge-soak-") as tmp, \
-            dummy_jack_server(args.period, name=f"dxsoak{os.getpid() % 1_000_000}") as server:
+            dummy_jack_server(args.period, name=f"dxsoak{os.getpid() % 1_000_000}", realtime=args.realtime) as server:
         folder = Path(tmp)
         bank = folder / "brass.syx"
         bank.write_bytes(bundled_bank_path("brass").read_bytes())
@@ -482,6 +485,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--minutes", type=float, default=DEFAULT_MINUTES, help=f"how long (default {DEFAULT_MINUTES:g})")
     parser.add_argument("--period", type=int, default=256, choices=(64, 128, 256, 512, 1024),
                         help="the JACK dummy server's period in frames (default 256)")
+    parser.add_argument("--realtime", action="store_true",
+                        help="run the JACK server real-time, as performers do (needs the right to: the audio group or root)")
     parser.add_argument("--search-ms", type=float, default=200.0, help="the daemon's search budget per inference (default 200)")
     parser.add_argument("--checkpoint", type=Path, help="the daemon's model (default: the shipped one)")
     parser.add_argument("--check-s", type=at_least(5), default=30, metavar="S",

@@ -45,7 +45,7 @@ def jack_answers(name: str | None = None) -> bool:
 
 @contextlib.contextmanager
 def dummy_jack_server(period: int = 256, *, name: str | None = None, rate: int = SAMPLE_RATE,
-                      timeout_s: float = 10.0) -> Iterator[str | None]:
+                      timeout_s: float = 10.0, realtime: bool = False) -> Iterator[str | None]:
     """Run ``jackd --no-realtime -d dummy`` at ``period`` frames for the duration of the block.
 
     Args:
@@ -55,6 +55,8 @@ def dummy_jack_server(period: int = 256, *, name: str | None = None, rate: int =
             whatever it was started with).
         rate: sample rate in Hz.
         timeout_s: how long the server may take to answer ``jack_lsp``.
+        realtime: run the server and its clients' process threads with real-time priority (as a
+            performer's JACK runs; needs the right to, e.g. the ``audio`` group or root).
 
     Yields:
         The server's name (None for the default server), for :func:`server_environment`.
@@ -70,7 +72,8 @@ def dummy_jack_server(period: int = 256, *, name: str | None = None, rate: int =
     jackd = shutil.which("jackd")
     if jackd is None:
         raise MidiPortError("jackd is not installed: apt-get install jackd2 (a JACK server with the dummy driver)")
-    command = [jackd, "--no-realtime"] + (["-n", name] if name else []) + ["-d", "dummy", "-r", str(rate), "-p", str(period)]
+    command = [jackd, "--realtime" if realtime else "--no-realtime", *(["-n", name] if name else []),
+               "-d", "dummy", "-r", str(rate), "-p", str(period)]
     # jackd's output goes to an unnamed file, never a pipe: it reports every xrun, and a pipe nobody
     # reads fills after minutes and stops the server in write() (every client then hangs with it)
     with tempfile.TemporaryFile(mode="w+") as log:

@@ -28,6 +28,7 @@ class SinkConfig:
     midi_out: str | None = None
     midi_api: str = "jack"
     plugin: Path | None = None
+    messages_per_period: int | None = None
 
 
 @pytest.fixture(scope="module")
