@@ -61,32 +61,33 @@ class Tally:
 
 
 class _Replies:
-    """An OSC client's listener: futures waiting for an address; the latest ``/dexbridge/voice``."""
+    """An OSC client's listener: the futures waiting for an address, and how often the network said
+    the daemon cannot be reached."""
 
     def __init__(self) -> None:
         self.waiting: dict[str, list[asyncio.Future[tuple[Any, ...]]]] = {}
-        self.voice: bytes | None = None
-        self.errors: list[str] = []
+        self.unreachable = 0
 
     def packet(self, arrived: float, messages: Sequence[tuple[str, tuple[Any, ...]]]) -> None:
         for address, args in messages:
-            if address == "/dexbridge/voice":
-                self.voice = bytes(args[0])
-            if address == "/dexbridge/error":
-                self.errors.append(str(args[0]))
-                if str(args[0]).startswith("MIDI out:"):  # the port flap, told to every client: no request's answer
-                    continue
+            if address == "/dexbridge/error" and str(args[0]).startswith("MIDI out:"):
+                continue  # the port flap, told to every client: no request's answer
             for future in self.waiting.pop(address, []):
                 if not future.done():
                     future.set_result(args)
 
     def failed(self, error: OSError) -> None:
-        self.errors.append(f"network: {error}")
+        self.unreachable += 1
 
     def expect(self, address: str) -> asyncio.Future[tuple[Any, ...]]:
         future: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
         self.waiting.setdefault(address, []).append(future)
         return future
+
+    def forget(self, *futures: asyncio.Future[tuple[Any, ...]]) -> None:
+        """Stop waiting with these futures (their request is settled)."""
+        for address, waiting in list(self.waiting.items()):
+            self.waiting[address] = [future for future in waiting if future not in futures]
 
 
 class Soak:
@@ -107,6 +108,8 @@ class Soak:
         self.synth: Any = None
         self.receiver: Any = None
         self.tag = f"soak{os.getpid()}"
+        self.clients: dict[str, tuple[Any, _Replies]] = {}
+        self.unreachable = 0  # datagrams the network refused while the daemon served
 
     # -- the daemon and its MIDI peers -------------------------------------------------------------
     def open_synth(self) -> None:
@@ -164,6 +167,7 @@ class Soak:
             raise
         finally:
             self.in_flight -= counted
+            replies.forget(done, refused)
         if not finished:
             self.failures.append(f"{kind}: no answer within {REPLY_TIMEOUT_S[kind]:.0f} s")
             return
@@ -203,7 +207,7 @@ class Soak:
         keys.open_virtual_port("out")
         self.open_synth()
         self.start_daemon(osc_port, f"{self.tag}-keys:out")
-        clients = {}
+        clients = self.clients
         stack = contextlib.AsyncExitStack()
         async with stack:
             for role in ("ping", "infer", "upload", "control", "garbage", "watch"):
@@ -211,6 +215,8 @@ class Soak:
                 client = await stack.enter_async_context(OscClient.connect("127.0.0.1", osc_port, listener=replies))
                 clients[role] = (client, replies)
             await self.until_ready(*clients["watch"])
+            for _, replies in clients.values():  # pings before the daemon listened were refused: not counted
+                replies.unreachable = 0
             for client, _ in clients.values():
                 client.send("/dexbridge/ping")  # broadcasts go to every client the daemon has heard from
             await self.prepare(*clients["control"])
@@ -222,6 +228,7 @@ class Soak:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
+                self.unreachable = sum(replies.unreachable for _, replies in clients.values())
                 self.stop_daemon()
                 keys.close_port()
                 if self.synth is not None:
@@ -400,6 +407,8 @@ class Soak:
                 growth[key] = round(max(s[key] for s in later) - warm[key], 1)
                 if growth[key] > bound:
                     self.failures.append(f"{key} grew by {growth[key]:g} past its warm-up high (bound {bound})")
+        if self.unreachable:
+            self.failures.append(f"the network said {self.unreachable} times that the daemon's OSC port did not answer")
         for kind, tally in self.tallies.items():
             if tally.sent - tally.answered:
                 self.failures.append(f"{kind}: {tally.sent - tally.answered} of {tally.sent} unanswered")
