@@ -108,7 +108,6 @@ class Soak:
         self.synth: Any = None
         self.receiver: Any = None
         self.tag = f"soak{os.getpid()}"
-        self.clients: dict[str, tuple[Any, _Replies]] = {}
         self.unreachable = 0  # datagrams the network refused while the daemon served
 
     # -- the daemon and its MIDI peers -------------------------------------------------------------
@@ -207,7 +206,7 @@ class Soak:
         keys.open_virtual_port("out")
         self.open_synth()
         self.start_daemon(osc_port, f"{self.tag}-keys:out")
-        clients = self.clients
+        clients: dict[str, tuple[Any, _Replies]] = {}
         stack = contextlib.AsyncExitStack()
         async with stack:
             for role in ("ping", "infer", "upload", "control", "garbage", "watch"):

@@ -49,7 +49,6 @@ class OutputWatch:
         self.resend = resend
         self.interval_s = interval_s
         self.virtual = spec.startswith(VIRTUAL_PREFIX)
-        self.reopened = 0
         self._connections: _JackConnections | None = None
 
     async def run(self) -> None:
@@ -85,7 +84,6 @@ class OutputWatch:
         except MidiPortError:
             return  # still gone
         self.midi_out.sinks.append(MidiPortSink(output))
-        self.reopened += 1
         logger.info("midi_out.reopened port=%s", output.name)
         self.resend(f"MIDI output {output.name!r} is back")
 

@@ -4,9 +4,9 @@ rtmidi's JACK output writes everything queued since the last cycle into one peri
 a voice's 155 parameter changes reach the synth in one period. JACK carries it (rtmidi's ring
 buffer holds 16 KB and makes the sender wait when full; ``scripts/measure_midi_loss.py`` counts
 every message at 64 frames), and so does Dexed, but a receiver that takes a fixed number of
-events per period (a 64-event input queue) drops the rest. :class:`PacedWriter` sends from a thread of its own: at most
-``per_period`` messages, then it sleeps one period, so each chunk lands in a later period than
-the one before. Nothing is dropped and the order is kept; the daemon holds its own queue back
+events per period (a 64-event input queue) drops the rest. :class:`PacedWriter` sends from a
+thread of its own: at most ``per_period`` messages, then it sleeps one period, so each chunk lands
+in a later period than the one before. Nothing is dropped and the order is kept; the daemon holds its own queue back
 while a writer has a backlog (:attr:`PacedWriter.backlog`), so a morph's latest-value-wins
 coalescing still happens upstream.
 """

@@ -1,17 +1,18 @@
 """MIDI ports (python-rtmidi): find a port by name, open it, notice when it vanishes.
 
 A port is named exactly, by a unique substring of an existing port, or ``virtual:NAME`` (a new
-port others connect to). Input arrives on rtmidi's thread; the callback only hops to the event
-loop (``loop.call_soon_threadsafe``), where a :class:`SysexAssembler` reassembles SysEx and each
-complete message goes to the handler. Output ports raise :class:`MidiPortError` when the port
-is gone instead of failing later or silently. Ports only move bytes: messages are built by
-:mod:`bridge.midi.sysex`, :mod:`bridge.midi.cc_map` and :func:`all_notes_off_messages`.
+port others connect to). Input is handed to the event loop in batches (below), where a
+:class:`SysexAssembler` reassembles SysEx and each complete message goes to the handler. Output
+ports raise :class:`MidiPortError` when the port is gone instead of failing later or silently.
+Ports only move bytes: messages are built by :mod:`bridge.midi.sysex`, :mod:`bridge.midi.cc_map`
+and :func:`all_notes_off_messages`.
 
 Input never runs Python on the MIDI system's thread. rtmidi calls a Python callback from JACK's
 process thread, which must then take the GIL once per event: under load (inference, a busy
 loop) one period's events waited for it past the period's end and were lost or repeated
-(measured with ``scripts/measure_midi_loss.py``: 0 of 3 100 seven-byte messages arrived at a
-64-frame JACK period with a busy thread beside the callback; every one arrives in queue mode).
+(``scripts/measure_midi_loss.py``, two busy threads: through the callback, 1 of a voice's 155
+changes arrived as sent at a 64-frame period, the rest with other messages' bytes; in queue mode
+every one arrives, at every period).
 So rtmidi queues each message in C++ and a drain thread of ours collects them every
 millisecond, handing the loop one batch.
 """
