@@ -1,8 +1,9 @@
 """Where does MIDI get lost at small JACK periods? Count every message of the bursts the daemon sends.
 
-For each JACK period a dummy server of its own is started and a child process sends bursts through
-one of our output ports (``bridge.midi.ports.MidiOutput``) to two receivers at once, each in a
-process where busy Python threads hold the GIL as inference and the event loop do:
+For each JACK period a dummy server of its own is started (real-time, as performers run JACK) and a
+child process sends bursts through one of our output ports (``bridge.midi.ports.MidiOutput``) to
+two receivers at once, each in a process where busy Python threads hold the GIL as inference and
+the event loop do:
 
 * ``ours``: ``bridge.midi.ports.MidiInput`` in the sender's process (rtmidi queues in C++, a drain
   thread collects);
@@ -11,17 +12,27 @@ process where busy Python threads hold the GIL as inference and the event loop d
   in the sender's process it deadlocks (the sender waits for room in rtmidi's ring buffer holding
   the GIL, JACK's cycle waits for the callback, the callback for the GIL).
 
-Each receiver's ``got`` counts the messages that arrived in order, byte-exact; ``extra`` what else
-came (repeats, corrupt copies). The exit status is 1 when ``ours`` lost or repeated anything.
+Each receiver's ``got`` counts the messages that arrived byte-exact and in order, ``lost`` those
+that never did, ``extra`` what else came; ``xruns`` counts the server's late cycles meanwhile. When
+``ours`` departs from what was sent, the first difference goes to stderr. The exit status is 1
+when ``ours`` lost anything or got anything extra.
+
+What it found: a receiver whose JACK process callback is still reading a period's events when the
+sender's next cycle resets that buffer gets, for each event it had not read yet, a copy of the
+last one it had (rtmidi ignores ``jack_midi_event_get``'s error): "1 of 155 right, 154 copies of
+the first". The callback receiver runs that late whenever it waits for the GIL; ours only when
+the whole machine is overloaded and JACK runs without real-time priority (``--no-realtime`` with
+two CPU-bound processes beside it: hundreds of xruns per burst, and now and then a burst of copies).
 
     .venv/bin/python scripts/measure_midi_loss.py                 # periods 64 128 256 1024, 2 busy threads
-    .venv/bin/python scripts/measure_midi_loss.py --periods 64 --busy-threads 0 --json
+    .venv/bin/python scripts/measure_midi_loss.py --periods 64 --busy-threads 0 --no-realtime --json
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import json
 import os
 import subprocess
@@ -33,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bridge.midi.jack_server import PERIODS, dummy_jack_server, server_environment  # noqa: E402
+from bridge.midi.jack_server import PERIODS, dummy_jack_server, realtime_allowed, server_environment  # noqa: E402
 from bridge.midi.sysex import encode_bank_dump, encode_dump_request, encode_param_change, encode_voice_dump  # noqa: E402
 from models.params import BY_INDEX  # noqa: E402
 from models.voice import Voice  # noqa: E402
@@ -130,6 +141,7 @@ async def _child(busy_threads: int) -> dict[str, dict[str, object]]:
     else:
         raise SystemExit("the JACK connections carried nothing within 5 s")
     await asyncio.sleep(SETTLE_S)
+    xruns = _XrunCounter()
     stop = _start_busy(busy_threads)
     results: dict[str, dict[str, object]] = {}
     try:
@@ -137,17 +149,42 @@ async def _child(busy_threads: int) -> dict[str, dict[str, object]]:
             callback.collect()
             ours.clear()
             callback.received.clear()
+            xruns.count = 0
             for message in messages:
                 output.send(message)
             await _settle(lambda: len(ours) + callback.collect())
             results[label] = {"sent": len(messages), "bytes": sum(map(len, messages)),
-                              "ours": _delivered(messages, ours), "callback": _delivered(messages, callback.received)}
+                              "ours": _delivered(messages, ours), "callback": _delivered(messages, callback.received),
+                              "xruns": xruns.count}
+            difference = _first_difference(messages, ours)
+            if difference:
+                print(f"{label}: {difference}", file=sys.stderr)
     finally:
         stop.set()
         midi_input.close()
         output.close()
         callback.close()
+        xruns.close()
     return results
+
+
+class _XrunCounter:
+    """Counts the JACK server's xruns (cycles a client finished too late) through a client of its own."""
+
+    def __init__(self) -> None:
+        import jack
+
+        self.count = 0
+        self._client = jack.Client("xruns", no_start_server=True)
+        self._client.set_xrun_callback(self._xrun)
+        self._client.activate()
+
+    def _xrun(self, _delay_us: float) -> None:
+        self.count += 1
+
+    def close(self) -> None:
+        self._client.deactivate()
+        self._client.close()
 
 
 async def _settle(count: object) -> None:
@@ -164,22 +201,33 @@ async def _settle(count: object) -> None:
 
 
 def _delivered(sent: list[bytes], received: list[bytes]) -> dict[str, int]:
-    """How many of ``sent`` arrived in order, byte-exact (``got``), and how many other messages came
-    (``extra``: repeats or corrupt copies)."""
-    position = 0
-    for message in received:
-        if position < len(sent) and message == sent[position]:
-            position += 1
-    return {"got": position, "extra": len(received) - position}
+    """How ``received`` compares with ``sent``: ``got`` the messages that arrived byte-exact and in
+    order, ``lost`` those that never did, ``extra`` what else came (repeats, corrupt copies)."""
+    matcher = difflib.SequenceMatcher(a=sent, b=received, autojunk=False)
+    got = sum(block.size for block in matcher.get_matching_blocks())
+    return {"got": got, "lost": len(sent) - got, "extra": len(received) - got}
 
 
-def measure(period: int, busy_threads: int) -> dict[str, dict[str, object]]:
+def _first_difference(sent: list[bytes], received: list[bytes]) -> str:
+    """Where ``received`` first departs from ``sent``, in words ("" when it does not)."""
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=sent, b=received, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        came = received[j1] if j1 < j2 else None
+        copy = f" (a copy of message {sent.index(came)})" if came in sent else ""
+        what = "nothing" if came is None else f"{came[:12].hex()}...{copy}"
+        return f"{tag} at message {i1} of {len(sent)}: sent {sent[i1][:12].hex() if i1 < i2 else 'nothing'}..., got {what}"
+    return ""
+
+
+def measure(period: int, busy_threads: int, realtime: bool) -> dict[str, dict[str, object]]:
     """Start a dummy JACK server at ``period`` frames and run the bursts in a child process on it."""
-    with dummy_jack_server(period, name=f"dxl{period}-{os.getpid()}") as server:
+    with dummy_jack_server(period, name=f"dxl{period}-{os.getpid()}", realtime=realtime) as server:
         child = subprocess.run([sys.executable, __file__, "--child", "--busy-threads", str(busy_threads)],
                                env=server_environment(server), capture_output=True, text=True, timeout=180, check=False)
     if child.returncode != 0:
         raise SystemExit(f"the child at {period} frames failed:\n{child.stderr[-2000:]}")
+    sys.stderr.write(child.stderr)
     return json.loads(child.stdout.strip().splitlines()[-1])
 
 
@@ -189,6 +237,9 @@ def main() -> None:
     parser.add_argument("--periods", type=int, nargs="+", default=list(PERIODS),
                         help="JACK periods in frames (default: 64 128 256 1024)")
     parser.add_argument("--busy-threads", type=int, default=2, help="Python threads holding the GIL meanwhile (default 2)")
+    parser.add_argument("--no-realtime", dest="realtime", action="store_false", default=realtime_allowed(),
+                        help="run the JACK servers without real-time priority (default: real-time where this user "
+                             "may, as performers run JACK)")
     parser.add_argument("--json", action="store_true", help="print {period: {burst: counts}} as JSON")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--callback-receiver", action="store_true", help=argparse.SUPPRESS)
@@ -199,16 +250,17 @@ def main() -> None:
     if args.child:
         print(json.dumps(asyncio.run(_child(args.busy_threads))))
         return
-    table = {period: measure(period, args.busy_threads) for period in args.periods}
+    table = {period: measure(period, args.busy_threads, args.realtime) for period in args.periods}
     if args.json:
         print(json.dumps(table))
     else:
         for period, results in table.items():
             for label, counts in results.items():
                 ours, callback = counts["ours"], counts["callback"]
-                print(f"{period:5d} frames  {label:<26} sent {counts['sent']:4d}  ours {ours['got']:4d} (+{ours['extra']})  "
-                      f"callback {callback['got']:4d} (+{callback['extra']})")
-    lost = any(counts["ours"] != {"got": counts["sent"], "extra": 0} for results in table.values() for counts in results.values())
+                print(f"{period:5d} frames  {label:<26} sent {counts['sent']:4d}  "
+                      f"ours {ours['got']:4d} (-{ours['lost']} +{ours['extra']})  "
+                      f"callback {callback['got']:4d} (-{callback['lost']} +{callback['extra']})  xruns {counts['xruns']}")
+    lost = any(counts["ours"]["lost"] or counts["ours"]["extra"] for results in table.values() for counts in results.values())
     sys.exit(1 if lost else 0)
 
 

@@ -57,13 +57,13 @@ def jack() -> Iterator[str]:
 
     Yields the mido backend name to open ports with. In CI a missing JACK fails the test.
     """
-    from bridge.midi.jack_server import dummy_jack_server, jack_answers
+    from bridge.midi.jack_server import dummy_jack_server, jack_answers, realtime_allowed
 
     if not jack_answers() and shutil.which("jackd") is None:
         if IN_CI:
             pytest.fail("jackd is not installed: .ci/run must install jackd2")
         pytest.skip("jackd not installed (apt-get install jackd2)")
-    with dummy_jack_server(256):
+    with dummy_jack_server(256, realtime=realtime_allowed()):
         yield JACK_BACKEND
 
 

@@ -63,19 +63,30 @@ class OscClient:
         assert self.transport is not None
         self.transport.sendto(data)
 
+    async def _next(self, deadline: float, wanted: str) -> tuple[str, list[Any]]:
+        """The next reply, or a TimeoutError naming ``wanted`` once ``deadline`` (loop time) passed."""
+        remaining = deadline - asyncio.get_running_loop().time()
+        try:
+            return await asyncio.wait_for(self.replies.get(), max(remaining, 0.0))
+        except TimeoutError:
+            raise TimeoutError(f"no {wanted} reply in time") from None
+
     async def expect(self, address: str, timeout: float = REPLY_TIMEOUT_S, skip: Sequence[str] = ()) -> list[Any]:
-        """The arguments of the next reply; replies whose address is in ``skip`` are passed over."""
+        """The arguments of the next reply within ``timeout`` seconds; replies whose address is in
+        ``skip`` are passed over."""
+        deadline = asyncio.get_running_loop().time() + timeout
         while True:
-            got, args = await asyncio.wait_for(self.replies.get(), timeout)
+            got, args = await self._next(deadline, address)
             if got in skip:
                 continue
             assert got == address, f"expected {address}, got {got} {args!r:.300}"
             return args
 
     async def until(self, address: str, timeout: float = REPLY_TIMEOUT_S) -> list[Any]:
-        """The arguments of the next reply to ``address``, passing over any other."""
+        """The arguments of the next reply to ``address`` within ``timeout`` seconds, passing over any other."""
+        deadline = asyncio.get_running_loop().time() + timeout
         while True:
-            got, args = await asyncio.wait_for(self.replies.get(), timeout)
+            got, args = await self._next(deadline, address)
             if got == address:
                 return args
 

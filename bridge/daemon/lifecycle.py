@@ -32,7 +32,7 @@ from bridge.midi.ports import VIRTUAL_PREFIX, resolve_api
 from bridge.osc.allow import is_loopback_host
 from bridge.osc.namespace import OSC_ROUTES
 from bridge.osc.server import OscServer
-from bridge.sinks import Sink, open_sinks
+from bridge.sinks import MidiPortSink, Sink, open_sinks
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +122,9 @@ class Daemon:
         self.server.handler = session.handle
         self.midi_out.start()
         self._start_keepers(settings, session)
+        opened = [sink.name for sink in sinks if isinstance(sink, MidiPortSink) and not sink.output.virtual]
+        if opened:  # the synth behind a named port holds whatever it held: give it the daemon's voice
+            session.resend(f"{', '.join(opened)} opened")
         session.controls.loop.start()
         await self.server.start(settings.osc_host, settings.osc_port, tcp=settings.osc_tcp)
         logger.info("osc.access allow=%s files=%s writes=%s overwrite=%s", self.server.allow.describe(), files.describe(),

@@ -46,6 +46,8 @@ class LoadedVoices:
 
     def __init__(self, session: SessionHost) -> None:
         self.session = session
+        self._last_load = asyncio.Event()  # set when the latest /dexbridge/voice/load has taken effect (or failed)
+        self._last_load.set()
 
     @property
     def channel(self) -> int:
@@ -96,14 +98,29 @@ class LoadedVoices:
             self.session.server.reply(peer, "/dexbridge/done", "/dexbridge/morph/slot", detail)
 
     def voice_load(self, peer: Peer, path: str, index: int = 0) -> None:
-        """Make voice ``index`` of a ``.syx`` file the current voice."""
+        """Make voice ``index`` of a ``.syx`` file the current voice. Files are read side by side, but
+        loads take effect in the order they were asked for, so the last one asked for is the voice
+        that stays (reads finish in any order on a busy machine)."""
+        previous, turn = self._last_load, asyncio.Event()
+        self._last_load = turn
+
         async def job() -> None:
             began = time.monotonic()
-            voice = await asyncio.to_thread(_read_voice, self.session.files, path, index)
-            self.session.apply_voice(voice)
-            logger.info("voice loaded: %s from %s voice %d, %s", voice_words(voice), path, index, _ms(began))
+            try:
+                try:
+                    voice = await asyncio.to_thread(_read_voice, self.session.files, path, index)
+                finally:
+                    await previous.wait()
+                self.session.apply_voice(voice)
+                logger.info("voice loaded: %s from %s voice %d, %s", voice_words(voice), path, index, _ms(began))
+            finally:
+                turn.set()
 
-        self.session.spawn(job(), peer, "/dexbridge/voice/load")
+        try:
+            self.session.spawn(job(), peer, "/dexbridge/voice/load")
+        except RequestError:
+            self._last_load = previous
+            raise
 
     def voice_save(self, peer: Peer, path: str) -> None:
         """Write the current voice as a single voice dump."""

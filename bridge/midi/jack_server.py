@@ -34,6 +34,15 @@ def server_environment(name: str | None, base: Mapping[str, str] | None = None) 
     return env
 
 
+def realtime_allowed() -> bool:
+    """Whether this user may run threads at real-time priority (what ``jackd --realtime`` needs): root
+    with CAP_SYS_NICE, or an ``rtprio`` limit such as the ``audio`` group's."""
+    chrt = shutil.which("chrt")
+    if chrt is None:
+        return False
+    return subprocess.run([chrt, "--fifo", "1", "true"], check=False, capture_output=True, timeout=10).returncode == 0
+
+
 def jack_answers(name: str | None = None) -> bool:
     """Whether the JACK server ``name`` (None: the default one) runs and lists its ports."""
     lsp = shutil.which("jack_lsp")

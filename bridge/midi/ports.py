@@ -9,10 +9,10 @@ and :func:`all_notes_off_messages`.
 
 Input never runs Python on the MIDI system's thread. rtmidi calls a Python callback from JACK's
 process thread, which must then take the GIL once per event: under load (inference, a busy
-loop) one period's events waited for it past the period's end and were lost or repeated
-(``scripts/measure_midi_loss.py``, two busy threads: through the callback, 1 of a voice's 155
-changes arrived as sent at a 64-frame period, the rest with other messages' bytes; in queue mode
-every one arrives, at every period).
+loop) it was still reading a period's events when the sender's next cycle reset that buffer, and
+rtmidi hands on a copy of the last event read for each one left (``scripts/measure_midi_loss.py``,
+two busy threads: through the callback, 1 of a voice's 155 changes arrived as sent, the other 154
+as copies of the first; in queue mode every one arrives, at every period, with JACK real-time).
 So rtmidi queues each message in C++ and a drain thread of ours collects them every
 millisecond, handing the loop one batch.
 """

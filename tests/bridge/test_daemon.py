@@ -241,6 +241,38 @@ async def test_osc_mode_streams_host_parameters(running: tuple[Daemon, OscClient
         assert host[name] == pytest.approx((brass[2][spec.index] - spec.lo) / (spec.hi - spec.lo))
 
 
+async def test_voice_loads_take_effect_in_the_order_asked(running: tuple[Daemon, OscClient], brass_path: Path,
+                                                         brass: list[Voice], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first file read is the slowest (a busy machine): the voices still arrive in the order they
+    were asked for, a failed load in between holds nothing up, and the last one asked for stays."""
+    import time
+
+    from bridge.daemon import voices
+
+    read = voices._read_voice
+
+    def slow_first(files: Any, path: str, index: int) -> Voice:
+        if index == 2:
+            time.sleep(0.5)
+        return read(files, path, index)
+
+    monkeypatch.setattr(voices, "_read_voice", slow_first)
+    daemon, client = running
+    client.send("/dexbridge/voice/load", str(brass_path), 2)
+    client.send("/dexbridge/voice/load", "no/such.syx", 0)
+    client.send("/dexbridge/voice/load", str(brass_path), 11)
+    client.send("/dexbridge/voice/load", str(brass_path), 23)
+    answers: list[Any] = []
+    while len(answers) < 4:
+        address, args = await asyncio.wait_for(client.replies.get(), 10)
+        if address == "/dexbridge/voice":
+            answers.append(Voice.from_values(args[0]))
+        elif address == "/dexbridge/error":
+            answers.append(args[0])
+    assert answers[0] == brass[2] and "not found" in answers[1] and answers[2:] == [brass[11], brass[23]]
+    assert daemon.session is not None and daemon.session.state.voice == brass[23]
+
+
 async def test_files_are_written_and_read_back(running: tuple[Daemon, OscClient], brass_path: Path, brass: list[Voice],
                                                tmp_path: Path) -> None:
     daemon, client = running

@@ -1,9 +1,9 @@
-"""Every DX7 message type through real JACK MIDI ports (mido + rtmidi), received byte-exact.
+"""Every DX7 message type through real JACK MIDI ports (a mido output, an rtmidi input), received byte-exact.
 
-Messages are sent one at a time, each awaited before the next: mido's rtmidi input takes each
-event in a Python callback on JACK's process thread, and messages sent back to back right after
-a 4 104-byte bank intermittently arrive as copies of the bank (the callback path's loss measured
-by ``scripts/measure_midi_loss.py``; the daemon's own input queues in C++ instead).
+The input lets rtmidi queue in C++ and polls, as the daemon's does: mido's input takes each event
+in a Python callback on JACK's process thread, which waits for the GIL; messages then arrive as
+copies of others (``scripts/measure_midi_loss.py``), and closing such a port while an event waits
+for the GIL can hang the process (JACK waits for the callback, the callback for the GIL).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import mido
 import pytest
+import rtmidi
 
 from bridge.midi.sysex import (
     decode_sysex,
@@ -35,15 +36,15 @@ class Loopback:
     """A virtual JACK MIDI output and an input connected to it."""
 
     output: mido.ports.BaseOutput
-    input: mido.ports.BaseInput
+    input: rtmidi.MidiIn
 
     def receive(self, timeout_s: float = TIMEOUT_S) -> bytes | None:
         deadline = time.monotonic() + timeout_s
-        while (message := self.input.poll()) is None:
+        while (message := self.input.get_message()) is None:
             if time.monotonic() > deadline:
                 return None
             time.sleep(0.002)
-        return bytes(message.bytes())
+        return bytes(message[0])
 
     def send(self, message: bytes) -> None:
         self.output.send(mido.Message.from_bytes(message))
@@ -70,15 +71,18 @@ def loopback(jack: str) -> Iterator[Loopback]:
     backend = mido.Backend(jack)
     name = f"dexbridge-test-{os.getpid()}"
     output = backend.open_output(name, virtual=True)
-    inputs = [n for n in backend.get_input_names() if n.endswith(f":{name}")]
-    assert len(inputs) == 1, f"port {name!r} not listed once among JACK inputs: {backend.get_input_names()}"
-    midi_input = backend.open_input(inputs[0])
+    midi_input = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="dexbridge-loopback", queue_size_limit=16384)
+    midi_input.ignore_types(sysex=False, timing=True, active_sense=True)
+    inputs = [i for i, n in enumerate(midi_input.get_ports()) if n.endswith(f":{name}")]
+    assert len(inputs) == 1, f"port {name!r} not listed once among JACK outputs: {midi_input.get_ports()}"
+    midi_input.open_port(inputs[0])
     link = Loopback(output, midi_input)
     try:
         _wait_until_connected(link)
         yield link
     finally:
-        midi_input.close()
+        midi_input.close_port()
+        midi_input.delete()
         output.close()
 
 

@@ -254,14 +254,14 @@ async def test_midi_in_routes_dumps_programs_ccs_and_notes(names: tuple[str, str
 async def test_a_vanished_port_is_reported_and_the_daemon_keeps_serving(peer: JackPeer, tiny_engine: Engine,
                                                                          brass_path: Path) -> None:
     synth_name = f"e2e-synth-{os.getpid()}"
-    synth = peer.backend.open_input(synth_name, virtual=True)  # a "synth" the daemon connects to by name
+    synth = _fresh_input(virtual=synth_name)  # a "synth" the daemon connects to by name
     settings = daemon_settings(mode=("param",), sink=("midi",), midi_out=synth_name, midi_api="jack",
                                files_dir=(brass_path.parent,))
     async with run_daemon(settings, tiny_engine) as daemon:
         client = await OscClient().open("127.0.0.1", daemon.osc_port)
         client.send("/dexbridge/voice/load", str(brass_path), 3)
         await voice_reply(client)
-        synth.close()  # the synth quits
+        synth.delete()  # the synth quits: its virtual port goes with its client
         await asyncio.sleep(0.6)  # past the port's existence check interval
         client.send("/dexbridge/voice/load", str(brass_path), 4)
         (text,) = await client.until("/dexbridge/error")
@@ -421,6 +421,25 @@ async def test_a_synth_port_that_vanishes_and_comes_back_is_reopened_and_resynce
             client.close()
             synth.close_port()
             synth.delete()
+
+
+async def test_a_named_synth_port_gets_the_daemon_s_voice_when_opened_at_start(peer: JackPeer, tiny_engine: Engine) -> None:
+    """The synth already runs when the daemon starts, holding a voice of its own: unasked, the daemon
+    sends its voice (dump mode: one voice dump) as soon as it opens the port."""
+    synth_name = f"held-{os.getpid()}"
+    synth = _fresh_input(virtual=synth_name)
+    settings = daemon_settings(mode=("dump",), sink=("midi",), midi_out=synth_name, midi_api="jack")
+    try:
+        async with run_daemon(settings, tiny_engine) as daemon:
+            deadline = asyncio.get_running_loop().time() + TIMEOUT_S
+            while (message := synth.get_message()) is None:
+                assert asyncio.get_running_loop().time() < deadline, "the synth got nothing at start"
+                await asyncio.sleep(0.01)
+            assert daemon.session is not None
+            assert bytes(message[0]) == encode_voice_dump(daemon.session.state.voice)
+    finally:
+        synth.close_port()
+        synth.delete()
 
 
 async def test_the_idle_refresh_sends_the_whole_voice_again(names: tuple[str, str], peer: JackPeer, tiny_engine: Engine,
