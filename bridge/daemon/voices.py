@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -46,8 +46,8 @@ class LoadedVoices:
 
     def __init__(self, session: SessionHost) -> None:
         self.session = session
-        self._last_load = asyncio.Event()  # set when the latest /dexbridge/voice/load has taken effect (or failed)
-        self._last_load.set()
+        self._last_change = asyncio.Event()  # set once the latest voice change asked for took effect (or failed)
+        self._last_change.set()
 
     @property
     def channel(self) -> int:
@@ -98,28 +98,37 @@ class LoadedVoices:
             self.session.server.reply(peer, "/dexbridge/done", "/dexbridge/morph/slot", detail)
 
     def voice_load(self, peer: Peer, path: str, index: int = 0) -> None:
-        """Make voice ``index`` of a ``.syx`` file the current voice. Files are read side by side, but
-        loads take effect in the order they were asked for, so the last one asked for is the voice
-        that stays (reads finish in any order on a busy machine)."""
-        previous, turn = self._last_load, asyncio.Event()
-        self._last_load = turn
+        """Make voice ``index`` of a ``.syx`` file the current voice (in turn: :meth:`_apply_in_turn`)."""
+        def done(voice: Voice, began: float) -> None:
+            logger.info("voice loaded: %s from %s voice %d, %s", voice_words(voice), path, index, _ms(began))
+
+        self._apply_in_turn(peer, "/dexbridge/voice/load", lambda: asyncio.to_thread(_read_voice, self.session.files, path, index),
+                            done)
+
+    def _apply_in_turn(self, peer: Peer | None, address: str, fetch: Callable[[], Awaitable[Voice]],
+                       done: Callable[[Voice, float], None]) -> None:
+        """Fetch a voice off the loop and make it current once every voice change asked for before it
+        has taken effect (or failed): files are read side by side, and on a busy machine reads finish
+        in any order, but the last voice asked for is the one that stays."""
+        previous, turn = self._last_change, asyncio.Event()
+        self._last_change = turn
 
         async def job() -> None:
             began = time.monotonic()
             try:
                 try:
-                    voice = await asyncio.to_thread(_read_voice, self.session.files, path, index)
+                    voice = await fetch()
                 finally:
                     await previous.wait()
                 self.session.apply_voice(voice)
-                logger.info("voice loaded: %s from %s voice %d, %s", voice_words(voice), path, index, _ms(began))
+                done(voice, began)
             finally:
                 turn.set()
 
         try:
-            self.session.spawn(job(), peer, "/dexbridge/voice/load")
+            self.session.spawn(job(), peer, address)
         except RequestError:
-            self._last_load = previous
+            self._last_change = previous
             raise
 
     def voice_save(self, peer: Peer, path: str) -> None:
@@ -160,10 +169,21 @@ class LoadedVoices:
             raise RequestError(f"/dexbridge/dump: what = {what!r}, choose voice or slots")
 
     def program(self, peer: Peer | None, number: int) -> None:
-        """Make a voice of the loaded bank current (OSC or a MIDI program change)."""
+        """Make a voice of the loaded bank current (OSC or a MIDI program change): at once, or after the
+        file loads asked for before it when some are still being read."""
         voice = self._bank_voice(number, "/dexbridge/program")
-        self.session.apply_voice(voice)
-        logger.info("program %d: %s from %s", number, voice_words(voice), "OSC" if peer is not None else "MIDI in")
+
+        def done(voice: Voice, _began: float) -> None:
+            logger.info("program %d: %s from %s", number, voice_words(voice), "OSC" if peer is not None else "MIDI in")
+
+        if self._last_change.is_set():
+            self.session.apply_voice(voice)
+            done(voice, 0.0)
+        else:
+            async def fetch() -> Voice:
+                return voice
+
+            self._apply_in_turn(peer, "/dexbridge/program", fetch, done)
 
     def _bank_voice(self, number: int, address: str) -> Voice:
         if not 0 <= number < len(self.state.bank):

@@ -218,8 +218,8 @@ OSC_ROUTES: dict[str, Route] = _table(
     Route(f"{PREFIX}/morph", "f[f]", "f:x [f:y]",
           "morph position, 0..1: x alone interpolates slot A -> B; x and y morph the four corners A B C D"),
     Route(f"{PREFIX}/voice/load", "s[i]", "s:path [i:index]",
-          "make voice `index` (default 0) of a `.syx` file the current voice (loads sent back to back take effect in the "
-          "order sent)", files="reads"),
+          "make voice `index` (default 0) of a `.syx` file the current voice (voice loads and program changes sent back to "
+          "back take effect in the order sent)", files="reads"),
     Route(f"{PREFIX}/voice/save", "s", "s:path",
           "write the current voice as a single voice dump (`.syx`, or `.mid` with the SysEx)", files="writes"),
     Route(f"{PREFIX}/bank/load", "s", "s:path", "load a 32-voice bank (`.syx`) for program changes and morph slots",

@@ -244,7 +244,8 @@ async def test_osc_mode_streams_host_parameters(running: tuple[Daemon, OscClient
 async def test_voice_loads_take_effect_in_the_order_asked(running: tuple[Daemon, OscClient], brass_path: Path,
                                                          brass: list[Voice], monkeypatch: pytest.MonkeyPatch) -> None:
     """The first file read is the slowest (a busy machine): the voices still arrive in the order they
-    were asked for, a failed load in between holds nothing up, and the last one asked for stays."""
+    were asked for, a failed load in between holds nothing up, a program change waits its turn, and
+    the last one asked for stays."""
     import time
 
     from bridge.daemon import voices
@@ -258,19 +259,22 @@ async def test_voice_loads_take_effect_in_the_order_asked(running: tuple[Daemon,
 
     monkeypatch.setattr(voices, "_read_voice", slow_first)
     daemon, client = running
+    client.send("/dexbridge/bank/load", str(brass_path))
+    await client.until("/dexbridge/done")
     client.send("/dexbridge/voice/load", str(brass_path), 2)
     client.send("/dexbridge/voice/load", "no/such.syx", 0)
     client.send("/dexbridge/voice/load", str(brass_path), 11)
     client.send("/dexbridge/voice/load", str(brass_path), 23)
+    client.send("/dexbridge/program", 5)
     answers: list[Any] = []
-    while len(answers) < 4:
+    while len(answers) < 5:
         address, args = await asyncio.wait_for(client.replies.get(), 10)
         if address == "/dexbridge/voice":
             answers.append(Voice.from_values(args[0]))
         elif address == "/dexbridge/error":
             answers.append(args[0])
-    assert answers[0] == brass[2] and "not found" in answers[1] and answers[2:] == [brass[11], brass[23]]
-    assert daemon.session is not None and daemon.session.state.voice == brass[23]
+    assert answers[0] == brass[2] and "not found" in answers[1] and answers[2:] == [brass[11], brass[23], brass[5]]
+    assert daemon.session is not None and daemon.session.state.voice == brass[5]
 
 
 async def test_files_are_written_and_read_back(running: tuple[Daemon, OscClient], brass_path: Path, brass: list[Voice],
