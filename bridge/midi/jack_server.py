@@ -55,7 +55,7 @@ def jack_answers(name: str | None = None) -> bool:
 @contextlib.contextmanager
 def dummy_jack_server(period: int = 256, *, name: str | None = None, rate: int = SAMPLE_RATE,
                       timeout_s: float = 10.0, realtime: bool = False) -> Iterator[str | None]:
-    """Run ``jackd --no-realtime -d dummy`` at ``period`` frames for the duration of the block.
+    """Run ``jackd -d dummy`` (``--no-realtime`` unless ``realtime``) at ``period`` frames for the duration of the block.
 
     Args:
         period: frames per JACK cycle (64 at 48 kHz is 1.3 ms).
