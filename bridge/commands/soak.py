@@ -230,6 +230,7 @@ class Soak:
                 self.unreachable = sum(replies.unreachable for _, replies in clients.values())
                 self.stop_daemon()
                 keys.close_port()
+                keys.delete()  # its JACK client closes now, not when the server is already gone
                 if self.synth is not None:
                     self.close_synth()
         return self.report(time.monotonic() - began)
