@@ -215,10 +215,10 @@ class Daemon:
         """Stop intake, settle requests, silence and close the outputs. Safe after a failed startup."""
         if self.server is not None:
             self.server.stop_intake()  # replies to requests in flight still go out
-        for task in [self._watch, *self._keepers]:
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(*(task for task in [self._watch, *self._keepers] if task is not None), return_exceptions=True)
+        watchers = [task for task in (self._watch, *self._keepers) if task is not None]
+        for task in watchers:
+            task.cancel()
+        await asyncio.gather(*watchers, return_exceptions=True)
         if self._midi_in is not None:
             self._midi_in.close()
         session = self.session
