@@ -49,7 +49,7 @@ from bridge.midi.sysex import encode_bank_dump, encode_dump_request, encode_para
 from models.params import BY_INDEX  # noqa: E402
 from models.voice import Voice  # noqa: E402
 
-SETTLE_S = 0.5  # a receiver is done when nothing arrived for this long
+SETTLE_S = 1.0  # a receiver is done when nothing arrived for this long
 BURST_TIMEOUT_S = 15.0
 
 
