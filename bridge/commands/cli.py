@@ -72,16 +72,27 @@ def plain_words(error: BaseException) -> str:
     return str(error)
 
 
+class OneLineFormatter(logging.Formatter):
+    """A log record's message on one line: control characters a client sent (a file name with a newline)
+    are written escaped, so no request can forge a line of the log. Tracebacks keep their lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        record.message = record.message.translate(_ESCAPED_CONTROLS)
+        return super().formatMessage(record)
+
+
+_ESCAPED_CONTROLS = {code: f"\\x{code:02x}" for code in [*range(32), 127]} | {10: "\\n", 13: "\\r", 9: "\\t"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dexbridge`` console script."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     command = _command_in(arguments)
     parser = build_parser(command or "")
     args = parser.parse_args(arguments)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     try:
         return int(args.handler(args))
     except BrokenPipeError:  # the reader went away (| head): nothing left to say to it

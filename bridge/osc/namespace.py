@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from bridge.osc.packet import OscTimeTag
 from models.errors import DexbridgeError
 
 PREFIX = "/dexbridge"
@@ -86,9 +87,11 @@ def _shown(value: OscValue) -> str:
     """What came, as an OSC user names it: "a string ('left')", "a nil", "a MIDI message (90 3c 64 00)"."""
     if value is None:
         return "a nil"
+    if isinstance(value, OscTimeTag):
+        return "an OSC time tag"
     if isinstance(value, bool):
         return f"an OSC true/false ({'T' if value else 'F'})"
-    if isinstance(value, tuple):  # python-osc decodes the MIDI type 'm' to a 4-tuple
+    if isinstance(value, tuple):  # the MIDI type 'm' decodes to a 4-tuple
         return f"a MIDI message ({' '.join(f'{int(b) & 0xFF:02x}' for b in value)})"
     name = {float: "float", int: "int", str: "string", bytes: "blob", bytearray: "blob"}.get(type(value))
     if name is None:

@@ -32,11 +32,10 @@ from typing import Protocol
 
 from pythonosc import slip
 from pythonosc.osc_message_builder import OscMessageBuilder
-from pythonosc.osc_packet import OscPacket
-from pythonosc.parsing import osc_types
 
 from bridge.osc.allow import AllowList
 from bridge.osc.namespace import OSC_REPLIES, OscValue, Route
+from bridge.osc.packet import IMMEDIATELY, OscPacketError, OscTypeError, decode_packet
 from models.errors import DexbridgeError
 
 logger = logging.getLogger(__name__)
@@ -47,10 +46,18 @@ MAX_SCHEDULE_AHEAD_S = 10.0  # a bundle time tag further ahead is refused, not h
 UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
 BUNDLE_BYTES = 8192  # under any path MTU reassembly limit a client's stack will accept
 _BUNDLE_HEADER = b"#bundle\0" + (1).to_bytes(8, "big")  # time tag 1 = immediately
-_PARSED_TYPES = set("ifdhsbTFNmrt[]")  # what python-osc's OscMessage decodes
 _LENGTH = struct.Struct("!I")
 REFUSED_LOG_INTERVAL_S = 60.0  # a stranger's packets are logged once a minute per address, never per packet
 REFUSED_PEERS_KEPT = 256  # addresses counted one by one; more (a spoofed flood) count together as "other"
+MAX_SCHEDULED = 1024  # future-dated messages held at once, all clients together; more are refused
+REFUSAL_LOG_BURST = 10  # refusals logged per client address per interval; the rest are counted, then summed up
+REFUSAL_LOG_INTERVAL_S = 10.0
+MAX_CONNECTIONS = 64  # open TCP connections, all clients together
+MAX_CONNECTIONS_PER_HOST = 32
+TCP_IDLE_TIMEOUT_S = 300.0  # a connection that sends nothing this long between frames is closed
+TCP_FRAME_TIMEOUT_S = 30.0  # a frame begun must arrive whole within this
+TCP_BUSY_WAIT_S = 1.0  # a connection over the caps is answered in its framing if it speaks within this, then closed
+TCP_BUFFER_BYTES = 64 * 1024 * 1024  # bytes of unfinished TCP frames held at once, all connections together
 
 
 class OscAddressError(DexbridgeError, LookupError):
@@ -59,10 +66,6 @@ class OscAddressError(DexbridgeError, LookupError):
 
 class OscPortError(DexbridgeError, OSError):
     """The OSC port cannot be bound: another program holds it, or the address is not this computer's."""
-
-
-class OscPacketError(DexbridgeError, ValueError):
-    """Bytes that are not an OSC packet, or a TCP frame that cannot be one."""
 
 
 class Peer(Protocol):
@@ -190,7 +193,9 @@ class OscServer:
         self._peers: collections.OrderedDict[tuple[str, int], Peer] = collections.OrderedDict()
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
-        self._connections: set[asyncio.StreamWriter] = set()
+        self._connections: dict[asyncio.StreamWriter, str] = {}  # open TCP connections and their client's address
+        self._buffer = _ByteBudget(TCP_BUFFER_BYTES)
+        self._refusal_log = _RefusalLog()
         self._scheduled: set[asyncio.TimerHandle] = set()
         self._accepting = True
 
@@ -262,33 +267,34 @@ class OscServer:
         return False
 
     def receive(self, data: bytes, peer: Peer) -> None:
-        """Decode one packet and dispatch its messages (scheduling future-dated ones)."""
+        """Decode one packet (bounded: :func:`~bridge.osc.packet.decode_packet`) and dispatch its messages,
+        scheduling future-dated ones; a packet that cannot be decoded whole is refused whole."""
         self.stats["packets"] += 1
         if not self._accepting:
             self.refuse(peer, OscPacketError("the daemon is shutting down: request not served"))
             return
         self._remember(peer)
         try:
-            messages = OscPacket(data).messages
-        except Exception as exc:  # python-osc raises several unrelated types on garbage
+            messages = decode_packet(data)
+        except OscTypeError as exc:
+            self.refuse(peer, exc)
+            return
+        except OscPacketError as exc:
             self.refuse(peer, OscPacketError(f"not an OSC packet ({len(data)} bytes starting {data[:16]!r}): {exc}"))
             return
-        for timed in messages:
-            unknown = _unsupported_types(timed.message.dgram)
-            if unknown:  # python-osc skips argument types it does not know, with a warning: we refuse
-                self.refuse(peer, OscPacketError(f"{timed.message.address}: argument type(s) {unknown!r} not supported "
-                                                 f"(use i, f, s, b)"), timed.message.address)
-                return
         now = time.time()
         loop = asyncio.get_running_loop()
-        for timed in messages:
-            delay = timed.time - now
-            if delay <= 0.0005:
-                self._dispatch(timed.message.address, timed.message.params, peer)
+        for message in messages:
+            delay = message.time - now
+            if message.time == IMMEDIATELY or delay <= 0.0005:
+                self._dispatch(message.address, message.args, peer)
             elif delay > MAX_SCHEDULE_AHEAD_S:
                 self.refuse(peer, OscPacketError(f"bundle time tag {delay:.1f} s ahead; at most {MAX_SCHEDULE_AHEAD_S:.0f} s"))
+            elif len(self._scheduled) >= MAX_SCHEDULED:
+                self.refuse(peer, OscPacketError(f"{message.address}: {MAX_SCHEDULED} future-dated messages already wait "
+                                                 "for their time tags; send it later or with time tag 'immediately'"))
             else:
-                self._schedule(loop, delay, timed.message.address, timed.message.params, peer)
+                self._schedule(loop, delay, message.address, message.args, peer)
 
     def reply(self, peer: Peer, address: str, *args: OscValue) -> None:
         """Send one reply (from ``OSC_REPLIES``) to one client."""
@@ -313,14 +319,17 @@ class OscServer:
     def refuse(self, peer: Peer | None, exc: BaseException, address: str = "") -> None:
         """Report a refusal: ``/dexbridge/error`` to the client, a log line and a counter.
 
-        A :class:`DexbridgeError` is the client's problem: its message is sent as is. Anything else
-        is our bug: logged with its traceback, and the client told a generic message.
+        A :class:`DexbridgeError` is the client's problem: its message is sent as is, and logged at
+        most :data:`REFUSAL_LOG_BURST` times per client address per :data:`REFUSAL_LOG_INTERVAL_S`
+        (the rest are counted and summed up in one line). Anything else is our bug: logged with its
+        traceback, and the client told a generic message.
         """
         self.stats["errors"] += 1
         self.stats[f"errors.{type(exc).__name__}"] += 1
         if isinstance(exc, DexbridgeError):
             message = str(exc)
-            logger.warning("osc.refused address=%s error=%s message=%s", address or "-", type(exc).__name__, message)
+            if self._refusal_log.admit(peer.key[0] if peer is not None else "-"):
+                logger.warning("osc.refused address=%s error=%s message=%s", address or "-", type(exc).__name__, message)
         else:
             message = f"{address or 'request'} failed: internal error {type(exc).__name__} (see the daemon's log)"
             logger.error("osc.failed address=%s", address or "-", exc_info=exc)
@@ -333,7 +342,8 @@ class OscServer:
         while len(self._peers) > MAX_PEERS:
             self._peers.popitem(last=False)
 
-    def _schedule(self, loop: asyncio.AbstractEventLoop, delay: float, address: str, params: list, peer: Peer) -> None:
+    def _schedule(self, loop: asyncio.AbstractEventLoop, delay: float, address: str, params: Sequence[OscValue],
+                  peer: Peer) -> None:
         def fire() -> None:
             self._scheduled.discard(handle)
             self._dispatch(address, params, peer)
@@ -357,67 +367,152 @@ class OscServer:
         if not self.admit(host):
             writer.close()
             return
-        self._connections.add(writer)
+        busy = self._connection_refusal(host)  # before this one counts
+        self._connections[writer] = host
+        peer = _TcpPeer((host, port), writer, slip_framing=False)
         try:
-            first = await reader.read(1)
+            async with asyncio.timeout(TCP_BUSY_WAIT_S if busy else TCP_IDLE_TIMEOUT_S):
+                first = await reader.read(1)  # the framing, so that even a refusal is read
             if first:
-                framing = _read_slip if first == slip.END else _read_length_prefixed
                 peer = _TcpPeer((host, port), writer, slip_framing=first == slip.END)
-                await framing(reader, first, self.max_frame, lambda frame: self.receive(frame, peer))
+                if busy:
+                    raise OscPacketError(busy)
+                frames = _SlipFrames if peer.slip_framing else _LengthPrefixedFrames
+                await frames(reader, first, self.max_frame, self._buffer).deliver(lambda frame: self.receive(frame, peer))
         except OscPacketError as exc:
-            self.refuse(_TcpPeer((host, port), writer, slip_framing=first == slip.END), exc)
-            await writer.drain()
+            self.refuse(peer, exc)
+            with contextlib.suppress(ConnectionError, TimeoutError):
+                async with asyncio.timeout(TCP_BUSY_WAIT_S):  # a client that reads nothing does not hold us
+                    await writer.drain()
+        except TimeoutError:
+            if not busy:
+                logger.info("osc.tcp_timeout host=%s port=%d: closed after %.0f s idle or a frame unfinished for %.0f s",
+                            host, port, TCP_IDLE_TIMEOUT_S, TCP_FRAME_TIMEOUT_S)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client went away mid-frame: nothing to answer
         finally:
-            self._connections.discard(writer)
+            self._connections.pop(writer, None)
             self._peers.pop((host, port), None)
             writer.close()
 
-
-async def _read_length_prefixed(reader: asyncio.StreamReader, first: bytes, limit: int,
-                                deliver: Callable[[bytes], None]) -> None:
-    header = first + await reader.readexactly(_LENGTH.size - 1)
-    while True:
-        (size,) = _LENGTH.unpack(header)
-        if size > limit:
-            raise OscPacketError(f"TCP frame of {size} B > {limit} B limit (length-prefixed OSC 1.0); connection closed")
-        deliver(await reader.readexactly(size))
-        header = await reader.read(_LENGTH.size)
-        if not header:
-            return
-        if len(header) < _LENGTH.size:
-            header += await reader.readexactly(_LENGTH.size - len(header))
-
-
-async def _read_slip(reader: asyncio.StreamReader, first: bytes, limit: int, deliver: Callable[[bytes], None]) -> None:
-    buffer = bytearray()
-    chunk = first
-    while chunk:
-        search = len(buffer)  # the bytes before hold no END
-        buffer += chunk
-        start = 0
-        while (end := buffer.find(slip.END, search)) != -1:
-            if end > start:
-                try:
-                    deliver(slip.decode(bytes(buffer[start:end])))
-                except slip.ProtocolError:
-                    raise OscPacketError("bad SLIP escape in a TCP frame; connection closed") from None
-            start = search = end + 1
-        del buffer[:start]
-        if len(buffer) > limit:
-            raise OscPacketError(f"SLIP frame longer than the {limit} B limit (no END byte); connection closed")
-        chunk = await reader.read(65536)
-
-
-def _unsupported_types(dgram: bytes) -> str:
-    """Type tag letters of one encoded message that python-osc would skip silently."""
-    try:
-        _, index = osc_types.get_string(dgram, 0)
-        tags, _ = osc_types.get_string(dgram, index)
-    except osc_types.ParseError:
+    def _connection_refusal(self, host: str) -> str:
+        """Why a new TCP connection from ``host`` is refused, or "" when it is taken."""
+        if len(self._connections) >= MAX_CONNECTIONS:
+            return f"{MAX_CONNECTIONS} TCP connections are open (the most at once); connection closed, try again later"
+        if sum(1 for other in self._connections.values() if other == host) >= MAX_CONNECTIONS_PER_HOST:
+            return f"{host} has {MAX_CONNECTIONS_PER_HOST} TCP connections open (the most per address); close one first"
         return ""
-    return "".join(sorted(set(tags.lstrip(",")) - _PARSED_TYPES))
+
+
+class _RefusalLog:
+    """Decides which refusals get a log line: a burst per client address per interval, then a sum."""
+
+    def __init__(self) -> None:
+        self._windows: dict[str, list[float]] = {}  # address -> [window start, lines logged, refusals not logged]
+
+    def admit(self, host: str) -> bool:
+        """Whether this refusal from ``host`` is logged; at the end of a window, a sum of those that were not."""
+        now = time.monotonic()
+        window = self._windows.get(host)
+        if window is None or now - window[0] >= REFUSAL_LOG_INTERVAL_S:
+            if window is not None and window[2]:
+                logger.warning("osc.refused_quietly host=%s count=%d in %.0f s (only %d a client are logged per interval)",
+                               host, window[2], now - window[0], REFUSAL_LOG_BURST)
+            if window is None and len(self._windows) >= REFUSED_PEERS_KEPT:
+                self._windows.pop(next(iter(self._windows)))
+            window = self._windows[host] = [now, 0, 0]
+        if window[1] < REFUSAL_LOG_BURST:
+            window[1] += 1
+            return True
+        window[2] += 1
+        return False
+
+
+class _ByteBudget:
+    """Bytes of unfinished TCP frames the server holds, shared by every connection."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+
+    def take(self, count: int) -> None:
+        """Hold ``count`` more bytes (a negative count gives some back).
+
+        Raises:
+            OscPacketError: that would pass the limit (other clients' frames hold the rest).
+        """
+        if count > 0 and self.held + count > self.limit:
+            raise OscPacketError(f"TCP frame refused: {self.held} B of unfinished frames are being received and {count} B "
+                                 f"more would pass {self.limit} B; connection closed, send it again shortly")
+        self.held += count
+
+    def give(self, count: int) -> None:
+        """Release bytes taken with :meth:`take`."""
+        self.held -= count
+
+
+class _LengthPrefixedFrames:
+    """OSC 1.0 over TCP: each frame is a 4-byte big-endian length, then that many bytes."""
+
+    def __init__(self, reader: asyncio.StreamReader, first: bytes, limit: int, budget: _ByteBudget) -> None:
+        self.reader, self.first, self.limit, self.budget = reader, first, limit, budget
+
+    async def deliver(self, receive: Callable[[bytes], None]) -> None:
+        """Hand each frame to ``receive`` until the client closes; every wait is bounded by the TCP timeouts."""
+        header = self.first
+        while True:
+            async with asyncio.timeout(TCP_FRAME_TIMEOUT_S):
+                header += await self.reader.readexactly(_LENGTH.size - len(header))
+            (size,) = _LENGTH.unpack(header)
+            if size > self.limit:
+                raise OscPacketError(f"TCP frame of {size} B > {self.limit} B limit (length-prefixed OSC 1.0); "
+                                     "connection closed")
+            self.budget.take(size)
+            try:
+                async with asyncio.timeout(TCP_FRAME_TIMEOUT_S):
+                    frame = await self.reader.readexactly(size)
+            finally:
+                self.budget.give(size)
+            receive(frame)
+            async with asyncio.timeout(TCP_IDLE_TIMEOUT_S):
+                header = await self.reader.read(_LENGTH.size)
+            if not header:
+                return
+
+
+class _SlipFrames:
+    """OSC 1.1 over TCP: frames between SLIP ``END`` bytes."""
+
+    def __init__(self, reader: asyncio.StreamReader, first: bytes, limit: int, budget: _ByteBudget) -> None:
+        self.reader, self.first, self.limit, self.budget = reader, first, limit, budget
+
+    async def deliver(self, receive: Callable[[bytes], None]) -> None:
+        """Hand each frame to ``receive`` until the client closes; every wait is bounded by the TCP timeouts."""
+        buffer = bytearray()
+        held = 0  # bytes of ``buffer`` counted in the budget
+        try:
+            chunk = self.first
+            while chunk:
+                search = len(buffer)  # the bytes before hold no END
+                buffer += chunk
+                start = 0
+                while (end := buffer.find(slip.END, search)) != -1:
+                    if end > start:
+                        try:
+                            frame = slip.decode(bytes(buffer[start:end]))
+                        except slip.ProtocolError:
+                            raise OscPacketError("bad SLIP escape in a TCP frame; connection closed") from None
+                        receive(frame)
+                    start = search = end + 1
+                del buffer[:start]
+                if len(buffer) > self.limit:
+                    raise OscPacketError(f"SLIP frame longer than the {self.limit} B limit (no END byte); connection closed")
+                self.budget.take(len(buffer) - held)
+                held = len(buffer)
+                async with asyncio.timeout(TCP_FRAME_TIMEOUT_S if buffer else TCP_IDLE_TIMEOUT_S):
+                    chunk = await self.reader.read(65536)
+        finally:
+            self.budget.give(held)
 
 
 def _unknown_address(address: str, routes: Mapping[str, Route]) -> str:

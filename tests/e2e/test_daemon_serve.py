@@ -140,3 +140,39 @@ def test_a_taken_osc_port_exits_1_naming_it(tiny_checkpoint: Path) -> None:
     assert (f"dexbridge serve: OSC port {port} (UDP) on 127.0.0.1 is taken: another dexbridge serve or another program "
             "uses it; stop it, or pick another port with --osc-port") in result.stderr
     assert "[Errno" not in result.stderr
+
+
+def test_a_hostile_datagram_neither_freezes_serve_nor_forges_a_log_line(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    """A bundle element of size -4 once sent the parser into an endless loop (100 % CPU, SIGINT ignored);
+    a file name with a newline once wrote a line of its own into the log."""
+    port = _free_udp_port()
+    proc = subprocess.Popen(_dexbridge("serve", "--checkpoint", str(tiny_checkpoint), "--backend", "torch",
+                                       "--osc-port", str(port), "--engine-threads", "1", "--files-dir", str(tmp_path)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        try:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while True:
+                assert proc.poll() is None, f"serve exited early: {proc.communicate()[1][-2000:]}"
+                try:
+                    _ask(sock, port, build("/dexbridge/ping"), "/dexbridge/pong", timeout_s=0.5)
+                    break
+                except TimeoutError:
+                    assert time.monotonic() < deadline, "serve never answered /dexbridge/ping"
+            negative_element = bytes.fromhex("2362756e646c65000000000000000001fffffffc")
+            (error,) = _ask(sock, port, negative_element, "/dexbridge/error")
+            assert "bundle element at byte 16 declares -4 bytes" in error
+            forged = "x.syx\n2099-01-01 00:00:00,000 INFO bridge.daemon.lifecycle: daemon.ready forged"
+            _ask(sock, port, build("/dexbridge/voice/load", forged), "/dexbridge/error")
+            _ask(sock, port, build("/dexbridge/ping"), "/dexbridge/pong", timeout_s=0.5)
+            proc.send_signal(signal.SIGINT)
+            _, stderr = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 0, stderr[-2000:]
+    assert "x.syx\\n2099-01-01" in stderr
+    assert not [line for line in stderr.splitlines() if line.startswith("2099-01-01")], "a request forged a log line"
+    assert "Traceback" not in stderr
