@@ -20,7 +20,8 @@ from typing import Protocol
 from pythonosc.osc_packet import OscPacket, ParseError
 
 from bridge.osc.namespace import OscValue
-from bridge.osc.server import ERROR_ADDRESS, encode_message
+from bridge.osc.packet import encode_message
+from bridge.osc.server import ERROR_ADDRESS
 from models.errors import DexbridgeError
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,5 @@
-"""A bounded OSC 1.0 packet decoder: one pass over the bytes, limits checked before any work.
+"""OSC 1.0 packets: a bounded decoder (one pass over the bytes, limits checked before any work) and
+the message encoder the daemon and its client share.
 
 python-osc's own parser is made for trusted peers: a bundle element of negative size sends it
 into an endless loop, it copies the rest of the packet for every bundle element and every blob
@@ -12,6 +13,7 @@ size.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from models.errors import DexbridgeError
@@ -19,7 +21,7 @@ from models.errors import DexbridgeError
 BUNDLE_PREFIX = b"#bundle\0"
 IMMEDIATELY = 0.0  # the time of a message to run on arrival (time tag 1, or a plain message)
 MAX_DEPTH = 4  # bundles inside bundles
-MAX_ELEMENTS = 512  # bundle elements (messages and bundles) in one packet: a whole voice is 155 messages
+MAX_ELEMENTS = 128  # bundle elements (messages and bundles) in one packet
 SUPPORTED_TYPES = "ifdhsbTFNmt"  # the type letters decoded; any other refuses the message
 _NTP_TO_UNIX_S = 2_208_988_800  # seconds from 1900-01-01 (NTP) to 1970-01-01 (Unix)
 _INT32 = struct.Struct(">i")
@@ -78,6 +80,35 @@ def decode_packet(data: bytes, *, max_depth: int = MAX_DEPTH, max_elements: int 
         address, args = decode_message(data, 0, len(data))
         return [DecodedMessage(IMMEDIATELY, address, args)]
     raise OscPacketError("neither a message (starts with '/') nor a bundle (starts with '#bundle')")
+
+
+def encode_message(address: str, args: Sequence[str | int | float | bytes], types: str) -> bytes:
+    """Build one OSC message with explicit type letters (``"ii"``, ``"sf"``, ``"b"``; the last letter repeats).
+
+    Raises:
+        ValueError: a letter other than i, f, s, b, or a value that does not fit its type.
+    """
+    letters = "".join(types[min(position, len(types) - 1)] for position in range(len(args)))
+    parts = [_encode_string(address), _encode_string("," + letters)]
+    try:
+        for letter, value in zip(letters, args, strict=True):
+            if letter in "if":
+                parts.append(_FIXED[letter].pack(value))
+            elif letter == "s":
+                parts.append(_encode_string(str(value)))
+            elif letter == "b":
+                blob = bytes(value)  # type: ignore[arg-type]
+                parts.append(_INT32.pack(len(blob)) + blob + b"\0" * (-len(blob) % 4))
+            else:
+                raise ValueError(f"{address}: type letter {letter!r} cannot be sent (use i, f, s, b)")
+    except struct.error as exc:
+        raise ValueError(f"{address}: {exc}") from None
+    return b"".join(parts)
+
+
+def _encode_string(text: str) -> bytes:
+    raw = text.encode("utf-8")
+    return raw + b"\0" * (4 - len(raw) % 4)
 
 
 def decode_message(data: bytes, start: int, end: int) -> tuple[str, tuple[OscArg, ...]]:

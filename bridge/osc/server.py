@@ -21,6 +21,7 @@ import collections
 import contextlib
 import difflib
 import errno
+import functools
 import logging
 import math
 import socket
@@ -31,11 +32,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pythonosc import slip
-from pythonosc.osc_message_builder import OscMessageBuilder
 
 from bridge.osc.allow import AllowList
 from bridge.osc.namespace import OSC_REPLIES, OscValue, Route
-from bridge.osc.packet import IMMEDIATELY, OscPacketError, OscTypeError, decode_packet
+from bridge.osc.packet import IMMEDIATELY, OscPacketError, OscTypeError, decode_packet, encode_message
 from models.errors import DexbridgeError
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ _BUNDLE_HEADER = b"#bundle\0" + (1).to_bytes(8, "big")  # time tag 1 = immediate
 _LENGTH = struct.Struct("!I")
 REFUSED_LOG_INTERVAL_S = 60.0  # a stranger's packets are logged once a minute per address, never per packet
 REFUSED_PEERS_KEPT = 256  # addresses counted one by one; more (a spoofed flood) count together as "other"
+_SUGGEST_UP_TO = 64  # characters of an unknown address for which a close one is suggested
 MAX_SCHEDULED = 1024  # future-dated messages held at once, all clients together; more are refused
 REFUSAL_LOG_BURST = 10  # refusals logged per client address per interval; the rest are counted, then summed up
 REFUSAL_LOG_INTERVAL_S = 10.0
@@ -87,14 +88,6 @@ class OscRequest:
 
 
 Handler = Callable[[OscRequest], None]
-
-
-def encode_message(address: str, args: Sequence[OscValue], types: str) -> bytes:
-    """Build one OSC message with explicit type letters (``"ii"``, ``"sf"``, ``"b"``; one letter repeats)."""
-    builder = OscMessageBuilder(address)
-    for position, value in enumerate(args):
-        builder.add_arg(value, types[min(position, len(types) - 1)])
-    return builder.build().dgram
 
 
 def encode_reply(address: str, *args: OscValue) -> bytes:
@@ -198,6 +191,8 @@ class OscServer:
         self._refusal_log = _RefusalLog()
         self._scheduled: set[asyncio.TimerHandle] = set()
         self._accepting = True
+        # a bundle repeats an unknown address many times: its suggestion (difflib, slow) is made once
+        self._unknown_address = functools.lru_cache(maxsize=256)(functools.partial(_unknown_address, routes=routes))
 
     @property
     def port(self) -> int:
@@ -355,7 +350,7 @@ class OscServer:
         self.stats["messages"] += 1
         route = self.routes.get(address)
         if route is None:
-            self.refuse(peer, OscAddressError(_unknown_address(address, self.routes)), address)
+            self.refuse(peer, OscAddressError(self._unknown_address(address)), address)
             return
         try:
             self.handler(OscRequest(address, route.check(params), peer))
@@ -516,9 +511,10 @@ class _SlipFrames:
 
 
 def _unknown_address(address: str, routes: Mapping[str, Route]) -> str:
-    close = difflib.get_close_matches(address, list(routes), n=1)
+    # difflib's cost grows with the square of the length: only an address as short as ours gets a suggestion
+    close = difflib.get_close_matches(address, list(routes), n=1) if len(address) <= _SUGGEST_UP_TO else []
     hint = f"; did you mean {close[0]}?" if close else ""
-    return f"unknown address {address!r}: not in the /dexbridge namespace (README 'OSC namespace'){hint}"
+    return f"unknown address {address[:80]!r}: not in the /dexbridge namespace (README 'OSC namespace'){hint}"
 
 
 def _bind_error(error: OSError, host: str, port: int, protocol: str) -> OscPortError:
