@@ -1,13 +1,18 @@
-"""When the synth gets the whole voice again without being asked: its port reopened, a new connection
-to our virtual port, or an idle refresh (``--resync-s``).
+"""When the synth gets the whole voice again without being asked: its port reopened or connected
+again, a new connection to our virtual port, or an idle refresh (``--resync-s``).
 
 In ``param`` and ``cc`` modes the daemon sends only what changed, so a synth that restarted holds
 the wrong voice until told everything. :class:`OutputWatch` checks the output port every
 ``interval_s``: a named port that vanished is dropped (reported once) and reopened when it comes
-back; on JACK, a new connection to a ``virtual:`` port is seen through the JACK API (the
-JACK-Client package; rtmidi cannot see connections). Either way ``resend`` sends the whole voice
-the way the active modes would. ALSA and CoreMIDI connections to a virtual port are not seen:
-there ``/dexbridge/resync`` or ``--resync-s`` bring a synth back in step.
+back. A name is not a port: on JACK a synth that restarts under the same name between two checks
+(Dexed reloaded, a host restarted) has lost our connection while its name is still listed, so the
+connection itself is checked and made again (:meth:`MidiOutput.reconnect`); and a new connection to
+a ``virtual:`` port is seen too. Both go through the JACK API (the JACK-Client package; rtmidi
+cannot see connections). Either way ``resend`` sends the whole voice the way the active modes
+would. On ALSA and CoreMIDI connections are not seen: a named port is checked by name only, and
+connections to a virtual port go unnoticed; there ``/dexbridge/resync`` or ``--resync-s`` bring a
+synth back in step. :func:`unreached_port` tells ``/dexbridge/resync`` when the named port is not
+connected, so it does not claim a voice reached a synth that is gone.
 """
 
 from __future__ import annotations
@@ -16,11 +21,12 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bridge.daemon.midi_out import MidiOut
-from bridge.midi.ports import VIRTUAL_PREFIX, MidiOutput, MidiPortError
+from bridge.daemon.settings import Settings
+from bridge.midi.ports import VIRTUAL_PREFIX, MidiOutput, MidiPortError, jack_client
 from bridge.sinks import MidiPortSink
 
 logger = logging.getLogger(__name__)
@@ -64,7 +70,7 @@ class OutputWatch:
                 self._connections.close()
 
     async def check(self) -> None:
-        """One check: new connections on a virtual port; a named port vanished or back."""
+        """One check: new connections on a virtual port; a named port vanished, back, or connected again."""
         if self._connections is not None:
             new = self._connections.new_peers()
             if new:
@@ -72,12 +78,10 @@ class OutputWatch:
             return
         if self.virtual:
             return
-        sink = self._sink()
+        sink = _port_sink(self.midi_out)
         if sink is not None:
-            try:
-                sink.output.check()
-            except MidiPortError as exc:
-                self.midi_out.drop(sink, exc)
+            if _reconnected(self.midi_out, sink):
+                self.resend(f"MIDI output {sink.output.name!r} connected again (it restarted)")
             return
         try:
             output = await asyncio.to_thread(lambda: MidiOutput(self.spec, self.api, per_period=self.per_period))
@@ -87,8 +91,40 @@ class OutputWatch:
         logger.info("midi_out.reopened port=%s", output.name)
         self.resend(f"MIDI output {output.name!r} is back")
 
-    def _sink(self) -> MidiPortSink | None:
-        return next((sink for sink in self.midi_out.sinks if isinstance(sink, MidiPortSink)), None)
+
+def _port_sink(midi_out: MidiOut) -> MidiPortSink | None:
+    return next((sink for sink in midi_out.sinks if isinstance(sink, MidiPortSink)), None)
+
+
+def _reconnected(midi_out: MidiOut, sink: MidiPortSink) -> bool:
+    """Whether ``sink``'s port had lost its connection and has it again (:meth:`MidiOutput.reconnect`);
+    a port that vanished, or cannot be connected again, is dropped from ``midi_out`` (reported once)."""
+    try:
+        return sink.output.reconnect()
+    except MidiPortError as exc:
+        midi_out.drop(sink, exc)
+        return False
+
+
+def unreached_port(settings: Settings, outputs: Sequence[object]) -> str | None:
+    """Why what is sent now would not reach the named ``--midi-out`` port, in words ("MIDI output ...
+    is not connected"), or None when it would (or no named port is used). A connection JACK dropped
+    is made again first; a port that vanished is dropped (reported once) and reopened by
+    :class:`OutputWatch` when it is back.
+
+    A virtual port counts as reached, and so does a named port on ALSA or CoreMIDI while its name is
+    listed: their connections are not seen.
+    """
+    spec = settings.midi_out
+    if spec is None or "midi" not in settings.sink or spec.startswith(VIRTUAL_PREFIX):
+        return None
+    for midi_out in (output for output in outputs if isinstance(output, MidiOut)):
+        sink = _port_sink(midi_out)
+        if sink is not None:
+            _reconnected(midi_out, sink)
+        if _port_sink(midi_out) is None:
+            return f"MIDI output {spec!r} is not connected"
+    return None
 
 
 class _JackConnections:
@@ -103,10 +139,8 @@ class _JackConnections:
     def open(cls, virtual_name: str) -> _JackConnections | None:
         """A watcher, or None (logged) when the JACK-Client package or the server is unavailable."""
         try:
-            import jack
-
-            client = jack.Client("dexbridge-watch", no_start_server=True)
-        except Exception as exc:  # no libjack, no server: connections cannot be seen, resync still can
+            client = jack_client("dexbridge-watch")
+        except MidiPortError as exc:  # connections cannot be seen, resync still can
             logger.info("midi_out.connections_unseen reason=%s (use /dexbridge/resync or --resync-s)", exc)
             return None
         return cls(client, f"^dexbridge[^:]*:{re.escape(virtual_name)}$")

@@ -7,6 +7,12 @@ ports raise :class:`MidiPortError` when the port is gone instead of failing late
 Ports only move bytes: messages are built by :mod:`bridge.midi.sysex`, :mod:`bridge.midi.cc_map`
 and :func:`all_notes_off_messages`.
 
+A name is not a port: on JACK, rtmidi connects our output to the named port once, and JACK drops
+that connection when the port's client goes; a synth that comes back under the same name (Dexed
+reloaded, a host restarted), however fast, is connected to nothing while its name is listed again.
+So on JACK a named output also keeps a JACK client of its own (the JACK-Client package, through
+:func:`jack_client`) that sees the connection, and :meth:`MidiOutput.reconnect` makes it again.
+
 Input never runs Python on the MIDI system's thread. rtmidi calls a Python callback from JACK's
 process thread, which must then take the GIL once per event: under load (inference, a busy
 loop) it was still reading a period's events when the sender's next cycle reset that buffer, and
@@ -23,11 +29,13 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import rtmidi
 
@@ -202,6 +210,85 @@ def _open(port: rtmidi.MidiIn | rtmidi.MidiOut, spec: str, direction: str) -> st
         raise
 
 
+def jack_client(name: str) -> Any:
+    """A client of the running JACK server through the JACK-Client package (``jack.Client``), to see
+    what rtmidi cannot: connections and ports. Close it when done.
+
+    Raises:
+        MidiPortError: no JACK-Client package, no libjack, or no server running.
+    """
+    try:
+        import jack
+
+        return jack.Client(name, no_start_server=True)
+    except Exception as exc:  # ImportError, OSError (no libjack), jack.JackOpenError (no server)
+        raise MidiPortError(f"cannot open a JACK client to see connections ({exc})") from exc
+
+
+_RTMIDI_OUTPUTS = f"^{re.escape(CLIENT_NAME)}(-[0-9]+)?:{re.escape(CLIENT_NAME)}$"
+"""The JACK ports our named outputs write through: rtmidi's client (``dexbridge``, ``dexbridge-01`` when
+taken) and the port it registers (``dexbridge``)."""
+
+
+class _JackLink:
+    """The JACK connection from our output port to the named port, seen and made again through a
+    JACK client of our own (rtmidi cannot see connections).
+
+    Args:
+        client: a ``jack.Client`` (closed by :meth:`close`).
+        ours: our output port's full JACK name.
+        target: the named port's full JACK name.
+    """
+
+    def __init__(self, client: Any, ours: str, target: str) -> None:
+        self.client = client
+        self.ours = ours
+        self.target = target
+
+    @staticmethod
+    def ports(client: Any) -> set[str]:
+        """The output ports rtmidi registered for named outputs, in any process (see :meth:`find`)."""
+        return {port.name for port in client.get_ports(_RTMIDI_OUTPUTS, is_midi=True, is_output=True)}
+
+    @classmethod
+    def find(cls, client: Any, before: set[str], target: str) -> _JackLink:
+        """The link of the output port that appeared since ``before`` and is connected to ``target``.
+
+        Raises:
+            MidiPortError: no such port, or several (another process opened one at the same moment).
+        """
+        new = [cls(client, name, target) for name in sorted(cls.ports(client) - before)]
+        ours = [link for link in new if link.connected()]
+        if len(ours) != 1:
+            raise MidiPortError(f"cannot tell our JACK port to {target!r} among {[link.ours for link in new] or 'none'}")
+        return ours[0]
+
+    def connected(self) -> bool:
+        """Whether our port is connected to the named port.
+
+        Raises:
+            MidiPortError: our port is gone (the JACK server stopped).
+        """
+        try:
+            return self.target in {port.name for port in self.client.get_all_connections(self.ours)}
+        except Exception as exc:  # jack.JackError
+            raise MidiPortError(f"MIDI output {self.target!r}: cannot see its JACK connection ({exc})") from exc
+
+    def connect(self) -> None:
+        """Connect our port to the named port.
+
+        Raises:
+            MidiPortError: JACK refused (either port is gone).
+        """
+        try:
+            self.client.connect(self.ours, self.target)
+        except Exception as exc:  # jack.JackError
+            raise MidiPortError(f"MIDI output {self.target!r}: cannot connect {self.ours!r} to it ({exc})") from exc
+
+    def close(self) -> None:
+        self.client.close()
+
+
 def all_notes_off_messages(channels: Iterable[int] = range(16), *, sound_off: bool = False) -> list[bytes]:
     """Sustain off then all-notes-off (CC 64 = 0, CC 123 = 0) on each channel; with ``sound_off``
     also all-sound-off (CC 120), which Dexed answers by cutting every note at once."""
@@ -226,7 +313,9 @@ class MidiOutput:
     """An open output port; :meth:`send` raises :class:`MidiPortError` once the port is gone.
 
     A named port is looked up again when a send fails and at most every ``check_interval_s``
-    (44 us on JACK), so a synth that quits is reported within that interval.
+    (44 us on JACK), so a synth that quits is reported within that interval. A synth that restarts
+    under the same name in between is only seen on JACK: :meth:`reconnect` (the daemon calls it
+    every half second and on ``/dexbridge/resync``) connects it again.
 
     Args:
         spec: exact name, unique substring, or ``virtual:NAME``.
@@ -243,7 +332,11 @@ class MidiOutput:
         api = resolve_api(api) if api == "auto" else api
         self._port = rtmidi.MidiOut(midi_api(api).rtmidi_api, name=CLIENT_NAME)
         self.virtual = spec.startswith(VIRTUAL_PREFIX)
-        self.name = _open(self._port, spec, "output")
+        self._link: _JackLink | None = None
+        if api == "jack" and not self.virtual:
+            self.name = self._open_linked(spec)
+        else:
+            self.name = _open(self._port, spec, "output")
         self.check_interval_s = check_interval_s
         self._checked_at = time.monotonic()
         self.closed = False
@@ -252,6 +345,27 @@ class MidiOutput:
             period_s = (jack_period_s() if api == "jack" else None) or OTHER_PERIOD_S
             self._paced = PacedWriter(self._write, per_period, period_s, name=f"dexbridge-midi-out:{self.name}")
             logger.info("midi_out.paced port=%s messages_per_period=%d period_ms=%.2f", self.name, per_period, period_s * 1000)
+
+    def _open_linked(self, spec: str) -> str:
+        """Open the named port ``spec`` on JACK and find our port's connection to it (:class:`_JackLink`);
+        where that cannot be seen (logged), :meth:`reconnect` sees nothing, as on other MIDI systems."""
+        try:
+            client = jack_client(f"{CLIENT_NAME}-link")
+        except MidiPortError as exc:
+            logger.info("midi_out.connection_unseen port=%s reason=%s (use /dexbridge/resync or --resync-s)", spec, exc)
+            return _open(self._port, spec, "output")
+        try:
+            before = _JackLink.ports(client)
+            name = _open(self._port, spec, "output")
+        except BaseException:
+            client.close()
+            raise
+        try:
+            self._link = _JackLink.find(client, before, name)
+        except MidiPortError as exc:
+            client.close()
+            logger.info("midi_out.connection_unseen port=%s reason=%s (use /dexbridge/resync or --resync-s)", name, exc)
+        return name
 
     def __enter__(self) -> MidiOutput:
         return self
@@ -300,6 +414,26 @@ class MidiOutput:
             raise MidiPortError(f"MIDI output {self.name!r} vanished (the synth quit or the device was unplugged); "
                                 "reconnect it and restart, or pick another port")
 
+    def reconnect(self) -> bool:
+        """Connect our port to the named port again if JACK dropped the connection (the synth behind
+        it restarted under the same name, however fast, or was disconnected by hand).
+
+        Returns True when it did: the synth holds nothing sent before, send it the whole voice. False
+        when the connection stands, and always for a virtual port and on ALSA, CoreMIDI and WinMM (or
+        without the JACK-Client package), where connections are not seen: there a synth that restarts
+        between two checks under the very same port name goes unnoticed (``/dexbridge/resync`` or
+        ``--resync-s`` bring it back in step).
+
+        Raises:
+            MidiPortError: the named port vanished, or the connection cannot be made again.
+        """
+        self.check()
+        if self._link is None or self._link.connected():
+            return False
+        self._link.connect()
+        logger.info("midi_out.reconnected port=%s from=%s", self.name, self._link.ours)
+        return True
+
     def all_notes_off(self, channels: Iterable[int] = range(16)) -> None:
         """Release every held note on ``channels`` (sustain off, then CC 123).
 
@@ -318,6 +452,8 @@ class MidiOutput:
                 self._paced.close()
             self._port.close_port()
             self._port.delete()
+            if self._link is not None:
+                self._link.close()
 
 
 class MidiInput:

@@ -121,6 +121,33 @@ async def test_a_vanished_port_raises_a_typed_error_naming_it(jack: str) -> None
         output.send(bytes([0x80, 60, 0]))
 
 
+async def test_a_port_restarted_under_its_name_is_connected_again(jack: str) -> None:
+    """The named port's client goes and a new one registers the same name at once: JACK dropped our
+    connection and the name is listed again; reconnect() sees it, connects, and messages arrive."""
+    name = _unique("restarting")
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    target = MidiInput(f"virtual:{name}", queue.put_nowait, api="jack")
+    output = MidiOutput(name, "jack")
+    try:
+        assert output.reconnect() is False, "connected since it opened"
+        target.close()
+        target = MidiInput(f"virtual:{name}", queue.put_nowait, api="jack")
+        output.check()  # the name alone says nothing is wrong
+        assert output.reconnect() is True
+        assert output.reconnect() is False
+        note = bytes([0x90, 60, 100])
+        output.send(note)
+        assert await asyncio.wait_for(queue.get(), TIMEOUT_S) == note
+        target.close()
+        with pytest.raises(MidiPortError, match=f"MIDI output '.*{name}' vanished"):
+            for _ in range(50):  # JACK unregisters the port asynchronously
+                output.reconnect()
+                await asyncio.sleep(0.02)
+    finally:
+        output.close()
+        target.close()
+
+
 def test_missing_and_virtual_names_are_checked(jack: str) -> None:
     with pytest.raises(MidiPortError, match="no MIDI output port matches 'no-such-synth-xyz'"):
         MidiOutput("no-such-synth-xyz", "jack")

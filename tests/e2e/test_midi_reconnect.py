@@ -1,0 +1,132 @@
+"""A synth behind a named ``--midi-out`` port that restarts faster than the daemon looks (Dexed
+reloaded, a host restarted): JACK drops the daemon's connection when the synth's port goes, and a
+new port of the same name is not connected to anything. Through a real JACK server, the daemon must
+connect again and send the whole voice, unasked and on ``/dexbridge/resync``, and
+``/dexbridge/resync`` must say so when the voice reached no port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import pytest
+import rtmidi
+from daemon_harness import daemon_settings, run_daemon
+from osc_client import OscClient
+
+from bridge.daemon.lifecycle import Daemon
+from bridge.midi.sysex import encode_voice_dump
+from engine.runtime import Engine
+
+pytestmark = pytest.mark.jack
+TIMEOUT_S = 5.0
+
+
+def _start_synth(name: str) -> rtmidi.MidiIn:
+    """A synth's MIDI input, holding nothing yet: a new JACK client with an input port ``name``."""
+    port = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="dexbridge-synth", queue_size_limit=16384)
+    port.ignore_types(sysex=False, timing=True, active_sense=True)
+    port.open_virtual_port(name)
+    return port
+
+
+def _stop_synth(port: rtmidi.MidiIn) -> None:
+    port.close_port()
+    port.delete()
+
+
+async def _received(port: rtmidi.MidiIn, timeout_s: float = TIMEOUT_S, quiet_s: float = 0.3) -> list[bytes]:
+    """What arrives within ``timeout_s``; once something has, until nothing more has for ``quiet_s``."""
+    loop = asyncio.get_running_loop()
+    messages: list[bytes] = []
+    deadline = loop.time() + timeout_s
+    while loop.time() < deadline:
+        if (message := port.get_message()) is not None:
+            messages.append(bytes(message[0]))
+            deadline = loop.time() + quiet_s
+        else:
+            await asyncio.sleep(0.005)
+    return messages
+
+
+@dataclass
+class Rig:
+    """A daemon in dump mode sending to the synth's port by name, and an OSC client of it."""
+
+    daemon: Daemon
+    client: OscClient
+    name: str
+    synth: rtmidi.MidiIn | None
+
+    def stop_synth(self) -> None:
+        """The synth quits: its port goes with its JACK client."""
+        if self.synth is not None:
+            _stop_synth(self.synth)
+            self.synth = None
+
+    def start_synth(self) -> rtmidi.MidiIn:
+        """The synth starts (again) under the same port name, holding nothing."""
+        self.synth = _start_synth(self.name)
+        return self.synth
+
+    def whole_voice(self) -> bytes:
+        assert self.daemon.session is not None
+        return encode_voice_dump(self.daemon.session.state.voice)
+
+
+@asynccontextmanager
+async def _rig(tiny_engine: Engine) -> AsyncIterator[Rig]:
+    name = f"restarting-{os.getpid()}"
+    settings = daemon_settings(mode=("dump",), sink=("midi",), midi_out=name, midi_api="jack")
+    synth = _start_synth(name)
+    try:
+        async with run_daemon(settings, tiny_engine) as daemon:
+            rig = Rig(daemon, await OscClient().open("127.0.0.1", daemon.osc_port), name, synth)
+            try:
+                assert await _received(synth) == [rig.whole_voice()], "the voice sent when the port opened"
+                yield rig
+            finally:
+                rig.client.close()
+                synth = rig.synth
+    finally:
+        if synth is not None:
+            _stop_synth(synth)
+
+
+async def test_a_synth_restarted_between_two_checks_gets_the_whole_voice_unasked(jack: str, tiny_engine: Engine) -> None:
+    """The name never leaves the port list, yet the new synth is connected again and sent the voice, each time."""
+    async with _rig(tiny_engine) as rig:
+        for _ in range(2):
+            rig.stop_synth()
+            synth = rig.start_synth()
+            assert await _received(synth) == [rig.whole_voice()]
+
+
+async def test_resync_right_after_a_restart_reaches_the_new_synth(jack: str, tiny_engine: Engine) -> None:
+    """``/dexbridge/done`` means the new synth got the voice, even before the half-second check."""
+    async with _rig(tiny_engine) as rig:
+        rig.stop_synth()
+        synth = rig.start_synth()
+        rig.client.send("/dexbridge/resync")
+        assert (await rig.client.until("/dexbridge/done"))[0] == "/dexbridge/resync"
+        received = await _received(synth)
+        assert received and set(received) == {rig.whole_voice()}
+
+
+async def test_resync_says_the_voice_reached_no_port_while_the_synth_is_gone(jack: str, tiny_engine: Engine) -> None:
+    """No "sent whole" while the port is gone: ``/dexbridge/error`` says so, and the synth gets the voice when back."""
+    async with _rig(tiny_engine) as rig:
+        rig.client.send("/dexbridge/ping")  # errors are broadcast to clients the daemon has heard from
+        await rig.client.until("/dexbridge/pong")
+        rig.stop_synth()
+        (error,) = await rig.client.until("/dexbridge/error")
+        assert "vanished" in error
+        rig.client.send("/dexbridge/resync")
+        (error,) = await rig.client.expect("/dexbridge/error", skip=("/dexbridge/voice",))
+        assert rig.name in error and "not connected" in error and "when it is back" in error
+        synth = rig.start_synth()
+        assert await _received(synth) == [rig.whole_voice()]
