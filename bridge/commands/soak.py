@@ -4,13 +4,19 @@ The daemon runs as its own process on a JACK dummy server of the soak's own (``-
 "synth" (a JACK MIDI input that follows every message through a DX7 receiver) on its output and a
 "keyboard" on its input. Traffic, all at once: pings (reply latency), inferences from UDP blobs
 and from chunked uploads, morphs at 200 Hz between two slots, macros, bank loads, garbage
-datagrams, voice dumps and CCs on MIDI in, and every ``--flap-s`` the synth quits (its port
-vanishes) and comes back holding nothing. Every ``--check-s`` the traffic pauses and the synth must
-hold exactly the daemon's current voice (nothing lost, the reopened port resynced). Every
-``--sample-s`` the daemon's resident memory, open file descriptors and threads are read from
-``/proc``. It fails on an unanswered request, a synth out of step, a daemon that exited, or growth
-past the bounds (from the highest value of the warm-up, a fifth of the run and at most 60 s, to the
-highest after it).
+datagrams and hostile packets (a bundle element of negative size, 64 KB of empty elements, deep
+nesting, future-dated bundles, odd argument types and digits, a file name with a newline, idle and
+half-sent TCP connections), voice dumps and CCs on MIDI in, and every ``--flap-s`` the synth quits
+(its port vanishes) and comes back holding nothing, after 2 s or, every other time, after 0.2 s.
+Every ``--check-s`` the traffic pauses and the synth must hold exactly the daemon's current voice
+(nothing lost, the reopened port resynced). Every ``--sample-s`` the daemon's resident memory,
+open file descriptors and threads are read from ``/proc``.
+
+It fails on an unanswered request, a synth out of step, a daemon that exited, a traceback in the
+daemon's log, more open file descriptors at the end than at the warm-up's high, or growth past the
+bounds (from the highest value of the warm-up, a fifth of the run and at most 60 s, to the highest
+after it). The JACK server runs real-time where this user may, as performers run it: without it,
+at 64 or 128 frames a busy machine cuts JACK cycles short and MIDI is lost between clients.
 """
 
 from __future__ import annotations
@@ -37,8 +43,8 @@ from typing import Any
 from bridge.commands.argtypes import at_least
 
 DEFAULT_MINUTES = 10.0
-BOUNDS = {"rss_mib": 64.0, "fds": 8, "threads": 4}
-"""Growth allowed from the highest value of the warm-up to the highest after it."""
+BOUNDS = {"rss_mib": 20.0, "fds": 8, "threads": 4}
+"""Growth allowed from the highest value of the warm-up to the highest after it (``--rss-growth-mib`` sets the first)."""
 REPLY_TIMEOUT_S = {"ping": 5.0, "infer": 60.0, "upload": 60.0, "bank": 10.0}
 SAMPLE_RATE = 22_050
 WATCHDOG_GRACE_S = 180.0
@@ -109,6 +115,7 @@ class Soak:
         self.receiver: Any = None
         self.tag = f"soak{os.getpid()}"
         self.unreachable = 0  # datagrams the network refused while the daemon served
+        self.end_sample: dict[str, float] | None = None  # after the traffic stopped, before the daemon does
 
     # -- the daemon and its MIDI peers -------------------------------------------------------------
     def open_synth(self) -> None:
@@ -220,13 +227,16 @@ class Soak:
                 client.send("/dexbridge/ping")  # broadcasts go to every client the daemon has heard from
             await self.prepare(*clients["control"])
             began = time.monotonic()
-            tasks = [asyncio.create_task(coroutine) for coroutine in self.traffic(clients, keys)]
+            tasks = [asyncio.create_task(coroutine) for coroutine in self.traffic(clients, keys, osc_port)]
             try:
                 await self.watch(began, *clients["watch"])
             finally:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
+                await asyncio.sleep(1.0)  # the daemon closes the connections the traffic held
+                if self.proc is not None and self.proc.poll() is None:
+                    self.end_sample = {"t": round(time.monotonic() - began, 1), **_proc_sample(self.proc.pid)}
                 self.unreachable = sum(replies.unreachable for _, replies in clients.values())
                 self.stop_daemon()
                 keys.close_port()
@@ -254,7 +264,7 @@ class Soak:
             client.send("/dexbridge/morph/slot", slot, index)
         await asyncio.sleep(0.5)
 
-    def traffic(self, clients: dict[str, tuple[Any, _Replies]], keys: Any) -> list[Awaitable[None]]:
+    def traffic(self, clients: dict[str, tuple[Any, _Replies]], keys: Any, osc_port: int) -> list[Awaitable[None]]:
         from bridge.midi.sysex import encode_voice_dump
         from bridge.midi.syxfile import read_syx_voices
 
@@ -277,6 +287,14 @@ class Soak:
                                      b"/dexbridge/infer/blob\x00\x00\x00,bi\x00\x00\x00\x00\x00\xff\xff\xff"])
             transport.sendto(payload)
             self.counts["garbage"] += 1
+
+        def hostile() -> Awaitable[None] | None:
+            name, payload = random.choice(HOSTILE_DATAGRAMS)
+            self.counts[f"hostile: {name}"] += 1
+            if name in ("idle TCP", "half-sent TCP frame"):
+                return self.hold_tcp(osc_port, payload)
+            garbage[0]._transport.sendto(payload)
+            return None
 
         def midi_in() -> None:
             keys.send_message(encode_voice_dump(random.choice(voices)))
@@ -314,14 +332,31 @@ class Soak:
 
         return [self.every(0.25, pinged, pauses=False), self.every(4.0, blob), self.every(10.0, one_upload),
                 self.every(1 / 200, morph), self.every(0.1, macro), self.every(15.0, bank), self.every(0.2, junk),
+                self.every(1.0, hostile),
                 self.every(2.0, midi_in), self.every(0.05, cc), self.every(self.args.flap_s, self.flap),
                 self.every(0.01, self.follow_synth, pauses=False)]
 
+    async def hold_tcp(self, osc_port: int, first_bytes: bytes) -> None:
+        """A TCP client that sends ``first_bytes`` (nothing, or the start of a frame), then goes quiet for
+        a while; the daemon's timeouts, not the client, decide when the connection ends."""
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", osc_port)
+        except OSError as exc:
+            self.failures.append(f"a TCP connection to the daemon failed: {exc}")
+            return
+        try:
+            writer.write(first_bytes)
+            with contextlib.suppress(TimeoutError, OSError):
+                await asyncio.wait_for(reader.read(), 20.0)
+        finally:
+            writer.close()
+
     async def flap(self) -> None:
-        """The synth quits (its port vanishes) and comes back two seconds later holding nothing."""
+        """The synth quits (its port vanishes) and comes back holding nothing: 2 s later, or every other
+        time 0.2 s later (a host that restarts fast)."""
         self.follow_synth()
         self.close_synth()
-        await asyncio.sleep(2.0)
+        await asyncio.sleep(0.2 if self.counts["flap"] % 2 else 2.0)
         self.open_synth()
         self.counts["flap"] += 1
 
@@ -402,27 +437,71 @@ class Soak:
         warm = ({key: max(s[key] for s in warm_up) for key in ("rss_mib", "fds", "threads")} | {"t": warm_t}
                 if warm_up else None)
         growth = {}
+        bounds = BOUNDS | {"rss_mib": self.args.rss_growth_mib}
         if warm is not None and later:
-            for key, bound in BOUNDS.items():
+            for key, bound in bounds.items():
                 growth[key] = round(max(s[key] for s in later) - warm[key], 1)
                 if growth[key] > bound:
                     self.failures.append(f"{key} grew by {growth[key]:g} past its warm-up high (bound {bound})")
+        if self.end_sample is not None and warm is not None and self.end_sample["fds"] > warm["fds"]:
+            self.failures.append(f"{self.end_sample['fds']:g} file descriptors open once the traffic stopped, "
+                                 f"{warm['fds']:g} at the warm-up high")
+        tracebacks = (self.folder / "daemon.log").read_text(errors="replace").count("Traceback")
+        if tracebacks:
+            self.failures.append(f"{tracebacks} traceback(s) in the daemon's log")
         if self.unreachable:
             self.failures.append(f"the network said {self.unreachable} times that the daemon's OSC port did not answer")
         for kind, tally in self.tallies.items():
             if tally.sent - tally.answered:
                 self.failures.append(f"{kind}: {tally.sent - tally.answered} of {tally.sent} unanswered")
-        result = {"minutes": round(elapsed / 60, 2), "period": self.args.period,
+        result = {"minutes": round(elapsed / 60, 2), "period": self.args.period, "realtime": self.args.realtime,
                   "requests": {kind: tally.summary() for kind, tally in self.tallies.items()},
                   "traffic": dict(self.counts), "checks": {"passed": sum(self.checks), "total": len(self.checks)},
                   "first": self.samples[0] if self.samples else None, "warm": warm,
-                  "last": self.samples[-1] if self.samples else None, "growth": growth, "bounds": BOUNDS,
+                  "last": self.samples[-1] if self.samples else None, "end": self.end_sample, "growth": growth, "bounds": bounds,
                   "samples": self.samples,
                   "failures": self.failures, "daemon_log": str(self.folder / "daemon.log")}
         if self.args.json is not None:
             self.args.json.write_text(json.dumps(result, indent=2))
         print(_words(result))
         return 1 if self.failures else 0
+
+
+def _nested_bundles(depth: int) -> bytes:
+    packet = b"/dexbridge/ping\0,\0\0\0"
+    for _ in range(depth):
+        packet = b"#bundle\0" + (1).to_bytes(8, "big") + len(packet).to_bytes(4, "big") + packet
+    return packet
+
+
+def _future_bundle(count: int) -> bytes:
+    from bridge.osc.packet import encode_message
+
+    message = encode_message("/dexbridge/status", (), "")
+    ntp = int((time.time() + 2_208_988_800 + 5.0) * 2**32)
+    return b"#bundle\0" + ntp.to_bytes(8, "big") + (len(message).to_bytes(4, "big") + message) * count
+
+
+def _hostile_datagrams() -> list[tuple[str, bytes]]:
+    """What a hostile or clumsy client sends: (name, bytes); the TCP ones are the first bytes sent."""
+    from bridge.osc.packet import encode_message
+
+    empty = b"#bundle\0" + (1).to_bytes(8, "big")
+    return [
+        ("negative element", bytes.fromhex("2362756e646c65000000000000000001fffffffc")),
+        ("64 KB of empty elements", empty + ((16).to_bytes(4, "big") + empty) * 3_000),
+        ("nested 20 deep", _nested_bundles(20)),
+        ("future-dated bundle", _future_bundle(100)),
+        ("time tag argument", b"/dexbridge/voice/load\0\0\0,t\0\0" + bytes(8)),
+        ("superscript digit", encode_message("/dexbridge/infer/takes", ["x.wav:\u00b2"], "s")),
+        ("5 000-digit upload id", encode_message("/dexbridge/infer/takes", ["upload:" + "9" * 5_000], "s")),
+        ("newline in a file name", encode_message("/dexbridge/voice/load", ["x.syx\ndaemon.ready forged"], "s")),
+        ("idle TCP", b""),
+        ("half-sent TCP frame", (1 << 20).to_bytes(4, "big") + bytes(4096)),
+    ]
+
+
+HOSTILE_DATAGRAMS = _hostile_datagrams()
 
 
 def now_s(began: float) -> float:
@@ -446,7 +525,8 @@ def _free_udp_port() -> int:
 
 
 def _words(result: dict[str, Any]) -> str:
-    lines = [f"soak: {result['minutes']} min at a {result['period']}-frame JACK period"]
+    lines = [f"soak: {result['minutes']} min at a {result['period']}-frame JACK period, "
+             f"JACK {'real-time' if result['realtime'] else 'not real-time'}"]
     for kind, tally in result["requests"].items():
         lines.append(f"  {kind:<7} sent {tally['sent']:5d}  answered {tally['answered']:5d}  refused {tally['refused']:3d}  "
                      f"p50 {tally['p50_ms']} ms  p99 {tally['p99_ms']} ms  max {tally['max_ms']} ms")
@@ -454,7 +534,8 @@ def _words(result: dict[str, Any]) -> str:
     lines.append(f"  traffic: {traffic}")
     lines += [f"  refused: {count} x {kind}" for kind, count in result["traffic"].items() if "refused" in kind]
     lines.append(f"  synth in step: {result['checks']['passed']} of {result['checks']['total']} checks")
-    labels = {"first": "first sample at", "warm": "warm-up high to", "last": "last sample at"}
+    labels = {"first": "first sample at", "warm": "warm-up high to", "last": "last sample at",
+              "end": "traffic stopped at"}
     for name, label in labels.items():
         if result[name]:
             sample = result[name]
@@ -468,7 +549,14 @@ def _words(result: dict[str, Any]) -> str:
 
 def _soak(args: argparse.Namespace) -> int:
     from bridge.commands.librarian import bundled_bank_path
-    from bridge.midi.jack_server import dummy_jack_server
+    from bridge.midi.jack_server import dummy_jack_server, realtime_allowed
+
+    if args.realtime is None:
+        args.realtime = realtime_allowed()
+        if not args.realtime and args.period < 256:
+            print(f"soak: JACK cannot run real-time for this user, so at {args.period} frames a busy machine may cut its "
+                  "cycles short and lose MIDI between clients (checks out of step); give the user real-time rights "
+                  "(the audio group) or use --period 256", file=sys.stderr)
 
     with tempfile.TemporaryDirectory(prefix="dexbridge-soak-") as tmp, \
             dummy_jack_server(args.period, name=f"dxsoak{os.getpid() % 1_000_000}", realtime=args.realtime) as server:
@@ -494,8 +582,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--minutes", type=float, default=DEFAULT_MINUTES, help=f"how long (default {DEFAULT_MINUTES:g})")
     parser.add_argument("--period", type=int, default=256, choices=(64, 128, 256, 512, 1024),
                         help="the JACK dummy server's period in frames (default 256)")
-    parser.add_argument("--realtime", action="store_true",
-                        help="run the JACK server real-time, as performers do (needs the right to: the audio group or root)")
+    parser.add_argument("--realtime", action=argparse.BooleanOptionalAction, default=None,
+                        help="run the JACK server real-time, as performers do (default: when this user may: the audio "
+                             "group or root)")
     parser.add_argument("--search-ms", type=float, default=200.0, help="the daemon's search budget per inference (default 200)")
     parser.add_argument("--checkpoint", type=Path, help="the daemon's model (default: the shipped one)")
     parser.add_argument("--check-s", type=at_least(5), default=30, metavar="S",
@@ -504,6 +593,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="the synth quits and comes back every S s (default 60)")
     parser.add_argument("--sample-s", type=at_least(1), default=5, metavar="S",
                         help="read memory, fds, threads every S s (default 5)")
+    parser.add_argument("--rss-growth-mib", type=at_least(1), default=BOUNDS["rss_mib"], metavar="MIB",
+                        help=f"fail if memory grows more past the warm-up high (default {BOUNDS['rss_mib']:g}; a run of "
+                             "seconds warms up before the caches fill: allow more)")
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="also write the figures as JSON")
     parser.add_argument("--keep-log", type=Path, metavar="FILE", help="on failure, copy the daemon's log here")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress line")

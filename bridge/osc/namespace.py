@@ -237,7 +237,8 @@ OSC_ROUTES: dict[str, Route] = _table(
           "audition the current voice on the embedded synth (velocity 100, 1 s by default)"),
     Route(f"{PREFIX}/resync", "", "",
           "send the whole current voice again the way the active modes do (a dump, all 155 parameters, every "
-          "learned CC, every host parameter) for a synth that restarted or lost messages; answers `/dexbridge/done`"),
+          "learned CC, every host parameter) for a synth that restarted or lost messages; answers `/dexbridge/done`, "
+          "or `/dexbridge/error` when the named `--midi-out` port is not connected (the voice reached no synth)"),
     Route(f"{PREFIX}/mode", "s*", "s:mode...", "set the MIDI output modes: any of `param`, `dump`, `cc`, `osc` (none = silent)"),
 )
 
