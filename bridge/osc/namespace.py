@@ -4,8 +4,9 @@
 (:func:`render_namespace_table`) and the Max patches' contract test. An argument spec is a string
 of OSC type letters (``s`` string, ``i`` int32, ``f`` float32, ``b`` blob): ``x*`` means any number
 of ``x`` (zero or more), ``[x]`` an optional trailing argument, ``(si)`` one argument of either type.
-An ``i`` is accepted where an ``f`` is expected (Max sends whole numbers as ints); NaN and infinity
-never pass.
+An ``i`` is accepted where an ``f`` is expected (Max sends whole numbers as ints), and a whole-number
+``f`` (``3.0``) or an OSC true/false (``T`` = 1, ``F`` = 0) where an ``i`` is expected (TouchOSC, Lemur
+and Max's flonum send floats); NaN and infinity never pass.
 """
 
 from __future__ import annotations
@@ -110,6 +111,14 @@ def _check_value(address: str, position: int, types: str, value: OscValue) -> Os
             return value
         if "f" in types:
             return float(value)
+    if "i" in types:  # controllers (TouchOSC, Lemur, Max's flonum, liblo's habit) send whole numbers as floats
+        if isinstance(value, bool):
+            return int(value)
+        if isinstance(value, float) and value.is_integer() and -2**31 <= value < 2**31:
+            return int(value)
+        if isinstance(value, float):
+            raise OscArgumentError(f"{address}: argument {position + 1} is {_shown(value)}; expected {_describe(types)} "
+                                   "(a whole number: 3 or 3.0)")
     if isinstance(value, str) and "s" in types:
         return value
     if isinstance(value, bytes | bytearray) and "b" in types:

@@ -61,10 +61,17 @@ async def test_ping_pong_and_checked_arguments(served: tuple[OscServer, Recorder
     client.send("/dexbridge/morph", 1, 0.5, types="if")
     client.send("/dexbridge/ping")
     await client.expect("/dexbridge/pong")
+    client.send("/dexbridge/macro", 1.0, 0.5, types="ff")  # as TouchOSC and Max's flonum send it
+    client.send("/dexbridge/program", True)
+    client.send("/dexbridge/ping")
+    await client.expect("/dexbridge/pong")
+    macro, program = recorder.requests[3], recorder.requests[4]
+    assert macro.args == (1, 0.5) and type(macro.args[0]) is int
+    assert program.args == (1,) and type(program.args[0]) is int
     morph = recorder.requests[1]
     assert morph.address == "/dexbridge/morph" and morph.args == (1.0, 0.5)
     assert isinstance(morph.args[0], float)
-    assert server.stats["messages"] == 3 and server.stats["errors"] == 0
+    assert server.stats["messages"] == 6 and server.stats["errors"] == 0
 
 
 @pytest.mark.parametrize(
@@ -77,6 +84,8 @@ async def test_ping_pong_and_checked_arguments(served: tuple[OscServer, Recorder
         (build("/dexbridge/morph", math.nan, types="f"), "/dexbridge/morph: argument 1 is nan; it must be a finite float"),
         (build("/dexbridge/latent", 0.0, math.inf, types="ff"), "/dexbridge/latent: argument 2 is inf"),
         (build("/dexbridge/macro", 1), "/dexbridge/macro: 1 argument, expected an int, then a float"),
+        (build("/dexbridge/program", 3.5),
+         "/dexbridge/program: argument 1 is a float (3.5); expected an int (a whole number: 3 or 3.0)"),
         (build("/dexbridge/infer/file", True), "/dexbridge/infer/file: argument 1 is an OSC true/false (T); expected a string"),
         (b"\x00\x01garbage\xff" * 3, "not an OSC packet (30 bytes starting"),
         (b"/dexbridge/ping\x00,ii\x00\x00\x00", "not an OSC packet"),
