@@ -56,9 +56,18 @@ class ParamSpec:
         """True for the 144 parameters the model predicts."""
         return self.kind in (Kind.NUMERICAL, Kind.CATEGORICAL)
 
+    @property
+    def label(self) -> str:
+        """The parameter as the DX7 and Dexed name it: ``OP6 EG LEVEL 2``, ``PITCH EG LEVEL 2``, ``LFO SPEED``."""
+        if self.dexed_name:
+            return self.dexed_name
+        if self.kind is Kind.NAME:
+            return f"VOICE NAME {self.index - NAME_START + 1}"
+        return "OP ON/OFF"
+
     def describe(self, value: int) -> str:
         """A diagnostic naming the parameter, the value and the valid range."""
-        return f"param {self.index} '{self.name}' = {value}, range {self.lo}..{self.hi}"
+        return f"param {self.index} {self.label} = {value}, range {self.lo}..{self.hi}"
 
 
 # Operator block, in VCED order: (suffix, hi, kind, Dexed label suffix).
@@ -274,7 +283,7 @@ def display_value(spec: ParamSpec, value: int, voice: Sequence[int] | None = Non
 
 
 def describe_change(spec: ParamSpec, value: int, voice: Sequence[int] | None = None) -> str:
-    """One parameter's value for people, with the stored value when they differ:
-    ``algorithm = 18 (VCED 17)``, ``op1_detune = -3 (VCED 4)``, ``op1_eg_rate1 = 99``."""
+    """One parameter's value for people, named as the DX7 shows it, with the stored value when they
+    differ: ``ALGORITHM = 18 (VCED 17)``, ``OP1 OSC DETUNE = -3 (VCED 4)``, ``OP1 EG RATE 1 = 99``."""
     shown = display_value(spec, value, voice)
-    return f"{spec.name} = {shown}" + ("" if shown == value else f" (VCED {value})")
+    return f"{spec.label} = {shown}" + ("" if shown == value else f" (VCED {value})")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from models.errors import InvalidVoiceError
 from models.params import (
+    BY_INDEX,
     BY_NAME,
     NAME_LENGTH,
     NAME_START,
@@ -31,7 +32,7 @@ class Clamp:
     became: int
 
     def __str__(self) -> str:
-        return f"param {self.index} '{self.name}' = {self.got} -> {self.became}"
+        return f"param {self.index} {BY_INDEX[self.index].label} = {self.got} -> {self.became}"
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,7 @@ def morph_figure(sent: Sequence[tuple[float, float]], events: Sequence[tuple[flo
     edges = [0.0, *(t for t, _, _ in events), end]  # row k holds from edges[k] to edges[k + 1]
     grid = (np.array(rows, dtype=float) - lows) / spans if shown else np.zeros((len(edges) - 1, 0))
     mesh = params.pcolormesh(edges, np.arange(len(shown) + 1), grid.T, cmap="viridis", vmin=0, vmax=1)
-    params.set_yticks(np.arange(len(shown)) + 0.5, [BY_INDEX[i].name for i in shown], fontsize=8)
+    params.set_yticks(np.arange(len(shown)) + 0.5, [BY_INDEX[i].label for i in shown], fontsize=8)
     params.invert_yaxis()
     params.set_title(f"the {len(shown)} parameters that moved most, of {len(changed)} that changed", fontsize=10)
     figure.colorbar(mesh, ax=params, label="value / its range\n(0 = lowest, 1 = highest)")

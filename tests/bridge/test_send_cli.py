@@ -57,7 +57,7 @@ async def test_send_answers_in_words_and_the_daemon_logs_each_request(
         voice_line, changes = out.splitlines()
         assert code == 0
         assert voice_line == "voice 'BRASS 3': algorithm 22, transpose C3 (Yamaha octaves: C3 = middle C), feedback 7, LFO SINE"
-        assert re.fullmatch(r"\d+ parameters changed: the name, op6_eg_rate1 = \d+, .* and \d+ more \(--all lists each\)",
+        assert re.fullmatch(r"\d+ parameters changed: the name, OP6 EG RATE 1 = \d+, .* and \d+ more \(--all lists each\)",
                             changes), changes
         assert re.fullmatch(r"voice loaded: 'BRASS 3' \(algorithm 22, transpose C3\) from brass\.syx voice 2, \d+ ms",
                             logged(caplog, "voice loaded")[-1])
@@ -69,7 +69,7 @@ async def test_send_answers_in_words_and_the_daemon_logs_each_request(
 
         code, out, _ = await dexbridge("send", *port, "--all", "/dexbridge/program", "6")
         assert code == 0 and out.startswith("voice 'PERCBRASS': algorithm 28, transpose C3")
-        assert "algorithm = 28 (VCED 27)" in out and "more (--all" not in out  # every change listed, display values
+        assert "ALGORITHM = 28 (VCED 27)" in out and "more (--all" not in out  # every change listed, display values
         assert logged(caplog, "program 6") == ["program 6: 'PERCBRASS' (algorithm 28, transpose C3) from OSC"]
 
         for slot, source in (("0", "0"), ("1", "current")):
@@ -172,5 +172,5 @@ def test_replies_in_words() -> None:
     words.line("/dexbridge/voice", (Voice.init().vced,))
     # the operator's frequency follows the voice: fine 50 on a ratio operator at coarse 1 is ratio 1.50
     assert words.lines([("/dexbridge/param", (124, 50)), ("/dexbridge/param", (134, 17))]) == [
-        "2 parameters changed: op1_fine = ratio 1.50 (VCED 50), algorithm = 18 (VCED 17)"]
+        "2 parameters changed: OP1 F FINE = ratio 1.50 (VCED 50), ALGORITHM = 18 (VCED 17)"]
     assert words.line("/dexbridge/unknown", (1, "x")) == "/dexbridge/unknown 1 'x'"

@@ -164,7 +164,7 @@ def test_dump_request_round_trip(kind: str, channel: int) -> None:
 @pytest.mark.parametrize(
     ("call", "text"),
     [
-        (lambda: encode_param_change(134, 32), "param 134 'algorithm' = 32, range 0..31"),
+        (lambda: encode_param_change(134, 32), "param 134 ALGORITHM = 32, range 0..31"),
         (lambda: encode_param_change(156, 0), "parameter 156 out of range 0..155"),
         (lambda: encode_param_change(0, 0, channel=16), "MIDI channel 16 out of range 0..15"),
         (lambda: encode_voice_dump(Voice.init(), channel=-1), "MIDI channel -1 out of range 0..15"),
@@ -200,8 +200,8 @@ MALFORMED = {
     "data": (INIT_DUMP[:50] + b"\x80" + INIT_DUMP[51:], "data", "byte 0x80 at offset 50 has its high bit set"),
     "function-group": (bytes.fromhex("F0 43 10 08 00 00 F7"), "group", "parameter group 2"),
     "index": (bytes.fromhex("F0 43 10 01 1C 00 F7"), "range", "parameter 156 out of range 0..155"),
-    "param-value": (bytes.fromhex("F0 43 10 01 06 20 F7"), "range", "param 134 'algorithm' = 32, range 0..31"),
-    "voice-value": (BAD_ALGORITHM_DUMP, "range", "param 134 'algorithm' = 40, range 0..31"),
+    "param-value": (bytes.fromhex("F0 43 10 01 06 20 F7"), "range", "param 134 ALGORITHM = 32, range 0..31"),
+    "voice-value": (BAD_ALGORITHM_DUMP, "range", "param 134 ALGORITHM = 40, range 0..31"),
 }
 
 
@@ -251,7 +251,7 @@ def test_bank_voice_out_of_range_strict_raises_lenient_reports(brass_bytes: byte
     corrupt = bytearray(brass_bytes)
     corrupt[6 + 5 * 128] = 120  # voice 5, OP6 EG rate 1: 0..99
     message = _with_checksum(corrupt)
-    text = "bank voice 5 'BRASS 5THS': param 0 'op6_eg_rate1' = 120, range 0..99"
+    text = "bank voice 5 'BRASS 5THS': param 0 OP6 EG RATE 1 = 120, range 0..99"
     with pytest.raises(SysexDecodeError, match=text) as caught:
         decode_sysex(message)
     assert (caught.value.field, caught.value.offset) == ("range", 6 + 5 * 128)

@@ -69,7 +69,7 @@ def test_clamped_voices_are_flagged_with_their_report(tmp_path: Path) -> None:
     assert _sql(tmp_path / "c.sqlite", "SELECT name, clamped, algorithm FROM voices ORDER BY id") == [
         ("BROKEN    ", 1, 31), ("CLEAN     ", 0, 0)]
     clamps = _sql(tmp_path / "c.sqlite", "SELECT clamps FROM occurrences WHERE source = 'a.syx'")
-    assert clamps == [("param 134 'algorithm' = 40 -> 31",)]
+    assert clamps == [("param 134 ALGORITHM = 40 -> 31",)]
 
 
 def test_problems_are_recorded_and_the_build_goes_on(tmp_path: Path) -> None:

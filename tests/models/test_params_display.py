@@ -55,11 +55,11 @@ def test_coarse_and_fine_follow_the_operators_mode() -> None:
 
 
 @pytest.mark.parametrize(("name", "value", "text"), [
-    ("algorithm", 17, "algorithm = 18 (VCED 17)"),
-    ("op1_detune", 4, "op1_detune = -3 (VCED 4)"),
-    ("transpose", 36, "transpose = C4 (VCED 36)"),
-    ("op3_eg_rate1", 99, "op3_eg_rate1 = 99"),
-    ("lfo_wave", 4, "lfo_wave = SINE (VCED 4)"),
+    ("algorithm", 17, "ALGORITHM = 18 (VCED 17)"),
+    ("op1_detune", 4, "OP1 OSC DETUNE = -3 (VCED 4)"),
+    ("transpose", 36, "TRANSPOSE = C4 (VCED 36)"),
+    ("op3_eg_rate1", 99, "OP3 EG RATE 1 = 99"),
+    ("lfo_wave", 4, "LFO WAVE = SINE (VCED 4)"),
 ])
 def test_a_change_in_words(name: str, value: int, text: str) -> None:
     assert describe_change(BY_NAME[name], value) == text

@@ -108,7 +108,7 @@ def test_global_block_name_transpose_and_switch() -> None:
 
 
 def test_describe_names_value_and_range() -> None:
-    assert BY_NAME["algorithm"].describe(40) == "param 134 'algorithm' = 40, range 0..31"
+    assert BY_NAME["algorithm"].describe(40) == "param 134 ALGORITHM = 40, range 0..31"
 
 
 # --- Dexed host parameters --------------------------------------------------------------------
@@ -163,8 +163,8 @@ def test_strict_voice_names_each_bad_param() -> None:
     with pytest.raises(InvalidVoiceError) as caught:
         Voice.from_values(values)
     message = str(caught.value)
-    assert "param 134 'algorithm' = 40, range 0..31" in message
-    assert "param 20 'op6_detune' = -1, range 0..14" in message
+    assert "param 134 ALGORITHM = 40, range 0..31" in message
+    assert "param 20 OP6 OSC DETUNE = -1, range 0..14" in message
     assert isinstance(caught.value, DexbridgeError) and isinstance(caught.value, ValueError)
 
 
@@ -186,7 +186,7 @@ def test_clamped_reports_each_clamp() -> None:
     )
     assert (voice[0], voice["lfo_wave"], voice[150]) == (99, 5, 0)
     assert str(report) == (
-        "param 0 'op6_eg_rate1' = 120 -> 99; param 142 'lfo_wave' = 9 -> 5; param 150 'name6' = -3 -> 0"
+        "param 0 OP6 EG RATE 1 = 120 -> 99; param 142 LFO WAVE = 9 -> 5; param 150 VOICE NAME 6 = -3 -> 0"
     )
 
 
@@ -209,7 +209,7 @@ def test_init_voice_and_helpers() -> None:
         145 + i: ord(c) for i, c in enumerate("BRASS")
     }
     assert voice.replace({134: 31})["algorithm"] == 31
-    with pytest.raises(InvalidVoiceError, match="'algorithm' = 32"):
+    with pytest.raises(InvalidVoiceError, match="ALGORITHM = 32"):
         voice.replace({134: 32})
 
 
