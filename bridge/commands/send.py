@@ -238,12 +238,15 @@ async def _send(args: argparse.Namespace, address: str, values: tuple[OscValue, 
                 raise DaemonSilent(f"no {answer} from {_where(args)} within {args.wait:g} s: is the daemon running there? "
                                    "(a daemon started with --reply-port replies to that port: pass the same --reply-port here)")
             heard = True
-            for line in words.lines(item[1]):
-                say(line)
+            shown = []
             for reply, reply_args in item[1]:
                 answered = answered or reply == answer
-                if reply == f"{PREFIX}/error":
+                if reply == f"{PREFIX}/error" and refused is None:  # said once, on stderr, by the Refused below
                     refused, answered = str(reply_args[0]) if reply_args else "", True
+                else:
+                    shown.append((reply, reply_args))
+            for line in words.lines(shown):
+                say(line)
         if not heard:
             say(f"sent {address}; it answers only with the voices it makes, and none came")
     if refused is not None:
