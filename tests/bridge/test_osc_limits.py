@@ -193,3 +193,25 @@ async def test_tcp_connections_are_capped(server: OscServer, monkeypatch: pytest
     assert await _answers_ping(again) < 1.0
     extra.close()
     again.close()
+
+
+def test_the_readme_quotes_the_limits_the_code_enforces() -> None:
+    from pathlib import Path
+
+    from bridge.osc import packet
+
+    text = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    rows = {
+        "bundle elements (messages and bundles) in one packet": f"{packet.MAX_ELEMENTS}",
+        "bundles nested in bundles": f"{packet.MAX_DEPTH} deep",
+        "a bundle's time tag": f"at most {osc_server.MAX_SCHEDULE_AHEAD_S:g} s ahead",
+        "future-dated messages waiting for their time tags, all clients": f"{osc_server.MAX_SCHEDULED:,}".replace(",", " "),
+        "open TCP connections": f"{osc_server.MAX_CONNECTIONS}, at most {osc_server.MAX_CONNECTIONS_PER_HOST} from one address",
+        "a TCP connection that sends nothing between frames": f"closed after {osc_server.TCP_IDLE_TIMEOUT_S:g} s",
+        "a TCP frame begun but not finished": f"dropped after {osc_server.TCP_FRAME_TIMEOUT_S:g} s",
+        "bytes of unfinished TCP frames held at once, all connections": f"{osc_server.TCP_BUFFER_BYTES >> 20} MiB",
+        "refusals written to the log per client address":
+            f"{osc_server.REFUSAL_LOG_BURST} per {osc_server.REFUSAL_LOG_INTERVAL_S:g} s, then one line with the count",
+    }
+    for limit, value in rows.items():
+        assert f"| {limit} | {value} |" in text, limit
