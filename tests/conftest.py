@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
@@ -65,6 +66,8 @@ def jack() -> Iterator[str]:
         pytest.skip("jackd not installed (apt-get install jackd2)")
     with dummy_jack_server(256, realtime=realtime_allowed()):
         yield JACK_BACKEND
+        if "sounddevice" in sys.modules:  # PortAudio's JACK host must let go before the server stops, or libjack aborts
+            sys.modules["sounddevice"]._terminate()
 
 
 @pytest.fixture(scope="session")

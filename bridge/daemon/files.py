@@ -8,7 +8,8 @@ the folders. The first folder takes writes; every folder may be read.
 
 A write never replaces a file the daemon would not have written itself, unless ``--overwrite``:
 an existing target may be replaced only when its name ends in ``.syx``, ``.mid`` or ``.midi`` and it
-reads back as DX7 voice or bank dumps (what ``voice/save``, ``bank/save`` and ``dump`` write).
+holds DX7 voice or bank dumps and nothing else (what ``voice/save``, ``bank/save`` and ``dump``
+write; see :func:`holds_dx7_dumps`).
 
 The command line (``dexbridge dump``, ``infer``, ...) runs as its user and is not confined.
 Everything here touches the disk: the session calls it off the event loop.
@@ -16,17 +17,20 @@ Everything here touches the disk: the session calls it off the event loop.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bridge.daemon.state import RequestError
-from bridge.midi.sysex import BankDump, VoiceDump, decode_sysex
-from bridge.midi.syxfile import MIDI_SUFFIXES, SYX_SUFFIXES, read_syx_voices
-from models.errors import ConfigError
+from bridge.midi.sysex import SYSEX_END, SYSEX_START, BankDump, VoiceDump, decode_sysex
+from bridge.midi.syxfile import MIDI_SUFFIXES, SYX_SUFFIXES
+from models.errors import ConfigError, SysexDecodeError
 
 FOLDER_NAME = "dexbridge"
+MAX_DUMP_FILE_BYTES = 1 << 20  # about 250 banks: a larger file is not one the daemon wrote
+_MIDI_WRITER_META = frozenset({"set_tempo", "end_of_track"})  # the only meta events write_midi_file writes
 
 
 class FileAreaError(RequestError):
@@ -147,17 +151,55 @@ def _resolve(candidate: Path) -> Path | None:
 
 
 def holds_dx7_dumps(path: Path) -> bool:
-    """Whether ``path`` is a file the daemon writes: a ``.syx`` holding DX7 voices, or a ``.mid``/``.midi``
-    whose SysEx messages are all DX7 voice or bank dumps."""
-    suffix = path.suffix.lower()
-    try:
-        if suffix in SYX_SUFFIXES:
-            return bool(read_syx_voices(path).voices)
-        if suffix in MIDI_SUFFIXES:
-            import mido
+    """Whether ``path`` is a file the daemon could have written, so a write may replace it without ``--overwrite``.
 
-            sysex = [bytes(m.bytes()) for track in mido.MidiFile(path).tracks for m in track if m.type == "sysex"]
-            return bool(sysex) and all(isinstance(decode_sysex(m, strict=False), VoiceDump | BankDump) for m in sysex)
-    except Exception:  # noqa: BLE001 - unreadable or not SysEx (mido raises many types): not ours, so kept
+    A ``.syx`` must be DX7 single voice and 32-voice bank dumps back to back, every byte inside one
+    of them, each with a valid checksum and every value in range. A ``.mid``/``.midi`` must be what
+    :func:`~bridge.midi.syxfile.write_midi_file` writes: one track (type 0) of such dumps as SysEx
+    events, with nothing else than its tempo and end-of-track events, and no byte besides. Anything
+    else (another maker's SysEx, notes, text, a raw bank, a file over ``MAX_DUMP_FILE_BYTES``) is kept.
+    """
+    suffix = path.suffix.lower()
+    if suffix not in SYX_SUFFIXES + MIDI_SUFFIXES:
         return False
-    return False
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_DUMP_FILE_BYTES:
+            return False
+        data = path.read_bytes()
+    except OSError:
+        return False
+    return _syx_of_dumps(data) if suffix in SYX_SUFFIXES else _midi_of_dumps(data)
+
+
+def _is_dump(message: bytes) -> bool:
+    try:
+        return isinstance(decode_sysex(message, strict=True), VoiceDump | BankDump)
+    except SysexDecodeError:
+        return False
+
+
+def _syx_of_dumps(data: bytes) -> bool:
+    """Whether ``data`` is one or more DX7 voice or bank dumps and nothing else."""
+    start = 0
+    while start < len(data):
+        end = data.find(SYSEX_END, start)
+        if data[start] != SYSEX_START or end < 0 or not _is_dump(data[start:end + 1]):
+            return False
+        start = end + 1
+    return bool(data)
+
+
+def _midi_of_dumps(data: bytes) -> bool:
+    """Whether ``data`` is a type-0 MIDI file of DX7 voice or bank dumps, byte for byte as mido writes it."""
+    import mido
+
+    try:
+        midi = mido.MidiFile(file=io.BytesIO(data))
+        rewritten = io.BytesIO()
+        midi.save(file=rewritten)
+    except Exception:  # noqa: BLE001 - mido raises many types on files that are not MIDI: not ours, so kept
+        return False
+    events = [event for track in midi.tracks for event in track]
+    sysex = [bytes(event.bytes()) for event in events if event.type == "sysex"]
+    return (midi.type == 0 and rewritten.getvalue() == data and bool(sysex) and all(map(_is_dump, sysex))
+            and all(event.type == "sysex" or event.type in _MIDI_WRITER_META for event in events))

@@ -31,7 +31,7 @@ from bridge.daemon.voices import LoadedVoices
 from bridge.midi.sysex import encode_voice_dump
 from bridge.osc.namespace import OSC_ROUTES
 from bridge.osc.server import OscRequest, OscServer, Peer
-from bridge.osc.uploads import UploadError, Uploads
+from bridge.osc.uploads import UploadError, Uploads, parse_upload_id
 from models.errors import DexbridgeError
 from models.params import BY_INDEX, VOICE_PARAMS, to_host_value, transpose_note
 from models.voice import Voice
@@ -167,8 +167,16 @@ class BridgeSession:
         self.server.broadcast_bundle(replies)
 
     def resync(self, peer: Peer) -> None:
-        """Send the whole current voice again (:meth:`resend`), then answer ``/dexbridge/done``."""
+        """Send the whole current voice again (:meth:`resend`), then answer ``/dexbridge/done``; or
+        ``/dexbridge/error`` when the named MIDI port is not connected, so the voice did not reach it
+        (:func:`~bridge.daemon.resync.unreached_port`: a dropped JACK connection is made again first)."""
+        from bridge.daemon.resync import unreached_port
+
+        unreached = unreached_port(self.settings, self.outputs)
         voice = self.resend("/dexbridge/resync")
+        if unreached is not None:
+            raise RequestError(f"/dexbridge/resync: {unreached}, so '{voice.name.strip()}' did not reach it; "
+                               "it gets the whole voice when it is back")
         self.server.reply(peer, "/dexbridge/done", "/dexbridge/resync", f"'{voice.name.strip()}' sent whole")
 
     def resend(self, reason: str) -> Voice:
@@ -294,15 +302,21 @@ class BridgeSession:
         self.uploads.begin(upload_id, total, sample_rate, time.monotonic(), client=peer.key[0])
         self._upload_peers[peer.key[0], upload_id] = peer
         if self._expiry is None:
-            self._expiry = asyncio.get_running_loop().call_later(self.settings.upload_timeout_s, self._expire_uploads)
+            self._arm_expiry()
+
+    def _arm_expiry(self) -> None:
+        """Wake when the idlest upload reaches ``upload_timeout_s`` without a chunk (a chunk since then only
+        means waking once more for nothing)."""
+        due = self.uploads.next_expiry()
+        if due is not None:
+            self._expiry = asyncio.get_running_loop().call_later(max(due - time.monotonic(), 0.0), self._expire_uploads)
 
     def _expire_uploads(self) -> None:
         self._expiry = None
         for client, upload_id in self.uploads.expire(time.monotonic()):
             expired = UploadError(f"upload {upload_id}: no chunk for {self.settings.upload_timeout_s:g} s, dropped; begin again")
             self.server.refuse(self._upload_peers.pop((client, upload_id), None), expired, "/dexbridge/upload")
-        if len(self.uploads):
-            self._expiry = asyncio.get_running_loop().call_later(self.settings.upload_timeout_s / 4, self._expire_uploads)
+        self._arm_expiry()
 
     def upload_chunk(self, peer: Peer, upload_id: int, offset: int, data: bytes) -> None:
         """Append one chunk to an upload (one that overflows is dropped)."""
@@ -352,25 +366,36 @@ class BridgeSession:
         self.spawn_inference(job(), peer, "/dexbridge/capture")
 
     def note(self, peer: Peer, note: int, velocity: int = 100, seconds: float = 1.0) -> None:
-        """Audition the current voice on the embedded synth (the one among the sinks, else a private one)."""
+        """Audition the current voice on the embedded synth (the one among the sinks, else a private one).
+
+        The note replaces the one playing; :data:`~bridge.sinks.embedded.MAX_WAITING` notes may wait
+        their turn, more are refused as busy. ``/dexbridge/done`` answers once it sounds.
+        """
         if not 0 <= note <= 127 or not 1 <= velocity <= 127 or not 0.05 <= seconds <= 10.0:
             raise RequestError(f"/dexbridge/note: note {note} (0..127), velocity {velocity} (1..127), seconds {seconds} (0.05..10)")
+        from bridge.sinks.embedded import EmbeddedSynth, PlayerBusy  # sounddevice loads PortAudio: only when playing
         synth = next((found for output in self.outputs if (found := output.embedded_synth()) is not None), None)
         if synth is None:
-            from bridge.sinks.embedded import EmbeddedSynth
-
             if self.audition is None:
                 self.audition = EmbeddedSynth(device=self.settings.output_device)
             synth = self.audition
             synth.send(encode_voice_dump(self.state.voice, 0))
+        try:
+            playing = synth.submit(note, velocity, note_seconds=seconds, render_seconds=seconds + 0.5)
+        except PlayerBusy as exc:
+            raise RequestError(f"/dexbridge/note: {exc}") from None
 
         async def job() -> None:
-            await asyncio.to_thread(synth.play, note, velocity, note_seconds=seconds, render_seconds=seconds + 0.5)
+            await asyncio.wrap_future(playing)
             logger.info("note %d velocity %d, %g s: '%s' on %s", note, velocity, seconds, self.state.voice.name.strip(),
                         synth.name)
             self.server.reply(peer, "/dexbridge/done", "/dexbridge/note", f"{note} {velocity} {seconds:g} s on {synth.name}")
 
-        self.spawn(job(), peer, "/dexbridge/note")
+        try:
+            self.spawn(job(), peer, "/dexbridge/note")
+        except RequestError:
+            playing.cancel()  # refused: it must not sound unanswered
+            raise
 
     def mode(self, peer: Peer, *modes: str) -> None:
         """Set the output modes."""
@@ -430,13 +455,20 @@ class TakeRequest:
 
 
 MAX_TAKES = 16
+MAX_NUMBER_DIGITS = 3  # a take's note (0..127) and velocity (1..127)
+
+
+def _is_number(text: str) -> bool:
+    """ASCII digits, at most ``MAX_NUMBER_DIGITS`` (``str.isdigit`` alone also passes '²', which int() refuses)."""
+    return 0 < len(text) <= MAX_NUMBER_DIGITS and text.isascii() and text.isdigit()
 
 
 def parse_takes(text: str) -> list[TakeRequest]:
     """``"PATH[:NOTE[:VELOCITY]] upload:ID[:NOTE[:VELOCITY]] ..."`` (space-separated; no spaces in paths).
 
     Raises:
-        RequestError: no take, too many, or a note / velocity / upload id that is not a whole number in range.
+        RequestError: no take, too many, a note / velocity that is not a whole number in range, or an
+            upload id that is not one (0..``MAX_UPLOAD_ID``).
     """
     items = text.split()
     if not 1 <= len(items) <= MAX_TAKES:
@@ -445,17 +477,21 @@ def parse_takes(text: str) -> list[TakeRequest]:
     requests = []
     for item in items:
         upload = item.startswith("upload:")
-        parts = item.split(":")[1:] if upload else item.rsplit(":", 2)
-        head, numbers = (parts[0], parts[1:]) if upload else (parts[0], parts[1:])
+        head, *numbers = item.split(":")[1:] if upload else item.rsplit(":", 2)
         if not upload:
-            while numbers and not numbers[0].isdigit():  # a ':' inside the path
+            while numbers and not _is_number(numbers[0]):  # a ':' inside the path
                 head, numbers = f"{head}:{numbers[0]}", numbers[1:]
-        if not all(n.isdigit() for n in numbers) or (upload and not head.isdigit()):
-            raise RequestError(f"/dexbridge/infer/takes: {item!r} is not PATH:NOTE:VELOCITY or upload:ID:NOTE:VELOCITY "
-                               "(whole numbers)")
+        shown = repr(item) if len(item) <= 80 else f"{item[:80]!r}... ({len(item)} characters)"
+        if len(numbers) > 2 or not all(map(_is_number, numbers)) or (upload and not (head.isascii() and head.isdigit())):
+            raise RequestError(f"/dexbridge/infer/takes: {shown} is not PATH:NOTE:VELOCITY or upload:ID:NOTE:VELOCITY "
+                               f"(note 0..127, velocity 1..127: whole numbers)")
+        try:
+            upload_id = parse_upload_id(head) if upload else None
+        except UploadError as exc:
+            raise RequestError(f"/dexbridge/infer/takes: {exc}") from None
         note = int(numbers[0]) if numbers else None
         velocity = int(numbers[1]) if len(numbers) > 1 else 100
         if (note is not None and note > 127) or not 1 <= velocity <= 127:
-            raise RequestError(f"/dexbridge/infer/takes: {item!r}: note 0..127 (60 = middle C), velocity 1..127")
-        requests.append(TakeRequest("" if upload else head, int(head) if upload else None, note, velocity))
+            raise RequestError(f"/dexbridge/infer/takes: {shown}: note 0..127 (60 = middle C), velocity 1..127")
+        requests.append(TakeRequest("" if upload else head, upload_id, note, velocity))
     return requests

@@ -3,10 +3,17 @@
 A client sends ``/dexbridge/upload/begin id total samplerate``, then ``chunk id offset bytes`` in
 order, then ``end id``. Each chunk's offset must equal the bytes received so far (UDP may drop or
 reorder: the client is told exactly what was expected and resends); the total is bounded; an
-upload with no chunk for ``timeout_s`` is dropped by :meth:`Uploads.expire`. Ids belong to the
-client that sent them (its address), and each client may have ``per_client`` uploads open, so
-one flooding client neither takes over another's upload nor fills every place. Every refusal is
-an :class:`UploadError` whose message names the id, the value and the expectation.
+upload with no chunk for ``timeout_s`` is dropped by :meth:`Uploads.expire` (:meth:`Uploads.next_expiry`
+says when to call it). Ids are whole numbers 0..``MAX_UPLOAD_ID`` (an OSC int32) and belong to the
+client that sent them (its address). Every refusal is an :class:`UploadError` whose message names
+the id, the value and the expectation.
+
+Places are shared so that a few clients cannot shut the others out: each client may have
+``per_client`` uploads open; a client's first upload is refused only when ``MAX_UPLOAD_CLIENTS``
+other clients have uploads open, and a further one whenever ``MAX_OPEN_UPLOADS`` are open in all.
+A newcomer therefore finds a place while fewer than ``MAX_UPLOAD_CLIENTS`` other clients hold
+one, however many uploads each of them holds, and no more than ``MAX_OPEN_UPLOADS +
+MAX_UPLOAD_CLIENTS - 1`` are ever open.
 """
 
 from __future__ import annotations
@@ -18,11 +25,25 @@ import numpy as np
 from models.errors import DexbridgeError
 
 SAMPLE_BYTES = 4  # float32
-MAX_OPEN_UPLOADS = 8
+MAX_OPEN_UPLOADS = 8  # uploads open in all beyond which only a client's first is accepted
+MAX_UPLOAD_CLIENTS = 8  # clients with uploads open at once
+MAX_UPLOAD_ID = (1 << 31) - 1  # the largest OSC int32
 
 
 class UploadError(DexbridgeError, ValueError):
     """A chunked upload that cannot go on: unknown id, wrong offset, too big, incomplete, expired."""
+
+
+def parse_upload_id(text: str) -> int:
+    """An upload id written out (``upload:ID`` in ``/dexbridge/infer/takes``).
+
+    Raises:
+        UploadError: anything but ASCII digits, or a number over ``MAX_UPLOAD_ID``.
+    """
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_UPLOAD_ID)) or int(text) > MAX_UPLOAD_ID:
+        shown = repr(text) if len(text) <= 20 else f"{text[:20]!r}... ({len(text)} characters)"
+        raise UploadError(f"upload id {shown}: not a whole number in 0..{MAX_UPLOAD_ID} (the id /dexbridge/upload/begin gave)")
+    return int(text)
 
 
 @dataclass
@@ -71,9 +92,11 @@ class Uploads:
             client: who sends it (its address); ids of different clients never meet.
 
         Raises:
-            UploadError: a total outside 4..limit bytes or not whole float32 samples, a sample rate
-                outside 8 000..192 000 Hz, or too many uploads open at once (from this client or in all).
+            UploadError: an id outside 0..``MAX_UPLOAD_ID``, a total outside 4..limit bytes or not whole
+                float32 samples, a sample rate outside 8 000..192 000 Hz, or no place (see the module).
         """
+        if not 0 <= upload_id <= MAX_UPLOAD_ID:
+            raise UploadError(f"upload {upload_id}: id out of range 0..{MAX_UPLOAD_ID}")
         if not SAMPLE_BYTES <= total <= self.limit:
             raise UploadError(f"upload {upload_id}: total {total} B, range {SAMPLE_BYTES}..{self.limit} B "
                               f"(float32 mono; raise --upload-limit for longer audio)")
@@ -83,13 +106,22 @@ class Uploads:
             raise UploadError(f"upload {upload_id}: sample rate {sample_rate} Hz, range 8000..192000 Hz")
         key = (client, upload_id)
         if key not in self._open:
-            mine = sum(1 for owner, _ in self._open if owner == client)
-            if mine >= self.per_client:
-                raise UploadError(f"upload {upload_id}: {mine} uploads already open from {client or 'this client'} "
-                                  f"(at most {self.per_client} per client, --client-uploads); end or let one expire first")
-            if len(self._open) >= MAX_OPEN_UPLOADS:
-                raise UploadError(f"upload {upload_id}: {MAX_OPEN_UPLOADS} uploads already open; end or let one expire first")
+            self._check_place(upload_id, client)
         self._open[key] = _Upload(total, sample_rate, now)
+
+    def _check_place(self, upload_id: int, client: str) -> None:
+        """Refuse a new upload from ``client`` when it has no place (see the module docstring)."""
+        mine = sum(1 for owner, _ in self._open if owner == client)
+        if mine >= self.per_client:
+            raise UploadError(f"upload {upload_id}: {mine} uploads already open from {client or 'this client'} "
+                              f"(at most {self.per_client} per client, --client-uploads); end or let one expire first")
+        if mine and len(self._open) >= MAX_OPEN_UPLOADS:
+            raise UploadError(f"upload {upload_id}: {len(self._open)} uploads already open (a client's second one waits "
+                              f"while {MAX_OPEN_UPLOADS} are open in all); end or let one expire first")
+        clients = len({owner for owner, _ in self._open})
+        if not mine and clients >= MAX_UPLOAD_CLIENTS:
+            raise UploadError(f"upload {upload_id}: {clients} clients already have uploads open (at most "
+                              f"{MAX_UPLOAD_CLIENTS}); retry when one of theirs ends or expires")
 
     def chunk(self, upload_id: int, offset: int, data: bytes, now: float, client: str = "") -> int:
         """Append one chunk.
@@ -128,13 +160,20 @@ class Uploads:
         audio = np.frombuffer(bytes(upload.data), dtype="<f4").astype(np.float32)
         return FinishedUpload(upload_id, audio, upload.sample_rate)
 
+    def next_expiry(self) -> float | None:
+        """When the idlest open upload reaches ``timeout_s`` without a chunk (on the clock of ``now``); None when
+        none is open."""
+        if not self._open:
+            return None
+        return min(upload.last_seen for upload in self._open.values()) + self.timeout_s
+
     def expire(self, now: float) -> list[tuple[str, int]]:
-        """Drop uploads idle for longer than ``timeout_s``.
+        """Drop uploads idle for ``timeout_s`` or longer.
 
         Returns:
             The (client, id) pairs dropped.
         """
-        stale = [key for key, upload in self._open.items() if now - upload.last_seen > self.timeout_s]
+        stale = [key for key, upload in self._open.items() if now - upload.last_seen >= self.timeout_s]
         for key in stale:
             del self._open[key]
         return stale

@@ -7,7 +7,7 @@ from pathlib import Path
 import mido
 import pytest
 
-from bridge.daemon.files import FileArea, FileAreaError, default_files_dir, holds_dx7_dumps
+from bridge.daemon.files import MAX_DUMP_FILE_BYTES, FileArea, FileAreaError, default_files_dir, holds_dx7_dumps
 from bridge.midi.sysex import encode_bank_dump, encode_param_change, encode_voice_dump
 from bridge.midi.syxfile import write_midi_file, write_syx
 from models.errors import ConfigError
@@ -102,3 +102,56 @@ def test_what_counts_as_a_file_the_daemon_writes(tmp_path: Path) -> None:
     (tmp_path / "folder.syx").mkdir()
     ours = {path.name for path in tmp_path.iterdir() if holds_dx7_dumps(path)}
     assert ours == {"voice.syx", "bank.SYX", "dump.mid"}
+
+
+ROLAND_GS_RESET = bytes.fromhex("f0 41 10 42 12 40 00 7f 00 41 f7")
+
+
+def _song_with_a_dump(notes: int) -> mido.MidiFile:
+    """A type-0 song: a DX7 voice dump, then ``notes`` notes (a DAW project's bounce, not a dump file)."""
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500_000),
+                            mido.Message("sysex", data=encode_voice_dump(Voice.init())[1:-1])])
+    for step in range(notes):
+        track += [mido.Message("note_on", note=48 + step % 24, velocity=90, time=0),
+                  mido.Message("note_off", note=48 + step % 24, time=120)]
+    track.append(mido.MetaMessage("end_of_track"))
+    return mido.MidiFile(type=0, tracks=[track])
+
+
+def test_a_file_with_anything_besides_dx7_dumps_is_not_the_daemons(tmp_path: Path) -> None:
+    voice, bank = encode_voice_dump(Voice.init()), encode_bank_dump([Voice.init()] * 32)
+    (tmp_path / "text.syx").write_bytes((b"notes on my patches, not SysEx\n" * 200)[:4096])  # the size of a raw bank
+    (tmp_path / "roland.syx").write_bytes(voice + ROLAND_GS_RESET)
+    _song_with_a_dump(400).save(tmp_path / "song.mid")
+    (tmp_path / "raw.syx").write_bytes(bank[6:-2])  # a raw 4096-byte bank: readable, but not what the daemon writes
+    (tmp_path / "params.syx").write_bytes(encode_param_change(134, 3))
+    (tmp_path / "junk.syx").write_bytes(voice + b"\n")
+    (tmp_path / "cut.syx").write_bytes(voice + bank[:100])
+    (tmp_path / "stale.syx").write_bytes(voice[:-2] + bytes([(voice[-2] + 1) & 0x7F]) + voice[-1:])  # a wrong checksum
+    write_midi_file(tmp_path / "mixed.mid", [voice, ROLAND_GS_RESET])
+    write_midi_file(tmp_path / "tail.mid", [voice])
+    (tmp_path / "tail.mid").write_bytes((tmp_path / "tail.mid").read_bytes() + b"MTrk")
+    (tmp_path / "big.syx").write_bytes(voice * (MAX_DUMP_FILE_BYTES // len(voice) + 1))
+    assert [path.name for path in sorted(tmp_path.iterdir()) if holds_dx7_dumps(path)] == []
+    area = FileArea.open([tmp_path])
+    for path in sorted(tmp_path.iterdir()):
+        kept = path.read_bytes()
+        with pytest.raises(FileAreaError) as refused:
+            area.resolve_write(path.name)
+        assert str(refused.value) == (f"{path.name!r} exists in {tmp_path} and is not a DX7 .syx/.mid file: not replaced "
+                                      f"(the daemon replaces only voice and bank dumps; choose another name, or start it "
+                                      f"with --overwrite)")
+        assert path.read_bytes() == kept
+        assert FileArea(area.folders, overwrite=True).resolve_write(path.name) == path
+
+
+def test_files_of_dx7_dumps_stay_replaceable(tmp_path: Path, brass_voices: list[Voice]) -> None:
+    voices = [encode_voice_dump(voice, channel=3) for voice in brass_voices[:5]]
+    write_syx(tmp_path / "voices.syx", voices)
+    write_syx(tmp_path / "banks.syx", [encode_bank_dump(brass_voices), encode_bank_dump([Voice.init()] * 32)])
+    write_midi_file(tmp_path / "voices.mid", voices)
+    write_midi_file(tmp_path / "bank.midi", [encode_bank_dump(brass_voices)], interval_s=0.0)
+    area = FileArea.open([tmp_path])
+    for path in tmp_path.iterdir():
+        assert holds_dx7_dumps(path), path.name
+        assert area.resolve_write(path.name) == path

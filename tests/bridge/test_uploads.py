@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.osc.uploads import MAX_OPEN_UPLOADS, UploadError, Uploads
+from bridge.osc.uploads import MAX_OPEN_UPLOADS, MAX_UPLOAD_CLIENTS, MAX_UPLOAD_ID, UploadError, Uploads, parse_upload_id
 
 
 def _send(uploads: Uploads, upload_id: int, payload: bytes, chunk: int, now: float = 0.0) -> None:
@@ -56,24 +56,29 @@ def test_oversized_uploads_are_refused() -> None:
 
 
 def test_unknown_ids_and_too_many_open() -> None:
-    uploads = Uploads(limit=1024, timeout_s=30)
+    uploads = Uploads(limit=1024, timeout_s=30, per_client=MAX_OPEN_UPLOADS + 1)
     with pytest.raises(UploadError, match="upload 9: no such upload open .*send /dexbridge/upload/begin first"):
         uploads.chunk(9, 0, b"\0", now=0.0)
     for upload_id in range(MAX_OPEN_UPLOADS):
         uploads.begin(upload_id, 8, 22050, now=0.0)
     uploads.begin(0, 16, 22050, now=0.0)  # re-beginning an open id replaces it
-    with pytest.raises(UploadError, match=f"{MAX_OPEN_UPLOADS} uploads already open"):
+    with pytest.raises(UploadError, match=f"^upload 100: {MAX_OPEN_UPLOADS} uploads already open \\(a client's second one "
+                                          f"waits while {MAX_OPEN_UPLOADS} are open in all\\); end or let one expire first$"):
         uploads.begin(100, 8, 22050, now=0.0)
 
 
 def test_idle_uploads_expire() -> None:
     uploads = Uploads(limit=1024, timeout_s=5)
+    assert uploads.next_expiry() is None
     uploads.begin(1, 8, 22050, now=0.0)
     uploads.begin(2, 8, 22050, now=0.0)
     uploads.chunk(2, 0, b"\0" * 4, now=4.0)
-    assert uploads.expire(now=5.5) == [("", 1)]
-    assert uploads.expire(now=9.5) == [("", 2)]
-    assert len(uploads) == 0
+    assert uploads.next_expiry() == 5.0
+    assert uploads.expire(now=4.9) == []
+    assert uploads.expire(now=5.0) == [("", 1)]
+    assert uploads.next_expiry() == 9.0
+    assert uploads.expire(now=9.0) == [("", 2)]
+    assert len(uploads) == 0 and uploads.next_expiry() is None
 
 
 def test_each_client_has_its_ids_and_its_share() -> None:
@@ -90,3 +95,36 @@ def test_each_client_has_its_ids_and_its_share() -> None:
         uploads.end(1, client="10.0.0.7")
     with pytest.raises(UploadError, match="upload 2: no such upload open"):
         uploads.end(2, client="10.0.0.8")
+
+
+def test_a_few_clients_holding_several_uploads_leave_places_for_newcomers() -> None:
+    uploads = Uploads(limit=1024, timeout_s=30, per_client=2)
+    for host in range(1, 5):  # two each from four clients: every place of the total
+        for upload_id in (1, 2):
+            uploads.begin(upload_id, 8, 22050, now=0.0, client=f"127.0.0.{host}")
+    assert len(uploads) == MAX_OPEN_UPLOADS
+    with pytest.raises(UploadError, match=r"^upload 3: 2 uploads already open from 127.0.0.1 \(at most 2 per client"):
+        uploads.begin(3, 8, 22050, now=0.0, client="127.0.0.1")
+    for host in range(5, MAX_UPLOAD_CLIENTS + 1):  # a newcomer still gets one
+        uploads.begin(1, 8, 22050, now=0.0, client=f"127.0.0.{host}")
+        with pytest.raises(UploadError, match=f"^upload 2: {len(uploads)} uploads already open \\(a client's second one"):
+            uploads.begin(2, 8, 22050, now=0.0, client=f"127.0.0.{host}")
+    with pytest.raises(UploadError) as refused:
+        uploads.begin(1, 8, 22050, now=0.0, client="127.0.0.99")
+    assert str(refused.value) == (f"upload 1: {MAX_UPLOAD_CLIENTS} clients already have uploads open (at most "
+                                  f"{MAX_UPLOAD_CLIENTS}); retry when one of theirs ends or expires")
+    assert len(uploads) == MAX_OPEN_UPLOADS + MAX_UPLOAD_CLIENTS - 4
+    uploads.expire(now=30.0)
+    uploads.begin(1, 8, 22050, now=30.0, client="127.0.0.99")
+
+
+def test_upload_ids_are_plain_numbers_in_range() -> None:
+    assert parse_upload_id("0") == 0 and parse_upload_id("0042") == 42 and parse_upload_id(str(MAX_UPLOAD_ID)) == MAX_UPLOAD_ID
+    for text, shown in (("²", "'²'"), ("-1", "'-1'"), ("", "''"), ("4 2", "'4 2'"), (str(MAX_UPLOAD_ID + 1), "'2147483648'"),
+                        ("9" * 5000, "'99999999999999999999'... (5000 characters)")):
+        with pytest.raises(UploadError) as refused:
+            parse_upload_id(text)
+        assert str(refused.value) == (f"upload id {shown}: not a whole number in 0..{MAX_UPLOAD_ID} (the id "
+                                      f"/dexbridge/upload/begin gave)")
+    with pytest.raises(UploadError, match=f"^upload -5: id out of range 0..{MAX_UPLOAD_ID}$"):
+        Uploads(limit=1024, timeout_s=30).begin(-5, 8, 22050, now=0.0)
