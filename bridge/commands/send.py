@@ -33,7 +33,8 @@ DEFAULT_PORT = 9000
 PORT_VARIABLE = "DEXBRIDGE_OSC_PORT"  # the daemon's own setting (bridge.daemon.settings), read the same way
 QUIET_S = 0.3  # after the answer, the daemon has finished when nothing came for this long
 CONTROL_QUIET_S = 1.0  # a request without an answer: wait this long for the voices it makes
-PING_EVERY_S = 10.0  # monitor: stay among the clients the daemon streams to
+PING_EVERY_S = 10.0  # monitor: how often it renews its subscription (/dexbridge/monitor)
+MONITOR_SUBSCRIPTION_S = 60.0
 MONITOR_POLL_S = 0.2  # monitor: how often it looks at Ctrl-C
 CHANGES_SHOWN = 8  # parameter changes listed per batch unless --all
 
@@ -132,6 +133,7 @@ class Words:
                                                           f"{float(cents):+.0f} cents, after {renders} renders"),
             "done": lambda request, detail: f"done: {request} -> {detail}",
             "error": lambda message: f"error: {message}",
+            "said": lambda client, said, *said_args: f"to {client}: {self.line(str(said), tuple(said_args))}",
         }
         try:
             return describe[name](*args)
@@ -276,12 +278,12 @@ async def _monitor(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     for number in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows loops
             loop.add_signal_handler(number, stop.set)
-    say(f"monitoring the daemon on {_where(args)}: its voices, parameter changes and errors, until Ctrl-C")
+    say(f"monitoring the daemon on {_where(args)}: its voices, parameter changes, answers and errors, until Ctrl-C")
     async with OscClient.connect(args.host, args.port, listener=inbox, local_port=args.reply_port) as client:
         pinged, alive, waiting = -PING_EVERY_S, False, False
         while not stop.is_set():
             if time.monotonic() - pinged >= (PING_EVERY_S if alive else 1.0):
-                client.send(f"{PREFIX}/ping")  # the daemon streams to the clients it heard from last
+                client.send(f"{PREFIX}/monitor", MONITOR_SUBSCRIPTION_S)  # renewed long before it ends
                 pinged = time.monotonic()
             try:
                 item = await inbox.get(MONITOR_POLL_S)
@@ -292,9 +294,12 @@ async def _monitor(args: argparse.Namespace, say: Callable[[str], None]) -> int:
                 continue
             if item is None:
                 continue
-            if alive and all(address == f"{PREFIX}/pong" for address, _ in item[1]):
-                continue  # the pings that keep the stream coming
             stamp = time.strftime("%H:%M:%S")
+            if all(address == f"{PREFIX}/done" and args[:1] == (f"{PREFIX}/monitor",) for address, args in item[1]):
+                if not alive:
+                    say(f"{stamp} subscribed: the daemon's voices and changes, and its answers and errors to every client")
+                alive, waiting = True, False
+                continue  # the subscriptions that keep the stream coming
             for line in words.lines(item[1]):
                 say(f"{stamp} {line}")
             alive, waiting = True, False
@@ -342,11 +347,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     send.set_defaults(handler=send_command)
 
     monitor = subparsers.add_parser(
-        "monitor", help="print what the daemon streams (voices, parameter changes, errors) until Ctrl-C",
-        description="Ping a running daemon so that it streams to this terminal too, then print each voice it sends "
-        "(name, algorithm, transpose), each batch of parameter changes (by name, values as the DX7 shows them), the "
-        "answers to inferences and every error, one line each with the time, until Ctrl-C. Waits for a daemon that is "
-        "not running yet.")
+        "monitor", help="print everything the daemon says (voices, changes, answers and errors to any client) until Ctrl-C",
+        description="Subscribe to a running daemon (/dexbridge/monitor, renewed every 10 s), then print each voice it "
+        "sends (name, algorithm, transpose), each batch of parameter changes (named and valued as the DX7 shows them), "
+        "and every answer and error it sends any client, with the client it went to ('to 127.0.0.1:52011: error: ...'), "
+        "one line each with the time, until Ctrl-C. Waits for a daemon that is not running yet.")
     _add_connection(monitor)
     monitor.set_defaults(handler=monitor_command)
 

@@ -255,6 +255,13 @@ class BridgeSession:
         logger.debug("ping from %s", peer.key[0])
         self.server.reply(peer, "/dexbridge/pong")
 
+    def monitor(self, peer: Peer, seconds: float = 60.0) -> None:
+        """Subscribe ``peer`` to everything the daemon says, for ``seconds``."""
+        if not 1.0 <= seconds <= 3600.0:
+            raise RequestError(f"/dexbridge/monitor: {seconds:g} s, range 1..3600 (send it again to stay subscribed)")
+        self.server.monitor(peer, seconds)
+        self.server.reply(peer, "/dexbridge/done", "/dexbridge/monitor", f"everything the daemon says, for {seconds:g} s")
+
     def status(self, peer: Peer) -> None:
         """Answer ``/dexbridge/status`` with the state as JSON."""
         state = self.state

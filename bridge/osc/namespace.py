@@ -244,6 +244,9 @@ OSC_ROUTES: dict[str, Route] = _table(
     Route(f"{PREFIX}/program", "i", "i:program", "make voice `program` (0-31) of the loaded bank the current voice"),
     Route(f"{PREFIX}/note", "i[i][f]", "i:note [i:velocity] [f:seconds]",
           "audition the current voice on the embedded synth (velocity 100, 1 s by default)"),
+    Route(f"{PREFIX}/monitor", "[f]", "[f:seconds]",
+          "hear everything the daemon says to any client, as `/dexbridge/said`, for the seconds given (60 by default, "
+          "1..3600; send it again to stay subscribed; `dexbridge monitor` does); answers `/dexbridge/done`"),
     Route(f"{PREFIX}/resync", "", "",
           "send the whole current voice again the way the active modes do (a dump, all 155 parameters, every "
           "learned CC, every host parameter) for a synth that restarted or lost messages; answers `/dexbridge/done`, "
@@ -267,6 +270,8 @@ OSC_REPLIES: dict[str, Route] = _table(
           "while a search runs: a better voice was found and sent (its `/dexbridge/voice` follows)"),
     Route(f"{PREFIX}/done", "ss", "s:address s:detail", "a file request finished (`voice/save`, `bank/save`, `dump`, ...)"),
     Route(f"{PREFIX}/error", "s", "s:message", "anything refused: the message names the value, the valid range and the fix"),
+    Route(f"{PREFIX}/said", "ss(sifb)*", "s:client s:address any:arguments",
+          "to a `/dexbridge/monitor` subscriber: a reply the daemon sent one client (`HOST:PORT`), with its own arguments"),
 )
 
 OSC_ANSWERS: dict[str, str] = {
@@ -275,7 +280,7 @@ OSC_ANSWERS: dict[str, str] = {
     **{f"{PREFIX}/{name}": f"{PREFIX}/inferred" for name in ("infer/file", "infer/takes", "infer/blob",
                                                                               "upload/end", "capture")},
     **{f"{PREFIX}/{name}": f"{PREFIX}/done" for name in ("morph/slot", "voice/save", "bank/load", "bank/save", "dump",
-                                                          "note", "mode")},
+                                                          "note", "mode", "monitor")},
     **{f"{PREFIX}/{name}": f"{PREFIX}/voice" for name in ("voice/load", "program")},
 }
 """The reply that completes a request, for a client waiting on it (``dexbridge send``); a request not

@@ -41,6 +41,8 @@ from models.errors import DexbridgeError
 logger = logging.getLogger(__name__)
 
 ERROR_ADDRESS = "/dexbridge/error"
+SAID_ADDRESS = "/dexbridge/said"
+MAX_MONITORS = 4  # clients subscribed with /dexbridge/monitor at once
 MAX_PEERS = 16  # clients that receive broadcasts (voice, param, host_param): the most recent ones
 MAX_SCHEDULE_AHEAD_S = 10.0  # a bundle time tag further ahead is refused, not held
 UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
@@ -184,6 +186,7 @@ class OscServer:
         """Datagrams and TCP connections dropped per address outside :attr:`allow`."""
         self._refusal_logged: dict[str, float] = {}
         self._peers: collections.OrderedDict[tuple[str, int], Peer] = collections.OrderedDict()
+        self._monitors: collections.OrderedDict[tuple[str, int], tuple[Peer, float]] = collections.OrderedDict()
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
         self._connections: dict[asyncio.StreamWriter, str] = {}  # open TCP connections and their client's address
@@ -292,14 +295,40 @@ class OscServer:
                 self._schedule(loop, delay, message.address, message.args, peer)
 
     def reply(self, peer: Peer, address: str, *args: OscValue) -> None:
-        """Send one reply (from ``OSC_REPLIES``) to one client."""
+        """Send one reply (from ``OSC_REPLIES``) to one client, and tell the monitors."""
         peer.send(encode_reply(address, *args))
+        if self._monitors:
+            self._tell_monitors(peer, address, args)
 
     def broadcast(self, address: str, *args: OscValue) -> None:
-        """Send one reply to every recent client."""
+        """Send one reply to every recent client and every monitor."""
         dgram = encode_reply(address, *args)
-        for peer in list(self._peers.values()):
+        for peer in self._listeners():
             peer.send(dgram)
+
+    def monitor(self, peer: Peer, seconds: float) -> None:
+        """Let ``peer`` hear, for ``seconds``, every reply sent to any other client (as ``/dexbridge/said``)
+        and every broadcast; the oldest of more than :data:`MAX_MONITORS` is dropped."""
+        self._monitors[peer.key] = (peer, time.monotonic() + seconds)
+        self._monitors.move_to_end(peer.key)
+        while len(self._monitors) > MAX_MONITORS:
+            self._monitors.popitem(last=False)
+
+    def _tell_monitors(self, peer: Peer, address: str, args: Sequence[OscValue]) -> None:
+        now = time.monotonic()
+        for key, (monitor, until) in list(self._monitors.items()):
+            if until < now:
+                del self._monitors[key]
+            elif key != peer.key:
+                letters = "".join(slot.types[0] for slot in OSC_REPLIES[address].slots)
+                types = "ss" + "".join(letters[min(position, len(letters) - 1)] for position in range(len(args)))
+                monitor.send(encode_message(SAID_ADDRESS, [f"{peer.key[0]}:{peer.key[1]}", address, *args], types))
+
+    def _listeners(self) -> list[Peer]:
+        """Who hears broadcasts: the recent clients and the monitors."""
+        now = time.monotonic()
+        extra = [monitor for key, (monitor, until) in self._monitors.items() if until >= now and key not in self._peers]
+        return [*self._peers.values(), *extra]
 
     def broadcast_bundle(self, messages: Sequence[tuple[str, Sequence[OscValue]]]) -> None:
         """Send many replies to every recent client as immediate OSC bundles of at most ``BUNDLE_BYTES``.
@@ -307,8 +336,9 @@ class OscServer:
         A new voice changes up to 155 parameters: one datagram each would overrun a client's
         receive buffer (and Max's), a few bundles do not.
         """
+        listeners = self._listeners()
         for dgram in encode_bundles([encode_reply(address, *args) for address, args in messages]):
-            for peer in list(self._peers.values()):
+            for peer in listeners:
                 peer.send(dgram)
 
     def refuse(self, peer: Peer | None, exc: BaseException, address: str = "") -> None:
@@ -329,7 +359,7 @@ class OscServer:
             message = f"{address or 'request'} failed: internal error {type(exc).__name__} (see the daemon's log)"
             logger.error("osc.failed address=%s", address or "-", exc_info=exc)
         if peer is not None:
-            peer.send(encode_reply(ERROR_ADDRESS, message))
+            self.reply(peer, ERROR_ADDRESS, message)
 
     def _remember(self, peer: Peer) -> None:
         self._peers[peer.key] = peer

@@ -136,16 +136,21 @@ async def test_monitor_waits_for_the_daemon_then_prints_what_it_streams_until_ct
         return (await asyncio.wait_for(monitor.stdout.readline(), TIMEOUT_S)).decode().rstrip("\n")  # type: ignore[union-attr]
 
     try:
-        assert await line() == (f"monitoring the daemon on udp://127.0.0.1:{port}: its voices, parameter changes and "
-                                "errors, until Ctrl-C")
+        assert await line() == (f"monitoring the daemon on udp://127.0.0.1:{port}: its voices, parameter changes, "
+                                "answers and errors, until Ctrl-C")
         assert await line() == f"nothing listens on udp://127.0.0.1:{port} yet: waiting for the daemon (dexbridge serve)"
         settings = daemon_settings(osc_port=port, files_dir=(brass_path.parent,))
         async with run_daemon(settings, tiny_engine):
-            assert re.fullmatch(r"\d\d:\d\d:\d\d pong: the daemon is alive", await line())
+            assert re.fullmatch(r"\d\d:\d\d:\d\d subscribed: the daemon's voices and changes, and its answers and "
+                                r"errors to every client", await line())
             assert (await dexbridge("send", "--port", str(port), "/dexbridge/voice/load", "brass.syx", "1"))[0] == 0
             assert re.fullmatch(r"\d\d:\d\d:\d\d voice 'BRASS 2': algorithm 18, transpose C3 \(Yamaha octaves: C3 = "
                                 r"middle C\), feedback 6, LFO TRI", await line())
             assert re.fullmatch(r"\d\d:\d\d:\d\d \d+ parameters changed: the name, .*", await line())
+            assert (await dexbridge("send", "--port", str(port), "/dexbridge/program", "40"))[0] == 2  # another client's
+            assert re.fullmatch(r"\d\d:\d\d:\d\d to 127\.0\.0\.1:\d+: error: /dexbridge/program: .*", await line())
+            assert (await dexbridge("send", "--port", str(port), "/dexbridge/ping"))[0] == 0
+            assert re.fullmatch(r"\d\d:\d\d:\d\d to 127\.0\.0\.1:\d+: pong: the daemon is alive", await line())
             monitor.send_signal(signal.SIGINT)
             assert await line() == "monitor stopped"
             assert await asyncio.wait_for(monitor.wait(), TIMEOUT_S) == 0
