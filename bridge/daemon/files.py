@@ -62,24 +62,27 @@ class FileArea:
 
     @classmethod
     def open(cls, folders: Sequence[Path] = (), *, overwrite: bool = False) -> FileArea:
-        """The area of ``--files-dir`` folders; the first is created if missing.
+        """The area of ``--files-dir`` folders, which must exist (a typo is not made a new folder); without
+        any, the default folder, created if missing.
 
         Args:
             folders: the folders, the first for writes; empty means :func:`default_files_dir`.
             overwrite: let writes replace any file inside the write folder.
 
         Raises:
-            ConfigError: the first folder cannot be created, or another one does not exist.
+            ConfigError: a folder given does not exist, or the default one cannot be created.
         """
-        given = [Path(folder).expanduser().absolute() for folder in folders] or [default_files_dir()]
-        try:
-            given[0].mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"files_dir {given[0]}: cannot create it ({exc.strerror or exc}); "
-                              f"give --files-dir a folder the daemon may write") from None
+        given = [Path(folder).expanduser().absolute() for folder in folders]
         for folder in given:
             if not folder.is_dir():
-                raise ConfigError(f"files_dir {folder}: no such folder; create it or correct --files-dir")
+                raise ConfigError(f"files_dir {folder}: no such folder; create it (mkdir -p {folder}) or correct --files-dir")
+        if not given:
+            given = [default_files_dir()]
+            try:
+                given[0].mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"files_dir {given[0]}: cannot create it ({exc.strerror or exc}); "
+                                  f"give --files-dir a folder the daemon may write") from None
         return cls(tuple(dict.fromkeys(folder.resolve() for folder in given)), overwrite)
 
     @property

@@ -23,15 +23,20 @@ def test_the_default_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert area.folders == (tmp_path / "data" / "dexbridge",) and area.write_folder.is_dir(), "created at start"
 
 
-def test_open_creates_the_write_folder_and_wants_the_others(tmp_path: Path) -> None:
+def test_open_wants_every_folder_given_to_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "files").mkdir()
     (tmp_path / "library").mkdir()
-    area = FileArea.open([tmp_path / "new" / "files", tmp_path / "library", tmp_path / "library"])
-    assert area.folders == (tmp_path / "new" / "files", tmp_path / "library") and not area.overwrite
-    with pytest.raises(ConfigError, match=r"files_dir .*/missing: no such folder; create it or correct --files-dir"):
-        FileArea.open([tmp_path, tmp_path / "missing"])
+    area = FileArea.open([tmp_path / "files", tmp_path / "library", tmp_path / "library"])
+    assert area.folders == (tmp_path / "files", tmp_path / "library") and not area.overwrite
+    for folders in ([tmp_path / "new" / "files"], [tmp_path, tmp_path / "missing"]):
+        with pytest.raises(ConfigError, match=r"files_dir .*/(files|missing): no such folder; create it \(mkdir -p .*\) "
+                                              r"or correct --files-dir"):
+            FileArea.open(folders)
+    assert not (tmp_path / "new").exists(), "a typo is not made a folder"
     (tmp_path / "a-file").write_text("x")
-    with pytest.raises(ConfigError, match=r"files_dir .*/a-file/sub: cannot create it .*give --files-dir a folder"):
-        FileArea.open([tmp_path / "a-file" / "sub"])
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "a-file"))
+    with pytest.raises(ConfigError, match=r"files_dir .*/a-file/dexbridge: cannot create it .*give --files-dir a folder"):
+        FileArea.open()
 
 
 @pytest.fixture

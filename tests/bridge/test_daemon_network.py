@@ -101,9 +101,10 @@ async def test_reads_outside_the_folder_say_nothing_about_the_file(tiny_engine: 
 async def test_inside_the_folders_everything_still_works(tiny_engine: Engine, tmp_path: Path, brass_path: Path,
                                                          brass_voices: list[Voice], brass_wav: Path) -> None:
     files, extra = tmp_path / "files", tmp_path / "library"
+    files.mkdir()
     extra.mkdir()
     shutil.copy(brass_path, extra / "brass.syx")
-    async with run_daemon(daemon_settings(files_dir=(files, extra)), tiny_engine) as daemon:  # files is created
+    async with run_daemon(daemon_settings(files_dir=(files, extra)), tiny_engine) as daemon:
         for transport in TRANSPORTS:
             async with connected(daemon, transport) as client:
                 assert await ask(client, "/dexbridge/bank/load", "brass.syx") == (  # relative: found in the second folder

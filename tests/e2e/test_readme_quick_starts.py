@@ -46,7 +46,7 @@ def quick_start_lines() -> list[str]:
 def test_the_quick_starts_use_the_venvs_command_throughout() -> None:
     lines = quick_start_lines()
     assert len(lines) >= 8
-    assert all(line.startswith(".venv/bin/dexbridge ") or line.startswith("cp ") for line in lines), lines
+    assert all(line.startswith((".venv/bin/dexbridge ", "cp ", "mkdir -p ")) for line in lines), lines
     assert not any("python -c" in line or "pythonosc" in line for line in lines)
 
 
@@ -117,7 +117,7 @@ def test_every_quick_start_line_works_as_printed(jack: str, newcomer: tuple[Path
                 assert "daemon.loading" in daemon.err.read_text()  # it said what the wait was for
             elif " monitor" in line:
                 monitor = Background(line, folder, env, logs)
-                monitor.wait_for("pong: the daemon is alive", "out")
+                monitor.wait_for("subscribed: the daemon's voices", "out")
                 assert monitor.stop(signal.SIGINT) == 0 and monitor.out.read_text().endswith("monitor stopped\n")
             else:
                 result = subprocess.run(["bash", "-c", line], cwd=folder, env=env, capture_output=True, text=True,
