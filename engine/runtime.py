@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from engine.backends import Backend, select_backend
-from engine.conditioning import REFERENCE_NOTE, Conditioned, Conditioner
+from engine.conditioning import REFERENCE_NOTE, Conditioned, Conditioner, plan_transpose
 from engine.latent import macros_to_latent
 from engine.latent_decoder import LatentDecoder
 from engine.library import Match, VoiceLibrary, embed
@@ -242,6 +242,14 @@ class Engine:
                      library=library, search_max_renders=search_max_renders)
         engine.infer(engine.reference_tone(), engine.sample_rate, search=False)  # compiles pitch tracking, warms the backend
         return engine
+
+    def seconds_heard(self, f0_hz: float | None) -> float:
+        """Seconds of a recording at ``f0_hz``, from its onset, that inference hears: the model's window,
+        longer where the network's input is pitch-shifted up (a note below C2 is shifted up to C2, and
+        each note of a multi-note model by its distance from middle C); ``None``: unpitched."""
+        shift = plan_transpose(f0_hz).shift
+        speed = max(1.0, *(2.0 ** ((shift + note - REFERENCE_NOTE) / 12.0) for note, _ in self.conditioner.notes))
+        return self.conditioner.samples / self.conditioner.sample_rate * speed
 
     @property
     def threads(self) -> int:

@@ -24,7 +24,7 @@ COMMANDS: dict[str, Command] = {
     "infer": Command("infer", "infer DX7 voices from recordings of single notes"),
     "serve": Command("serve", "run the live bridge: OSC and MIDI in, voices out to Dexed / a DX7 / Max"),
     "send": Command("send", "send the daemon one OSC message and print its replies in words"),
-    "monitor": Command("send", "print what the daemon streams (voices, parameter changes, errors) until Ctrl-C"),
+    "monitor": Command("send", "print everything the daemon says (voices, changes, answers and errors to any client) until Ctrl-C"),
     "demo": Command("demo", "run the whole job end to end: sound in over OSC, DX7 voice and morph out"),
     # voices and files
     "voices": Command("librarian", "list the voices of a DX7 .syx file"),

@@ -5,8 +5,8 @@ Starts the daemon in-process with no MIDI output (so no MIDI port, audio device 
 the parameter stream is what the daemon sends its OSC clients as ``/dexbridge/param``), sends it
 over real UDP a plucked string synthesised here with the Karplus-Strong
 algorithm (a sound from outside the DX7 training corpus), prints the inferred voice and writes it
-(``voice.syx``), the plucked string and a render of the inferred voice (``original.wav``,
-``inferred.wav``) and their spectrograms (``spectrograms.png``). Then it fills the
+(``voice.syx``), the plucked string and a render of the inferred voice as loud as it (``original.wav``,
+``inferred.wav``: :mod:`bridge.commands.render_out`) and their spectrograms (``spectrograms.png``). Then it fills the
 morph slots with two voices of DawDreamer's bundled brass bank, sweeps the morph from one to the
 other, and writes the parameter stream the daemon sent (``morph.mid``: DX7 parameter changes at the
 times they came) and a plot of the morph (``morph.png``). Every step is checked; the first one that
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,13 +24,13 @@ from pathlib import Path
 
 import mido
 import numpy as np
-import soundfile
 
 from bridge.atomicfile import atomic_write
 from bridge.commands.console import invoked_as
 from bridge.commands.inputs import check_output_folder
 from bridge.commands.librarian import bundled_bank_path, shown_name
 from bridge.commands.pictures import Panel, mae_caption, morph_figure, save_png, spectrogram_figure
+from bridge.commands.render_out import match_loudness, write_audio
 from bridge.daemon.lifecycle import Daemon
 from bridge.daemon.settings import Settings
 from bridge.midi.sysex import encode_param_change
@@ -141,12 +140,6 @@ def describe_voice(voice: Voice) -> str:
     return "\n".join(lines)
 
 
-def _write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
-    buffer = io.BytesIO()
-    soundfile.write(buffer, audio, sample_rate, format="WAV", subtype="FLOAT")
-    atomic_write(path, lambda file: file.write(buffer.getvalue()))
-
-
 def plot_spectrograms(original: np.ndarray, inferred: np.ndarray, sample_rate: int, title: str, path: Path) -> float:
     """Write the two spectrograms one above the other as a PNG (log-frequency axis, one time scale), with
     their distance in words under them.
@@ -223,7 +216,7 @@ def check_in_tune(rendered: np.ndarray, f0: float, name: str) -> tuple[float, fl
 async def _infer(session: _Session, out: Path) -> tuple[Voice, float, float]:
     f0 = 440.0 * 2 ** ((PLUCK_NOTE - 69) / 12)
     pluck = karplus_strong(f0)
-    await asyncio.to_thread(_write_wav, out / "original.wav", pluck, SAMPLE_RATE)
+    await asyncio.to_thread(write_audio, out / "original.wav", pluck, SAMPLE_RATE)
     session.say(f"sending a Karplus-Strong plucked string ({f0:.1f} Hz, {PLUCK_SECONDS:.0f} s) as /dexbridge/infer/file")
     for address in ("/dexbridge/voice", "/dexbridge/better"):
         session.client.clear(address)
@@ -249,10 +242,12 @@ async def _infer(session: _Session, out: Path) -> tuple[Voice, float, float]:
     played, off = await asyncio.to_thread(check_in_tune, rendered, f0, voice.name.strip())
     session.say(f"played at middle C ({note_name(MIDDLE_C)}, MIDI {MIDDLE_C}) it sounds at {played:.1f} Hz: {off:+.1f} cents "
                 f"from the pluck")
-    await asyncio.to_thread(_write_wav, out / "inferred.wav", rendered, SAMPLE_RATE)
+    matched = await asyncio.to_thread(match_loudness, rendered, SAMPLE_RATE, pluck, SAMPLE_RATE)
+    await asyncio.to_thread(write_audio, out / "inferred.wav", matched.audio, matched.sample_rate)
     distance = await asyncio.to_thread(plot_spectrograms, pluck, rendered, SAMPLE_RATE,
                                        f"plucked string -> '{voice.name.strip()}'", out / "spectrograms.png")
-    session.say(f"wrote voice.syx, original.wav, inferred.wav, spectrograms.png (log-spectral MAE {distance:.3f})")
+    session.say(f"wrote voice.syx, original.wav, inferred.wav, spectrograms.png (log-spectral MAE {distance:.3f}); "
+                f"inferred.wav is {matched.describe()}")
     return voice, float(heard_f0), distance  # type: ignore[arg-type]
 
 

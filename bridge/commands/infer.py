@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bridge.commands.argtypes import at_least
+from bridge.audio_file import Excerpt, read_note
+from bridge.commands.argtypes import at_least, midi_channel
 from bridge.commands.console import step
-from bridge.commands.inputs import check_output, check_output_folder, read_audio, require_file
+from bridge.commands.inputs import check_output, check_output_folder, require_file
 from bridge.commands.takes import TakeSpec, parse_take, read_takes
 from bridge.midi.syxfile import write_voice_syx
 from engine.backends import BACKENDS
@@ -22,6 +24,7 @@ from models.params import MIDDLE_C, NAME_START, OCTAVES, OPERATOR_BLOCK, VOICE_P
 if TYPE_CHECKING:  # the engine, torch and numpy load in the handler: --help comes at once
     import numpy as np
 
+    from bridge.commands.render_out import MatchedRender
     from engine.runtime import Engine, Inference
     from models.voice import Voice
 
@@ -43,23 +46,37 @@ def voice_name(stem: str) -> str:
     return ascii_only.upper()[:10] or "DEXBRIDGE"
 
 
-def inference_report(path: Path, out: Path, inference: Inference) -> dict[str, Any]:
-    """The JSON-ready record of one inference: files, the voice's VCED values by name (``parameters``),
-    the same as the DX7 shows them (``display``), diagnostics with every number under a name."""
+def inference_report(path: Path, out: Path, inference: Inference, used: tuple[float, float, float] | None = None,
+                     render: tuple[Path, MatchedRender] | None = None) -> dict[str, Any]:
+    """The JSON-ready record of one inference: files, the seconds of the input used (``used``: start,
+    stop and the file's length), the voice's VCED values by name (``parameters``), the same as the DX7
+    shows them (``display``), diagnostics with every number under a name, the render written."""
     voice = inference.voice
     diagnostics = asdict(inference.diagnostics)
     if diagnostics.get("spec_mae") is not None:
         first, answer = diagnostics["spec_mae"]
         diagnostics["spec_mae"] = {"first_voice": first, "answer": answer}
-    return {
-        "input": str(path),
-        "output": str(out),
+    report: dict[str, Any] = {"input": str(path), "output": str(out)}
+    if used is not None:
+        report["used"] = dict(zip(("start_s", "stop_s", "file_s"), (round(s, 3) for s in used), strict=True))
+    report |= {
         "name": voice.name.strip(),
         "parameters": {spec.name: voice[spec.index] for spec in VOICE_PARAMS[:NAME_START]},
         "display": {spec.name: display_value(spec, voice[spec.index], voice.vced) for spec in VOICE_PARAMS[:NAME_START]},
         "diagnostics": diagnostics,
         "conventions": CONVENTIONS,
     }
+    if render is not None:
+        written, matched = render
+        report["render"] = {"output": str(written), "sample_rate": matched.sample_rate,
+                            "input_lufs": _finite(matched.input_lufs), "gain_db": round(matched.gain_db, 2),
+                            "below_input_db": round(matched.below_db, 2), "true_peak_db": _finite(matched.true_peak_db)}
+    return report
+
+
+def _finite(value: float) -> float | None:
+    """A level for JSON, which has no -inf: rounded, or None when there is nothing to measure."""
+    return round(value, 2) if math.isfinite(value) else None
 
 
 def _frequency(text: str) -> str:
@@ -123,6 +140,11 @@ def _render(voice: Voice, velocity: int) -> np.ndarray:
     return Renderer().render(voice, MIDDLE_C, velocity)
 
 
+def _used(excerpt: Excerpt, seconds: float) -> tuple[float, float, float]:
+    """The seconds of the file the engine used (start, stop) and the file's length."""
+    return excerpt.start_s, min(excerpt.stop_s, excerpt.start_s + seconds), excerpt.file_s
+
+
 def plot_spectrograms(path: Path, audio: np.ndarray, sample_rate: int, render: np.ndarray, render_rate: int,
                       title: str, caption: str) -> None:
     """Write a PNG: the input's spectrogram above the inferred voice's render, on one time scale and a
@@ -133,18 +155,43 @@ def plot_spectrograms(path: Path, audio: np.ndarray, sample_rate: int, render: n
     save_png(spectrogram_figure(panels, title, caption), path, dpi=100)
 
 
+def _write_render(path: Path, render: np.ndarray, render_rate: int, excerpt: Excerpt) -> MatchedRender:
+    """Write the render at the input's rate and loudness, in the format ``path``'s extension names."""
+    from bridge.commands.render_out import match_loudness, write_audio
+
+    matched = match_loudness(render, render_rate, excerpt.audio, excerpt.sample_rate)
+    write_audio(path, matched.audio, matched.sample_rate)
+    return matched
+
+
+def _render_line(path: Path, matched: MatchedRender) -> str:
+    from bridge.commands.render_out import RENDER_FORMATS
+
+    written = RENDER_FORMATS[path.suffix.lower()].words
+    return f"render: {path} ({written}, {matched.sample_rate} Hz like the input), {matched.describe()}"
+
+
+def _used_line(used: tuple[float, float, float]) -> str:
+    start, stop, length = used
+    rest = "" if stop - start >= length - 0.05 else "; the rest is not used"
+    return f"used {start:.1f}-{stop:.1f} s of {length:.1f} s (the note from its onset{rest})"
+
+
 def _check_outputs(args: argparse.Namespace) -> None:
-    """Refuse what cannot work before the model loads: inputs that cannot be read, outputs into
-    folders that do not exist."""
+    """Refuse what cannot work before the model loads: inputs that cannot be read or are empty,
+    outputs into folders that do not exist or named for a format they are not written in."""
+    from bridge.commands.render_out import RENDER_FORMATS
+
     if (args.render or args.plot) and len(args.audio) > 1:
         raise AudioFileError(f"--render / --plot take one AUDIO file, got {len(args.audio)}: run them one file at a time")
     if args.out is not None and len(args.audio) > 1:
         raise AudioFileError(f"--out names one .syx file but {len(args.audio)} AUDIO files were given: use --out-dir DIR")
     for path in args.audio:
         require_file(path)
-    for option, path in (("--out", args.out), ("--render", args.render), ("--plot", args.plot)):
+    for option, path, suffixes in (("--out", args.out, (".syx",)), ("--render", args.render, tuple(RENDER_FORMATS)),
+                                   ("--plot", args.plot, (".png",))):
         if path is not None:
-            check_output(path, option)
+            check_output(path, option, suffixes)
     if args.out_dir is not None:
         check_output_folder(args.out_dir, "--out-dir")
 
@@ -174,36 +221,42 @@ def infer_files(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from engine.conditioning import to_mono
+    from engine.pitch import FMIN_HZ
 
     if args.out_dir is not None:
         args.out_dir.mkdir(exist_ok=True)
     budget = float("inf") if args.max_renders is not None else args.search_ms
     show = not args.json and not args.quiet and len(args.audio) == 1
+    most = engine.seconds_heard(FMIN_HZ)  # the lowest pitch the engine reads is shifted up the most
     reports = []
     for path in tqdm(args.audio, desc="infer", unit="file", disable=len(args.audio) < 2 or not sys.stderr.isatty()):
-        audio, sample_rate = read_audio(path)
-        inference = engine.infer(audio, sample_rate, budget_ms=budget, max_renders=args.max_renders, seed=args.seed,
-                                 on_better=_progress if show else None)
+        excerpt = read_note(path, most)
+        inference = engine.infer(excerpt.audio, excerpt.sample_rate, budget_ms=budget, max_renders=args.max_renders,
+                                 seed=args.seed, on_better=_progress if show else None)
+        used = _used(excerpt, engine.seconds_heard(inference.diagnostics.f0_hz))
         voice = inference.voice.with_name(voice_name(path.stem))
         out = args.out if args.out is not None else args.out_dir / f"{path.stem}.syx"
         write_voice_syx(out, voice, channel=args.channel - 1)
         inference = replace(inference, voice=voice)
-        reports.append(inference_report(path, out, inference))
-        if not args.json:
-            print(_summary(path, out, inference))
-            print(parameter_table(voice))
+        written = None
         if args.render or args.plot:
             render = _render(voice, engine.checkpoint.notes[0][1])
             if args.render:
-                import soundfile
-
-                soundfile.write(args.render, render, engine.sample_rate, subtype="FLOAT")
+                written = (args.render, _write_render(args.render, render, engine.sample_rate, excerpt))
             if args.plot:
                 from bridge.commands.pictures import mae_caption
 
                 title = f"{path.name} -> '{voice.name.strip()}'"
                 caption = mae_caption(inference.diagnostics.spec_mae[1], " over the model's 4 s window")
-                plot_spectrograms(args.plot, to_mono(audio), sample_rate, render, engine.sample_rate, title, caption)
+                plot_spectrograms(args.plot, to_mono(excerpt.audio), excerpt.sample_rate, render, engine.sample_rate,
+                                  title, caption)
+        reports.append(inference_report(path, out, inference, used, written))
+        if not args.json:
+            print(_summary(path, out, inference))
+            print(_used_line(used))
+            print(parameter_table(voice))
+            if written is not None:
+                print(_render_line(*written))
     if args.json:
         print(json.dumps(reports if len(reports) > 1 else reports[0], indent=2))
     return 0
@@ -212,8 +265,10 @@ def infer_files(args: argparse.Namespace) -> int:
 def _infer_takes(args: argparse.Namespace, specs: list[TakeSpec]) -> int:
     if args.audio or args.out is None:
         raise AudioFileError("--take gives one voice for all the takes: name it with --out VOICE.syx, and give no AUDIO")
+    if args.render or args.plot:
+        raise AudioFileError("--render / --plot take one AUDIO file, not --take: run infer on one take to hear or see it")
     takes = read_takes(specs)  # every file checked before the model loads
-    check_output(args.out, "--out")
+    check_output(args.out, "--out", (".syx",))
     engine = _load_engine(args)
     budget = float("inf") if args.max_renders is not None else args.search_ms
     inference = engine.infer_takes(takes, budget_ms=budget, max_renders=args.max_renders, seed=args.seed,  # type: ignore[arg-type]
@@ -253,7 +308,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "infer", help="infer DX7 voices from recordings of single notes",
         description="Infer one DX7 voice per recording (any sample rate, mono or multichannel) and write it as "
         "a single voice dump. The recording is resampled, mixed to mono, aligned to its onset and fitted to the "
-        "model's 4 s window. The network's answer and the nearest voices of the voice library are tuned so that, "
+        "model's 4 s window (a long file is read only around its note; the answer says which seconds). The "
+        "network's answer and the nearest voices of the voice library are tuned so that, "
         f"played at middle C (MIDI {MIDDLE_C}), they sound at the recording's pitch (measured on a render of "
         "each voice), then scored by render against the recording; a seeded search improves the best ones until "
         "--search-ms. Drums, clicks and bells with no clear pitch get a voice too (their transpose is kept); "
@@ -282,9 +338,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     infer.add_argument("-q", "--quiet", action="store_true", help="do not list the better voices as they are found")
     infer.add_argument("--render", type=Path, metavar="OUT.wav",
                        help=f"write the inferred voice played at middle C (MIDI {MIDDLE_C}), held as in the training "
-                       "renders (float WAV)")
+                       "renders, at the input's sample rate and loudness (ITU-R BS.1770; lower only where its true peak "
+                       "would pass -1 dBFS): .wav or .flac (24-bit) or .ogg (Vorbis), as the extension names")
     infer.add_argument("--plot", type=Path, metavar="OUT.png",
-                       help="write the input's and the render's spectrograms, one above the other on one time scale")
-    infer.add_argument("--channel", type=at_least(1, "MIDI channel"), default=1, help="MIDI channel 1-16 of the dump (default 1)")
+                       help="write the input's and the render's spectrograms, one above the other on one time scale (PNG)")
+    infer.add_argument("--channel", type=midi_channel, default=1, help="MIDI channel 1-16 of the dump (default 1)")
     _add_model_arguments(infer)
     infer.set_defaults(handler=infer_files)

@@ -1,22 +1,24 @@
 """Files named on the command line, checked in plain words before anything slow happens.
 
-An input that is missing, a folder, unreadable or not in its format is refused (exit code 2), and
-so is an output whose folder does not exist: nothing is created silently. Audio is decoded by
-libsndfile (soundfile, imported when a file is read).
+An input that is missing, a folder, unreadable, empty or not in its format is refused (exit code 2),
+and so is an output whose folder does not exist or whose extension names a format it is not written
+in: nothing is created silently. Audio is decoded by libsndfile (soundfile, imported when a file is
+read); a long recording is read only around its note (:func:`bridge.audio_file.read_note`).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bridge.audio_file import AUDIO_FORMATS, refuse_empty, undecodable
 from models.errors import AudioFileError, InputFileError, OutputPathError
 
 if TYPE_CHECKING:
     import numpy as np
 
-AUDIO_FORMATS = "WAV, FLAC, OGG or AIFF"
 
 
 def check_input(path: Path, what: str, formats: str, error: type[InputFileError] = InputFileError) -> None:
@@ -40,8 +42,8 @@ def check_input(path: Path, what: str, formats: str, error: type[InputFileError]
 
 
 def require_file(path: Path) -> None:
-    """Refuse an audio file that is missing, a folder, unreadable or undecodable, before anything slow
-    happens (only its header is read).
+    """Refuse an audio file that is missing, a folder, unreadable, undecodable or empty, before
+    anything slow happens (only its header is read).
 
     Raises:
         AudioFileError: the message names the file and the reason.
@@ -50,9 +52,10 @@ def require_file(path: Path) -> None:
 
     check_input(path, "audio file", AUDIO_FORMATS, AudioFileError)
     try:
-        soundfile.info(str(path))
+        frames = soundfile.info(str(path)).frames
     except (soundfile.LibsndfileError, RuntimeError) as error:
-        raise _undecodable(path, error) from None
+        raise undecodable(path, error) from None
+    refuse_empty(path, frames)
 
 
 def read_audio(path: Path) -> tuple[np.ndarray, int]:
@@ -67,23 +70,28 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
     try:
         audio, sample_rate = soundfile.read(path, dtype="float32", always_2d=False)
     except (soundfile.LibsndfileError, RuntimeError) as error:
-        raise _undecodable(path, error) from None
+        raise undecodable(path, error) from None
     return audio, int(sample_rate)
 
 
-def _undecodable(path: Path, error: Exception) -> AudioFileError:
-    reason = str(error).rsplit(": ", 1)[-1].rstrip(".").strip() or type(error).__name__
-    return AudioFileError(f"audio file {path} cannot be decoded ({reason[:1].lower() + reason[1:]}): give {AUDIO_FORMATS}")
+def check_output(path: Path, what: str = "output file", suffixes: Sequence[str] = ()) -> None:
+    """Refuse an output file named inside a folder that does not exist, naming a folder, or (when
+    ``suffixes`` are given) whose extension is none of them.
 
-
-def check_output(path: Path, what: str = "output file") -> None:
-    """Refuse an output file named inside a folder that does not exist, or naming a folder.
+    Args:
+        path: the file named.
+        what: the option, as the message names it (``"--out"``).
+        suffixes: the extensions accepted, whose format is written (``(".syx",)``); empty: any.
 
     Raises:
-        OutputPathError: the message names the folder and how to make it.
+        OutputPathError: the message names the file, what is wrong and the fix.
     """
     if path.is_dir():
         raise OutputPathError(f"{what} {path} is a folder: name a file in it")
+    if suffixes and path.suffix.lower() not in suffixes:
+        wrong = f"'{path.suffix}' is not a format {what} writes" if path.suffix else "no extension"
+        listing = " or ".join([", ".join(suffixes[:-1]), suffixes[-1]] if len(suffixes) > 1 else suffixes)
+        raise OutputPathError(f"{what} {path}: {wrong}; end the name in {listing} (e.g. {path.with_suffix(suffixes[0]).name})")
     _check_folder(path.parent, what, path)
 
 

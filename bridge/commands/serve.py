@@ -69,8 +69,41 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
         return False
 
 
+def check_osc_port(settings: Settings) -> None:
+    """Bind the OSC port as the daemon does (UDP, and TCP unless ``--no-tcp``), then let it go, so that a
+    taken port or a host that is not this computer's is refused at once, not after the model loads.
+
+    Raises:
+        OscPortError: the daemon's own words: which port and protocol, and what to do.
+    """
+    if settings.osc_port == 0:  # any free port: none can be taken
+        return
+    from bridge.osc.server import bind_error
+
+    host, port = settings.osc_host, settings.osc_port
+
+    async def probe() -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            udp, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=(host, port))
+        except OSError as exc:
+            raise bind_error(exc, host, port, "UDP") from None
+        try:
+            if settings.osc_tcp:
+                tcp = await asyncio.start_server(lambda reader, writer: writer.close(), host, port)
+                tcp.close()
+                await tcp.wait_closed()
+        except OSError as exc:
+            raise bind_error(exc, host, port, "TCP") from None
+        finally:
+            udp.close()
+
+    asyncio.run(probe())
+
+
 def _serve(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
+    check_osc_port(settings)
     if settings.log_json:
         for handler in logging.getLogger().handlers:
             handler.setFormatter(JsonLogFormatter())
@@ -151,8 +184,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     control.add_argument("--checkpoint", type=Path, help="serving checkpoint (default models/checkpoints/default.pt)")
     control.add_argument("--backend", help="auto, torch, torchscript, onnx, cuda, tensorrt (default auto)")
     control.add_argument("--engine-threads", type=int, metavar="N",
-                         help="intra-op threads for inference (torch and ONNX Runtime; default: every core). "
-                              "1 is best on a 2-core machine: the other core stays free for the daemon and the DAW")
+                         help="intra-op threads for inference (torch and ONNX Runtime; default: every core but one, "
+                              "which stays free for the daemon, MIDI and the DAW: 1 on a 2-core machine)")
     control.add_argument("--search-ms", type=float, metavar="MS",
                          help="search budget per inference: the first voice (the network's or the nearest library "
                          "voice, tuned) is sent at once, then each better voice as it is found, until MS or a newer "

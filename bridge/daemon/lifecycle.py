@@ -102,7 +102,7 @@ class Daemon:
                         settings.checkpoint or "the shipped checkpoint", settings.backend)
             library = await asyncio.to_thread(load_libraries, settings.library, not settings.no_library)
             self.engine = await asyncio.to_thread(Engine.load, settings.checkpoint, backend=settings.backend,
-                                                  threads=settings.engine_threads, library=library,
+                                                  threads=settings.inference_threads(), library=library,
                                                   search_budget_ms=settings.search_ms)
         files = await asyncio.to_thread(FileArea.open, settings.files_dir, overwrite=settings.overwrite)
         self._worker = InferenceWorker(self.engine, max_jobs=settings.max_jobs)

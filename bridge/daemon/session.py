@@ -74,6 +74,9 @@ class BridgeSession:
         self._upload_peers: dict[tuple[str, int], Peer] = {}
         self._inferences: collections.Counter[str] = collections.Counter()  # in flight per client address
         self._expiry: asyncio.TimerHandle | None = None
+        from engine.pitch import FMIN_HZ  # the engine is loaded by now
+
+        self._note_seconds = engine.seconds_heard(FMIN_HZ)  # what a file read holds: the lowest pitch is shifted most
 
     # ----- dispatch and tasks -----------------------------------------------------------------
 
@@ -292,7 +295,7 @@ class BridgeSession:
     def infer_file(self, peer: Peer, path: str) -> None:
         """Infer a voice from an audio file in the files folder, read off the loop."""
         async def job() -> None:
-            audio, sample_rate = await asyncio.to_thread(_read_audio, self.files, path)
+            audio, sample_rate = await asyncio.to_thread(_read_audio, self.files, path, self._note_seconds)
             await self._infer(peer, audio, sample_rate)
 
         self.spawn_inference(job(), peer, "/dexbridge/infer/file")
@@ -356,7 +359,7 @@ class BridgeSession:
                 if spec.upload is not None:
                     audio, sample_rate = held[spec.upload].audio, held[spec.upload].sample_rate
                 else:
-                    audio, sample_rate = await asyncio.to_thread(_read_audio, self.files, spec.path)
+                    audio, sample_rate = await asyncio.to_thread(_read_audio, self.files, spec.path, self._note_seconds)
                 recordings.append(Recording(audio, sample_rate, spec.note, spec.velocity))
             await self._answer(peer, lambda **options: self.worker.infer_takes(recordings, **options))
 
@@ -415,15 +418,24 @@ class BridgeSession:
         logger.info("modes: %s", ", ".join(self.state.modes) or "none (silent)")
         self.server.reply(peer, "/dexbridge/done", "/dexbridge/mode", " ".join(self.state.modes) or "(silent)")
 
-def _read_audio(files: FileArea, name: str) -> tuple[np.ndarray, int]:
-    import soundfile
+def _read_audio(files: FileArea, name: str, seconds: float) -> tuple[np.ndarray, int]:
+    """The note in an audio file of the files folder, read only ``seconds`` past its onset: a long
+    recording costs the daemon the memory of a few seconds, not of the file.
+
+    Raises:
+        FileAreaError: outside the files folder, or missing.
+        AudioFileError: undecodable or empty.
+    """
+    from bridge.audio_file import read_note
 
     path = files.resolve_read(name)
-    try:
-        audio, sample_rate = soundfile.read(path, dtype="float32", always_2d=False)
-    except soundfile.LibsndfileError as exc:
-        raise RequestError(f"audio file {path}: {exc} (WAV, FLAC, OGG and AIFF are read)") from None
-    return audio, int(sample_rate)
+    if path.is_dir():
+        raise RequestError(f"audio file {path} is a folder, not a file: name a WAV, FLAC, OGG or AIFF file in it")
+    excerpt = read_note(path, seconds)
+    if excerpt.stop_s - excerpt.start_s < excerpt.file_s - 0.05:
+        logger.info("read %.1f-%.1f s of the %.1f s of %s (the note from its onset; the rest is not used)",
+                    excerpt.start_s, excerpt.stop_s, excerpt.file_s, path.name)
+    return excerpt.audio, excerpt.sample_rate
 
 
 def _find_handler(name: str, owners: tuple[object, ...]) -> Any:

@@ -58,7 +58,7 @@ class Settings:
     cc_map: Path | None = None
     checkpoint: Path | None = None
     backend: str = "auto"
-    engine_threads: int | None = None
+    engine_threads: int | None = None  # None: every core but one (:meth:`inference_threads`)
     search_ms: float = 500.0  # each inference's search budget: better voices stream until then
     library: tuple[Path, ...] = ()  # voice libraries the search also starts from, beside the shipped one
     no_library: bool = False  # leave the shipped library out
@@ -97,7 +97,7 @@ class Settings:
         _require(self.byte_budget is None or self.byte_budget >= 7,
                  f"byte_budget = {self.byte_budget} bytes/s, must be >= 7 (one parameter change); leave unset for no limit")
         _require(self.engine_threads is None or 1 <= self.engine_threads <= 256,
-                 f"engine_threads = {self.engine_threads}, range 1..256; leave unset for torch's default (every core)")
+                 f"engine_threads = {self.engine_threads}, range 1..256; leave unset for every core but one")
         _require(math.isfinite(self.search_ms) and 0 <= self.search_ms <= 60_000,
                  f"search_ms = {self.search_ms} ms, range 0..60000 (0 = the first voice only)")
         _require(1 <= self.max_jobs <= 64, f"max_jobs = {self.max_jobs}, range 1..64")
@@ -156,6 +156,11 @@ class Settings:
     def allow_list(self) -> AllowList:
         """``allow`` parsed (checked at construction)."""
         return AllowList.parse(self.allow)
+
+    def inference_threads(self) -> int:
+        """Intra-op threads for inference: ``engine_threads``, or every core but one (the event loop,
+        MIDI and the synth keep a core; on a 2-core machine, 1)."""
+        return self.engine_threads or max(1, (os.cpu_count() or 2) - 1)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready values (paths and tuples as strings and lists)."""

@@ -70,6 +70,8 @@ class Engine(Protocol):
 
     def macros_to_latent(self, values: Sequence[float], origin: np.ndarray | None = None) -> np.ndarray: ...
 
+    def seconds_heard(self, f0_hz: float | None) -> float: ...
+
 
 class Worker(Protocol):
     """What the session uses of :class:`engine.worker.InferenceWorker`."""

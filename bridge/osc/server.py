@@ -218,7 +218,7 @@ class OscServer:
         try:
             transport, _ = await loop.create_datagram_endpoint(lambda: _UdpProtocol(self), local_addr=(host, port))
         except OSError as exc:
-            raise _bind_error(exc, host, port, "UDP") from None
+            raise bind_error(exc, host, port, "UDP") from None
         self._udp = transport  # type: ignore[assignment]
         with contextlib.suppress(OSError):  # a deep receive buffer absorbs control bursts; the kernel may cap it
             transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
@@ -227,7 +227,7 @@ class OscServer:
                 self._tcp = await asyncio.start_server(self._serve_connection, host, self.port)
             except OSError as exc:
                 transport.close()
-                raise _bind_error(exc, host, self.port, "TCP") from None
+                raise bind_error(exc, host, self.port, "TCP") from None
         logger.info("osc.listening host=%s udp=%d tcp=%s", host, self.port, self.tcp_port)
 
     def stop_intake(self) -> None:
@@ -547,7 +547,8 @@ def _unknown_address(address: str, routes: Mapping[str, Route]) -> str:
     return f"unknown address {address[:80]!r}: not in the /dexbridge namespace (README 'OSC namespace'){hint}"
 
 
-def _bind_error(error: OSError, host: str, port: int, protocol: str) -> OscPortError:
+def bind_error(error: OSError, host: str, port: int, protocol: str) -> OscPortError:
+    """The error for an OSC port that cannot be bound, saying what to do (the daemon's and ``serve``'s check)."""
     if error.errno == errno.EADDRINUSE:
         return OscPortError(error.errno, f"OSC port {port} ({protocol}) on {host} is taken: another dexbridge serve or "
                             "another program uses it; stop it, or pick another port with --osc-port")

@@ -178,3 +178,24 @@ async def test_four_clients_holding_two_uploads_each_leave_a_place_for_a_fifth(t
         finally:
             for client in clients:
                 client.close()
+
+
+async def test_a_long_file_is_read_only_around_its_note(tiny_engine: Engine, tmp_path: Path, brass_wav: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """A 3-minute recording whose note starts at 100 s: the daemon reads seconds of it, not the file."""
+    import numpy as np
+
+    note, rate = soundfile.read(brass_wav, dtype="float32")
+    long = np.zeros(180 * rate, np.float32)
+    long[100 * rate:100 * rate + len(note)] = note
+    soundfile.write(tmp_path / "long.wav", long, rate, subtype="PCM_16")
+    with caplog.at_level(logging.INFO, logger="bridge.daemon.session"):
+        async with run_daemon(daemon_settings(files_dir=(tmp_path,)), tiny_engine) as daemon:
+            client = await OscClient().open("127.0.0.1", daemon.osc_port)
+            client.send("/dexbridge/infer/file", "long.wav")
+            await client.until("/dexbridge/inferred", timeout=60)
+            client.close()
+    (line,) = [record.getMessage() for record in caplog.records if record.getMessage().startswith("read ")]
+    start, stop = (float(x) for x in line.split()[1].split("-"))
+    assert 99.5 <= start <= 100.5 and stop - start < 10.0, line
+    assert "of the 180.0 s of long.wav" in line

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 from pathlib import Path
 
 import pytest
 
 from bridge.commands.cli import build_parser
-from bridge.commands.serve import settings_from_args
+from bridge.commands.serve import check_osc_port, settings_from_args
 from bridge.daemon.settings import Settings
+from bridge.osc.server import OscPortError
 from models.errors import ConfigError
 
 
@@ -138,3 +141,30 @@ def test_serve_caps_mallocs_arenas_unless_the_environment_does(monkeypatch: pyte
     assert limit_malloc_arenas() is True  # this machine runs glibc, as CI does
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     assert limit_malloc_arenas() is False, "the user's own setting wins"
+
+
+def test_serve_finds_a_taken_osc_port_before_anything_loads() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        with pytest.raises(OscPortError, match=f"OSC port {port} \\(UDP\\) on 127.0.0.1 is taken"):
+            check_osc_port(Settings(osc_port=port))
+    check_osc_port(Settings(osc_port=port))  # free again: the check holds nothing
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as tcp:
+        udp.bind(("127.0.0.1", port))  # the check let the port go: the daemon can bind it
+        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        tcp.bind(("127.0.0.1", port))
+    check_osc_port(Settings(osc_port=0))  # any free port: nothing to check
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        tcp_port = listening.getsockname()[1]
+        check_osc_port(Settings(osc_port=tcp_port, osc_tcp=False))  # TCP is not wanted: its port may be taken
+        with pytest.raises(OscPortError, match=f"OSC port {tcp_port} \\(TCP\\) on 127.0.0.1 is taken"):
+            check_osc_port(Settings(osc_port=tcp_port))
+
+
+def test_inference_leaves_a_core_to_the_loop_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert Settings().inference_threads() == 1
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert Settings().inference_threads() == 7
+    assert Settings(engine_threads=3).inference_threads() == 3

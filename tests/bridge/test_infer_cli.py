@@ -4,6 +4,12 @@ checkpoint and dexed-py renders written as real audio files."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +18,7 @@ import soundfile
 import soxr
 
 from bridge.commands.cli import main
+from bridge.commands.render_out import loudness_lufs, true_peak_db
 from bridge.midi.syxfile import read_syx_voices, write_voice_syx
 from models.checkpoint import load_checkpoint
 from models.corpus import CorpusEntry, build_corpus
@@ -94,8 +101,18 @@ def test_single_output_with_render_plot_and_table(tiny_checkpoint: Path, recordi
     voice = read_syx_voices(out, strict=True).voices[0].voice
     assert voice["transpose"] == 31
     audio, rate = soundfile.read(wav)
-    assert rate == 22050 and audio.shape == (88200,)
-    np.testing.assert_array_equal(audio.astype(np.float32), Renderer().render(voice, 60, 85))
+    assert rate == 44100 and audio.shape == (176400,) and soundfile.info(wav).subtype == "PCM_24"  # the input's rate
+    played = soxr.resample(Renderer().render(voice, 60, 85).astype(np.float64), 22050, 44100)
+    assert np.corrcoef(audio, played)[0, 1] > 0.9999  # the voice at middle C, only its level changed
+    # the recording peaks at full scale: as loud as it, the render would clip, so it is lowered to a -1 dBFS true peak
+    recording, _ = soundfile.read(recordings["g4"])
+    said = re.search(rf"render: {re.escape(str(wav))} \(24-bit WAV, 44100 Hz like the input\), ([\d.]+) dB below the "
+                     r"input's loudness \((-[\d.]+) LUFS\) so it does not clip \(true peak -1\.0 dBFS\)", text)
+    assert said is not None, text
+    below, input_lufs = float(said[1]), float(said[2])
+    assert input_lufs == pytest.approx(loudness_lufs(recording, 44100), abs=0.05) and 0.5 < below < 2.0
+    assert loudness_lufs(audio, rate) == pytest.approx(input_lufs - below, abs=0.1)
+    assert true_peak_db(audio) <= -0.99
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -187,3 +204,95 @@ def test_takes_need_one_out_and_no_audio(recordings: dict[str, Path], tmp_path: 
     assert "give no AUDIO" in capsys.readouterr().err
     assert main(["infer", "--take", str(tmp_path / "missing.wav"), "--out", str(tmp_path / "x.syx")]) == 2
     assert "missing.wav not found" in capsys.readouterr().err
+
+
+def test_a_quiet_recording_gets_a_render_as_quiet_as_it(tiny_checkpoint: Path, recordings: dict[str, Path], tmp_path: Path,
+                                                        library: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A render once came out at 22 050 Hz float, 20 dB louder than a quiet bell it answered."""
+    g4, _ = soundfile.read(recordings["g4"])
+    quiet = tmp_path / "far bell.flac"
+    soundfile.write(quiet, 0.1 * soxr.resample(g4[:, 0], 44100, 48000), 48000)  # -20 dB, 48 kHz mono
+    render = tmp_path / "bell_dx7.ogg"
+    assert main(["infer", str(quiet), "--out", str(tmp_path / "bell.syx"), "--render", str(render), "--json", "--no-search",
+                 "--no-library", "--library", str(library), "--backend", "torch", "--checkpoint", str(tiny_checkpoint)]) == 0
+    report = json.loads(capsys.readouterr().out)["render"]
+    assert report["output"] == str(render) and report["sample_rate"] == 48000 and report["below_input_db"] == 0.0
+    info = soundfile.info(str(render))
+    assert (info.format, info.subtype, info.samplerate) == ("OGG", "VORBIS", 48000)
+    audio, rate = soundfile.read(render)
+    assert loudness_lufs(audio, rate) == pytest.approx(loudness_lufs(soundfile.read(quiet)[0], 48000), abs=0.3)
+    assert report["input_lufs"] == pytest.approx(loudness_lufs(soundfile.read(quiet)[0], 48000), abs=0.01)
+
+
+def _dexbridge(*args: str) -> list[str]:
+    return [sys.executable, "-m", "bridge.commands.cli", *args]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--render", "{tmp}/p.mp3"], "--render {tmp}/p.mp3: '.mp3' is not a format --render writes; end the name in "
+                                      ".wav, .flac or .ogg (e.g. p.wav)"),
+        (["--render", "{tmp}/p"], "--render {tmp}/p: no extension; end the name in .wav, .flac or .ogg (e.g. p.wav)"),
+        (["--plot", "{tmp}/x.jpgx"], "--plot {tmp}/x.jpgx: '.jpgx' is not a format --plot writes; end the name in .png "
+                                     "(e.g. x.png)"),
+        (["--channel", "17"], "argument --channel: MIDI channel 17 out of range 1..16"),
+        (["--channel", "0"], "argument --channel: MIDI channel 0 out of range 1..16"),
+        (["--out", "{tmp}/p.txt"], "--out {tmp}/p.txt: '.txt' is not a format --out writes; end the name in .syx "
+                                   "(e.g. p.syx)"),
+        (["{empty}"], "audio file {empty} holds no audio (0 samples): give a recording of one note, ideally 4 s"),
+    ],
+)
+def test_every_argument_is_checked_before_the_model_loads(recordings: dict[str, Path], tmp_path: Path, args: list[str],
+                                                          message: str) -> None:
+    """Each of these once ran the model (seconds) before failing: with a traceback (exit 1), in the wire's
+    0..15 numbering, or not at all (a PNG written as x.jpgx, a voice dump as p.txt)."""
+    empty = tmp_path / "empty.wav"
+    soundfile.write(empty, np.zeros(0), 44100)
+    fill = {"tmp": str(tmp_path), "empty": str(empty)}
+    args = [arg.format(**fill) for arg in args]
+    audio = [] if str(empty) in args else [str(recordings["c4"])]
+    out = [] if "--out" in args else ["--out", str(tmp_path / "c4.syx")]
+    began = time.monotonic()
+    result = subprocess.run(_dexbridge("infer", *audio, *out, *args), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert message.format(**fill) in result.stderr
+    assert "loading the voice library" not in result.stderr and "Traceback" not in result.stderr
+    assert time.monotonic() - began < 5.0  # imports only: the model takes seconds
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.wav"]  # nothing written
+
+
+def _run_measured(args: list[str]) -> tuple[int, str, int]:
+    """Run a command; its exit code, stdout and peak resident memory (bytes, the kernel's ru_maxrss)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(args, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        assert proc.returncode == 0, err.read()[-2000:]
+        return proc.returncode, out.read(), usage.ru_maxrss * 1024
+
+
+def test_a_long_recording_is_read_only_around_its_note(tiny_checkpoint: Path, recordings: dict[str, Path],
+                                                       tmp_path: Path) -> None:
+    """A 20-minute WAV once took 2.2-2.6 GB on the command line, read whole, with no word that 4 s were used."""
+    g4, _ = soundfile.read(recordings["g4"])
+    note = soxr.resample(g4, 44100, 48000)
+    long = tmp_path / "long take.wav"
+    with soundfile.SoundFile(long, "w", 48000, 2, "PCM_16") as file:  # 10 minutes, the note at 5:00
+        for minute in range(10):
+            block = np.zeros((60 * 48000, 2))
+            if minute == 5:
+                block[: len(note)] = note
+            file.write(block)
+    short = tmp_path / "short.wav"
+    soundfile.write(short, note, 48000, subtype="PCM_16")
+    common = ["--no-search", "--no-library", "--backend", "torch", "--checkpoint", str(tiny_checkpoint), "-q"]
+    _, text, long_peak = _run_measured(_dexbridge("infer", str(long), "--out", str(tmp_path / "long.syx"), *common))
+    assert "used 300.0-304.0 s of 600.0 s (the note from its onset; the rest is not used)" in text
+    _, _, short_peak = _run_measured(_dexbridge("infer", str(short), "--out", str(tmp_path / "short.syx"), *common))
+    assert long_peak < short_peak + 100 * 2**20, f"{long_peak / 2**20:.0f} MiB against {short_peak / 2**20:.0f} MiB"
+    _, report, _ = _run_measured(_dexbridge("infer", str(long), "--out", str(tmp_path / "long.syx"), "--json", *common))
+    used = json.loads(report)["used"]
+    assert used == {"start_s": pytest.approx(300.0, abs=0.01), "stop_s": pytest.approx(304.0, abs=0.01), "file_s": 600.0}

@@ -140,6 +140,7 @@ def test_a_taken_osc_port_exits_1_naming_it(tiny_checkpoint: Path) -> None:
     assert (f"dexbridge serve: OSC port {port} (UDP) on 127.0.0.1 is taken: another dexbridge serve or another program "
             "uses it; stop it, or pick another port with --osc-port") in result.stderr
     assert "[Errno" not in result.stderr
+    assert "daemon.loading" not in result.stderr  # refused before seconds of model loading
 
 
 def test_a_hostile_datagram_neither_freezes_serve_nor_forges_a_log_line(tiny_checkpoint: Path, tmp_path: Path) -> None:
@@ -176,3 +177,15 @@ def test_a_hostile_datagram_neither_freezes_serve_nor_forges_a_log_line(tiny_che
     assert "x.syx\\n2099-01-01" in stderr
     assert not [line for line in stderr.splitlines() if line.startswith("2099-01-01")], "a request forged a log line"
     assert "Traceback" not in stderr
+
+
+def test_a_taken_tcp_port_exits_1_before_the_model_loads(tiny_checkpoint: Path) -> None:
+    port = _free_udp_port()
+    with socket.create_server(("127.0.0.1", port)):
+        began = time.monotonic()
+        result = subprocess.run(_dexbridge("serve", "--checkpoint", str(tiny_checkpoint), "--backend", "torch",
+                                           "--osc-port", str(port)), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert f"dexbridge serve: OSC port {port} (TCP) on 127.0.0.1 is taken" in result.stderr
+    assert "daemon.loading" not in result.stderr and "daemon.starting" not in result.stderr
+    assert time.monotonic() - began < 5.0  # imports only: the model takes seconds

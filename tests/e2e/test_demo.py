@@ -15,6 +15,7 @@ from PIL import Image
 
 from bridge.commands.cli import main
 from bridge.commands.demo_run import FILES, DemoError, check_in_tune, describe_voice, karplus_strong, next_steps, run_demo
+from bridge.commands.render_out import loudness_lufs, true_peak_db
 from bridge.midi.sysex import decode_sysex
 from bridge.midi.syxfile import read_syx_voices
 from models.checkpoint import load_checkpoint, save_checkpoint
@@ -55,6 +56,15 @@ async def test_demo_writes_every_file_and_they_are_valid(audible_checkpoint: Pat
         audio, rate = soundfile.read(out / name)
         assert rate == SAMPLE_RATE and len(audio) == 4 * SAMPLE_RATE
         assert np.isfinite(audio).all() and np.sqrt(np.mean(audio ** 2)) > 1e-3, f"{name} is silent"
+    # the render is as loud as the pluck, unless that would clip it (then it says how far below)
+    pluck, inferred = (soundfile.read(out / name)[0] for name in ("original.wav", "inferred.wav"))
+    assert soundfile.info(str(out / "inferred.wav")).subtype == "PCM_24" and true_peak_db(inferred) <= -0.99
+    wrote = next(line for line in lines if line.startswith("wrote voice.syx, original.wav, inferred.wav"))
+    said = re.search(r"; inferred\.wav is (?:as loud as the input|([\d.]+) dB below the input's loudness) \((-[\d.]+) LUFS",
+                     wrote)
+    assert said is not None, wrote
+    assert float(said[2]) == pytest.approx(loudness_lufs(pluck, SAMPLE_RATE), abs=0.05)
+    assert loudness_lufs(inferred, SAMPLE_RATE) == pytest.approx(float(said[2]) - float(said[1] or 0.0), abs=0.1)
 
     for name in ("spectrograms.png", "morph.png"):
         with Image.open(out / name) as image:
