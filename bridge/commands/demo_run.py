@@ -222,10 +222,10 @@ async def _infer(session: _Session, out: Path) -> tuple[Voice, float, float]:
         session.client.clear(address)
     inferred = await session.ask("/dexbridge/infer/file", str(out.resolve() / "original.wav"),
                                  expect="/dexbridge/inferred", what="inferring a voice from the plucked string")
-    heard_f0, level_db, backend, _, _, _, source, mae = inferred
-    for _, (better_source, score, off_cents, renders) in session.client.take("/dexbridge/better"):
+    heard_f0, level_db, backend, voice_f0, off_cents, _, source, mae = inferred
+    for _, (better_source, score, better_cents, renders) in session.client.take("/dexbridge/better"):
         session.say(f"  better voice after {renders} renders: {better_source}, log-spectral MAE {score:.3f}, "
-                    f"{off_cents:+.0f} cents")
+                    f"{better_cents:+.1f} cents")
     voices = session.client.take("/dexbridge/voice")
     if not voices:
         raise DemoError("inferring a voice from the plucked string: /dexbridge/inferred came without any /dexbridge/voice")
@@ -239,9 +239,9 @@ async def _infer(session: _Session, out: Path) -> tuple[Voice, float, float]:
     if not np.any(np.abs(rendered) > SILENCE):
         raise DemoError(f"the inferred voice '{voice.name.strip()}' renders silent at note {MIDDLE_C}: "
                         "this checkpoint gives unusable voices; pass a trained one with --checkpoint")
-    played, off = await asyncio.to_thread(check_in_tune, rendered, f0, voice.name.strip())
-    session.say(f"played at middle C ({note_name(MIDDLE_C)}, MIDI {MIDDLE_C}) it sounds at {played:.1f} Hz: {off:+.1f} cents "
-                f"from the pluck")
+    await asyncio.to_thread(check_in_tune, rendered, f0, voice.name.strip())  # a check of our own; the figure is the daemon's
+    session.say(f"played at middle C ({note_name(MIDDLE_C)}, MIDI {MIDDLE_C}) it sounds at {voice_f0:.1f} Hz: "
+                f"{off_cents:+.1f} cents from the pluck's {heard_f0:.1f} Hz (the daemon's measure, as in its log)")
     matched = await asyncio.to_thread(match_loudness, rendered, SAMPLE_RATE, pluck, SAMPLE_RATE)
     await asyncio.to_thread(write_audio, out / "inferred.wav", matched.audio, matched.sample_rate)
     distance = await asyncio.to_thread(plot_spectrograms, pluck, rendered, SAMPLE_RATE,

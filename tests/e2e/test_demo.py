@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from pathlib import Path
 
@@ -41,9 +42,15 @@ def audible_checkpoint(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathF
     return save_checkpoint(out, dataclasses.replace(checkpoint, serving_state=state))
 
 
-async def test_demo_writes_every_file_and_they_are_valid(audible_checkpoint: Path, tmp_path: Path) -> None:
+async def test_demo_writes_every_file_and_they_are_valid(audible_checkpoint: Path, tmp_path: Path,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
     lines: list[str] = []
-    report = await run_demo(tmp_path / "demo", audible_checkpoint, backend="torch", say=lines.append)
+    with caplog.at_level(logging.INFO, logger="bridge.daemon.session"):
+        report = await run_demo(tmp_path / "demo", audible_checkpoint, backend="torch", say=lines.append)
+    # one answer, one figure: the cents the demo prints are the ones the daemon logged
+    logged = re.search(r"inferred: .*, voice [\d.]+ Hz \(([+-][\d.]+) cents\)", caplog.text)
+    printed = next(line for line in lines if line.startswith("played at middle C"))
+    assert logged is not None and f"{float(logged[1]):+.1f} cents from the pluck" in printed, (logged, printed)
     out = tmp_path / "demo"
     assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
     assert report.files == {name: out / name for name in FILES}
