@@ -84,21 +84,21 @@ def _frequency(text: str) -> str:
 
 
 def parameter_table(voice: Voice) -> str:
-    """The voice as the DX7 shows it: operator parameters as a 6-column table (coarse and fine as the
-    operator's frequency), then the global ones, then how to read them."""
+    """The voice as the DX7 shows it, named as on its panel and in Dexed: operator parameters as a
+    6-column table (coarse and fine as the operator's frequency), then the global ones, then how to
+    read them."""
     vced = voice.vced
-    fields = [spec.name.split("_", 1)[1] for spec in VOICE_PARAMS[:OPERATOR_BLOCK]]
-    lines = [f"{'':<14}" + "".join(f"{f'OP{op}':>9}" for op in range(1, 7))]
-    for offset, field in enumerate(fields):
-        if field in ("coarse", "fine"):
-            if field == "fine":
-                continue
-            field = "frequency"
+    lines = [f"{'':<15}" + "".join(f"{f'OP{op}':>9}" for op in range(1, 7))]
+    for offset, spec in enumerate(VOICE_PARAMS[:OPERATOR_BLOCK]):
+        field = spec.name.split("_", 1)[1]
+        if field == "fine":
+            continue  # shown with coarse, as the frequency
+        label = "FREQUENCY" if field == "coarse" else spec.label.split(" ", 1)[1]  # "OP6 EG RATE 1" -> "EG RATE 1"
         indices = [(6 - op) * OPERATOR_BLOCK + offset for op in range(1, 7)]  # OP6 is stored first
         values = [_frequency(str(display_value(VOICE_PARAMS[i], vced[i], vced))) for i in indices]
-        lines.append(f"{field:<14}" + "".join(f"{value:>9}" for value in values))
+        lines.append(f"{label:<15}" + "".join(f"{value:>9}" for value in values))
     for spec in VOICE_PARAMS[6 * OPERATOR_BLOCK : NAME_START]:
-        lines.append(f"{spec.name:<16}{display_value(spec, vced[spec.index], vced)!s:>6}")
+        lines.append(f"{spec.label:<18}{display_value(spec, vced[spec.index], vced)!s:>6}")
     lines.append(f"(as the DX7 shows them: algorithm 1-32, detune -7..+7, frequency x ratio or fixed Hz, notes in {OCTAVES})")
     return "\n".join(lines)
 

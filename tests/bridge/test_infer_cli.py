@@ -93,10 +93,10 @@ def test_single_output_with_render_plot_and_table(tiny_checkpoint: Path, recordi
     assert "from library: INIT VOICE (init.syx:1)" in text and "closer is better, 0 = identical" in text
     assert "renders  MAE" in captured.err  # the better voices, listed as they are found
     assert captured.err.startswith("loading the voice library and the model")  # said before the wait
-    assert "output_level" in text and "algorithm" in text and text.count("OP") >= 6
-    table = dict(line.split(None, 1) for line in text.splitlines() if line.startswith(("algorithm ", "transpose ", "frequency ")))
-    assert table["algorithm"].strip() == str(voice_algorithm(out) + 1) and table["transpose"].strip() == "G3"
-    assert table["frequency"].split() == ["x1.00"] * 6  # INIT VOICE: every operator at ratio 1
+    assert "OUTPUT LEVEL" in text and "PITCH EG LEVEL 2" in text and "output_level" not in text  # the DX7's names
+    table = dict(line.split(None, 1) for line in text.splitlines() if line.startswith(("ALGORITHM ", "TRANSPOSE ", "FREQUENCY ")))
+    assert table["ALGORITHM"].strip() == str(voice_algorithm(out) + 1) and table["TRANSPOSE"].strip() == "G3"
+    assert table["FREQUENCY"].split() == ["x1.00"] * 6  # INIT VOICE: every operator at ratio 1
     assert "(as the DX7 shows them: algorithm 1-32, detune -7..+7" in text
     voice = read_syx_voices(out, strict=True).voices[0].voice
     assert voice["transpose"] == 31
