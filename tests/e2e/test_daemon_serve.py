@@ -15,34 +15,11 @@ from pathlib import Path
 import pytest
 import rtmidi
 from osc_client import build
-from pythonosc.osc_packet import OscPacket
+from serve_process import ask, free_udp_port, serving
 
 from bridge.midi.ports import all_notes_off_messages
 
 pytestmark = pytest.mark.jack
-START_TIMEOUT_S = 120.0
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _ask(sock: socket.socket, port: int, dgram: bytes, address: str, timeout_s: float = 2.0) -> list:
-    """Send one datagram; the arguments of the first reply to ``address`` (bundles unpacked)."""
-    sock.sendto(dgram, ("127.0.0.1", port))
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        sock.settimeout(max(0.01, deadline - time.monotonic()))
-        try:
-            data, _ = sock.recvfrom(65536)
-        except TimeoutError:
-            break
-        for timed in OscPacket(data).messages:
-            if timed.message.address == address:
-                return list(timed.message.params)
-    raise TimeoutError(f"no {address} within {timeout_s} s")
 
 
 def _until_connected(listener: rtmidi.MidiIn, sock: socket.socket, port: int, brass_path: Path) -> int:
@@ -50,7 +27,7 @@ def _until_connected(listener: rtmidi.MidiIn, sock: socket.socket, port: int, br
     later still on a loaded machine), then read until the stream has been quiet for a second.
     Returns the number of voices loaded."""
     for attempt in range(40):
-        _ask(sock, port, build("/dexbridge/voice/load", str(brass_path), 2 + attempt % 2), "/dexbridge/voice")
+        ask(sock, port, build("/dexbridge/voice/load", str(brass_path), 2 + attempt % 2), "/dexbridge/voice")
         deadline = time.monotonic() + 0.5
         while time.monotonic() < deadline and listener.get_message() is None:
             time.sleep(0.01)
@@ -73,37 +50,20 @@ def _dexbridge(*args: str) -> list[str]:
 
 def test_serve_then_sigterm_sends_all_notes_off_and_exits_0(jack: str, tiny_checkpoint: Path, brass_path: Path,
                                                             tmp_path: Path) -> None:
-    port, out_name = _free_udp_port(), f"serve-out-{os.getpid()}"
-    proc = subprocess.Popen(
-        _dexbridge("serve", "--checkpoint", str(tiny_checkpoint), "--backend", "torch", "--osc-port", str(port),
-                   "--midi-out", f"virtual:{out_name}", "--midi-api", "jack", "--mode", "param", "--log-json",
-                   "--engine-threads", "1", "--files-dir", str(tmp_path), "--files-dir", str(brass_path.parent)),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out_name = f"serve-out-{os.getpid()}"
     listener = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="dexbridge-serve-test", queue_size_limit=16384)
     listener.ignore_types(sysex=False)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        try:
-            deadline = time.monotonic() + START_TIMEOUT_S
-            while True:
-                assert proc.poll() is None, f"serve exited early: {proc.communicate()[1][-2000:]}"
-                try:
-                    _ask(sock, port, build("/dexbridge/ping"), "/dexbridge/pong", timeout_s=0.5)
-                    break
-                except TimeoutError:
-                    assert time.monotonic() < deadline, "serve never answered /dexbridge/ping"
-            (status,) = _ask(sock, port, build("/dexbridge/status"), "/dexbridge/status")
-            assert json.loads(status)["engine_threads"] == 1
-            names = listener.get_ports()
-            (index,) = [i for i, name in enumerate(names) if name.endswith(f":{out_name}")]
-            listener.open_port(index)
-            loaded = _until_connected(listener, sock, port, brass_path)
-            proc.send_signal(signal.SIGTERM)
-            _, stderr = proc.communicate(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
+    with serving("--checkpoint", str(tiny_checkpoint), "--backend", "torch", "--midi-out", f"virtual:{out_name}",
+                 "--midi-api", "jack", "--mode", "param", "--log-json", "--engine-threads", "1", "--files-dir", str(tmp_path),
+                 "--files-dir", str(brass_path.parent)) as (proc, sock, port):
+        (status,) = ask(sock, port, build("/dexbridge/status"), "/dexbridge/status")
+        assert json.loads(status)["engine_threads"] == 1
+        names = listener.get_ports()
+        (index,) = [i for i, name in enumerate(names) if name.endswith(f":{out_name}")]
+        listener.open_port(index)
+        loaded = _until_connected(listener, sock, port, brass_path)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
     received = []
     while (message := listener.get_message()) is not None:
         received.append(bytes(message[0]))
@@ -146,33 +106,16 @@ def test_a_taken_osc_port_exits_1_naming_it(tiny_checkpoint: Path) -> None:
 def test_a_hostile_datagram_neither_freezes_serve_nor_forges_a_log_line(tiny_checkpoint: Path, tmp_path: Path) -> None:
     """A bundle element of size -4 once sent the parser into an endless loop (100 % CPU, SIGINT ignored);
     a file name with a newline once wrote a line of its own into the log."""
-    port = _free_udp_port()
-    proc = subprocess.Popen(_dexbridge("serve", "--checkpoint", str(tiny_checkpoint), "--backend", "torch",
-                                       "--osc-port", str(port), "--engine-threads", "1", "--files-dir", str(tmp_path)),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        try:
-            deadline = time.monotonic() + START_TIMEOUT_S
-            while True:
-                assert proc.poll() is None, f"serve exited early: {proc.communicate()[1][-2000:]}"
-                try:
-                    _ask(sock, port, build("/dexbridge/ping"), "/dexbridge/pong", timeout_s=0.5)
-                    break
-                except TimeoutError:
-                    assert time.monotonic() < deadline, "serve never answered /dexbridge/ping"
-            negative_element = bytes.fromhex("2362756e646c65000000000000000001fffffffc")
-            (error,) = _ask(sock, port, negative_element, "/dexbridge/error")
-            assert "bundle element at byte 16 declares -4 bytes" in error
-            forged = "x.syx\n2099-01-01 00:00:00,000 INFO bridge.daemon.lifecycle: daemon.ready forged"
-            _ask(sock, port, build("/dexbridge/voice/load", forged), "/dexbridge/error")
-            _ask(sock, port, build("/dexbridge/ping"), "/dexbridge/pong", timeout_s=0.5)
-            proc.send_signal(signal.SIGINT)
-            _, stderr = proc.communicate(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
+    with serving("--checkpoint", str(tiny_checkpoint), "--backend", "torch", "--engine-threads", "1",
+                 "--files-dir", str(tmp_path)) as (proc, sock, port):
+        negative_element = bytes.fromhex("2362756e646c65000000000000000001fffffffc")
+        (error,) = ask(sock, port, negative_element, "/dexbridge/error")
+        assert "bundle element at byte 16 declares -4 bytes" in error
+        forged = "x.syx\n2099-01-01 00:00:00,000 INFO bridge.daemon.lifecycle: daemon.ready forged"
+        ask(sock, port, build("/dexbridge/voice/load", forged), "/dexbridge/error")
+        ask(sock, port, build("/dexbridge/ping"), "/dexbridge/pong", timeout_s=0.5)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, stderr[-2000:]
     assert "x.syx\\n2099-01-01" in stderr
     assert not [line for line in stderr.splitlines() if line.startswith("2099-01-01")], "a request forged a log line"
@@ -180,7 +123,7 @@ def test_a_hostile_datagram_neither_freezes_serve_nor_forges_a_log_line(tiny_che
 
 
 def test_a_taken_tcp_port_exits_1_before_the_model_loads(tiny_checkpoint: Path) -> None:
-    port = _free_udp_port()
+    port = free_udp_port()
     with socket.create_server(("127.0.0.1", port)):
         began = time.monotonic()
         result = subprocess.run(_dexbridge("serve", "--checkpoint", str(tiny_checkpoint), "--backend", "torch",
