@@ -1,5 +1,5 @@
 """``dexbridge bench``: p50/p99 of the serving path, per stage and end to end, for every backend,
-against the paper's architecture run eagerly in the same process (DESIGN.md section 6).
+against the paper's architecture run eagerly in the same process.
 
 Measured in rounds: each round times every metric of every backend and of the baseline once,
 so a load change on a shared machine hits all of them alike and the ratio stays meaningful (one

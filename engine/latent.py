@@ -2,7 +2,7 @@
 
 Points are latent vectors of one model (``Engine.encode`` gives a voice's). Moving in zK and
 decoding forward through the regression flow morphs between voices along the learned manifold,
-where interpolating raw parameter values would not (DESIGN.md section 3).
+where interpolating raw parameter values would not.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The engine's asyncio face: one inference thread, a bounded audio job queue, a latest-wins
-decode slot (STYLE.md rules 10 and 15).
+decode slot.
 
 The event loop never runs the model: :meth:`InferenceWorker.infer` and :meth:`~InferenceWorker.decode`
 hand work to the worker's thread and await a future that the thread resolves through

@@ -1,6 +1,6 @@
 """Versioned, atomic, ``torch.load(weights_only=True)``-safe checkpoints.
 
-A checkpoint carries its contract (STYLE.md rule 14): the resolved :class:`RunConfig` and its
+A checkpoint carries its contract: the resolved :class:`RunConfig` and its
 hash, the front-end normalisation stats, the representation, the note set and the I/O shapes,
 next to the serving weights (encoder + both flows). A training checkpoint adds the decoder
 weights and a :class:`TrainingSnapshot` (optimizer, counters, RNG states, metrics history) so a

@@ -4,7 +4,7 @@ A TOML file maps one table to one dataclass (``[model] flow_layers = 6`` ->
 ``ModelConfig(flow_layers=6)``); a top-level ``include = "other.toml"`` loads that file first
 and overlays this one on it, table by table. The resolved configuration is stored in the
 checkpoint (:meth:`RunConfig.to_dict`) and its :meth:`RunConfig.config_hash` names the run.
-Defaults follow Le Vaillant, Dutoit, Dekeyser, DAFx 2021 (DESIGN.md section 3).
+Defaults follow Le Vaillant, Dutoit, Dekeyser, DAFx 2021.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation and loss weights (DESIGN.md section 3)."""
+    """Optimisation and loss weights."""
 
     lr: float = 2e-4
     head_lr_scale: float = 60.0

@@ -1,4 +1,4 @@
-"""Audio -> mel spectrogram in dB -> [-1, 1], the model's input (DESIGN.md section 3).
+"""Audio -> mel spectrogram in dB -> [-1, 1], the model's input (after Le Vaillant, Dutoit, Dekeyser, DAFx 2021).
 
 As the paper's code (Le Vaillant et al., DAFx 2021, ``utils/audio.py``): a symmetric Hann
 window, ``center=True`` with zero padding, magnitude STFT divided by the window's sum (a sine

@@ -1,4 +1,4 @@
-"""The training losses (DESIGN.md section 3, after Le Vaillant, Dutoit, Dekeyser, DAFx 2021)::
+"""The training losses (after Le Vaillant, Dutoit, Dekeyser, DAFx 2021)::
 
     loss/total = loss/spec + beta(epoch) * loss/kl + loss/param
 

@@ -1,4 +1,4 @@
-"""The sound-to-voice network of Le Vaillant, Dutoit, Dekeyser, DAFx 2021 (DESIGN.md section 3).
+"""The sound-to-voice network of Le Vaillant, Dutoit, Dekeyser, DAFx 2021.
 
 Spectrogram (batch, notes, n_mels, frames) -> :class:`SpectralEncoder` -> Gaussian (mu, logvar)
 -> z0 -> latent :class:`~models.flows.RealNVP` -> zK -> regression RealNVP -> representation

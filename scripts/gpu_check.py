@@ -33,7 +33,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 AGREEMENT_TESTS = ("tests/engine/test_backends.py", "tests/engine/test_latent_decoder.py")
-GPU_AUDIO_TO_VOICE_P99_MS = 2.0  # DESIGN.md section 6
+GPU_AUDIO_TO_VOICE_P99_MS = 2.0  # the goal for audio -> voice on a GPU
 VARIATION_STEPS = 6  # how far (in steps) a variation moves each parameter of its brass voice, at most
 
 

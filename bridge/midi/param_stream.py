@@ -1,4 +1,4 @@
-"""Voice changes -> a coalesced, budgeted stream of MIDI messages (DESIGN.md §2, STYLE.md §7.10).
+"""Voice changes -> a coalesced, budgeted stream of MIDI messages.
 
 Sans-IO: :class:`ParamStream` never touches a port or a clock. The caller hands it each new voice
 (:meth:`ParamStream.update`) and asks, at its own control rate, for the messages it may send now

@@ -2,7 +2,7 @@
 
 Sans-IO state machine, the test oracle of every MIDI mode and the heart of the embedded synth.
 What each message does follows Dexed ``Source/PluginProcessor.cpp`` (``handleIncomingMidiMessage``,
-``processMidiMessage``) and ``PluginData.cpp`` (DESIGN.md §2):
+``processMidiMessage``) and ``PluginData.cpp``:
 
 * single voice dump: the 155 bytes replace the voice, all operators on, sounding notes cut;
   a wrong checksum is loaded anyway (Dexed only logs it);

@@ -1,4 +1,4 @@
-"""DX7 SysEx framing: voice and bank dumps, parameter changes, dump requests (DESIGN.md §2).
+"""DX7 SysEx framing: voice and bank dumps, parameter changes, dump requests (the DX7 manual's formats).
 
 Pure functions over bytes: no ports, files or logging. The voice's own byte layout lives in
 :mod:`models.packing`; this module adds the MIDI framing around it. Layouts from the DX7 owner's

@@ -1,6 +1,6 @@
 """The core voice model: the VCED table, Dexed host orders, Voice validation, VMEM packing.
 
-DESIGN.md section 2 (the DX7 manual's VCED layout) is the oracle for the table; dexed-py's
+The DX7 manual's VCED layout is the oracle for the table; dexed-py's
 ``Patch`` is the independent second implementation for packing.
 """
 
@@ -42,7 +42,7 @@ from models.params import (
 )
 from models.voice import Clamp, ClampReport, Voice
 
-# DESIGN.md section 2: the 21 operator fields in VCED order with their largest value.
+# The DX7 manual: the 21 operator fields in VCED order with their largest value.
 OPERATOR_RANGES = (
     ("eg_rate1", 99), ("eg_rate2", 99), ("eg_rate3", 99), ("eg_rate4", 99),
     ("eg_level1", 99), ("eg_level2", 99), ("eg_level3", 99), ("eg_level4", 99),

@@ -31,7 +31,7 @@ from models.representations import (
 from models.voice import Voice
 
 NAMES = ("num", "numcat", "numcat++")
-# DESIGN.md section 3: the numerical parameters "numcat++" one-hot encodes (<= 32 steps).
+# The paper (Le Vaillant et al., DAFx 2021): the numerical parameters "numcat++" one-hot encodes (<= 32 steps).
 ONE_HOT_NUMERICAL = {"feedback", "pitch_mod_sens"} | {
     f"op{op}_{field}"
     for op in range(1, 7)
