@@ -14,6 +14,7 @@ run: venv
 	$(VENV)/bin/dexbridge $(ARGS)
 
 test: venv
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 system:
