@@ -65,6 +65,10 @@ def jack() -> Iterator[str]:
             pytest.fail("jackd is not installed: .ci/run must install jackd2")
         pytest.skip("jackd not installed (apt-get install jackd2)")
     with dummy_jack_server(256, realtime=realtime_allowed()):
+        sounddevice = sys.modules.get("sounddevice")
+        if sounddevice is not None:  # PortAudio listed its devices before this server ran: list them again
+            sounddevice._terminate()
+            sounddevice._initialize()
         yield JACK_BACKEND
         if "sounddevice" in sys.modules:  # PortAudio's JACK host must let go before the server stops, or libjack aborts
             sys.modules["sounddevice"]._terminate()
