@@ -56,8 +56,8 @@ def test_the_morph_names_the_parameters_that_move_most() -> None:
     figure = morph_figure([(0.0, 0.0), (1.0, 1.0)], events, start.vced, ("INIT", "OTHER"))
     position, params, load = figure.axes[:3]
     names = [t.get_text() for t in params.get_yticklabels()]
-    assert names[0] == "op1_output_level" and set(names) == {"op1_output_level", "op2_eg_rate1", "algorithm",
-                                                              "op3_eg_level1", "op3_eg_level2", "op3_eg_level3"}
+    assert names[0] == "OP1 OUTPUT LEVEL" and set(names) == {"OP1 OUTPUT LEVEL", "OP2 EG RATE 1", "ALGORITHM",
+                                                              "OP3 EG LEVEL 1", "OP3 EG LEVEL 2", "OP3 EG LEVEL 3"}
     assert params.get_title() == "the 6 parameters that moved most, of 6 that changed"
     colour_bar = [ax for ax in figure.axes if "its range" in ax.get_ylabel()]
     assert len(colour_bar) == 1

@@ -74,7 +74,7 @@ def test_a_group_2_change_lands_on_a_voice_parameter_which_is_why_we_never_send_
 
 def test_out_of_range_values_are_refused_and_nothing_is_applied() -> None:
     receiver = Receiver()
-    with pytest.raises(ReceiverError, match="'algorithm' = 40 -> 31"):
+    with pytest.raises(ReceiverError, match="ALGORITHM = 40 -> 31"):
         receiver.feed(bytes([0xF0, 0x43, 0x10, 0x01, 134 - 128, 40, 0xF7]) + encode_param_change(135, 5))
     assert receiver.voice == INIT.replace({135: 5}), "the bad change is not applied, the next one is"
     with pytest.raises(SysexDecodeError):

@@ -137,7 +137,7 @@ def test_clamped_values_are_reported_per_voice(tmp_path: Path, brass_bank: bytes
     path.write_bytes(bytes(corrupt))
     contents = read_syx_voices(path)
     assert [bool(v.report) for v in contents.voices] == [slot == 2 for slot in range(32)]
-    assert str(contents.voices[2].report) == "param 1 'op6_eg_rate2' = 127 -> 99"
+    assert str(contents.voices[2].report) == "param 1 OP6 EG RATE 2 = 127 -> 99"
     with pytest.raises(SysexDecodeError, match=r"clamped.syx \(raw bank\): bank voice 2 'BRASS 3   '"):
         read_syx_voices(path, strict=True)
 
