@@ -7,7 +7,7 @@ argument errors come at once; the model, torch and matplotlib load inside the ha
 
 Exit codes: 0 done; 2 bad input (a file missing, a folder, unreadable or in the wrong format; a
 value out of range; an output folder that does not exist); 1 the environment or I/O failed (a MIDI
-system, port or audio device, a backend that cannot run here, a disk).
+system, port or audio device, a backend that cannot run here, a disk); 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from models.errors import BackendError, DexbridgeError
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # as a shell reports a command ended by SIGINT
 
 _DESCRIPTION = "Turn sound into DX7/Dexed voices, live: librarian, corpus, model and bridge tools."
 _EPILOG = ("Start with 'dexbridge demo' (a sound in, a voice out, through the daemon), then 'dexbridge serve' and "
@@ -95,6 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     try:
         return int(args.handler(args))
+    except KeyboardInterrupt:  # Ctrl-C before a command took over the signal (while it loads): no traceback
+        print(f"dexbridge {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader went away (| head): nothing left to say to it
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_ERROR

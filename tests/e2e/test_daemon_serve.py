@@ -132,3 +132,19 @@ def test_a_taken_tcp_port_exits_1_before_the_model_loads(tiny_checkpoint: Path) 
     assert f"dexbridge serve: OSC port {port} (TCP) on 127.0.0.1 is taken" in result.stderr
     assert "daemon.loading" not in result.stderr and "daemon.starting" not in result.stderr
     assert time.monotonic() - began < 5.0  # imports only: the model takes seconds
+
+
+def test_ctrl_c_while_serve_loads_ends_it_in_words(tiny_checkpoint: Path) -> None:
+    proc = subprocess.Popen(_dexbridge("serve", "--checkpoint", str(tiny_checkpoint), "--osc-port", "0"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        assert "daemon.starting" in proc.stderr.readline()  # it now loads torch and the engine
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "dexbridge serve: interrupted" in stderr and "Traceback" not in stderr
