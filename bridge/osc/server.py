@@ -11,7 +11,8 @@ a minute per address.
 
 TCP carries big payloads (a whole snippet as ``/dexbridge/infer/blob``): each connection's first
 byte picks the framing, SLIP (OSC 1.1, starts with ``0xC0``) or a 4-byte big-endian length prefix
-(OSC 1.0); replies go back on the same connection in the same framing.
+(OSC 1.0), read by :mod:`bridge.osc.tcp_frames`; replies go back on the same connection in the
+same framing.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import functools
 import logging
 import math
 import socket
-import struct
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +33,7 @@ from typing import Protocol
 
 from pythonosc import slip
 
+from bridge.osc import tcp_frames
 from bridge.osc.allow import AllowList
 from bridge.osc.namespace import OSC_REPLIES, OscValue, Route
 from bridge.osc.packet import IMMEDIATELY, OscPacketError, OscTypeError, decode_packet, encode_message
@@ -48,7 +49,6 @@ MAX_SCHEDULE_AHEAD_S = 10.0  # a bundle time tag further ahead is refused, not h
 UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
 BUNDLE_BYTES = 8192  # under any path MTU reassembly limit a client's stack will accept
 _BUNDLE_HEADER = b"#bundle\0" + (1).to_bytes(8, "big")  # time tag 1 = immediately
-_LENGTH = struct.Struct("!I")
 REFUSED_LOG_INTERVAL_S = 60.0  # a stranger's packets are logged once a minute per address, never per packet
 REFUSED_PEERS_KEPT = 256  # addresses counted one by one; more (a spoofed flood) count together as "other"
 _SUGGEST_UP_TO = 64  # characters of an unknown address for which a close one is suggested
@@ -57,10 +57,7 @@ REFUSAL_LOG_BURST = 10  # refusals logged per client address per interval; the r
 REFUSAL_LOG_INTERVAL_S = 10.0
 MAX_CONNECTIONS = 64  # open TCP connections, all clients together
 MAX_CONNECTIONS_PER_HOST = 32
-TCP_IDLE_TIMEOUT_S = 300.0  # a connection that sends nothing this long between frames is closed
-TCP_FRAME_TIMEOUT_S = 30.0  # a frame begun must arrive whole within this
 TCP_BUSY_WAIT_S = 1.0  # a connection over the caps is answered in its framing if it speaks within this, then closed
-TCP_BUFFER_BYTES = 64 * 1024 * 1024  # bytes of unfinished TCP frames held at once, all connections together
 
 
 class OscAddressError(DexbridgeError, LookupError):
@@ -110,7 +107,7 @@ def encode_bundles(dgrams: Sequence[bytes], limit: int = 0) -> list[bytes]:
     bundles: list[bytes] = []
     current = bytearray()
     for dgram in dgrams:
-        element = _LENGTH.pack(len(dgram)) + dgram
+        element = tcp_frames.LENGTH.pack(len(dgram)) + dgram
         if current and len(current) + len(element) > limit:
             bundles.append(bytes(current))
             current = bytearray()
@@ -140,7 +137,7 @@ class _TcpPeer:
 
     def send(self, dgram: bytes) -> None:
         if not self.writer.is_closing():
-            self.writer.write(slip.encode(dgram) if self.slip_framing else _LENGTH.pack(len(dgram)) + dgram)
+            self.writer.write(slip.encode(dgram) if self.slip_framing else tcp_frames.LENGTH.pack(len(dgram)) + dgram)
 
 
 class _UdpProtocol(asyncio.DatagramProtocol):
@@ -190,7 +187,7 @@ class OscServer:
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
         self._connections: dict[asyncio.StreamWriter, str] = {}  # open TCP connections and their client's address
-        self._buffer = _ByteBudget(TCP_BUFFER_BYTES)
+        self._buffer = tcp_frames.ByteBudget(tcp_frames.TCP_BUFFER_BYTES)
         self._refusal_log = _RefusalLog()
         self._scheduled: set[asyncio.TimerHandle] = set()
         self._accepting = True
@@ -396,13 +393,13 @@ class OscServer:
         self._connections[writer] = host
         peer = _TcpPeer((host, port), writer, slip_framing=False)
         try:
-            async with asyncio.timeout(TCP_BUSY_WAIT_S if busy else TCP_IDLE_TIMEOUT_S):
+            async with asyncio.timeout(TCP_BUSY_WAIT_S if busy else tcp_frames.TCP_IDLE_TIMEOUT_S):
                 first = await reader.read(1)  # the framing, so that even a refusal is read
             if first:
                 peer = _TcpPeer((host, port), writer, slip_framing=first == slip.END)
                 if busy:
                     raise OscPacketError(busy)
-                frames = _SlipFrames if peer.slip_framing else _LengthPrefixedFrames
+                frames = tcp_frames.SlipFrames if peer.slip_framing else tcp_frames.LengthPrefixedFrames
                 await frames(reader, first, self.max_frame, self._buffer).deliver(lambda frame: self.receive(frame, peer))
         except OscPacketError as exc:
             self.refuse(peer, exc)
@@ -412,7 +409,7 @@ class OscServer:
         except TimeoutError:
             if not busy:
                 logger.info("osc.tcp_timeout host=%s port=%d: closed after %.0f s idle or a frame unfinished for %.0f s",
-                            host, port, TCP_IDLE_TIMEOUT_S, TCP_FRAME_TIMEOUT_S)
+                            host, port, tcp_frames.TCP_IDLE_TIMEOUT_S, tcp_frames.TCP_FRAME_TIMEOUT_S)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client went away mid-frame: nothing to answer
         finally:
@@ -451,93 +448,6 @@ class _RefusalLog:
             return True
         window[2] += 1
         return False
-
-
-class _ByteBudget:
-    """Bytes of unfinished TCP frames the server holds, shared by every connection."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.held = 0
-
-    def take(self, count: int) -> None:
-        """Hold ``count`` more bytes (a negative count gives some back).
-
-        Raises:
-            OscPacketError: that would pass the limit (other clients' frames hold the rest).
-        """
-        if count > 0 and self.held + count > self.limit:
-            raise OscPacketError(f"TCP frame refused: {self.held} B of unfinished frames are being received and {count} B "
-                                 f"more would pass {self.limit} B; connection closed, send it again shortly")
-        self.held += count
-
-    def give(self, count: int) -> None:
-        """Release bytes taken with :meth:`take`."""
-        self.held -= count
-
-
-class _LengthPrefixedFrames:
-    """OSC 1.0 over TCP: each frame is a 4-byte big-endian length, then that many bytes."""
-
-    def __init__(self, reader: asyncio.StreamReader, first: bytes, limit: int, budget: _ByteBudget) -> None:
-        self.reader, self.first, self.limit, self.budget = reader, first, limit, budget
-
-    async def deliver(self, receive: Callable[[bytes], None]) -> None:
-        """Hand each frame to ``receive`` until the client closes; every wait is bounded by the TCP timeouts."""
-        header = self.first
-        while True:
-            async with asyncio.timeout(TCP_FRAME_TIMEOUT_S):
-                header += await self.reader.readexactly(_LENGTH.size - len(header))
-            (size,) = _LENGTH.unpack(header)
-            if size > self.limit:
-                raise OscPacketError(f"TCP frame of {size} B > {self.limit} B limit (length-prefixed OSC 1.0); "
-                                     "connection closed")
-            self.budget.take(size)
-            try:
-                async with asyncio.timeout(TCP_FRAME_TIMEOUT_S):
-                    frame = await self.reader.readexactly(size)
-            finally:
-                self.budget.give(size)
-            receive(frame)
-            async with asyncio.timeout(TCP_IDLE_TIMEOUT_S):
-                header = await self.reader.read(_LENGTH.size)
-            if not header:
-                return
-
-
-class _SlipFrames:
-    """OSC 1.1 over TCP: frames between SLIP ``END`` bytes."""
-
-    def __init__(self, reader: asyncio.StreamReader, first: bytes, limit: int, budget: _ByteBudget) -> None:
-        self.reader, self.first, self.limit, self.budget = reader, first, limit, budget
-
-    async def deliver(self, receive: Callable[[bytes], None]) -> None:
-        """Hand each frame to ``receive`` until the client closes; every wait is bounded by the TCP timeouts."""
-        buffer = bytearray()
-        held = 0  # bytes of ``buffer`` counted in the budget
-        try:
-            chunk = self.first
-            while chunk:
-                search = len(buffer)  # the bytes before hold no END
-                buffer += chunk
-                start = 0
-                while (end := buffer.find(slip.END, search)) != -1:
-                    if end > start:
-                        try:
-                            frame = slip.decode(bytes(buffer[start:end]))
-                        except slip.ProtocolError:
-                            raise OscPacketError("bad SLIP escape in a TCP frame; connection closed") from None
-                        receive(frame)
-                    start = search = end + 1
-                del buffer[:start]
-                if len(buffer) > self.limit:
-                    raise OscPacketError(f"SLIP frame longer than the {self.limit} B limit (no END byte); connection closed")
-                self.budget.take(len(buffer) - held)
-                held = len(buffer)
-                async with asyncio.timeout(TCP_FRAME_TIMEOUT_S if buffer else TCP_IDLE_TIMEOUT_S):
-                    chunk = await self.reader.read(65536)
-        finally:
-            self.budget.give(held)
 
 
 def _unknown_address(address: str, routes: Mapping[str, Route]) -> str:

@@ -17,6 +17,7 @@ from pythonosc.osc_bundle_builder import OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from bridge.osc import server as osc_server
+from bridge.osc import tcp_frames
 from bridge.osc.namespace import OSC_ROUTES
 from bridge.osc.packet import MAX_ELEMENTS, OscPacketError, decode_packet
 from bridge.osc.server import OscRequest, OscServer
@@ -140,7 +141,7 @@ async def test_a_time_tag_argument_is_named_in_the_refusal(server: OscServer, ca
 
 
 async def test_an_idle_tcp_connection_is_closed(server: OscServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(osc_server, "TCP_IDLE_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(tcp_frames, "TCP_IDLE_TIMEOUT_S", 0.3)
     reader, writer = await asyncio.open_connection("127.0.0.1", server.tcp_port)
     assert await asyncio.wait_for(reader.read(), 2.0) == b""  # closed by the server
     writer.close()
@@ -148,7 +149,7 @@ async def test_an_idle_tcp_connection_is_closed(server: OscServer, monkeypatch: 
 
 async def test_a_half_sent_frame_is_dropped_and_its_bytes_released(server: OscServer,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(osc_server, "TCP_FRAME_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(tcp_frames, "TCP_FRAME_TIMEOUT_S", 0.3)
     reader, writer = await asyncio.open_connection("127.0.0.1", server.tcp_port)
     writer.write(struct.pack(">I", 15 << 20) + b"\0" * 1024)  # a 15 MB frame that never arrives
     await writer.drain()
@@ -207,9 +208,9 @@ def test_the_readme_quotes_the_limits_the_code_enforces() -> None:
         "a bundle's time tag": f"at most {osc_server.MAX_SCHEDULE_AHEAD_S:g} s ahead",
         "future-dated messages waiting for their time tags, all clients": f"{osc_server.MAX_SCHEDULED:,}".replace(",", " "),
         "open TCP connections": f"{osc_server.MAX_CONNECTIONS}, at most {osc_server.MAX_CONNECTIONS_PER_HOST} from one address",
-        "a TCP connection that sends nothing between frames": f"closed after {osc_server.TCP_IDLE_TIMEOUT_S:g} s",
-        "a TCP frame begun but not finished": f"dropped after {osc_server.TCP_FRAME_TIMEOUT_S:g} s",
-        "bytes of unfinished TCP frames held at once, all connections": f"{osc_server.TCP_BUFFER_BYTES >> 20} MiB",
+        "a TCP connection that sends nothing between frames": f"closed after {tcp_frames.TCP_IDLE_TIMEOUT_S:g} s",
+        "a TCP frame begun but not finished": f"dropped after {tcp_frames.TCP_FRAME_TIMEOUT_S:g} s",
+        "bytes of unfinished TCP frames held at once, all connections": f"{tcp_frames.TCP_BUFFER_BYTES >> 20} MiB",
         "refusals written to the log per client address":
             f"{osc_server.REFUSAL_LOG_BURST} per {osc_server.REFUSAL_LOG_INTERVAL_S:g} s, then one line with the count",
     }
