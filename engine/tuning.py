@@ -1,4 +1,4 @@
-"""Tune a voice to a recording's pitch by measuring the voice itself (DESIGN.md section 4).
+"""Tune a voice to a recording's pitch by measuring the voice itself.
 
 A DX7 voice has no pitch parameter: at a key its f0 follows from its operators' frequency ratios,
 and the network's ratios often land an octave or more away from the recording. So the voice is

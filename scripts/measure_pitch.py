@@ -17,7 +17,7 @@ within 50 cents, octave errors (a whole number of octaves off, within 50 cents),
 answers, unpitched answers, median |cents| of the pitched answers, drums called unpitched.
 
     python scripts/render_instruments.py --out runs/instruments
-    python scripts/measure_pitch.py --corpus ../shared/data/dx7_corpus.syx --voices 300 \
+    python scripts/measure_pitch.py --corpus dx7_corpus.syx --voices 300 \
         --notes 36,48,60,72,84 --instruments runs/instruments --short-render
 """
 
@@ -221,7 +221,7 @@ def run(cases: list[tuple[np.ndarray, float | None]], names: list[str]) -> dict[
 def main(argv: list[str] | None = None) -> int:
     """Print the comparison table; returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=Path("../shared/data/dx7_corpus.syx"))
+    parser.add_argument("--corpus", type=Path, default=Path("dx7_corpus.syx"), help="concatenated DX7 32-voice banks (.syx)")
     parser.add_argument("--voices", type=int, default=300, help="corpus voices (evenly spread; 0: none)")
     parser.add_argument("--notes", default="60", help="comma-separated MIDI notes, e.g. 36,48,60,72,84")
     parser.add_argument("--truth", choices=("audible", "levels"), default="audible", help="which operators sound")
