@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := jackd2 libportaudio2 fluidsynth timgm6mb-soundfont
+APT_PACKAGES := jackd2 libportaudio2 fluidsynth timgm6mb-soundfont espeak-ng
 # The main job by default: a sound in, a voice out through the daemon, then what to try next.
 # The librarian stays one ARGS= away: make run ARGS="voices --bundled brass"
 ARGS ?= demo --out dexbridge-demo

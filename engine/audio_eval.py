@@ -6,8 +6,14 @@ and again tuned by :mod:`engine.tuning`) are rendered at the reference note, as 
 and compared with the recording from its onset:
 
 - ``spec_mae``: the paper's log-spectral MAE (:func:`models.metrics.spec_mae`);
-- the f0 of the recording and of the render (:func:`engine.pitch.estimate_f0`, measured on each
-  side independently) and the cents between them when both are pitched.
+- the f0 of the recording (:func:`engine.pitch.estimate_f0`) and of the render as heard (:func:`engine.pitch.heard_f0`:
+  unpitched where an independent tracker hears it an octave or more away), measured on each side independently,
+  and the cents between them when both are pitched; the recording's vibrato;
+- the same f0s heard by an independent neural tracker (:func:`engine.neural_pitch.neural_f0`, CREPE): an
+  answer an octave or more away by either tracker, on a recording whose pitch the two agree on, is an octave
+  error that counts.
+
+Recordings come in groups (a folder: the straight instrument notes, the performed notes), summarised each.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ import numpy as np
 
 from engine.conditioning import REFERENCE_NOTE, plan_transpose
 from engine.library import VoiceLibrary
-from engine.pitch import cents, estimate_f0
+from engine.neural_pitch import OCTAVE_CENTS, neural_f0
+from engine.pitch import cents, estimate_f0, heard_f0
 from engine.runtime import Engine
 from engine.tuning import IN_TUNE_CENTS, tune
 from models.metrics import spec_mae, stft_magnitude
@@ -27,11 +34,9 @@ from models.params import TRANSPOSE_CENTRE, TRANSPOSE_INDEX
 from models.render import NOTE_SECONDS, Renderer
 from models.voice import Voice
 
-__all__ = ["METHODS", "OCTAVE_CENTS", "Answer", "RecordingScore", "score_recording", "summarise"]
+__all__ = ["METHODS", "OCTAVE_CENTS", "Answer", "RecordingScore", "score_recording", "summarise", "summarise_groups"]
 
 METHODS = ("pipeline", "nearest", "nearest+tuning")
-OCTAVE_CENTS = 1100.0
-"""An answer this many cents or more away from the recording is an octave error (or worse)."""
 
 
 @dataclass(frozen=True)
@@ -42,9 +47,10 @@ class Answer:
         voice_name: the voice's name.
         source: where it came from ("network", or the library voice's source).
         spec_mae: log-spectral MAE of its render at the reference note against the recording.
-        voice_f0_hz: f0 of that render; ``None`` when unpitched.
+        voice_f0_hz: f0 of that render as heard; ``None`` when unpitched or ambiguous.
         cents: ``voice_f0_hz`` relative to the recording's f0; ``None`` unless both are pitched.
         transpose: its transpose in semitones (VCED value - 24).
+        neural_f0_hz: f0 of that render by the neural tracker; ``None`` when it is unsure.
     """
 
     voice_name: str
@@ -53,6 +59,7 @@ class Answer:
     voice_f0_hz: float | None
     cents: float | None
     transpose: int
+    neural_f0_hz: float | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,10 @@ class RecordingScore:
         input_pitch: ``"pitched"`` or why not (``"unpitched: inharmonic"``).
         expected_f0_hz: the f0 the recording was made at, when known (a manifest).
         answers: method -> answer.
+        group: the set it belongs to (its folder).
+        input_vibrato_cents, input_vibrato_hz: the recording's vibrato (depth, half peak-to-peak; rate); 0 and
+            ``None`` when it has none.
+        input_neural_f0_hz: the recording's f0 by the neural tracker; ``None`` when it is unsure.
     """
 
     name: str
@@ -72,6 +83,16 @@ class RecordingScore:
     input_pitch: str
     expected_f0_hz: float | None
     answers: dict[str, Answer] = field(default_factory=dict)
+    group: str = ""
+    input_vibrato_cents: float = 0.0
+    input_vibrato_hz: float | None = None
+    input_neural_f0_hz: float | None = None
+
+    @property
+    def trackers_agree(self) -> bool:
+        """Both trackers heard the recording's pitch, less than an octave apart."""
+        return (self.input_f0_hz is not None and self.input_neural_f0_hz is not None
+                and abs(cents(self.input_neural_f0_hz, self.input_f0_hz)) < OCTAVE_CENTS)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready."""
@@ -81,14 +102,15 @@ class RecordingScore:
 def _answer(voice: Voice, source: str, recording: np.ndarray, input_f0: float | None,
             render: Callable[[Voice], np.ndarray], sample_rate: int) -> Answer:
     audio = render(voice)
-    f0 = estimate_f0(audio, sample_rate).f0_hz
+    f0 = heard_f0(audio, sample_rate).f0_hz
     return Answer(voice.name, source, spec_mae(stft_magnitude(recording), stft_magnitude(audio)), f0,
                   None if f0 is None or input_f0 is None else cents(f0, input_f0),
-                  voice[TRANSPOSE_INDEX] - TRANSPOSE_CENTRE)
+                  voice[TRANSPOSE_INDEX] - TRANSPOSE_CENTRE, neural_f0(audio, sample_rate))
 
 
 def score_recording(engine: Engine, library: VoiceLibrary | None, name: str, audio: np.ndarray, sample_rate: int,
-                    *, expected_f0_hz: float | None = None, renderer: Renderer | None = None) -> RecordingScore:
+                    *, expected_f0_hz: float | None = None, renderer: Renderer | None = None,
+                    group: str = "") -> RecordingScore:
     """Infer a voice for one recording and score it (and the nearest library voice) against it.
 
     Raises:
@@ -103,7 +125,9 @@ def score_recording(engine: Engine, library: VoiceLibrary | None, name: str, aud
     def render(voice: Voice) -> np.ndarray:
         return renderer.render(voice, REFERENCE_NOTE)
 
-    result = RecordingScore(name, input_f0, measured.reason or "pitched", expected_f0_hz)
+    result = RecordingScore(name, input_f0, measured.reason or "pitched", expected_f0_hz, group=group,
+                            input_vibrato_cents=measured.vibrato_cents, input_vibrato_hz=measured.vibrato_hz,
+                            input_neural_f0_hz=neural_f0(recording, engine.sample_rate))
     result.answers["pipeline"] = _answer(inference.voice, inference.diagnostics.source, recording, input_f0, render,
                                          engine.sample_rate)
     if library is not None and len(library):
@@ -116,16 +140,26 @@ def score_recording(engine: Engine, library: VoiceLibrary | None, name: str, aud
     return result
 
 
+def _octave_error(score: RecordingScore, answer: Answer) -> bool:
+    """The answer lies an octave or more from the recording by either tracker."""
+    neural_off = (None if answer.neural_f0_hz is None or score.input_neural_f0_hz is None
+                  else cents(answer.neural_f0_hz, score.input_neural_f0_hz))
+    return any(off is not None and abs(off) >= OCTAVE_CENTS for off in (answer.cents, neural_off))
+
+
 def summarise(scores: Sequence[RecordingScore]) -> dict[str, dict[str, float | int | None]]:
     """Per method: mean spec_mae; over recordings where both sides are pitched, the share within
-    :data:`IN_TUNE_CENTS`, the median |cents| and the octave errors; and how many answers were unpitched
-    for a pitched recording."""
+    :data:`IN_TUNE_CENTS`, the median |cents| and the octave errors; the octave errors by either tracker on the
+    recordings whose pitch the two trackers agree on; the share within :data:`IN_TUNE_CENTS` by the neural tracker on
+    both sides; and how many answers were unpitched for a pitched recording."""
     summary: dict[str, dict[str, float | int | None]] = {}
     for method in METHODS:
         answers = [(s, s.answers[method]) for s in scores if method in s.answers]
         if not answers:
             continue
         off = np.array([abs(a.cents) for _, a in answers if a.cents is not None])
+        neural = np.array([abs(cents(a.neural_f0_hz, s.input_neural_f0_hz)) for s, a in answers
+                           if a.neural_f0_hz is not None and s.input_neural_f0_hz is not None])
         summary[method] = {
             "recordings": len(answers),
             "spec_mae": float(np.mean([a.spec_mae for _, a in answers])),
@@ -133,6 +167,15 @@ def summarise(scores: Sequence[RecordingScore]) -> dict[str, dict[str, float | i
             "within_50_cents": float(np.mean(off <= IN_TUNE_CENTS)) if off.size else None,
             "median_abs_cents": float(np.median(off)) if off.size else None,
             "octave_errors": int(np.sum(off >= OCTAVE_CENTS)),
+            "trackers_agree": sum(1 for s, _ in answers if s.trackers_agree),
+            "octave_errors_where_trackers_agree": sum(1 for s, a in answers if s.trackers_agree and _octave_error(s, a)),
+            "neural_within_50_cents": float(np.mean(neural <= IN_TUNE_CENTS)) if neural.size else None,
             "unpitched_answers": sum(1 for s, a in answers if s.input_f0_hz is not None and a.voice_f0_hz is None),
         }
     return summary
+
+
+def summarise_groups(scores: Sequence[RecordingScore]) -> dict[str, dict[str, dict[str, float | int | None]]]:
+    """:func:`summarise` for each group of recordings, in the order the groups first appear."""
+    groups = dict.fromkeys(s.group for s in scores)
+    return {group: summarise([s for s in scores if s.group == group]) for group in groups}

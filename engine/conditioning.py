@@ -11,7 +11,8 @@ level dexed-py plays (peaks from about -12 to +12 dB re full scale; Dexed's outp
    them, so audio whose peak lies inside the training peak range is left exactly as it is (a
    dexed-py render goes through untouched); a louder or quieter recording is scaled to the
    nearest end of that range (:data:`PEAK_RANGE_DB`) rather than to one fixed level;
-4. pitch: f0 read off the partials (:func:`engine.pitch.estimate_f0`, no octave errors). The audio is shifted down
+4. pitch: f0 read off the partials (:func:`engine.pitch.estimate_f0`, no octave errors; a sung or bowed note's
+   centre, its vibrato and any glide into it left out). The audio is shifted down
    by whole semitones (resampling) to the C at or below its pitch (C2-C6, the octaves in which corpus voices sound
    at note 60: the network picks the octave through its frequency ratios), so the network hears
    a note it was trained on; the voice's transpose is set to the semitones removed, so the voice

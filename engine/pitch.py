@@ -16,34 +16,48 @@ the pitch off the partials instead:
 3. the answer is the **highest** candidate explaining about as much as the best one (within
    :data:`MARGIN`): a sub-multiple explains every partial its multiple does, so this is the
    greatest common divisor of the partials that matter, the period of an FM tone whatever
-   partial is loudest;
+   partial is loudest; unless the pitch heard is higher: a higher candidate whose harmonics carry
+   nearly all that energy (:data:`HEARD_ENERGY`), with no partial above it off its harmonics (a weak
+   sub-partial under a loud partial does not set the pitch; an oboe's weak odd harmonics do);
 4. the sound is unpitched when it is silent, when no candidate explains :data:`HARMONICITY_MIN`
    of the partials ("inharmonic"; "noise" for a flat spectrum), or when it is shorter than
    :data:`MIN_SOUNDING_SECONDS` or its pitch does not hold over the segment ("no stable pitch":
    clicks, drum hits, glides).
 
-Measured by ``scripts/measure_pitch.py`` (corpus renders of known pitch, sampled instruments).
-:func:`voice_f0` renders a voice and estimates the render. Imports numpy, scipy, soxr and
-:mod:`models` only.
+Performed notes (sung, bowed, blown: vibrato up to +-100 cents, drift, a glide into the note, an
+ensemble's spread) smear or split the partials of one long spectrum. So the first
+:data:`TRACK_SECONDS` are also tracked frame by frame (subharmonic summation within
++-:data:`TRACK_RANGE_CENTS` of the pitch found, which cannot jump octaves); the frames within
+:data:`STABLE_CENTS` of the median are the held note, a sinusoid plus a line fitted to them is the
+vibrato (depth and rate, reported), and the held note's centre is refitted to the partials of the note
+resampled along its track (flattened, its partials sharp again). A note steps 1-4 call unpitched is
+read frame by frame first (:func:`_framewise`: the existing estimate on short frames, their median):
+pitched when most frames agree. A note that holds still keeps the one-spectrum answer.
+
+Measured by ``scripts/measure_pitch.py`` (corpus renders of known pitch, sampled instruments, performed
+notes from ``scripts/render_performed_notes.py``). :func:`heard_f0` checks an estimate with an independent
+neural tracker (:mod:`engine.neural_pitch`, loaded there) when the loudest partial is not the fundamental;
+:func:`voice_f0` renders a voice and hears the render. Imports numpy, scipy, soxr and :mod:`models` only.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import soxr
+from scipy.ndimage import map_coordinates
 from scipy.signal import find_peaks
-from scipy.signal.windows import blackmanharris
+from scipy.signal.windows import blackmanharris, hann
 
 from engine.audio_input import check_rate, to_mono
 from models.errors import ModelInputError
 from models.render import SAMPLE_RATE, Renderer
 from models.voice import Voice
 
-__all__ = ["F0Estimate", "cents", "estimate_f0", "voice_f0"]
+__all__ = ["F0Estimate", "cents", "estimate_f0", "heard_f0", "voice_f0"]
 
 ANALYSIS_RATE = SAMPLE_RATE
 """Audio at another rate is resampled to this rate (soxr) before analysis."""
@@ -86,6 +100,11 @@ share of the harmonic numbers between its lowest and highest one."""
 DENSITY_WEIGHT = 0.03
 MARGIN = 0.04
 """Candidates explaining within this share of the best are equally good; the highest wins."""
+HEARD_ENERGY = 0.93
+"""A higher candidate is the pitch heard instead when its harmonics carry this share of the energy the
+answer's carry and no partial above it lies off its harmonics (stronger than :data:`DENSITY_WEIGHT`): a weak
+sub-partial under loud partials does not set the pitch (YIN-type trackers switch at about 5 % of the energy),
+while weak partials between a loud partial's harmonics (an oboe's odd harmonics under its loud second) do."""
 HARMONICITY_MIN = 0.65
 """Below this share of partial amplitude on the harmonics of any f0, the sound is inharmonic."""
 NOISE_FLATNESS = 0.1
@@ -96,6 +115,41 @@ VOICED_WINDOW, VOICED_HOP = 4096, 2048
 """Windows (samples) checked for a stable pitch."""
 FRAME, HOP = 2048, 512
 """Shortest spectrum (samples) and the level meter's frames."""
+MIN_FRAMES = 4
+FRAME_LOW_HARMONICS = 2
+"""A short frame resolves few partials, and a bar's inharmonic ones then fit a low f0 by chance (a glockenspiel's
+loud partial as its 4th harmonic): frame by frame, a candidate needs strong partials on at least two of its
+harmonics 1-4 (sung, bowed and blown notes have most of them)."""
+"""A note heard frame by frame needs this many :data:`FRAME`-sample frames that fit one f0 (0.23 s)."""
+CENTRE_SHIFT_CENTS = 100.0
+"""A track whose centre lies further than this from a pitch read off one spectrum lost the note: the spectrum's stands."""
+REFIT_CENTS = 20.0
+"""The centre refitted to the flattened note's partials must stay this close to the track's."""
+TRACK_SECONDS = 1.0
+"""Seconds after the onset over which the pitch is also tracked frame by frame: three cycles of a 3 Hz vibrato, and
+no more than a 1 s render of a voice holds (:func:`voice_f0`'s render gives the 4 s render's answer)."""
+TRACK_FRAMES = ((1024, 150.0), (2048, 75.0), (4096, 0.0))
+"""Track frames (samples) and the lowest reference pitch (Hz) each serves: 46 ms from 150 Hz (a +-100-cent
+vibrato at 5.5 Hz moves under 160 cents within one), 93 ms and 186 ms below, where partials lie closer."""
+TRACK_HOP = 256
+TRACK_RANGE_CENTS = 600.0
+"""Each frame's pitch is sought within this of the reference: under an octave each side, so the track does not
+jump octaves (which octave is the note's is decided on the flattened note, as for a straight one)."""
+TRACK_STEP_CENTS = 2.0
+TRACK_HARMONICS = 10
+TRACK_HARMONIC_WEIGHT = 0.84
+"""Subharmonic summation (Hermes 1988): harmonic h of a candidate counts ``0.84 ** (h - 1)``."""
+STABLE_CENTS = 150.0
+"""Frames within this of the note's median pitch are the held note (a +-100-cent vibrato stays inside);
+a glide or a scoop into the note, and a fall off its end, lie outside."""
+MODULATION_CENTS = 15.0
+"""A note whose tracked pitch spans more than this (5th to 95th percentile) is analysed flattened along its track."""
+VIBRATO_HZ = (2.5, 10.0)
+VIBRATO_MIN_CENTS = 5.0
+VIBRATO_EXPLAINED = 0.5
+VIBRATO_MIN_CYCLES = 1.5
+"""A vibrato is a sinusoid at 2.5-10 Hz explaining at least half the held pitch's variance (a straight line,
+drift or intonation, taken out first), at least 5 cents deep, over at least 1.5 of its cycles."""
 
 
 @dataclass(frozen=True)
@@ -110,12 +164,16 @@ class F0Estimate:
             f0 (0-1): the confidence; near 1 for harmonic sounds, low for bells, drums, noise.
         reason: why the sound is unpitched ("unpitched: inharmonic", "unpitched: noise",
             "unpitched: no stable pitch", "unpitched: silent"); empty when pitched.
+        vibrato_cents: depth of the vibrato heard (half its peak-to-peak swing, in cents); 0 when none.
+        vibrato_hz: its rate; ``None`` when no vibrato was heard.
     """
 
     f0_hz: float | None
     voiced_fraction: float
     harmonicity: float
     reason: str = ""
+    vibrato_cents: float = 0.0
+    vibrato_hz: float | None = None
 
     @property
     def pitched(self) -> bool:
@@ -195,17 +253,38 @@ def _partials(segment: np.ndarray) -> _Partials:
     return _Partials(freqs, weights, resolution, flatness)
 
 
-def _harmonicity(f0: np.ndarray, partials: _Partials) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each candidate f0: the share of the partials' amplitude on its harmonics (1 to
-    :data:`MAX_HARMONIC`), the candidate refitted to those partials (weighted least squares), and
-    the density of its strong harmonics (see :data:`DENSITY_MIN`)."""
+@dataclass(frozen=True)
+class _Fit:
+    """How well each candidate f0 explains the partials (arrays, one value per candidate).
+
+    Attributes:
+        share: share of the partials' amplitude on its harmonics 1 to :data:`MAX_HARMONIC`.
+        refit: the candidate refitted to those partials (weighted least squares).
+        density: share of the harmonic numbers between its lowest and highest strong harmonic
+            (amplitude >= :data:`DENSITY_WEIGHT`) that hold one (see :data:`DENSITY_MIN`).
+        energy: share of the partials' energy on its harmonics.
+        stray: amplitude of the strongest partial above the candidate and off its harmonics.
+        low: how many of its harmonics 1-4 hold a strong partial.
+    """
+
+    share: np.ndarray
+    refit: np.ndarray
+    density: np.ndarray
+    energy: np.ndarray
+    stray: np.ndarray
+    low: np.ndarray
+
+
+def _harmonicity(f0: np.ndarray, partials: _Partials) -> _Fit:
+    """How well each candidate f0 explains the partials."""
     freqs, weights = partials.freqs, partials.weights
     ratio = freqs[None, :] / f0[:, None]
     harmonic = np.round(ratio)
     on = (harmonic >= 1) & (harmonic <= MAX_HARMONIC) & (np.abs(ratio - harmonic) <= TOLERANCE)
     w = weights[None, :] * on
-    total = float(weights.sum())
+    total, total_energy = float(weights.sum()), float(np.sum(weights**2))
     share = w.sum(axis=1) / total if total > 0 else np.zeros(f0.size)  # partials of zero weight: nothing explained
+    energy = (w**2).sum(axis=1) / total_energy if total_energy > 0 else np.zeros(f0.size)
     denominator = (w * harmonic**2).sum(axis=1)
     refit = np.where(denominator > 0, (w * harmonic * freqs[None, :]).sum(axis=1) / np.maximum(denominator, 1e-30), f0)
     slots = np.zeros((f0.size, MAX_HARMONIC + 1), bool)
@@ -214,11 +293,14 @@ def _harmonicity(f0: np.ndarray, partials: _Partials) -> tuple[np.ndarray, np.nd
     number = np.arange(MAX_HARMONIC + 1)
     span = np.where(slots, number, -1).max(axis=1) - np.where(slots, number, MAX_HARMONIC + 1).min(axis=1) + 1
     density = slots.sum(axis=1) / np.maximum(span, 1)
-    return share, refit, density
+    stray = (weights[None, :] * (~on & (ratio > 1.0 + TOLERANCE))).max(axis=1, initial=0.0)
+    return _Fit(share, refit, density, energy, stray, slots[:, 1:5].sum(axis=1))
 
 
-def _best_f0(partials: _Partials) -> tuple[float | None, float]:
-    """The highest f0 whose harmonics explain about as much as the best candidate's, and the best share."""
+def _best_f0(partials: _Partials, low_min: int = 0) -> tuple[float | None, float]:
+    """The f0 heard and the best candidate's share: the highest f0 whose harmonics explain about as much as
+    the best candidate's, unless a higher one is heard instead (:data:`HEARD_ENERGY`); candidates with fewer
+    than ``low_min`` strong partials on their harmonics 1-4 are out."""
     if partials.freqs.size == 0:
         return None, 0.0
     seeds = partials.freqs[np.argsort(partials.weights)[-SEED_PEAKS:]]
@@ -226,14 +308,19 @@ def _best_f0(partials: _Partials) -> tuple[float | None, float]:
     candidates = candidates[(candidates >= FMIN_HZ) & (candidates <= FMAX_HZ)]
     if candidates.size == 0:
         return None, 0.0
-    _, refit, _ = _harmonicity(candidates, partials)
+    refit = _harmonicity(candidates, partials).refit
     refit = refit[(refit >= FMIN_HZ) & (refit <= FMAX_HZ)]
     if refit.size == 0:
         return None, 0.0
-    share, _, density = _harmonicity(refit, partials)
-    share = np.where(density >= DENSITY_MIN, share, 0.0)
+    fit = _harmonicity(refit, partials)
+    dense = (fit.density >= DENSITY_MIN) & (fit.low >= low_min)
+    share = np.where(dense, fit.share, 0.0)
     good = share >= share.max() - MARGIN
-    return float(refit[good].max()), float(share.max())
+    lowest = int(np.flatnonzero(good)[np.argmax(refit[good])])
+    heard = (dense & (refit > refit[lowest] * 2.0 ** (1.0 / 12.0)) & (fit.energy >= HEARD_ENERGY * fit.energy[lowest])
+             & (fit.stray < DENSITY_WEIGHT))
+    answer = refit[heard].max() if heard.any() else refit[lowest]
+    return float(answer), float(share.max())
 
 
 def _sounding(segment: np.ndarray) -> np.ndarray:
@@ -247,24 +334,15 @@ def _voiced_fraction(segment: np.ndarray, f0: float) -> float:
     """Share of the windows over the segment whose partials lie on the harmonics of f0 (a glide's
     windows do not)."""
     starts = range(0, max(1, segment.size - VOICED_WINDOW + 1), VOICED_HOP)
-    voiced = [_harmonicity(np.array([f0]), _partials(segment[start : start + VOICED_WINDOW]))[0][0]
-              >= HARMONICITY_MIN for start in starts]
+    voiced = []
+    for start in starts:
+        fit = _harmonicity(np.array([f0]), _partials(segment[start : start + VOICED_WINDOW]))
+        voiced.append(fit.share[0] >= HARMONICITY_MIN or fit.energy[0] >= HEARD_ENERGY)
     return float(np.mean(voiced))
 
 
-def estimate_f0(audio: np.ndarray, sample_rate: int) -> F0Estimate:
-    """The f0 of one note: any mono or (samples, channels) recording or render, from its onset.
-
-    Raises:
-        ModelInputError: empty audio, NaN/inf samples, a bad shape or sample rate.
-    """
-    mono = _mono(audio, sample_rate)
-    peak = float(np.abs(mono).max())
-    rms = _frame_rms(mono, FRAME, HOP)
-    if peak == 0.0 or 20.0 * math.log10(max(float(rms.max()), 1e-12)) < SILENCE_DB:
-        return F0Estimate(None, 0.0, 0.0, "unpitched: silent")
-    onset = int(np.argmax(np.abs(mono) >= peak * 10.0 ** (ONSET_DB / 20.0)))
-    segment = _sounding(mono[onset : onset + round(SEGMENT_SECONDS * ANALYSIS_RATE)])
+def _analyse(segment: np.ndarray) -> F0Estimate:
+    """The f0 of a sounding segment read off one spectrum of its partials (steps 1-4 of the module's description)."""
     partials = _partials(segment)
     f0, share = _best_f0(partials)
     shortest = max(MIN_SOUNDING_SECONDS, MIN_PERIODS / f0 if f0 else 0.0)
@@ -279,9 +357,194 @@ def estimate_f0(audio: np.ndarray, sample_rate: int) -> F0Estimate:
     return F0Estimate(f0, voiced, share)
 
 
+@dataclass(frozen=True)
+class _Track:
+    """A note's pitch frame by frame, relative to a reference (any partial's frequency: every partial of a
+    harmonic sound moves by the same cents).
+
+    Attributes:
+        size: frame length in samples; the frames start at the segment's first sample, :data:`TRACK_HOP` apart.
+        cents: pitch per frame relative to the reference.
+        held: frames within :data:`STABLE_CENTS` of the note's centre (loud enough, tracked).
+        centre: the held pitch's centre in cents, vibrato removed.
+        spread: 5th-95th percentile span of the tracked frames' pitch, in cents.
+        vibrato_cents, vibrato_hz: the sinusoid fitted to the held pitch (0 and ``None`` when there is none).
+    """
+
+    size: int
+    cents: np.ndarray
+    held: np.ndarray
+    centre: float
+    spread: float
+    vibrato_cents: float
+    vibrato_hz: float | None
+
+
+def _salience_peaks(frames: np.ndarray, reference_hz: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each frame: the pitch (cents from ``reference_hz``, within +-:data:`TRACK_RANGE_CENTS`) whose
+    harmonics carry the most amplitude (subharmonic summation over the frame's Hann spectrum, relative to its
+    strongest bin: a window's sidelobes and the noise floor count for little), whether that peak lies inside
+    the range, and the frame's level (dB)."""
+    size = frames.shape[1]
+    nfft = 4 * size
+    magnitude = np.abs(np.fft.rfft(frames * hann(size, sym=False), nfft))
+    strongest = magnitude.max(axis=1, keepdims=True)
+    level = 20.0 * np.log10(strongest[:, 0] + 1e-12)
+    above = magnitude / np.maximum(strongest, 1e-12)
+    grid = np.arange(-TRACK_RANGE_CENTS, TRACK_RANGE_CENTS + TRACK_STEP_CENTS / 2, TRACK_STEP_CENTS)
+    f0 = reference_hz * 2.0 ** (grid / 1200.0)
+    harmonics = np.arange(1, max(1, min(TRACK_HARMONICS, int(MAX_PEAK_HZ / f0[-1]))) + 1)
+    position = np.minimum(harmonics[:, None] * f0[None, :] * nfft / ANALYSIS_RATE, above.shape[1] - 2)
+    low = position.astype(int)
+    frac = position - low
+    salience = np.einsum("fhg,h->fg", above[:, low] * (1.0 - frac) + above[:, low + 1] * frac,
+                         TRACK_HARMONIC_WEIGHT ** (harmonics - 1.0))
+    best = np.argmax(salience, axis=1)
+    inside = (best > 0) & (best < grid.size - 1)
+    rows = np.arange(best.size)
+    left, centre, right = (salience[rows, np.clip(best + k, 0, grid.size - 1)] for k in (-1, 0, 1))
+    curvature = left - 2.0 * centre + right
+    offset = np.where(inside & (curvature < 0), 0.5 * (left - right) / np.where(curvature < 0, curvature, -1.0), 0.0)
+    return grid[best] + offset * TRACK_STEP_CENTS, inside, level
+
+
+def _vibrato(times: np.ndarray, cents: np.ndarray) -> tuple[float, float | None, np.ndarray]:
+    """The sinusoid (rate within :data:`VIBRATO_HZ`) plus a straight line that best fits a pitch track:
+    its depth (cents, half peak-to-peak), its rate (``None`` when the fit explains less than
+    :data:`VIBRATO_EXPLAINED` of the track's variance after the line, the depth is below :data:`VIBRATO_MIN_CENTS`,
+    or the track spans under :data:`VIBRATO_MIN_CYCLES` of it), and the sinusoid itself per frame."""
+    span = float(times[-1] - times[0]) if times.size else 0.0
+    none = (0.0, None, np.zeros_like(cents))
+    if times.size < 8 or span <= 0:
+        return none
+    line = np.stack([np.ones_like(times), times - times.mean()], axis=1)
+    residual = cents - line @ np.linalg.lstsq(line, cents, rcond=None)[0]
+    variance = float(np.sum(residual**2))
+    best = (0.0, 0.0, 0.0, np.zeros_like(cents))
+    for rate in np.arange(VIBRATO_HZ[0], VIBRATO_HZ[1] + 1e-9, 0.05):
+        design = np.column_stack([line, np.sin(2 * np.pi * rate * times), np.cos(2 * np.pi * rate * times)])
+        coef = np.linalg.lstsq(design, cents, rcond=None)[0]
+        explained = variance - float(np.sum((cents - design @ coef) ** 2))
+        if explained > best[0]:
+            best = (explained, float(rate), float(np.hypot(coef[2], coef[3])), design[:, 2:] @ coef[2:])
+    explained, rate, depth, wave = best
+    if (variance <= 0 or explained < VIBRATO_EXPLAINED * variance or depth < VIBRATO_MIN_CENTS
+            or span * rate < VIBRATO_MIN_CYCLES):
+        return none
+    return depth, rate, wave
+
+
+def _track(segment: np.ndarray, reference_hz: float) -> _Track | None:
+    """The pitch of ``segment`` frame by frame around ``reference_hz``; ``None`` when it is too short to track."""
+    size = next(size for size, lowest_hz in TRACK_FRAMES if reference_hz >= lowest_hz)
+    if segment.size < size + 8 * TRACK_HOP:
+        return None
+    frames = np.lib.stride_tricks.sliding_window_view(segment, size)[::TRACK_HOP]
+    cents, inside, level = _salience_peaks(frames, reference_hz)
+    tracked = inside & (level >= level.max() - SOUNDING_DB)
+    if tracked.sum() < 8:
+        return None
+    first = np.median(cents[tracked])
+    held = tracked & (np.abs(cents - first) <= STABLE_CENTS)
+    times = (np.arange(cents.size) * TRACK_HOP + size / 2) / ANALYSIS_RATE
+    depth, rate, wave = _vibrato(times[held], cents[held])
+    centre = float(np.median(cents[held] - wave))
+    spread = float(np.subtract(*np.percentile(cents[tracked], [95, 5])))
+    return _Track(size, cents, held, centre, spread, depth, rate)
+
+
+def _flattened(segment: np.ndarray, track: _Track) -> np.ndarray:
+    """The held part of ``segment`` resampled along its pitch track so that its pitch stays at the track's centre:
+    vibrato, drift and the end of a glide no longer smear its partials, which lie where the centre puts them."""
+    held = np.flatnonzero(track.held)
+    start, stop = held[0] * TRACK_HOP, held[-1] * TRACK_HOP + track.size
+    piece = segment[start:stop]
+    centres = (held - held[0]) * TRACK_HOP + track.size / 2
+    ratio = np.interp(np.arange(piece.size), centres, 2.0 ** ((track.cents[held] - track.centre) / 1200.0))
+    warped_time = np.concatenate([[0.0], np.cumsum(ratio[:-1])])  # the phase of a partial advances by ratio per sample
+    positions = np.interp(np.arange(int(warped_time[-1]) + 1), warped_time, np.arange(piece.size))
+    return map_coordinates(piece, positions[None, :], order=3, mode="nearest")
+
+
+def _note(mono: np.ndarray, seconds: float) -> np.ndarray:
+    """Up to ``seconds`` of audio from its onset (the first sample within :data:`ONSET_DB` of the peak), cut where
+    it has died away (:func:`_sounding`)."""
+    peak = float(np.abs(mono).max())
+    onset = int(np.argmax(np.abs(mono) >= peak * 10.0 ** (ONSET_DB / 20.0)))
+    return _sounding(mono[onset : onset + round(seconds * ANALYSIS_RATE)])
+
+
+def _framewise(segment: np.ndarray) -> F0Estimate | None:
+    """The f0 of a note whose partials one spectrum cannot resolve (vibrato smears them, an ensemble splits
+    them): the median of the f0s of its :data:`FRAME`-sample frames (half a frame apart) whose partials fit one
+    (:data:`HARMONICITY_MIN`, :data:`FRAME_LOW_HARMONICS`), their median share, and the share
+    of all frames that fit within :data:`STABLE_CENTS` of it; ``None`` with fewer than :data:`MIN_FRAMES` that fit."""
+    found = [_best_f0(_partials(segment[start : start + FRAME]), FRAME_LOW_HARMONICS)
+             for start in range(0, segment.size - FRAME + 1, FRAME // 2)]
+    fitting = [(f0, share) for f0, share in found if f0 is not None and share >= HARMONICITY_MIN]
+    if len(fitting) < MIN_FRAMES:
+        return None
+    f0s, shares = np.array(fitting).T
+    f0 = float(np.exp(np.median(np.log(f0s))))
+    held = np.abs(1200.0 * np.log2(f0s / f0)) <= STABLE_CENTS
+    return F0Estimate(f0, float(held.sum() / len(found)), float(np.median(shares)))
+
+
+def estimate_f0(audio: np.ndarray, sample_rate: int) -> F0Estimate:
+    """The f0 of one note: any mono or (samples, channels) recording or render, from its onset; a note
+    with vibrato, drift or a glide into it gets its held pitch's centre, and the vibrato heard.
+
+    Raises:
+        ModelInputError: empty audio, NaN/inf samples, a bad shape or sample rate.
+    """
+    mono = _mono(audio, sample_rate)
+    peak = float(np.abs(mono).max())
+    rms = _frame_rms(mono, FRAME, HOP)
+    if peak == 0.0 or 20.0 * math.log10(max(float(rms.max()), 1e-12)) < SILENCE_DB:
+        return F0Estimate(None, 0.0, 0.0, "unpitched: silent")
+    straight = _analyse(_note(mono, SEGMENT_SECONDS))
+    sounding = _note(mono, TRACK_SECONDS)
+    pitched = straight if straight.pitched else _framewise(sounding)
+    if pitched is None or pitched.voiced_fraction < VOICED_MIN:
+        return straight
+    track = _track(sounding, pitched.f0_hz)
+    if track is None or track.held.mean() < VOICED_MIN:
+        return straight
+    if straight.pitched and (track.spread <= MODULATION_CENTS or abs(track.centre) > CENTRE_SHIFT_CENTS):
+        return straight
+    centre = pitched.f0_hz * 2.0 ** (track.centre / 1200.0)  # the octave stands; the centre is refitted to the
+    refit = float(_harmonicity(np.array([centre]), _partials(_flattened(sounding, track))).refit[0])  # flattened note
+    return replace(pitched, f0_hz=refit if abs(cents(refit, centre)) <= REFIT_CENTS else centre,
+                   vibrato_cents=round(track.vibrato_cents, 1),
+                   vibrato_hz=None if track.vibrato_hz is None else round(track.vibrato_hz, 2))
+
+
+def heard_f0(audio: np.ndarray, sample_rate: int) -> F0Estimate:
+    """:func:`estimate_f0`, checked by an independent neural tracker (:func:`engine.neural_pitch.disagreement`)
+    when the loudest partial is not the fundamental: a sound the two hear a semitone or more apart (a weak
+    sub-partial taken for the fundamental, an inharmonic voice) is unpitched ("unpitched: ambiguous ...").
+
+    Raises:
+        ModelInputError: empty audio, NaN/inf samples, a bad shape or sample rate.
+    """
+    estimate = estimate_f0(audio, sample_rate)
+    if estimate.f0_hz is None:
+        return estimate
+    partials = _partials(_note(_mono(audio, sample_rate), SEGMENT_SECONDS))
+    if partials.freqs[np.argmax(partials.weights)] < 1.5 * estimate.f0_hz:
+        return estimate  # its loudest partial is its fundamental: nothing else to hear
+    from engine.neural_pitch import disagreement  # torch and CREPE load where a sound is checked
+
+    heard = disagreement(estimate.f0_hz, audio, sample_rate)
+    if heard is None:
+        return estimate
+    return F0Estimate(None, estimate.voiced_fraction, estimate.harmonicity, f"unpitched: ambiguous (the partials say "
+                      f"{estimate.f0_hz:.1f} Hz, a neural tracker hears {heard:.1f} Hz)")
+
+
 def voice_f0(voice: Voice, render: Renderer | RenderFn, note: int = 60, velocity: int = 85,
              sample_rate: int | None = None) -> F0Estimate:
-    """The f0 of a voice played at ``note``: render it, then :func:`estimate_f0`.
+    """The f0 of a voice played at ``note`` as a listener hears it: render it, then :func:`heard_f0`.
 
     Args:
         voice: the voice.
@@ -298,4 +561,4 @@ def voice_f0(voice: Voice, render: Renderer | RenderFn, note: int = 60, velocity
     else:
         rate = sample_rate or SAMPLE_RATE
         audio = render(voice, note, velocity)
-    return estimate_f0(audio, rate)
+    return heard_f0(audio, rate)

@@ -2,8 +2,9 @@
 
 A DX7 voice has no pitch parameter: at a key its f0 follows from its operators' frequency ratios,
 and the network's ratios often land an octave or more away from the recording. So the voice is
-rendered at the reference note with transpose centred, its f0 measured (:func:`engine.pitch.estimate_f0`,
-which reads the partials and does not make octave errors on FM spectra), transpose set to the
+rendered at the reference note with transpose centred, its f0 measured as heard (:func:`engine.pitch.voice_f0`:
+the partials, the loud ones setting the pitch over a weak sub-partial, checked by an independent neural tracker; a
+voice the two hear a semitone or more apart has no pitch to tune, so it is never in tune), transpose set to the
 semitones between that f0 and the recording's, and the transposed voice measured again as played
 (transpose moves the key that rate and level scaling see, so the spectrum can change): corrected
 once if it still lands a semitone or more away, unpitched if it no longer has a pitch. Where the

@@ -11,14 +11,16 @@ level >= ``--mod-level`` feeding a sounding operator, after keyboard level scali
 
 Estimators: ``conditioning`` (the estimate_pitch engine/conditioning.py used before
 engine/pitch.py: pYIN voicing, median YIN f0; copied here as it was at commit c87af18), ``pyin``
-(plain librosa.pyin, default resolution, median of the voiced frames) and ``ours``
-(engine.pitch.estimate_f0). Every estimator gets the same onset-aligned audio. Rows: share
+(plain librosa.pyin, default resolution, median of the voiced frames), ``crepe`` (the neural
+cross-check, engine.neural_pitch.neural_f0) and ``ours`` (engine.pitch.estimate_f0). Every
+estimator gets the same onset-aligned audio. Rows: share
 within 50 cents, octave errors (a whole number of octaves off, within 50 cents), other wrong
 answers, unpitched answers, median |cents| of the pitched answers, drums called unpitched.
 
     python scripts/render_instruments.py --out runs/instruments
+    python scripts/render_performed_notes.py --out runs/performed
     python scripts/measure_pitch.py --corpus dx7_corpus.syx --voices 300 \
-        --notes 36,48,60,72,84 --instruments runs/instruments --short-render
+        --notes 36,48,60,72,84 --instruments runs/instruments --instruments runs/performed --short-render
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import soundfile
 from dexed.algorithms import algorithms
 from dexed.graph import _scale_level, _scale_outlevel, _scale_velocity
 
+from engine.neural_pitch import neural_f0
 from engine.pitch import estimate_f0
 from models.packing import unpack_bank
 from models.params import BY_NAME
@@ -168,6 +171,7 @@ def plain_pyin(audio: np.ndarray, sample_rate: int) -> float | None:
 ESTIMATORS: dict[str, Estimator] = {
     "conditioning": conditioning_pitch,
     "pyin": plain_pyin,
+    "crepe": neural_f0,
     "ours": lambda audio, sr: estimate_f0(audio, sr).f0_hz,
 }
 
@@ -228,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--audible-db", type=float, default=-20.0, help="--truth audible: change that makes an op sound")
     parser.add_argument("--mod-level", type=int, default=35, help="--truth levels: output level from which a modulator sounds")
     parser.add_argument("--estimators", default="conditioning,pyin,ours")
-    parser.add_argument("--instruments", type=Path, help="folder written by scripts/render_instruments.py")
+    parser.add_argument("--instruments", type=Path, action="append", default=[],
+                        help="folder written by scripts/render_instruments.py or render_performed_notes.py (repeatable)")
     parser.add_argument("--short-render", action="store_true", help="also check that a 1 s render measures the same")
     args = parser.parse_args(argv)
     names = args.estimators.split(",")
@@ -239,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     print(HEADER)
     renderer = Renderer()
     if args.voices > 0:
-        if not args.corpus.is_file():
+        if args.corpus is None or not args.corpus.is_file():
             sys.exit(f"error: corpus {args.corpus} not found: pass --corpus PATH (or --voices 0)")
         pool = [v for v in corpus_voices(args.corpus) if known_pitch(v)]
         picked = [pool[i] for i in np.unique(np.linspace(0, len(pool) - 1, min(args.voices, len(pool))).round().astype(int))]
@@ -272,16 +277,16 @@ def main(argv: list[str] | None = None) -> int:
                 same.append(a == b or (a is not None and b is not None and abs(1200 * math.log2(a / b)) < 1))
             print(f"# ours on a 1 s render vs the 4 s render, note 60: the same answer (within 1 cent) for "
                   f"{np.mean(same):.1%} of {len(same)} voices")
-    if args.instruments is not None:
-        manifest = json.loads((args.instruments / "manifest.json").read_text())
+    for folder in args.instruments:
+        manifest = json.loads((folder / "manifest.json").read_text())
         cases = []
         for entry in manifest["notes"]:
-            audio, rate = soundfile.read(args.instruments / entry["file"], dtype="float64")
+            audio, rate = soundfile.read(folder / entry["file"], dtype="float64")
             if rate != SAMPLE_RATE:
                 sys.exit(f"error: {entry['file']} is at {rate} Hz, expected {SAMPLE_RATE}")
             cases.append((trim_onset(audio, rate), entry["f0_hz"]))
         for name, tally in run(cases, names).items():
-            print(f"instruments | {name} | {tally.row()}")
+            print(f"{folder.name} | {name} | {tally.row()}")
     return 0
 
 

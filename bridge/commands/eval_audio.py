@@ -33,32 +33,36 @@ if TYPE_CHECKING:  # numpy, the renderer and the engine load in the handler: --h
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aif", ".aiff")
 
 
-Recording = tuple[str, Callable[[], tuple["np.ndarray", int]], float | None]
-"""A name, how to get its audio and rate, and the f0 it was made at when known."""
+Recording = tuple[str, Callable[[], tuple["np.ndarray", int]], float | None, str]
+"""A name, how to get its audio and rate, the f0 it was made at when known, and its group."""
+FILES_GROUP = "files"
+"""The group of audio files given one by one (a folder's files are grouped by the folder's name)."""
 
 
 def recordings(sources: list[Path]) -> list[Recording]:
     """Audio files of the sources (files, and folders searched for audio), with the f0 each was
-    made at when a folder's ``manifest.json`` says it.
+    made at when a folder's ``manifest.json`` says it, grouped by folder.
 
     Raises:
         AudioFileError: a missing source, or no audio file at all.
     """
-    found: list[tuple[Path, float | None]] = []
+    found: list[tuple[Path, float | None, str]] = []
     for source in sources:
         if source.is_dir():
             manifest = source / "manifest.json"
             expected = {}
             if manifest.is_file():
                 expected = {item["file"]: item.get("f0_hz") for item in json.loads(manifest.read_text())["notes"]}
-            found += [(p, expected.get(p.name)) for p in sorted(source.iterdir()) if p.suffix.lower() in AUDIO_SUFFIXES]
+            group = source.resolve().name
+            found += [(p, expected.get(p.name), group) for p in sorted(source.iterdir())
+                      if p.suffix.lower() in AUDIO_SUFFIXES]
         elif source.is_file():
-            found.append((source, None))
+            found.append((source, None, FILES_GROUP))
         else:
             raise AudioFileError(f"{source}: no such file or folder; give audio files or folders of them")
     if not found:
         raise AudioFileError(f"no audio file ({', '.join(AUDIO_SUFFIXES)}) in {', '.join(map(str, sources))}")
-    return [(path.name, functools.partial(read_audio, path), expected) for path, expected in found]
+    return [(path.name, functools.partial(read_audio, path), expected, group) for path, expected, group in found]
 
 
 def corpus_recordings(corpus: Path, split: str, sample: int | None, seed: int) -> list[Recording]:
@@ -78,8 +82,8 @@ def corpus_recordings(corpus: Path, split: str, sample: int | None, seed: int) -
     from models.render import Renderer
 
     renderer = Renderer()
-    return [(f"{split}#{ids[i]} {voices[i].name.strip()}", functools.partial(_render, renderer, voices[i]), None)
-            for i in picked]
+    return [(f"{split}#{ids[i]} {voices[i].name.strip()}", functools.partial(_render, renderer, voices[i]), None,
+             f"corpus {split}") for i in picked]
 
 
 def _render(renderer: Renderer, voice: Voice) -> tuple[np.ndarray, int]:
@@ -99,7 +103,7 @@ def _eval_audio(args: argparse.Namespace) -> int:
     files = recordings(args.sources) if args.sources else corpus_recordings(args.corpus, args.split, args.sample, args.seed)
     from tqdm import tqdm
 
-    from engine.audio_eval import METHODS, score_recording, summarise
+    from engine.audio_eval import METHODS, score_recording, summarise, summarise_groups
     from engine.library import load_libraries
     from engine.runtime import Engine
 
@@ -108,31 +112,43 @@ def _eval_audio(args: argparse.Namespace) -> int:
         engine = Engine.load(args.checkpoint, backend=args.backend, threads=args.threads, library=library,
                              search_budget_ms=args.search_ms)
     scores, refused = [], []
-    for name, load, expected in tqdm(files, desc="eval-audio", unit="file", disable=args.quiet or not sys.stderr.isatty()):
+    for name, load, expected, group in tqdm(files, desc="eval-audio", unit="file", disable=args.quiet or not sys.stderr.isatty()):
         audio, rate = load()
         try:
-            scores.append(score_recording(engine, library, name, audio, rate, expected_f0_hz=expected))
+            scores.append(score_recording(engine, library, name, audio, rate, expected_f0_hz=expected, group=group))
         except ModelInputError as error:
             refused.append({"file": name, "reason": str(error)})
     methods = [m for m in METHODS if scores and m in scores[0].answers]
-    print(f"{'file':<28}{'input f0':>9}" + "".join(f"{m + ' mae':>22}{'cents':>8}" for m in methods))
+    print(f"{'file':<28}{'input f0':>9}{'vibrato':>13}" + "".join(f"{m + ' mae':>22}{'cents':>8}" for m in methods))
     for s in scores:
-        print(f"{s.name[:27]:<28}{_cell(s.input_f0_hz, '.1f'):>9}" + "".join(
+        vibrato = "-" if s.input_vibrato_hz is None else f"{s.input_vibrato_cents:.0f}c {s.input_vibrato_hz:.1f}Hz"
+        print(f"{s.name[:27]:<28}{_cell(s.input_f0_hz, '.1f'):>9}{vibrato:>13}" + "".join(
             f"{s.answers[m].spec_mae:>22.3f}{_cell(s.answers[m].cents, '+.0f'):>8}" for m in methods))
+    groups = summarise_groups(scores)
     summary = summarise(scores)
-    print(f"\n{'method':<16}{'spec_mae':>9}{'pitched':>9}{'<=50 c':>8}{'median |c|':>11}{'octave err':>11}{'unpitched':>10}")
-    for method, row in summary.items():
-        within = "-" if row["within_50_cents"] is None else f"{row['within_50_cents']:.0%}"
-        print(f"{method:<16}{row['spec_mae']:>9.3f}{row['pitched_pairs']:>9}{within:>8}"
-              f"{_cell(row['median_abs_cents'], '.1f'):>11}{row['octave_errors']:>11}{row['unpitched_answers']:>10}")
+    for title, rows in ([(f"group {group}", rows) for group, rows in groups.items()] if len(groups) > 1 else []) + [
+            ("all recordings", summary)]:
+        _print_summary(title, rows)
     print(f"{len(scores)} recordings scored, {len(refused)} refused, library "
           f"{len(library) if library else 0} voices, search {args.search_ms:g} ms, {time.perf_counter() - started:.1f} s")
     for item in refused:
         print(f"refused {item['file']}: {item['reason']}")
     if args.json is not None:
-        report = {"summary": summary, "recordings": [s.to_dict() for s in scores], "refused": refused}
+        report = {"summary": summary, "groups": groups, "recordings": [s.to_dict() for s in scores], "refused": refused}
         atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
     return 0
+
+
+def _print_summary(title: str, summary: dict[str, dict[str, float | int | None]]) -> None:
+    """One summary table: a row per method (the neural columns: the neural tracker on both sides, and octave
+    errors by either tracker where the two agree on the recording's pitch)."""
+    print(f"\n{title}\n{'method':<16}{'spec_mae':>9}{'pitched':>9}{'<=50 c':>8}{'median |c|':>11}{'octave err':>11}"
+          f"{'unpitched':>10}{'neural <=50':>12}{'agree':>7}{'oct err agreed':>15}")
+    for method, row in summary.items():
+        print(f"{method:<16}{row['spec_mae']:>9.3f}{row['pitched_pairs']:>9}{_cell(row['within_50_cents'], '.0%'):>8}"
+              f"{_cell(row['median_abs_cents'], '.1f'):>11}{row['octave_errors']:>11}{row['unpitched_answers']:>10}"
+              f"{_cell(row['neural_within_50_cents'], '.0%'):>12}{row['trackers_agree']:>7}"
+              f"{row['octave_errors_where_trackers_agree']:>15}")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -142,9 +158,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="For each recording: infer a voice as 'infer' does, render it at middle C (MIDI 60) with its "
         "transpose, as a player would, and compare it with the recording: log-spectral MAE (0 = identical) and the "
         "f0 of each side (cents between them when both are pitched). The baseline is the nearest library voice by "
-        "sound, with the transpose the input's pitch gives, and the same voice tuned. Make a set of real instrument "
-        "notes with 'python scripts/render_instruments.py --out DIR'; --corpus scores renders of held-out voices "
-        "instead (in domain: the f0 to reach is the original voice's).",
+        "sound, with the transpose the input's pitch gives, and the same voice tuned. An independent neural tracker "
+        "(CREPE) measures both sides too. Each folder is a group with its own summary. Make a set of real instrument "
+        "notes with 'python scripts/render_instruments.py --out DIR', and of performed notes (vibrato, glides, sung "
+        "vowels) with 'python scripts/render_performed_notes.py --out DIR'; --corpus scores renders of held-out "
+        "voices instead (in domain: the f0 to reach is the original voice's).",
     )
     parser.add_argument("sources", nargs="*", type=Path, metavar="FILE|DIR", help="audio files, or folders of them")
     parser.add_argument("--corpus", type=Path, metavar="CORPUS.sqlite",

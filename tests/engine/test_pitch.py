@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -113,3 +115,72 @@ def test_cents() -> None:
     assert cents(440.0, 880.0) == pytest.approx(-1200.0)
     with pytest.raises(ModelInputError, match="positive"):
         cents(0.0, 440.0)
+
+
+def _performed(f0: float, depth_cents: float = 0.0, rate_hz: float = 5.5, glide_seconds: float = 0.0,
+               glide_cents: float = 0.0, formant_hz: float | None = None, seconds: float = 2.0) -> np.ndarray:
+    """A harmonic note (harmonics falling 6 dB an octave) with sinusoidal vibrato and an optional glide into it
+    (from ``glide_cents`` away, easing in over ``glide_seconds``), through one formant when given."""
+    t = np.arange(round(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    glide = glide_cents * np.clip(1.0 - t / glide_seconds, 0.0, 1.0) ** 2 if glide_seconds else 0.0
+    track = f0 * 2.0 ** ((glide + depth_cents * np.sin(2 * np.pi * rate_hz * t)) / 1200.0)
+    phase = 2 * np.pi * np.cumsum(track) / SAMPLE_RATE
+    harmonics = range(1, int(5000 / f0) + 1)
+    gains = [1.0 / k if formant_hz is None else 1.0 / (1.0 + ((k * f0 - formant_hz) / 150.0) ** 2) for k in harmonics]
+    audio = sum(gain * np.sin(k * phase) for k, gain in zip(harmonics, gains, strict=True))
+    return 0.3 * audio / np.abs(audio).max() * np.clip(t / 0.03, 0.0, 1.0)
+
+
+@pytest.mark.parametrize("depth", [50.0, 100.0])
+@pytest.mark.parametrize("f0", [110.0, 220.0, 440.0])
+def test_a_vibrato_note_is_tracked_to_its_centre(f0: float, depth: float) -> None:
+    estimate = estimate_f0(_performed(f0, depth), SAMPLE_RATE)
+    assert estimate.pitched and abs(cents(estimate.f0_hz, f0)) <= 10, estimate
+    assert estimate.vibrato_hz == pytest.approx(5.5, abs=0.3) and 0.75 * depth <= estimate.vibrato_cents <= 1.1 * depth
+
+
+@pytest.mark.parametrize("glide_cents", [-300.0, 200.0])
+def test_a_150_ms_glide_into_the_note_is_left_out(glide_cents: float) -> None:
+    estimate = estimate_f0(_performed(246.9, glide_seconds=0.15, glide_cents=glide_cents), SAMPLE_RATE)
+    assert estimate.pitched and abs(cents(estimate.f0_hz, 246.9)) <= 10, estimate
+
+
+def test_a_sung_vowel_louder_at_its_formant_than_at_its_fundamental() -> None:
+    vowel = _performed(110.0, 80.0, 5.0, glide_seconds=0.1, glide_cents=-150.0, formant_hz=700.0)  # harmonic 6 loudest
+    estimate = estimate_f0(vowel + 0.003 * RNG.standard_normal(vowel.size), SAMPLE_RATE)  # and a little breath
+    assert estimate.pitched and abs(cents(estimate.f0_hz, 110.0)) <= 10, estimate
+    assert estimate.vibrato_cents > 50
+
+
+def test_a_straight_note_reports_no_vibrato() -> None:
+    estimate = estimate_f0(_performed(220.0), SAMPLE_RATE)
+    assert abs(cents(estimate.f0_hz, 220.0)) < 5 and estimate.vibrato_cents == 0.0 and estimate.vibrato_hz is None
+
+
+def _organ(sub_partial_db: float) -> np.ndarray:
+    """A loud 392 Hz partial (and its octave) with 5.5 Hz vibrato, over a quiet partial at 65.5 Hz: its 6th harmonic."""
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    phase = 2 * np.pi * np.cumsum(392.0 * 2.0 ** (6.0 * np.sin(2 * np.pi * 5.5 * t) / 1200.0)) / SAMPLE_RATE
+    return 0.3 * (10.0 ** (sub_partial_db / 20.0) * np.sin(2 * np.pi * 65.5 * t) + np.sin(phase) + 0.3 * np.sin(2 * phase))
+
+
+def test_a_weak_sub_partial_does_not_set_the_pitch_heard() -> None:
+    estimate = estimate_f0(_organ(-15.0), SAMPLE_RATE)
+    assert estimate.pitched and abs(cents(estimate.f0_hz, 392.0)) < 20, estimate
+
+
+def test_weak_partials_between_a_loud_harmonic_keep_the_fundamental() -> None:
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE  # an oboe's E5: the 2nd harmonic 19 dB above the 1st, 3rd and 5th
+    gains = {1: -19.0, 2: 0.0, 3: -22.0, 4: -27.0, 5: -27.0, 6: -30.0}
+    oboe = sum(10.0 ** (db / 20.0) * np.sin(2 * np.pi * k * 659.3 * t) for k, db in gains.items())
+    estimate = estimate_f0(0.3 * oboe, SAMPLE_RATE)
+    assert estimate.pitched and abs(cents(estimate.f0_hz, 659.3)) < 20, estimate
+
+
+def test_a_voice_the_two_trackers_hear_an_octave_apart_is_not_pitched() -> None:
+    organ = _organ(-10.0)  # the partials' common divisor, 65.5 Hz, explains every partial; CREPE hears 392 Hz
+    assert abs(cents(estimate_f0(organ, SAMPLE_RATE).f0_hz, 65.5)) < 20
+    estimate = voice_f0(Voice.init(), lambda voice, note, velocity: organ)
+    assert not estimate.pitched and estimate.reason.startswith("unpitched: ambiguous"), estimate
+    heard = float(re.search(r"hears ([0-9.]+) Hz", estimate.reason).group(1))
+    assert abs(cents(heard, 392.0)) < 50, estimate

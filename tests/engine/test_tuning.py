@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from engine.conditioning import REFERENCE_NOTE
-from engine.pitch import F0Estimate, estimate_f0
+from engine.pitch import F0Estimate, estimate_f0, voice_f0
 from engine.tuning import fine_tune, scale_ratios, tune
 from models.params import BY_NAME, TRANSPOSE_CENTRE, TRANSPOSE_INDEX
 from models.render import SAMPLE_RATE, Renderer
@@ -95,3 +96,14 @@ def test_operator_detune_takes_the_last_cents(measure) -> None:  # noqa: ANN001
     assert fine_tune(finer, measure) is finer or abs(fine_tune(finer, measure).cents) <= abs(finer.cents)
     in_tune = tune(Voice.init(), C4, measure)
     assert fine_tune(in_tune, measure) is in_tune  # within 3 cents: left alone
+
+
+def test_a_voice_the_two_trackers_hear_an_octave_apart_is_not_in_tune() -> None:
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE  # a quiet 65.5 Hz partial under a loud one at 392 Hz, its 6th harmonic
+    organ = 0.3 * (0.3 * np.sin(2 * np.pi * 65.5 * t) + np.sin(2 * np.pi * 392.0 * t) + 0.3 * np.sin(2 * np.pi * 784.0 * t))
+
+    def measure(voice: Voice) -> F0Estimate:
+        return voice_f0(voice, lambda played, note, velocity: organ)
+
+    tuning = tune(Voice.init(), 65.5, measure)
+    assert not tuning.in_tune and tuning.cents is None and "ambiguous" in tuning.pitch
