@@ -8,7 +8,8 @@ and compared with the recording from its onset:
 - ``spec_mae``: the paper's log-spectral MAE (:func:`models.metrics.spec_mae`);
 - the f0 of the recording (:func:`engine.pitch.estimate_f0`) and of the render as heard (:func:`engine.pitch.heard_f0`:
   unpitched where an independent tracker hears it an octave or more away), measured on each side independently,
-  and the cents between them when both are pitched; the recording's vibrato;
+  and the cents between them when both are pitched; the recording's vibrato and the render's (the pipeline's voice
+  plays the recording's vibrato on its LFO);
 - the same f0s heard by an independent neural tracker (:func:`engine.neural_pitch.neural_f0`, CREPE): an
   answer an octave or more away by either tracker, on a recording whose pitch the two agree on, is an octave
   error that counts.
@@ -26,7 +27,7 @@ import numpy as np
 from engine.conditioning import REFERENCE_NOTE, plan_transpose
 from engine.library import VoiceLibrary
 from engine.neural_pitch import OCTAVE_CENTS, neural_f0
-from engine.pitch import cents, estimate_f0, heard_f0
+from engine.pitch import Vibrato, cents, estimate_f0, heard_f0
 from engine.runtime import Engine
 from engine.tuning import IN_TUNE_CENTS, tune
 from models.metrics import spec_mae, stft_magnitude
@@ -34,9 +35,13 @@ from models.params import TRANSPOSE_CENTRE, TRANSPOSE_INDEX
 from models.render import NOTE_SECONDS, Renderer
 from models.voice import Voice
 
-__all__ = ["METHODS", "OCTAVE_CENTS", "Answer", "RecordingScore", "score_recording", "summarise", "summarise_groups"]
+__all__ = ["METHODS", "OCTAVE_CENTS", "Answer", "RecordingScore", "score_recording", "summarise", "summarise_groups",
+           "vibrato_matches"]
 
 METHODS = ("pipeline", "nearest", "nearest+tuning")
+VIBRATO_RATE_HZ = 0.5
+VIBRATO_DEPTH_RATIO = 1.5
+"""A render plays a recording's vibrato when the rates lie this close and neither depth is this many times the other."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class Answer:
         cents: ``voice_f0_hz`` relative to the recording's f0; ``None`` unless both are pitched.
         transpose: its transpose in semitones (VCED value - 24).
         neural_f0_hz: f0 of that render by the neural tracker; ``None`` when it is unsure.
+        vibrato: the vibrato heard in that render; ``None`` when it has none.
     """
 
     voice_name: str
@@ -60,6 +66,7 @@ class Answer:
     cents: float | None
     transpose: int
     neural_f0_hz: float | None = None
+    vibrato: Vibrato | None = None
 
 
 @dataclass(frozen=True)
@@ -73,8 +80,7 @@ class RecordingScore:
         expected_f0_hz: the f0 the recording was made at, when known (a manifest).
         answers: method -> answer.
         group: the set it belongs to (its folder).
-        input_vibrato_cents, input_vibrato_hz: the recording's vibrato (depth, half peak-to-peak; rate); 0 and
-            ``None`` when it has none.
+        input_vibrato: the recording's vibrato; ``None`` when it has none.
         input_neural_f0_hz: the recording's f0 by the neural tracker; ``None`` when it is unsure.
     """
 
@@ -84,8 +90,7 @@ class RecordingScore:
     expected_f0_hz: float | None
     answers: dict[str, Answer] = field(default_factory=dict)
     group: str = ""
-    input_vibrato_cents: float = 0.0
-    input_vibrato_hz: float | None = None
+    input_vibrato: Vibrato | None = None
     input_neural_f0_hz: float | None = None
 
     @property
@@ -102,10 +107,11 @@ class RecordingScore:
 def _answer(voice: Voice, source: str, recording: np.ndarray, input_f0: float | None,
             render: Callable[[Voice], np.ndarray], sample_rate: int) -> Answer:
     audio = render(voice)
-    f0 = heard_f0(audio, sample_rate).f0_hz
+    heard = heard_f0(audio, sample_rate)
+    f0 = heard.f0_hz
     return Answer(voice.name, source, spec_mae(stft_magnitude(recording), stft_magnitude(audio)), f0,
                   None if f0 is None or input_f0 is None else cents(f0, input_f0),
-                  voice[TRANSPOSE_INDEX] - TRANSPOSE_CENTRE, neural_f0(audio, sample_rate))
+                  voice[TRANSPOSE_INDEX] - TRANSPOSE_CENTRE, neural_f0(audio, sample_rate), heard.vibrato)
 
 
 def score_recording(engine: Engine, library: VoiceLibrary | None, name: str, audio: np.ndarray, sample_rate: int,
@@ -126,7 +132,7 @@ def score_recording(engine: Engine, library: VoiceLibrary | None, name: str, aud
         return renderer.render(voice, REFERENCE_NOTE)
 
     result = RecordingScore(name, input_f0, measured.reason or "pitched", expected_f0_hz, group=group,
-                            input_vibrato_cents=measured.vibrato_cents, input_vibrato_hz=measured.vibrato_hz,
+                            input_vibrato=measured.vibrato,
                             input_neural_f0_hz=neural_f0(recording, engine.sample_rate))
     result.answers["pipeline"] = _answer(inference.voice, inference.diagnostics.source, recording, input_f0, render,
                                          engine.sample_rate)
@@ -147,11 +153,19 @@ def _octave_error(score: RecordingScore, answer: Answer) -> bool:
     return any(off is not None and abs(off) >= OCTAVE_CENTS for off in (answer.cents, neural_off))
 
 
+def vibrato_matches(heard: Vibrato | None, played: Vibrato | None) -> bool:
+    """Whether a render's vibrato is the recording's: rates within :data:`VIBRATO_RATE_HZ`, depths within
+    :data:`VIBRATO_DEPTH_RATIO` of each other (``False`` when either has none)."""
+    return (heard is not None and played is not None and abs(heard.rate_hz - played.rate_hz) <= VIBRATO_RATE_HZ
+            and 1 / VIBRATO_DEPTH_RATIO <= played.depth_cents / heard.depth_cents <= VIBRATO_DEPTH_RATIO)
+
+
 def summarise(scores: Sequence[RecordingScore]) -> dict[str, dict[str, float | int | None]]:
     """Per method: mean spec_mae; over recordings where both sides are pitched, the share within
     :data:`IN_TUNE_CENTS`, the median |cents| and the octave errors; the octave errors by either tracker on the
     recordings whose pitch the two trackers agree on; the share within :data:`IN_TUNE_CENTS` by the neural tracker on
-    both sides; and how many answers were unpitched for a pitched recording."""
+    both sides; how many answers were unpitched for a pitched recording; and of the recordings with vibrato, how many
+    answers play it (:func:`vibrato_matches`)."""
     summary: dict[str, dict[str, float | int | None]] = {}
     for method in METHODS:
         answers = [(s, s.answers[method]) for s in scores if method in s.answers]
@@ -171,6 +185,8 @@ def summarise(scores: Sequence[RecordingScore]) -> dict[str, dict[str, float | i
             "octave_errors_where_trackers_agree": sum(1 for s, a in answers if s.trackers_agree and _octave_error(s, a)),
             "neural_within_50_cents": float(np.mean(neural <= IN_TUNE_CENTS)) if neural.size else None,
             "unpitched_answers": sum(1 for s, a in answers if s.input_f0_hz is not None and a.voice_f0_hz is None),
+            "with_vibrato": sum(1 for s, _ in answers if s.input_vibrato is not None),
+            "vibrato_matched": sum(1 for s, a in answers if vibrato_matches(s.input_vibrato, a.vibrato)),
         }
     return summary
 

@@ -33,7 +33,7 @@ import numpy as np
 import soxr
 
 from engine.audio_input import check_rate, to_mono
-from engine.pitch import F0Estimate, estimate_f0
+from engine.pitch import F0Estimate, Vibrato, estimate_f0
 from models.errors import NoiseInputError, SilentInputError
 from models.params import BY_INDEX, TRANSPOSE_CENTRE, TRANSPOSE_INDEX
 from models.render import Note
@@ -100,6 +100,7 @@ class Conditioned:
         gain_db: gain applied to bring the peak into :data:`PEAK_RANGE_DB`.
         messages: notes for the user.
         pitch_reason: why the input is unpitched (``"unpitched: inharmonic"``); empty when pitched.
+        vibrato: the vibrato heard in the input; ``None`` when it has none.
     """
 
     audio: np.ndarray
@@ -111,6 +112,7 @@ class Conditioned:
     gain_db: float
     messages: tuple[str, ...] = ()
     pitch_reason: str = ""
+    vibrato: Vibrato | None = None
 
 
 def _frame_rms_db(audio: np.ndarray) -> np.ndarray:
@@ -211,7 +213,7 @@ class Conditioner:
         rows = [_fit(shift_pitch(mono, plan.shift + note - REFERENCE_NOTE, self.sample_rate), self.samples)
                 for note, _ in self.notes]
         return Conditioned(np.stack(rows), _fit(mono, self.samples), pitch.f0_hz, plan.transpose, plan.residual_cents,
-                           peak_db, gain_db, plan.messages, pitch.reason)
+                           peak_db, gain_db, plan.messages, pitch.reason, pitch.vibrato)
 
     def _refuse_noise(self, mono: np.ndarray, pitch: F0Estimate) -> None:
         """Steady broadband noise without pitch: no DX7 note (which has an onset and a shape) matches it.

@@ -57,7 +57,7 @@ from models.errors import ModelInputError
 from models.render import SAMPLE_RATE, Renderer
 from models.voice import Voice
 
-__all__ = ["F0Estimate", "cents", "estimate_f0", "heard_f0", "voice_f0"]
+__all__ = ["F0Estimate", "Vibrato", "cents", "estimate_f0", "heard_f0", "voice_f0"]
 
 ANALYSIS_RATE = SAMPLE_RATE
 """Audio at another rate is resampled to this rate (soxr) before analysis."""
@@ -153,6 +153,21 @@ drift or intonation, taken out first), at least 5 cents deep, over at least 1.5 
 
 
 @dataclass(frozen=True)
+class Vibrato:
+    """A note's vibrato: a sinusoidal swing of its pitch around the held note's centre.
+
+    Attributes:
+        depth_cents: half the peak-to-peak swing, in cents, once the vibrato is fully in.
+        rate_hz: swings per second.
+        delay_s: seconds from the note's onset until the swing reaches half its depth (0: from the start).
+    """
+
+    depth_cents: float
+    rate_hz: float
+    delay_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class F0Estimate:
     """The pitch of a sound.
 
@@ -164,16 +179,14 @@ class F0Estimate:
             f0 (0-1): the confidence; near 1 for harmonic sounds, low for bells, drums, noise.
         reason: why the sound is unpitched ("unpitched: inharmonic", "unpitched: noise",
             "unpitched: no stable pitch", "unpitched: silent"); empty when pitched.
-        vibrato_cents: depth of the vibrato heard (half its peak-to-peak swing, in cents); 0 when none.
-        vibrato_hz: its rate; ``None`` when no vibrato was heard.
+        vibrato: the vibrato heard over the held note; ``None`` when there is none.
     """
 
     f0_hz: float | None
     voiced_fraction: float
     harmonicity: float
     reason: str = ""
-    vibrato_cents: float = 0.0
-    vibrato_hz: float | None = None
+    vibrato: Vibrato | None = None
 
     @property
     def pitched(self) -> bool:
@@ -368,7 +381,7 @@ class _Track:
         held: frames within :data:`STABLE_CENTS` of the note's centre (loud enough, tracked).
         centre: the held pitch's centre in cents, vibrato removed.
         spread: 5th-95th percentile span of the tracked frames' pitch, in cents.
-        vibrato_cents, vibrato_hz: the sinusoid fitted to the held pitch (0 and ``None`` when there is none).
+        vibrato: the sinusoid fitted to the held pitch; ``None`` when there is none.
     """
 
     size: int
@@ -376,8 +389,7 @@ class _Track:
     held: np.ndarray
     centre: float
     spread: float
-    vibrato_cents: float
-    vibrato_hz: float | None
+    vibrato: Vibrato | None
 
 
 def _salience_peaks(frames: np.ndarray, reference_hz: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -408,13 +420,13 @@ def _salience_peaks(frames: np.ndarray, reference_hz: float) -> tuple[np.ndarray
     return grid[best] + offset * TRACK_STEP_CENTS, inside, level
 
 
-def _vibrato(times: np.ndarray, cents: np.ndarray) -> tuple[float, float | None, np.ndarray]:
-    """The sinusoid (rate within :data:`VIBRATO_HZ`) plus a straight line that best fits a pitch track:
-    its depth (cents, half peak-to-peak), its rate (``None`` when the fit explains less than
+def _vibrato(times: np.ndarray, cents: np.ndarray) -> tuple[Vibrato | None, np.ndarray]:
+    """The sinusoid (rate within :data:`VIBRATO_HZ`) plus a straight line that best fits a pitch track (``times``
+    in seconds from the onset), as a :class:`Vibrato` (``None`` when the fit explains less than
     :data:`VIBRATO_EXPLAINED` of the track's variance after the line, the depth is below :data:`VIBRATO_MIN_CENTS`,
     or the track spans under :data:`VIBRATO_MIN_CYCLES` of it), and the sinusoid itself per frame."""
     span = float(times[-1] - times[0]) if times.size else 0.0
-    none = (0.0, None, np.zeros_like(cents))
+    none = (None, np.zeros_like(cents))
     if times.size < 8 or span <= 0:
         return none
     line = np.stack([np.ones_like(times), times - times.mean()], axis=1)
@@ -431,7 +443,24 @@ def _vibrato(times: np.ndarray, cents: np.ndarray) -> tuple[float, float | None,
     if (variance <= 0 or explained < VIBRATO_EXPLAINED * variance or depth < VIBRATO_MIN_CENTS
             or span * rate < VIBRATO_MIN_CYCLES):
         return none
-    return depth, rate, wave
+    delay, full_depth = _vibrato_onset(times, residual, rate, depth)
+    return Vibrato(round(full_depth, 1), round(rate, 2), round(delay, 2)), wave
+
+
+def _vibrato_onset(times: np.ndarray, residual: np.ndarray, rate: float, depth: float) -> tuple[float, float]:
+    """When a vibrato at ``rate`` comes in, and how deep it is once in: its swing per cycle (the residual
+    demodulated over one period around each frame); the delay is the first cycle's centre reaching half of
+    ``depth`` (0 when the first cycle does), the depth the median swing from there on."""
+    period = 1.0 / rate
+    phasor = residual * np.exp(-2j * np.pi * rate * times)
+    centres = times[(times - period / 2 >= times[0]) & (times + period / 2 <= times[-1])]
+    if centres.size == 0:
+        return 0.0, depth
+    swing = np.array([2.0 * abs(phasor[np.abs(times - t) <= period / 2].mean()) for t in centres])
+    reached = np.flatnonzero(swing >= depth / 2)
+    if reached.size == 0 or reached[0] == 0:
+        return 0.0, depth
+    return float(centres[reached[0]]), max(depth, float(np.median(swing[reached[0]:])))
 
 
 def _track(segment: np.ndarray, reference_hz: float) -> _Track | None:
@@ -447,10 +476,10 @@ def _track(segment: np.ndarray, reference_hz: float) -> _Track | None:
     first = np.median(cents[tracked])
     held = tracked & (np.abs(cents - first) <= STABLE_CENTS)
     times = (np.arange(cents.size) * TRACK_HOP + size / 2) / ANALYSIS_RATE
-    depth, rate, wave = _vibrato(times[held], cents[held])
+    vibrato, wave = _vibrato(times[held], cents[held])
     centre = float(np.median(cents[held] - wave))
     spread = float(np.subtract(*np.percentile(cents[tracked], [95, 5])))
-    return _Track(size, cents, held, centre, spread, depth, rate)
+    return _Track(size, cents, held, centre, spread, vibrato)
 
 
 def _flattened(segment: np.ndarray, track: _Track) -> np.ndarray:
@@ -477,10 +506,11 @@ def _note(mono: np.ndarray, seconds: float) -> np.ndarray:
 def _framewise(segment: np.ndarray) -> F0Estimate | None:
     """The f0 of a note whose partials one spectrum cannot resolve (vibrato smears them, an ensemble splits
     them): the median of the f0s of its :data:`FRAME`-sample frames (half a frame apart) whose partials fit one
-    (:data:`HARMONICITY_MIN`, :data:`FRAME_LOW_HARMONICS`), their median share, and the share
+    (:data:`HARMONICITY_MIN`, :data:`FRAME_LOW_HARMONICS` unless the frame holds a single partial: a sine), their median share, and the share
     of all frames that fit within :data:`STABLE_CENTS` of it; ``None`` with fewer than :data:`MIN_FRAMES` that fit."""
-    found = [_best_f0(_partials(segment[start : start + FRAME]), FRAME_LOW_HARMONICS)
-             for start in range(0, segment.size - FRAME + 1, FRAME // 2)]
+    found = [_best_f0(partials, FRAME_LOW_HARMONICS if np.sum(partials.weights >= DENSITY_WEIGHT) > 1 else 1)
+             for partials in (_partials(segment[start : start + FRAME])
+                              for start in range(0, segment.size - FRAME + 1, FRAME // 2))]
     fitting = [(f0, share) for f0, share in found if f0 is not None and share >= HARMONICITY_MIN]
     if len(fitting) < MIN_FRAMES:
         return None
@@ -514,9 +544,7 @@ def estimate_f0(audio: np.ndarray, sample_rate: int) -> F0Estimate:
         return straight
     centre = pitched.f0_hz * 2.0 ** (track.centre / 1200.0)  # the octave stands; the centre is refitted to the
     refit = float(_harmonicity(np.array([centre]), _partials(_flattened(sounding, track))).refit[0])  # flattened note
-    return replace(pitched, f0_hz=refit if abs(cents(refit, centre)) <= REFIT_CENTS else centre,
-                   vibrato_cents=round(track.vibrato_cents, 1),
-                   vibrato_hz=None if track.vibrato_hz is None else round(track.vibrato_hz, 2))
+    return replace(pitched, f0_hz=refit if abs(cents(refit, centre)) <= REFIT_CENTS else centre, vibrato=track.vibrato)
 
 
 def heard_f0(audio: np.ndarray, sample_rate: int) -> F0Estimate:

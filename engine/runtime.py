@@ -26,7 +26,8 @@ from engine.conditioning import REFERENCE_NOTE, Conditioned, Conditioner, plan_t
 from engine.latent import macros_to_latent
 from engine.latent_decoder import LatentDecoder
 from engine.library import Match, VoiceLibrary, embed
-from engine.pitch import F0Estimate, voice_f0
+from engine.lfo_vibrato import with_vibrato
+from engine.pitch import F0Estimate, Vibrato, voice_f0
 from engine.search import DEFAULT_BUDGET_MS, Found, Take, VoiceSearch
 from engine.tuning import fine_tune
 from models.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, load_checkpoint
@@ -72,6 +73,8 @@ class Diagnostics:
         octaves: octaves the voice's ratio-mode operators were scaled by to reach the pitch.
         source: where the voice came from (``"network"``, ``"library: NAME (SOURCE)"``, ``" + search"``).
         renders: renders the search spent.
+        vibrato: the input's vibrato, which the voice's LFO plays (speed, delay, pitch-modulation depth); ``None``
+            when the input has none (the voice's LFO is then its own).
     """
 
     f0_hz: float | None
@@ -90,6 +93,7 @@ class Diagnostics:
     octaves: int = 0
     source: str = "network"
     renders: int = 0
+    vibrato: Vibrato | None = None
 
 
 @dataclass(frozen=True)
@@ -367,17 +371,18 @@ class Engine:
         network_voice, network_latent = network
 
         def answer(found: Found, first_score: float, renders: int) -> Inference:
-            same = _learnable_values(found.voice) == _learnable_values(network_voice)
-            latent = network_latent if same else self.encode(found.voice)
+            voice = found.voice if conditioned.vibrato is None else with_vibrato(found.voice, conditioned.vibrato)
+            same = _learnable_values(voice) == _learnable_values(network_voice)
+            latent = network_latent if same else self.encode(voice)
             tuning = found.tuning
             diagnostics = Diagnostics(
                 conditioned.f0_hz, tuning.voice[TRANSPOSE_INDEX] - TRANSPOSE_CENTRE,
                 0.0 if tuning.cents is None else -tuning.cents, conditioned.level_db, conditioned.gain_db,
                 self.backend_name, options.search, dict(timings), (first_score, found.score),
                 conditioned.messages + tuning.messages, tuning.voice_f0_hz, tuning.cents, tuning.pitch, tuning.octaves,
-                found.source, renders,
+                found.source, renders, conditioned.vibrato,
             )
-            return Inference(found.voice, latent, diagnostics, conditioned.audio, conditioned.recording)
+            return Inference(voice, latent, diagnostics, conditioned.audio, conditioned.recording)
 
         first: list[float] = []  # the first voice's score, once found
 
@@ -399,6 +404,9 @@ class Engine:
             score = self.search.score(tuned.voice, self.search.targets(takes))
             if score <= best.score + DETUNE_SCORE_TOLERANCE:
                 best = replace(best, voice=tuned.voice, tuning=tuned, score=score)
+        if conditioned.vibrato is not None:  # the answer is scored as it plays: with the input's vibrato
+            best = replace(best, score=self.search.score(with_vibrato(best.voice, conditioned.vibrato),
+                                                         self.search.targets(takes)))
         timings["search"] = result.elapsed_ms + _ms(started)
         timings["total"] = sum(timings.values())
         return answer(best, result.start.score, result.renders)

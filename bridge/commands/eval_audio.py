@@ -121,7 +121,7 @@ def _eval_audio(args: argparse.Namespace) -> int:
     methods = [m for m in METHODS if scores and m in scores[0].answers]
     print(f"{'file':<28}{'input f0':>9}{'vibrato':>13}" + "".join(f"{m + ' mae':>22}{'cents':>8}" for m in methods))
     for s in scores:
-        vibrato = "-" if s.input_vibrato_hz is None else f"{s.input_vibrato_cents:.0f}c {s.input_vibrato_hz:.1f}Hz"
+        vibrato = "-" if s.input_vibrato is None else f"{s.input_vibrato.depth_cents:.0f}c {s.input_vibrato.rate_hz:.1f}Hz"
         print(f"{s.name[:27]:<28}{_cell(s.input_f0_hz, '.1f'):>9}{vibrato:>13}" + "".join(
             f"{s.answers[m].spec_mae:>22.3f}{_cell(s.answers[m].cents, '+.0f'):>8}" for m in methods))
     groups = summarise_groups(scores)
@@ -143,12 +143,12 @@ def _print_summary(title: str, summary: dict[str, dict[str, float | int | None]]
     """One summary table: a row per method (the neural columns: the neural tracker on both sides, and octave
     errors by either tracker where the two agree on the recording's pitch)."""
     print(f"\n{title}\n{'method':<16}{'spec_mae':>9}{'pitched':>9}{'<=50 c':>8}{'median |c|':>11}{'octave err':>11}"
-          f"{'unpitched':>10}{'neural <=50':>12}{'agree':>7}{'oct err agreed':>15}")
+          f"{'unpitched':>10}{'neural <=50':>12}{'agree':>7}{'oct err agreed':>15}{'vibrato played':>15}")
     for method, row in summary.items():
         print(f"{method:<16}{row['spec_mae']:>9.3f}{row['pitched_pairs']:>9}{_cell(row['within_50_cents'], '.0%'):>8}"
               f"{_cell(row['median_abs_cents'], '.1f'):>11}{row['octave_errors']:>11}{row['unpitched_answers']:>10}"
               f"{_cell(row['neural_within_50_cents'], '.0%'):>12}{row['trackers_agree']:>7}"
-              f"{row['octave_errors_where_trackers_agree']:>15}")
+              f"{row['octave_errors_where_trackers_agree']:>15}{row['vibrato_matched']:>8}/{row['with_vibrato']:<6}")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

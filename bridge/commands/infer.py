@@ -117,14 +117,18 @@ def _summary(path: Path, out: Path, inference: Inference) -> str:
 
 
 def pitch_summary(diag: Any) -> str:
-    """The input's and the voice's f0 and the cents between them, in words."""
+    """The input's and the voice's f0 and the cents between them, and the input's vibrato, in words."""
     if diag.f0_hz is None:
         voice = "" if diag.voice_f0_hz is None else f"; the voice plays at {diag.voice_f0_hz:.1f} Hz"
         return f"{diag.pitch} (transpose kept){voice}"
+    vibrato = diag.vibrato
+    heard = "" if vibrato is None else (
+        f", vibrato +-{vibrato.depth_cents:.0f} cents at {vibrato.rate_hz:.1f} Hz"
+        + (f" after {vibrato.delay_s:.2f} s" if vibrato.delay_s else "") + " (played by the voice's LFO)")
     if diag.cents is None:
-        return f"input f0 {diag.f0_hz:.1f} Hz; {diag.pitch}"
+        return f"input f0 {diag.f0_hz:.1f} Hz{heard}; {diag.pitch}"
     octaves = f", ratios scaled {diag.octaves:+d} octave(s)" if diag.octaves else ""
-    return f"input f0 {diag.f0_hz:.1f} Hz, voice {diag.voice_f0_hz:.1f} Hz ({diag.cents:+.1f} cents{octaves})"
+    return f"input f0 {diag.f0_hz:.1f} Hz{heard}, voice {diag.voice_f0_hz:.1f} Hz ({diag.cents:+.1f} cents{octaves})"
 
 
 def _progress(better: Inference) -> None:

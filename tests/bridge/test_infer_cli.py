@@ -20,6 +20,8 @@ import soxr
 from bridge.commands.cli import main
 from bridge.commands.render_out import loudness_lufs, true_peak_db
 from bridge.midi.syxfile import read_syx_voices, write_voice_syx
+from engine.lfo_vibrato import vibrato_settings, with_vibrato
+from engine.pitch import Vibrato
 from models.checkpoint import load_checkpoint
 from models.corpus import CorpusEntry, build_corpus
 from models.render import Renderer
@@ -78,6 +80,22 @@ def test_one_voice_per_input_in_out_dir_with_json(tiny_checkpoint: Path, recordi
         voices = read_syx_voices(Path(report["output"]), strict=True).voices
         assert len(voices) == 1 and voices[0].voice.name.strip() == name
         assert voices[0].voice["algorithm"] == report["parameters"]["algorithm"]
+
+
+def test_a_recording_with_vibrato_gets_a_voice_whose_lfo_plays_it(tiny_checkpoint: Path, library: Path, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    sung = tmp_path / "sung.wav"
+    soundfile.write(sung, Renderer().render(with_vibrato(Voice.init(), Vibrato(60.0, 5.5)), 67, 85), 22050)
+    common = ["--no-search", "--no-library", "--library", str(library), "--backend", "torch", "--checkpoint",
+              str(tiny_checkpoint)]
+    assert main(["infer", str(sung), "--out", str(tmp_path / "sung.syx"), "--json", *common]) == 0
+    report = json.loads(capsys.readouterr().out)
+    heard = report["diagnostics"]["vibrato"]
+    assert heard["rate_hz"] == pytest.approx(5.5, abs=0.25) and 45.0 <= heard["depth_cents"] <= 66.0, heard
+    settings = vibrato_settings(Vibrato(**heard))
+    assert {name: report["parameters"][name] for name in settings} == settings
+    assert main(["infer", str(sung), "--out", str(tmp_path / "again.syx"), *common]) == 0
+    assert re.search(r"vibrato \+-\d+ cents at 5\.\d Hz \(played by the voice's LFO\)", capsys.readouterr().out)
 
 
 def test_single_output_with_render_plot_and_table(tiny_checkpoint: Path, recordings: dict[str, Path], tmp_path: Path,

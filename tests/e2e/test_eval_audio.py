@@ -43,7 +43,7 @@ def test_performed_notes_are_tracked_to_their_centre(performed: Path) -> None:
         estimate = estimate_f0(audio, rate)
         assert estimate.pitched and abs(cents(estimate.f0_hz, item["f0_hz"])) < 25, (item["file"], estimate)
         if item["source"] == "synthetic":
-            assert estimate.vibrato_hz == pytest.approx(item["vibrato_hz"], abs=0.3), (item["file"], estimate)
+            assert estimate.vibrato.rate_hz == pytest.approx(item["vibrato_hz"], abs=0.3), (item["file"], estimate)
 
 
 def test_the_instrument_script_writes_notes_and_a_manifest(instruments: Path) -> None:
@@ -62,7 +62,7 @@ def test_eval_audio_answers_real_instruments_in_tune(instruments: Path, performe
     assert len(scores) == 10 and report["refused"] == []  # the snare is answered, not refused
     assert list(report["groups"]) == [instruments.name, performed.name]
     assert report["groups"][performed.name]["pipeline"]["recordings"] == 4
-    assert scores["tone_vib50.wav"]["input_vibrato_cents"] > 25 and scores["tone_vib50.wav"]["group"] == performed.name
+    assert scores["tone_vib50.wav"]["input_vibrato"]["depth_cents"] > 25 and scores["tone_vib50.wav"]["group"] == performed.name
     assert scores["snare_drum_38.wav"]["input_f0_hz"] is None and "unpitched" in scores["snare_drum_38.wav"]["input_pitch"]
     for item in scores.values():
         if item["expected_f0_hz"] is not None:  # the tracker hears the note the instrument played

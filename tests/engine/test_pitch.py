@@ -136,7 +136,19 @@ def _performed(f0: float, depth_cents: float = 0.0, rate_hz: float = 5.5, glide_
 def test_a_vibrato_note_is_tracked_to_its_centre(f0: float, depth: float) -> None:
     estimate = estimate_f0(_performed(f0, depth), SAMPLE_RATE)
     assert estimate.pitched and abs(cents(estimate.f0_hz, f0)) <= 10, estimate
-    assert estimate.vibrato_hz == pytest.approx(5.5, abs=0.3) and 0.75 * depth <= estimate.vibrato_cents <= 1.1 * depth
+    assert estimate.vibrato.rate_hz == pytest.approx(5.5, abs=0.3)
+    assert 0.75 * depth <= estimate.vibrato.depth_cents <= 1.1 * depth and estimate.vibrato.delay_s == 0.0
+
+
+def test_a_vibrato_that_comes_in_late_reports_its_delay_and_full_depth() -> None:
+    t = np.arange(round(1.5 * SAMPLE_RATE)) / SAMPLE_RATE
+    fade = np.clip((t - 0.3) / 0.2, 0.0, 1.0)  # straight for 0.3 s, in fully at 0.5 s: half depth at 0.4 s
+    track = 220.0 * 2.0 ** (60.0 * fade * np.sin(2 * np.pi * 5.0 * t) / 1200.0)
+    phase = 2 * np.pi * np.cumsum(track) / SAMPLE_RATE
+    audio = 0.3 * sum(np.sin(k * phase) / k for k in range(1, 12))
+    vibrato = estimate_f0(audio, SAMPLE_RATE).vibrato
+    assert vibrato is not None and vibrato.rate_hz == pytest.approx(5.0, abs=0.3), vibrato
+    assert vibrato.delay_s == pytest.approx(0.4, abs=0.12) and 45.0 <= vibrato.depth_cents <= 66.0, vibrato
 
 
 @pytest.mark.parametrize("glide_cents", [-300.0, 200.0])
@@ -149,12 +161,12 @@ def test_a_sung_vowel_louder_at_its_formant_than_at_its_fundamental() -> None:
     vowel = _performed(110.0, 80.0, 5.0, glide_seconds=0.1, glide_cents=-150.0, formant_hz=700.0)  # harmonic 6 loudest
     estimate = estimate_f0(vowel + 0.003 * RNG.standard_normal(vowel.size), SAMPLE_RATE)  # and a little breath
     assert estimate.pitched and abs(cents(estimate.f0_hz, 110.0)) <= 10, estimate
-    assert estimate.vibrato_cents > 50
+    assert estimate.vibrato is not None and estimate.vibrato.depth_cents > 50
 
 
 def test_a_straight_note_reports_no_vibrato() -> None:
     estimate = estimate_f0(_performed(220.0), SAMPLE_RATE)
-    assert abs(cents(estimate.f0_hz, 220.0)) < 5 and estimate.vibrato_cents == 0.0 and estimate.vibrato_hz is None
+    assert abs(cents(estimate.f0_hz, 220.0)) < 5 and estimate.vibrato is None
 
 
 def _organ(sub_partial_db: float) -> np.ndarray:
