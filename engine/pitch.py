@@ -51,6 +51,7 @@ import soxr
 from scipy.ndimage import map_coordinates
 from scipy.signal import find_peaks
 from scipy.signal.windows import blackmanharris, hann
+from scipy.sparse import csr_array
 
 from engine.audio_input import check_rate, to_mono
 from models.errors import ModelInputError
@@ -131,7 +132,7 @@ no more than a 1 s render of a voice holds (:func:`voice_f0`'s render gives the 
 TRACK_FRAMES = ((1024, 150.0), (2048, 75.0), (4096, 0.0))
 """Track frames (samples) and the lowest reference pitch (Hz) each serves: 46 ms from 150 Hz (a +-100-cent
 vibrato at 5.5 Hz moves under 160 cents within one), 93 ms and 186 ms below, where partials lie closer."""
-TRACK_HOP = 256
+TRACK_HOP = 512
 TRACK_RANGE_CENTS = 600.0
 """Each frame's pitch is sought within this of the reference: under an octave each side, so the track does not
 jump octaves (which octave is the note's is decided on the flattened note, as for a straight one)."""
@@ -354,9 +355,8 @@ def _voiced_fraction(segment: np.ndarray, f0: float) -> float:
     return float(np.mean(voiced))
 
 
-def _analyse(segment: np.ndarray) -> F0Estimate:
+def _analyse(segment: np.ndarray, partials: _Partials) -> F0Estimate:
     """The f0 of a sounding segment read off one spectrum of its partials (steps 1-4 of the module's description)."""
-    partials = _partials(segment)
     f0, share = _best_f0(partials)
     shortest = max(MIN_SOUNDING_SECONDS, MIN_PERIODS / f0 if f0 else 0.0)
     if segment.size < shortest * ANALYSIS_RATE:
@@ -409,8 +409,12 @@ def _salience_peaks(frames: np.ndarray, reference_hz: float) -> tuple[np.ndarray
     position = np.minimum(harmonics[:, None] * f0[None, :] * nfft / ANALYSIS_RATE, above.shape[1] - 2)
     low = position.astype(int)
     frac = position - low
-    salience = np.einsum("fhg,h->fg", above[:, low] * (1.0 - frac) + above[:, low + 1] * frac,
-                         TRACK_HARMONIC_WEIGHT ** (harmonics - 1.0))
+    weight = TRACK_HARMONIC_WEIGHT ** (harmonics[:, None] - 1.0)  # each harmonic read between two bins: a sparse
+    columns = np.broadcast_to(np.arange(grid.size), low.shape)   # (bins, grid) matrix sums them in one product
+    summation = csr_array((np.concatenate([(weight * (1.0 - frac)).ravel(), (weight * frac).ravel()]),
+                           (np.concatenate([low.ravel(), low.ravel() + 1]), np.concatenate([columns.ravel()] * 2))),
+                          shape=(above.shape[1], grid.size))
+    salience = (summation.T @ above.T).T
     best = np.argmax(salience, axis=1)
     inside = (best > 0) & (best < grid.size - 1)
     rows = np.arange(best.size)
@@ -429,17 +433,21 @@ def _vibrato(times: np.ndarray, cents: np.ndarray) -> tuple[Vibrato | None, np.n
     none = (None, np.zeros_like(cents))
     if times.size < 8 or span <= 0:
         return none
-    line = np.stack([np.ones_like(times), times - times.mean()], axis=1)
-    residual = cents - line @ np.linalg.lstsq(line, cents, rcond=None)[0]
+    line = np.linalg.qr(np.stack([np.ones_like(times), times - times.mean()], axis=1))[0]  # orthonormal
+    residual = cents - line @ (line.T @ cents)
     variance = float(np.sum(residual**2))
-    best = (0.0, 0.0, 0.0, np.zeros_like(cents))
-    for rate in np.arange(VIBRATO_HZ[0], VIBRATO_HZ[1] + 1e-9, 0.05):
-        design = np.column_stack([line, np.sin(2 * np.pi * rate * times), np.cos(2 * np.pi * rate * times)])
-        coef = np.linalg.lstsq(design, cents, rcond=None)[0]
-        explained = variance - float(np.sum((cents - design @ coef) ** 2))
-        if explained > best[0]:
-            best = (explained, float(rate), float(np.hypot(coef[2], coef[3])), design[:, 2:] @ coef[2:])
-    explained, rate, depth, wave = best
+    rates = np.arange(VIBRATO_HZ[0], VIBRATO_HZ[1] + 1e-9, 0.05)
+    angle = 2 * np.pi * rates[:, None] * times[None, :]
+    sinusoids = np.stack([np.sin(angle), np.cos(angle)], axis=2)  # (rates, frames, 2)
+    # the sinusoids' coefficients in a fit of line + sinusoids are those of a fit of the line's residual by the
+    # sinusoids with the line taken out of them too: one 2x2 least-squares problem per rate, all at once
+    basis = sinusoids - np.einsum("fl,rlg->rfg", line, np.einsum("fl,rfg->rlg", line, sinusoids))
+    projection = np.einsum("rfg,f->rg", basis, residual)
+    coef = np.linalg.solve(np.einsum("rfg,rfh->rgh", basis, basis) + 1e-9 * np.eye(2), projection[..., None])[..., 0]
+    explained_by_rate = np.einsum("rg,rg->r", coef, projection)
+    best = int(np.argmax(explained_by_rate))
+    explained, rate, depth = float(explained_by_rate[best]), float(rates[best]), float(np.hypot(*coef[best]))
+    wave = sinusoids[best] @ coef[best]
     if (variance <= 0 or explained < VIBRATO_EXPLAINED * variance or depth < VIBRATO_MIN_CENTS
             or span * rate < VIBRATO_MIN_CYCLES):
         return none
@@ -506,7 +514,8 @@ def _note(mono: np.ndarray, seconds: float) -> np.ndarray:
 def _framewise(segment: np.ndarray) -> F0Estimate | None:
     """The f0 of a note whose partials one spectrum cannot resolve (vibrato smears them, an ensemble splits
     them): the median of the f0s of its :data:`FRAME`-sample frames (half a frame apart) whose partials fit one
-    (:data:`HARMONICITY_MIN`, :data:`FRAME_LOW_HARMONICS` unless the frame holds a single partial: a sine), their median share, and the share
+    (:data:`HARMONICITY_MIN`, :data:`FRAME_LOW_HARMONICS` unless the frame holds a single partial: a sine),
+    their median share, and the share
     of all frames that fit within :data:`STABLE_CENTS` of it; ``None`` with fewer than :data:`MIN_FRAMES` that fit."""
     found = [_best_f0(partials, FRAME_LOW_HARMONICS if np.sum(partials.weights >= DENSITY_WEIGHT) > 1 else 1)
              for partials in (_partials(segment[start : start + FRAME])
@@ -527,24 +536,32 @@ def estimate_f0(audio: np.ndarray, sample_rate: int) -> F0Estimate:
     Raises:
         ModelInputError: empty audio, NaN/inf samples, a bad shape or sample rate.
     """
-    mono = _mono(audio, sample_rate)
+    return _estimate(_mono(audio, sample_rate))[0]
+
+
+def _estimate(mono: np.ndarray) -> tuple[F0Estimate, _Partials | None]:
+    """:func:`estimate_f0` of mono audio at :data:`ANALYSIS_RATE`, and the partials of its note's one spectrum
+    (``None`` when it is silent)."""
     peak = float(np.abs(mono).max())
     rms = _frame_rms(mono, FRAME, HOP)
     if peak == 0.0 or 20.0 * math.log10(max(float(rms.max()), 1e-12)) < SILENCE_DB:
-        return F0Estimate(None, 0.0, 0.0, "unpitched: silent")
-    straight = _analyse(_note(mono, SEGMENT_SECONDS))
+        return F0Estimate(None, 0.0, 0.0, "unpitched: silent"), None
+    segment = _note(mono, SEGMENT_SECONDS)
+    partials = _partials(segment)
+    straight = _analyse(segment, partials)
     sounding = _note(mono, TRACK_SECONDS)
     pitched = straight if straight.pitched else _framewise(sounding)
     if pitched is None or pitched.voiced_fraction < VOICED_MIN:
-        return straight
+        return straight, partials
     track = _track(sounding, pitched.f0_hz)
     if track is None or track.held.mean() < VOICED_MIN:
-        return straight
+        return straight, partials
     if straight.pitched and (track.spread <= MODULATION_CENTS or abs(track.centre) > CENTRE_SHIFT_CENTS):
-        return straight
+        return straight, partials
     centre = pitched.f0_hz * 2.0 ** (track.centre / 1200.0)  # the octave stands; the centre is refitted to the
     refit = float(_harmonicity(np.array([centre]), _partials(_flattened(sounding, track))).refit[0])  # flattened note
-    return replace(pitched, f0_hz=refit if abs(cents(refit, centre)) <= REFIT_CENTS else centre, vibrato=track.vibrato)
+    return replace(pitched, f0_hz=refit if abs(cents(refit, centre)) <= REFIT_CENTS else centre,
+                   vibrato=track.vibrato), partials
 
 
 def heard_f0(audio: np.ndarray, sample_rate: int) -> F0Estimate:
@@ -555,10 +572,9 @@ def heard_f0(audio: np.ndarray, sample_rate: int) -> F0Estimate:
     Raises:
         ModelInputError: empty audio, NaN/inf samples, a bad shape or sample rate.
     """
-    estimate = estimate_f0(audio, sample_rate)
-    if estimate.f0_hz is None:
+    estimate, partials = _estimate(_mono(audio, sample_rate))
+    if estimate.f0_hz is None or partials is None or partials.freqs.size == 0:
         return estimate
-    partials = _partials(_note(_mono(audio, sample_rate), SEGMENT_SECONDS))
     if partials.freqs[np.argmax(partials.weights)] < 1.5 * estimate.f0_hz:
         return estimate  # its loudest partial is its fundamental: nothing else to hear
     from engine.neural_pitch import disagreement  # torch and CREPE load where a sound is checked

@@ -25,8 +25,8 @@ from engine.backends import Backend, select_backend
 from engine.conditioning import REFERENCE_NOTE, Conditioned, Conditioner, plan_transpose
 from engine.latent import macros_to_latent
 from engine.latent_decoder import LatentDecoder
-from engine.library import Match, VoiceLibrary, embed
 from engine.lfo_vibrato import with_vibrato
+from engine.library import Match, VoiceLibrary, embed
 from engine.pitch import F0Estimate, Vibrato, voice_f0
 from engine.search import DEFAULT_BUDGET_MS, Found, Take, VoiceSearch
 from engine.tuning import fine_tune
