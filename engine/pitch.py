@@ -117,11 +117,11 @@ VOICED_WINDOW, VOICED_HOP = 4096, 2048
 FRAME, HOP = 2048, 512
 """Shortest spectrum (samples) and the level meter's frames."""
 MIN_FRAMES = 4
+"""A note heard frame by frame needs this many :data:`FRAME`-sample frames that fit one f0 (0.23 s)."""
 FRAME_LOW_HARMONICS = 2
 """A short frame resolves few partials, and a bar's inharmonic ones then fit a low f0 by chance (a glockenspiel's
 loud partial as its 4th harmonic): frame by frame, a candidate needs strong partials on at least two of its
 harmonics 1-4 (sung, bowed and blown notes have most of them)."""
-"""A note heard frame by frame needs this many :data:`FRAME`-sample frames that fit one f0 (0.23 s)."""
 CENTRE_SHIFT_CENTS = 100.0
 """A track whose centre lies further than this from a pitch read off one spectrum lost the note: the spectrum's stands."""
 REFIT_CENTS = 20.0
