@@ -33,6 +33,7 @@ from engine.backends.torch_impl import TorchBackend
 from engine.latent_decoder import LatentDecoder
 from models.checkpoint import Checkpoint
 from models.config import RunConfig, load_config
+from models.dsp import percentiles
 from models.errors import BackendError
 from models.frontend import FrontendStats
 from models.latent_axes import regression_flow
@@ -74,9 +75,8 @@ def paper_baseline(checkpoint: Checkpoint, config_path: Path = PAPER_CONFIG) -> 
     return random_checkpoint(dataclasses.replace(paper, model=model, frontend=checkpoint.config.frontend))
 
 
-def _percentiles(samples: list[float]) -> dict[str, float]:
-    p50, p99 = np.percentile(samples, [50, 99])
-    return {"p50": round(float(p50), 4), "p99": round(float(p99), 4)}
+def _p50_p99(samples: list[float]) -> dict[str, float]:
+    return {name: round(value, 4) for name, value in percentiles(samples).items()}
 
 
 def _once(call: Callable[[], Any]) -> Probe:
@@ -205,9 +205,9 @@ def run_bench(
         samples = _time_rounds(_all_probes(subjects, checkpoint), iterations, warmup, progress)
     finally:
         torch.set_num_threads(previous_threads)
-    percentiles = {name: {metric: _percentiles(values) for metric, values in metrics.items()} for name, metrics in samples.items()}
-    return BenchReport({name: percentiles[name] for name in subjects if name != BASELINE}, percentiles[BASELINE],
-                       skipped, iterations, threads, percentiles[ENGINE_DECODE])
+    figures = {name: {metric: _p50_p99(values) for metric, values in metrics.items()} for name, metrics in samples.items()}
+    return BenchReport({name: figures[name] for name in subjects if name != BASELINE}, figures[BASELINE],
+                       skipped, iterations, threads, figures[ENGINE_DECODE])
 
 
 def _build_subjects(checkpoint: Checkpoint, names: Iterable[str]) -> tuple[dict[str, tuple[Backend, Checkpoint]], dict[str, str]]:

@@ -34,6 +34,7 @@ import soxr
 
 from engine.audio_input import check_rate, to_mono
 from engine.pitch import F0Estimate, Vibrato, estimate_f0
+from models.dsp import frame_rms_db, percentiles, stft_magnitude
 from models.errors import NoiseInputError, SilentInputError
 from models.params import BY_INDEX, TRANSPOSE_CENTRE, TRANSPOSE_INDEX
 from models.render import Note
@@ -115,11 +116,6 @@ class Conditioned:
     vibrato: Vibrato | None = None
 
 
-def _frame_rms_db(audio: np.ndarray) -> np.ndarray:
-    rms = librosa.feature.rms(y=audio, frame_length=FRAME, hop_length=HOP, center=True)[0]
-    return 20.0 * np.log10(np.maximum(rms, 1e-12))
-
-
 def _trim_onset(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """The audio from just before its first sample within :data:`ONSET_DB` of the peak."""
     magnitude = np.abs(audio)
@@ -194,7 +190,7 @@ class Conditioner:
         mono = to_mono(audio)
         if sample_rate != self.sample_rate:
             mono = soxr.resample(mono, sample_rate, self.sample_rate, quality="HQ")
-        frame_db = _frame_rms_db(mono)
+        frame_db = frame_rms_db(mono, FRAME, HOP, dtype=np.float32)
         loudest = float(frame_db.max())
         if loudest < SILENCE_DB:
             raise SilentInputError(
@@ -224,12 +220,13 @@ class Conditioner:
         if pitch.f0_hz is not None:
             return
         audio = mono[: self.samples]
-        frame_db = _frame_rms_db(audio)
+        frame_db = frame_rms_db(audio, FRAME, HOP, dtype=np.float32)
         sounding = frame_db >= frame_db.max() + ONSET_DB
         if sounding.sum() * HOP < NOISE_MIN_SECONDS * self.sample_rate:
             return
-        spread = float(np.subtract(*np.percentile(frame_db[sounding], [95, 5])))
-        spectrum = np.abs(librosa.stft(audio, n_fft=FRAME, hop_length=HOP))
+        high, low = percentiles(frame_db[sounding], (95, 5)).values()
+        spread = high - low
+        spectrum = stft_magnitude(audio, FRAME, HOP, bins_first=True)
         flatness = float(np.median(librosa.feature.spectral_flatness(S=spectrum)[0][sounding[: spectrum.shape[1]]]))
         if spread < NOISE_STEADY_DB and flatness > NOISE_FLATNESS:
             raise NoiseInputError(

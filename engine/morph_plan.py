@@ -32,6 +32,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 import numpy as np
 
 from engine.morph_path import PLAN_SWITCHED, MorphPlan, PadPlan
+from models.dsp import stft_magnitude
 from models.errors import ModelInputError
 from models.params import BY_NAME, LEARNABLE, NAME_LENGTH, NAME_START, TRANSPOSE_INDEX, Kind
 from models.render import SAMPLE_RATE, Renderer
@@ -106,16 +107,14 @@ class Sketch:
         self.n_fft = round(N_FFT * sample_rate / SAMPLE_RATE)
         self.hop = max(1, round(hop * sample_rate / SAMPLE_RATE))
         self._local = threading.local()
-        self._window = np.hanning(self.n_fft + 1)[:-1].astype(np.float32)  # periodic Hann, as librosa's STFT
+        self._window = np.hanning(self.n_fft + 1)[:-1].astype(np.float32)  # periodic Hann; float32: a float32 FFT
 
     def __call__(self, voice: Voice) -> np.ndarray:
         """The log10 magnitude (floored at 1e-4) of the render's STFT: (frames, bins) float32."""
         renderer = getattr(self._local, "renderer", None)
         if renderer is None:
             renderer = self._local.renderer = Renderer(self.sample_rate, self.note_seconds, self.render_seconds)
-        audio = np.pad(renderer.render(voice, *SKETCH_NOTE), self.n_fft // 2)
-        frames = np.lib.stride_tricks.sliding_window_view(audio, self.n_fft)[::self.hop]
-        magnitude = np.abs(np.fft.rfft(frames * self._window, axis=1))
+        magnitude = stft_magnitude(renderer.render(voice, *SKETCH_NOTE), self.n_fft, self.hop, window=self._window)
         return np.log10(np.maximum(magnitude, LOG_FLOOR)).astype(np.float32)
 
 

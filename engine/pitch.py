@@ -50,10 +50,11 @@ import numpy as np
 import soxr
 from scipy.ndimage import map_coordinates
 from scipy.signal import find_peaks
-from scipy.signal.windows import blackmanharris, hann
+from scipy.signal.windows import blackmanharris
 from scipy.sparse import csr_array
 
 from engine.audio_input import check_rate, to_mono
+from models.dsp import frame_rms, percentiles, stft_magnitude
 from models.errors import ModelInputError
 from models.render import SAMPLE_RATE, Renderer
 from models.voice import Voice
@@ -220,13 +221,6 @@ def _mono(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     return mono
 
 
-def _frame_rms(audio: np.ndarray, frame: int, hop: int) -> np.ndarray:
-    """RMS of centred frames (as ``librosa.feature.rms(center=True)``, zero-padded)."""
-    padded = np.pad(audio, (frame // 2, frame // 2 + max(0, frame - audio.size)))
-    frames = np.lib.stride_tricks.sliding_window_view(padded, frame)[::hop]
-    return np.sqrt(np.mean(frames**2, axis=1))
-
-
 @dataclass(frozen=True)
 class _Partials:
     """Spectral peaks of a segment: frequencies (Hz), amplitudes relative to the strongest, the
@@ -339,7 +333,7 @@ def _best_f0(partials: _Partials, low_min: int = 0) -> tuple[float | None, float
 
 def _sounding(segment: np.ndarray) -> np.ndarray:
     """The segment up to its last frame within :data:`SOUNDING_DB` of its loudest."""
-    rms = _frame_rms(segment, 512, 256)
+    rms = frame_rms(segment, 512, 256, fill=True)
     last = int(np.flatnonzero(rms >= rms.max() * 10.0 ** (-SOUNDING_DB / 20.0))[-1])
     return segment[: (last + 1) * 256]
 
@@ -392,14 +386,14 @@ class _Track:
     vibrato: Vibrato | None
 
 
-def _salience_peaks(frames: np.ndarray, reference_hz: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each frame: the pitch (cents from ``reference_hz``, within +-:data:`TRACK_RANGE_CENTS`) whose
-    harmonics carry the most amplitude (subharmonic summation over the frame's Hann spectrum, relative to its
-    strongest bin: a window's sidelobes and the noise floor count for little), whether that peak lies inside
-    the range, and the frame's level (dB)."""
-    size = frames.shape[1]
+def _salience_peaks(segment: np.ndarray, size: int, reference_hz: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each frame of ``size`` samples every :data:`TRACK_HOP` (from the segment's start, not centred): the pitch
+    (cents from ``reference_hz``, within +-:data:`TRACK_RANGE_CENTS`) whose harmonics carry the most amplitude
+    (subharmonic summation over the frame's Hann spectrum, zero-padded 4x, relative to its strongest bin: a window's
+    sidelobes and the noise floor count for little), whether that peak lies inside the range, and the frame's level
+    (dB)."""
     nfft = 4 * size
-    magnitude = np.abs(np.fft.rfft(frames * hann(size, sym=False), nfft))
+    magnitude = stft_magnitude(segment, size, TRACK_HOP, center=False, nfft=nfft)
     strongest = magnitude.max(axis=1, keepdims=True)
     level = 20.0 * np.log10(strongest[:, 0] + 1e-12)
     above = magnitude / np.maximum(strongest, 1e-12)
@@ -476,8 +470,7 @@ def _track(segment: np.ndarray, reference_hz: float) -> _Track | None:
     size = next(size for size, lowest_hz in TRACK_FRAMES if reference_hz >= lowest_hz)
     if segment.size < size + 8 * TRACK_HOP:
         return None
-    frames = np.lib.stride_tricks.sliding_window_view(segment, size)[::TRACK_HOP]
-    cents, inside, level = _salience_peaks(frames, reference_hz)
+    cents, inside, level = _salience_peaks(segment, size, reference_hz)
     tracked = inside & (level >= level.max() - SOUNDING_DB)
     if tracked.sum() < 8:
         return None
@@ -486,7 +479,8 @@ def _track(segment: np.ndarray, reference_hz: float) -> _Track | None:
     times = (np.arange(cents.size) * TRACK_HOP + size / 2) / ANALYSIS_RATE
     vibrato, wave = _vibrato(times[held], cents[held])
     centre = float(np.median(cents[held] - wave))
-    spread = float(np.subtract(*np.percentile(cents[tracked], [95, 5])))
+    high, low = percentiles(cents[tracked], (95, 5)).values()
+    spread = high - low
     return _Track(size, cents, held, centre, spread, vibrato)
 
 
@@ -543,7 +537,7 @@ def _estimate(mono: np.ndarray) -> tuple[F0Estimate, _Partials | None]:
     """:func:`estimate_f0` of mono audio at :data:`ANALYSIS_RATE`, and the partials of its note's one spectrum
     (``None`` when it is silent)."""
     peak = float(np.abs(mono).max())
-    rms = _frame_rms(mono, FRAME, HOP)
+    rms = frame_rms(mono, FRAME, HOP, fill=True)
     if peak == 0.0 or 20.0 * math.log10(max(float(rms.max()), 1e-12)) < SILENCE_DB:
         return F0Estimate(None, 0.0, 0.0, "unpitched: silent"), None
     segment = _note(mono, SEGMENT_SECONDS)

@@ -37,6 +37,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from tqdm import tqdm
 
+from models import dsp
 from models.render import SINGLE_NOTE, Renderer
 from models.voice import Voice
 
@@ -70,7 +71,7 @@ class SoundAnalysis:
 
 def max_rms_db(audio: np.ndarray) -> float:
     """The largest frame RMS of ``audio`` in dB re 1.0, floored at :data:`RMS_FLOOR_DB`."""
-    rms = librosa.feature.rms(y=audio, frame_length=RMS_FRAME, hop_length=RMS_HOP)
+    rms = dsp.frame_rms(audio, RMS_FRAME, RMS_HOP, dtype=np.float32)  # float32 squares, as librosa.feature.rms
     return max(RMS_FLOOR_DB, 20.0 * float(np.log10(max(float(rms.max()), 1e-300))))
 
 
@@ -112,7 +113,7 @@ def hpss_label(audio: np.ndarray) -> SoundAnalysis:
         The analysis with its loudness, label and H / P shares (label ``None`` for digital silence).
     """
     loudness = max_rms_db(audio)
-    magnitude = np.abs(librosa.stft(audio, n_fft=HPSS_FFT, hop_length=HPSS_HOP))
+    magnitude = dsp.stft_magnitude(audio, HPSS_FFT, HPSS_HOP, bins_first=True)
     total = float(magnitude.sum())
     if total == 0.0:
         return SoundAnalysis(loudness)

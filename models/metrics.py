@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 import librosa
 import numpy as np
 
+from models import dsp
 from models.params import CATEGORICAL, NUMERICAL
 from models.voice import Voice
 
@@ -67,8 +68,8 @@ def _as_notes(audio: np.ndarray) -> np.ndarray:
 
 
 def stft_magnitude(audio: np.ndarray) -> np.ndarray:
-    """|STFT| (1024 / hop 256, Hann) of each note: (notes, 513, frames)."""
-    return np.abs(librosa.stft(_as_notes(audio), n_fft=STFT_N_FFT, hop_length=STFT_HOP))
+    """|STFT| (1024 / hop 256, Hann, centred: librosa's) of each note: (notes, 513, frames)."""
+    return dsp.stft_magnitude(_as_notes(audio), STFT_N_FFT, STFT_HOP, bins_first=True)
 
 
 def log_magnitude(magnitude: np.ndarray) -> np.ndarray:

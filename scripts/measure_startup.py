@@ -7,11 +7,12 @@ error, each a fresh process as a user starts it (the console script next to this
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from models.dsp import percentiles
 
 CASES = (
     ("--help",),
@@ -43,8 +44,8 @@ def main() -> None:
         raise SystemExit(f"{program} not found: install the project (make venv) and run this with {sys.executable}")
     wall_ms([str(program), "--help"])  # the first run fills the file cache
     for case in CASES:
-        times = sorted(wall_ms([str(program), *case]) for _ in range(args.runs))
-        p50, p90 = statistics.median(times), times[int(0.9 * (len(times) - 1))]
+        times = [wall_ms([str(program), *case]) for _ in range(args.runs)]
+        p50, p90 = percentiles(times, (50,))["p50"], percentiles(times, (90,), method="lower")["p90"]
         verdict = "ok" if p50 < TARGET_MS else f"over {TARGET_MS:.0f} ms"
         print(f"dexbridge {' '.join(case):<16} p50 {p50:6.0f} ms  p90 {p90:6.0f} ms  ({args.runs} runs, {verdict})")
 

@@ -50,6 +50,7 @@ from bridge.midi.syxfile import read_syx_voices
 from bridge.sinks import MidiPortSink
 from engine.latent import interpolate
 from engine.morph_path import nearest_end, with_template
+from models.dsp import percentiles
 from models.render import Renderer
 from models.voice import Voice
 
@@ -164,10 +165,9 @@ class _TimedSink:
         self.sink.close()
 
 
-def _percentiles(samples_s: Sequence[float]) -> dict[str, float]:
+def _latencies_ms(samples_s: Sequence[float]) -> dict[str, float]:
     values = np.asarray(samples_s) * 1000.0
-    return {"p50": float(np.percentile(values, 50)), "p99": float(np.percentile(values, 99)), "max": float(values.max()),
-            "n": float(len(values))}
+    return {**percentiles(values), "max": float(values.max()), "n": float(len(values))}
 
 
 def _dgram(address: str, *args: Any) -> bytes:
@@ -279,8 +279,8 @@ async def run_bridge_bench(engine: Any, bank_path: str, *, iterations: int = 100
         if len(control) < iterations:
             notes.append(f"{iterations - len(control)} control rounds changed no parameter (skipped)")
         client.close()
-        breakdown = {part: _percentiles(values) for part, values in parts.items() if values}
-        return BridgeBenchReport(_percentiles(control), _percentiles(first), _percentiles(final), _percentiles(decode),
+        breakdown = {part: _latencies_ms(values) for part, values in parts.items() if values}
+        return BridgeBenchReport(_latencies_ms(control), _latencies_ms(first), _latencies_ms(final), _latencies_ms(decode),
                                  sustained, iterations, engine.backend_name, notes, breakdown)
     finally:
         daemon.request_stop()

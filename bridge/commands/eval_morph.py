@@ -30,6 +30,7 @@ from engine.morph_path import MORPH_METHODS, blend, naive_pad, nearest_end, with
 from engine.morph_plan import plan_morph, plan_pad
 from models.checkpoint import DEFAULT_CHECKPOINT
 from models.corpus import SPLITS
+from models.dsp import percentiles
 from models.errors import EvaluationError
 from models.metrics import stft_magnitude
 from models.params import TRANSPOSE_INDEX
@@ -161,14 +162,14 @@ def measure(voices: Sequence[Voice], methods: Sequence[str], pairs: int, quads: 
         "steps": steps, "pairs": [list(p) for p in line_sets], "quads": [list(q) for q in pad_sets], "seed": seed,
         "summary": {m: {part: summarise(s).to_dict() for part, s in parts.items() if s} for m, parts in scores.items()},
         "paths": {m: {part: [s.to_dict() for s in found] for part, found in parts.items()} for m, parts in scores.items()},
-        "plan_ms": {kind: _percentiles(times) for kind, times in players.plan_ms.items() if times},
+        "plan_ms": {kind: _plan_times(times) for kind, times in players.plan_ms.items() if times},
         "strips": strips,
     }
 
 
-def _percentiles(times: list[float]) -> dict[str, float]:
-    return {"median": round(float(np.median(times)), 1), "p90": round(float(np.percentile(times, 90)), 1),
-            "max": round(max(times), 1), "plans": len(times)}
+def _plan_times(times: list[float]) -> dict[str, float]:
+    median, p90 = percentiles(times, (50, 90)).values()
+    return {"median": round(median, 1), "p90": round(p90, 1), "max": round(max(times), 1), "plans": len(times)}
 
 
 def format_table(report: dict[str, Any]) -> str:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from bridge.atomicfile import atomic_write
+from models.dsp import stft_magnitude
 from models.params import BY_INDEX
 
 matplotlib.use("Agg")  # files only, never a window
@@ -46,9 +46,7 @@ def spectrogram_db(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.
     """Frame times (s), bin frequencies (Hz) and levels (frequencies, frames) in dB, 0 dB = a full-scale sine
     (Hann window of :data:`N_FFT`, hop :data:`HOP`)."""
     signal = np.asarray(audio, dtype=np.float64).reshape(-1)
-    padded = np.pad(signal, (N_FFT // 2, N_FFT // 2 + max(0, N_FFT - signal.size)))
-    frames = sliding_window_view(padded, N_FFT)[::HOP] * np.hanning(N_FFT)
-    magnitude = np.abs(np.fft.rfft(frames, axis=1)).T / (N_FFT / 4)
+    magnitude = stft_magnitude(signal, N_FFT, HOP, window=np.hanning(N_FFT), fill=True).T / (N_FFT / 4)
     db = 20.0 * np.log10(np.maximum(magnitude, 1e-6))
     return np.arange(db.shape[1]) * HOP / sample_rate, np.fft.rfftfreq(N_FFT, 1.0 / sample_rate), db
 

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.commands.argtypes import at_least
+from models.dsp import percentiles
 
 DEFAULT_MINUTES = 10.0
 BOUNDS = {"rss_mib": 20.0, "fds": 8, "threads": 4}
@@ -60,10 +61,11 @@ class Tally:
     latencies_ms: list[float] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
-        ordered = sorted(self.latencies_ms)
-        pick = (lambda q: round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)) if ordered else (lambda q: None)
+        # the nearest latency at or above each percentile ("higher"): one a request really took
+        found = percentiles(self.latencies_ms, method="higher") if self.latencies_ms else {"p50": None, "p99": None}
         return {"sent": self.sent, "answered": self.answered, "refused": self.refused, "unanswered": self.sent - self.answered,
-                "p50_ms": pick(0.5), "p99_ms": pick(0.99), "max_ms": round(ordered[-1], 1) if ordered else None}
+                **{f"{name}_ms": None if value is None else round(value, 1) for name, value in found.items()},
+                "max_ms": round(max(self.latencies_ms), 1) if self.latencies_ms else None}
 
 
 class _Replies:

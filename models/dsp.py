@@ -1,0 +1,91 @@
+"""The signal measures models, engine and bridge share: frames, STFT magnitude, frame RMS, percentiles.
+
+Each function takes its frame, hop and window as arguments, so every caller keeps its own numbers:
+the paper's metric (:func:`models.metrics.stft_magnitude`) is librosa's centred STFT, bit for bit.
+Frames are views (``frames x frame`` samples); spectra are ``frames x bins`` unless ``bins_first``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy.signal import get_window
+
+
+def frames(audio: np.ndarray, frame: int, hop: int, *, center: bool = True, fill: bool = False) -> np.ndarray:
+    """The frames of ``frame`` samples every ``hop`` samples along the last axis: a (..., frames, frame) view.
+
+    Args:
+        audio: samples along the last axis.
+        frame: samples per frame.
+        hop: samples from one frame's start to the next.
+        center: zero-pad ``frame // 2`` samples on each side, so frame k is centred on sample k * hop
+            (librosa's ``center=True`` with ``pad_mode="constant"``).
+        fill: first zero-pad audio shorter than one frame at its end to a frame's length (more frames
+            for a short signal than librosa's centred frames).
+    """
+    signal = np.asarray(audio)
+    padding = [(0, 0)] * (signal.ndim - 1)
+    if fill and signal.shape[-1] < frame:
+        signal = np.pad(signal, [*padding, (0, frame - signal.shape[-1])])
+    if center:
+        signal = np.pad(signal, [*padding, (frame // 2, frame // 2)])
+    return sliding_window_view(signal, frame, axis=-1)[..., ::hop, :]
+
+
+def stft_magnitude(audio: np.ndarray, n_fft: int, hop: int, *, window: str | np.ndarray = "hann", center: bool = True,
+                   fill: bool = False, nfft: int | None = None, bins_first: bool = False) -> np.ndarray:
+    """|STFT| of ``audio`` along its last axis: (..., frames, bins), float32 for float32 audio.
+
+    Args:
+        audio: samples along the last axis.
+        n_fft: samples per frame.
+        hop: samples between frames.
+        window: a scipy window name (periodic, as librosa's STFT takes it) or the window's samples
+            (their dtype counts: a float32 window on float32 audio transforms in float32).
+        center, fill: as :func:`frames`.
+        nfft: FFT length (the frame zero-padded to it); ``None`` = ``n_fft``.
+        bins_first: (..., bins, frames) laid out as librosa's ``stft`` returns it (Fortran order), so
+            sums over it add in librosa's order.
+    """
+    signal = np.asarray(audio)
+    taper = get_window(window, n_fft, fftbins=True) if isinstance(window, str) else window
+    spectrum = np.fft.rfft(taper * frames(signal, n_fft, hop, center=center, fill=fill), nfft, axis=-1)
+    if signal.dtype == np.float32:
+        spectrum = spectrum.astype(np.complex64, copy=False)  # as librosa: the input's precision
+    magnitude = np.abs(spectrum)
+    return np.asfortranarray(np.swapaxes(magnitude, -1, -2)) if bins_first else magnitude
+
+
+def frame_rms(audio: np.ndarray, frame: int, hop: int, *, center: bool = True, fill: bool = False,
+              dtype: type[np.floating] | None = None) -> np.ndarray:
+    """The RMS of each frame (:func:`frames`): (..., frames).
+
+    Args:
+        dtype: the precision the squares are taken in (``np.float32``: as ``librosa.feature.rms``);
+            ``None`` = the audio's.
+    """
+    return np.sqrt(np.mean(np.square(frames(audio, frame, hop, center=center, fill=fill), dtype=dtype), axis=-1))
+
+
+def frame_rms_db(audio: np.ndarray, frame: int, hop: int, *, floor: float = 1e-12, center: bool = True,
+                 fill: bool = False, dtype: type[np.floating] | None = None) -> np.ndarray:
+    """:func:`frame_rms` in dB re full scale (1.0), each frame's RMS floored at ``floor`` first."""
+    rms = frame_rms(audio, frame, hop, center=center, fill=fill, dtype=dtype)
+    return 20.0 * np.log10(np.maximum(rms, floor))
+
+
+def percentiles(samples: Sequence[float] | np.ndarray, qs: Sequence[float] = (50, 99), *,
+                method: str = "linear") -> dict[str, float]:
+    """Percentiles of ``samples`` by name: ``{"p50": ..., "p99": ...}`` for ``qs=(50, 99)``.
+
+    Args:
+        samples: the values (at least one).
+        qs: the percentiles, 0-100.
+        method: numpy's percentile method; the default interpolates linearly between neighbours,
+            ``"higher"`` takes the nearest sample at or above (the sorted samples' index ``int(q / 100 * n)``).
+    """
+    values = np.percentile(np.asarray(samples, dtype=np.float64), list(qs), method=method)
+    return {f"p{q:g}": float(value) for q, value in zip(qs, values, strict=True)}
