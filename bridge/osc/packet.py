@@ -1,5 +1,5 @@
 """OSC 1.0 packets: a bounded decoder (one pass over the bytes, limits checked before any work) and
-the message encoder the daemon and its client share.
+the one message encoder (the daemon, its client, the bench, the soak and the tests build messages with it).
 
 python-osc's own parser is made for trusted peers: a bundle element of negative size sends it
 into an endless loop, it copies the rest of the packet for every bundle element and every blob
@@ -82,28 +82,53 @@ def decode_packet(data: bytes, *, max_depth: int = MAX_DEPTH, max_elements: int 
     raise OscPacketError("neither a message (starts with '/') nor a bundle (starts with '#bundle')")
 
 
-def encode_message(address: str, args: Sequence[str | int | float | bytes], types: str) -> bytes:
-    """Build one OSC message with explicit type letters (``"ii"``, ``"sf"``, ``"b"``; the last letter repeats).
+def encode_message(address: str, args: Sequence[OscArg], types: str | None = None) -> bytes:
+    """Build one OSC message: the one encoder of the daemon, its clients, the bench, the soak and the tests.
+
+    Args:
+        address: the OSC address.
+        args: the arguments.
+        types: one type letter per argument (``"ii"``, ``"sf"``, ``"b"``; the last letter repeats), of
+            i, f, d, h, s, b, T, F, N; ``None`` infers each from its value as python-osc's builder does: str s,
+            bytes b, True T, False F, None N, int i (h past 32 bits), float f.
 
     Raises:
-        ValueError: a letter other than i, f, s, b, or a value that does not fit its type.
+        ValueError: a letter not listed, a value that does not fit its type, or one no letter is inferred for.
     """
-    letters = "".join(types[min(position, len(types) - 1)] for position in range(len(args)))
+    if types is None:
+        letters = "".join(_letter(address, value) for value in args)
+    else:
+        letters = "".join(types[min(position, len(types) - 1)] for position in range(len(args)))
     parts = [_encode_string(address), _encode_string("," + letters)]
     try:
         for letter, value in zip(letters, args, strict=True):
-            if letter in "if":
+            if letter in _FIXED:
                 parts.append(_FIXED[letter].pack(value))
             elif letter == "s":
                 parts.append(_encode_string(str(value)))
             elif letter == "b":
                 blob = bytes(value)  # type: ignore[arg-type]
                 parts.append(_INT32.pack(len(blob)) + blob + b"\0" * (-len(blob) % 4))
-            else:
+            elif letter not in _CONSTANTS:
                 raise ValueError(f"{address}: type letter {letter!r} cannot be sent (use i, f, s, b)")
     except struct.error as exc:
         raise ValueError(f"{address}: {exc}") from None
     return b"".join(parts)
+
+
+def _letter(address: str, value: OscArg) -> str:
+    """The type letter python-osc's builder infers for ``value``."""
+    if isinstance(value, str):
+        return "s"
+    if isinstance(value, bytes):
+        return "b"
+    if isinstance(value, bool) or value is None:
+        return {True: "T", False: "F", None: "N"}[value]
+    if isinstance(value, int):
+        return "h" if value.bit_length() > 31 else "i"
+    if isinstance(value, float):
+        return "f"
+    raise ValueError(f"{address}: no OSC type for {type(value).__name__} {value!r}")
 
 
 def _encode_string(text: str) -> bytes:

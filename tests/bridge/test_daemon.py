@@ -63,7 +63,7 @@ async def answer(client: OscClient) -> tuple[Voice, list[Any], list[list[Any]]]:
     arguments, and the ``/dexbridge/better`` replies that announced each better voice on the way."""
     voice, better = None, []
     while True:
-        address, args = await asyncio.wait_for(client.replies.get(), 10.0)
+        address, args = await client.receive(10.0)
         if address == "/dexbridge/voice":
             voice = Voice.from_values(args[0])
         elif address == "/dexbridge/better":
@@ -268,7 +268,7 @@ async def test_voice_loads_take_effect_in_the_order_asked(running: tuple[Daemon,
     client.send("/dexbridge/program", 5)
     answers: list[Any] = []
     while len(answers) < 5:
-        address, args = await asyncio.wait_for(client.replies.get(), 10)
+        address, args = await client.receive(10)
         if address == "/dexbridge/voice":
             answers.append(Voice.from_values(args[0]))
         elif address == "/dexbridge/error":
@@ -351,7 +351,7 @@ async def test_midi_in_refusals_are_broadcast(running: tuple[Daemon, OscClient])
     router.feed(bytes([0xF0, 0x43, 0x20, 0x00, 0xF7]))  # a dump request: logged, not served
     client.send("/dexbridge/ping")
     await client.until("/dexbridge/pong")
-    assert [address for address, _ in client.drain()] == []
+    assert [address for address, _ in client.take_all()] == []
     assert router.stats["errors"] == 3 and router.stats["messages"] == 4
 
 

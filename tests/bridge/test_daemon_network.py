@@ -62,7 +62,7 @@ async def ask(client: OscClient, address: str, *args: object) -> tuple[str, list
     """Send one request; the reply that ends it (``/dexbridge/done``, ``/dexbridge/voice`` or ``/dexbridge/error``)."""
     client.send(address, *args)
     while True:
-        got, reply = await client.replies.get()
+        got, reply = await client.receive(None)
         if got in ("/dexbridge/done", "/dexbridge/voice", "/dexbridge/error"):
             return got, reply
 
@@ -168,7 +168,7 @@ async def test_strangers_outside_allow_get_nothing_and_are_counted(tiny_engine: 
             assert await friend.until("/dexbridge/pong") == []
             friend.send("/dexbridge/status")
             status = json.loads((await friend.until("/dexbridge/status"))[0])
-            assert await stranger.settle() == [] and tcp_stranger.drain() == []
+            assert await stranger.settle() == [] and tcp_stranger.take_all() == []
     assert status["refused_peers"] == {"127.0.0.2": 5} and status["osc"]["refused"] == 5
     assert status["settings"]["allow"] == ["127.0.0.1/32"]
     assert "errors" not in status["osc"], "a stranger gets no /dexbridge/error either"

@@ -82,7 +82,7 @@ async def _answer(client: OscClient, address: str, *args: object) -> tuple[str, 
     """Send one request; its ``/dexbridge/done`` or ``/dexbridge/error``."""
     client.send(address, *args)
     while True:
-        got, params = await asyncio.wait_for(client.replies.get(), REPLY_TIMEOUT_S)
+        got, params = await client.receive(REPLY_TIMEOUT_S)
         if got in ("/dexbridge/done", "/dexbridge/error"):
             return got, params
 
@@ -173,7 +173,7 @@ async def test_four_clients_holding_two_uploads_each_leave_a_place_for_a_fifth(t
             clients[4].send("/dexbridge/ping")
             await clients[4].until("/dexbridge/pong")
             assert daemon.session is not None and len(daemon.session.uploads) == 9
-            errors = [args for client in clients for address, args in client.drain() if address == "/dexbridge/error"]
+            errors = [args for client in clients for address, args in client.take_all() if address == "/dexbridge/error"]
             assert errors == []
         finally:
             for client in clients:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 from osc_client import OscClient, OscTcpClient, build
 from pythonosc.osc_bundle_builder import OscBundleBuilder
-from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.osc_message import OscMessage
 
 from bridge.osc import server as osc_server
 from bridge.osc import tcp_frames
@@ -56,7 +56,7 @@ async def server() -> AsyncIterator[OscServer]:
 
 
 async def _answers_ping(client: OscClient) -> float:
-    client.drain()
+    client.take_all()
     sent = time.monotonic()
     client.send("/dexbridge/ping")
     await client.until("/dexbridge/pong")
@@ -124,7 +124,7 @@ async def test_future_dated_messages_are_capped(server: OscServer, monkeypatch: 
     client = await OscClient().open("127.0.0.1", server.port)
     bundle = OscBundleBuilder(time.time() + 5)
     for _ in range(5):
-        bundle.add_content(OscMessageBuilder("/dexbridge/status").build())
+        bundle.add_content(OscMessage(build("/dexbridge/status")))
     client.send_raw(bundle.build().dgram)
     errors = [await client.until("/dexbridge/error") for _ in range(2)]
     assert all("3 future-dated messages already wait for their time tags" in text for (text,) in errors)

@@ -141,7 +141,7 @@ async def answer_voice(client: OscClient) -> Voice:
     streams each better voice it finds, the answer last)."""
     voice = None
     while True:
-        address, args = await asyncio.wait_for(client.replies.get(), 10.0)
+        address, args = await client.receive(10.0)
         if address == "/dexbridge/voice":
             voice = Voice.from_values(args[0])
         elif address == "/dexbridge/inferred":
