@@ -11,7 +11,6 @@ from collections.abc import Sequence
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy.signal import get_window
 
 
 def frames(audio: np.ndarray, frame: int, hop: int, *, center: bool = True, fill: bool = False) -> np.ndarray:
@@ -51,8 +50,11 @@ def stft_magnitude(audio: np.ndarray, n_fft: int, hop: int, *, window: str | np.
             sums over it add in librosa's order.
     """
     signal = np.asarray(audio)
-    taper = get_window(window, n_fft, fftbins=True) if isinstance(window, str) else window
-    spectrum = np.fft.rfft(taper * frames(signal, n_fft, hop, center=center, fill=fill), nfft, axis=-1)
+    if isinstance(window, str):
+        from scipy.signal import get_window  # here: the percentiles of a command's --help need numpy only
+
+        window = get_window(window, n_fft, fftbins=True)
+    spectrum = np.fft.rfft(window * frames(signal, n_fft, hop, center=center, fill=fill), nfft, axis=-1)
     if signal.dtype == np.float32:
         spectrum = spectrum.astype(np.complex64, copy=False)  # as librosa: the input's precision
     magnitude = np.abs(spectrum)
