@@ -93,6 +93,10 @@ class OutputPathError(DexbridgeError, ValueError):
     """An output named where it cannot be written as asked: its folder does not exist, or it is a folder."""
 
 
+class MidiPortError(DexbridgeError, OSError):
+    """A MIDI port that cannot be found, opened or written, or that vanished; or no JACK client to see it."""
+
+
 class WorkerBusyError(DexbridgeError, RuntimeError):
     """The inference worker's job queue is full: the request was refused, retry later."""
 

@@ -172,10 +172,10 @@ class _XrunCounter:
     """Counts the JACK server's xruns (cycles a client finished too late) through a client of its own."""
 
     def __init__(self) -> None:
-        import jack
+        from bridge.midi.jack_link import open_jack_client
 
         self.count = 0
-        self._client = jack.Client("xruns", no_start_server=True)
+        self._client = open_jack_client("xruns", "to count xruns")
         self._client.set_xrun_callback(self._xrun)
         self._client.activate()
 

@@ -26,7 +26,8 @@ from typing import Any
 
 from bridge.daemon.midi_out import MidiOut
 from bridge.daemon.settings import Settings
-from bridge.midi.ports import VIRTUAL_PREFIX, MidiOutput, MidiPortError, jack_client
+from bridge.midi.jack_link import open_jack_client
+from bridge.midi.ports import VIRTUAL_PREFIX, MidiOutput, MidiPortError
 from bridge.sinks import MidiPortSink
 
 logger = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ class _JackConnections:
     def open(cls, virtual_name: str) -> _JackConnections | None:
         """A watcher, or None (logged) when the JACK-Client package or the server is unavailable."""
         try:
-            client = jack_client("dexbridge-watch")
+            client = open_jack_client("dexbridge-watch", "to see connections")
         except MidiPortError as exc:  # connections cannot be seen, resync still can
             logger.info("midi_out.connections_unseen reason=%s (use /dexbridge/resync or --resync-s)", exc)
             return None

@@ -18,6 +18,9 @@ import threading
 import time
 from collections.abc import Callable
 
+from bridge.midi.jack_link import open_jack_client
+from models.errors import MidiPortError
+
 OTHER_PERIOD_S = 0.001
 """The pacing period where the MIDI system has none (ALSA, CoreMIDI, WinMM): a millisecond."""
 
@@ -25,10 +28,8 @@ OTHER_PERIOD_S = 0.001
 def jack_period_s() -> float | None:
     """The running JACK server's period in seconds (frames / sample rate), or None when it cannot be read."""
     try:
-        import jack
-
-        client = jack.Client("dexbridge-period", no_start_server=True)
-    except Exception:  # no libjack or no server: the caller paces per millisecond
+        client = open_jack_client("dexbridge-period", "to read the period")
+    except MidiPortError:  # no libjack or no server: the caller paces per millisecond
         return None
     try:
         return client.blocksize / client.samplerate

@@ -11,7 +11,7 @@ A name is not a port: on JACK, rtmidi connects our output to the named port once
 that connection when the port's client goes; a synth that comes back under the same name (Dexed
 reloaded, a host restarted), however fast, is connected to nothing while its name is listed again.
 So on JACK a named output also keeps a JACK client of its own (the JACK-Client package, through
-:func:`jack_client`) that sees the connection, and :meth:`MidiOutput.reconnect` makes it again.
+:func:`bridge.midi.jack_link.open_jack_client`) that sees the connection, and :meth:`MidiOutput.reconnect` makes it again.
 
 Input never runs Python on the MIDI system's thread. rtmidi calls a Python callback from JACK's
 process thread, which must then take the GIL once per event: under load (inference, a busy
@@ -39,10 +39,11 @@ from typing import Any
 
 import rtmidi
 
+from bridge.midi.jack_link import open_jack_client
 from bridge.midi.pacing import OTHER_PERIOD_S, PacedWriter, jack_period_s
 from bridge.midi.sysex import SYSEX_END, SYSEX_START
 from bridge.midi.sysex_assembler import SysexAssembler
-from models.errors import DexbridgeError
+from models.errors import MidiPortError
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +52,6 @@ CLIENT_NAME = "dexbridge"
 _SUSTAIN, _ALL_SOUND_OFF, _ALL_NOTES_OFF = 64, 120, 123
 _INPUT_POLL_S = 0.001  # how often the drain thread empties rtmidi's queue
 _INPUT_QUEUE_LIMIT = 65_536  # messages rtmidi holds for the drain thread (a 64-frame period is 1.3 ms)
-
-
-class MidiPortError(DexbridgeError, OSError):
-    """A MIDI port that cannot be found, opened or written, or that vanished."""
 
 
 @dataclass(frozen=True)
@@ -210,21 +207,6 @@ def _open(port: rtmidi.MidiIn | rtmidi.MidiOut, spec: str, direction: str) -> st
         raise
 
 
-def jack_client(name: str) -> Any:
-    """A client of the running JACK server through the JACK-Client package (``jack.Client``), to see
-    what rtmidi cannot: connections and ports. Close it when done.
-
-    Raises:
-        MidiPortError: no JACK-Client package, no libjack, or no server running.
-    """
-    try:
-        import jack
-
-        return jack.Client(name, no_start_server=True)
-    except Exception as exc:  # ImportError, OSError (no libjack), jack.JackOpenError (no server)
-        raise MidiPortError(f"cannot open a JACK client to see connections ({exc})") from exc
-
-
 _RTMIDI_OUTPUTS = f"^{re.escape(CLIENT_NAME)}(-[0-9]+)?:{re.escape(CLIENT_NAME)}$"
 """The JACK ports our named outputs write through: rtmidi's client (``dexbridge``, ``dexbridge-01`` when
 taken) and the port it registers (``dexbridge``)."""
@@ -350,7 +332,7 @@ class MidiOutput:
         """Open the named port ``spec`` on JACK and find our port's connection to it (:class:`_JackLink`);
         where that cannot be seen (logged), :meth:`reconnect` sees nothing, as on other MIDI systems."""
         try:
-            client = jack_client(f"{CLIENT_NAME}-link")
+            client = open_jack_client(f"{CLIENT_NAME}-link", "to see connections")
         except MidiPortError as exc:
             logger.info("midi_out.connection_unseen port=%s reason=%s (use /dexbridge/resync or --resync-s)", spec, exc)
             return _open(self._port, spec, "output")
