@@ -1,8 +1,8 @@
 """The live bridge: its state, the requests in flight, and what happens to every new voice.
 
-Each OSC address is served by a method named after it (``/dexbridge/morph/slot`` -> ``morph_slot``,
-see ``Route.handler``) on the session (audio, status, modes, auditions), its
-:class:`~bridge.daemon.controls.Controls` (latent, macros, morph) or its
+Each OSC address is bound to the method that serves it in one table, :meth:`BridgeSession.routes`
+(checked against ``OSC_ROUTES`` at startup): a method of the session (audio, status, modes,
+auditions), of its :class:`~bridge.daemon.controls.Controls` (latent, macros, morph) or of its
 :class:`~bridge.daemon.voices.LoadedVoices` (voices, banks, slots, dumps); each takes the sender
 then the checked arguments and returns at once: model work goes through the engine's worker or the
 control loop, file work through ``asyncio.to_thread`` in a tracked task; anything refused raises
@@ -29,7 +29,7 @@ from bridge.daemon.settings import OUTPUT_MODES, Settings
 from bridge.daemon.state import BridgeState, Engine, Output, RequestError, Worker
 from bridge.daemon.voices import LoadedVoices
 from bridge.midi.sysex import encode_voice_dump
-from bridge.osc.namespace import OSC_ROUTES
+from bridge.osc.namespace import check_bound
 from bridge.osc.server import OscRequest, OscServer, Peer
 from bridge.osc.uploads import UploadError, Uploads, parse_upload_id
 from models.errors import DexbridgeError
@@ -68,8 +68,7 @@ class BridgeSession:
         self.search: dict[str, Any] | None = None  # the running search's best so far, for /dexbridge/status
         self.controls = Controls(self)
         self.voices = LoadedVoices(self)
-        self.handlers = {route.handler: _find_handler(route.handler, (self, self.controls, self.voices))
-                         for route in OSC_ROUTES.values()}
+        self.handlers = check_bound(self.routes())
         self.audition: Any = None  # a private embedded synth for /dexbridge/note, made on first use
         self._upload_peers: dict[tuple[str, int], Peer] = {}
         self._inferences: collections.Counter[str] = collections.Counter()  # in flight per client address
@@ -80,9 +79,38 @@ class BridgeSession:
 
     # ----- dispatch and tasks -----------------------------------------------------------------
 
+    def routes(self) -> dict[str, Callable[..., None]]:
+        """Every address of the namespace and the method that serves it (``handler(peer, *checked_args)``)."""
+        controls, voices = self.controls, self.voices
+        return {
+            "/dexbridge/ping": self.ping,
+            "/dexbridge/status": self.status,
+            "/dexbridge/infer/file": self.infer_file,
+            "/dexbridge/infer/takes": self.infer_takes,
+            "/dexbridge/infer/blob": self.infer_blob,
+            "/dexbridge/upload/begin": self.upload_begin,
+            "/dexbridge/upload/chunk": self.upload_chunk,
+            "/dexbridge/upload/end": self.upload_end,
+            "/dexbridge/capture": self.capture,
+            "/dexbridge/latent": controls.latent,
+            "/dexbridge/macro": controls.macro,
+            "/dexbridge/morph/slot": voices.morph_slot,
+            "/dexbridge/morph": controls.morph,
+            "/dexbridge/voice/load": voices.voice_load,
+            "/dexbridge/voice/save": voices.voice_save,
+            "/dexbridge/bank/load": voices.bank_load,
+            "/dexbridge/bank/save": voices.bank_save,
+            "/dexbridge/dump": voices.dump,
+            "/dexbridge/program": voices.program,
+            "/dexbridge/note": self.note,
+            "/dexbridge/monitor": self.monitor,
+            "/dexbridge/resync": self.resync,
+            "/dexbridge/mode": self.mode,
+        }
+
     def handle(self, request: OscRequest) -> None:
-        """The OSC server's handler: call the method the route names with the checked arguments."""
-        self.handlers[OSC_ROUTES[request.address].handler](request.peer, *request.args)
+        """The OSC server's handler: call the method bound to the address with the checked arguments."""
+        self.handlers[request.address](request.peer, *request.args)
 
     def spawn(self, job: Coroutine[Any, Any, None], peer: Peer | None, address: str) -> asyncio.Task[None]:
         """Run a request's slow part as a tracked task; its failure is reported to ``peer``.
@@ -436,18 +464,6 @@ def _read_audio(files: FileArea, name: str, seconds: float) -> tuple[np.ndarray,
         logger.info("read %.1f-%.1f s of the %.1f s of %s (the note from its onset; the rest is not used)",
                     excerpt.start_s, excerpt.stop_s, excerpt.file_s, path.name)
     return excerpt.audio, excerpt.sample_rate
-
-
-def _find_handler(name: str, owners: tuple[object, ...]) -> Any:
-    """The method serving an address: the first of ``owners`` that has it.
-
-    Raises:
-        LookupError: none has it (a route without a handler: a programming error, caught at startup).
-    """
-    for owner in owners:
-        if callable(method := getattr(owner, name, None)):
-            return method
-    raise LookupError(f"no handler {name!r} on {[type(owner).__name__ for owner in owners]}")
 
 
 def _as_request_error(exc: BaseException) -> BaseException:

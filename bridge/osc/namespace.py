@@ -1,6 +1,7 @@
 """The ``/dexbridge`` OSC namespace as data: every address the daemon serves and every reply it sends.
 
-``OSC_ROUTES`` drives the server's dispatcher and argument checks, the README table
+``OSC_ROUTES`` drives the server's argument checks, the check of the daemon's handler table
+(:func:`check_bound`; the table itself is ``bridge.daemon.session.BridgeSession.routes``), the README table
 (:func:`render_namespace_table`) and the Max patches' contract test. An argument spec is a string
 of OSC type letters (``s`` string, ``i`` int32, ``f`` float32, ``b`` blob): ``x*`` means any number
 of ``x`` (zero or more), ``[x]`` an optional trailing argument, ``(si)`` one argument of either type.
@@ -12,8 +13,9 @@ and Max's flonum send floats); NaN and infinity never pass.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from bridge.osc.packet import OscTimeTag
 from models.errors import DexbridgeError
@@ -191,11 +193,6 @@ class Route:
             raise ValueError(f"route {self.address}: files = {self.files!r}, one of {FILE_ACCESS}")
         object.__setattr__(self, "slots", parse_arg_spec(self.arg_types))
 
-    @property
-    def handler(self) -> str:
-        """The name of the daemon method that serves this address: ``/dexbridge/morph/slot`` -> ``morph_slot``."""
-        return self.address.removeprefix(PREFIX + "/").replace("/", "_")
-
     def check(self, args: Sequence[OscValue]) -> tuple[OscValue, ...]:
         """Check and convert arguments for this address (see :func:`check_args`)."""
         return check_args(self.address, self.slots, args)
@@ -286,6 +283,22 @@ OSC_ANSWERS: dict[str, str] = {
 """The reply that completes a request, for a client waiting on it (``dexbridge send``); a request not
 listed (a control: morph, macro, latent; an upload chunk) answers only with the voices it makes, or an
 error. The sender hears ``/dexbridge/voice``: it is among the clients voices are streamed to."""
+
+
+Bound = TypeVar("Bound")
+
+
+def check_bound(bound: Mapping[str, Bound]) -> dict[str, Bound]:
+    """``bound`` (address -> what serves it) checked against ``OSC_ROUTES``: every route bound, nothing else.
+
+    Raises:
+        LookupError: a route without a handler, or a handler for an address not in the namespace (a
+            programming error, caught at startup).
+    """
+    missing, extra = sorted(set(OSC_ROUTES) - set(bound)), sorted(set(bound) - set(OSC_ROUTES))
+    if missing or extra:
+        raise LookupError(f"OSC routes without a handler: {missing}; handlers for no route: {extra}")
+    return dict(bound)
 
 
 def render_namespace_table() -> str:

@@ -14,6 +14,7 @@ from bridge.osc.namespace import (
     ArgSlot,
     OscArgumentError,
     Route,
+    check_bound,
     parse_arg_spec,
     render_namespace_table,
 )
@@ -92,3 +93,12 @@ def test_the_table_says_which_addresses_touch_files() -> None:
     assert "| `s:path` | **writes** in `--files-dir` |" in render_namespace_table()
     with pytest.raises(ValueError, match="files = 'deletes'"):
         Route("/dexbridge/x", "s", "s:path", "x", files="deletes")
+
+
+def test_the_handler_table_must_bind_every_route_and_nothing_else() -> None:
+    bound = dict.fromkeys(OSC_ROUTES, print)
+    assert check_bound(bound) == bound
+    with pytest.raises(LookupError, match=r"without a handler: \['/dexbridge/ping'\]"):
+        check_bound({address: print for address in OSC_ROUTES if address != "/dexbridge/ping"})
+    with pytest.raises(LookupError, match=r"handlers for no route: \['/dexbridge/pingg'\]"):
+        check_bound({**bound, "/dexbridge/pingg": print})
