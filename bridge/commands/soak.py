@@ -284,10 +284,9 @@ class Soak:
             self.counts["macro"] += 1
 
         def junk() -> None:
-            transport = garbage[0]._transport
             payload = random.choice([os.urandom(random.randint(1, 900)), b"/dexbridge/morph\x00\x00\x00\x00,s\x00\x00x\x00\x00\x00",
                                      b"/dexbridge/infer/blob\x00\x00\x00,bi\x00\x00\x00\x00\x00\xff\xff\xff"])
-            transport.sendto(payload)
+            garbage[0].send_raw(payload)
             self.counts["garbage"] += 1
 
         def hostile() -> Awaitable[None] | None:
@@ -295,7 +294,7 @@ class Soak:
             self.counts[f"hostile: {name}"] += 1
             if name in ("idle TCP", "half-sent TCP frame"):
                 return self.hold_tcp(osc_port, payload)
-            garbage[0]._transport.sendto(payload)
+            garbage[0].send_raw(payload)
             return None
 
         def midi_in() -> None:
