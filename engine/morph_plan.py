@@ -1,6 +1,6 @@
 """Planning a morph A -> B that changes the sound a little at every step and heads toward B.
 
-Measured with the log-spectral MAE of neighbouring steps (:mod:`engine.morph_eval`), a DX7 voice's
+Measured with the log-spectral MAE of neighbouring steps (:mod:`engine.eval.morph`), a DX7 voice's
 sound is far from every other voice's, and even one parameter moved by one unit costs a sizeable
 distance: blending every parameter a little at a time (naive interpolation, or the latent line,
 which does the same through the model) pays that cost at every step and wanders. A planned path

@@ -1,5 +1,5 @@
 """``dexbridge bench``: p50/p99 latency of the serving path per stage and end to end, for every
-backend available here, against the paper's architecture run eagerly (:mod:`engine.bench`)."""
+backend available here, against the paper's architecture run eagerly (:mod:`engine.eval.bench`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from bridge.atomicfile import atomic_write_text
 from bridge.commands.argtypes import at_least
 from engine.backends import AUTO_ORDER, BACKENDS
-from engine.bench import (
+from engine.eval.bench import (
     BASELINE,
     END_TO_END,
     ENGINE_DECODE,
@@ -50,7 +50,7 @@ def _table(report: BenchReport) -> str:
 def _bench(args: argparse.Namespace) -> int:
     checkpoint = _checkpoint(args)
     if args.bridge:
-        from bridge.commands.bench_bridge import bridge_bench
+        from bridge.harness.bridge_bench import bridge_bench
 
         bridge_report = bridge_bench(checkpoint, args.backend[0] if len(args.backend) == 1 else "auto", args.iterations)
         print(bridge_report.table())

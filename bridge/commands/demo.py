@@ -1,7 +1,7 @@
 """``dexbridge demo``: the main job end to end on the embedded defaults.
 
 The command's surface only: its options and its first line. The demo itself
-(:mod:`bridge.commands.demo_run`: the daemon, the model, matplotlib) loads once the arguments are good.
+(:mod:`bridge.harness.demo`: the daemon, the model, matplotlib) loads once the arguments are good.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from engine.backends import BACKENDS
 def _demo(args: argparse.Namespace) -> int:
     print("dexbridge demo: loading the daemon's code and the model (a few seconds), then a plucked string goes in "
           "over OSC and a DX7 voice comes out", flush=True)
-    from bridge.commands.demo_run import run_command
+    from bridge.harness.demo import run_command
 
     return run_command(args)
 

@@ -1,7 +1,7 @@
 """``dexbridge eval-audio``: how close and how in tune the answers to real recordings are.
 
 Reading files (audio, a folder's ``manifest.json`` from ``scripts/render_instruments.py``) and
-printing happen here; the scoring is :mod:`engine.audio_eval`.
+printing happen here; the scoring is :mod:`engine.eval.audio`.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def _eval_audio(args: argparse.Namespace) -> int:
     files = recordings(args.sources) if args.sources else corpus_recordings(args.corpus, args.split, args.sample, args.seed)
     from tqdm import tqdm
 
-    from engine.audio_eval import METHODS, score_recording, summarise, summarise_groups
+    from engine.eval.audio import METHODS, score_recording, summarise, summarise_groups
     from engine.library import load_libraries
     from engine.runtime import Engine
 

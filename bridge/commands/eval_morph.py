@@ -2,7 +2,7 @@
 
 Pairs (and four-corner sets for the pad) are drawn from a corpus split or a .syx file; each method
 plays each morph at ``--steps`` positions, every position is rendered at (60, 85) as the paper
-renders, and the path is scored (:mod:`engine.morph_eval`). The methods are the daemon's own
+renders, and the path is scored (:mod:`engine.eval.morph`). The methods are the daemon's own
 (:mod:`engine.morph_path`, :mod:`engine.morph_plan`): what is measured here is what ``dexbridge
 serve`` plays.
 """
@@ -24,8 +24,8 @@ from bridge.atomicfile import atomic_write_text
 from bridge.commands.argtypes import at_least
 from bridge.commands.eval import read_voices
 from engine.backends import BACKENDS
+from engine.eval.morph import PAD_DIAGONALS, PAD_EDGES, Line, Pad, PathScore, score_line, score_pad, summarise
 from engine.latent import interpolate, morph_2d
-from engine.morph_eval import PAD_DIAGONALS, PAD_EDGES, Line, Pad, PathScore, score_line, score_pad, summarise
 from engine.morph_path import MORPH_METHODS, blend, naive_pad, nearest_end, with_template
 from engine.morph_plan import plan_morph, plan_pad
 from models.checkpoint import DEFAULT_CHECKPOINT

@@ -1,6 +1,6 @@
 """``dexbridge eval-takes``: one voice from six notes against one voice from middle C, on held-out voices.
 
-Reading the corpus and printing happen here; the scoring is :mod:`engine.takes_eval`.
+Reading the corpus and printing happen here; the scoring is :mod:`engine.eval.takes`.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from models.render import MULTI_NOTES
 
 
 def _eval_takes(args: argparse.Namespace) -> int:
+    from engine.eval.takes import score_voice, summarise, to_json
     from engine.library import load_libraries
     from engine.runtime import Engine
-    from engine.takes_eval import score_voice, summarise, to_json
 
     started = time.perf_counter()
     with open_corpus(args.corpus) as corpus:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.commands.bench_bridge import BREAKDOWN, run_bridge_bench
+from bridge.harness.bridge_bench import BREAKDOWN, run_bridge_bench
 from engine.runtime import Engine
 
 pytestmark = pytest.mark.jack

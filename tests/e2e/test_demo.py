@@ -15,8 +15,8 @@ import torch
 from PIL import Image
 
 from bridge.commands.cli import main
-from bridge.commands.demo_run import FILES, DemoError, check_in_tune, describe_voice, karplus_strong, next_steps, run_demo
 from bridge.commands.render_out import loudness_lufs, true_peak_db
+from bridge.harness.demo import FILES, DemoError, check_in_tune, describe_voice, karplus_strong, next_steps, run_demo
 from bridge.midi.sysex import decode_sysex
 from bridge.midi.syxfile import read_syx_voices
 from models.checkpoint import load_checkpoint, save_checkpoint

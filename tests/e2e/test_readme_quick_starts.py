@@ -25,7 +25,7 @@ import pytest
 import rtmidi
 import soundfile
 
-from bridge.commands.demo_run import karplus_strong
+from bridge.harness.demo import karplus_strong
 from bridge.midi.ports import MIDI_APIS, resolve_api
 from models.render import SAMPLE_RATE
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.morph_eval import (
+from engine.eval.morph import (
     PAD_LINES,
     PathScore,
     ends_exact,

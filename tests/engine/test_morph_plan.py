@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.morph_eval import score_line
+from engine.eval.morph import score_line
 from engine.morph_path import blend
 from engine.morph_plan import GROUPS, Sketch, plan_morph, plan_pad
 from models.errors import ModelInputError

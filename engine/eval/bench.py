@@ -42,7 +42,7 @@ from models.representations import DEFAULT_TEMPLATE, get_representation
 
 __all__ = ["PAPER_CONFIG", "BenchReport", "paper_baseline", "random_checkpoint", "run_bench"]
 
-PAPER_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "paper.toml"
+PAPER_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "paper.toml"
 """The paper's architecture (configs/paper.toml in the source tree): the baseline."""
 
 END_TO_END = ("audio_to_voice_ms", "latent_to_voice_ms", "sweep_step_ms")
