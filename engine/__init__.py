@@ -13,7 +13,7 @@ from typing import Any
 __all__ = ["Diagnostics", "Engine", "Inference", "InferenceWorker", "interpolate", "macros_to_latent", "morph_2d"]
 
 _HOMES = {"interpolate": "engine.latent", "macros_to_latent": "engine.latent", "morph_2d": "engine.latent",
-          "Diagnostics": "engine.runtime", "Engine": "engine.runtime", "Inference": "engine.runtime",
+          "Diagnostics": "engine.inference", "Engine": "engine.runtime", "Inference": "engine.inference",
           "InferenceWorker": "engine.worker"}
 
 

@@ -27,13 +27,14 @@ import numpy as np
 
 from engine.conditioning import REFERENCE_NOTE
 from engine.pitch import F0Estimate
+from engine.takes import Take
 from engine.tuning import Tuning, tune
 from models.metrics import log_magnitude, log_spec_mae, stft_magnitude
 from models.params import LEARNABLE, Kind, ParamSpec
 from models.render import NOTE_SECONDS, Renderer
 from models.voice import Voice
 
-__all__ = ["DEFAULT_BUDGET_MS", "KEEP", "Found", "SearchResult", "Take", "VoiceSearch", "mutate"]
+__all__ = ["DEFAULT_BUDGET_MS", "KEEP", "Found", "SearchResult", "VoiceSearch", "mutate"]
 
 DEFAULT_BUDGET_MS = 250.0
 KEEP = 3
@@ -76,22 +77,6 @@ def mutate(voice: Voice, rng: np.random.Generator) -> Voice:
             step = step if step != 0 else int(rng.choice((-1, 1)))
             changes[spec.index] = min(max(value + step, spec.lo), spec.hi)
     return voice.replace(changes)
-
-
-@dataclass(frozen=True)
-class Take:
-    """One recording a voice should reproduce, and how it was played.
-
-    Attributes:
-        recording: mono float32 at the model rate from its onset, the model window long
-            (``Conditioned.recording``).
-        note: the MIDI note it was played at (the voice is rendered there to compare).
-        velocity: its MIDI velocity.
-    """
-
-    recording: np.ndarray
-    note: int = REFERENCE_NOTE
-    velocity: int = 85
 
 
 @dataclass(frozen=True)
@@ -189,7 +174,7 @@ class VoiceSearch:
 
     def targets(self, takes: Sequence[Take]) -> list[_Target]:
         """What :meth:`score` compares with, computed once per search."""
-        return [_Target(take, log_magnitude(stft_magnitude(take.recording)), subsonic_share(take.recording, self.sample_rate))
+        return [_Target(take, log_magnitude(stft_magnitude(take.audio)), subsonic_share(take.audio, self.sample_rate))
                 for take in takes]
 
     def run(self, takes: Sequence[Take], input_f0_hz: float | None, starts: Sequence[tuple[Voice, str]], *,

@@ -66,12 +66,12 @@ def _manifest(folder: Path) -> list[TakeSpec]:
 
 
 def read_takes(specs: list[TakeSpec]) -> list[object]:
-    """The takes' audio as :class:`engine.runtime.Recording` objects, every file checked first.
+    """The takes' audio as :class:`engine.takes.Take` objects, every file checked first.
 
     Raises:
         AudioFileError: a missing or undecodable file.
     """
-    from engine.runtime import Recording
+    from engine.takes import Take
 
     if not specs:
         raise AudioFileError("no takes: give --take FILE:NOTE:VELOCITY at least once")
@@ -80,5 +80,5 @@ def read_takes(specs: list[TakeSpec]) -> list[object]:
     takes = []
     for spec in specs:
         audio, rate = read_audio(spec.path)
-        takes.append(Recording(audio, rate, spec.note, spec.velocity))
+        takes.append(Take(audio, rate, spec.note, spec.velocity))
     return takes

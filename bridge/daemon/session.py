@@ -380,7 +380,7 @@ class BridgeSession:
         held = {spec.upload: self.uploads.end(spec.upload, client=peer.key[0]) for spec in specs if spec.upload is not None}
 
         async def job() -> None:
-            from engine.runtime import Recording  # the engine's input type; the engine is loaded by now
+            from engine.takes import Take  # the engine's input type; the engine is loaded by now
 
             recordings = []
             for spec in specs:
@@ -388,7 +388,7 @@ class BridgeSession:
                     audio, sample_rate = held[spec.upload].audio, held[spec.upload].sample_rate
                 else:
                     audio, sample_rate = await asyncio.to_thread(_read_audio, self.files, spec.path, self._note_seconds)
-                recordings.append(Recording(audio, sample_rate, spec.note, spec.velocity))
+                recordings.append(Take(audio, sample_rate, spec.note, spec.velocity))
             await self._answer(peer, lambda **options: self.worker.infer_takes(recordings, **options))
 
         self.spawn_inference(job(), peer, "/dexbridge/infer/takes")

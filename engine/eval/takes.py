@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from engine.runtime import Engine, Recording
-from engine.search import Take
+from engine.runtime import Engine
+from engine.takes import Take
 from models.metrics import spec_mae, stft_magnitude
 from models.params import BY_NAME, TRANSPOSE_INDEX
 from models.render import MULTI_NOTES, NOTE_SECONDS, Note, Renderer
@@ -82,14 +82,15 @@ def score_voice(engine: Engine, voice: Voice, *, renderer: Renderer | None = Non
     reference = list(notes).index((60, 85))
     answers = {
         "one take": engine.infer(audio[reference], engine.sample_rate).voice,
-        "six takes": engine.infer_takes([Recording(take, engine.sample_rate, note, velocity)
+        "six takes": engine.infer_takes([Take(take, engine.sample_rate, note, velocity)
                                          for take, (note, velocity) in zip(audio, notes, strict=True)]).voice,
     }
     if engine.library is not None and len(engine.library):
         query = engine.embed_recording(audio[reference], engine.sample_rate)
         transpose = {TRANSPOSE_INDEX: voice[TRANSPOSE_INDEX]}  # retrieval is not asked for the pitch
         pool = [m.voice.replace(transpose) for m in engine.library.search(query, NEAREST_POOL)]
-        takes = engine.search.targets([Take(take, note, velocity) for take, (note, velocity) in zip(audio, notes, strict=True)])
+        takes = engine.search.targets([Take(take, engine.sample_rate, note, velocity)
+                                       for take, (note, velocity) in zip(audio, notes, strict=True)])
         answers["nearest"] = min(pool, key=lambda candidate: engine.search.score(candidate, takes))
     return {name: _score(voice, answer, magnitudes, renderer, notes) for name, answer in answers.items()}
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from bridge.midi.syxfile import read_syx_voices
+from engine.inference import starts as search_starts
 from engine.latent import MACRO_SPAN
 from engine.library import VoiceLibrary, render_embeddings
 from engine.runtime import Engine
@@ -154,16 +155,16 @@ def test_the_search_starts_from_the_network_its_latent_neighbours_and_the_librar
     params = engine.backend.audio_to_params(heard.audio[None])[0]
     voice = engine.representation.decode(params)
     latent = engine.encode(voice)
-    starts = engine._starts(voice, latent, heard, seed=4)
-    sources = [source for _, source in starts]
+    found = search_starts(engine, voice, latent, heard, seed=4)
+    sources = [source for _, source in found]
     assert "network" in sources[:2]  # first, or second behind a library voice that is closer by embedding
     assert sum(s.startswith("library: ") for s in sources) == 5 and sources[-2:] == ["network neighbour 1", "network neighbour 2"]
-    again = engine._starts(voice, latent, heard, seed=4)
-    assert [v for v, _ in again] == [v for v, _ in starts]  # seeded: the same neighbours
+    again = search_starts(engine, voice, latent, heard, seed=4)
+    assert [v for v, _ in again] == [v for v, _ in found]  # seeded: the same neighbours
 
 
 def test_several_takes_give_one_voice_scored_on_every_note(tiny_checkpoint: Path, brass: list[Voice]) -> None:
-    from engine.runtime import Recording
+    from engine.takes import Take
 
     target = brass[6]
     library = VoiceLibrary([target, *brass[:3]], ["t", "b0", "b1", "b2"],
@@ -171,15 +172,15 @@ def test_several_takes_give_one_voice_scored_on_every_note(tiny_checkpoint: Path
     engine = Engine.load(tiny_checkpoint, backend="torch", library=library, search=False)
     renderer = Renderer()
     notes = ((48, 60), (60, 100), (72, 120))
-    takes = [Recording(renderer.render(target, note, velocity), 22050, note, velocity) for note, velocity in notes]
+    takes = [Take(renderer.render(target, note, velocity), 22050, note, velocity) for note, velocity in notes]
     answer = engine.infer_takes(takes, max_renders=200, budget_ms=float("inf"))
     assert answer.voice.values[:145] == target.values[:145] and answer.diagnostics.spec_mae[1] < 0.05
-    estimated = engine.infer_takes([Recording(takes[1].audio, 22050, None, 100)], max_renders=200, budget_ms=float("inf"))
+    estimated = engine.infer_takes([Take(takes[1].audio, 22050, None, 100)], max_renders=200, budget_ms=float("inf"))
     # this brass voice sounds an octave below the key: its take's note is taken as 48 (nearest its 131 Hz),
     # so the voice comes back transposed up an octave to play that pitch at note 48
     assert estimated.voice.values[:144] == target.values[:144] and estimated.voice[TRANSPOSE_INDEX] == TRANSPOSE_CENTRE + 12
     with pytest.raises(ModelInputError, match=r"take 1 has no clear pitch \(unpitched: .*\): give its note, e.g. FILE:60:100"):
         noise = np.random.default_rng(0).normal(0, 0.3, 22050).astype(np.float32) * np.exp(-np.arange(22050) / 2000)
-        engine.infer_takes([Recording(noise, 22050, None, 100)])
+        engine.infer_takes([Take(noise, 22050, None, 100)])
     with pytest.raises(ModelInputError, match="no takes"):
         engine.infer_takes([])

@@ -9,7 +9,8 @@ import pytest
 
 from engine.conditioning import REFERENCE_NOTE
 from engine.pitch import F0Estimate, estimate_f0
-from engine.search import Found, Take, VoiceSearch, subsonic_share
+from engine.search import Found, VoiceSearch, subsonic_share
+from engine.takes import Take
 from engine.tuning import Tuning
 from models.params import BY_NAME, TRANSPOSE_CENTRE, TRANSPOSE_INDEX
 from models.render import SAMPLE_RATE, Renderer
@@ -33,7 +34,7 @@ def _recording(voice: Voice) -> np.ndarray:
 
 
 def _takes(voice: Voice) -> list[Take]:
-    return [Take(_recording(voice))]
+    return [Take(_recording(voice), SAMPLE_RATE, REFERENCE_NOTE, 85)]
 
 
 def test_the_search_improves_on_a_wrong_start_and_is_deterministic(search: VoiceSearch, brass_voices: list) -> None:
