@@ -8,7 +8,8 @@ from pathlib import Path
 
 from bridge.commands.argtypes import number_between
 from bridge.midi.cc_map import MAPPABLE, CcMap, load_cc_map
-from bridge.midi.ports import MIDI_APIS, MidiOutput
+from bridge.midi.ports import MidiOutput
+from bridge.midi.systems import MIDI_APIS
 from models.voice import Voice
 
 

@@ -28,7 +28,8 @@ from bridge.daemon.midi_in import MidiRouter, watch_input_port
 from bridge.daemon.midi_out import MidiOut
 from bridge.daemon.session import BridgeSession
 from bridge.daemon.settings import Settings
-from bridge.midi.ports import VIRTUAL_PREFIX, resolve_api
+from bridge.midi.ports import VIRTUAL_PREFIX
+from bridge.midi.systems import resolve_api
 from bridge.osc.allow import is_loopback_host
 from bridge.osc.namespace import OSC_ROUTES
 from bridge.osc.server import OscServer

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from bridge.daemon.session import BridgeSession
 from bridge.daemon.voices import voice_words
 from bridge.midi.sysex import BankDump, DumpRequest, ParamChange, VoiceDump, decode_sysex
-from models.errors import DexbridgeError
+from models.errors import DexbridgeError, MidiPortError
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ async def watch_input_port(name: str, api: str, report: Callable[[BaseException]
     """
     import rtmidi
 
-    from bridge.midi.ports import CLIENT_NAME, MidiPortError, midi_api
+    from bridge.midi.systems import CLIENT_NAME, midi_api
 
     lister = rtmidi.MidiIn(midi_api(api).rtmidi_api, name=f"{CLIENT_NAME}-watch")
     try:

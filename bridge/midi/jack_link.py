@@ -1,4 +1,5 @@
-"""A JACK client of our own, through the JACK-Client package (``jack.Client``): the one place one is opened.
+"""A JACK client of our own, through the JACK-Client package (``jack.Client``): the one place one is opened,
+and the connection of a named output it watches and makes again (:class:`JackLink`).
 
 rtmidi writes MIDI through JACK but cannot see connections, ports or the server's period; a client of
 our own can. It never starts a server: with none running, :func:`open_jack_client` says so.
@@ -6,8 +7,10 @@ our own can. It never starts a server: with none running, :func:`open_jack_clien
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from bridge.midi.systems import CLIENT_NAME
 from models.errors import MidiPortError
 
 
@@ -28,3 +31,67 @@ def open_jack_client(name: str, purpose: str) -> Any:
         return jack.Client(name, no_start_server=True)
     except Exception as exc:  # ImportError, OSError (no libjack), jack.JackOpenError (no server)
         raise MidiPortError(f"cannot open a JACK client {purpose} ({exc})") from exc
+
+
+RTMIDI_OUTPUTS = f"^{re.escape(CLIENT_NAME)}(-[0-9]+)?:{re.escape(CLIENT_NAME)}$"
+"""The JACK ports our named outputs write through: rtmidi's client (``dexbridge``, ``dexbridge-01`` when
+taken) and the port it registers (``dexbridge``)."""
+
+
+class JackLink:
+    """The JACK connection from our output port to the named port, seen and made again through a
+    JACK client of our own (rtmidi cannot see connections).
+
+    Args:
+        client: a ``jack.Client`` (closed by :meth:`close`).
+        ours: our output port's full JACK name.
+        target: the named port's full JACK name.
+    """
+
+    def __init__(self, client: Any, ours: str, target: str) -> None:
+        self.client = client
+        self.ours = ours
+        self.target = target
+
+    @staticmethod
+    def ports(client: Any) -> set[str]:
+        """The output ports rtmidi registered for named outputs, in any process (see :meth:`find`)."""
+        return {port.name for port in client.get_ports(RTMIDI_OUTPUTS, is_midi=True, is_output=True)}
+
+    @classmethod
+    def find(cls, client: Any, before: set[str], target: str) -> JackLink:
+        """The link of the output port that appeared since ``before`` and is connected to ``target``.
+
+        Raises:
+            MidiPortError: no such port, or several (another process opened one at the same moment).
+        """
+        new = [cls(client, name, target) for name in sorted(cls.ports(client) - before)]
+        ours = [link for link in new if link.connected()]
+        if len(ours) != 1:
+            raise MidiPortError(f"cannot tell our JACK port to {target!r} among {[link.ours for link in new] or 'none'}")
+        return ours[0]
+
+    def connected(self) -> bool:
+        """Whether our port is connected to the named port.
+
+        Raises:
+            MidiPortError: our port is gone (the JACK server stopped).
+        """
+        try:
+            return self.target in {port.name for port in self.client.get_all_connections(self.ours)}
+        except Exception as exc:  # jack.JackError
+            raise MidiPortError(f"MIDI output {self.target!r}: cannot see its JACK connection ({exc})") from exc
+
+    def connect(self) -> None:
+        """Connect our port to the named port.
+
+        Raises:
+            MidiPortError: JACK refused (either port is gone).
+        """
+        try:
+            self.client.connect(self.ours, self.target)
+        except Exception as exc:  # jack.JackError
+            raise MidiPortError(f"MIDI output {self.target!r}: cannot connect {self.ours!r} to it ({exc})") from exc
+
+    def close(self) -> None:
+        self.client.close()

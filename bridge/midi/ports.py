@@ -28,131 +28,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import re
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
 
 import rtmidi
 
-from bridge.midi.jack_link import open_jack_client
+from bridge.midi.jack_link import JackLink, open_jack_client
 from bridge.midi.pacing import OTHER_PERIOD_S, PacedWriter, jack_period_s
 from bridge.midi.sysex import SYSEX_END, SYSEX_START
 from bridge.midi.sysex_assembler import SysexAssembler
+from bridge.midi.systems import CLIENT_NAME, midi_api, resolve_api
 from models.errors import MidiPortError
 
 logger = logging.getLogger(__name__)
 
 VIRTUAL_PREFIX = "virtual:"
-CLIENT_NAME = "dexbridge"
 _SUSTAIN, _ALL_SOUND_OFF, _ALL_NOTES_OFF = 64, 120, 123
 _INPUT_POLL_S = 0.001  # how often the drain thread empties rtmidi's queue
 _INPUT_QUEUE_LIMIT = 65_536  # messages rtmidi holds for the drain thread (a 64-frame period is 1.3 ms)
-
-
-@dataclass(frozen=True)
-class MidiApi:
-    """One ``--midi-api`` choice: the mido backend name and the rtmidi API constant."""
-
-    mido_backend: str
-    rtmidi_api: int
-
-
-MIDI_APIS: dict[str, MidiApi] = {
-    "auto": MidiApi("mido.backends.rtmidi", rtmidi.API_UNSPECIFIED),
-    "jack": MidiApi("mido.backends.rtmidi/UNIX_JACK", rtmidi.API_UNIX_JACK),
-    "alsa": MidiApi("mido.backends.rtmidi/LINUX_ALSA", rtmidi.API_LINUX_ALSA),
-    "coremidi": MidiApi("mido.backends.rtmidi/MACOSX_CORE", rtmidi.API_MACOSX_CORE),
-    "winmm": MidiApi("mido.backends.rtmidi/WINDOWS_MM", rtmidi.API_WINDOWS_MM),
-}
-
-
-def midi_api(name: str) -> MidiApi:
-    """The API for a ``--midi-api`` value.
-
-    Raises:
-        MidiPortError: an unknown name, or an API this rtmidi build lacks (the message lists those it has).
-    """
-    api = MIDI_APIS.get(name)
-    if api is None:
-        raise MidiPortError(f"--midi-api {name!r} unknown: choose from {', '.join(MIDI_APIS)}")
-    compiled = rtmidi.get_compiled_api()
-    if api.rtmidi_api != rtmidi.API_UNSPECIFIED and api.rtmidi_api not in compiled:
-        have = ", ".join(rtmidi.get_api_name(a) for a in compiled)
-        raise MidiPortError(f"--midi-api {name}: this python-rtmidi has no {name} support (it has: {have})")
-    return api
-
-
-JACK_HINT = ("start a JACK server (jackd --no-realtime -d dummy -r 48000 -p 256 & without a sound card, -d alsa with "
-             "one) and pass --midi-api jack")
-"""How to get a MIDI system on a Linux machine without an ALSA sequencer (containers, minimal systems)."""
-_AUTO_ORDER = ("alsa", "jack", "coremidi", "winmm")  # rtmidi's own order: ALSA before JACK on Linux
-_FIXES = {
-    "alsa": f"no ALSA sequencer here (/dev/snd/seq; sudo modprobe snd-seq loads it): {JACK_HINT}",
-    "jack": "no JACK server runs: start one (jackd --no-realtime -d dummy -r 48000 -p 256 &, or -d alsa with a sound "
-            "card) and check it with jack_lsp",
-}
-
-
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Silence file descriptor 2 for a moment: ALSA and JACK print their own failures there."""
-    try:
-        sys.stderr.flush()
-        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    except OSError:  # no descriptor 2 to silence
-        yield
-        return
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-def _opens(name: str) -> str | None:
-    """Why the MIDI system ``name`` cannot open a client here, or None when it can."""
-    try:
-        with _quiet_stderr():
-            rtmidi.MidiOut(MIDI_APIS[name].rtmidi_api, name=CLIENT_NAME).delete()
-    except (rtmidi.RtMidiError, RuntimeError) as exc:
-        return str(exc)
-    return None
-
-
-def resolve_api(name: str) -> str:
-    """The MIDI system a ``--midi-api`` value opens here, checked by opening a client: ``name`` itself,
-    or for ``auto`` the first of ALSA, JACK, CoreMIDI, WinMM that this rtmidi has and that opens (so a
-    Linux machine without an ALSA sequencer but with a JACK server gets JACK).
-
-    Raises:
-        MidiPortError: the system cannot open (or, for ``auto``, none can); the message says why and
-            which to use instead.
-    """
-    midi_api(name)  # an unknown name, or one this rtmidi lacks
-    compiled = rtmidi.get_compiled_api()
-    candidates = [api for api in _AUTO_ORDER if MIDI_APIS[api].rtmidi_api in compiled] if name == "auto" else [name]
-    failures = {}
-    for candidate in candidates:
-        problem = _opens(candidate)
-        if problem is None:
-            if failures:
-                logger.info("midi.api auto -> %s (%s)", candidate, "; ".join(f"{k}: {v}" for k, v in failures.items()))
-            return candidate
-        failures[candidate] = problem
-    if name != "auto":
-        others = [api for api in _AUTO_ORDER if api != name and MIDI_APIS[api].rtmidi_api in compiled and _opens(api) is None]
-        fix = f"use --midi-api {others[0]}, which opens here" if others else _FIXES.get(name, "check the MIDI system")
-        raise MidiPortError(f"--midi-api {name} cannot open a MIDI client ({failures[name]}): {fix}")
-    tried = "; ".join(f"{api}: {problem}" for api, problem in failures.items()) or "this python-rtmidi has none"
-    fix = _FIXES["alsa"] if "alsa" in failures else "check the MIDI system"
-    raise MidiPortError(f"no MIDI system opens here ({tried}): {fix}")
 
 
 def resolve_port_name(wanted: str, available: Sequence[str], direction: str) -> str:
@@ -207,70 +101,6 @@ def _open(port: rtmidi.MidiIn | rtmidi.MidiOut, spec: str, direction: str) -> st
         raise
 
 
-_RTMIDI_OUTPUTS = f"^{re.escape(CLIENT_NAME)}(-[0-9]+)?:{re.escape(CLIENT_NAME)}$"
-"""The JACK ports our named outputs write through: rtmidi's client (``dexbridge``, ``dexbridge-01`` when
-taken) and the port it registers (``dexbridge``)."""
-
-
-class _JackLink:
-    """The JACK connection from our output port to the named port, seen and made again through a
-    JACK client of our own (rtmidi cannot see connections).
-
-    Args:
-        client: a ``jack.Client`` (closed by :meth:`close`).
-        ours: our output port's full JACK name.
-        target: the named port's full JACK name.
-    """
-
-    def __init__(self, client: Any, ours: str, target: str) -> None:
-        self.client = client
-        self.ours = ours
-        self.target = target
-
-    @staticmethod
-    def ports(client: Any) -> set[str]:
-        """The output ports rtmidi registered for named outputs, in any process (see :meth:`find`)."""
-        return {port.name for port in client.get_ports(_RTMIDI_OUTPUTS, is_midi=True, is_output=True)}
-
-    @classmethod
-    def find(cls, client: Any, before: set[str], target: str) -> _JackLink:
-        """The link of the output port that appeared since ``before`` and is connected to ``target``.
-
-        Raises:
-            MidiPortError: no such port, or several (another process opened one at the same moment).
-        """
-        new = [cls(client, name, target) for name in sorted(cls.ports(client) - before)]
-        ours = [link for link in new if link.connected()]
-        if len(ours) != 1:
-            raise MidiPortError(f"cannot tell our JACK port to {target!r} among {[link.ours for link in new] or 'none'}")
-        return ours[0]
-
-    def connected(self) -> bool:
-        """Whether our port is connected to the named port.
-
-        Raises:
-            MidiPortError: our port is gone (the JACK server stopped).
-        """
-        try:
-            return self.target in {port.name for port in self.client.get_all_connections(self.ours)}
-        except Exception as exc:  # jack.JackError
-            raise MidiPortError(f"MIDI output {self.target!r}: cannot see its JACK connection ({exc})") from exc
-
-    def connect(self) -> None:
-        """Connect our port to the named port.
-
-        Raises:
-            MidiPortError: JACK refused (either port is gone).
-        """
-        try:
-            self.client.connect(self.ours, self.target)
-        except Exception as exc:  # jack.JackError
-            raise MidiPortError(f"MIDI output {self.target!r}: cannot connect {self.ours!r} to it ({exc})") from exc
-
-    def close(self) -> None:
-        self.client.close()
-
-
 def all_notes_off_messages(channels: Iterable[int] = range(16), *, sound_off: bool = False) -> list[bytes]:
     """Sustain off then all-notes-off (CC 64 = 0, CC 123 = 0) on each channel; with ``sound_off``
     also all-sound-off (CC 120), which Dexed answers by cutting every note at once."""
@@ -314,7 +144,7 @@ class MidiOutput:
         api = resolve_api(api) if api == "auto" else api
         self._port = rtmidi.MidiOut(midi_api(api).rtmidi_api, name=CLIENT_NAME)
         self.virtual = spec.startswith(VIRTUAL_PREFIX)
-        self._link: _JackLink | None = None
+        self._link: JackLink | None = None
         if api == "jack" and not self.virtual:
             self.name = self._open_linked(spec)
         else:
@@ -329,7 +159,7 @@ class MidiOutput:
             logger.info("midi_out.paced port=%s messages_per_period=%d period_ms=%.2f", self.name, per_period, period_s * 1000)
 
     def _open_linked(self, spec: str) -> str:
-        """Open the named port ``spec`` on JACK and find our port's connection to it (:class:`_JackLink`);
+        """Open the named port ``spec`` on JACK and find our port's connection to it (:class:`JackLink`);
         where that cannot be seen (logged), :meth:`reconnect` sees nothing, as on other MIDI systems."""
         try:
             client = open_jack_client(f"{CLIENT_NAME}-link", "to see connections")
@@ -337,13 +167,13 @@ class MidiOutput:
             logger.info("midi_out.connection_unseen port=%s reason=%s (use /dexbridge/resync or --resync-s)", spec, exc)
             return _open(self._port, spec, "output")
         try:
-            before = _JackLink.ports(client)
+            before = JackLink.ports(client)
             name = _open(self._port, spec, "output")
         except BaseException:
             client.close()
             raise
         try:
-            self._link = _JackLink.find(client, before, name)
+            self._link = JackLink.find(client, before, name)
         except MidiPortError as exc:
             client.close()
             logger.info("midi_out.connection_unseen port=%s reason=%s (use /dexbridge/resync or --resync-s)", name, exc)

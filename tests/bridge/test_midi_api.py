@@ -10,14 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from bridge.midi.ports import MidiOutput, MidiPortError, resolve_api
+from bridge.midi.ports import MidiOutput, MidiPortError
+from bridge.midi.systems import resolve_api
 
 NO_ALSA = not Path("/dev/snd/seq").exists()
 NO_JACK_SERVER = {**os.environ, "JACK_DEFAULT_SERVER": "dexbridge-no-such-server"}  # as on a machine without one
 
 
 def _resolved_in(env: dict[str, str], api: str) -> str:
-    probe = ("from bridge.midi.ports import resolve_api, MidiPortError\n"
+    probe = ("from bridge.midi.systems import resolve_api, MidiPortError\n"
              f"try:\n    print(resolve_api({api!r}))\nexcept MidiPortError as error:\n    print(error)")
     return subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60,
                           check=True).stdout.strip()

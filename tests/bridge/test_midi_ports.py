@@ -16,9 +16,10 @@ from jack_helpers import wait_until_connected
 
 from bridge.midi.cc_map import CcMap
 from bridge.midi.param_stream import ParamStream
-from bridge.midi.ports import MIDI_APIS, MidiInput, MidiOutput, MidiPortError, all_notes_off_messages, midi_api, resolve_port_name
+from bridge.midi.ports import MidiInput, MidiOutput, MidiPortError, all_notes_off_messages, resolve_port_name
 from bridge.midi.receiver import Receiver
 from bridge.midi.sysex import decode_sysex, encode_voice_dump
+from bridge.midi.systems import MIDI_APIS, midi_api
 from models.voice import Voice
 
 TIMEOUT_S = 5.0

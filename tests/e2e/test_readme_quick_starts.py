@@ -26,7 +26,7 @@ import rtmidi
 import soundfile
 
 from bridge.harness.demo import karplus_strong
-from bridge.midi.ports import MIDI_APIS, resolve_api
+from bridge.midi.systems import MIDI_APIS, resolve_api
 from models.render import SAMPLE_RATE
 
 ROOT = Path(__file__).resolve().parents[2]
