@@ -23,7 +23,7 @@ import numpy as np
 from bridge.daemon.morph import ControlLoop
 from bridge.daemon.plans import MacroPlans, SlotPlans
 from bridge.daemon.state import SLOT_NAMES, BridgeState, RequestError, SessionHost, Slot
-from bridge.osc.server import Peer
+from bridge.osc.replies import Peer
 from engine.latent import interpolate, morph_2d
 from engine.morph_path import blend, compose_moves, naive_pad, nearest_end, with_template
 from models.voice import Voice

@@ -30,7 +30,8 @@ from bridge.daemon.state import BridgeState, Engine, Output, RequestError, Worke
 from bridge.daemon.voices import LoadedVoices
 from bridge.midi.sysex import encode_voice_dump
 from bridge.osc.namespace import check_bound
-from bridge.osc.server import OscRequest, OscServer, Peer
+from bridge.osc.replies import Peer
+from bridge.osc.server import OscRequest, OscServer
 from bridge.osc.uploads import UploadError, Uploads, parse_upload_id
 from models.errors import DexbridgeError
 from models.params import BY_INDEX, VOICE_PARAMS, to_host_value, transpose_note

@@ -14,7 +14,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from bridge.daemon.settings import Settings
-from bridge.osc.server import OscServer, Peer
+from bridge.osc.replies import Peer
+from bridge.osc.server import OscServer
 from models.errors import DexbridgeError
 from models.voice import Voice
 

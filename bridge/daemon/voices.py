@@ -20,7 +20,7 @@ import numpy as np
 from bridge.daemon.state import BANK_SIZE, SLOT_NAMES, BridgeState, Files, RequestError, SessionHost, Slot
 from bridge.midi.sysex import encode_bank_dump, encode_voice_dump
 from bridge.midi.syxfile import SyxContents, read_syx_voices, write_file
-from bridge.osc.server import Peer
+from bridge.osc.replies import Peer
 from models.params import BY_NAME, display_value
 from models.voice import Voice
 

@@ -1,4 +1,5 @@
-"""The OSC transport: a UDP ``DatagramProtocol`` and a TCP server around python-osc's parser and builder.
+"""The OSC transport: a UDP ``DatagramProtocol`` and a TCP server around the bounded decoder (:mod:`bridge.osc.packet`);
+replies are encoded and sent by :mod:`bridge.osc.replies`.
 
 Receiving only decodes, looks the address up in the route table, checks the arguments and calls
 one quick handler (which may start a task); it never waits. Bundled messages with a future time
@@ -29,7 +30,6 @@ import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from pythonosc import slip
 
@@ -37,6 +37,7 @@ from bridge.osc import tcp_frames
 from bridge.osc.allow import AllowList
 from bridge.osc.namespace import OSC_REPLIES, OscValue, Route
 from bridge.osc.packet import IMMEDIATELY, OscPacketError, OscTypeError, decode_packet, encode_message
+from bridge.osc.replies import Peer, TcpPeer, UdpPeer, encode_bundles, encode_reply
 from models.errors import DexbridgeError
 
 logger = logging.getLogger(__name__)
@@ -47,8 +48,6 @@ MAX_MONITORS = 4  # clients subscribed with /dexbridge/monitor at once
 MAX_PEERS = 16  # clients that receive broadcasts (voice, param, host_param): the most recent ones
 MAX_SCHEDULE_AHEAD_S = 10.0  # a bundle time tag further ahead is refused, not held
 UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
-BUNDLE_BYTES = 8192  # under any path MTU reassembly limit a client's stack will accept
-_BUNDLE_HEADER = b"#bundle\0" + (1).to_bytes(8, "big")  # time tag 1 = immediately
 REFUSED_LOG_INTERVAL_S = 60.0  # a stranger's packets are logged once a minute per address, never per packet
 REFUSED_PEERS_KEPT = 256  # addresses counted one by one; more (a spoofed flood) count together as "other"
 _SUGGEST_UP_TO = 64  # characters of an unknown address for which a close one is suggested
@@ -68,15 +67,6 @@ class OscPortError(DexbridgeError, OSError):
     """The OSC port cannot be bound: another program holds it, or the address is not this computer's."""
 
 
-class Peer(Protocol):
-    """Where replies to one client go."""
-
-    key: tuple[str, int]
-
-    def send(self, dgram: bytes) -> None:
-        """Send one encoded OSC packet."""
-
-
 @dataclass(frozen=True)
 class OscRequest:
     """One checked OSC message for a handler: its address, converted arguments and sender."""
@@ -87,57 +77,6 @@ class OscRequest:
 
 
 Handler = Callable[[OscRequest], None]
-
-
-def encode_reply(address: str, *args: OscValue) -> bytes:
-    """Build a reply listed in ``OSC_REPLIES`` with its declared types.
-
-    Raises:
-        OscArgumentError: the arguments do not fit the reply's spec (a bug in the caller).
-    """
-    route = OSC_REPLIES[address]
-    checked = route.check(args)
-    letters = "".join(slot.types[0] for slot in route.slots)
-    return encode_message(address, checked, letters)
-
-
-def encode_bundles(dgrams: Sequence[bytes], limit: int = 0) -> list[bytes]:
-    """Pack encoded messages into immediate OSC bundles of at most ``limit`` bytes (``BUNDLE_BYTES``)."""
-    limit = limit or BUNDLE_BYTES
-    bundles: list[bytes] = []
-    current = bytearray()
-    for dgram in dgrams:
-        element = tcp_frames.LENGTH.pack(len(dgram)) + dgram
-        if current and len(current) + len(element) > limit:
-            bundles.append(bytes(current))
-            current = bytearray()
-        if not current:
-            current += _BUNDLE_HEADER
-        current += element
-    if current:
-        bundles.append(bytes(current))
-    return bundles
-
-
-@dataclass(frozen=True)
-class _UdpPeer:
-    key: tuple[str, int]
-    transport: asyncio.DatagramTransport
-
-    def send(self, dgram: bytes) -> None:
-        if not self.transport.is_closing():
-            self.transport.sendto(dgram, self.key)
-
-
-@dataclass(frozen=True)
-class _TcpPeer:
-    key: tuple[str, int]
-    writer: asyncio.StreamWriter
-    slip_framing: bool
-
-    def send(self, dgram: bytes) -> None:
-        if not self.writer.is_closing():
-            self.writer.write(slip.encode(dgram) if self.slip_framing else tcp_frames.LENGTH.pack(len(dgram)) + dgram)
 
 
 class _UdpProtocol(asyncio.DatagramProtocol):
@@ -153,7 +92,7 @@ class _UdpProtocol(asyncio.DatagramProtocol):
         if not self.server.admit(addr[0]):
             return
         reply_port = self.server.reply_port or addr[1]
-        self.server.receive(data, _UdpPeer((addr[0], reply_port), self.transport))
+        self.server.receive(data, UdpPeer((addr[0], reply_port), self.transport))
 
     def error_received(self, exc: Exception) -> None:
         # ICMP "port unreachable" after a reply to a client that went away: not our failure
@@ -328,7 +267,7 @@ class OscServer:
         return [*self._peers.values(), *extra]
 
     def broadcast_bundle(self, messages: Sequence[tuple[str, Sequence[OscValue]]]) -> None:
-        """Send many replies to every recent client as immediate OSC bundles of at most ``BUNDLE_BYTES``.
+        """Send many replies to every recent client as immediate OSC bundles of at most ``bridge.osc.replies.BUNDLE_BYTES``.
 
         A new voice changes up to 155 parameters: one datagram each would overrun a client's
         receive buffer (and Max's), a few bundles do not.
@@ -391,12 +330,12 @@ class OscServer:
             return
         busy = self._connection_refusal(host)  # before this one counts
         self._connections[writer] = host
-        peer = _TcpPeer((host, port), writer, slip_framing=False)
+        peer = TcpPeer((host, port), writer, slip_framing=False)
         try:
             async with asyncio.timeout(TCP_BUSY_WAIT_S if busy else tcp_frames.TCP_IDLE_TIMEOUT_S):
                 first = await reader.read(1)  # the framing, so that even a refusal is read
             if first:
-                peer = _TcpPeer((host, port), writer, slip_framing=first == slip.END)
+                peer = TcpPeer((host, port), writer, slip_framing=first == slip.END)
                 if busy:
                     raise OscPacketError(busy)
                 frames = tcp_frames.SlipFrames if peer.slip_framing else tcp_frames.LengthPrefixedFrames

@@ -9,7 +9,7 @@ import pytest
 from pythonosc.osc_message import OscMessage
 
 from bridge.osc.client import DaemonRefusal, OscClient
-from bridge.osc.server import encode_reply
+from bridge.osc.replies import encode_reply
 
 Script = Callable[[OscMessage], list[bytes]]
 

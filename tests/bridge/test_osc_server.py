@@ -19,7 +19,8 @@ from pythonosc.osc_bundle_builder import OscBundleBuilder
 from pythonosc.osc_message import OscMessage
 
 from bridge.osc.namespace import OSC_ROUTES
-from bridge.osc.server import OscRequest, OscServer, encode_reply
+from bridge.osc.replies import encode_reply
+from bridge.osc.server import OscRequest, OscServer
 from models.errors import DexbridgeError
 
 
