@@ -224,7 +224,7 @@ class Daemon:
             self._midi_in.close()
         session = self.session
         if session is not None:
-            session.end_search()  # a running search answers with its best voice so far
+            session.inferences.end_search()  # a running search answers with its best voice so far
             pending = list(session.tasks)
             if pending and not self._force:
                 _, late = await asyncio.wait(pending, timeout=self.settings.shutdown_timeout_s)

@@ -14,7 +14,7 @@ import rtmidi
 
 from models.errors import MidiPortError
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("bridge.midi.ports")  # its lines kept the ports' logger when they moved here
 
 CLIENT_NAME = "dexbridge"
 """The name our rtmidi clients take."""
