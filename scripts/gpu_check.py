@@ -125,7 +125,7 @@ def _bench(check: Check, iterations: int, threads: int | None) -> dict[str, Any]
 def _variations(count: int, seed: int = 0) -> list[Any]:
     """``count`` distinct voices: the brass bank's, then seeded variations of them (every learnable
     parameter moved a few steps, clamped into range), which still sound like instruments."""
-    from bridge.commands.librarian import bundled_bank_path
+    from bridge.commands.voices import bundled_bank_path
     from bridge.midi.syxfile import read_syx_voices
     from models.params import LEARNABLE, NAME_START
     from models.voice import Voice

@@ -27,8 +27,8 @@ COMMANDS: dict[str, Command] = {
     "monitor": Command("send", "print everything the daemon says (voices, changes, answers and errors to any client) until Ctrl-C"),
     "demo": Command("demo", "run the whole job end to end: sound in over OSC, DX7 voice and morph out"),
     # voices and files
-    "voices": Command("librarian", "list the voices of a DX7 .syx file"),
-    "voice": Command("librarian", "extract one voice as a single voice dump (.syx or .mid)"),
+    "voices": Command("voices", "list the voices of a DX7 .syx file"),
+    "voice": Command("voices", "extract one voice as a single voice dump (.syx or .mid)"),
     "dump": Command("dump", "write voices as DX7 SysEx into .syx and/or .mid files (for a DAW, a librarian or a DX7)"),
     "library": Command("library", "voice libraries indexed by sound: build one, search one"),
     "cc-learn": Command("cc_learn", "send each CC of a CC map in turn, for MIDI-learning them in Dexed"),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bridge.commands.argtypes import midi_channel
 from bridge.commands.inputs import check_output
-from bridge.commands.librarian import BUNDLED_BANKS, bundled_bank_path, read_voices_warning, shown_name
+from bridge.commands.voices import BUNDLED_BANKS, bundled_bank_path, read_voices_warning, shown_name
 from bridge.midi.sysex import encode_bank_dump, encode_voice_dump
 from bridge.midi.syxfile import MIDI_SUFFIXES, SYX_SUFFIXES, FileVoice, write_file
 from models.errors import SysexEncodeError, VoiceIndexError

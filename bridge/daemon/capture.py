@@ -28,7 +28,7 @@ class CaptureError(DexbridgeError, OSError):
 
 
 @dataclass(frozen=True)
-class Recording:
+class CapturedAudio:
     """Mono float32 samples, their sample rate and the device they came from."""
 
     audio: np.ndarray
@@ -49,7 +49,7 @@ def _input_device(device: str | int | None) -> tuple[Any, dict[str, Any]]:
     return sd, info
 
 
-async def record(seconds: float, device: str | int | None = None) -> Recording:
+async def record(seconds: float, device: str | int | None = None) -> CapturedAudio:
     """Record ``seconds`` of mono audio from an input device at its default sample rate.
 
     Args:
@@ -116,4 +116,4 @@ async def record(seconds: float, device: str | int | None = None) -> Recording:
     finally:  # shielded: a second cancellation must not leave the stream open for PortAudio's thread
         await asyncio.shield(asyncio.to_thread(stream.close))
     logger.info("capture.done device=%s seconds=%.2f sample_rate=%d", info["name"], seconds, sample_rate)
-    return Recording(buffer, sample_rate, info["name"])
+    return CapturedAudio(buffer, sample_rate, info["name"])

@@ -20,7 +20,7 @@ import asyncio
 
 import numpy as np
 
-from bridge.daemon.morph import ControlLoop
+from bridge.daemon.control_loop import ControlLoop
 from bridge.daemon.plans import MacroPlans, SlotPlans
 from bridge.daemon.state import SLOT_NAMES, BridgeState, RequestError, SessionHost, Slot
 from bridge.osc.replies import Peer

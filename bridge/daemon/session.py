@@ -26,7 +26,7 @@ from bridge.daemon.controls import Controls
 from bridge.daemon.files import FileArea
 from bridge.daemon.inferences import Inferences
 from bridge.daemon.settings import OUTPUT_MODES, Settings
-from bridge.daemon.state import BridgeState, Engine, Output, RequestError, Worker
+from bridge.daemon.state import BridgeState, Output, RequestError, VoiceEngine, Worker
 from bridge.daemon.voices import LoadedVoices
 from bridge.midi.sysex import encode_voice_dump
 from bridge.osc.namespace import check_bound
@@ -53,7 +53,7 @@ class BridgeSession:
         files: the folders OSC requests may read and write.
     """
 
-    def __init__(self, settings: Settings, engine: Engine, worker: Worker, server: OscServer, outputs: Sequence[Output],
+    def __init__(self, settings: Settings, engine: VoiceEngine, worker: Worker, server: OscServer, outputs: Sequence[Output],
                  files: FileArea) -> None:
         self.settings = settings
         self.files = files

@@ -58,8 +58,8 @@ class Output(Protocol):
         """Flush and close."""
 
 
-class Engine(Protocol):
-    """What the session uses of :class:`engine.runtime.Engine` (sync, thread-safe)."""
+class VoiceEngine(Protocol):
+    """What the session uses of :class:`engine.runtime.Engine` (sync, thread-safe): voices <-> latent points, macros."""
 
     latent_dim: int
     macro_count: int
@@ -123,7 +123,7 @@ class SessionHost(Protocol):
     :class:`bridge.daemon.session.BridgeSession`: they get this narrow face, never the session's module."""
 
     settings: Settings
-    engine: Engine
+    engine: VoiceEngine
     worker: Worker
     server: OscServer
     state: BridgeState

@@ -347,7 +347,7 @@ async def _sustained(daemon: Daemon, sink: _TimedSink, client: socket.socket, ta
 def bridge_bench(checkpoint: Any, backend: str, iterations: int) -> BridgeBenchReport:
     """Build an engine for ``checkpoint`` on ``backend`` (the shipped library, the daemon's default search
     budget) and run :func:`run_bridge_bench` on the bundled brass bank."""
-    from bridge.commands.librarian import bundled_bank_path
+    from bridge.commands.voices import bundled_bank_path
     from engine.backends import select_backend
     from engine.library import load_libraries
     from engine.runtime import Engine

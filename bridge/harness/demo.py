@@ -28,9 +28,9 @@ import numpy as np
 from bridge.atomicfile import atomic_write
 from bridge.commands.console import invoked_as
 from bridge.commands.inputs import check_output_folder
-from bridge.commands.librarian import bundled_bank_path, shown_name
 from bridge.commands.pictures import Panel, mae_caption, morph_figure, save_png, spectrogram_figure
 from bridge.commands.render_out import match_loudness, write_audio
+from bridge.commands.voices import bundled_bank_path, shown_name
 from bridge.daemon.lifecycle import Daemon
 from bridge.daemon.settings import Settings
 from bridge.midi.sysex import encode_param_change

@@ -409,7 +409,7 @@ def now_s(began: float) -> float:
 
 def run_command(args: argparse.Namespace) -> int:
     """``dexbridge soak``: run the soak on a JACK dummy server of its own; 0 when it ran clean, else 1."""
-    from bridge.commands.librarian import bundled_bank_path
+    from bridge.commands.voices import bundled_bank_path
     from bridge.midi.jack_server import dummy_jack_server, realtime_allowed
 
     if args.realtime is None:

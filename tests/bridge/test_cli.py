@@ -100,7 +100,7 @@ def test_a_disk_failure_exits_1_in_plain_words(tmp_path: Path, brass_path: Path,
     def full(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x.syx"))
 
-    monkeypatch.setattr("bridge.commands.librarian.write_file", full)
+    monkeypatch.setattr("bridge.commands.voices.write_file", full)
     assert main(["voice", str(brass_path), "--index", "0", "--out", str(tmp_path / "x.syx")]) == 1
     assert capsys.readouterr().err == f"dexbridge voice: {tmp_path / 'x.syx'}: no space left on device\n"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bridge.daemon.morph import ControlLoop
+from bridge.daemon.control_loop import ControlLoop
 from bridge.midi.sysex import encode_param_change
 from bridge.midi.syxfile import read_syx_voices
 from models.errors import ModelInputError
