@@ -15,6 +15,7 @@ run: venv
 
 test: venv
 	$(VENV)/bin/ruff check .
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir $${TMPDIR:-/tmp}/dexbridge-site
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 system:
@@ -35,7 +36,7 @@ $(VENV)/.installed: pyproject.toml | system
 	$(PY) -m pip install --upgrade pip
 	# The CPU build of torch first, so the project's range does not pull a CUDA build.
 	$(PY) -m pip install "torch==2.13.0"
-	$(PY) -m pip install -e ".[test,onnx]"
+	$(PY) -m pip install -e ".[test,onnx,docs]"
 	@echo "== $(VENV) is ready: the command is $(VENV)/bin/dexbridge"
 	touch $@
 

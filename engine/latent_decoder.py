@@ -9,7 +9,7 @@ folded into the log-scale rows; the two parity halves stay apart from input to o
 coupling conditions on one and transforms the other in place, as
 :class:`engine.backends.staged.FlowForward`), and every product and activation writes into
 buffers kept per thread: no torch, no allocation per call but the result. The products read the
-weights once per call, which is what the time is (README, *dexbridge bench*). float32 agrees with
+weights once per call, which is what the time is (docs/results.md, *dexbridge bench*). float32 agrees with
 eager torch to a few 1e-6 on outputs up to ~8 (``tests/engine/test_latent_decoder.py``); float64
 would read twice the bytes for nothing the decode can see.
 """

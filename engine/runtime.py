@@ -242,9 +242,11 @@ class Engine:
         each other take's network answer and two nearest library voices; the voice is tuned to the
         takes' pitch brought to the reference note (their median).
 
+        The search options (``search``, ``budget_ms``, ``max_renders``, ``seed``, ``on_better``, ``should_stop``)
+        are :meth:`infer`'s.
+
         Args:
             takes: the recordings; a take without a note gets the note nearest its pitch.
-            search, budget_ms, max_renders, seed, on_better, should_stop: as :meth:`infer`.
 
         Raises:
             ModelInputError: no take, a take :meth:`infer` would refuse, or an unpitched take without a note.
@@ -320,7 +322,7 @@ class Engine:
     def decode(self, latent: np.ndarray, template: Voice | None = None) -> Voice:
         """The voice at a latent point (forward regression flow, then the representation's decode), on
         this thread in NumPy (:class:`engine.latent_decoder.LatentDecoder`) whatever the backend: at batch 1
-        it is faster than any backend's ``latent_to_params`` (README, *dexbridge bench*).
+        it is faster than any backend's ``latent_to_params`` (docs/results.md, *dexbridge bench*).
 
         Args:
             latent: (latent_dim,) zK.

@@ -61,7 +61,7 @@ def address_of(text: str) -> str:
     if address not in OSC_ROUTES:
         near = difflib.get_close_matches(address, OSC_ROUTES, n=3)
         hint = f"did you mean {' or '.join(near)}? " if near else ""
-        raise OscArgumentError(f"{text}: the daemon serves no such address; {hint}every address: README 'OSC namespace'")
+        raise OscArgumentError(f"{text}: the daemon serves no such address; {hint}every address: docs/osc.md")
     return address
 
 
@@ -335,7 +335,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Send a running daemon (dexbridge serve) one OSC message and print every reply in words until the "
         "one that answers it has come and the daemon has gone quiet: a voice by name and its values as the DX7 shows "
         "them, parameter changes by name, errors verbatim, the answer to an inference. The arguments are typed as the "
-        "address takes them (README 'OSC namespace'). Exit 0 when answered, 2 when the daemon refused the request (or "
+        "address takes them (docs/osc.md). Exit 0 when answered, 2 when the daemon refused the request (or "
         "the address or arguments are wrong: nothing is sent), 1 when nothing answers.",
         epilog="examples: dexbridge send /dexbridge/ping; dexbridge send /dexbridge/infer/file horn.wav (a file in the "
         "daemon's files folder); dexbridge send /dexbridge/note 60; dexbridge send /dexbridge/morph/slot 0 current")

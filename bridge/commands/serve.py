@@ -124,7 +124,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "serve", help="run the live bridge: OSC and MIDI in, voices out to Dexed / a DX7 / Max",
         description="Run the daemon until SIGINT/SIGTERM (graceful: all-notes-off, ports closed, files flushed, exit 0). "
         "Settings come from --config (TOML, keys = the long option names with underscores), then DEXBRIDGE_* environment "
-        "variables (DEXBRIDGE_OSC_PORT=9001), then these options. The OSC namespace is in the README.")
+        "variables (DEXBRIDGE_OSC_PORT=9001), then these options. The OSC namespace is in docs/osc.md.")
     serve.add_argument("--config", type=Path, help="a TOML settings file (osc_port = 9000, mode = ['param', 'cc'], ...)")
     osc = serve.add_argument_group("OSC")
     osc.add_argument("--osc-host", help="address to listen on (default 127.0.0.1: this computer only; 0.0.0.0 listens "
@@ -134,7 +134,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     osc.add_argument("--reply-port", type=int, help="send replies to this port on the sender's host (Max udpreceive)")
     network = serve.add_argument_group(
         "network and files", "OSC has no authentication: these decide who is served and which files requests may touch "
-        "(README 'Running on a network')")
+        "(docs/network.md)")
     network.add_argument("--allow", action="append", metavar="ADDR/CIDR",
                          help="serve only this address or network, repeat for several (192.168.1.20, 192.168.1.0/24); "
                          "packets from anyone else are dropped without a reply and counted in /dexbridge/status. "
@@ -180,7 +180,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     control.add_argument("--morph-method", choices=MORPH_METHODS,
                          help="how /dexbridge/morph moves between the slots: planned (a path planned when the slots are "
                          "filled, a little change at every step; the latent line until it is ready), latent (the "
-                         "model's latent line), naive (parameters blended); default planned (README 'Morphing')")
+                         "model's latent line), naive (parameters blended); default planned (docs/morphing.md)")
     control.add_argument("--checkpoint", type=Path, help="serving checkpoint (default models/checkpoints/default.pt)")
     control.add_argument("--backend", help="auto, torch, torchscript, onnx, cuda, tensorrt (default auto)")
     control.add_argument("--engine-threads", type=int, metavar="N",

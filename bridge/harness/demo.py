@@ -339,7 +339,7 @@ def next_steps(out: Path, program: str) -> str:
         f"    then, in a second terminal:  {program} send /dexbridge/infer/file original.wav   "
         "(any sound in that folder)",
         f"    and hear the voice:  {program} send /dexbridge/note 60",
-        f"  Dexed in a DAW, Max, a hardware DX7: README 'Quick starts'; every command: {program} --help",
+        f"  Dexed in a DAW, Max, a hardware DX7: README.md 'Quick starts'; every command: {program} --help",
     ])
 
 

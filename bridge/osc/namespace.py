@@ -1,7 +1,7 @@
 """The ``/dexbridge`` OSC namespace as data: every address the daemon serves and every reply it sends.
 
 ``OSC_ROUTES`` drives the server's argument checks, the check of the daemon's handler table
-(:func:`check_bound`; the table itself is ``bridge.daemon.session.BridgeSession.routes``), the README table
+(:func:`check_bound`; the table itself is ``bridge.daemon.session.BridgeSession.routes``), the manual's table (docs/osc.md)
 (:func:`render_namespace_table`) and the Max patches' contract test. An argument spec is a string
 of OSC type letters (``s`` string, ``i`` int32, ``f`` float32, ``b`` blob): ``x*`` means any number
 of ``x`` (zero or more), ``[x]`` an optional trailing argument, ``(si)`` one argument of either type.
@@ -176,7 +176,7 @@ class Route:
     Args:
         address: the full OSC address, ``/dexbridge/...``.
         arg_types: the argument spec (see the module docstring).
-        args_doc: the arguments named, as the README shows them.
+        args_doc: the arguments named, as the manual shows them.
         doc: what the daemon does with it, or what the reply carries.
         files: ``"reads"`` or ``"writes"`` when its path argument names a file (only inside ``--files-dir``).
     """
@@ -302,7 +302,7 @@ def check_bound(bound: Mapping[str, Bound]) -> dict[str, Bound]:
 
 
 def render_namespace_table() -> str:
-    """The README's OSC namespace table (Markdown), generated from ``OSC_ROUTES`` and ``OSC_REPLIES``."""
+    """The manual's OSC namespace table (Markdown), generated from ``OSC_ROUTES`` and ``OSC_REPLIES``."""
     lines = ["| direction | address | arguments | files | what it does |", "|---|---|---|---|---|"]
     for direction, table in (("in", OSC_ROUTES), ("reply", OSC_REPLIES)):
         for route in table.values():

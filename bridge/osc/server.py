@@ -393,7 +393,7 @@ def _unknown_address(address: str, routes: Mapping[str, Route]) -> str:
     # difflib's cost grows with the square of the length: only an address as short as ours gets a suggestion
     close = difflib.get_close_matches(address, list(routes), n=1) if len(address) <= _SUGGEST_UP_TO else []
     hint = f"; did you mean {close[0]}?" if close else ""
-    return f"unknown address {address[:80]!r}: not in the /dexbridge namespace (README 'OSC namespace'){hint}"
+    return f"unknown address {address[:80]!r}: not in the /dexbridge namespace (docs/osc.md){hint}"
 
 
 def bind_error(error: OSError, host: str, port: int, protocol: str) -> OscPortError:

@@ -42,7 +42,7 @@ BACKENDS: dict[str, str] = {
 
 AUTO_ORDER: tuple[str, ...] = ("tensorrt", "cuda", "onnx", "torchscript", "torch")
 """What ``auto`` tries, first to last: GPU before CPU, then the fastest CPU backend measured
-by ``dexbridge bench`` (README), eager torch last as it always runs."""
+by ``dexbridge bench`` (docs/results.md), eager torch last as it always runs."""
 
 INSTALL_HINTS: dict[str, str] = {
     "onnx": "pip install dexbridge[onnx]",

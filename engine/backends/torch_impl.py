@@ -45,7 +45,7 @@ def trace_frozen(module: nn.Module, example: torch.Tensor) -> torch.jit.ScriptMo
     and optimised for inference; the batch axis stays free."""
     with torch.no_grad(), warnings.catch_warnings():
         # torch 2.13 deprecates TorchScript in favour of torch.compile, whose inductor build takes
-        # tens of seconds per stage on 2 cores (README, dexbridge bench): tracing stays, knowingly.
+        # tens of seconds per stage on 2 cores (docs/results.md, dexbridge bench): tracing stays, knowingly.
         warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=DeprecationWarning)
         traced = torch.jit.trace(module, example, check_trace=False)
         return torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))

@@ -1,4 +1,4 @@
-"""The OSC namespace table: spec parsing, argument checks, and the README table it generates."""
+"""The OSC namespace table: spec parsing, argument checks, and the manual's table it generates."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from bridge.osc.namespace import (
     render_namespace_table,
 )
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+OSC_PAGE = Path(__file__).resolve().parents[2] / "docs" / "osc.md"
 ISSUE_ADDRESSES = (
     "ping", "status", "infer/file", "infer/blob", "upload/begin", "upload/chunk", "upload/end", "capture", "latent",
     "macro", "morph/slot", "morph", "voice/load", "voice/save", "bank/load", "bank/save", "dump", "note", "mode",
@@ -77,11 +77,11 @@ def test_check_refuses_with_a_message_naming_the_problem(address: str, args: lis
 
 
 def test_readme_table_matches_the_routes() -> None:
-    text = README.read_text(encoding="utf-8")
+    text = OSC_PAGE.read_text(encoding="utf-8")
     start, end = "<!-- osc-namespace:start -->\n", "<!-- osc-namespace:end -->"
-    assert start in text and end in text, "README.md lacks the generated OSC namespace table markers"
+    assert start in text and end in text, "docs/osc.md lacks the generated OSC namespace table markers"
     table = text.split(start, 1)[1].split(end, 1)[0]
-    assert table == render_namespace_table(), "README's OSC table is stale: paste bridge.osc.namespace.render_namespace_table()"
+    assert table == render_namespace_table(), "docs/osc.md's OSC table is stale: paste namespace.render_namespace_table()"
 
 
 def test_the_table_says_which_addresses_touch_files() -> None:

@@ -196,12 +196,12 @@ async def test_tcp_connections_are_capped(server: OscServer, monkeypatch: pytest
     again.close()
 
 
-def test_the_readme_quotes_the_limits_the_code_enforces() -> None:
+def test_the_manual_quotes_the_limits_the_code_enforces() -> None:
     from pathlib import Path
 
     from bridge.osc import packet
 
-    text = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    text = (Path(__file__).parents[2] / "docs" / "network.md").read_text(encoding="utf-8")
     rows = {
         "bundle elements (messages and bundles) in one packet": f"{packet.MAX_ELEMENTS}",
         "bundles nested in bundles": f"{packet.MAX_DEPTH} deep",

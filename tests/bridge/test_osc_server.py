@@ -78,7 +78,7 @@ async def test_ping_pong_and_checked_arguments(served: tuple[OscServer, Recorder
     ("packet", "message"),
     [
         (build("/dexbridge/morf", 0.5), "unknown address '/dexbridge/morf': not in the /dexbridge namespace "
-                                        "(README 'OSC namespace'); did you mean /dexbridge/morph?"),
+                                        "(docs/osc.md); did you mean /dexbridge/morph?"),
         (build("/elsewhere"), "unknown address '/elsewhere'"),
         (build("/dexbridge/morph", "left"), "/dexbridge/morph: argument 1 is a string ('left'); expected a float"),
         (build("/dexbridge/morph", math.nan, types="f"), "/dexbridge/morph: argument 1 is nan; it must be a finite float"),

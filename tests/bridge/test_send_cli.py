@@ -112,7 +112,7 @@ async def test_send_answers_in_words_and_the_daemon_logs_each_request(
 async def test_send_refuses_what_cannot_be_sent_and_says_when_nobody_listens() -> None:
     assert await dexbridge("send", "/dexbridge/morf", "0.5") == (
         2, "", "dexbridge send: /dexbridge/morf: the daemon serves no such address; did you mean /dexbridge/morph or "
-               "/dexbridge/mode or /dexbridge/monitor? every address: README 'OSC namespace'\n")
+               "/dexbridge/mode or /dexbridge/monitor? every address: docs/osc.md\n")
     assert await dexbridge("send", "/dexbridge/morph", "half") == (
         2, "", "dexbridge send: /dexbridge/morph: argument 1 is 'half'; it must be a number (f:x [f:y])\n")
     code, _, err = await dexbridge("send", "/dexbridge/program")

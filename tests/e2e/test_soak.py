@@ -1,4 +1,4 @@
-"""``dexbridge soak`` at a small size: the same code path as the 10-minute run in the README (the
+"""``dexbridge soak`` at a small size: the same code path as the 10-minute run in docs/serve.md (the
 daemon as its own process on a JACK server of the soak's own, every kind of traffic, synth flaps,
 checks, samples), for 20 seconds with the tiny checkpoint, at the default 256-frame period on a real-time JACK
 server, as performers run it (every message at 64 frames is counted by test_midi_loss.py). A 20-second run

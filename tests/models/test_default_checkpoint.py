@@ -17,7 +17,7 @@ SERVING_BUDGET_BYTES = 25_000_000
 
 
 def test_the_shipped_checkpoint_is_the_lean_model_within_budget() -> None:
-    assert DEFAULT_CHECKPOINT.is_file(), f"{DEFAULT_CHECKPOINT} is missing: export it (README, The model)"
+    assert DEFAULT_CHECKPOINT.is_file(), f"{DEFAULT_CHECKPOINT} is missing: export it (docs/model.md)"
     assert DEFAULT_CHECKPOINT.stat().st_size <= SERVING_BUDGET_BYTES
     checkpoint = load_checkpoint(DEFAULT_CHECKPOINT)
     assert checkpoint.config.model.encoder_head == "lean"
