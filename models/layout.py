@@ -9,6 +9,8 @@ from pathlib import Path
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default.pt"
 """The shipped serving checkpoint (``configs/cpu.toml``), loaded when no checkpoint is named."""
+PAPER_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "paper.toml"
+"""The paper's architecture, the baseline ``dexbridge bench`` runs eagerly with random weights."""
 LATEST, BEST, LOG = "latest.pt", "best.pt", "train_log.csv"
 """A training run's files: the last checkpoint, the best by validation loss, the CSV log."""
 DEVICES = ("auto", "cpu", "cuda")

@@ -7,32 +7,31 @@ import argparse
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bridge.atomicfile import atomic_write_text
 from bridge.commands.argtypes import at_least
 from engine.backends import AUTO_ORDER, BACKENDS
-from engine.eval.bench import (
-    BASELINE,
-    END_TO_END,
-    ENGINE_DECODE,
-    PAPER_CONFIG,
-    STAGE_METRICS,
-    BenchReport,
-    paper_baseline,
-    random_checkpoint,
-    run_bench,
-)
-from models.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, load_checkpoint
-from models.config import load_config
+from models.layout import DEFAULT_CHECKPOINT, PAPER_CONFIG
+
+if TYPE_CHECKING:  # torch, the engine and the model load in the handler: --help comes at once
+    from engine.eval.bench import BenchReport
+    from models.checkpoint import Checkpoint
 
 
 def _checkpoint(args: argparse.Namespace) -> Checkpoint:
+    from engine.eval.bench import random_checkpoint
+    from models.checkpoint import load_checkpoint
+    from models.config import load_config
+
     if args.config is not None:
         return random_checkpoint(load_config(args.config))
     return load_checkpoint(args.checkpoint)
 
 
 def _table(report: BenchReport) -> str:
+    from engine.eval.bench import BASELINE, END_TO_END, ENGINE_DECODE, STAGE_METRICS
+
     metrics = (*END_TO_END, *STAGE_METRICS)
     header = f"{'backend':<22}" + "".join(f"{metric.removesuffix('_ms'):>24}" for metric in metrics)
     rows = [header, " " * 22 + "".join(f"{'p50 / p99 ms':>24}" for _ in metrics)]
@@ -48,6 +47,8 @@ def _table(report: BenchReport) -> str:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    from engine.eval.bench import paper_baseline, run_bench
+
     checkpoint = _checkpoint(args)
     if args.bridge:
         from bridge.harness.bridge_bench import bridge_bench

@@ -37,13 +37,11 @@ from models.dsp import percentiles
 from models.errors import BackendError
 from models.frontend import FrontendStats
 from models.latent_axes import regression_flow
+from models.layout import PAPER_CONFIG
 from models.networks import SoundToVoice
 from models.representations import DEFAULT_TEMPLATE, get_representation
 
-__all__ = ["PAPER_CONFIG", "BenchReport", "paper_baseline", "random_checkpoint", "run_bench"]
-
-PAPER_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "paper.toml"
-"""The paper's architecture (configs/paper.toml in the source tree): the baseline."""
+__all__ = ["BenchReport", "paper_baseline", "random_checkpoint", "run_bench"]
 
 END_TO_END = ("audio_to_voice_ms", "latent_to_voice_ms", "sweep_step_ms")
 STAGE_METRICS = ("frontend_ms", "encoder_ms", "flows_ms", "decode_ms")

@@ -19,8 +19,6 @@ from bridge.osc.server import OscPortError
 from models.errors import AudioFileError, BackendError, CheckpointError, InputFileError, OutputPathError
 
 HEAVY = ("torch", "matplotlib", "librosa", "scipy", "onnxruntime")
-SLOW_HELP = {"eval-morph": "the morph evaluation's module imports numpy and the engine at the top (not this change's)",
-             "bench": "the benchmark's module imports the engine at the top (not this change's)"}
 
 
 def _loaded_by(*argv: str) -> dict[str, object]:
@@ -42,9 +40,7 @@ def test_top_level_help_lists_every_command_without_importing_any() -> None:
     assert loaded == "['bridge.commands.catalog', 'bridge.commands.cli']"
 
 
-@pytest.mark.parametrize("command", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=SLOW_HELP[name])) if name in SLOW_HELP else name
-    for name in COMMANDS])
+@pytest.mark.parametrize("command", COMMANDS)
 def test_help_of_every_command_comes_without_torch(command: str) -> None:
     outcome = _loaded_by(command, "--help")
     assert outcome == {"code": 0, "loaded": []}

@@ -9,7 +9,7 @@ import pytest
 from daemon_harness import checkpoint_with_axes
 
 from bridge.commands.cli import main
-from bridge.commands.eval_morph import distinct_sounds, draw
+from engine.eval.morph_runs import distinct_sounds, draw
 from models.errors import EvaluationError
 from models.voice import Voice
 
