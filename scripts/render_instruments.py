@@ -95,19 +95,25 @@ def write_midi(path: Path, program: int | None, note: int) -> None:
     midi.save(path)
 
 
-def render_note(font: Path, program: int | None, note: int, workdir: Path) -> np.ndarray:
-    """Mono float32 audio of one note, WINDOW_SECONDS long, peak at PEAK_DBFS."""
-    mid, wav = workdir / "note.mid", workdir / "note.wav"
-    write_midi(mid, program, note)
+def fluidsynth(font: Path, mid: Path, what: str) -> np.ndarray:
+    """``mid`` played by the fluidsynth command line with ``font`` (reverb and chorus off): mono at SAMPLE_RATE."""
+    wav = mid.with_suffix(".wav")
     command = ["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", str(GAIN), "-r", str(SAMPLE_RATE),
                "-O", "float", "-F", str(wav), str(font), str(mid)]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0 or not wav.is_file():
-        raise RuntimeError(f"fluidsynth failed on program {program} note {note}: {result.stderr.strip()[-400:]}")
+        raise RuntimeError(f"fluidsynth failed on {what}: {result.stderr.strip()[-400:]}")
     audio, rate = soundfile.read(wav, dtype="float32", always_2d=True)
     if rate != SAMPLE_RATE:
         raise RuntimeError(f"fluidsynth wrote {rate} Hz, asked for {SAMPLE_RATE} Hz")
-    mono = audio.mean(axis=1)
+    return audio.mean(axis=1)
+
+
+def render_note(font: Path, program: int | None, note: int, workdir: Path) -> np.ndarray:
+    """Mono float32 audio of one note, WINDOW_SECONDS long, peak at PEAK_DBFS."""
+    mid = workdir / "note.mid"
+    write_midi(mid, program, note)
+    mono = fluidsynth(font, mid, f"program {program} note {note}")
     samples = round(WINDOW_SECONDS * SAMPLE_RATE)
     mono = np.pad(mono[:samples], (0, max(0, samples - mono.size)))
     peak = float(np.abs(mono).max())

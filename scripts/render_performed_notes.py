@@ -33,7 +33,7 @@ import librosa
 import mido
 import numpy as np
 import soundfile
-from render_instruments import GAIN, NOTE_SECONDS, PEAK_DBFS, SAMPLE_RATE, WINDOW_SECONDS, expected_f0, find_font, note_name
+from render_instruments import NOTE_SECONDS, PEAK_DBFS, SAMPLE_RATE, WINDOW_SECONDS, expected_f0, find_font, fluidsynth, note_name
 from scipy.signal import lfilter
 
 SOURCES = ("gm", "synthetic", "espeak")
@@ -111,17 +111,9 @@ def gm_note(font: Path, program: int, note: int, workdir: Path) -> np.ndarray:
     track.append(mido.Message("note_on", note=note, velocity=100, time=0))
     track.append(mido.Message("note_off", note=note, velocity=0, time=round(NOTE_SECONDS * TICKS_PER_SECOND)))
     track.append(mido.MetaMessage("end_of_track", time=round((WINDOW_SECONDS - NOTE_SECONDS) * TICKS_PER_SECOND)))
-    mid, wav = workdir / "note.mid", workdir / "note.wav"
+    mid = workdir / "note.mid"
     midi.save(mid)
-    command = ["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", str(GAIN), "-r", str(SAMPLE_RATE),
-               "-O", "float", "-F", str(wav), str(font), str(mid)]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0 or not wav.is_file():
-        raise RuntimeError(f"fluidsynth failed on program {program} note {note}: {result.stderr.strip()[-400:]}")
-    audio, rate = soundfile.read(wav, dtype="float64", always_2d=True)
-    if rate != SAMPLE_RATE:
-        raise RuntimeError(f"fluidsynth wrote {rate} Hz, asked for {SAMPLE_RATE} Hz")
-    return _normalised(audio.mean(axis=1))
+    return _normalised(fluidsynth(font, mid, f"program {program} note {note}").astype(np.float64))
 
 
 def pitch_track(f0: float, vibrato_cents: float, vibrato_hz: float, glide_seconds: float, glide_cents: float,
