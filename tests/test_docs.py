@@ -68,3 +68,15 @@ def test_the_documented_search_budgets_are_the_codes() -> None:
     assert f"`--search-ms MS` (default {INFER_BUDGET_MS:.0f};" in cli
     serve = (ROOT / "docs" / "serve.md").read_text(encoding="utf-8")
     assert f"(`--search-ms`, default {Settings().search_ms:.0f})" in serve
+
+
+def test_the_documented_search_starts_are_the_codes() -> None:
+    from engine.inference import LATENT_NEIGHBOURS
+    from engine.runtime import LIBRARY_K
+    from engine.search import KEEP, TUNED_STARTS
+
+    cli = " ".join((ROOT / "docs" / "cli.md").read_text(encoding="utf-8").split())
+    words = {1: "one", 2: "two", 3: "three"}
+    assert (f"the {LIBRARY_K} nearest voices of the voice library (by sound, see *Voice library*; each screened by "
+            f"one render, the {TUNED_STARTS} closest tuned, the best {KEEP} searched from) and "
+            f"{words[LATENT_NEIGHBOURS]} seeded points") in cli
