@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bridge.commands.eval_audio import register as register_eval_audio
-from bridge.commands.infer import INFER_BUDGET_MS
+from bridge.commands.infer import INFER_RENDERS
 from bridge.daemon.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,10 +62,10 @@ def test_the_documented_search_budgets_are_the_codes() -> None:
     eval_audio = parser._subparsers._group_actions[0].choices["eval-audio"]  # type: ignore[union-attr]
     eval_audio_ms = next(a.default for a in eval_audio._actions if a.dest == "search_ms")
     model = (ROOT / "docs" / "model.md").read_text(encoding="utf-8")
-    assert (f"{_thousands(INFER_BUDGET_MS)} ms in `infer`, {_thousands(Settings().search_ms)} ms in the daemon"
+    assert (f"{INFER_RENDERS} renders in `infer`, {_thousands(Settings().search_ms)} ms in the daemon"
             f" (`serve --search-ms`), {_thousands(eval_audio_ms)} ms in `eval-audio`") in model
     cli = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
-    assert f"`--search-ms MS` (default {INFER_BUDGET_MS:.0f};" in cli
+    assert f"`--max-renders N` (default {INFER_RENDERS}, the starts included" in " ".join(cli.split())
     serve = (ROOT / "docs" / "serve.md").read_text(encoding="utf-8")
     assert f"(`--search-ms`, default {Settings().search_ms:.0f})" in serve
 

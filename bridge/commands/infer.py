@@ -28,8 +28,10 @@ if TYPE_CHECKING:  # the engine, torch and numpy load in the handler: --help com
     from engine.runtime import Engine, Inference
     from models.voice import Voice
 
-INFER_BUDGET_MS = 2000.0
-"""``infer``'s default search budget: offline, a longer search than the daemon's pays."""
+INFER_RENDERS = 250
+"""``infer``'s default search budget, in renders (starts included): about 2-3 s on one core of the development
+machine. A budget in renders, not time, gives the same recording and seed the same voice on any machine under any
+load; offline, a longer search than the daemon's pays."""
 CONVENTIONS = {
     "parameters": "VCED values as stored in the voice and sent as SysEx (0-based: algorithm 0-31, transpose 24 = "
                   "no shift, detune 7 = none)",
@@ -209,7 +211,7 @@ def _load_engine(args: argparse.Namespace) -> Engine:
 
         library = load_libraries(args.library, not args.no_library)
         return Engine.load(args.checkpoint, backend=args.backend, search=not args.no_search,
-                           search_budget_ms=args.search_ms, library=library)
+                           search_budget_ms=math.inf if args.search_ms is None else args.search_ms, library=library)
 
 
 def infer_files(args: argparse.Namespace) -> int:
@@ -229,7 +231,7 @@ def infer_files(args: argparse.Namespace) -> int:
 
     if args.out_dir is not None:
         args.out_dir.mkdir(exist_ok=True)
-    budget = float("inf") if args.max_renders is not None else args.search_ms
+    budget = math.inf if args.search_ms is None else args.search_ms
     show = not args.json and not args.quiet and len(args.audio) == 1
     most = engine.seconds_heard(FMIN_HZ)  # the lowest pitch the engine reads is shifted up the most
     reports = []
@@ -274,7 +276,7 @@ def _infer_takes(args: argparse.Namespace, specs: list[TakeSpec]) -> int:
     takes = read_takes(specs)  # every file checked before the model loads
     check_output(args.out, "--out", (".syx",))
     engine = _load_engine(args)
-    budget = float("inf") if args.max_renders is not None else args.search_ms
+    budget = math.inf if args.search_ms is None else args.search_ms
     inference = engine.infer_takes(takes, budget_ms=budget, max_renders=args.max_renders, seed=args.seed,  # type: ignore[arg-type]
                                    on_better=None if args.json or args.quiet else _progress)
     voice = inference.voice.with_name(voice_name(args.out.stem))
@@ -315,9 +317,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "model's 4 s window (a long file is read only around its note; the answer says which seconds). The "
         "network's answer and the nearest voices of the voice library are tuned so that, "
         f"played at middle C (MIDI {MIDDLE_C}), they sound at the recording's pitch (measured on a render of "
-        "each voice), then scored by render against the recording; a seeded search improves the best ones until "
-        "--search-ms. Drums, clicks and bells with no clear pitch get a voice too (their transpose is kept); "
-        "silence and steady noise are refused.",
+        "each voice), then scored by render against the recording; a seeded search improves the best ones for "
+        "--max-renders renders (or until --search-ms). Drums, clicks and bells with no clear pitch get a voice too "
+        "(their transpose is kept); silence and steady noise are refused.",
         epilog="example: dexbridge infer horn.wav --out horn.syx --render horn_dx7.wav --plot horn.png",
     )
     infer.add_argument("audio", type=Path, nargs="*", metavar="AUDIO", help="WAV / FLAC / OGG / AIFF files")
@@ -329,10 +331,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     target.add_argument("--out", type=Path, metavar="VOICE.syx", help="the .syx to write (one AUDIO file)")
     target.add_argument("--out-dir", type=Path, metavar="DIR", help="write DIR/<AUDIO stem>.syx for each AUDIO file")
     infer.add_argument("--json", action="store_true", help="print parameters and diagnostics as JSON, not tables")
-    infer.add_argument("--search-ms", type=_budget, default=INFER_BUDGET_MS, metavar="MS",
-                       help=f"search time budget per recording (default {INFER_BUDGET_MS:.0f} ms; 0 = the first voice)")
-    infer.add_argument("--max-renders", type=at_least(1, "renders"), metavar="N",
-                       help="search budget in renders instead of time: the same file and seed give the same voice")
+    infer.add_argument("--max-renders", type=at_least(1, "renders"), default=INFER_RENDERS, metavar="N",
+                       help=f"search budget per recording in renders (default {INFER_RENDERS}, starts included): the "
+                       "same file and seed give the same voice on any machine, however busy")
+    infer.add_argument("--search-ms", type=_budget, default=None, metavar="MS",
+                       help="also stop the search after MS milliseconds (none by default; with a time cap the voice "
+                       "depends on the machine's speed and load; 0 = the first voice)")
     infer.add_argument("--seed", type=int, default=0, help="seed of the search (default 0): another seed, another path")
     infer.add_argument("--no-search", action="store_true",
                        help="answer with the first voice only (the network's or the nearest library voice, tuned)")

@@ -314,3 +314,22 @@ def test_a_long_recording_is_read_only_around_its_note(tiny_checkpoint: Path, re
     _, report, _ = _run_measured(_dexbridge("infer", str(long), "--out", str(tmp_path / "long.syx"), "--json", *common))
     used = json.loads(report)["used"]
     assert used == {"start_s": pytest.approx(300.0, abs=0.01), "stop_s": pytest.approx(304.0, abs=0.01), "file_s": 600.0}
+
+
+def test_defaults_give_the_same_voice_on_a_quiet_and_a_busy_machine(recordings: dict[str, Path], tmp_path: Path) -> None:
+    """The default search budget is in renders: how busy the machine is decides how long a search takes, not
+    which voice it finds (every core kept busy by spinning processes during the second run)."""
+    quiet = subprocess.run(_dexbridge("infer", str(recordings["c4"]), "--out", str(tmp_path / "quiet.syx"), "--json"),
+                           capture_output=True, text=True, timeout=300, check=True)
+    spin = "import time\nend = time.monotonic() + 120\nwhile time.monotonic() < end: pass"
+    spinners = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(2 * (os.cpu_count() or 1))]
+    try:
+        busy = subprocess.run(_dexbridge("infer", str(recordings["c4"]), "--out", str(tmp_path / "busy.syx"), "--json"),
+                              capture_output=True, text=True, timeout=300, check=True)
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    renders = {json.loads(run.stdout)["diagnostics"]["renders"] for run in (quiet, busy)}
+    assert renders == {json.loads(quiet.stdout)["diagnostics"]["renders"]} and renders.pop() >= 200
+    assert (tmp_path / "quiet.syx").read_bytes() == (tmp_path / "busy.syx").read_bytes()
