@@ -26,7 +26,7 @@ from typing import Any
 
 from bridge.daemon.midi_out import MidiOut
 from bridge.daemon.settings import Settings
-from bridge.midi.jack_link import open_jack_client
+from bridge.midi.jack_link import close_jack_client, open_jack_client
 from bridge.midi.ports import VIRTUAL_PREFIX, MidiOutput, MidiPortError
 from bridge.sinks import MidiPortSink
 
@@ -159,7 +159,7 @@ class _JackConnections:
         return new
 
     def close(self) -> None:
-        self.client.close()
+        close_jack_client(self.client)
 
 
 async def refresh_when_idle(midi_out: MidiOut, resend: Callable[[str], None], every_s: float) -> None:

@@ -7,11 +7,18 @@ our own can. It never starts a server: with none running, :func:`open_jack_clien
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from typing import Any
 
 from bridge.midi.systems import CLIENT_NAME
 from models.errors import MidiPortError
+
+logger = logging.getLogger(__name__)
+
+CLOSE_WAIT_S = 2.0
+"""How long closing a JACK client may take before the caller goes on without it."""
 
 
 def open_jack_client(name: str, purpose: str) -> Any:
@@ -31,6 +38,17 @@ def open_jack_client(name: str, purpose: str) -> Any:
         return jack.Client(name, no_start_server=True)
     except Exception as exc:  # ImportError, OSError (no libjack), jack.JackOpenError (no server)
         raise MidiPortError(f"cannot open a JACK client {purpose} ({exc})") from exc
+
+
+def close_jack_client(client: Any) -> None:
+    """Close a JACK client, waiting at most :data:`CLOSE_WAIT_S`: libjack's close can deadlock with the client's
+    own notification thread when a port it watched has just gone (seen once in the tests: a synth that quit), and
+    the caller (the event loop, a writer) must go on. A close that does not finish is logged and left behind."""
+    closing = threading.Thread(target=client.close, name="jack-client-close", daemon=True)
+    closing.start()
+    closing.join(CLOSE_WAIT_S)
+    if closing.is_alive():
+        logger.warning("jack.close_stuck client=%s waited_s=%g (left behind)", getattr(client, "name", "?"), CLOSE_WAIT_S)
 
 
 RTMIDI_OUTPUTS = f"^{re.escape(CLIENT_NAME)}(-[0-9]+)?:{re.escape(CLIENT_NAME)}$"
@@ -94,4 +112,5 @@ class JackLink:
             raise MidiPortError(f"MIDI output {self.target!r}: cannot connect {self.ours!r} to it ({exc})") from exc
 
     def close(self) -> None:
-        self.client.close()
+        """Close its JACK client (:func:`close_jack_client`)."""
+        close_jack_client(self.client)

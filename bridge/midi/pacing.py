@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from bridge.midi.jack_link import open_jack_client
+from bridge.midi.jack_link import close_jack_client, open_jack_client
 from models.errors import MidiPortError
 
 OTHER_PERIOD_S = 0.001
@@ -34,7 +34,7 @@ def jack_period_s() -> float | None:
     try:
         return client.blocksize / client.samplerate
     finally:
-        client.close()
+        close_jack_client(client)
 
 
 class PacedWriter:

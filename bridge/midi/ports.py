@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import rtmidi
 
-from bridge.midi.jack_link import JackLink, open_jack_client
+from bridge.midi.jack_link import JackLink, close_jack_client, open_jack_client
 from bridge.midi.pacing import OTHER_PERIOD_S, PacedWriter, jack_period_s
 from bridge.midi.sysex import SYSEX_END, SYSEX_START
 from bridge.midi.sysex_assembler import SysexAssembler
@@ -170,12 +170,12 @@ class MidiOutput:
             before = JackLink.ports(client)
             name = _open(self._port, spec, "output")
         except BaseException:
-            client.close()
+            close_jack_client(client)
             raise
         try:
             self._link = JackLink.find(client, before, name)
         except MidiPortError as exc:
-            client.close()
+            close_jack_client(client)
             logger.info("midi_out.connection_unseen port=%s reason=%s (use /dexbridge/resync or --resync-s)", name, exc)
         return name
 

@@ -205,3 +205,24 @@ async def test_rtmidi_thread_chunks_hop_to_the_loop_and_are_reassembled(jack: st
         assert port.discarded == len(dump) - 40 + 1, "the rest of the cut dump (F7 included) and the status byte cutting it"
     finally:
         port.close()
+
+
+def test_a_jack_client_that_will_not_close_does_not_stop_the_caller() -> None:
+    """libjack's close can deadlock when a watched port has just gone: the caller goes on after the wait."""
+    import threading
+    import time
+
+    from bridge.midi import jack_link
+
+    released = threading.Event()
+
+    class Stuck:
+        name = "stuck"
+
+        def close(self) -> None:
+            released.wait(10.0)
+
+    began = time.monotonic()
+    jack_link.close_jack_client(Stuck())
+    assert jack_link.CLOSE_WAIT_S <= time.monotonic() - began < jack_link.CLOSE_WAIT_S + 1.0
+    released.set()
