@@ -3,7 +3,7 @@
 # build of torch, then the project), run the backend agreement tests on CUDA, `dexbridge bench
 # --backend cuda torch` and a few hundred training steps with --device cuda on a small rendered
 # dataset; write OUTDIR/gpu_check.json and OUTDIR/gpu_check.log. About 3-4 minutes of installing on
-# a fresh machine, 3-5 minutes of checks (README, Performance).
+# a fresh machine, 3-5 minutes of checks (docs/results.md, GPU figures).
 #
 #   scripts/gpu_check.sh OUTDIR [--cpu] [--voices N] [--steps N] [--batch N] [--iterations N] [--threads N] [--budget-s S]
 #
