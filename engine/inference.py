@@ -17,7 +17,7 @@ from engine.conditioning import Conditioned
 from engine.lfo_vibrato import with_vibrato
 from engine.library import Match, VoiceLibrary
 from engine.pitch import F0Estimate, Vibrato
-from engine.search import Found, VoiceSearch
+from engine.search import Found, SearchResult, VoiceSearch
 from engine.takes import Take
 from engine.tuning import fine_tune
 from models.params import LEARNABLE, TRANSPOSE_CENTRE, TRANSPOSE_INDEX
@@ -161,9 +161,11 @@ def ms(start: float) -> float:
 
 def run_search(engine: SearchHost, takes: Sequence[Take], conditioned: Conditioned, f0_hz: float | None,
                starts: Sequence[tuple[Voice, str]], network: tuple[Voice, np.ndarray], options: SearchOptions,
-               timings: dict[str, float]) -> Inference:
+               timings: dict[str, float], judged: int = 1) -> tuple[Inference, SearchResult]:
     """Run the search from ``starts`` against ``takes``; ``conditioned`` is the take the diagnostics
-    describe, ``network`` the network's voice and latent point (the latent of an unchanged answer)."""
+    describe, ``network`` the network's voice and latent point (the latent of an unchanged answer), and
+    the first ``judged`` starts are scored on every take (:meth:`VoiceSearch.run`). Returns the answer
+    and the search's own result (every better voice it found)."""
     network_voice, network_latent = network
 
     def answer(found: Found, first_score: float, renders: int) -> Inference:
@@ -191,7 +193,7 @@ def run_search(engine: SearchHost, takes: Sequence[Take], conditioned: Condition
     result = engine.search.run(
         takes, f0_hz, starts if options.search else starts[:1],
         budget_ms=options.budget_ms if options.search else 0.0, max_renders=options.max_renders, seed=options.seed,
-        input_reason=conditioned.pitch_reason, on_better=better, should_stop=options.should_stop,
+        input_reason=conditioned.pitch_reason, on_better=better, should_stop=options.should_stop, judged=judged,
     )
     best = result.best
     started = time.perf_counter()
@@ -205,7 +207,7 @@ def run_search(engine: SearchHost, takes: Sequence[Take], conditioned: Condition
                                                      engine.search.targets(takes)))
     timings["search"] = result.elapsed_ms + ms(started)
     timings["total"] = sum(timings.values())
-    return answer(best, result.start.score, result.renders)
+    return answer(best, result.start.score, result.renders), result
 
 
 def starts(engine: SearchHost, network_voice: Voice, network_latent: np.ndarray, conditioned: Conditioned,

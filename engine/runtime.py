@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -230,7 +231,7 @@ class Engine:
         first = starts(self, network_voice, network_latent, conditioned, options.seed)
         timings["library"] = ms(started)
         return run_search(self, [Take(conditioned.recording, self.sample_rate, REFERENCE_NOTE, 85)], conditioned,
-                          conditioned.f0_hz, first, (network_voice, network_latent), options, timings)
+                          conditioned.f0_hz, first, (network_voice, network_latent), options, timings)[0]
 
     def infer_takes(self, takes: Sequence[Take], *, search: bool | None = None, budget_ms: float | None = None,
                     max_renders: int | None = None, seed: int = 0, on_better: Callable[[Inference], None] | None = None,
@@ -238,12 +239,16 @@ class Engine:
         """One voice for several recordings of one sound, each at its own note and velocity (soft and
         loud, low and high): every candidate is played at each take's note and velocity and scored
         against it (the mean; the takes keep their levels relative to each other), so key and velocity
-        scaling count. The starts of the take nearest middle C (and velocity 85) come first (as :meth:`infer`'s), then
-        each other take's network answer and two nearest library voices; the voice is tuned to the
-        takes' pitch brought to the reference note (their median).
+        scaling count. The take nearest middle C (and velocity 85) is first answered alone, as
+        :meth:`infer` answers it; every better voice that search found is then judged on all the takes,
+        ahead of each other take's network answer and two nearest library voices, and the best is
+        improved on all the takes, tuned to their pitch brought to the reference note (their median).
+        The answer plays the takes no worse than the reference take's own answer (mean spec_mae over
+        the takes; it is that answer when nothing beat it).
 
         The search options (``search``, ``budget_ms``, ``max_renders``, ``seed``, ``on_better``, ``should_stop``)
-        are :meth:`infer`'s.
+        are :meth:`infer`'s; each of the two searches gets the budget (so several takes cost up to twice
+        one take's renders), and ``on_better`` sees the second one's voices.
 
         Args:
             takes: the recordings; a take without a note gets the note nearest its pitch.
@@ -269,26 +274,40 @@ class Engine:
                   for row, item in zip(params, heard, strict=True)]
         reference = min(range(len(takes)), key=lambda i: (abs(notes[i] - REFERENCE_NOTE), abs(takes[i].velocity - 85)))
         latents = self._inverse_flow(params)
-        # the take nearest middle C starts the search as a single recording would; the others add their
-        # network answers and their two nearest library voices after it
-        found = starts(self, voices[reference], latents[reference], heard[reference], seed)
-        for number, item in enumerate(heard):
-            if number != reference:
-                found.append((voices[number], f"network (take {number + 1})"))
-                found += [start for start, _ in library_starts(self, self.embed_conditioned(item.audio), item, 2)]
-        found = distinct(found)
-        timings["library"] = ms(started)
-        pitched = [item.f0_hz * 2.0 ** ((REFERENCE_NOTE - note) / 12.0) for item, note in zip(heard, notes, strict=True)
-                   if item.f0_hz is not None]
-        f0 = float(np.median(pitched)) if pitched else None
-        # one gain for all takes (the reference take's): their levels relative to each other are the velocity response
-        gain = heard[reference].gain_db
+        network = (voices[reference], latents[reference])
+        found = starts(self, *network, heard[reference], seed)
+        gain = heard[reference].gain_db  # one gain for all takes: their levels relative to each other are the velocity response
         search_takes = [Take(item.recording * np.float32(10.0 ** ((gain - item.gain_db) / 20.0)), self.sample_rate, note,
                              take.velocity)
                         for item, note, take in zip(heard, notes, takes, strict=True)]
         search_takes.insert(0, search_takes.pop(reference))  # the search screens its starts on the first take
-        return run_search(self, search_takes, heard[reference], f0, found, (voices[reference], latents[reference]), options,
-                          timings)
+        timings["library"] = ms(started)
+        # first the reference take alone, as infer() answers it; then every voice that search found is judged on
+        # all the takes, ahead of the other takes' network answers and two nearest library voices each
+        alone, alone_search = run_search(self, search_takes[:1], heard[reference], heard[reference].f0_hz, found, network,
+                                         replace(options, on_better=None), dict(timings))
+        judged = distinct([(item.voice, item.source) for item in reversed(alone_search.found)])
+        for number, item in enumerate(heard):
+            if number != reference:
+                found.append((voices[number], f"network (take {number + 1})"))
+                found += [start for start, _ in library_starts(self, self.embed_conditioned(item.audio), item, 2)]
+        pitched = [item.f0_hz * 2.0 ** ((REFERENCE_NOTE - note) / 12.0) for item, note in zip(heard, notes, strict=True)
+                   if item.f0_hz is not None]
+        f0 = float(np.median(pitched)) if pitched else None
+        together, _ = run_search(self, search_takes, heard[reference], f0, distinct(judged + found), network, options,
+                                 timings, judged=len(judged))
+        return self._no_worse(together, alone, search_takes)
+
+    def _no_worse(self, together: Inference, alone: Inference, takes: Sequence[Take]) -> Inference:
+        """The all-takes answer, or the reference take's own answer where that plays all the takes closer
+        (the final fine tuning may cost the former a little), scored on all the takes either way."""
+        targets = self.search.targets(takes)
+        ours, theirs = together.diagnostics.spec_mae[1], self.search.score(alone.voice, targets)
+        renders = together.diagnostics.renders + alone.diagnostics.renders
+        chosen = together if ours <= theirs else alone
+        diagnostics = replace(chosen.diagnostics, spec_mae=(together.diagnostics.spec_mae[0], min(ours, theirs)),
+                              renders=renders)
+        return replace(chosen, diagnostics=diagnostics)
 
     def embed_conditioned(self, conditioned_audio: np.ndarray) -> np.ndarray:
         """The library embedding (:func:`engine.library.embed`) of a conditioned input's reference-note row."""

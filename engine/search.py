@@ -6,10 +6,13 @@ and the closest :data:`TUNED_STARTS` tuned. Tuning (:func:`engine.tuning.tune`) 
 recording's pitch, and a score compares by render: the voice
 played at the reference note, as a user plays it, against the recording from its onset
 (:func:`models.metrics.spec_mae` of the magnitude spectrograms, plus a penalty for energy below
-20 Hz beyond the recording's own, which thumps on monitors). A start that cannot play at the recording's pitch loses to any
-that can. The best :data:`KEEP` starts are then improved in turn by a (1+1) evolution strategy on
-their learnable parameters (:func:`mutate`); an improvement is kept only if the voice still plays
-within 50 cents of the recording (re-tuned when its transpose must change). Every new best voice
+20 Hz beyond the recording's own, which thumps on monitors). A start that cannot play at the
+recording's pitch loses to any that can. The best start is then improved: with a render budget up
+to :data:`~engine.search_cma.CMA_UP_TO` by CMA-ES on its continuous parameters
+(:mod:`engine.search_cma`; the (1+1)-ES takes what a stalled one leaves), otherwise by a (1+1)
+evolution strategy on all its learnable parameters (:func:`mutate`); an improvement is kept only
+if the voice still plays within 50 cents of the recording (re-tuned when its transpose must
+change). Every new best voice
 is reported at once (``on_better``), so a caller can stream it, until a time budget, a render
 budget or a stop request. Never worse than the best start; with a render budget (and no time
 budget) the same recording and seed give the same voice, and a time budget only decides how far
@@ -27,6 +30,7 @@ import numpy as np
 
 from engine.conditioning import REFERENCE_NOTE
 from engine.pitch import F0Estimate
+from engine.search_cma import CMA_UP_TO, ContinuousCma
 from engine.takes import Take
 from engine.tuning import Tuning, tune
 from models.metrics import log_magnitude, log_spec_mae, stft_magnitude
@@ -34,11 +38,9 @@ from models.params import LEARNABLE, Kind, ParamSpec
 from models.render import NOTE_SECONDS, Renderer
 from models.voice import Voice
 
-__all__ = ["DEFAULT_BUDGET_MS", "KEEP", "Found", "SearchResult", "VoiceSearch", "mutate"]
+__all__ = ["DEFAULT_BUDGET_MS", "Found", "SearchResult", "VoiceSearch", "mutate"]
 
 DEFAULT_BUDGET_MS = 250.0
-KEEP = 3
-"""Starts the search improves in turn (the best by score)."""
 TUNED_STARTS = 6
 """Starts after the first are screened by one render as they come (their transpose predicted from
 the library's stored f0) and only this many of the closest are tuned (a pitch measurement or three)."""
@@ -180,7 +182,7 @@ class VoiceSearch:
     def run(self, takes: Sequence[Take], input_f0_hz: float | None, starts: Sequence[tuple[Voice, str]], *,
             budget_ms: float = DEFAULT_BUDGET_MS, max_renders: int | None = None, seed: int = 0,
             input_reason: str = "", on_better: Callable[[Found], None] | None = None,
-            should_stop: Callable[[], bool] | None = None) -> SearchResult:
+            should_stop: Callable[[], bool] | None = None, cma_up_to: int = CMA_UP_TO, judged: int = 1) -> SearchResult:
         """Tune and score the starts, then improve the best ones until a budget or a stop request.
 
         Args:
@@ -195,6 +197,10 @@ class VoiceSearch:
             input_reason: why the recording is unpitched, for the report.
             on_better: called with each new best voice as soon as it is found (the first start included).
             should_stop: polled between renders; True ends the search (a newer request arrived).
+            judged: the first this many starts are tuned and scored on every take at once (the others are
+                screened on the first take and the closest tuned).
+            cma_up_to: render budgets up to this (one take) improve the best start by CMA-ES, larger
+                ones and time budgets alone by the (1+1)-ES.
 
         Returns:
             The best voice, the best start and every new best in order; never worse than the best start.
@@ -239,8 +245,13 @@ class VoiceSearch:
 
         scored = [tuned(*starts[0])]  # the first voice, at once
         consider(scored[0])
+        for voice, source in starts[1:judged]:
+            if out_of_budget():
+                break
+            scored.append(tuned(voice, source))
+            consider(scored[-1])
         screened: list[tuple[float, int]] = []  # the other starts as they come (transpose predicted), cheaply:
-        for number, (voice, _) in enumerate(starts[1:], start=1):  # on the first take alone
+        for number, (voice, _) in enumerate(starts[judged:], start=max(judged, 1)):  # on the first take alone
             if out_of_budget():
                 break
             renders += 1
@@ -259,14 +270,34 @@ class VoiceSearch:
                 first_scores[voice.values] = self.score(voice, targets[:1])
             return first_scores[voice.values]
 
+        def improved(parent: Found, voice: Voice, voice_score: float) -> Found | None:
+            """``voice`` as the parent's successor, tuned, if it plays in tune and scores better."""
+            tuning = tune(voice, input_f0_hz, measure, input_reason=input_reason)
+            if input_f0_hz is not None and not tuning.in_tune:
+                return None  # a search never trades pitch for spectrum
+            if tuning.voice != voice:
+                voice_score = score(tuning.voice)
+            candidate = Found(tuning.voice, voice_score, parent.source.removesuffix(" + search") + " + search", tuning)
+            return candidate if _rank(candidate) < _rank(parent) else None
+
+        parent = min(scored, key=_rank)
+        if max_renders is not None and max_renders <= cma_up_to and len(targets) == 1:  # what a stalled one leaves
+            strategy = ContinuousCma(parent.voice, seed)
+            while not out_of_budget() and not strategy.done:
+                generation = strategy.ask()
+                scores = []
+                for _, voice in generation:
+                    if out_of_budget():
+                        break
+                    scores.append(score(voice))
+                    if scores[-1] < parent.score and (better := improved(parent, voice, scores[-1])) is not None:
+                        parent = better
+                        consider(better)
+                if len(scores) == len(generation):
+                    strategy.tell([x for x, _ in generation], scores)
         rng = np.random.default_rng(seed)
-        current = sorted(scored, key=_rank)[:KEEP]
         seen = {item.voice.values for item in scored}
-        turn = 0
         while not out_of_budget():
-            index = turn % len(current)
-            turn += 1
-            parent = current[index]
             child = mutate(parent.voice, rng)
             if child.values in seen:
                 continue
@@ -276,17 +307,9 @@ class VoiceSearch:
                 if self.score(child, targets[:1]) > first_take(parent.voice) + FIRST_TAKE_SLACK:
                     continue
             child_score = score(child)
-            if child_score >= parent.score:
-                continue
-            tuning = tune(child, input_f0_hz, measure, input_reason=input_reason)
-            if input_f0_hz is not None and not tuning.in_tune:
-                continue  # a search never trades pitch for spectrum
-            if tuning.voice != child:
-                child_score = score(tuning.voice)
-            improved = Found(tuning.voice, child_score, parent.source.removesuffix(" + search") + " + search", tuning)
-            if _rank(improved) < _rank(parent):
-                current[index] = improved
-                consider(improved)
+            if child_score < parent.score and (better := improved(parent, child, child_score)) is not None:
+                parent = better
+                consider(better)
         return SearchResult(best, first, found, renders, elapsed())
 
 

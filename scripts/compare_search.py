@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bridge.commands.eval_audio import corpus_recordings, recordings
+from bridge.commands.eval_audio import corpus_recordings, corpus_sample, recordings
 from engine.conditioning import REFERENCE_NOTE
 from engine.runtime import Engine
 from engine.search import VoiceSearch
@@ -150,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sets = []
     if args.corpus is not None:
-        sets.append((f"corpus {args.split}", corpus_recordings(args.corpus, args.split, args.sample, args.seed)))
+        sample = corpus_sample(args.corpus, args.split, args.sample, args.seed)
+        sets.append((f"corpus {args.split}", corpus_recordings(sample, args.split)))
     if args.audio:
         sets.append(("audio", recordings(args.audio)))
     if not sets:

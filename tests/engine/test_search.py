@@ -37,12 +37,14 @@ def _takes(voice: Voice) -> list[Take]:
     return [Take(_recording(voice), SAMPLE_RATE, REFERENCE_NOTE, 85)]
 
 
-def test_the_search_improves_on_a_wrong_start_and_is_deterministic(search: VoiceSearch, brass_voices: list) -> None:
+@pytest.mark.parametrize("cma_up_to", [40, 0], ids=["cma-es", "one-plus-one-es"])
+def test_the_search_improves_on_a_wrong_start_and_is_deterministic(search: VoiceSearch, brass_voices: list,
+                                                                   cma_up_to: int) -> None:
     target = brass_voices[0]
-    start = target.replace({BY_NAME["op1_output_level"].index: 60})
+    start = target.replace({BY_NAME["op1_output_level"].index: 60, BY_NAME["op2_eg_rate1"].index: 20})
     f0 = estimate_f0(_recording(target), SAMPLE_RATE).f0_hz
-    runs = [search.run(_takes(target), f0, [(start, "network")], budget_ms=math.inf, max_renders=40, seed=3)
-            for _ in range(2)]
+    runs = [search.run(_takes(target), f0, [(start, "network")], budget_ms=math.inf, max_renders=40, seed=3,
+                       cma_up_to=cma_up_to) for _ in range(2)]
     assert runs[0].best.voice == runs[1].best.voice and runs[0].best.score == runs[1].best.score
     assert runs[0].renders >= 40 and runs[0].best.score < runs[0].start.score
     assert runs[0].best.source == "network + search"
