@@ -38,6 +38,7 @@ from engine.latent import macros_to_latent
 from engine.latent_decoder import LatentDecoder
 from engine.library import VoiceLibrary, embed
 from engine.pitch import F0Estimate, voice_f0
+from engine.render_pool import RenderPool
 from engine.search import DEFAULT_BUDGET_MS, VoiceSearch
 from engine.takes import Take, take_note
 from models.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, load_checkpoint
@@ -68,11 +69,13 @@ class Engine:
         library_k: how many of the library's nearest voices start the search.
         search_max_renders: also end each search after this many renders (None: the time budget only);
             with an infinite time budget the answers are deterministic.
+        search_workers: processes that render for the search (:class:`engine.render_pool.RenderPool`);
+            1 renders on the searching thread. The answers do not depend on it.
     """
 
     def __init__(self, checkpoint: Checkpoint, backend: Backend, *, search: bool = True,
                  search_budget_ms: float = DEFAULT_BUDGET_MS, library: VoiceLibrary | None = None,
-                 library_k: int = LIBRARY_K, search_max_renders: int | None = None) -> None:
+                 library_k: int = LIBRARY_K, search_max_renders: int | None = None, search_workers: int = 1) -> None:
         self.checkpoint = checkpoint
         self.backend = backend
         self.search_by_default = search
@@ -83,7 +86,8 @@ class Engine:
         self.representation = get_representation(checkpoint.representation)
         frontend = checkpoint.config.frontend
         self.conditioner = Conditioner(frontend.sample_rate, frontend.num_samples, checkpoint.notes)
-        self.search = VoiceSearch(frontend.sample_rate, frontend.duration_s, self.voice_pitch)
+        pool = RenderPool(search_workers, frontend.sample_rate, frontend.duration_s) if search_workers > 1 else None
+        self.search = VoiceSearch(frontend.sample_rate, frontend.duration_s, self.voice_pitch, pool)
         self._flow = regression_flow(checkpoint.config.model, checkpoint.serving_state)
         self._latent_decoder = LatentDecoder(self._flow, self.representation)
         self._local = threading.local()
@@ -92,7 +96,7 @@ class Engine:
     @classmethod
     def load(cls, path: Path | None = None, *, backend: str = "auto", search: bool = True,
              search_budget_ms: float = DEFAULT_BUDGET_MS, library: VoiceLibrary | None = None,
-             search_max_renders: int | None = None, threads: int | None = None) -> Engine:
+             search_max_renders: int | None = None, threads: int | None = None, search_workers: int = 1) -> Engine:
         """Load a checkpoint, build its backend and warm both up.
 
         Args:
@@ -104,6 +108,7 @@ class Engine:
             search_max_renders: also end each search after this many renders.
             threads: intra-op threads for this process's torch and ONNX Runtime work (``None``: torch's
                 default, every core); 1 leaves the other cores of a small machine to the daemon and the DAW.
+            search_workers: processes that render for the search (1: the searching thread).
 
         Raises:
             CheckpointError: missing or invalid checkpoint.
@@ -113,7 +118,7 @@ class Engine:
             torch.set_num_threads(threads)  # before the backend: ONNX sessions take torch's count
         checkpoint = load_checkpoint(DEFAULT_CHECKPOINT if path is None else Path(path))
         engine = cls(checkpoint, select_backend(backend, checkpoint), search=search, search_budget_ms=search_budget_ms,
-                     library=library, search_max_renders=search_max_renders)
+                     library=library, search_max_renders=search_max_renders, search_workers=search_workers)
         engine.infer(engine.reference_tone(), engine.sample_rate, search=False)  # compiles pitch tracking, warms the backend
         return engine
 

@@ -1,13 +1,14 @@
 """How often the library's index finds the nearest voice by full log-mel distance (recall@k).
 
-Every voice of a corpus is rendered once at the reference note through the model's front end; its
-dB mel spectrogram, pooled to 128 bands (every frame kept) and floored 80 dB below its peak, is the
-"full" representation, and the exact nearest training voice of each query voice (a seeded sample
-of a held-out split) by L2 distance over it is the truth. recall@k is the share of queries whose
-true nearest voice is among the index's k nearest. Index: the library's embedding (``--index
-embed``) and principal components of the full representation fitted on the training voices
-(``--index pcaN``, N components, int8 like the library; ``pcaNxP`` fits them to the representation with
-every P frames averaged).
+Every training voice of a corpus and a seeded sample of a held-out split are rendered once at the
+reference note through the model's front end; the dB mel spectrogram, pooled to 128 bands (every
+frame kept) and floored 80 dB below its peak, is the "full" representation, and the exact nearest
+training voice of each query voice by L2 distance over it is the truth. recall@k is the share of
+queries whose true nearest voice is among the index's k nearest training voices. Indexes: the
+shipped library's embeddings (``--index library``: its rows of the same voices) and principal
+components of the full representation fitted on the training voices (``--index pcaN``, N
+components, int8 like the library; ``pcaNxP`` fits them with every P frames averaged).
+``--fit-basis OUT.npz`` fits the library's index axes (:class:`engine.library_index.IndexBasis`).
 
     python scripts/measure_retrieval.py --corpus runs/corpus.sqlite --split validation --queries 500 \\
         --cache runs/retrieval_cache.npz --json runs/retrieval.json
@@ -24,7 +25,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from engine.library import REFERENCE, embed
+from engine.library import DEFAULT_LIBRARY, REFERENCE, VoiceLibrary
+from engine.library_index import FRAME_POOL, IndexBasis
 from models.config import FrontendConfig
 from models.corpus import open_corpus
 from models.dataset import render_pool, worker_tools
@@ -42,25 +44,30 @@ def full_representation(db: np.ndarray) -> np.ndarray:
     return np.maximum(pooled, peak - FLOOR_DB).reshape(*db.shape[:-2], -1).astype(np.float16)
 
 
-def _chunk(task: tuple[tuple[bytes, ...], FrontendConfig]) -> tuple[np.ndarray, np.ndarray]:
+def _chunk(task: tuple[tuple[bytes, ...], FrontendConfig]) -> np.ndarray:
     vceds, config = task
     renderer, frontend = worker_tools(config)
     audio = np.stack([renderer.render(Voice.from_values(v), *REFERENCE) for v in vceds])
     with torch.inference_mode():
         db = frontend.spectrogram_db(torch.from_numpy(audio)[:, None]).numpy()[:, 0]
-    return full_representation(db), embed(db)
+    return full_representation(db)
 
 
-def represent(voices: list[Voice], workers: int) -> tuple[np.ndarray, np.ndarray]:
-    """Full representations and library embeddings of ``voices``, rendered in a process pool."""
+def represent(voices: list[Voice], workers: int) -> np.ndarray:
+    """Full representations of ``voices``, rendered in a process pool."""
     tasks = [(tuple(bytes(v.values) for v in voices[i:i + 64]), FrontendConfig()) for i in range(0, len(voices), 64)]
-    full, embedded = [], []
+    full = []
     with render_pool(workers, [__name__]) as pool, tqdm(total=len(voices), unit="voice") as bar:
-        for f, e in pool.map(_chunk, tasks):
-            full.append(f)
-            embedded.append(e)
-            bar.update(len(f))
-    return np.concatenate(full), np.concatenate(embedded)
+        for part in pool.map(_chunk, tasks):
+            full.append(part)
+            bar.update(len(part))
+    return np.concatenate(full)
+
+
+def library_rows(library: VoiceLibrary, voices: list[Voice]) -> np.ndarray:
+    """The library's embeddings of ``voices`` (each must be in it)."""
+    row = {voice.values[:145]: i for i, voice in enumerate(library.voices)}
+    return library.embeddings[[row[voice.values[:145]] for voice in voices]]
 
 
 def nearest(points: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
@@ -110,29 +117,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, required=True)
     parser.add_argument("--split", default="validation")
     parser.add_argument("--queries", type=int, default=500)
-    parser.add_argument("--index", default="embed,pca64,pca128,pca208")
+    parser.add_argument("--index", default="library,pca64x4")
+    parser.add_argument("--fit-basis", type=Path, metavar="OUT.npz", help="fit the library's index axes, write them here")
     parser.add_argument("--cache", type=Path, help="keep the renders' representations here")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     started = time.perf_counter()
+    with open_corpus(args.corpus) as corpus:
+        train = corpus.voices("train")
+        held = corpus.voices(args.split)
+    queries_voices = [held[i] for i in sorted(np.random.default_rng(0).choice(len(held), min(args.queries, len(held)),
+                                                                              replace=False))]
     if args.cache and args.cache.is_file():
         with np.load(args.cache) as data:
-            train_full, train_embed, query_full, query_embed = (data[k] for k in ("tf", "te", "qf", "qe"))
+            train_full, query_full = data["tf"], data["qf"]
     else:
-        with open_corpus(args.corpus) as corpus:
-            train = corpus.voices("train")
-            held = corpus.voices(args.split)
-        picked = np.random.default_rng(0).choice(len(held), min(args.queries, len(held)), replace=False)
-        query_full, query_embed = represent([held[i] for i in sorted(picked)], args.workers)
-        train_full, train_embed = represent(train, args.workers)
+        query_full = represent(queries_voices, args.workers)
+        train_full = represent(train, args.workers)
         if args.cache:
-            np.savez(args.cache, tf=train_full, te=train_embed, qf=query_full, qe=query_embed)
+            np.savez(args.cache, tf=train_full, qf=query_full)
+    if args.fit_basis:
+        IndexBasis.fit(pooled(train_full, FRAME_POOL).astype(np.float32)).save(args.fit_basis)
     truth = nearest(train_full, query_full, 1)[:, 0]
     report: dict[str, object] = {"queries": len(query_full), "train_voices": len(train_full), "split": args.split}
     for name in args.index.split(","):
-        if name == "embed":
-            points, queries = train_embed, query_embed
+        if name == "library":
+            library = VoiceLibrary.load(DEFAULT_LIBRARY)
+            points, queries = library_rows(library, train), library_rows(library, queries_voices)
         else:
             components, _, pool = name.removeprefix("pca").partition("x")
             points, queries = pca_index(pooled(train_full, int(pool or 1)), pooled(query_full, int(pool or 1)),

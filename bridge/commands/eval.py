@@ -127,7 +127,7 @@ def budget_pipelines(args: argparse.Namespace, checkpoint: Checkpoint,
 
     if len(checkpoint.notes) != 1:
         return {}
-    engine = Engine(checkpoint, select_backend(args.backend, checkpoint), library=library)
+    engine = Engine(checkpoint, select_backend(args.backend, checkpoint), library=library, search_workers=args.workers)
     rate = checkpoint.config.frontend.sample_rate
 
     def at(renders: int) -> Pipeline:
@@ -221,7 +221,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--sample", type=at_least(1), metavar="N",
                         help="evaluate a random sample of N voices (seeded by --seed; default: every voice)")
     parser.add_argument("--seed", type=int, default=0, help="seed of --sample and of the searches (default: 0)")
-    parser.add_argument("--workers", type=at_least(1), default=2, metavar="N", help="render processes (default: 2)")
+    parser.add_argument("--workers", type=at_least(1), default=2, metavar="N",
+                        help="render processes, for the baselines and the search (default: 2)")
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="also write the scores as JSON")
     parser.add_argument("--backend", default="auto", choices=("auto", *BACKENDS),
                         help="inference backend of the pipeline (default: auto)")

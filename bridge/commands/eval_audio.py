@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bridge.atomicfile import atomic_write_text
 from bridge.commands.argtypes import at_least
@@ -116,7 +116,8 @@ def _eval_audio(args: argparse.Namespace) -> int:
     with step("loading the voice library and the model"):
         library, library_text = search_library(args, None if scored is None else [voice for _, voice in scored])
         engine = Engine.load(args.checkpoint, backend=args.backend, threads=args.threads, library=library,
-                             search_budget_ms=time_cap_ms(args), search_max_renders=args.max_renders)
+                             search_budget_ms=time_cap_ms(args), search_max_renders=args.max_renders,
+                             search_workers=args.workers)
     scores, refused = [], []
     for name, load, expected, group in tqdm(files, desc="eval-audio", unit="file", disable=args.quiet or not sys.stderr.isatty()):
         audio, rate = load()
@@ -125,11 +126,12 @@ def _eval_audio(args: argparse.Namespace) -> int:
         except ModelInputError as error:
             refused.append({"file": name, "reason": str(error)})
     methods = [m for m in METHODS if scores and m in scores[0].answers]
-    print(f"{'file':<28}{'input f0':>9}{'vibrato':>13}" + "".join(f"{m + ' mae':>22}{'cents':>8}" for m in methods))
+    print(f"{'file':<28}{'input f0':>9}{'vibrato':>13}" + "".join(f"{m + ' mae/dB/mfcc':>28}{'cents':>8}" for m in methods))
     for s in scores:
         vibrato = "-" if s.input_vibrato is None else f"{s.input_vibrato.depth_cents:.0f}c {s.input_vibrato.rate_hz:.1f}Hz"
         print(f"{s.name[:27]:<28}{_cell(s.input_f0_hz, '.1f'):>9}{vibrato:>13}" + "".join(
-            f"{s.answers[m].spec_mae:>22.3f}{_cell(s.answers[m].cents, '+.0f'):>8}" for m in methods))
+            f"{s.answers[m].spec_mae:>14.3f}{s.answers[m].log_mel_db:>7.1f}{s.answers[m].mfcc:>7.1f}"
+            f"{_cell(s.answers[m].cents, '+.0f'):>8}" for m in methods))
     groups = summarise_groups(scores)
     summary = summarise(scores)
     for title, rows in ([(f"group {group}", rows) for group, rows in groups.items()] if len(groups) > 1 else []) + [
@@ -146,13 +148,18 @@ def _eval_audio(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_summary(title: str, summary: dict[str, dict[str, float | int | None]]) -> None:
-    """One summary table: a row per method (the neural columns: the neural tracker on both sides, and octave
-    errors by either tracker where the two agree on the recording's pitch)."""
-    print(f"\n{title}\n{'method':<16}{'spec_mae':>9}{'pitched':>9}{'<=50 c':>8}{'median |c|':>11}{'octave err':>11}"
-          f"{'unpitched':>10}{'neural <=50':>12}{'agree':>7}{'oct err agreed':>15}{'vibrato played':>15}")
+def _print_summary(title: str, summary: dict[str, dict[str, Any]]) -> None:
+    """One summary table: a row per method (closer: on how many recordings it beats the nearest library voice
+    on spec_mae / log-mel dB / MFCC / all three; the neural columns: the neural tracker on both sides, and
+    octave errors by either tracker where the two agree on the recording's pitch)."""
+    print(f"\n{title}\n{'method':<16}{'spec_mae':>9}{'log-mel dB':>11}{'mfcc':>7}{'closer s/m/c/all':>18}{'pitched':>9}"
+          f"{'<=50 c':>8}{'median |c|':>11}{'octave err':>11}{'unpitched':>10}{'neural <=50':>12}{'agree':>7}"
+          f"{'oct err agreed':>15}{'vibrato played':>15}")
     for method, row in summary.items():
-        print(f"{method:<16}{row['spec_mae']:>9.3f}{row['pitched_pairs']:>9}{_cell(row['within_50_cents'], '.0%'):>8}"
+        closer = row["closer_than_nearest"]
+        closer_text = "/".join(str(closer[k]) for k in ("spec_mae", "log_mel_db", "mfcc", "all"))
+        print(f"{method:<16}{row['spec_mae']:>9.3f}{row['log_mel_db']:>11.2f}{row['mfcc']:>7.2f}{closer_text:>18}"
+              f"{row['pitched_pairs']:>9}{_cell(row['within_50_cents'], '.0%'):>8}"
               f"{_cell(row['median_abs_cents'], '.1f'):>11}{row['octave_errors']:>11}{row['unpitched_answers']:>10}"
               f"{_cell(row['neural_within_50_cents'], '.0%'):>12}{row['trackers_agree']:>7}"
               f"{row['octave_errors_where_trackers_agree']:>15}{row['vibrato_matched']:>8}/{row['with_vibrato']:<6}")

@@ -35,7 +35,7 @@ def _eval_takes(args: argparse.Namespace) -> int:
         voices = random.Random(args.seed).sample(voices, args.sample)
     library, library_text = search_library(args, scored=voices)
     engine = Engine.load(args.checkpoint, threads=args.threads, library=library, search_budget_ms=time_cap_ms(args),
-                         search_max_renders=args.max_renders)
+                         search_max_renders=args.max_renders, search_workers=args.workers)
     scores, refused = [], 0
     for voice in tqdm(voices, desc="eval-takes", unit="voice", disable=args.quiet or not sys.stderr.isatty()):
         try:
@@ -53,7 +53,8 @@ def _eval_takes(args: argparse.Namespace) -> int:
     if "one take" in summary and "six takes" in summary:
         one, six = summary["one take"]["spec_mae"], summary["six takes"]["spec_mae"]
         change = "no change (both exact)" if not one else f"{1 - six / one:+.1%} lower"  # type: ignore[operator]
-        print(f"six takes against one: spec_mae {change}")
+        print(f"six takes against one: spec_mae {change}; worse on {summary['six takes']['worse_than_one_take']} of "
+              f"{len(scores)} voices")
     if args.json is not None:
         atomic_write_text(args.json, json.dumps({"notes": MULTI_NOTES, "library": library_text, "search": budget_text(args),
                                                  "summary": summary, "refused": refused,

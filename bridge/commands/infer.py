@@ -58,6 +58,8 @@ def inference_report(path: Path, out: Path, inference: Inference, used: tuple[fl
     if diagnostics.get("spec_mae") is not None:
         first, answer = diagnostics["spec_mae"]
         diagnostics["spec_mae"] = {"first_voice": first, "answer": answer}
+    search_ms = diagnostics["timings_ms"].get("search", 0.0)
+    diagnostics["renders_per_s"] = round(diagnostics["renders"] / search_ms * 1000.0, 1) if search_ms > 0 else None
     report: dict[str, Any] = {"input": str(path), "output": str(out)}
     if used is not None:
         report["used"] = dict(zip(("start_s", "stop_s", "file_s"), (round(s, 3) for s in used), strict=True))
@@ -210,7 +212,7 @@ def _load_engine(args: argparse.Namespace) -> Engine:
 
         library, _ = search_library(args)
         return Engine.load(args.checkpoint, backend=args.backend, search=not args.no_search,
-                           search_budget_ms=time_cap_ms(args), library=library)
+                           search_budget_ms=time_cap_ms(args), library=library, search_workers=args.workers)
 
 
 def infer_files(args: argparse.Namespace) -> int:

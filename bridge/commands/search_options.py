@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bridge.commands.argtypes import at_least
+from engine.cores import all_cores
 from models.corpus import SplitSpec, split_of
 from models.params import NAME_START
 from models.voice import Voice
@@ -46,6 +47,9 @@ def add_budget_options(parser: argparse.ArgumentParser, what: str = "recording")
     parser.add_argument("--search-ms", type=milliseconds, default=None, metavar="MS",
                         help="also stop the search after MS milliseconds (none by default; with a time cap the voice "
                         "depends on the machine's speed and load; 0 = the first voice)")
+    parser.add_argument("--workers", type=at_least(1, "workers"), default=all_cores(), metavar="N",
+                        help=f"processes that render for the search (default: every core, {all_cores()} here); the "
+                        "voice does not depend on it")
 
 
 def time_cap_ms(args: argparse.Namespace) -> float:

@@ -119,4 +119,5 @@ def test_eval_takes_scores_one_take_six_takes_and_retrieval(brass_corpus: Path, 
     for row in report["summary"].values():
         assert len(row["per_note"]) == 6 and row["spec_mae"] == pytest.approx(sum(row["per_note"]) / 6)
         assert 0.0 <= row["key_vel_mae"] <= 1.0 and 0.0 <= row["curve_acc"] <= 1.0
+    assert report["summary"]["six takes"]["worse_than_one_take"] == 0
     assert "six takes against one" in capsys.readouterr().out
