@@ -40,6 +40,7 @@ from engine.library import VoiceLibrary, embed
 from engine.pitch import F0Estimate, voice_f0
 from engine.render_pool import RenderPool
 from engine.search import DEFAULT_BUDGET_MS, VoiceSearch
+from engine.search_score import DEFAULT_SCORE
 from engine.takes import Take, take_note
 from models.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, load_checkpoint
 from models.errors import ModelInputError
@@ -71,11 +72,13 @@ class Engine:
             with an infinite time budget the answers are deterministic.
         search_workers: processes that render for the search (:class:`engine.render_pool.RenderPool`);
             1 renders on the searching thread. The answers do not depend on it.
+        search_score: how the search compares a render with a recording (:data:`engine.search_score.SCORES`).
     """
 
     def __init__(self, checkpoint: Checkpoint, backend: Backend, *, search: bool = True,
                  search_budget_ms: float = DEFAULT_BUDGET_MS, library: VoiceLibrary | None = None,
-                 library_k: int = LIBRARY_K, search_max_renders: int | None = None, search_workers: int = 1) -> None:
+                 library_k: int = LIBRARY_K, search_max_renders: int | None = None, search_workers: int = 1,
+                 search_score: str = DEFAULT_SCORE) -> None:
         self.checkpoint = checkpoint
         self.backend = backend
         self.search_by_default = search
@@ -87,7 +90,7 @@ class Engine:
         frontend = checkpoint.config.frontend
         self.conditioner = Conditioner(frontend.sample_rate, frontend.num_samples, checkpoint.notes)
         pool = RenderPool(search_workers, frontend.sample_rate, frontend.duration_s) if search_workers > 1 else None
-        self.search = VoiceSearch(frontend.sample_rate, frontend.duration_s, self.voice_pitch, pool)
+        self.search = VoiceSearch(frontend.sample_rate, frontend.duration_s, self.voice_pitch, pool, search_score)
         self._flow = regression_flow(checkpoint.config.model, checkpoint.serving_state)
         self._latent_decoder = LatentDecoder(self._flow, self.representation)
         self._local = threading.local()
@@ -96,7 +99,8 @@ class Engine:
     @classmethod
     def load(cls, path: Path | None = None, *, backend: str = "auto", search: bool = True,
              search_budget_ms: float = DEFAULT_BUDGET_MS, library: VoiceLibrary | None = None,
-             search_max_renders: int | None = None, threads: int | None = None, search_workers: int = 1) -> Engine:
+             search_max_renders: int | None = None, threads: int | None = None, search_workers: int = 1,
+             search_score: str = DEFAULT_SCORE) -> Engine:
         """Load a checkpoint, build its backend and warm both up.
 
         Args:
@@ -109,6 +113,7 @@ class Engine:
             threads: intra-op threads for this process's torch and ONNX Runtime work (``None``: torch's
                 default, every core); 1 leaves the other cores of a small machine to the daemon and the DAW.
             search_workers: processes that render for the search (1: the searching thread).
+            search_score: how the search compares a render with a recording.
 
         Raises:
             CheckpointError: missing or invalid checkpoint.
@@ -118,7 +123,8 @@ class Engine:
             torch.set_num_threads(threads)  # before the backend: ONNX sessions take torch's count
         checkpoint = load_checkpoint(DEFAULT_CHECKPOINT if path is None else Path(path))
         engine = cls(checkpoint, select_backend(backend, checkpoint), search=search, search_budget_ms=search_budget_ms,
-                     library=library, search_max_renders=search_max_renders, search_workers=search_workers)
+                     library=library, search_max_renders=search_max_renders, search_workers=search_workers,
+                     search_score=search_score)
         engine.infer(engine.reference_tone(), engine.sample_rate, search=False)  # compiles pitch tracking, warms the backend
         return engine
 

@@ -32,9 +32,9 @@ from engine.conditioning import REFERENCE_NOTE
 from engine.pitch import F0Estimate
 from engine.render_pool import RenderPool
 from engine.search_cma import CMA_UP_TO, ContinuousCma
-from engine.search_score import ScoreTarget, score_renders, targets_of
+from engine.search_score import DEFAULT_SCORE, SCORES, ScoreTarget, score_renders, targets_of
 from engine.takes import Take
-from engine.tuning import Tuning, tune
+from engine.tuning import Tuning, heard_alike, tune
 from models.params import LEARNABLE, Kind, ParamSpec
 from models.render import NOTE_SECONDS, Renderer
 from models.voice import Voice
@@ -143,10 +143,14 @@ class VoiceSearch:
         measure_pitch: the f0 of a voice played at the reference note (``Engine.voice_pitch``).
         pool: worker processes that score batches of voices (:class:`engine.render_pool.RenderPool`);
             ``None``: this thread renders. Either way the same search gives the same voice.
+        score: how a render is compared with a recording (:data:`engine.search_score.SCORES`).
     """
 
     def __init__(self, sample_rate: int, render_seconds: float, measure_pitch: Callable[[Voice], F0Estimate],
-                 pool: RenderPool | None = None) -> None:
+                 pool: RenderPool | None = None, score: str = DEFAULT_SCORE) -> None:
+        if score not in SCORES:
+            raise ValueError(f"score {score!r}: one of {', '.join(SCORES)}")
+        self.score_kind = score
         self.sample_rate = sample_rate
         self.render_seconds = render_seconds
         self.measure_pitch = measure_pitch
@@ -175,12 +179,13 @@ class VoiceSearch:
 
     def targets(self, takes: Sequence[Take]) -> list[ScoreTarget]:
         """What :meth:`score` compares with, computed once per search."""
-        return targets_of(takes, self.sample_rate)
+        return targets_of(takes, self.sample_rate, self.score_kind)
 
     def run(self, takes: Sequence[Take], input_f0_hz: float | None, starts: Sequence[tuple[Voice, str]], *,
             budget_ms: float = DEFAULT_BUDGET_MS, max_renders: int | None = None, seed: int = 0,
             input_reason: str = "", on_better: Callable[[Found], None] | None = None,
-            should_stop: Callable[[], bool] | None = None, cma_up_to: int = CMA_UP_TO, judged: int = 1) -> SearchResult:
+            should_stop: Callable[[], bool] | None = None, cma_up_to: int = CMA_UP_TO, judged: int = 1,
+            input_ambiguous: tuple[float, float] | None = None) -> SearchResult:
         """Tune and score the starts, then improve the best one until a budget or a stop request.
 
         Args:
@@ -199,29 +204,31 @@ class VoiceSearch:
                 ones and time budgets alone by the (1+1)-ES.
             judged: the first this many starts are tuned and scored on every take at once (the others are
                 screened on the first take and the closest tuned).
+            input_ambiguous: the recording's partials' and neural f0 when the two trackers hear it apart: a
+                voice they hear apart the same way is in tune at its partials' f0 (:func:`engine.tuning.heard_alike`).
 
         Returns:
             The best voice, the best start and every new best in order; never worse than the best start.
         """
         if not starts or not takes:
             raise ValueError("a search needs at least one take and one start (the network's answer)")
-        return _Run(self, takes, input_f0_hz, budget_ms, max_renders, input_reason, on_better, should_stop).search(
-            starts, seed, cma_up_to, judged)
+        run = _Run(self, takes, (input_f0_hz, input_reason, input_ambiguous), budget_ms, max_renders, on_better,
+                   should_stop)
+        return run.search(starts, seed, cma_up_to, judged)
 
 
 class _Run:
     """One search: its budget, its counts and its best voice so far."""
 
-    def __init__(self, search: VoiceSearch, takes: Sequence[Take], input_f0_hz: float | None, budget_ms: float,
-                 max_renders: int | None, input_reason: str, on_better: Callable[[Found], None] | None,
-                 should_stop: Callable[[], bool] | None) -> None:
+    def __init__(self, search: VoiceSearch, takes: Sequence[Take],
+                 pitch: tuple[float | None, str, tuple[float, float] | None], budget_ms: float, max_renders: int | None,
+                 on_better: Callable[[Found], None] | None, should_stop: Callable[[], bool] | None) -> None:
         self.engine = search
         self.started = time.perf_counter()
         self.targets = search.targets(takes)
-        self.input_f0_hz = input_f0_hz
+        self.input_f0_hz, self.input_reason, self.input_ambiguous = pitch
         self.budget_ms = budget_ms
         self.limit = max_renders if max_renders is not None else float("inf")
-        self.input_reason = input_reason
         self.on_better = on_better
         self.should_stop = should_stop
         self.renders = 0
@@ -243,7 +250,7 @@ class _Run:
 
     def measure(self, voice: Voice) -> F0Estimate:
         self.renders += 1
-        return self.engine.measure_pitch(voice)
+        return heard_alike(self.engine.measure_pitch(voice), self.input_ambiguous)
 
     def scores(self, voices: Sequence[Voice], targets: Sequence[ScoreTarget] | None = None) -> list[float]:
         self.renders += len(voices)

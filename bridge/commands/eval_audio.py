@@ -117,7 +117,7 @@ def _eval_audio(args: argparse.Namespace) -> int:
         library, library_text = search_library(args, None if scored is None else [voice for _, voice in scored])
         engine = Engine.load(args.checkpoint, backend=args.backend, threads=args.threads, library=library,
                              search_budget_ms=time_cap_ms(args), search_max_renders=args.max_renders,
-                             search_workers=args.workers)
+                             search_workers=args.workers, search_score=args.score)
     scores, refused = [], []
     for name, load, expected, group in tqdm(files, desc="eval-audio", unit="file", disable=args.quiet or not sys.stderr.isatty()):
         audio, rate = load()
@@ -172,7 +172,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="For each recording: infer a voice as 'infer' does, render it at middle C (MIDI 60) with its "
         "transpose, as a player would, and compare it with the recording: log-spectral MAE (0 = identical) and the "
         "f0 of each side (cents between them when both are pitched). The baseline is the nearest library voice by "
-        "sound, with the transpose the input's pitch gives, and the same voice tuned. An independent neural tracker "
+        "sound, transposed to the input's pitch by its stored f0, and the same voice tuned. An independent neural tracker "
         "(CREPE) measures both sides too. Each folder is a group with its own summary. Make a set of real instrument "
         "notes with 'python scripts/render_instruments.py --out DIR', and of performed notes (vibrato, glides, sung "
         "vowels) with 'python scripts/render_performed_notes.py --out DIR'; --corpus scores renders of held-out "

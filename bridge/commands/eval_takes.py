@@ -35,7 +35,8 @@ def _eval_takes(args: argparse.Namespace) -> int:
         voices = random.Random(args.seed).sample(voices, args.sample)
     library, library_text = search_library(args, scored=voices)
     engine = Engine.load(args.checkpoint, threads=args.threads, library=library, search_budget_ms=time_cap_ms(args),
-                         search_max_renders=args.max_renders, search_workers=args.workers)
+                         search_max_renders=args.max_renders, search_workers=args.workers,
+                         search_score=args.score)
     scores, refused = [], 0
     for voice in tqdm(voices, desc="eval-takes", unit="voice", disable=args.quiet or not sys.stderr.isatty()):
         try:

@@ -212,7 +212,8 @@ def _load_engine(args: argparse.Namespace) -> Engine:
 
         library, _ = search_library(args)
         return Engine.load(args.checkpoint, backend=args.backend, search=not args.no_search,
-                           search_budget_ms=time_cap_ms(args), library=library, search_workers=args.workers)
+                           search_budget_ms=time_cap_ms(args), library=library, search_workers=args.workers,
+                           search_score=args.score)
 
 
 def infer_files(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from bridge.commands.argtypes import at_least
 from engine.cores import all_cores
+from engine.search_score import DEFAULT_SCORE, SCORES
 from models.corpus import SplitSpec, split_of
 from models.params import NAME_START
 from models.voice import Voice
@@ -47,6 +48,9 @@ def add_budget_options(parser: argparse.ArgumentParser, what: str = "recording")
     parser.add_argument("--search-ms", type=milliseconds, default=None, metavar="MS",
                         help="also stop the search after MS milliseconds (none by default; with a time cap the voice "
                         "depends on the machine's speed and load; 0 = the first voice)")
+    parser.add_argument("--score", choices=SCORES, default=DEFAULT_SCORE,
+                        help=f"how the search compares a render with the recording (default {DEFAULT_SCORE}): spec, the "
+                        "log-spectral MAE; mel, log-mel dB; spec+mel, both")
     parser.add_argument("--workers", type=at_least(1, "workers"), default=all_cores(), metavar="N",
                         help=f"processes that render for the search (default: every core, {all_cores()} here); the "
                         "voice does not depend on it")

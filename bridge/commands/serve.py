@@ -184,8 +184,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     control.add_argument("--checkpoint", type=Path, help="serving checkpoint (default models/checkpoints/default.pt)")
     control.add_argument("--backend", help="auto, torch, torchscript, onnx, cuda, tensorrt (default auto)")
     control.add_argument("--engine-threads", type=int, metavar="N",
-                         help="intra-op threads for inference (torch and ONNX Runtime; default: every core but one, "
-                              "which stays free for the daemon, MIDI and the DAW: 1 on a 2-core machine)")
+                         help="intra-op threads for inference (torch and ONNX Runtime), and processes rendering for "
+                              "the search when 2 or more (default: every core but one, which stays free for the "
+                              "daemon, MIDI and the DAW: 1 on a 2-core machine)")
     control.add_argument("--search-ms", type=float, metavar="MS",
                          help="search budget per inference: the first voice (the network's or the nearest library "
                          "voice, tuned) is sent at once, then each better voice as it is found, until MS or a newer "

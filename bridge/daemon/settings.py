@@ -162,8 +162,9 @@ class Settings:
         return AllowList.parse(self.allow)
 
     def inference_threads(self) -> int:
-        """Intra-op threads for inference: ``engine_threads``, or every core but one (the event loop,
-        MIDI and the synth keep a core; on a 2-core machine, 1)."""
+        """Intra-op threads for inference, and processes rendering for the search: ``engine_threads``, or
+        every core but one (the event loop, MIDI and the synth keep a core; on a 2-core machine, 1: the
+        search renders on its own thread)."""
         return self.engine_threads or max(1, all_cores() - 1)
 
     def to_dict(self) -> dict[str, Any]:

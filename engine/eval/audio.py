@@ -1,9 +1,9 @@
 """Score answers to real recordings: is the voice close, and does it play at the recording's pitch?
 
 For each recording the pipeline's voice (:meth:`engine.runtime.Engine.infer`) and, as the honest
-baseline, the nearest library voice by sound (with the transpose the input's pitch alone gives,
-and again tuned by :mod:`engine.tuning`) are rendered at the reference note, as a user plays them,
-and compared with the recording from its onset:
+baseline, the nearest library voice by sound (retrieval: transposed to the input's pitch by the f0
+stored with it, as the search's starts are, and again tuned by :mod:`engine.tuning`) are rendered
+at the reference note, as a user plays them, and compared with the recording from its onset:
 
 - ``spec_mae``: the paper's log-spectral MAE (:func:`models.metrics.spec_mae`), and beside it two scores
   that weigh frequency and timbre as hearing does: ``log_mel_db``, the mean dB difference of 128-band
@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.conditioning import REFERENCE_NOTE, plan_transpose
+from engine.conditioning import REFERENCE_NOTE
+from engine.inference import predicted_transpose
 from engine.library import VoiceLibrary
 from engine.neural_pitch import OCTAVE_CENTS, neural_f0
 from engine.pitch import Vibrato, cents, estimate_f0, heard_f0
@@ -147,11 +148,12 @@ def score_recording(engine: Engine, library: VoiceLibrary | None, name: str, aud
     result.answers["pipeline"] = _answer(inference.voice, inference.diagnostics.source, recording, input_f0, render,
                                          engine.sample_rate)
     if library is not None and len(library):
-        match = library.search(engine.embed_conditioned(inference.model_input), 1)[0]
-        planned_transpose = plan_transpose(inference.diagnostics.f0_hz).transpose  # the input's pitch alone, untuned
-        planned = match.voice.replace({TRANSPOSE_INDEX: TRANSPOSE_CENTRE + planned_transpose})
-        result.answers["nearest"] = _answer(planned, match.source, recording, input_f0, render, engine.sample_rate)
-        tuned = tune(planned, inference.diagnostics.f0_hz, engine.voice_pitch).voice
+        conditioned = engine.conditioner(audio, sample_rate)
+        match = library.search(engine.embed_conditioned(conditioned.audio), 1)[0]
+        transpose = predicted_transpose(match, conditioned)  # from the f0 stored with it, as the search's starts: no render
+        retrieved = match.voice.replace({TRANSPOSE_INDEX: TRANSPOSE_CENTRE + transpose})
+        result.answers["nearest"] = _answer(retrieved, match.source, recording, input_f0, render, engine.sample_rate)
+        tuned = tune(retrieved, inference.diagnostics.f0_hz, engine.voice_pitch).voice
         result.answers["nearest+tuning"] = _answer(tuned, match.source, recording, input_f0, render, engine.sample_rate)
     return result
 
