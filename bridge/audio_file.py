@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from models.dsp import ONSET_DB, ONSET_MARGIN_S
 from models.errors import AudioFileError
 
 if TYPE_CHECKING:
@@ -69,7 +70,6 @@ def read_note(path: Path, seconds: float) -> Excerpt:
     import numpy as np
     import soundfile
 
-    from engine.conditioning import ONSET_DB, ONSET_MARGIN_S
 
     try:
         with soundfile.SoundFile(str(path)) as file:

@@ -34,7 +34,7 @@ import soxr
 
 from engine.audio_input import check_rate, to_mono
 from engine.pitch import F0Estimate, Vibrato, estimate_f0, heard_f0
-from models.dsp import frame_rms_db, percentiles, stft_magnitude
+from models.dsp import ONSET_DB, frame_rms_db, percentiles, stft_magnitude, trim_onset
 from models.errors import NoiseInputError, SilentInputError
 from models.params import BY_INDEX, TRANSPOSE_CENTRE, TRANSPOSE_INDEX
 from models.render import Note
@@ -58,8 +58,6 @@ PEAK_RANGE_DB = (-12.0, 12.0)
 """Sample peaks (dB re full scale) of the training renders, 1st to 99th percentile (400 voices of
 the train split at (60, 85): -12.5 / +12.0 dB, median +2.9 dB). Input peaking inside is not scaled."""
 FRAME, HOP = 2048, 512
-ONSET_DB = -40.0  # a sample or frame this far below the loudest is "before the onset"
-ONSET_MARGIN_S = 0.005
 NOISE_FLATNESS = 0.02  # broadband noise (white ~0.56, pink ~0.035; DX7 renders: median 0.0, 95th pct 0.006)
 NOISE_STEADY_DB = 6.0  # frame RMS spread (5th-95th pct) of audio without note shape
 NOISE_MIN_SECONDS = 0.5  # shorter sounds (a click, a hit) are notes, not steady noise
@@ -117,13 +115,6 @@ class Conditioned:
     pitch_reason: str = ""
     vibrato: Vibrato | None = None
     ambiguous: tuple[float, float] | None = None
-
-
-def _trim_onset(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """The audio from just before its first sample within :data:`ONSET_DB` of the peak."""
-    magnitude = np.abs(audio)
-    first = int(np.argmax(magnitude >= magnitude.max() * 10.0 ** (ONSET_DB / 20.0)))
-    return audio[max(0, first - round(ONSET_MARGIN_S * sample_rate)):]
 
 
 def plan_transpose(f0_hz: float | None) -> TransposePlan:
@@ -200,7 +191,7 @@ class Conditioner:
                 f"audio is silent: loudest frame {loudest:.1f} dB RMS re full scale, below the {SILENCE_DB:.0f} dB "
                 "threshold; record the sound louder or check the input channel"
             )
-        mono = _trim_onset(mono, self.sample_rate)
+        mono = trim_onset(mono, self.sample_rate)
         pitch = estimate_f0(mono, self.sample_rate)
         self._refuse_noise(mono, pitch)
         peak_db = 20.0 * math.log10(float(np.abs(mono).max()))

@@ -25,6 +25,7 @@ import soxr
 import torch
 
 from engine.audio_input import check_rate, to_mono
+from models.dsp import ONSET_DB, onset_sample
 
 __all__ = ["CREPE_FMAX_HZ", "CREPE_FMIN_HZ", "DISAGREE_CENTS", "OCTAVE_CENTS", "disagreement", "neural_f0"]
 
@@ -39,7 +40,6 @@ HOP = 640
 PERIODICITY_MIN = 0.5
 """Frames CREPE is less sure of are left out."""
 MIN_FRAMES = 3
-ONSET_DB = -40.0
 OCTAVE_CENTS = 1100.0
 """Trackers this many cents apart or more disagree by an octave (or more)."""
 DISAGREE_CENTS = 100.0
@@ -71,7 +71,7 @@ def neural_f0(audio: np.ndarray, sample_rate: int) -> float | None:
     peak = float(np.abs(mono).max())
     if peak == 0.0:
         return None
-    onset = int(np.argmax(np.abs(mono) >= peak * 10.0 ** (ONSET_DB / 20.0)))
+    onset = onset_sample(mono, ONSET_DB)
     segment = soxr.resample(mono[onset : onset + round(SECONDS * sample_rate)], sample_rate, CREPE_RATE, quality="HQ")
     torchcrepe = _torchcrepe()
     with _LOCK, torch.inference_mode():

@@ -53,7 +53,7 @@ from scipy.signal.windows import blackmanharris
 
 from engine.audio_input import check_rate, to_mono
 from engine.pitch_track import STABLE_CENTS, Vibrato, flattened, track_pitch
-from models.dsp import frame_rms
+from models.dsp import ONSET_DB, frame_rms, onset_sample
 from models.errors import ModelInputError
 from models.render import SAMPLE_RATE, Renderer
 from models.voice import Voice
@@ -64,7 +64,6 @@ ANALYSIS_RATE = SAMPLE_RATE
 """Audio at another rate is resampled to this rate (soxr) before analysis."""
 SEGMENT_SECONDS = 0.5
 """Seconds after the onset that are analysed."""
-ONSET_DB = -40.0
 """The onset is the first sample within this many dB of the peak."""
 SILENCE_DB = -60.0
 """Loudest frame RMS (dB re full scale) below which the audio is silent."""
@@ -334,8 +333,7 @@ def _analyse(segment: np.ndarray, partials: _Partials) -> F0Estimate:
 def _note(mono: np.ndarray, seconds: float) -> np.ndarray:
     """Up to ``seconds`` of audio from its onset (the first sample within :data:`ONSET_DB` of the peak), cut where
     it has died away (:func:`_sounding`)."""
-    peak = float(np.abs(mono).max())
-    onset = int(np.argmax(np.abs(mono) >= peak * 10.0 ** (ONSET_DB / 20.0)))
+    onset = onset_sample(mono, ONSET_DB)
     return _sounding(mono[onset : onset + round(seconds * ANALYSIS_RATE)])
 
 

@@ -1,5 +1,5 @@
-"""How the search scores a voice against recordings: its renders at each take's note and velocity,
-compared with each take, plus a penalty for sub-20 Hz energy beyond the recording's own.
+"""How the search scores a voice against recordings: its renders at each take's note and velocity, from
+their onsets, compared with each take (trimmed to its onset too), plus a penalty for sub-20 Hz energy beyond the recording's own.
 
 The comparison (:data:`SCORES`): ``spec``, the paper's log-spectral MAE over linear-frequency bins;
 ``mel``, the mean dB difference of 128-band mel spectrograms floored 80 dB below the take's peak
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.takes import Take
+from models.dsp import trim_onset
 from models.metrics import LOG_MEL_RANGE_DB, log_magnitude, log_spec_mae, mel_db, stft_magnitude
 from models.render import Renderer
 from models.voice import Voice
@@ -71,7 +72,7 @@ def score_renders(renderer: Renderer, voice: Voice, targets: Sequence[ScoreTarge
     plus :data:`SUBSONIC_WEIGHT` times the share of its energy below :data:`SUBSONIC_HZ` beyond the take's own."""
     total = 0.0
     for target in targets:
-        audio = renderer.render(voice, target.note, target.velocity)
+        audio = onset_aligned(renderer.render(voice, target.note, target.velocity), renderer.sample_rate)
         magnitude = stft_magnitude(audio)
         if target.log_magnitude is not None:
             total += log_spec_mae(target.log_magnitude, log_magnitude(magnitude))
@@ -80,6 +81,16 @@ def score_renders(renderer: Renderer, voice: Voice, targets: Sequence[ScoreTarge
             total += float(np.mean(np.abs(mel - target.mel_db))) / MEL_DB_PER_UNIT
         total += SUBSONIC_WEIGHT * max(0.0, subsonic_share(audio, renderer.sample_rate) - target.subsonic)
     return total / len(targets)
+
+
+def onset_aligned(render: np.ndarray, sample_rate: int) -> np.ndarray:
+    """A render from its onset on, padded with silence to its length: a recording is compared from its onset
+    (:mod:`engine.conditioning` trims it so), and so is every voice, or a slow attack would count against a
+    voice that plays it exactly."""
+    aligned = np.zeros_like(render)
+    trimmed = trim_onset(render, sample_rate)
+    aligned[: trimmed.size] = trimmed
+    return aligned
 
 
 def subsonic_share(audio: np.ndarray, sample_rate: int) -> float:

@@ -91,3 +91,22 @@ def percentiles(samples: Sequence[float] | np.ndarray, qs: Sequence[float] = (50
     """
     values = np.percentile(np.asarray(samples, dtype=np.float64), list(qs), method=method)
     return {f"p{q:g}": float(value) for q, value in zip(qs, values, strict=True)}
+
+
+ONSET_DB = -40.0
+"""A sample this far below the loudest is before the onset."""
+ONSET_MARGIN_S = 0.005
+"""What :func:`trim_onset` keeps before the onset."""
+
+
+def onset_sample(audio: np.ndarray, onset_db: float = ONSET_DB) -> int:
+    """Index of the first sample within ``onset_db`` of the peak of a 1-D signal (0 for silence)."""
+    magnitude = np.abs(np.asarray(audio))
+    if magnitude.size == 0 or magnitude.max() == 0.0:
+        return 0
+    return int(np.argmax(magnitude >= magnitude.max() * 10.0 ** (onset_db / 20.0)))
+
+
+def trim_onset(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """A 1-D signal from :data:`ONSET_MARGIN_S` before its onset (:func:`onset_sample`) on."""
+    return audio[max(0, onset_sample(audio) - round(ONSET_MARGIN_S * sample_rate)):]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 from bridge.commands.cli import build_parser
 from bridge.commands.serve import check_osc_port, settings_from_args
+from bridge.daemon import settings as settings_module
 from bridge.daemon.settings import Settings
 from bridge.osc.server import OscPortError
 from models.errors import ConfigError
@@ -163,8 +163,8 @@ def test_serve_finds_a_taken_osc_port_before_anything_loads() -> None:
 
 
 def test_inference_leaves_a_core_to_the_loop_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(settings_module, "all_cores", lambda: 2)
     assert Settings().inference_threads() == 1
-    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(settings_module, "all_cores", lambda: 8)
     assert Settings().inference_threads() == 7
     assert Settings(engine_threads=3).inference_threads() == 3
