@@ -146,7 +146,7 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint, *, half: bool = False) -
     if checkpoint.decoder_state is not None:
         payload["decoder_state"] = _cast_floats(checkpoint.decoder_state, dtype)
     if checkpoint.latent_axes is not None:
-        payload["latent_axes"] = checkpoint.latent_axes.to_tensors()
+        payload["latent_axes"] = checkpoint.latent_axes.to_payload()
     if checkpoint.training is not None:
         training = checkpoint.training  # shallow: asdict would deep-copy the optimizer state
         payload["training"] = {f.name: getattr(training, f.name) for f in dataclasses.fields(training)}
@@ -222,7 +222,7 @@ def _from_payload(path: Path, payload: dict[str, Any]) -> Checkpoint:
     except TypeError as error:
         raise CheckpointError(f"{path} holds an invalid training snapshot: {error}") from None
     try:
-        latent_axes = None if axes is None else LatentAxes.from_tensors(axes)
+        latent_axes = None if axes is None else LatentAxes.from_payload(axes)
     except ModelInputError as error:
         raise CheckpointError(f"{path} holds invalid latent axes: {error}; export it again with --axes-corpus") from None
     return Checkpoint(
