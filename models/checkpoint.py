@@ -363,6 +363,20 @@ def add_latent_axes(path: Path, corpus_path: Path, count: int, *, half: bool = F
     return load_checkpoint(path)
 
 
+def store_latent_axes(path: Path, axes: LatentAxes) -> Checkpoint:
+    """Replace the latent axes of a checkpoint in place (atomically), its weights kept as stored (float16 or 32).
+
+    Raises:
+        CheckpointError: ``path`` cannot be loaded, or the axes do not fit its latent.
+    """
+    checkpoint = load_checkpoint(path)
+    if axes.mean.shape != (checkpoint.latent_dim,):
+        raise CheckpointError(f"{path}: latent axes of size {axes.mean.shape[0]} for a {checkpoint.latent_dim}-d latent")
+    half = torch.load(path, map_location="cpu", weights_only=True).get("weights_dtype") == "float16"
+    save_checkpoint(path, dataclasses.replace(checkpoint, latent_axes=axes), half=half)
+    return load_checkpoint(path)
+
+
 def capture_rng() -> dict[str, Any]:
     """The torch (CPU and CUDA), numpy and Python RNG states as tensors and plain values."""
     numpy_state = np.random.get_state()

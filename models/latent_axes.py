@@ -59,6 +59,11 @@ class LatentAxes:
         """Number of axes k."""
         return int(self.components.shape[0])
 
+    def named(self, names: Sequence[str], signs: Sequence[int]) -> LatentAxes:
+        """These axes with new names, each turned by its sign (-1: +1 and -1 swap)."""
+        turned = self.components * np.asarray(signs, dtype=np.float32)[:, None]
+        return LatentAxes(self.mean, turned.astype(np.float32), self.scales, tuple(names))
+
     def to_payload(self) -> dict[str, torch.Tensor | list[str]]:
         """The axes as tensors and the names as strings, for a weights-only checkpoint."""
         payload: dict[str, torch.Tensor | list[str]] = {
