@@ -212,6 +212,9 @@ async def test_macros_move_by_the_voices_table_keep_its_structure_and_restart_fr
         await planned(client, "line")
         client.send("/dexbridge/macros")
         assert await client.until("/dexbridge/macros") == ["macro 1", "macro 2", "macro 3", "macro 4"]
+        client.send("/dexbridge/status")
+        assert json.loads((await client.until("/dexbridge/status"))[0])["macro_names"] == ["macro 1", "macro 2",
+                                                                                         "macro 3", "macro 4"]
         client.send("/dexbridge/voice/load", str(brass_path), 3)
         assert Voice.from_values((await client.until("/dexbridge/voice"))[0]) == origin
         await client.settle()

@@ -184,5 +184,7 @@ def test_replies_in_words() -> None:
         "2 parameters changed: OP1 F FINE = ratio 1.50 (VCED 50), ALGORITHM = 18 (VCED 17)"]
     assert words.line("/dexbridge/macro", (0, -0.25, "brightness")) == "macro 0 (brightness) = -0.25"
     assert words.line("/dexbridge/macros", ("brightness", "sustain")) == "macros: 0 brightness, 1 sustain"
+    assert words.line("/dexbridge/said", ("127.0.0.1:9001", "/dexbridge/macro", 5, 0.5, "brightness")) == (
+        "to 127.0.0.1:9001: macro 5 (brightness) = +0.50")  # what dexbridge monitor prints
     assert words.line("/dexbridge/notice", ("/dexbridge/morph: planning",)) == "notice: /dexbridge/morph: planning"
     assert words.line("/dexbridge/unknown", (1, "x")) == "/dexbridge/unknown 1 'x'"
