@@ -8,9 +8,8 @@ operator's oscillator mode and frequency (coarse and fine), every other categori
 (key-scaling curves, LFO wave, syncs), transpose and name; an operator whose output level is 0 stays
 silent, every parameter of it unchanged, and one that sounds stays sounding (level at least 1).
 
-A principal axis of the latents moves nearly every parameter (on the shipped checkpoint about 70 by
-more than a tenth of their range at +-1), so that a 0.05 step of a macro changed up to 60 parameters.
-Each axis therefore moves only the :data:`MOVED` parameters its decodes change most around the voice
+A principal axis of the latents moves nearly every parameter a little, so that a 0.05 step of a macro
+changed dozens of parameters at once. Each axis therefore moves only the :data:`MOVED` parameters its decodes change most around the voice
 (by the largest change over -1..1, as a share of each parameter's range): a 0.05 step changes at most
 that many per macro, and each macro is about a few things (docs/morphing.md, *Macros*).
 
