@@ -33,7 +33,7 @@ import numpy as np
 import soxr
 
 from engine.audio_input import check_rate, to_mono
-from engine.pitch import F0Estimate, Vibrato, estimate_f0
+from engine.pitch import F0Estimate, Vibrato, estimate_f0, heard_f0
 from models.dsp import frame_rms_db, percentiles, stft_magnitude
 from models.errors import NoiseInputError, SilentInputError
 from models.params import BY_INDEX, TRANSPOSE_CENTRE, TRANSPOSE_INDEX
@@ -102,6 +102,8 @@ class Conditioned:
         messages: notes for the user.
         pitch_reason: why the input is unpitched (``"unpitched: inharmonic"``); empty when pitched.
         vibrato: the vibrato heard in the input; ``None`` when it has none.
+        ambiguous: for an input whose partials and a neural tracker hear apart (an organ's sub-octave
+            partial): both f0s (:attr:`engine.pitch.F0Estimate.ambiguous`); ``None`` otherwise.
     """
 
     audio: np.ndarray
@@ -114,6 +116,7 @@ class Conditioned:
     messages: tuple[str, ...] = ()
     pitch_reason: str = ""
     vibrato: Vibrato | None = None
+    ambiguous: tuple[float, float] | None = None
 
 
 def _trim_onset(audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -209,7 +212,8 @@ class Conditioner:
         rows = [_fit(shift_pitch(mono, plan.shift + note - REFERENCE_NOTE, self.sample_rate), self.samples)
                 for note, _ in self.notes]
         return Conditioned(np.stack(rows), _fit(mono, self.samples), pitch.f0_hz, plan.transpose, plan.residual_cents,
-                           peak_db, gain_db, plan.messages, pitch.reason, pitch.vibrato)
+                           peak_db, gain_db, plan.messages, pitch.reason, pitch.vibrato,
+                           None if pitch.f0_hz is None else heard_f0(mono, self.sample_rate).ambiguous)
 
     def _refuse_noise(self, mono: np.ndarray, pitch: F0Estimate) -> None:
         """Steady broadband noise without pitch: no DX7 note (which has an onset and a shape) matches it.

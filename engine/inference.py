@@ -17,9 +17,9 @@ from engine.conditioning import Conditioned
 from engine.lfo_vibrato import with_vibrato
 from engine.library import Match, VoiceLibrary
 from engine.pitch import F0Estimate, Vibrato
-from engine.search import Found, VoiceSearch
+from engine.search import Found, SearchResult, VoiceSearch
 from engine.takes import Take
-from engine.tuning import fine_tune
+from engine.tuning import fine_tune, heard_alike
 from models.params import LEARNABLE, TRANSPOSE_CENTRE, TRANSPOSE_INDEX
 from models.voice import Voice
 
@@ -161,13 +161,24 @@ def ms(start: float) -> float:
 
 def run_search(engine: SearchHost, takes: Sequence[Take], conditioned: Conditioned, f0_hz: float | None,
                starts: Sequence[tuple[Voice, str]], network: tuple[Voice, np.ndarray], options: SearchOptions,
-               timings: dict[str, float]) -> Inference:
+               timings: dict[str, float], judged: int = 1) -> tuple[Inference, SearchResult]:
     """Run the search from ``starts`` against ``takes``; ``conditioned`` is the take the diagnostics
-    describe, ``network`` the network's voice and latent point (the latent of an unchanged answer)."""
+    describe, ``network`` the network's voice and latent point (the latent of an unchanged answer), and
+    the first ``judged`` starts are scored on every take (:meth:`VoiceSearch.run`). Returns the answer
+    and the search's own result (every better voice it found)."""
     network_voice, network_latent = network
+    targets = engine.search.targets(takes)
+
+    def as_played(found: Found) -> Found:
+        """The voice with the input's vibrato on its LFO, unless it plays the takes closer without (its own LFO
+        already moves as the recording does): the answer is scored as it plays."""
+        if conditioned.vibrato is None or (voice := with_vibrato(found.voice, conditioned.vibrato)) == found.voice:
+            return found
+        score = engine.search.score(voice, targets)
+        return replace(found, voice=voice, score=score) if score <= found.score else found
 
     def answer(found: Found, first_score: float, renders: int) -> Inference:
-        voice = found.voice if conditioned.vibrato is None else with_vibrato(found.voice, conditioned.vibrato)
+        voice = found.voice
         same = learnable_values(voice) == learnable_values(network_voice)
         latent = network_latent if same else engine.encode(voice)
         tuning = found.tuning
@@ -186,26 +197,25 @@ def run_search(engine: SearchHost, takes: Sequence[Take], conditioned: Condition
         if not first:
             first.append(found.score)
         if options.on_better is not None:
-            options.on_better(answer(found, first[0], found.renders))
+            options.on_better(answer(as_played(found), first[0], found.renders))
 
     result = engine.search.run(
         takes, f0_hz, starts if options.search else starts[:1],
         budget_ms=options.budget_ms if options.search else 0.0, max_renders=options.max_renders, seed=options.seed,
-        input_reason=conditioned.pitch_reason, on_better=better, should_stop=options.should_stop,
+        input_reason=conditioned.pitch_reason, on_better=better, should_stop=options.should_stop, judged=judged,
+        input_ambiguous=conditioned.ambiguous,
     )
     best = result.best
     started = time.perf_counter()
-    tuned = fine_tune(best.tuning, engine.voice_pitch)
+    tuned = fine_tune(best.tuning, lambda voice: heard_alike(engine.voice_pitch(voice), conditioned.ambiguous))
     if tuned is not best.tuning:  # the residual shrank: keep the detuned voice unless its sound got worse
-        score = engine.search.score(tuned.voice, engine.search.targets(takes))
+        score = engine.search.score(tuned.voice, targets)
         if score <= best.score + DETUNE_SCORE_TOLERANCE:
             best = replace(best, voice=tuned.voice, tuning=tuned, score=score)
-    if conditioned.vibrato is not None:  # the answer is scored as it plays: with the input's vibrato
-        best = replace(best, score=engine.search.score(with_vibrato(best.voice, conditioned.vibrato),
-                                                     engine.search.targets(takes)))
+    best = as_played(best)
     timings["search"] = result.elapsed_ms + ms(started)
     timings["total"] = sum(timings.values())
-    return answer(best, result.start.score, result.renders)
+    return answer(best, result.start.score, result.renders), result
 
 
 def starts(engine: SearchHost, network_voice: Voice, network_latent: np.ndarray, conditioned: Conditioned,

@@ -1,15 +1,15 @@
 """A voice library with a spectral index: the voices a search starts from, found by sound.
 
 Each voice is rendered once at the reference note (60, 85) through the model's front end (the
-log-mel spectrogram the network hears). Its embedding (:func:`embed`) averages that spectrogram
-over :data:`MEL_BANDS` mel bands and :data:`TIME_EDGES` time bins that are short at the attack and
-long in the sustain, quantised to 0.5 dB steps (int8): 208 numbers per voice, and its f0 at middle C with
-transpose centred (so a search can tune it without measuring it first), the same for every
-library, so distances compare across libraries and a query needs no model. A search is an exact
-L2 scan (a few milliseconds over 20 000 voices).
+log-mel spectrogram the network hears). Its embedding (:func:`embed`) is that spectrogram's
+projection on the 64 principal axes of :mod:`engine.library_index` (int8), and its f0 at middle C
+with transpose centred is stored beside it (so a search can tune it without measuring it first).
+Every library uses the same shipped axes, so distances compare across libraries and a query needs
+no model. A search is an exact L2 scan over the embeddings (about a millisecond over 30 000 voices).
 
 A library file is an ``.npz`` read with ``allow_pickle=False``: packed voices (128 bytes each, the
-DX7's VMEM layout, name included), the source of each, the embeddings and a format tag.
+DX7's VMEM layout, name included), the source of each, the embeddings, the index axes' tag and a
+format tag.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from engine.library_index import COMPONENTS, default_basis, spectral_vector
 from engine.pitch import estimate_f0
 from models.config import FrontendConfig
 from models.dataset import render_pool, worker_tools
@@ -35,15 +36,10 @@ from models.voice import Voice
 __all__ = ["DEFAULT_LIBRARY", "LibraryError", "Match", "VoiceLibrary", "embed", "load_libraries", "merge_libraries",
            "render_embeddings"]
 
-DEFAULT_LIBRARY = Path(__file__).resolve().parent / "data" / "library_train.npz"
-"""The shipped library: the training split of the DX7 corpus (``dexbridge library build``)."""
-FORMAT = "dexbridge-library-2"
-MEL_BANDS = 16
-TIME_EDGES = (0, 2, 4, 7, 11, 16, 24, 35, 52, 78, 116, 170, 250, 345)
-"""Frame edges of the time bins (hop 256 at 22 050 Hz: 12 ms a frame); the last bin runs to the end."""
-DB_STEP = 0.5
-DB_OFFSET = -60.0  # int8 -128..127 covers -124 .. +3.5 dB in 0.5 dB steps
-EMBED_SIZE = MEL_BANDS * (len(TIME_EDGES) - 1)
+DEFAULT_LIBRARY = Path(__file__).resolve().parent / "data" / "library.npz"
+"""The shipped library: every distinct voice of the DX7 corpus, all splits (``dexbridge library build``)."""
+FORMAT = "dexbridge-library-3"
+EMBED_SIZE = COMPONENTS
 REFERENCE = (60, 85)
 PACKED_SIZE = 128
 
@@ -60,7 +56,7 @@ class Match:
         index: its row in the library.
         voice: the voice.
         source: where it came from (file and slot, or corpus and id).
-        distance: RMS difference of the embeddings, in dB (0 = the same render).
+        distance: about the RMS difference in dB per cell of the two log-mel spectrograms (0 = the same render).
         f0_hz: the voice's f0 at middle C with transpose centred (measured when the library was built),
             ``None`` when unpitched: a search tunes it without measuring it first.
     """
@@ -74,14 +70,7 @@ class Match:
 
 def embed(db: np.ndarray) -> np.ndarray:
     """Embeddings of dB mel spectrograms ``(..., n_mels, frames)``: int8 ``(..., EMBED_SIZE)``."""
-    db = np.asarray(db, dtype=np.float32)
-    *lead, mels, frames = db.shape
-    bands = np.array_split(np.arange(mels), MEL_BANDS)
-    edges = [min(edge, frames) for edge in TIME_EDGES[:-1]] + [frames]
-    rows = np.stack([db[..., band, :].mean(axis=-2) for band in bands], axis=-2)  # (..., MEL_BANDS, frames)
-    cells = np.stack([rows[..., a:max(b, a + 1)].mean(axis=-1) for a, b in zip(edges[:-1], edges[1:], strict=True)], axis=-1)
-    quantised = np.clip(np.rint((cells - DB_OFFSET) / DB_STEP), -128, 127)
-    return quantised.reshape(*lead, EMBED_SIZE).astype(np.int8)
+    return default_basis().embed(spectral_vector(db))
 
 
 def _embed_chunk(task: tuple[tuple[bytes, ...], FrontendConfig]) -> tuple[np.ndarray, np.ndarray]:
@@ -160,15 +149,21 @@ class VoiceLibrary:
         nearest = np.argpartition(scores, count - 1)[:count]
         nearest = nearest[np.argsort(scores[nearest], kind="stable")]
         squared = np.maximum(2.0 * (scores[nearest] + 0.5 * float(point @ point)), 0.0)
-        return [Match(int(i), self.voices[i], self.sources[i], float(DB_STEP * np.sqrt(d / EMBED_SIZE)),
+        return [Match(int(i), self.voices[i], self.sources[i], float(default_basis().rms_db(d)),
                       None if np.isnan(self.f0_hz[i]) else float(self.f0_hz[i]))
                 for i, d in zip(nearest, squared, strict=True)]
+
+    def subset(self, keep: Callable[[Voice], bool]) -> VoiceLibrary:
+        """A library of the voices ``keep`` accepts (same order, sources, embeddings and f0s)."""
+        rows = [i for i, voice in enumerate(self.voices) if keep(voice)]
+        return VoiceLibrary([self.voices[i] for i in rows], [self.sources[i] for i in rows],
+                            self.embeddings[rows].reshape(len(rows), EMBED_SIZE), self.f0_hz[rows], self.path)
 
     def save(self, path: Path, write: Callable[[Path, Callable[[io.BufferedIOBase], None]], None]) -> None:
         """Write the library as ``.npz`` through ``write(path, fill)`` (an atomic writer)."""
         packed = np.frombuffer(b"".join(pack_voice(v) for v in self.voices), dtype=np.uint8).reshape(-1, PACKED_SIZE)
         arrays = {"format": np.array(FORMAT), "packed": packed, "sources": np.array(self.sources, dtype=str),
-                  "embeddings": self.embeddings, "f0_hz": self.f0_hz}
+                  "embeddings": self.embeddings, "f0_hz": self.f0_hz, "index": np.array(default_basis().tag)}
         write(path, lambda file: np.savez_compressed(file, **arrays))
 
     @classmethod
@@ -186,6 +181,10 @@ class VoiceLibrary:
                 found = str(data["format"]) if "format" in data.files else None
                 if found != FORMAT:
                     raise LibraryError(f"library {path}: format {found!r}, expected {FORMAT!r}; rebuild it with "
+                                       "'dexbridge library build'")
+                index = str(data["index"]) if "index" in data.files else None
+                if index != default_basis().tag:
+                    raise LibraryError(f"library {path}: embedded with other index axes ({index}); rebuild it with "
                                        "'dexbridge library build'")
                 packed, sources, embeddings, f0 = data["packed"], data["sources"], data["embeddings"], data["f0_hz"]
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as error:

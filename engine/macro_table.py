@@ -9,9 +9,10 @@ operator's oscillator mode and frequency (coarse and fine), every other categori
 silent, every parameter of it unchanged, and one that sounds stays sounding (level at least 1).
 
 A principal axis of the latents moves nearly every parameter a little, so that a 0.05 step of a macro
-changed dozens of parameters at once. Each axis therefore moves only the :data:`MOVED` parameters its decodes change most around the voice
-(by the largest change over -1..1, as a share of each parameter's range): a 0.05 step changes at most
-that many per macro, and each macro is about a few things (docs/morphing.md, *Macros*).
+changed dozens of parameters at once. Each axis therefore moves only the :data:`MOVED` parameters its
+decodes change most around the voice (by the largest change over -1..1, as a share of each parameter's
+range): a 0.05 step changes at most that many per macro, and each macro is about a few things
+(docs/morphing.md, *Macros*).
 
 Per axis the table holds D at :data:`POSITIONS` evenly spaced positions over -1..1, decoded in one
 batch when the origin is set (:meth:`engine.runtime.Engine.macro_table`); a macro step is then a

@@ -146,6 +146,8 @@ class F0Estimate:
         reason: why the sound is unpitched ("unpitched: inharmonic", "unpitched: noise",
             "unpitched: no stable pitch", "unpitched: silent"); empty when pitched.
         vibrato: the vibrato heard over the held note; ``None`` when there is none.
+        ambiguous: for a sound the partials and the neural tracker hear apart (:func:`heard_f0`),
+            both: (partials' f0, neural tracker's f0) in Hz; ``None`` otherwise.
     """
 
     f0_hz: float | None
@@ -153,6 +155,7 @@ class F0Estimate:
     harmonicity: float
     reason: str = ""
     vibrato: Vibrato | None = None
+    ambiguous: tuple[float, float] | None = None
 
     @property
     def pitched(self) -> bool:
@@ -408,7 +411,7 @@ def heard_f0(audio: np.ndarray, sample_rate: int) -> F0Estimate:
     if heard is None:
         return estimate
     return F0Estimate(None, estimate.voiced_fraction, estimate.harmonicity, f"unpitched: ambiguous (the partials say "
-                      f"{estimate.f0_hz:.1f} Hz, a neural tracker hears {heard:.1f} Hz)")
+                      f"{estimate.f0_hz:.1f} Hz, a neural tracker hears {heard:.1f} Hz)", ambiguous=(estimate.f0_hz, heard))
 
 
 def voice_f0(voice: Voice, render: Renderer | RenderFn, note: int = 60, velocity: int = 85,

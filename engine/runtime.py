@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,9 @@ from engine.latent_decoder import LatentDecoder
 from engine.library import VoiceLibrary, embed
 from engine.macro_table import MacroTable, positions
 from engine.pitch import F0Estimate, voice_f0
+from engine.render_pool import RenderPool
 from engine.search import DEFAULT_BUDGET_MS, VoiceSearch
+from engine.search_score import DEFAULT_SCORE
 from engine.takes import Take, take_note
 from models.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, load_checkpoint
 from models.errors import ModelInputError
@@ -68,11 +71,15 @@ class Engine:
         library_k: how many of the library's nearest voices start the search.
         search_max_renders: also end each search after this many renders (None: the time budget only);
             with an infinite time budget the answers are deterministic.
+        search_workers: processes that render for the search (:class:`engine.render_pool.RenderPool`);
+            1 renders on the searching thread. The answers do not depend on it.
+        search_score: how the search compares a render with a recording (:data:`engine.search_score.SCORES`).
     """
 
     def __init__(self, checkpoint: Checkpoint, backend: Backend, *, search: bool = True,
                  search_budget_ms: float = DEFAULT_BUDGET_MS, library: VoiceLibrary | None = None,
-                 library_k: int = LIBRARY_K, search_max_renders: int | None = None) -> None:
+                 library_k: int = LIBRARY_K, search_max_renders: int | None = None, search_workers: int = 1,
+                 search_score: str = DEFAULT_SCORE) -> None:
         self.checkpoint = checkpoint
         self.backend = backend
         self.search_by_default = search
@@ -83,7 +90,8 @@ class Engine:
         self.representation = get_representation(checkpoint.representation)
         frontend = checkpoint.config.frontend
         self.conditioner = Conditioner(frontend.sample_rate, frontend.num_samples, checkpoint.notes)
-        self.search = VoiceSearch(frontend.sample_rate, frontend.duration_s, self.voice_pitch)
+        pool = RenderPool(search_workers, frontend.sample_rate, frontend.duration_s) if search_workers > 1 else None
+        self.search = VoiceSearch(frontend.sample_rate, frontend.duration_s, self.voice_pitch, pool, search_score)
         self._flow = regression_flow(checkpoint.config.model, checkpoint.serving_state)
         self._latent_decoder = LatentDecoder(self._flow, self.representation)
         self._local = threading.local()
@@ -92,7 +100,8 @@ class Engine:
     @classmethod
     def load(cls, path: Path | None = None, *, backend: str = "auto", search: bool = True,
              search_budget_ms: float = DEFAULT_BUDGET_MS, library: VoiceLibrary | None = None,
-             search_max_renders: int | None = None, threads: int | None = None) -> Engine:
+             search_max_renders: int | None = None, threads: int | None = None, search_workers: int = 1,
+             search_score: str = DEFAULT_SCORE) -> Engine:
         """Load a checkpoint, build its backend and warm both up.
 
         Args:
@@ -104,6 +113,8 @@ class Engine:
             search_max_renders: also end each search after this many renders.
             threads: intra-op threads for this process's torch and ONNX Runtime work (``None``: torch's
                 default, every core); 1 leaves the other cores of a small machine to the daemon and the DAW.
+            search_workers: processes that render for the search (1: the searching thread).
+            search_score: how the search compares a render with a recording.
 
         Raises:
             CheckpointError: missing or invalid checkpoint.
@@ -113,7 +124,8 @@ class Engine:
             torch.set_num_threads(threads)  # before the backend: ONNX sessions take torch's count
         checkpoint = load_checkpoint(DEFAULT_CHECKPOINT if path is None else Path(path))
         engine = cls(checkpoint, select_backend(backend, checkpoint), search=search, search_budget_ms=search_budget_ms,
-                     library=library, search_max_renders=search_max_renders)
+                     library=library, search_max_renders=search_max_renders, search_workers=search_workers,
+                     search_score=search_score)
         engine.infer(engine.reference_tone(), engine.sample_rate, search=False)  # compiles pitch tracking, warms the backend
         return engine
 
@@ -231,7 +243,7 @@ class Engine:
         first = starts(self, network_voice, network_latent, conditioned, options.seed)
         timings["library"] = ms(started)
         return run_search(self, [Take(conditioned.recording, self.sample_rate, REFERENCE_NOTE, 85)], conditioned,
-                          conditioned.f0_hz, first, (network_voice, network_latent), options, timings)
+                          conditioned.f0_hz, first, (network_voice, network_latent), options, timings)[0]
 
     def infer_takes(self, takes: Sequence[Take], *, search: bool | None = None, budget_ms: float | None = None,
                     max_renders: int | None = None, seed: int = 0, on_better: Callable[[Inference], None] | None = None,
@@ -239,12 +251,16 @@ class Engine:
         """One voice for several recordings of one sound, each at its own note and velocity (soft and
         loud, low and high): every candidate is played at each take's note and velocity and scored
         against it (the mean; the takes keep their levels relative to each other), so key and velocity
-        scaling count. The starts of the take nearest middle C (and velocity 85) come first (as :meth:`infer`'s), then
-        each other take's network answer and two nearest library voices; the voice is tuned to the
-        takes' pitch brought to the reference note (their median).
+        scaling count. The take nearest middle C (and velocity 85) is first answered alone, as
+        :meth:`infer` answers it; every better voice that search found is then judged on all the takes,
+        ahead of each other take's network answer and two nearest library voices, and the best is
+        improved on all the takes, tuned to their pitch brought to the reference note (their median).
+        The answer plays the takes no worse than the reference take's own answer (mean spec_mae over
+        the takes; it is that answer when nothing beat it).
 
         The search options (``search``, ``budget_ms``, ``max_renders``, ``seed``, ``on_better``, ``should_stop``)
-        are :meth:`infer`'s.
+        are :meth:`infer`'s; each of the two searches gets the budget (so several takes cost up to twice
+        one take's renders), and ``on_better`` sees the second one's voices.
 
         Args:
             takes: the recordings; a take without a note gets the note nearest its pitch.
@@ -270,26 +286,40 @@ class Engine:
                   for row, item in zip(params, heard, strict=True)]
         reference = min(range(len(takes)), key=lambda i: (abs(notes[i] - REFERENCE_NOTE), abs(takes[i].velocity - 85)))
         latents = self._inverse_flow(params)
-        # the take nearest middle C starts the search as a single recording would; the others add their
-        # network answers and their two nearest library voices after it
-        found = starts(self, voices[reference], latents[reference], heard[reference], seed)
-        for number, item in enumerate(heard):
-            if number != reference:
-                found.append((voices[number], f"network (take {number + 1})"))
-                found += [start for start, _ in library_starts(self, self.embed_conditioned(item.audio), item, 2)]
-        found = distinct(found)
-        timings["library"] = ms(started)
-        pitched = [item.f0_hz * 2.0 ** ((REFERENCE_NOTE - note) / 12.0) for item, note in zip(heard, notes, strict=True)
-                   if item.f0_hz is not None]
-        f0 = float(np.median(pitched)) if pitched else None
-        # one gain for all takes (the reference take's): their levels relative to each other are the velocity response
-        gain = heard[reference].gain_db
+        network = (voices[reference], latents[reference])
+        found = starts(self, *network, heard[reference], seed)
+        gain = heard[reference].gain_db  # one gain for all takes: their levels relative to each other are the velocity response
         search_takes = [Take(item.recording * np.float32(10.0 ** ((gain - item.gain_db) / 20.0)), self.sample_rate, note,
                              take.velocity)
                         for item, note, take in zip(heard, notes, takes, strict=True)]
         search_takes.insert(0, search_takes.pop(reference))  # the search screens its starts on the first take
-        return run_search(self, search_takes, heard[reference], f0, found, (voices[reference], latents[reference]), options,
-                          timings)
+        timings["library"] = ms(started)
+        # first the reference take alone, as infer() answers it; then every voice that search found is judged on
+        # all the takes, ahead of the other takes' network answers and two nearest library voices each
+        alone, alone_search = run_search(self, search_takes[:1], heard[reference], heard[reference].f0_hz, found, network,
+                                         replace(options, on_better=None), dict(timings))
+        judged = distinct([(item.voice, item.source) for item in reversed(alone_search.found)])
+        for number, item in enumerate(heard):
+            if number != reference:
+                found.append((voices[number], f"network (take {number + 1})"))
+                found += [start for start, _ in library_starts(self, self.embed_conditioned(item.audio), item, 2)]
+        pitched = [item.f0_hz * 2.0 ** ((REFERENCE_NOTE - note) / 12.0) for item, note in zip(heard, notes, strict=True)
+                   if item.f0_hz is not None]
+        f0 = float(np.median(pitched)) if pitched else None
+        together, _ = run_search(self, search_takes, heard[reference], f0, distinct(judged + found), network, options,
+                                 timings, judged=len(judged))
+        return self._no_worse(together, alone, search_takes)
+
+    def _no_worse(self, together: Inference, alone: Inference, takes: Sequence[Take]) -> Inference:
+        """The all-takes answer, or the reference take's own answer where that plays all the takes closer
+        (the final fine tuning may cost the former a little), scored on all the takes either way."""
+        targets = self.search.targets(takes)
+        ours, theirs = together.diagnostics.spec_mae[1], self.search.score(alone.voice, targets)
+        renders = together.diagnostics.renders + alone.diagnostics.renders
+        chosen = together if ours <= theirs else alone
+        diagnostics = replace(chosen.diagnostics, spec_mae=(together.diagnostics.spec_mae[0], min(ours, theirs)),
+                              renders=renders)
+        return replace(chosen, diagnostics=diagnostics)
 
     def embed_conditioned(self, conditioned_audio: np.ndarray) -> np.ndarray:
         """The library embedding (:func:`engine.library.embed`) of a conditioned input's reference-note row."""

@@ -6,10 +6,13 @@ and the closest :data:`TUNED_STARTS` tuned. Tuning (:func:`engine.tuning.tune`) 
 recording's pitch, and a score compares by render: the voice
 played at the reference note, as a user plays it, against the recording from its onset
 (:func:`models.metrics.spec_mae` of the magnitude spectrograms, plus a penalty for energy below
-20 Hz beyond the recording's own, which thumps on monitors). A start that cannot play at the recording's pitch loses to any
-that can. The best :data:`KEEP` starts are then improved in turn by a (1+1) evolution strategy on
-their learnable parameters (:func:`mutate`); an improvement is kept only if the voice still plays
-within 50 cents of the recording (re-tuned when its transpose must change). Every new best voice
+20 Hz beyond the recording's own, which thumps on monitors). A start that cannot play at the
+recording's pitch loses to any that can. The best start is then improved: with a render budget up
+to :data:`~engine.search_cma.CMA_UP_TO` by CMA-ES on its continuous parameters
+(:mod:`engine.search_cma`; the (1+1)-ES takes what a stalled one leaves), otherwise by a (1+1)
+evolution strategy on all its learnable parameters (:func:`mutate`); an improvement is kept only
+if the voice still plays within 50 cents of the recording (re-tuned when its transpose must
+change). Every new best voice
 is reported at once (``on_better``), so a caller can stream it, until a time budget, a render
 budget or a stop request. Never worse than the best start; with a render budget (and no time
 budget) the same recording and seed give the same voice, and a time budget only decides how far
@@ -27,18 +30,18 @@ import numpy as np
 
 from engine.conditioning import REFERENCE_NOTE
 from engine.pitch import F0Estimate
+from engine.render_pool import RenderPool
+from engine.search_cma import CMA_UP_TO, ContinuousCma
+from engine.search_score import DEFAULT_SCORE, SCORES, ScoreTarget, score_renders, targets_of
 from engine.takes import Take
-from engine.tuning import Tuning, tune
-from models.metrics import log_magnitude, log_spec_mae, stft_magnitude
+from engine.tuning import Tuning, heard_alike, tune
 from models.params import LEARNABLE, Kind, ParamSpec
 from models.render import NOTE_SECONDS, Renderer
 from models.voice import Voice
 
-__all__ = ["DEFAULT_BUDGET_MS", "KEEP", "Found", "SearchResult", "VoiceSearch", "mutate"]
+__all__ = ["DEFAULT_BUDGET_MS", "Found", "SearchResult", "VoiceSearch", "mutate"]
 
 DEFAULT_BUDGET_MS = 250.0
-KEEP = 3
-"""Starts the search improves in turn (the best by score)."""
 TUNED_STARTS = 6
 """Starts after the first are screened by one render as they come (their transpose predicted from
 the library's stored f0) and only this many of the closest are tuned (a pitch measurement or three)."""
@@ -48,9 +51,11 @@ NUMERICAL_STEP = 0.08  # standard deviation of a numerical change, as a share of
 FIRST_TAKE_SLACK = 0.02
 """With several takes, a mutation scoring this much worse than its parent on the first take is
 dropped without being played on the others (a 6x cheaper search)."""
-SUBSONIC_HZ = 20.0
-SUBSONIC_WEIGHT = 2.0
-SUBSONIC_SAMPLES = 1 << 15  # score penalty per unit share of the render's energy below SUBSONIC_HZ
+SCREEN_BATCH = 8
+"""Starts screened a batch at a time (scored on the pool's workers at once)."""
+ES_BATCH = 4
+"""Mutations of the parent played a batch at a time by the (1+λ)-ES; fixed, so the voice found does not
+depend on the number of workers."""
 
 
 def _draw_weights() -> np.ndarray:
@@ -125,13 +130,6 @@ class SearchResult:
     elapsed_ms: float = 0.0
 
 
-@dataclass(frozen=True)
-class _Target:
-    take: Take
-    log_magnitude: np.ndarray
-    subsonic: float
-
-
 def _rank(found: Found) -> tuple[bool, float]:
     return (not found.playable, found.score)
 
@@ -143,12 +141,20 @@ class VoiceSearch:
         sample_rate: the model rate.
         render_seconds: the window recordings are compared over (the model window).
         measure_pitch: the f0 of a voice played at the reference note (``Engine.voice_pitch``).
+        pool: worker processes that score batches of voices (:class:`engine.render_pool.RenderPool`);
+            ``None``: this thread renders. Either way the same search gives the same voice.
+        score: how a render is compared with a recording (:data:`engine.search_score.SCORES`).
     """
 
-    def __init__(self, sample_rate: int, render_seconds: float, measure_pitch: Callable[[Voice], F0Estimate]) -> None:
+    def __init__(self, sample_rate: int, render_seconds: float, measure_pitch: Callable[[Voice], F0Estimate],
+                 pool: RenderPool | None = None, score: str = DEFAULT_SCORE) -> None:
+        if score not in SCORES:
+            raise ValueError(f"score {score!r}: one of {', '.join(SCORES)}")
+        self.score_kind = score
         self.sample_rate = sample_rate
         self.render_seconds = render_seconds
         self.measure_pitch = measure_pitch
+        self.pool = pool
         self._local = threading.local()
 
     def _renderer(self) -> Renderer:
@@ -161,27 +167,26 @@ class VoiceSearch:
         """``voice`` played at ``note`` over the comparison window (mono float32)."""
         return self._renderer().render(voice, note, velocity)
 
-    def score(self, voice: Voice, targets: Sequence[_Target]) -> float:
-        """Mean over the takes of spec_mae of ``voice`` played at each take's note and velocity against
-        its magnitude spectrogram, plus :data:`SUBSONIC_WEIGHT` times the share of its energy below
-        :data:`SUBSONIC_HZ` beyond the take's own."""
-        total = 0.0
-        for target in targets:
-            audio = self.render(voice, target.take.note, target.take.velocity)
-            excess = max(0.0, subsonic_share(audio, self.sample_rate) - target.subsonic)
-            total += log_spec_mae(target.log_magnitude, log_magnitude(stft_magnitude(audio))) + SUBSONIC_WEIGHT * excess
-        return total / len(targets)
+    def score(self, voice: Voice, targets: Sequence[ScoreTarget]) -> float:
+        """:func:`engine.search_score.score_renders` of ``voice``, rendered on this thread."""
+        return score_renders(self._renderer(), voice, targets)
 
-    def targets(self, takes: Sequence[Take]) -> list[_Target]:
+    def scores(self, voices: Sequence[Voice], targets: Sequence[ScoreTarget]) -> list[float]:
+        """The score of each voice, in order: on the pool's workers when there is one."""
+        if self.pool is not None and len(voices) > 1:
+            return self.pool.scores(voices, targets)
+        return [self.score(voice, targets) for voice in voices]
+
+    def targets(self, takes: Sequence[Take]) -> list[ScoreTarget]:
         """What :meth:`score` compares with, computed once per search."""
-        return [_Target(take, log_magnitude(stft_magnitude(take.audio)), subsonic_share(take.audio, self.sample_rate))
-                for take in takes]
+        return targets_of(takes, self.sample_rate, self.score_kind)
 
     def run(self, takes: Sequence[Take], input_f0_hz: float | None, starts: Sequence[tuple[Voice, str]], *,
             budget_ms: float = DEFAULT_BUDGET_MS, max_renders: int | None = None, seed: int = 0,
             input_reason: str = "", on_better: Callable[[Found], None] | None = None,
-            should_stop: Callable[[], bool] | None = None) -> SearchResult:
-        """Tune and score the starts, then improve the best ones until a budget or a stop request.
+            should_stop: Callable[[], bool] | None = None, cma_up_to: int = CMA_UP_TO, judged: int = 1,
+            input_ambiguous: tuple[float, float] | None = None) -> SearchResult:
+        """Tune and score the starts, then improve the best one until a budget or a stop request.
 
         Args:
             takes: the recordings to reproduce (one, or several notes and velocities of one sound; the
@@ -189,115 +194,173 @@ class VoiceSearch:
             input_f0_hz: the pitch the voice must play at the reference note (the takes' f0 brought
                 to it), ``None`` when unpitched.
             starts: (voice, source) pairs, the network's answer first.
-            budget_ms: stop before a render would end past this many milliseconds (``inf``: none).
+            budget_ms: stop before a batch of renders would end past this many milliseconds (``inf``: none).
             max_renders: also stop after this many renders.
-            seed: seeds the mutations.
+            seed: seeds the search.
             input_reason: why the recording is unpitched, for the report.
             on_better: called with each new best voice as soon as it is found (the first start included).
-            should_stop: polled between renders; True ends the search (a newer request arrived).
+            should_stop: polled between batches; True ends the search (a newer request arrived).
+            cma_up_to: render budgets up to this (one take) improve the best start by CMA-ES, larger
+                ones and time budgets alone by the (1+1)-ES.
+            judged: the first this many starts are tuned and scored on every take at once (the others are
+                screened on the first take and the closest tuned).
+            input_ambiguous: the recording's partials' and neural f0 when the two trackers hear it apart: a
+                voice they hear apart the same way is in tune at its partials' f0 (:func:`engine.tuning.heard_alike`).
 
         Returns:
             The best voice, the best start and every new best in order; never worse than the best start.
         """
         if not starts or not takes:
             raise ValueError("a search needs at least one take and one start (the network's answer)")
-        started = time.perf_counter()
-        targets = self.targets(takes)
-        limit = max_renders if max_renders is not None else float("inf")
-        renders = 0
-        best: Found | None = None
-        found: list[Found] = []
+        run = _Run(self, takes, (input_f0_hz, input_reason, input_ambiguous), budget_ms, max_renders, on_better,
+                   should_stop)
+        return run.search(starts, seed, cma_up_to, judged)
 
-        def elapsed() -> float:
-            return (time.perf_counter() - started) * 1000.0
 
-        def measure(voice: Voice) -> F0Estimate:
-            nonlocal renders
-            renders += 1
-            return self.measure_pitch(voice)
+class _Run:
+    """One search: its budget, its counts and its best voice so far."""
 
-        def score(voice: Voice) -> float:
-            nonlocal renders
-            renders += 1
-            return self.score(voice, targets)
+    def __init__(self, search: VoiceSearch, takes: Sequence[Take],
+                 pitch: tuple[float | None, str, tuple[float, float] | None], budget_ms: float, max_renders: int | None,
+                 on_better: Callable[[Found], None] | None, should_stop: Callable[[], bool] | None) -> None:
+        self.engine = search
+        self.started = time.perf_counter()
+        self.targets = search.targets(takes)
+        self.input_f0_hz, self.input_reason, self.input_ambiguous = pitch
+        self.budget_ms = budget_ms
+        self.limit = max_renders if max_renders is not None else float("inf")
+        self.on_better = on_better
+        self.should_stop = should_stop
+        self.renders = 0
+        self.best: Found | None = None
+        self.found: list[Found] = []
+        self._first_take: dict[tuple[int, ...], float] = {}
 
-        def out_of_budget() -> bool:
-            spent = elapsed()
-            return renders >= limit or spent + spent / max(renders, 1) > budget_ms or bool(should_stop and should_stop())
+    def elapsed(self) -> float:
+        return (time.perf_counter() - self.started) * 1000.0
 
-        def consider(candidate: Found) -> None:
-            nonlocal best
-            if best is None or _rank(candidate) < _rank(best):
-                best = replace(candidate, renders=renders, elapsed_ms=elapsed())
-                found.append(best)
-                if on_better is not None:
-                    on_better(best)
+    def room(self, wanted: int) -> int:
+        """How many of ``wanted`` renders the budget allows now (0: stop)."""
+        spent = self.elapsed()
+        if self.should_stop is not None and self.should_stop():
+            return 0
+        if spent + spent / max(self.renders, 1) * wanted > self.budget_ms:
+            wanted = 1 if spent + spent / max(self.renders, 1) <= self.budget_ms else 0
+        return int(max(0, min(wanted, self.limit - self.renders)))
 
-        def tuned(voice: Voice, source: str) -> Found:
-            tuning = tune(voice, input_f0_hz, measure, input_reason=input_reason)
-            return Found(tuning.voice, score(tuning.voice), source, tuning)
+    def measure(self, voice: Voice) -> F0Estimate:
+        self.renders += 1
+        return heard_alike(self.engine.measure_pitch(voice), self.input_ambiguous)
 
-        scored = [tuned(*starts[0])]  # the first voice, at once
-        consider(scored[0])
-        screened: list[tuple[float, int]] = []  # the other starts as they come (transpose predicted), cheaply:
-        for number, (voice, _) in enumerate(starts[1:], start=1):  # on the first take alone
-            if out_of_budget():
+    def scores(self, voices: Sequence[Voice], targets: Sequence[ScoreTarget] | None = None) -> list[float]:
+        self.renders += len(voices)
+        return self.engine.scores(voices, self.targets if targets is None else targets)
+
+    def consider(self, candidate: Found) -> None:
+        if self.best is None or _rank(candidate) < _rank(self.best):
+            self.best = replace(candidate, renders=self.renders, elapsed_ms=self.elapsed())
+            self.found.append(self.best)
+            if self.on_better is not None:
+                self.on_better(self.best)
+
+    def tuned(self, voice: Voice, source: str) -> Found:
+        tuning = tune(voice, self.input_f0_hz, self.measure, input_reason=self.input_reason)
+        return Found(tuning.voice, self.scores([tuning.voice])[0], source, tuning)
+
+    def improved(self, parent: Found, voice: Voice, voice_score: float) -> Found | None:
+        """``voice`` as the parent's successor, tuned, if it plays in tune and scores better."""
+        tuning = tune(voice, self.input_f0_hz, self.measure, input_reason=self.input_reason)
+        if self.input_f0_hz is not None and not tuning.in_tune:
+            return None  # a search never trades pitch for spectrum
+        if tuning.voice != voice:
+            voice_score = self.scores([tuning.voice])[0]
+        candidate = Found(tuning.voice, voice_score, parent.source.removesuffix(" + search") + " + search", tuning)
+        return candidate if _rank(candidate) < _rank(parent) else None
+
+    def search(self, starts: Sequence[tuple[Voice, str]], seed: int, cma_up_to: int, judged: int) -> SearchResult:
+        scored = [self.tuned(*starts[0])]  # the first voice, at once
+        self.consider(scored[0])
+        for voice, source in starts[1:judged]:
+            if not self.room(1):
                 break
-            renders += 1
-            screened.append((self.score(voice, targets[:1]), number))
-        for _, number in sorted(screened)[:TUNED_STARTS]:  # the closest, tuned and scored again
-            if out_of_budget():
+            scored.append(self.tuned(voice, source))
+            self.consider(scored[-1])
+        scored += self._screen(starts, max(judged, 1))
+        assert self.best is not None
+        first = self.best
+        parent = min(scored, key=_rank)
+        if self.limit <= cma_up_to and len(self.targets) == 1:  # what a stalled CMA-ES leaves goes to the ES
+            parent = self._cma(parent, seed)
+        self._evolve(parent, np.random.default_rng(seed), {item.voice.values for item in scored})
+        assert self.best is not None
+        return SearchResult(self.best, first, self.found, self.renders, self.elapsed())
+
+    def _screen(self, starts: Sequence[tuple[Voice, str]], skip: int) -> list[Found]:
+        """The starts after the first ``skip``, screened by one render each on the first take (in batches of
+        :data:`SCREEN_BATCH`, transpose as predicted), then the closest :data:`TUNED_STARTS` tuned and scored."""
+        screened: list[tuple[float, int]] = []
+        numbers = list(range(skip, len(starts)))
+        for at in range(0, len(numbers), SCREEN_BATCH):
+            batch = numbers[at:at + SCREEN_BATCH][: self.room(SCREEN_BATCH)]
+            if not batch:
                 break
-            scored.append(tuned(*starts[number]))
-            consider(scored[-1])
-        assert best is not None
-        first = best
-        first_scores: dict[tuple[int, ...], float] = {}
+            scores = self.scores([starts[n][0] for n in batch], self.targets[:1])
+            screened += zip(scores, batch, strict=True)
+        scored = []
+        for _, number in sorted(screened)[:TUNED_STARTS]:
+            if not self.room(1):
+                break
+            scored.append(self.tuned(*starts[number]))
+            self.consider(scored[-1])
+        return scored
 
-        def first_take(voice: Voice) -> float:
-            if voice.values not in first_scores:
-                first_scores[voice.values] = self.score(voice, targets[:1])
-            return first_scores[voice.values]
+    def _cma(self, parent: Found, seed: int) -> Found:
+        """CMA-ES on the parent's continuous parameters, a generation a batch; the best found."""
+        strategy = ContinuousCma(parent.voice, seed)
+        while not strategy.done:
+            generation = strategy.ask()
+            room = self.room(len(generation))
+            if not room:
+                break
+            scores = self.scores([voice for _, voice in generation[:room]])
+            for (_, voice), score in zip(generation, scores, strict=False):
+                if score < parent.score and (better := self.improved(parent, voice, score)) is not None:
+                    parent = better
+                    self.consider(better)
+            if room < len(generation):
+                break
+            strategy.tell([x for x, _ in generation], scores)
+        return parent
 
-        rng = np.random.default_rng(seed)
-        current = sorted(scored, key=_rank)[:KEEP]
-        seen = {item.voice.values for item in scored}
-        turn = 0
-        while not out_of_budget():
-            index = turn % len(current)
-            turn += 1
-            parent = current[index]
-            child = mutate(parent.voice, rng)
-            if child.values in seen:
-                continue
-            seen.add(child.values)
-            if len(targets) > 1:  # several takes: a child clearly worse on the first take is not played on the others
-                renders += 1
-                if self.score(child, targets[:1]) > first_take(parent.voice) + FIRST_TAKE_SLACK:
-                    continue
-            child_score = score(child)
-            if child_score >= parent.score:
-                continue
-            tuning = tune(child, input_f0_hz, measure, input_reason=input_reason)
-            if input_f0_hz is not None and not tuning.in_tune:
-                continue  # a search never trades pitch for spectrum
-            if tuning.voice != child:
-                child_score = score(tuning.voice)
-            improved = Found(tuning.voice, child_score, parent.source.removesuffix(" + search") + " + search", tuning)
-            if _rank(improved) < _rank(parent):
-                current[index] = improved
-                consider(improved)
-        return SearchResult(best, first, found, renders, elapsed())
+    def _evolve(self, parent: Found, rng: np.random.Generator, seen: set[tuple[int, ...]]) -> None:
+        """The (1+λ)-ES: :data:`ES_BATCH` mutations of the parent a batch; the best that plays in tune and scores
+        better replaces it."""
+        while room := self.room(ES_BATCH):
+            children: list[Voice] = []
+            for _ in range(ES_BATCH * 50):  # mutations already played are drawn again (a bounded number of times)
+                child = mutate(parent.voice, rng)
+                if child.values not in seen:
+                    seen.add(child.values)
+                    children.append(child)
+                if len(children) == ES_BATCH:
+                    break
+            children = children[:room]
+            if not children:
+                return
+            if len(self.targets) > 1:  # several takes: a child clearly worse on the first take is not played on the others
+                bar = self._first_take_score(parent.voice) + FIRST_TAKE_SLACK
+                first = self.scores(children, self.targets[:1])
+                children = [child for child, score in zip(children, first, strict=True) if score <= bar]
+            ranked = sorted(zip(self.scores(children), range(len(children)), strict=True))
+            for score, index in ranked:
+                if score >= parent.score:
+                    break
+                if (better := self.improved(parent, children[index], score)) is not None:
+                    parent = better
+                    self.consider(better)
+                    break
 
-
-def subsonic_share(audio: np.ndarray, sample_rate: int) -> float:
-    """Share of a sound's energy between DC and :data:`SUBSONIC_HZ`, its DC offset left out: carriers at
-    a few Hz thump on monitors (a constant offset does not, and monitors block it). Read off the first
-    :data:`SUBSONIC_SAMPLES` samples (1.5 s at 22 050 Hz: a power-of-two FFT, 0.7 Hz resolution)."""
-    samples = np.asarray(audio[:SUBSONIC_SAMPLES], dtype=np.float32)
-    spectrum = np.abs(np.fft.rfft(samples - samples.mean())) ** 2
-    total = float(spectrum.sum())
-    if total <= 0.0:
-        return 0.0
-    cutoff = int(SUBSONIC_HZ * len(samples) / sample_rate)
-    return float(spectrum[1 : cutoff + 1].sum()) / total
+    def _first_take_score(self, voice: Voice) -> float:
+        if voice.values not in self._first_take:
+            self._first_take[voice.values] = self.engine.score(voice, self.targets[:1])
+        return self._first_take[voice.values]

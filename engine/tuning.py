@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from engine.pitch import F0Estimate, cents
 from models.params import BY_NAME, TRANSPOSE_CENTRE, TRANSPOSE_INDEX
 from models.voice import Voice
 
-__all__ = ["IN_TUNE_CENTS", "Tuning", "fine_tune", "scale_ratios", "tune"]
+__all__ = ["IN_TUNE_CENTS", "Tuning", "fine_tune", "heard_alike", "scale_ratios", "tune"]
 
 IN_TUNE_CENTS = 50.0
 """A voice within this many cents of the recording plays at its pitch."""
@@ -139,6 +139,18 @@ def tune(voice: Voice, input_f0_hz: float | None, measure: Callable[[Voice], F0E
             messages = ("the pitch is beyond transpose's +-24 semitones and the ratios cannot be scaled by whole "
                         "octaves: transpose clamped",)
     return _played(centred, _clamped(round(semitones)), input_f0_hz, measure, octaves, messages)
+
+
+def heard_alike(voice: F0Estimate, recording: tuple[float, float] | None) -> F0Estimate:
+    """``voice``, pitched at its partials' f0 when the two trackers hear it apart as they hear the recording
+    apart (``recording``: its partials' and neural f0; an organ's sub-octave partial): the interval between
+    them within :data:`IN_TUNE_CENTS` of the recording's, so once its partials play at the recording's f0
+    both trackers hear the two alike. Otherwise ``voice`` unchanged."""
+    if voice.ambiguous is None or recording is None:
+        return voice
+    if abs(cents(*voice.ambiguous) - cents(*recording)) > IN_TUNE_CENTS:
+        return voice
+    return replace(voice, f0_hz=voice.ambiguous[0], reason="")
 
 
 def _clamped(transpose: int) -> int:

@@ -6,9 +6,9 @@ Renders are arrays of shape (notes, samples) or (samples,); audio metrics averag
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 
-import librosa
 import numpy as np
 
 from models import dsp
@@ -96,12 +96,52 @@ def spec_sc(target_mag: np.ndarray, predicted_mag: np.ndarray) -> float:
 
 def mfcc(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """13 MFCCs (librosa defaults otherwise, hop 256) of each note: (notes, 13, frames)."""
+    import librosa
+
     return librosa.feature.mfcc(y=_as_notes(audio), sr=sample_rate, n_mfcc=N_MFCC, hop_length=STFT_HOP)
 
 
 def mfcc_mae(target_mfcc: np.ndarray, predicted_mfcc: np.ndarray) -> float:
     """Mean absolute difference of two MFCC arrays."""
     return float(np.mean(np.abs(target_mfcc - predicted_mfcc)))
+
+
+LOG_MEL_BANDS = 128
+LOG_MEL_RANGE_DB = 80.0
+TIMBRE_MFCC = 20  # coefficients 0..19; the distance compares 1..19 (0 is the level)
+
+
+@functools.cache
+def _mel_filters(sample_rate: int) -> np.ndarray:
+    import librosa  # loads in seconds: only when a metric needs it
+
+    return librosa.filters.mel(sr=sample_rate, n_fft=STFT_N_FFT, n_mels=LOG_MEL_BANDS).astype(np.float32)
+
+
+def mel_db(magnitude: np.ndarray, sample_rate: int) -> np.ndarray:
+    """dB of the 128-band mel power spectrogram of a :func:`stft_magnitude` (notes, bins, frames)."""
+    return 10.0 * np.log10(np.maximum(_mel_filters(sample_rate) @ (magnitude * magnitude), 1e-12))
+
+
+def log_mel_distance(target: np.ndarray, predicted: np.ndarray, sample_rate: int) -> float:
+    """Mean |difference| in dB of two sounds' 128-band mel spectrograms (1024 / hop 256), both floored
+    :data:`LOG_MEL_RANGE_DB` below the target's peak: a difference as the ear weighs frequency, where a
+    linear-frequency score gives most of its bins to the top octaves."""
+    a, b = (mel_db(stft_magnitude(audio), sample_rate) for audio in (target, predicted))
+    frames = min(a.shape[-1], b.shape[-1])
+    floor = a.max() - LOG_MEL_RANGE_DB
+    return float(np.mean(np.abs(np.maximum(a[..., :frames], floor) - np.maximum(b[..., :frames], floor))))
+
+
+def mfcc_distance(target: np.ndarray, predicted: np.ndarray, sample_rate: int) -> float:
+    """Mean |difference| of MFCCs 1-19 (hop 256; coefficient 0, the level, left out): timbre apart from
+    loudness and fine pitch."""
+    import librosa
+
+    a, b = (librosa.feature.mfcc(y=_as_notes(x), sr=sample_rate, n_mfcc=TIMBRE_MFCC, hop_length=STFT_HOP)[..., 1:, :]
+            for x in (target, predicted))
+    frames = min(a.shape[-1], b.shape[-1])
+    return float(np.mean(np.abs(a[..., :frames] - b[..., :frames])))
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,25 @@
-"""Compare searches at equal render budgets: today's (1+1)-ES, CMA-ES and differential evolution.
+"""Compare searches at equal render budgets: the (1+λ)-ES, CMA-ES and differential evolution.
 
 Every method starts from the same voice: the engine's best start for the recording (the network's answer
 and the library's nearest voices, screened and tuned as ``infer`` does, :data:`START_RENDERS` renders). The
 rest of the budget goes to the method:
 
-- ``es``: today's search from all starts (``Engine.infer`` with ``--max-renders``: the starts included);
-- ``es-best``: today's (1+1)-ES from the best start alone;
-- ``cma``: CMA-ES (``cma``, separable: one variance per parameter) on the best start's continuous parameters,
-  scaled to 0-1, with its discrete structure frozen (algorithm, operator modes, curves and waves, coarse and
-  fine frequency; the LFO left alone);
-- ``de``: differential evolution (nevergrad's ``TwoPointsDE``) on the same parameters;
-- ``cma+es``: CMA-ES for the first :data:`CMA_RENDERS` renders, then today's (1+1)-ES from its best voice.
+- ``default``: what ``infer --max-renders BUDGET`` does (its starts included);
+- ``es-best``: the search's (1+λ)-ES (:data:`engine.search.ES_BATCH` mutations a batch) from the best start;
+- ``cma``: the search's CMA-ES (:mod:`engine.search_cma`: separable, on the best start's continuous
+  parameters, its frequency structure, algorithm, curves, waves and LFO frozen), the ES after it stalls;
+- ``de``: differential evolution (nevergrad's ``TwoPointsDE``, ``pip install nevergrad``) on the same
+  parameters as CMA-ES.
 
 Each answer is tuned to the recording's pitch and scored as the search scores (log-spectral MAE at middle C,
-the sub-20 Hz penalty included). Recordings: a seeded sample of a corpus split rendered at middle C, and/or
-folders of audio (``scripts/render_instruments.py``). Choose on the validation split.
+the sub-20 Hz penalty included). Recordings: a seeded sample of a corpus split rendered at middle C (the
+library's training split only, never the voices scored), and/or folders of audio
+(``scripts/render_instruments.py``). Choose on the validation split.
 
-    python scripts/compare_search.py --corpus corpus.sqlite --split validation --sample 8 \\
-        --audio runs/instruments --budgets 250,1000 --json runs/compare_search.json
+    python scripts/compare_search.py --corpus corpus.sqlite --split validation --sample 12 \\
+        --budgets 250,1000,4000 --json runs/compare_search_validation.json
+    python scripts/compare_search.py --audio runs/instruments12 --budgets 250,1000,4000 \\
+        --json runs/compare_search_instruments.json
 """
 
 from __future__ import annotations
@@ -32,69 +34,34 @@ from pathlib import Path
 
 import numpy as np
 
-from bridge.commands.eval_audio import corpus_recordings, recordings
+from bridge.commands.eval_audio import corpus_recordings, corpus_sample, recordings
+from bridge.commands.search_options import search_library
 from engine.conditioning import REFERENCE_NOTE
+from engine.cores import all_cores
 from engine.runtime import Engine
 from engine.search import VoiceSearch
+from engine.search_cma import SIGMA, ContinuousCma
 from engine.takes import Take
 from engine.tuning import tune
-from models.params import LEARNABLE, Kind
 from models.voice import Voice
 
 START_RENDERS = 60
-FROZEN = ("coarse", "fine", "lfo_", "pitch_mod_sens", "amp_mod_sens")
-"""Parameters CMA-ES and DE leave as the start has them: the frequency structure and the LFO."""
-METHODS = ("es", "es-best", "cma", "de", "cma+es")
-CMA_RENDERS = 190
-
-
-def continuous(voice: Voice) -> tuple[list[int], np.ndarray, np.ndarray]:
-    """The indices of the parameters the continuous methods move, the start's values scaled to 0-1, and the spans."""
-    specs = [p for p in LEARNABLE if p.kind is Kind.NUMERICAL and not any(f in p.name for f in FROZEN)]
-    lo = np.array([p.lo for p in specs], float)
-    span = np.array([p.hi - p.lo for p in specs], float)
-    start = (np.array([voice[p.index] for p in specs], float) - lo) / span
-    return [p.index for p in specs], start, span
-
-
-def voice_at(base: Voice, indices: list[int], spans: np.ndarray, x: np.ndarray) -> Voice:
-    """``base`` with its continuous parameters at ``x`` (0-1, clipped and rounded to the parameter's steps)."""
-    values = np.rint(np.clip(x, 0.0, 1.0) * spans).astype(int)
-    return base.replace({index: int(v) for index, v in zip(indices, values, strict=True)})
-
-
-def run_cma(objective: Callable[[Voice], float], start: Voice, budget: int, seed: int) -> Voice:
-    """Separable CMA-ES from ``start`` for ``budget`` renders; the best voice it played."""
-    import cma
-
-    indices, x0, spans = continuous(start)
-    best = (objective(start), start)
-    options = {"bounds": [0.0, 1.0], "seed": seed + 1, "verbose": -9, "CMA_diagonal": True, "maxfevals": budget - 1}
-    strategy = cma.CMAEvolutionStrategy(x0, 0.08, options)
-    spent = 1
-    while not strategy.stop() and spent < budget:
-        xs = strategy.ask()[: budget - spent]
-        voices = [voice_at(start, indices, spans, x) for x in xs]
-        scores = [objective(v) for v in voices]
-        spent += len(xs)
-        if len(xs) == strategy.popsize:
-            strategy.tell(xs, scores)
-        best = min([best, *zip(scores, voices, strict=True)], key=lambda item: item[0])
-    return best[1]
+METHODS = ("default", "es-best", "cma", "de")
 
 
 def run_de(objective: Callable[[Voice], float], start: Voice, budget: int, seed: int) -> Voice:
-    """nevergrad's TwoPointsDE from ``start`` for ``budget`` renders; the best voice it played."""
+    """nevergrad's TwoPointsDE on CMA-ES's parameters from ``start`` for ``budget`` renders; the best voice it played."""
     import nevergrad as ng
 
-    indices, x0, spans = continuous(start)
-    parametrization = ng.p.Array(init=x0).set_bounds(0.0, 1.0).set_mutation(sigma=0.08)
+    cma = ContinuousCma(start, seed)  # its parameter space and its mapping back to a voice
+    x0 = (np.array([start[i] for i in cma.space.indices], float) - cma.space.lo) / cma.space.span
+    parametrization = ng.p.Array(init=x0).set_bounds(0.0, 1.0).set_mutation(sigma=SIGMA)
     parametrization.random_state = np.random.RandomState(seed)
     optimizer = ng.optimizers.TwoPointsDE(parametrization=parametrization, budget=budget)
     best = (objective(start), start)
     for _ in range(budget - 1):
         candidate = optimizer.ask()
-        voice = voice_at(start, indices, spans, candidate.value)
+        voice = cma.voice_at(candidate.value)
         score = objective(voice)
         optimizer.tell(candidate, score)
         best = min(best, (score, voice), key=lambda item: item[0])
@@ -106,10 +73,10 @@ def compare(engine: Engine, audio: np.ndarray, rate: int, budget: int, seed: int
     """Each method's tuned answer to one recording at one budget: score and seconds."""
     search: VoiceSearch = engine.search
     results: dict[str, dict[str, float]] = {}
-    if "es" in methods:
+    if "default" in methods:
         started = time.perf_counter()
         full = engine.infer(audio, rate, search=True, budget_ms=math.inf, max_renders=budget, seed=seed)
-        results["es"] = {"score": full.diagnostics.spec_mae[1], "seconds": time.perf_counter() - started}
+        results["default"] = {"score": full.diagnostics.spec_mae[1], "seconds": time.perf_counter() - started}
     first = engine.infer(audio, rate, search=True, budget_ms=math.inf, max_renders=START_RENDERS, seed=seed)
     f0 = first.diagnostics.f0_hz
     takes = [Take(first.recording, engine.sample_rate, REFERENCE_NOTE, 85)]
@@ -119,18 +86,13 @@ def compare(engine: Engine, audio: np.ndarray, rate: int, budget: int, seed: int
         return search.score(voice, targets)
 
     rest = budget - START_RENDERS
-    for method in (m for m in methods if m != "es"):
+    for method in (m for m in methods if m != "default"):
         started = time.perf_counter()
-        if method == "es-best":
+        if method == "de":
+            voice = run_de(objective, first.voice, rest, seed)
+        else:  # the search's own improvers from the best start: CMA-ES whatever the budget, or the ES alone
             voice = search.run(takes, f0, [(first.voice, "best start")], budget_ms=math.inf, max_renders=rest,
-                               seed=seed).best.voice
-        elif method == "cma+es":
-            voice = run_cma(objective, first.voice, min(rest, CMA_RENDERS), seed)
-            if rest > CMA_RENDERS:
-                voice = search.run(takes, f0, [(voice, "cma")], budget_ms=math.inf, max_renders=rest - CMA_RENDERS,
-                                   seed=seed).best.voice
-        else:
-            voice = (run_cma if method == "cma" else run_de)(objective, first.voice, rest, seed)
+                               seed=seed, cma_up_to=rest if method == "cma" else 0).best.voice
         tuned = tune(voice, f0, engine.voice_pitch).voice if f0 is not None else voice
         results[method] = {"score": objective(tuned), "seconds": time.perf_counter() - started}
     return results
@@ -146,18 +108,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budgets", default="250,1000", help="render budgets, comma-separated")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--methods", default=",".join(METHODS), help="methods to run, comma-separated")
+    parser.add_argument("--workers", type=int, default=all_cores(), help="render processes (default: every core)")
     parser.add_argument("--json", type=Path, help="also write every score as JSON")
     args = parser.parse_args(argv)
     sets = []
     if args.corpus is not None:
-        sets.append((f"corpus {args.split}", corpus_recordings(args.corpus, args.split, args.sample, args.seed)))
+        sample = corpus_sample(args.corpus, args.split, args.sample, args.seed)
+        sets.append((f"corpus {args.split}", corpus_recordings(sample, args.split)))
     if args.audio:
         sets.append(("audio", recordings(args.audio)))
-    if not sets:
-        parser.error("give --corpus and/or --audio")
+    if len(sets) != 1:
+        parser.error("give --corpus or --audio (one of them: corpus voices are searched in the training split only)")
     budgets = [int(b) for b in args.budgets.split(",")]
     methods = [m for m in METHODS if m in args.methods.split(",")]
-    engine = Engine.load()
+    library, _ = search_library(argparse.Namespace(library=None, no_library=False),
+                                [voice for _, voice in sample] if args.corpus is not None else None)
+    engine = Engine.load(library=library, search_workers=args.workers)
     report: dict[str, dict[str, dict[str, list[float]]]] = {}
     for title, items in sets:
         for budget in budgets:

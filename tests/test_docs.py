@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bridge.commands.eval_audio import register as register_eval_audio
-from bridge.commands.infer import INFER_RENDERS
+from bridge.commands.search_options import INFER_RENDERS
 from bridge.daemon.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,10 +60,10 @@ def test_the_documented_search_budgets_are_the_codes() -> None:
     parser = argparse.ArgumentParser()
     register_eval_audio(parser.add_subparsers())
     eval_audio = parser._subparsers._group_actions[0].choices["eval-audio"]  # type: ignore[union-attr]
-    eval_audio_ms = next(a.default for a in eval_audio._actions if a.dest == "search_ms")
+    eval_audio_renders = next(a.default for a in eval_audio._actions if a.dest == "max_renders")
     model = (ROOT / "docs" / "model.md").read_text(encoding="utf-8")
-    assert (f"{INFER_RENDERS} renders in `infer`, {_thousands(Settings().search_ms)} ms in the daemon"
-            f" (`serve --search-ms`), {_thousands(eval_audio_ms)} ms in `eval-audio`") in model
+    assert (f"{eval_audio_renders} renders in `infer`, `eval`, `eval-audio`, `eval-takes` and the demo, "
+            f"{_thousands(Settings().search_ms)} ms in the daemon (`serve --search-ms`)") in " ".join(model.split())
     cli = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
     assert f"`--max-renders N` (default {INFER_RENDERS}, the starts included" in " ".join(cli.split())
     serve = (ROOT / "docs" / "serve.md").read_text(encoding="utf-8")
@@ -73,10 +73,12 @@ def test_the_documented_search_budgets_are_the_codes() -> None:
 def test_the_documented_search_starts_are_the_codes() -> None:
     from engine.inference import LATENT_NEIGHBOURS
     from engine.runtime import LIBRARY_K
-    from engine.search import KEEP, TUNED_STARTS
+    from engine.search import TUNED_STARTS
+    from engine.search_cma import CMA_UP_TO
 
     cli = " ".join((ROOT / "docs" / "cli.md").read_text(encoding="utf-8").split())
     words = {1: "one", 2: "two", 3: "three"}
     assert (f"the {LIBRARY_K} nearest voices of the voice library (by sound, see *Voice library*; each screened by "
-            f"one render, the {TUNED_STARTS} closest tuned, the best {KEEP} searched from) and "
+            f"one render, the {TUNED_STARTS} closest tuned, the best one searched from) and "
             f"{words[LATENT_NEIGHBOURS]} seeded points") in cli
+    assert f"with a budget of up to {CMA_UP_TO} renders by CMA-ES on its continuous parameters" in cli

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bridge.atomicfile import atomic_write_text
 from bridge.commands.argtypes import at_least
 from engine.backends import AUTO_ORDER, BACKENDS
+from engine.cores import all_cores
 from models.layout import DEFAULT_CHECKPOINT, PAPER_CONFIG
 
 if TYPE_CHECKING:  # torch, the engine and the model load in the handler: --help comes at once
@@ -87,7 +87,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="timed rounds (default 100)")
     parser.add_argument("--warmup", type=at_least(0, "warm-up rounds"), default=10, metavar="N",
                         help="untimed rounds first (default 10)")
-    parser.add_argument("--threads", type=at_least(1, "threads"), default=len(os.sched_getaffinity(0)), metavar="N",
+    parser.add_argument("--threads", type=at_least(1, "threads"), default=all_cores(), metavar="N",
                         help="torch intra-op threads (default: the cores this process may use)")
     parser.add_argument("--baseline-config", type=Path, default=PAPER_CONFIG, metavar="FILE.toml",
                         help="the baseline architecture, run eagerly with random weights (default configs/paper.toml)")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from bridge.atomicfile import atomic_write, atomic_write_text
 from bridge.commands.argtypes import at_least
 from bridge.commands.inputs import check_output
+from bridge.commands.search_options import INFER_RENDERS, add_library_options, milliseconds, search_library, time_cap_ms
 from bridge.midi.syxfile import SYX_SUFFIXES, read_syx_voices
 from engine.backends import BACKENDS
 from models.corpus import SPLITS, open_corpus
@@ -27,6 +28,7 @@ from models.voice import Voice
 if TYPE_CHECKING:  # numpy, torch and the engine load in the handler: --help comes at once
     import numpy as np
 
+    from engine.library import VoiceLibrary
     from models.checkpoint import Checkpoint
     from models.dataset import SpectrogramDataset
     from models.evaluate import EvalReport, Pipeline, SpectrogramIndex
@@ -113,32 +115,32 @@ def training_reference(args: argparse.Namespace, checkpoint: Checkpoint) -> tupl
     return voices, SpectrogramIndex(pooled_features(db))
 
 
-def budget_pipelines(args: argparse.Namespace, checkpoint: Checkpoint) -> dict[str, Pipeline]:
+def budget_pipelines(args: argparse.Namespace, checkpoint: Checkpoint,
+                     library: VoiceLibrary | None) -> dict[str, Pipeline]:
     """What ``dexbridge infer`` does (:class:`engine.runtime.Engine`: conditioning, library, tuning, the
-    search) at each ``--budgets`` time budget, by name (``"pipeline 250 ms"``); none for multi-note
+    search) at each ``--renders`` budget, by name (``"pipeline 250 renders"``); none for multi-note
     models, whose pipeline takes one recording per note."""
 
     from engine.backends import select_backend
-    from engine.library import load_libraries
     from engine.runtime import Engine
     from models.errors import NoiseInputError, SilentInputError
 
     if len(checkpoint.notes) != 1:
         return {}
-    engine = Engine(checkpoint, select_backend(args.backend, checkpoint),
-                    library=load_libraries(args.library, not args.no_library))
+    engine = Engine(checkpoint, select_backend(args.backend, checkpoint), library=library, search_workers=args.workers)
     rate = checkpoint.config.frontend.sample_rate
 
-    def at(budget: float) -> Pipeline:
+    def at(renders: int) -> Pipeline:
         def infer(audio: np.ndarray) -> Voice | None:
             try:
-                return engine.infer(audio[0], rate, search=budget > 0, budget_ms=budget).voice
+                return engine.infer(audio[0], rate, search=renders > 0, budget_ms=time_cap_ms(args),
+                                    max_renders=max(renders, 1), seed=args.seed).voice
             except (SilentInputError, NoiseInputError):
                 return None
 
         return infer
 
-    return {f"pipeline {budget:g} ms": at(budget) for budget in args.budgets}
+    return {f"pipeline {renders} renders" if renders else "first voice": at(renders) for renders in args.renders}
 
 
 def format_report(report: EvalReport) -> str:
@@ -153,13 +155,13 @@ def format_report(report: EvalReport) -> str:
     return "\n".join(lines)
 
 
-def _budgets(text: str) -> list[float]:
+def _renders(text: str) -> list[int]:
     try:
-        budgets = [float(part) for part in text.split(",")]
+        budgets = [int(part) for part in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give milliseconds separated by commas, e.g. 0,250,1000") from None
-    if not all(0 <= budget < 600_000 for budget in budgets):
-        raise argparse.ArgumentTypeError(f"{text!r}: each budget must be 0 ms or more (0 = the first voice)")
+        raise argparse.ArgumentTypeError(f"{text!r}: give render counts separated by commas, e.g. 0,250,1000") from None
+    if not all(0 <= budget <= 100_000 for budget in budgets):
+        raise argparse.ArgumentTypeError(f"{text!r}: each budget must be 0 renders or more (0 = the first voice)")
     return budgets
 
 
@@ -181,18 +183,19 @@ def _eval(args: argparse.Namespace) -> int:
     if args.labels:
         labels = [item.label for item in analyse_voices(test_voices, label=True, workers=args.workers,
                                                         progress=not args.quiet)]
-    report = evaluate(checkpoint, test_voices, train_voices, index, pipelines=budget_pipelines(args, checkpoint),
+    library, library_text = search_library(args, scored=test_voices)
+    report = evaluate(checkpoint, test_voices, train_voices, index, pipelines=budget_pipelines(args, checkpoint, library),
                       labels=labels, workers=args.workers, progress=not args.quiet)
     print(format_report(report))
     source = args.corpus if _is_syx(args.corpus) else f"{args.corpus} ({args.split} split)"
     sampled = f" (random sample, seed {args.seed})" if args.sample is not None else ""
-    print(f"{report.n_voices} voices{sampled} of {source}, {len(train_voices)} training voices, "
+    print(f"{report.n_voices} voices{sampled} of {source}, {len(train_voices)} training voices, {library_text}, "
           f"{time.perf_counter() - started:.1f} s")
     for name, count in report.refused.items():
         if count:
             print(f"{name} refused {count} voices (silence or noise): scored with the network's answer")
     if args.json is not None:
-        atomic_write_text(args.json, json.dumps(report.to_dict(), indent=2) + "\n")
+        atomic_write_text(args.json, json.dumps({**report.to_dict(), "library": library_text}, indent=2) + "\n")
     return 0
 
 
@@ -217,17 +220,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         "reference: no re-rendering")
     parser.add_argument("--sample", type=at_least(1), metavar="N",
                         help="evaluate a random sample of N voices (seeded by --seed; default: every voice)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default: 0)")
-    parser.add_argument("--workers", type=at_least(1), default=2, metavar="N", help="render processes (default: 2)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --sample and of the searches (default: 0)")
+    parser.add_argument("--workers", type=at_least(1), default=2, metavar="N",
+                        help="render processes, for the baselines and the search (default: 2)")
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="also write the scores as JSON")
     parser.add_argument("--backend", default="auto", choices=("auto", *BACKENDS),
                         help="inference backend of the pipeline (default: auto)")
-    parser.add_argument("--budgets", type=_budgets, default=[0.0, 500.0], metavar="MS,MS,...",
-                        help="score the pipeline at each search budget in ms (default 0,500; 0 = the first voice, the "
-                        "network's or the nearest library voice, tuned)")
-    parser.add_argument("--library", type=Path, action="append", metavar="LIB.npz",
-                        help="also start the pipeline's search from this voice library (repeatable)")
-    parser.add_argument("--no-library", action="store_true", help="leave the shipped voice library out of the pipeline")
+    parser.add_argument("--renders", type=_renders, default=[0, INFER_RENDERS], metavar="N,N,...",
+                        help=f"score the pipeline at each search budget in renders (default 0,{INFER_RENDERS}; 0 = the "
+                        "first voice, the network's or the nearest library voice, tuned)")
+    parser.add_argument("--search-ms", type=milliseconds, default=None, metavar="MS",
+                        help="also stop each search after MS milliseconds (none by default: the scores then depend on "
+                        "the machine's speed and load)")
+    add_library_options(parser)
     parser.add_argument("--labels", action="store_true",
                         help="also report spec_mae per label (harmonic / percussive / sfx, by HPSS of each test voice)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")

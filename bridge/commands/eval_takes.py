@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from bridge.atomicfile import atomic_write_text
 from bridge.commands.argtypes import at_least
+from bridge.commands.search_options import add_budget_options, add_library_options, budget_text, search_library, time_cap_ms
 from models.corpus import SPLITS, open_corpus
 from models.errors import CorpusError, ModelInputError
 from models.render import MULTI_NOTES
@@ -23,7 +24,6 @@ from models.render import MULTI_NOTES
 
 def _eval_takes(args: argparse.Namespace) -> int:
     from engine.eval.takes import score_voice, summarise, to_json
-    from engine.library import load_libraries
     from engine.runtime import Engine
 
     started = time.perf_counter()
@@ -33,8 +33,10 @@ def _eval_takes(args: argparse.Namespace) -> int:
         raise CorpusError(f"no voice in the {args.split} split of {args.corpus}")
     if args.sample is not None and args.sample < len(voices):
         voices = random.Random(args.seed).sample(voices, args.sample)
-    engine = Engine.load(args.checkpoint, threads=args.threads, library=load_libraries(args.library, not args.no_library),
-                         search_budget_ms=args.search_ms)
+    library, library_text = search_library(args, scored=voices)
+    engine = Engine.load(args.checkpoint, threads=args.threads, library=library, search_budget_ms=time_cap_ms(args),
+                         search_max_renders=args.max_renders, search_workers=args.workers,
+                         search_score=args.score)
     scores, refused = [], 0
     for voice in tqdm(voices, desc="eval-takes", unit="voice", disable=args.quiet or not sys.stderr.isatty()):
         try:
@@ -47,14 +49,16 @@ def _eval_takes(args: argparse.Namespace) -> int:
     for name, row in summary.items():
         per_note = "".join(f"{value:>10.3f}" for value in row["per_note"])  # type: ignore[union-attr]
         print(f"{name:<12}{per_note}{row['spec_mae']:>9.3f}{row['key_vel_mae']:>9.3f}{row['curve_acc']:>8.2f}")
-    print(f"{len(scores)} {args.split} voices of {args.corpus} ({refused} refused: silent or noise), search "
-          f"{args.search_ms:g} ms, {time.perf_counter() - started:.1f} s")
+    print(f"{len(scores)} {args.split} voices of {args.corpus} ({refused} refused: silent or noise), {library_text}, "
+          f"{budget_text(args)} per answer, {time.perf_counter() - started:.1f} s")
     if "one take" in summary and "six takes" in summary:
         one, six = summary["one take"]["spec_mae"], summary["six takes"]["spec_mae"]
         change = "no change (both exact)" if not one else f"{1 - six / one:+.1%} lower"  # type: ignore[operator]
-        print(f"six takes against one: spec_mae {change}")
+        print(f"six takes against one: spec_mae {change}; worse on {summary['six takes']['worse_than_one_take']} of "
+              f"{len(scores)} voices")
     if args.json is not None:
-        atomic_write_text(args.json, json.dumps({"notes": MULTI_NOTES, "summary": summary, "refused": refused,
+        atomic_write_text(args.json, json.dumps({"notes": MULTI_NOTES, "library": library_text, "search": budget_text(args),
+                                                 "summary": summary, "refused": refused,
                                                  "voices": [to_json(s) for s in scores]}, indent=2) + "\n")
     return 0
 
@@ -73,9 +77,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--split", choices=SPLITS, default="test", help="the split (default test)")
     parser.add_argument("--sample", type=at_least(1), metavar="N", help="a seeded random sample of N voices")
     parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
-    parser.add_argument("--search-ms", type=float, default=500.0, metavar="MS", help="search budget per answer (default 500)")
-    parser.add_argument("--library", type=Path, action="append", metavar="LIB.npz", help="also search this library")
-    parser.add_argument("--no-library", action="store_true", help="leave the shipped library out")
+    add_budget_options(parser, "answer")
+    add_library_options(parser)
     parser.add_argument("--checkpoint", type=Path, default=None, help="serving checkpoint (default: the shipped one)")
     parser.add_argument("--threads", type=int, default=None, metavar="N", help="inference threads (default: all)")
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="also write every score as JSON")

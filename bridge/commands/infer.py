@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bridge.audio_file import Excerpt, read_note
-from bridge.commands.argtypes import at_least, midi_channel
+from bridge.commands.argtypes import midi_channel
 from bridge.commands.console import step
 from bridge.commands.inputs import check_output, check_output_folder, require_file
+from bridge.commands.search_options import add_budget_options, add_library_options, search_library, time_cap_ms
 from bridge.commands.takes import TakeSpec, parse_take, read_takes
 from bridge.midi.syxfile import write_voice_syx
 from engine.backends import BACKENDS
@@ -28,7 +29,6 @@ if TYPE_CHECKING:  # the engine, torch and numpy load in the handler: --help com
     from engine.runtime import Engine, Inference
     from models.voice import Voice
 
-INFER_RENDERS = 250
 """``infer``'s default search budget, in renders (starts included): about 2-3 s on one core of the development
 machine. A budget in renders, not time, gives the same recording and seed the same voice on any machine under any
 load; offline, a longer search than the daemon's pays."""
@@ -58,6 +58,8 @@ def inference_report(path: Path, out: Path, inference: Inference, used: tuple[fl
     if diagnostics.get("spec_mae") is not None:
         first, answer = diagnostics["spec_mae"]
         diagnostics["spec_mae"] = {"first_voice": first, "answer": answer}
+    search_ms = diagnostics["timings_ms"].get("search", 0.0)
+    diagnostics["renders_per_s"] = round(diagnostics["renders"] / search_ms * 1000.0, 1) if search_ms > 0 else None
     report: dict[str, Any] = {"input": str(path), "output": str(out)}
     if used is not None:
         report["used"] = dict(zip(("start_s", "stop_s", "file_s"), (round(s, 3) for s in used), strict=True))
@@ -206,12 +208,12 @@ def _load_engine(args: argparse.Namespace) -> Engine:
     """The voice library and the model, with a line saying so before the wait."""
     with step(f"loading the voice library and the model ({args.checkpoint or 'the shipped checkpoint'}, "
               f"backend {args.backend})"):
-        from engine.library import load_libraries
         from engine.runtime import Engine
 
-        library = load_libraries(args.library, not args.no_library)
+        library, _ = search_library(args)
         return Engine.load(args.checkpoint, backend=args.backend, search=not args.no_search,
-                           search_budget_ms=math.inf if args.search_ms is None else args.search_ms, library=library)
+                           search_budget_ms=time_cap_ms(args), library=library, search_workers=args.workers,
+                           search_score=args.score)
 
 
 def infer_files(args: argparse.Namespace) -> int:
@@ -231,7 +233,7 @@ def infer_files(args: argparse.Namespace) -> int:
 
     if args.out_dir is not None:
         args.out_dir.mkdir(exist_ok=True)
-    budget = math.inf if args.search_ms is None else args.search_ms
+    budget = time_cap_ms(args)
     show = not args.json and not args.quiet and len(args.audio) == 1
     most = engine.seconds_heard(FMIN_HZ)  # the lowest pitch the engine reads is shifted up the most
     reports = []
@@ -276,7 +278,7 @@ def _infer_takes(args: argparse.Namespace, specs: list[TakeSpec]) -> int:
     takes = read_takes(specs)  # every file checked before the model loads
     check_output(args.out, "--out", (".syx",))
     engine = _load_engine(args)
-    budget = math.inf if args.search_ms is None else args.search_ms
+    budget = time_cap_ms(args)
     inference = engine.infer_takes(takes, budget_ms=budget, max_renders=args.max_renders, seed=args.seed,  # type: ignore[arg-type]
                                    on_better=None if args.json or args.quiet else _progress)
     voice = inference.voice.with_name(voice_name(args.out.stem))
@@ -289,16 +291,6 @@ def _infer_takes(args: argparse.Namespace, specs: list[TakeSpec]) -> int:
         print(_summary(Path(label), args.out, inference))
         print(parameter_table(voice))
     return 0
-
-
-def _budget(text: str) -> float:
-    try:
-        budget = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give milliseconds, e.g. 500") from None
-    if not budget >= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: the budget must be >= 0 ms")
-    return budget
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -331,18 +323,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     target.add_argument("--out", type=Path, metavar="VOICE.syx", help="the .syx to write (one AUDIO file)")
     target.add_argument("--out-dir", type=Path, metavar="DIR", help="write DIR/<AUDIO stem>.syx for each AUDIO file")
     infer.add_argument("--json", action="store_true", help="print parameters and diagnostics as JSON, not tables")
-    infer.add_argument("--max-renders", type=at_least(1, "renders"), default=INFER_RENDERS, metavar="N",
-                       help=f"search budget per recording in renders (default {INFER_RENDERS}, starts included): the "
-                       "same file and seed give the same voice on any machine, however busy")
-    infer.add_argument("--search-ms", type=_budget, default=None, metavar="MS",
-                       help="also stop the search after MS milliseconds (none by default; with a time cap the voice "
-                       "depends on the machine's speed and load; 0 = the first voice)")
+    add_budget_options(infer)
     infer.add_argument("--seed", type=int, default=0, help="seed of the search (default 0): another seed, another path")
     infer.add_argument("--no-search", action="store_true",
                        help="answer with the first voice only (the network's or the nearest library voice, tuned)")
-    infer.add_argument("--library", type=Path, action="append", metavar="LIB.npz",
-                       help="also start from this voice library ('dexbridge library build'; repeatable)")
-    infer.add_argument("--no-library", action="store_true", help="leave the shipped voice library out")
+    add_library_options(infer)
     infer.add_argument("-q", "--quiet", action="store_true", help="do not list the better voices as they are found")
     infer.add_argument("--render", type=Path, metavar="OUT.wav",
                        help=f"write the inferred voice played at middle C (MIDI {MIDDLE_C}), held as in the training "

@@ -26,8 +26,8 @@ _M_ARENA_MAX = -8  # glibc's mallopt parameter number
 _FLAG_FIELDS = ("osc_host", "osc_port", "reply_port", "midi_in", "midi_out", "midi_api", "mode", "din", "byte_budget",
                 "channel", "control_rate", "slew_ms", "morph_method", "dump_debounce_ms", "dump_wait_notes", "resync_s",
                 "messages_per_period", "sink", "plugin", "cc_map", "checkpoint", "backend", "engine_threads", "search_ms",
-                "library", "no_library", "input_device", "output_device", "max_jobs", "overwrite", "client_uploads", "client_jobs",
-                "log_json")
+                "search_renders", "library", "no_library", "input_device", "output_device", "max_jobs", "overwrite",
+                "client_uploads", "client_jobs", "log_json")
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -184,12 +184,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     control.add_argument("--checkpoint", type=Path, help="serving checkpoint (default models/checkpoints/default.pt)")
     control.add_argument("--backend", help="auto, torch, torchscript, onnx, cuda, tensorrt (default auto)")
     control.add_argument("--engine-threads", type=int, metavar="N",
-                         help="intra-op threads for inference (torch and ONNX Runtime; default: every core but one, "
-                              "which stays free for the daemon, MIDI and the DAW: 1 on a 2-core machine)")
+                         help="intra-op threads for inference (torch and ONNX Runtime), and processes rendering for "
+                              "the search when 2 or more (default: every core but one, which stays free for the "
+                              "daemon, MIDI and the DAW: 1 on a 2-core machine)")
     control.add_argument("--search-ms", type=float, metavar="MS",
                          help="search budget per inference: the first voice (the network's or the nearest library "
                          "voice, tuned) is sent at once, then each better voice as it is found, until MS or a newer "
                          "request (default 500; 0 = the first voice only)")
+    control.add_argument("--search-renders", type=int, metavar="N",
+                         help="also end each search after N renders (none by default): with a --search-ms long enough "
+                         "to reach them, the daemon answers a snippet with the voice 'dexbridge infer --max-renders N' "
+                         "gives")
     control.add_argument("--library", action="append", type=Path, metavar="LIB.npz",
                          help="also start searches from this voice library ('dexbridge library build'; repeatable)")
     control.add_argument("--no-library", action="store_true", default=None,

@@ -104,7 +104,9 @@ class Daemon:
             library = await asyncio.to_thread(load_libraries, settings.library, not settings.no_library)
             self.engine = await asyncio.to_thread(Engine.load, settings.checkpoint, backend=settings.backend,
                                                   threads=settings.inference_threads(), library=library,
-                                                  search_budget_ms=settings.search_ms)
+                                                  search_budget_ms=settings.search_ms,
+                                                  search_max_renders=settings.search_renders,
+                                                  search_workers=settings.inference_threads())
         files = await asyncio.to_thread(FileArea.open, settings.files_dir, overwrite=settings.overwrite)
         self._worker = InferenceWorker(self.engine, max_jobs=settings.max_jobs)
         await self._worker.start()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.osc.allow import AllowList
+from engine.cores import all_cores
 from engine.morph_path import DEFAULT_METHOD, MORPH_METHODS
 from models.errors import ConfigError
 
@@ -60,6 +61,7 @@ class Settings:
     backend: str = "auto"
     engine_threads: int | None = None  # None: every core but one (:meth:`inference_threads`)
     search_ms: float = 500.0  # each inference's search budget: better voices stream until then
+    search_renders: int | None = None  # also end each search after this many renders; None: the time budget only
     library: tuple[Path, ...] = ()  # voice libraries the search also starts from, beside the shipped one
     no_library: bool = False  # leave the shipped library out
     input_device: str | None = None
@@ -100,6 +102,8 @@ class Settings:
                  f"engine_threads = {self.engine_threads}, range 1..256; leave unset for every core but one")
         _require(math.isfinite(self.search_ms) and 0 <= self.search_ms <= 60_000,
                  f"search_ms = {self.search_ms} ms, range 0..60000 (0 = the first voice only)")
+        _require(self.search_renders is None or 1 <= self.search_renders <= 100_000,
+                 f"search_renders = {self.search_renders}, range 1..100000; leave unset for the time budget only")
         _require(1 <= self.max_jobs <= 64, f"max_jobs = {self.max_jobs}, range 1..64")
         _require(1 <= self.client_uploads <= 64, f"client_uploads = {self.client_uploads}, range 1..64 (open uploads per client)")
         _require(1 <= self.client_jobs <= 64, f"client_jobs = {self.client_jobs}, range 1..64 (inferences in flight per client)")
@@ -158,9 +162,10 @@ class Settings:
         return AllowList.parse(self.allow)
 
     def inference_threads(self) -> int:
-        """Intra-op threads for inference: ``engine_threads``, or every core but one (the event loop,
-        MIDI and the synth keep a core; on a 2-core machine, 1)."""
-        return self.engine_threads or max(1, (os.cpu_count() or 2) - 1)
+        """Intra-op threads for inference, and processes rendering for the search: ``engine_threads``, or
+        every core but one (the event loop, MIDI and the synth keep a core; on a 2-core machine, 1: the
+        search renders on its own thread)."""
+        return self.engine_threads or max(1, all_cores() - 1)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready values (paths and tuples as strings and lists)."""

@@ -31,6 +31,7 @@ from bridge.commands.console import invoked_as
 from bridge.commands.inputs import check_output_folder
 from bridge.commands.pictures import Panel, mae_caption, morph_figure, save_png, spectrogram_figure
 from bridge.commands.render_out import match_loudness, write_audio
+from bridge.commands.search_options import INFER_RENDERS
 from bridge.commands.voices import bundled_bank_path, shown_name
 from bridge.daemon.lifecycle import Daemon
 from bridge.daemon.settings import Settings
@@ -52,6 +53,7 @@ PLUCK_HELD_SECONDS = 3.0  # then damped, like the training renders' note-off at 
 MORPH_STEPS = 120
 MORPH_SECONDS = 1.2
 REPLY_TIMEOUT_S = 60.0  # an inference on a cold CPU, with the engine still warming up
+DEMO_SEARCH_CAP_MS = 30_000.0  # far beyond what INFER_RENDERS take: the render budget decides, as in infer
 QUIET_S = 0.5  # the morph has settled when no parameter change came for this long
 SILENCE = 1e-4  # peak below this: nothing to hear
 MORPH_BANK = "brass"
@@ -320,7 +322,7 @@ async def run_demo(out: Path, checkpoint: Path | None = None, *, backend: str = 
     # the daemon writes into --out and reads there and in the bundled bank's folder, nowhere else
     settings = Settings(osc_host="127.0.0.1", osc_port=0, osc_tcp=False, mode=("param",), sink=(),
                         files_dir=(out, bundled_bank_path(MORPH_BANK).parent), checkpoint=checkpoint, backend=backend,
-                        no_library=not library)
+                        no_library=not library, search_ms=DEMO_SEARCH_CAP_MS, search_renders=INFER_RENDERS)
     say(f"starting the daemon: loading the voice library and the model ({checkpoint or 'the shipped checkpoint'}, "
         f"backend {backend}), a few seconds")
     async with Daemon(settings).running() as daemon, OscClient.connect("127.0.0.1", daemon.osc_port) as client:

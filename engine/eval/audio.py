@@ -1,11 +1,14 @@
 """Score answers to real recordings: is the voice close, and does it play at the recording's pitch?
 
 For each recording the pipeline's voice (:meth:`engine.runtime.Engine.infer`) and, as the honest
-baseline, the nearest library voice by sound (with the transpose the input's pitch alone gives,
-and again tuned by :mod:`engine.tuning`) are rendered at the reference note, as a user plays them,
-and compared with the recording from its onset:
+baseline, the nearest library voice by sound (retrieval: transposed to the input's pitch by the f0
+stored with it, as the search's starts are, and again tuned by :mod:`engine.tuning`) are rendered
+at the reference note, as a user plays them, and compared with the recording from its onset:
 
-- ``spec_mae``: the paper's log-spectral MAE (:func:`models.metrics.spec_mae`);
+- ``spec_mae``: the paper's log-spectral MAE (:func:`models.metrics.spec_mae`), and beside it two scores
+  that weigh frequency and timbre as hearing does: ``log_mel_db``, the mean dB difference of 128-band
+  mel spectrograms floored 80 dB below the recording's peak (:func:`models.metrics.log_mel_distance`),
+  and ``mfcc``, the mean difference of MFCCs 1-19 (:func:`models.metrics.mfcc_distance`);
 - the f0 of the recording (:func:`engine.pitch.estimate_f0`) and of the render as heard (:func:`engine.pitch.heard_f0`:
   unpitched where an independent tracker hears it an octave or more away), measured on each side independently,
   and the cents between them when both are pitched; the recording's vibrato and the render's (the pipeline's voice
@@ -21,16 +24,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
-from engine.conditioning import REFERENCE_NOTE, plan_transpose
+from engine.conditioning import REFERENCE_NOTE
+from engine.inference import predicted_transpose
 from engine.library import VoiceLibrary
 from engine.neural_pitch import OCTAVE_CENTS, neural_f0
 from engine.pitch import Vibrato, cents, estimate_f0, heard_f0
 from engine.runtime import Engine
 from engine.tuning import IN_TUNE_CENTS, tune
-from models.metrics import spec_mae, stft_magnitude
+from models.metrics import log_mel_distance, mfcc_distance, spec_mae, stft_magnitude
 from models.params import TRANSPOSE_CENTRE, TRANSPOSE_INDEX
 from models.render import NOTE_SECONDS, Renderer
 from models.voice import Voice
@@ -39,6 +44,7 @@ __all__ = ["METHODS", "OCTAVE_CENTS", "Answer", "RecordingScore", "score_recordi
            "vibrato_matches"]
 
 METHODS = ("pipeline", "nearest", "nearest+tuning")
+DISTANCES = ("spec_mae", "log_mel_db", "mfcc")
 VIBRATO_RATE_HZ = 0.5
 VIBRATO_DEPTH_RATIO = 1.5
 """A render plays a recording's vibrato when the rates lie this close and neither depth is this many times the other."""
@@ -52,6 +58,8 @@ class Answer:
         voice_name: the voice's name.
         source: where it came from ("network", or the library voice's source).
         spec_mae: log-spectral MAE of its render at the reference note against the recording.
+        log_mel_db: mean dB difference of the two mel spectrograms (floored 80 dB below the recording's peak).
+        mfcc: mean difference of MFCCs 1-19.
         voice_f0_hz: f0 of that render as heard; ``None`` when unpitched or ambiguous.
         cents: ``voice_f0_hz`` relative to the recording's f0; ``None`` unless both are pitched.
         transpose: its transpose in semitones (VCED value - 24).
@@ -62,6 +70,8 @@ class Answer:
     voice_name: str
     source: str
     spec_mae: float
+    log_mel_db: float
+    mfcc: float
     voice_f0_hz: float | None
     cents: float | None
     transpose: int
@@ -109,7 +119,8 @@ def _answer(voice: Voice, source: str, recording: np.ndarray, input_f0: float | 
     audio = render(voice)
     heard = heard_f0(audio, sample_rate)
     f0 = heard.f0_hz
-    return Answer(voice.name, source, spec_mae(stft_magnitude(recording), stft_magnitude(audio)), f0,
+    return Answer(voice.name, source, spec_mae(stft_magnitude(recording), stft_magnitude(audio)),
+                  log_mel_distance(recording, audio, sample_rate), mfcc_distance(recording, audio, sample_rate), f0,
                   None if f0 is None or input_f0 is None else cents(f0, input_f0),
                   voice[TRANSPOSE_INDEX] - TRANSPOSE_CENTRE, neural_f0(audio, sample_rate), heard.vibrato)
 
@@ -137,11 +148,12 @@ def score_recording(engine: Engine, library: VoiceLibrary | None, name: str, aud
     result.answers["pipeline"] = _answer(inference.voice, inference.diagnostics.source, recording, input_f0, render,
                                          engine.sample_rate)
     if library is not None and len(library):
-        match = library.search(engine.embed_conditioned(inference.model_input), 1)[0]
-        planned_transpose = plan_transpose(inference.diagnostics.f0_hz).transpose  # the input's pitch alone, untuned
-        planned = match.voice.replace({TRANSPOSE_INDEX: TRANSPOSE_CENTRE + planned_transpose})
-        result.answers["nearest"] = _answer(planned, match.source, recording, input_f0, render, engine.sample_rate)
-        tuned = tune(planned, inference.diagnostics.f0_hz, engine.voice_pitch).voice
+        conditioned = engine.conditioner(audio, sample_rate)
+        match = library.search(engine.embed_conditioned(conditioned.audio), 1)[0]
+        transpose = predicted_transpose(match, conditioned)  # from the f0 stored with it, as the search's starts: no render
+        retrieved = match.voice.replace({TRANSPOSE_INDEX: TRANSPOSE_CENTRE + transpose})
+        result.answers["nearest"] = _answer(retrieved, match.source, recording, input_f0, render, engine.sample_rate)
+        tuned = tune(retrieved, inference.diagnostics.f0_hz, engine.voice_pitch).voice
         result.answers["nearest+tuning"] = _answer(tuned, match.source, recording, input_f0, render, engine.sample_rate)
     return result
 
@@ -160,13 +172,15 @@ def vibrato_matches(heard: Vibrato | None, played: Vibrato | None) -> bool:
             and 1 / VIBRATO_DEPTH_RATIO <= played.depth_cents / heard.depth_cents <= VIBRATO_DEPTH_RATIO)
 
 
-def summarise(scores: Sequence[RecordingScore]) -> dict[str, dict[str, float | int | None]]:
-    """Per method: mean spec_mae; over recordings where both sides are pitched, the share within
-    :data:`IN_TUNE_CENTS`, the median |cents| and the octave errors; the octave errors by either tracker on the
-    recordings whose pitch the two trackers agree on; the share within :data:`IN_TUNE_CENTS` by the neural tracker on
-    both sides; how many answers were unpitched for a pitched recording; and of the recordings with vibrato, how many
-    answers play it (:func:`vibrato_matches`)."""
-    summary: dict[str, dict[str, float | int | None]] = {}
+def summarise(scores: Sequence[RecordingScore]) -> dict[str, dict[str, Any]]:
+    """Per method: mean spec_mae, log_mel_db and mfcc, and on how many recordings each is lower than the
+    nearest library voice's (``closer_than_nearest``: per score and on ``all`` three); over recordings where
+    both sides are pitched, the share within :data:`IN_TUNE_CENTS`, the median |cents| and the octave
+    errors; the octave errors by either tracker on the recordings whose pitch the two trackers agree on;
+    the share within :data:`IN_TUNE_CENTS` by the neural tracker on both sides; how many answers were
+    unpitched for a pitched recording; and of the recordings with vibrato, how many answers play it
+    (:func:`vibrato_matches`)."""
+    summary: dict[str, dict[str, Any]] = {}
     for method in METHODS:
         answers = [(s, s.answers[method]) for s in scores if method in s.answers]
         if not answers:
@@ -177,6 +191,9 @@ def summarise(scores: Sequence[RecordingScore]) -> dict[str, dict[str, float | i
         summary[method] = {
             "recordings": len(answers),
             "spec_mae": float(np.mean([a.spec_mae for _, a in answers])),
+            "log_mel_db": float(np.mean([a.log_mel_db for _, a in answers])),
+            "mfcc": float(np.mean([a.mfcc for _, a in answers])),
+            "closer_than_nearest": _closer_than_nearest(answers),
             "pitched_pairs": int(off.size),
             "within_50_cents": float(np.mean(off <= IN_TUNE_CENTS)) if off.size else None,
             "median_abs_cents": float(np.median(off)) if off.size else None,
@@ -191,7 +208,15 @@ def summarise(scores: Sequence[RecordingScore]) -> dict[str, dict[str, float | i
     return summary
 
 
-def summarise_groups(scores: Sequence[RecordingScore]) -> dict[str, dict[str, dict[str, float | int | None]]]:
+def _closer_than_nearest(answers: Sequence[tuple[RecordingScore, Answer]]) -> dict[str, int]:
+    """On how many recordings an answer scores lower than the nearest library voice, per score and on all three."""
+    pairs = [(a, s.answers["nearest"]) for s, a in answers if "nearest" in s.answers]
+    counts = {name: sum(1 for a, b in pairs if getattr(a, name) < getattr(b, name)) for name in DISTANCES}
+    counts["all"] = sum(1 for a, b in pairs if all(getattr(a, name) < getattr(b, name) for name in DISTANCES))
+    return counts
+
+
+def summarise_groups(scores: Sequence[RecordingScore]) -> dict[str, dict[str, dict[str, Any]]]:
     """:func:`summarise` for each group of recordings, in the order the groups first appear."""
     groups = dict.fromkeys(s.group for s in scores)
     return {group: summarise([s for s in scores if s.group == group]) for group in groups}

@@ -34,6 +34,9 @@ ANSWERS = ("one take", "six takes", "nearest")
 KEY_VELOCITY_NUMERICAL = ("rate_scaling", "key_vel_sens", "break_point", "left_depth", "right_depth")
 KEY_VELOCITY_CURVES = ("left_curve", "right_curve")
 NEAREST_POOL = 16
+WORSE_BY = 1e-3
+"""A six-note MAE counts as worse than another beyond this (the search scores the takes as conditioned, a
+few 1e-4 from these renders)."""
 _NUM = [BY_NAME[f"op{op}_{name}"] for op in range(1, 7) for name in KEY_VELOCITY_NUMERICAL]
 _CURVES = [BY_NAME[f"op{op}_{name}"] for op in range(1, 7) for name in KEY_VELOCITY_CURVES]
 
@@ -96,7 +99,8 @@ def score_voice(engine: Engine, voice: Voice, *, renderer: Renderer | None = Non
 
 
 def summarise(scores: Sequence[dict[str, TakesScore]]) -> dict[str, dict[str, object]]:
-    """Per answer: the mean per-note MAE, their mean, the key/velocity parameter MAE and curve accuracy."""
+    """Per answer: the mean per-note MAE, their mean, the key/velocity parameter MAE and curve accuracy, and
+    on how many voices its six-note MAE is worse than the one-take answer's."""
     summary: dict[str, dict[str, object]] = {}
     for name in ANSWERS:
         rows = [row[name] for row in scores if name in row]
@@ -107,6 +111,8 @@ def summarise(scores: Sequence[dict[str, TakesScore]]) -> dict[str, dict[str, ob
                 "spec_mae": float(np.mean([r.spec_mae for r in rows])),
                 "key_vel_mae": float(np.mean([r.key_vel_mae for r in rows])),
                 "curve_acc": float(np.mean([r.curve_acc for r in rows])),
+                "worse_than_one_take": sum(1 for row in scores if name in row and "one take" in row
+                                           and row[name].spec_mae > row["one take"].spec_mae + WORSE_BY),
             }
     return summary
 

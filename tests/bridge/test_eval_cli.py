@@ -38,19 +38,20 @@ def test_corpus_split_gives_the_documented_json(tiny_checkpoint: Path, brass_cor
     with open_corpus(brass_corpus) as corpus:
         n_test = corpus.count("test")
     assert n_test > 0
-    scores = _run_json(tmp_path, str(tiny_checkpoint), "--corpus", str(brass_corpus), "--budgets", "0,40", "--labels")
-    assert set(scores) == {"n_voices", "network", "pipelines", "refused", "baselines", "by_label"}
+    scores = _run_json(tmp_path, str(tiny_checkpoint), "--corpus", str(brass_corpus), "--renders", "0,6", "--labels")
+    assert set(scores) == {"n_voices", "network", "pipelines", "refused", "baselines", "by_label", "library"}
+    assert scores["library"].startswith("library: training split only")
     assert scores["by_label"] and set(scores["by_label"]) <= {"harmonic", "percussive", "sfx"}
     for answers in scores["by_label"].values():
-        assert set(answers) == {"network", "pipeline 0 ms", "pipeline 40 ms", "mean voice", "nearest"}
-    assert set(scores["baselines"]) == {"mean", "nearest"} and set(scores["pipelines"]) == {"pipeline 0 ms", "pipeline 40 ms"}
-    assert scores["n_voices"] == n_test and scores["refused"] == {"pipeline 0 ms": 0, "pipeline 40 ms": 0}
+        assert set(answers) == {"network", "first voice", "pipeline 6 renders", "mean voice", "nearest"}
+    assert set(scores["baselines"]) == {"mean", "nearest"} and set(scores["pipelines"]) == {"first voice", "pipeline 6 renders"}
+    assert scores["n_voices"] == n_test and scores["refused"] == {"first voice": 0, "pipeline 6 renders": 0}
     for entry in (scores["network"], *scores["pipelines"].values(), *scores["baselines"].values()):
         assert set(entry) == METRICS
         assert 0.0 <= entry["num_mae"] <= 1.0 and 0.0 <= entry["cat_acc"] <= 1.0
         assert entry["spec_mae"] >= 0.0 and entry["spec_sc"] >= 0.0 and entry["mfcc_mae"] >= 0.0
     table = capsys.readouterr().out
-    assert "nearest" in table and "pipeline 40 ms" in table and f"{n_test} voices of {brass_corpus} (test split)" in table
+    assert "nearest" in table and "pipeline 6 renders" in table and f"{n_test} voices of {brass_corpus} (test split)" in table
     assert "spec_mae by label" in table
 
 
@@ -62,7 +63,7 @@ def test_training_voices_are_their_own_nearest_neighbours(tiny_checkpoint: Path,
     syx = tmp_path / "train5.syx"
     write_syx(syx, [encode_voice_dump(voice) for voice in train])
     scores = _run_json(tmp_path, str(tiny_checkpoint), "--corpus", str(syx), "--train-corpus", str(brass_corpus),
-                       "--budgets", "0", "--no-library")
+                       "--renders", "0", "--no-library")
     nearest = scores["baselines"]["nearest"]
     assert scores["n_voices"] == 5
     assert nearest == {"num_mae": 0.0, "cat_acc": 1.0, "spec_mae": 0.0, "spec_sc": 0.0, "mfcc_mae": 0.0}
@@ -70,7 +71,7 @@ def test_training_voices_are_their_own_nearest_neighbours(tiny_checkpoint: Path,
 
 
 def test_sample_takes_a_seeded_subset(tiny_checkpoint: Path, brass_corpus: Path, tmp_path: Path) -> None:
-    args = (str(tiny_checkpoint), "--corpus", str(brass_corpus), "--split", "train", "--sample", "3", "--budgets", "0",
+    args = (str(tiny_checkpoint), "--corpus", str(brass_corpus), "--split", "train", "--sample", "3", "--renders", "0",
             "--no-library")
     first, again = _run_json(tmp_path, *args), _run_json(tmp_path, *args)
     assert first["n_voices"] == 3 and first == again
@@ -98,12 +99,12 @@ def test_a_rendered_dataset_gives_the_same_baselines_and_is_cached(tiny_checkpoi
     dataset = tmp_path / "dataset"
     render_dataset(brass_corpus, dataset, workers=1)
     # budget 0 only: a timed search's answer depends on the machine's load, and this compares whole reports
-    rendered_here = _run_json(tmp_path, str(tiny_checkpoint), "--corpus", str(brass_corpus), "--budgets", "0")
-    from_dataset = _run_json(tmp_path, str(tiny_checkpoint), "--corpus", str(brass_corpus), "--budgets", "0",
+    rendered_here = _run_json(tmp_path, str(tiny_checkpoint), "--corpus", str(brass_corpus), "--renders", "0")
+    from_dataset = _run_json(tmp_path, str(tiny_checkpoint), "--corpus", str(brass_corpus), "--renders", "0",
                              "--train-dataset", str(dataset))
     assert from_dataset["baselines"] == rendered_here["baselines"]
     assert (dataset / "eval_pooled2_train.npy").is_file()
-    assert _run_json(tmp_path, str(tiny_checkpoint), "--corpus", str(brass_corpus), "--budgets", "0",
+    assert _run_json(tmp_path, str(tiny_checkpoint), "--corpus", str(brass_corpus), "--renders", "0",
                      "--train-dataset", str(dataset)) == from_dataset
 
 
@@ -118,4 +119,5 @@ def test_eval_takes_scores_one_take_six_takes_and_retrieval(brass_corpus: Path, 
     for row in report["summary"].values():
         assert len(row["per_note"]) == 6 and row["spec_mae"] == pytest.approx(sum(row["per_note"]) / 6)
         assert 0.0 <= row["key_vel_mae"] <= 1.0 and 0.0 <= row["curve_acc"] <= 1.0
+    assert report["summary"]["six takes"]["worse_than_one_take"] == 0
     assert "six takes against one" in capsys.readouterr().out

@@ -55,7 +55,7 @@ def test_the_instrument_script_writes_notes_and_a_manifest(instruments: Path) ->
 def test_eval_audio_answers_real_instruments_in_tune(instruments: Path, performed: Path, tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "scores.json"
-    assert main(["eval-audio", str(instruments), str(performed), "--search-ms", "300", "--threads", "1", "-q",
+    assert main(["eval-audio", str(instruments), str(performed), "--max-renders", "40", "--threads", "1", "-q",
                  "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     scores = {item["name"]: item for item in report["recordings"]}
@@ -71,6 +71,10 @@ def test_eval_audio_answers_real_instruments_in_tune(instruments: Path, performe
     assert pipeline["pitched_pairs"] >= 4 and pipeline["within_50_cents"] >= 0.75 and pipeline["octave_errors"] == 0
     assert set(report["summary"]) == {"pipeline", "nearest", "nearest+tuning"}
     assert pipeline["octave_errors_where_trackers_agree"] == 0
+    for row in report["summary"].values():  # every answer scored three ways
+        assert row["spec_mae"] > 0 and row["log_mel_db"] > 0 and row["mfcc"] > 0
+    assert report["summary"]["nearest"]["closer_than_nearest"] == {"spec_mae": 0, "log_mel_db": 0, "mfcc": 0, "all": 0}
+    assert report["search"] == "search 40 renders" and report["library"].startswith("library: ")
     table = capsys.readouterr().out
     assert "median |c|" in table and "10 recordings scored, 0 refused" in table
     assert f"group {performed.name}" in table and "all recordings" in table

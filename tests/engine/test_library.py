@@ -49,10 +49,24 @@ def test_merged_libraries_keep_one_copy_of_a_voice(brass_voices: list[Voice]) ->
     assert len(merged) == 6 and merged.sources[2] == "bank.syx:3"
 
 
-def test_embeddings_quantise_half_decibels() -> None:
-    db = np.full((257, 345), -60.0, dtype=np.float32)
-    assert embed(db).shape == (EMBED_SIZE,) and not embed(db).any()  # -60 dB is the int8 zero
-    assert embed(db + 1.0).tolist() == [2] * EMBED_SIZE
+def test_embedding_distances_grow_with_the_spectrogram_difference() -> None:
+    rng = np.random.default_rng(0)
+    db = rng.normal(-40.0, 10.0, (257, 345)).astype(np.float32)
+    assert embed(db).shape == (EMBED_SIZE,) and embed(db).dtype == np.int8
+    distances = []
+    for change in (2.0, 6.0, 18.0):
+        brighter = db.copy()
+        brighter[128:] += change  # the upper half of the bands louder
+        distances.append(float(np.linalg.norm(embed(brighter).astype(float) - embed(db))))
+    assert 0 < distances[0] < distances[1] < distances[2]
+
+
+def test_cells_more_than_80_db_below_the_peak_do_not_count() -> None:
+    db = np.full((257, 345), -30.0, dtype=np.float32)
+    quiet, quieter = db.copy(), db.copy()
+    quiet[:, 200:] = -120.0  # both far below the floor at -110 dB
+    quieter[:, 200:] = -200.0
+    np.testing.assert_array_equal(embed(quiet), embed(quieter))
 
 
 @pytest.mark.parametrize(
@@ -60,8 +74,9 @@ def test_embeddings_quantise_half_decibels() -> None:
     [
         (None, "no such file; build one with 'dexbridge library build SOURCES --out"),
         (b"not a zip", "not a readable library file"),
-        ("other-format", "format 'other-format', expected 'dexbridge-library-2'; rebuild it"),
-        ("no-format", "format None, expected 'dexbridge-library-2'"),
+        ("other-format", "format 'other-format', expected 'dexbridge-library-3'; rebuild it"),
+        ("no-format", "format None, expected 'dexbridge-library-3'"),
+        ("other-index", "embedded with other index axes (0123456789ab); rebuild it"),
     ],
 )
 def test_a_missing_corrupt_or_foreign_library_is_refused_in_words(tmp_path: Path, content: object, message: str) -> None:
@@ -70,6 +85,8 @@ def test_a_missing_corrupt_or_foreign_library_is_refused_in_words(tmp_path: Path
         path.write_bytes(content)
     elif content == "other-format":
         np.savez(path, format=np.array("other-format"))
+    elif content == "other-index":
+        np.savez(path, format=np.array("dexbridge-library-3"), index=np.array("0123456789ab"))
     elif content == "no-format":
         np.savez(path, packed=np.zeros((1, 128), np.uint8))
     with pytest.raises(LibraryError, match=re.escape(message)):
@@ -79,21 +96,17 @@ def test_a_missing_corrupt_or_foreign_library_is_refused_in_words(tmp_path: Path
 
 
 def test_mismatched_parts_are_refused(brass_voices: list[Voice]) -> None:
-    with pytest.raises(LibraryError, match=r"2 voices, 1 sources and embeddings of shape \(2, 208\) do not match"):
+    with pytest.raises(LibraryError, match=r"2 voices, 1 sources and embeddings of shape \(2, 64\) do not match"):
         VoiceLibrary(brass_voices[:2], ["a"], np.zeros((2, EMBED_SIZE), np.int8))
 
 
-def test_the_shipped_library_is_the_training_split() -> None:
-    library = load_libraries(None)
-    assert library is not None and len(library) == 21_589
-    assert all(source.startswith("corpus.sqlite#") for source in library.sources[:100])
-    assert np.isfinite(library.f0_hz).mean() > 0.8  # most voices have a pitch at middle C
-
-
-def test_no_validation_or_test_voice_ships() -> None:
+def test_the_shipped_library_is_every_voice_of_the_corpus() -> None:
     from models.corpus import SplitSpec, split_of
 
     library = load_libraries(None)
-    assert library is not None
-    splits = {split_of(bytes(voice.values[:145]), SplitSpec()) for voice in library.voices}
-    assert splits == {"train"}
+    assert library is not None and len(library) == 29_834
+    assert all(source.startswith("corpus.sqlite#") for source in library.sources[:100])
+    assert np.isfinite(library.f0_hz).mean() > 0.8  # most voices have a pitch at middle C
+    splits = [split_of(bytes(voice.values[:145]), SplitSpec()) for voice in library.voices]
+    assert {split: splits.count(split) for split in set(splits)} == {"train": 21_589, "validation": 2_390,
+                                                                    "test": 5_855}

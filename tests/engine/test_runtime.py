@@ -184,3 +184,20 @@ def test_several_takes_give_one_voice_scored_on_every_note(tiny_checkpoint: Path
         engine.infer_takes([Take(noise, 22050, None, 100)])
     with pytest.raises(ModelInputError, match="no takes"):
         engine.infer_takes([])
+
+
+def test_several_takes_play_them_no_worse_than_the_middle_c_take_alone(tiny_checkpoint: Path, brass: list[Voice]) -> None:
+    from engine.takes import Take
+
+    library = VoiceLibrary(brass[:4], ["b0", "b1", "b2", "b3"], *render_embeddings(brass[:4], FrontendConfig(), workers=1))
+    engine = Engine.load(tiny_checkpoint, backend="torch", library=library)
+    renderer = Renderer()
+    takes = [Take(renderer.render(brass[7], note, velocity), 22050, note, velocity)
+             for note, velocity in ((48, 85), (60, 85), (60, 127), (72, 85))]
+    together = engine.infer_takes(takes, max_renders=30, budget_ms=float("inf"))
+    alone = engine.infer(takes[1].audio, 22050, max_renders=30, budget_ms=float("inf"))
+    # scored on the takes as given (the engine scores them as conditioned: within 1e-3 of these)
+    targets = engine.search.targets([takes[1], takes[0], takes[2], takes[3]])
+    on_all = engine.search.score(together.voice, targets)
+    assert on_all == pytest.approx(together.diagnostics.spec_mae[1], abs=1e-3)
+    assert on_all <= engine.search.score(alone.voice, targets) + 1e-3

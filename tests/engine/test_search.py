@@ -9,7 +9,8 @@ import pytest
 
 from engine.conditioning import REFERENCE_NOTE
 from engine.pitch import F0Estimate, estimate_f0
-from engine.search import Found, VoiceSearch, subsonic_share
+from engine.search import Found, VoiceSearch
+from engine.search_score import subsonic_share
 from engine.takes import Take
 from engine.tuning import Tuning
 from models.params import BY_NAME, TRANSPOSE_CENTRE, TRANSPOSE_INDEX
@@ -37,12 +38,14 @@ def _takes(voice: Voice) -> list[Take]:
     return [Take(_recording(voice), SAMPLE_RATE, REFERENCE_NOTE, 85)]
 
 
-def test_the_search_improves_on_a_wrong_start_and_is_deterministic(search: VoiceSearch, brass_voices: list) -> None:
+@pytest.mark.parametrize("cma_up_to", [40, 0], ids=["cma-es", "one-plus-one-es"])
+def test_the_search_improves_on_a_wrong_start_and_is_deterministic(search: VoiceSearch, brass_voices: list,
+                                                                   cma_up_to: int) -> None:
     target = brass_voices[0]
-    start = target.replace({BY_NAME["op1_output_level"].index: 60})
+    start = target.replace({BY_NAME["op1_output_level"].index: 60, BY_NAME["op2_eg_rate1"].index: 20})
     f0 = estimate_f0(_recording(target), SAMPLE_RATE).f0_hz
-    runs = [search.run(_takes(target), f0, [(start, "network")], budget_ms=math.inf, max_renders=40, seed=3)
-            for _ in range(2)]
+    runs = [search.run(_takes(target), f0, [(start, "network")], budget_ms=math.inf, max_renders=40, seed=3,
+                       cma_up_to=cma_up_to) for _ in range(2)]
     assert runs[0].best.voice == runs[1].best.voice and runs[0].best.score == runs[1].best.score
     assert runs[0].renders >= 40 and runs[0].best.score < runs[0].start.score
     assert runs[0].best.source == "network + search"
@@ -89,3 +92,22 @@ def test_subsonic_energy_is_measured() -> None:
     t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
     assert subsonic_share(np.sin(2 * np.pi * 5.0 * t), SAMPLE_RATE) > 0.99
     assert subsonic_share(np.sin(2 * np.pi * 440.0 * t), SAMPLE_RATE) < 0.01
+
+
+def test_worker_processes_find_the_same_voice_as_one_thread(search: VoiceSearch, brass_voices: list) -> None:
+    from engine.render_pool import RenderPool
+
+    target = brass_voices[2]
+    start = target.replace({BY_NAME["op2_output_level"].index: 50, BY_NAME["op1_eg_rate2"].index: 30})
+    f0 = estimate_f0(_recording(target), SAMPLE_RATE).f0_hz
+    pool = RenderPool(2, SAMPLE_RATE, 4.0)
+    try:
+        pooled = VoiceSearch(SAMPLE_RATE, 4.0, search.measure_pitch, pool)
+        starts = [(start, "network"), *[(voice, f"library {n}") for n, voice in enumerate(brass_voices[10:22])]]
+        for cma_up_to in (60, 0):  # CMA-ES generations and (1+λ)-ES batches, on the workers
+            alone, together = (s.run(_takes(target), f0, starts, budget_ms=math.inf, max_renders=60, seed=2,
+                                     cma_up_to=cma_up_to) for s in (search, pooled))
+            assert together.best.voice == alone.best.voice and together.best.score == alone.best.score
+            assert [f.voice for f in together.found] == [f.voice for f in alone.found]
+    finally:
+        pool.close()

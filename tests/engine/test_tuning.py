@@ -107,3 +107,15 @@ def test_a_voice_the_two_trackers_hear_an_octave_apart_is_not_in_tune() -> None:
 
     tuning = tune(Voice.init(), 65.5, measure)
     assert not tuning.in_tune and tuning.cents is None and "ambiguous" in tuning.pitch
+
+
+def test_a_voice_heard_apart_as_the_recording_is_in_tune_at_its_partials() -> None:
+    from engine.pitch import F0Estimate
+    from engine.tuning import heard_alike
+
+    organ = F0Estimate(None, 0.9, 0.9, "unpitched: ambiguous (...)", ambiguous=(130.8, 261.9))  # a sub-octave partial
+    assert heard_alike(organ, (65.4, 130.9)).f0_hz == 130.8  # the recording an octave lower, heard apart by an octave
+    assert heard_alike(organ, (65.4, 196.2)).f0_hz is None  # heard apart by an octave and a fifth: not alike
+    assert heard_alike(organ, None).f0_hz is None  # the recording is heard alike by both: the voice is not
+    pitched = F0Estimate(261.6, 1.0, 1.0)
+    assert heard_alike(pitched, (65.4, 130.9)) is pitched

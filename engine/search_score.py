@@ -1,0 +1,95 @@
+"""How the search scores a voice against recordings: its renders at each take's note and velocity,
+compared with each take, plus a penalty for sub-20 Hz energy beyond the recording's own.
+
+The comparison (:data:`SCORES`): ``spec``, the paper's log-spectral MAE over linear-frequency bins;
+``mel``, the mean dB difference of 128-band mel spectrograms floored 80 dB below the take's peak
+(:func:`models.metrics.log_mel_distance`'s measure, from the same STFT), divided by
+:data:`MEL_DB_PER_UNIT`; ``spec+mel``, their sum. Module-level functions, so a worker process
+(:mod:`engine.render_pool`) scores exactly as the search does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.takes import Take
+from models.metrics import LOG_MEL_RANGE_DB, log_magnitude, log_spec_mae, mel_db, stft_magnitude
+from models.render import Renderer
+from models.voice import Voice
+
+__all__ = ["SCORES", "SUBSONIC_HZ", "ScoreTarget", "score_renders", "subsonic_share", "targets_of"]
+
+SCORES = ("spec", "mel", "spec+mel")
+DEFAULT_SCORE = "spec"
+MEL_DB_PER_UNIT = 20.0
+"""log-mel dB per unit of score: 20 dB weighs about as much as the log-spectral MAE's typical spread."""
+
+SUBSONIC_HZ = 20.0
+SUBSONIC_WEIGHT = 2.0
+SUBSONIC_SAMPLES = 1 << 15  # score penalty per unit share of the render's energy below SUBSONIC_HZ
+
+
+@dataclass(frozen=True)
+class ScoreTarget:
+    """One take as the score sees it: where to play the voice, the take's log-magnitude spectrogram (for
+    ``spec``), its floored mel dB spectrogram and the floor (for ``mel``), its own share of sub-20 Hz
+    energy, and which comparison (:data:`SCORES`)."""
+
+    note: int
+    velocity: int
+    log_magnitude: np.ndarray | None
+    mel_db: np.ndarray | None
+    mel_floor_db: float
+    subsonic: float
+    score: str = DEFAULT_SCORE
+
+
+def targets_of(takes: Sequence[Take], sample_rate: int, score: str = DEFAULT_SCORE) -> list[ScoreTarget]:
+    """What :func:`score_renders` compares with, computed once per search.
+
+    Raises:
+        ValueError: a score not in :data:`SCORES`.
+    """
+    if score not in SCORES:
+        raise ValueError(f"score {score!r}: one of {', '.join(SCORES)}")
+    targets = []
+    for take in takes:
+        magnitude = stft_magnitude(take.audio)
+        mel = mel_db(magnitude, sample_rate) if "mel" in score else None
+        floor = float(mel.max()) - LOG_MEL_RANGE_DB if mel is not None else 0.0
+        targets.append(ScoreTarget(take.note, take.velocity, log_magnitude(magnitude) if "spec" in score else None,
+                                   None if mel is None else np.maximum(mel, floor), floor,
+                                   subsonic_share(take.audio, sample_rate), score))
+    return targets
+
+
+def score_renders(renderer: Renderer, voice: Voice, targets: Sequence[ScoreTarget]) -> float:
+    """Mean over the targets of the comparison of ``voice`` played at each one's note and velocity with it,
+    plus :data:`SUBSONIC_WEIGHT` times the share of its energy below :data:`SUBSONIC_HZ` beyond the take's own."""
+    total = 0.0
+    for target in targets:
+        audio = renderer.render(voice, target.note, target.velocity)
+        magnitude = stft_magnitude(audio)
+        if target.log_magnitude is not None:
+            total += log_spec_mae(target.log_magnitude, log_magnitude(magnitude))
+        if target.mel_db is not None:
+            mel = np.maximum(mel_db(magnitude, renderer.sample_rate), target.mel_floor_db)
+            total += float(np.mean(np.abs(mel - target.mel_db))) / MEL_DB_PER_UNIT
+        total += SUBSONIC_WEIGHT * max(0.0, subsonic_share(audio, renderer.sample_rate) - target.subsonic)
+    return total / len(targets)
+
+
+def subsonic_share(audio: np.ndarray, sample_rate: int) -> float:
+    """Share of a sound's energy between DC and :data:`SUBSONIC_HZ`, its DC offset left out: carriers at
+    a few Hz thump on monitors (a constant offset does not, and monitors block it). Read off the first
+    :data:`SUBSONIC_SAMPLES` samples (1.5 s at 22 050 Hz: a power-of-two FFT, 0.7 Hz resolution)."""
+    samples = np.asarray(audio[:SUBSONIC_SAMPLES], dtype=np.float32)
+    spectrum = np.abs(np.fft.rfft(samples - samples.mean())) ** 2
+    total = float(spectrum.sum())
+    if total <= 0.0:
+        return 0.0
+    cutoff = int(SUBSONIC_HZ * len(samples) / sample_rate)
+    return float(spectrum[1 : cutoff + 1].sum()) / total
