@@ -28,7 +28,7 @@ from models.params import NAME_LENGTH, NAME_START, TRANSPOSE_INDEX, VOICE_PARAMS
 from models.voice import Voice
 
 __all__ = ["DEFAULT_METHOD", "MORPH_METHODS", "NAIVE_SWITCHED", "PLAN_SWITCHED", "MorphPlan", "PadPlan", "blend",
-           "compose_moves", "naive_pad", "nearest_end", "with_template"]
+           "naive_pad", "nearest_end", "with_template"]
 
 MORPH_METHODS = ("planned", "latent", "naive")
 """Morph methods, best first (``dexbridge eval-morph`` measures them)."""
@@ -202,27 +202,3 @@ def _progress(plan: MorphPlan, x: float) -> np.ndarray:
     span = end - start
     moved = plan.values_at(x) - start
     return np.divide(moved, span, out=np.full_like(span, x), where=span != 0)
-
-
-def compose_moves(origin: Voice, moves: Sequence[tuple[MorphPlan, float]]) -> Voice:
-    """``origin`` moved along several planned paths at once (macros: one path per axis).
-
-    Numerical parameters move by the sum of each path's move at its position; a switched parameter
-    (categorical, transpose, name) takes the value of the path that has gone furthest among those that
-    switched it. One path alone plays exactly that path.
-
-    Args:
-        origin: the voice every path starts from.
-        moves: (path, position 0..1) pairs.
-
-    Raises:
-        ModelInputError: a position outside 0..1.
-    """
-    start = np.asarray(origin.values, dtype=np.float64)
-    values, switched, furthest = start.copy(), start.copy(), np.full(len(start), -1.0)
-    for plan, position in moves:
-        at = plan.values_at(_position(position, "position"))
-        values += at - start
-        takes = (at != start) & (position > furthest)
-        switched, furthest = np.where(takes, at, switched), np.where(takes, position, furthest)
-    return _voice(np.where(_MASKS[PLAN_SWITCHED], switched, values))

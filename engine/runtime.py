@@ -37,6 +37,7 @@ from engine.inference import (
 from engine.latent import macros_to_latent
 from engine.latent_decoder import LatentDecoder
 from engine.library import VoiceLibrary, embed
+from engine.macro_table import MacroTable, positions
 from engine.pitch import F0Estimate, voice_f0
 from engine.render_pool import RenderPool
 from engine.search import DEFAULT_BUDGET_MS, VoiceSearch
@@ -45,7 +46,7 @@ from engine.takes import Take, take_note
 from models.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, load_checkpoint
 from models.errors import ModelInputError
 from models.frontend import Frontend
-from models.latent_axes import regression_flow
+from models.latent_axes import LatentAxes, regression_flow
 from models.params import TRANSPOSE_CENTRE, TRANSPOSE_INDEX
 from models.render import Renderer
 from models.representations import DEFAULT_TEMPLATE, get_representation
@@ -370,16 +371,41 @@ class Engine:
             raise ModelInputError(f"latent holds {int((~np.isfinite(point)).sum())} NaN/inf values: give finite values")
         return self._latent_decoder.voice(point, template)
 
-    def macros_to_latent(self, values: Sequence[float], origin: np.ndarray | None = None) -> np.ndarray:
-        """The latent point at macro positions (see :func:`engine.latent.macros_to_latent`).
+    @property
+    def macro_names(self) -> tuple[str, ...]:
+        """What each macro does to the sound (``LatentAxes.names``); empty without axes."""
+        axes = self.checkpoint.latent_axes
+        return () if axes is None else axes.names
 
-        Raises:
-            ModelInputError: the checkpoint has no latent axes, too many values, or bad origin.
-        """
+    def _axes(self) -> LatentAxes:
         axes = self.checkpoint.latent_axes
         if axes is None:
             raise ModelInputError(
                 f"checkpoint {self.checkpoint.path or '(in memory)'} has no latent axes, so no macro controls: "
                 "export it with 'dexbridge export-checkpoint --axes-corpus CORPUS.sqlite'"
             )
-        return macros_to_latent(axes, values, origin)
+        return axes
+
+    def macros_to_latent(self, values: Sequence[float], origin: np.ndarray | None = None) -> np.ndarray:
+        """The latent point at macro positions (see :func:`engine.latent.macros_to_latent`).
+
+        Raises:
+            ModelInputError: the checkpoint has no latent axes, too many values, or bad origin.
+        """
+        return macros_to_latent(self._axes(), values, origin)
+
+    def macro_table(self, voice: Voice, latent: np.ndarray | None = None) -> MacroTable:
+        """The macro moves around ``voice`` (:class:`engine.macro_table.MacroTable`): every axis decoded
+        at the table's positions around its latent point (encoded when not given), in one batch.
+
+        Raises:
+            ModelInputError: the checkpoint has no latent axes, or a latent of the wrong size.
+        """
+        axes = self._axes()
+        origin = self.encode(voice) if latent is None else latent
+        grid = positions()
+        points = np.stack([self.macros_to_latent(np.eye(axes.count)[axis] * amount, origin)
+                           for axis in range(axes.count) for amount in grid])
+        vectors = self._latent_decoder.flow.forward(points.astype(np.float32))
+        decoded = self.representation.decode_values(vectors, voice)
+        return MacroTable.of(voice, decoded.reshape(axes.count, len(grid), -1))

@@ -666,7 +666,7 @@
             300,
             20.0
           ],
-          "text": "2. MACROS (-1..1 around the current voice)",
+          "text": "2. MACROS (-1..1 around the current voice; labels: what +1 does)",
           "linecount": 1,
           "fontface": 1,
           "id": "obj-36"
@@ -732,11 +732,11 @@
           "patching_rect": [
             580,
             272,
-            65,
-            20.0
+            72,
+            34.0
           ],
           "text": "macro 0",
-          "linecount": 1,
+          "linecount": 2,
           "id": "obj-40"
         }
       },
@@ -802,11 +802,11 @@
           "patching_rect": [
             655,
             272,
-            65,
-            20.0
+            72,
+            34.0
           ],
           "text": "macro 1",
-          "linecount": 1,
+          "linecount": 2,
           "id": "obj-44"
         }
       },
@@ -872,11 +872,11 @@
           "patching_rect": [
             730,
             272,
-            65,
-            20.0
+            72,
+            34.0
           ],
           "text": "macro 2",
-          "linecount": 1,
+          "linecount": 2,
           "id": "obj-48"
         }
       },
@@ -942,11 +942,11 @@
           "patching_rect": [
             805,
             272,
-            65,
-            20.0
+            72,
+            34.0
           ],
           "text": "macro 3",
-          "linecount": 1,
+          "linecount": 2,
           "id": "obj-52"
         }
       },
@@ -1992,6 +1992,170 @@
           ],
           "id": "obj-111"
         }
+      },
+      {
+        "box": {
+          "maxclass": "message",
+          "numinlets": 2,
+          "numoutlets": 1,
+          "patching_rect": [
+            700,
+            120,
+            125,
+            22.0
+          ],
+          "text": "/dexbridge/macros",
+          "outlettype": [
+            ""
+          ],
+          "id": "obj-112"
+        }
+      },
+      {
+        "box": {
+          "maxclass": "newobj",
+          "text": "r dexbridge.replies",
+          "numinlets": 0,
+          "numoutlets": 1,
+          "patching_rect": [
+            15,
+            560,
+            125,
+            22.0
+          ],
+          "outlettype": [
+            ""
+          ],
+          "id": "obj-113"
+        }
+      },
+      {
+        "box": {
+          "maxclass": "newobj",
+          "text": "route /dexbridge/macros",
+          "numinlets": 2,
+          "numoutlets": 2,
+          "patching_rect": [
+            15,
+            590,
+            150,
+            22.0
+          ],
+          "outlettype": [
+            "",
+            ""
+          ],
+          "id": "obj-114"
+        }
+      },
+      {
+        "box": {
+          "maxclass": "newobj",
+          "text": "unpack s s s s",
+          "numinlets": 1,
+          "numoutlets": 4,
+          "patching_rect": [
+            15,
+            620,
+            100,
+            22.0
+          ],
+          "outlettype": [
+            "",
+            "",
+            "",
+            ""
+          ],
+          "id": "obj-115"
+        }
+      },
+      {
+        "box": {
+          "maxclass": "comment",
+          "numinlets": 1,
+          "numoutlets": 0,
+          "patching_rect": [
+            150,
+            560,
+            105,
+            48.0
+          ],
+          "text": "macro names (what +1 does) -> slider labels",
+          "linecount": 3,
+          "id": "obj-120"
+        }
+      },
+      {
+        "box": {
+          "maxclass": "newobj",
+          "text": "prepend set",
+          "numinlets": 1,
+          "numoutlets": 1,
+          "patching_rect": [
+            15,
+            650,
+            55,
+            22.0
+          ],
+          "outlettype": [
+            ""
+          ],
+          "id": "obj-116"
+        }
+      },
+      {
+        "box": {
+          "maxclass": "newobj",
+          "text": "prepend set",
+          "numinlets": 1,
+          "numoutlets": 1,
+          "patching_rect": [
+            75,
+            650,
+            55,
+            22.0
+          ],
+          "outlettype": [
+            ""
+          ],
+          "id": "obj-117"
+        }
+      },
+      {
+        "box": {
+          "maxclass": "newobj",
+          "text": "prepend set",
+          "numinlets": 1,
+          "numoutlets": 1,
+          "patching_rect": [
+            135,
+            650,
+            55,
+            22.0
+          ],
+          "outlettype": [
+            ""
+          ],
+          "id": "obj-118"
+        }
+      },
+      {
+        "box": {
+          "maxclass": "newobj",
+          "text": "prepend set",
+          "numinlets": 1,
+          "numoutlets": 1,
+          "patching_rect": [
+            195,
+            650,
+            55,
+            22.0
+          ],
+          "outlettype": [
+            ""
+          ],
+          "id": "obj-119"
+        }
       }
     ],
     "lines": [
@@ -3035,6 +3199,150 @@
           ],
           "destination": [
             "obj-111",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-18",
+            0
+          ],
+          "destination": [
+            "obj-112",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-112",
+            0
+          ],
+          "destination": [
+            "obj-4",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-113",
+            0
+          ],
+          "destination": [
+            "obj-114",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-114",
+            0
+          ],
+          "destination": [
+            "obj-115",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-115",
+            0
+          ],
+          "destination": [
+            "obj-116",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-116",
+            0
+          ],
+          "destination": [
+            "obj-40",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-115",
+            1
+          ],
+          "destination": [
+            "obj-117",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-117",
+            0
+          ],
+          "destination": [
+            "obj-44",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-115",
+            2
+          ],
+          "destination": [
+            "obj-118",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-118",
+            0
+          ],
+          "destination": [
+            "obj-48",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-115",
+            3
+          ],
+          "destination": [
+            "obj-119",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-119",
+            0
+          ],
+          "destination": [
+            "obj-52",
             0
           ]
         }

@@ -146,7 +146,7 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint, *, half: bool = False) -
     if checkpoint.decoder_state is not None:
         payload["decoder_state"] = _cast_floats(checkpoint.decoder_state, dtype)
     if checkpoint.latent_axes is not None:
-        payload["latent_axes"] = checkpoint.latent_axes.to_tensors()
+        payload["latent_axes"] = checkpoint.latent_axes.to_payload()
     if checkpoint.training is not None:
         training = checkpoint.training  # shallow: asdict would deep-copy the optimizer state
         payload["training"] = {f.name: getattr(training, f.name) for f in dataclasses.fields(training)}
@@ -222,7 +222,7 @@ def _from_payload(path: Path, payload: dict[str, Any]) -> Checkpoint:
     except TypeError as error:
         raise CheckpointError(f"{path} holds an invalid training snapshot: {error}") from None
     try:
-        latent_axes = None if axes is None else LatentAxes.from_tensors(axes)
+        latent_axes = None if axes is None else LatentAxes.from_payload(axes)
     except ModelInputError as error:
         raise CheckpointError(f"{path} holds invalid latent axes: {error}; export it again with --axes-corpus") from None
     return Checkpoint(
@@ -359,6 +359,20 @@ def add_latent_axes(path: Path, corpus_path: Path, count: int, *, half: bool = F
         voices = corpus.voices("train")
     flow = regression_flow(checkpoint.config.model, checkpoint.serving_state)
     axes = fit_latent_axes(encode_voices(flow, checkpoint.representation, voices), count)
+    save_checkpoint(path, dataclasses.replace(checkpoint, latent_axes=axes), half=half)
+    return load_checkpoint(path)
+
+
+def store_latent_axes(path: Path, axes: LatentAxes) -> Checkpoint:
+    """Replace the latent axes of a checkpoint in place (atomically), its weights kept as stored (float16 or 32).
+
+    Raises:
+        CheckpointError: ``path`` cannot be loaded, or the axes do not fit its latent.
+    """
+    checkpoint = load_checkpoint(path)
+    if axes.mean.shape != (checkpoint.latent_dim,):
+        raise CheckpointError(f"{path}: latent axes of size {axes.mean.shape[0]} for a {checkpoint.latent_dim}-d latent")
+    half = torch.load(path, map_location="cpu", weights_only=True).get("weights_dtype") == "float16"
     save_checkpoint(path, dataclasses.replace(checkpoint, latent_axes=axes), half=half)
     return load_checkpoint(path)
 

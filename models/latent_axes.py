@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,17 +27,20 @@ ENCODE_BATCH = 1024
 
 @dataclass(frozen=True)
 class LatentAxes:
-    """Mean and principal axes of a set of latent points.
+    """Mean and principal axes of a set of latent points, and what each does to the sound.
 
     Attributes:
         mean: (latent_dim,) float32 mean latent.
         components: (k, latent_dim) float32 orthonormal axes, most variance first.
         scales: (k,) float32 standard deviation of the latents along each axis.
+        names: k distinct macro names, measured by ``dexbridge macros --write`` (``brightness``: the
+            macro at +1 makes the sound brighter); empty gives ``macro 1`` .. ``macro k``.
     """
 
     mean: np.ndarray
     components: np.ndarray
     scales: np.ndarray
+    names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         k, dim = self.components.shape
@@ -45,20 +49,33 @@ class LatentAxes:
                 f"latent axes: mean {self.mean.shape}, components {self.components.shape}, scales {self.scales.shape}: "
                 "need (latent_dim,), (k, latent_dim) and (k,)"
             )
+        if not self.names:
+            object.__setattr__(self, "names", tuple(f"macro {axis + 1}" for axis in range(k)))
+        if len(self.names) != k or len(set(self.names)) != k:
+            raise ModelInputError(f"latent axes: names {list(self.names)}: need {k} distinct names, one per axis")
 
     @property
     def count(self) -> int:
         """Number of axes k."""
         return int(self.components.shape[0])
 
-    def to_tensors(self) -> dict[str, torch.Tensor]:
-        """The axes as tensors, for a weights-only checkpoint."""
-        return {name: torch.from_numpy(np.ascontiguousarray(getattr(self, name))) for name in ("mean", "components", "scales")}
+    def named(self, names: Sequence[str], signs: Sequence[int]) -> LatentAxes:
+        """These axes with new names, each turned by its sign (-1: +1 and -1 swap)."""
+        turned = self.components * np.asarray(signs, dtype=np.float32)[:, None]
+        return LatentAxes(self.mean, turned.astype(np.float32), self.scales, tuple(names))
+
+    def to_payload(self) -> dict[str, torch.Tensor | list[str]]:
+        """The axes as tensors and the names as strings, for a weights-only checkpoint."""
+        payload: dict[str, torch.Tensor | list[str]] = {
+            name: torch.from_numpy(np.ascontiguousarray(getattr(self, name))) for name in ("mean", "components", "scales")}
+        payload["names"] = list(self.names)
+        return payload
 
     @classmethod
-    def from_tensors(cls, tensors: dict[str, torch.Tensor]) -> LatentAxes:
-        """The axes of :meth:`to_tensors` output."""
-        return cls(*(tensors[name].detach().cpu().float().numpy() for name in ("mean", "components", "scales")))
+    def from_payload(cls, payload: dict[str, Any]) -> LatentAxes:
+        """The axes of :meth:`to_payload` output (a checkpoint saved before names gets the default names)."""
+        tensors = (payload[name].detach().cpu().float().numpy() for name in ("mean", "components", "scales"))
+        return cls(*tensors, names=tuple(str(name) for name in payload.get("names", ())))
 
 
 def fit_latent_axes(latents: np.ndarray, count: int) -> LatentAxes:

@@ -42,6 +42,7 @@ COMMANDS: dict[str, Command] = {
     "eval-takes": Command("eval_takes", "one voice from six notes vs from middle C alone, on held-out voices"),
     "eval-morph": Command("eval_morph",
                           "measure how smooth each morph method sounds (largest step, detour, toward B, ends)"),
+    "macros": Command("macros", "name the macro controls by what they do to the sound, and measure how smoothly they move"),
     "soak": Command("soak", "run the daemon for minutes under mixed traffic: unanswered requests, lost MIDI, growth"),
     "bench": Command("bench", "time the serving path per stage and end to end on every backend"),
 }

@@ -38,8 +38,8 @@ def _eval_morph(args: argparse.Namespace) -> int:
     voices = distinct_sounds(read_voices(args.corpus, args.split))
     methods = [m for m in MORPH_METHODS if m in args.methods]
     engine = None
-    if "latent" in methods:
-        from engine.runtime import Engine  # the model loads only when the latent line is measured
+    if "latent" in methods or args.macros:
+        from engine.runtime import Engine  # the model loads only for the latent line and the macros
 
         engine = Engine.load(args.checkpoint, backend=args.backend)
     progress = None if args.quiet else (lambda text: print(text, end="\r", flush=True))
@@ -78,8 +78,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--quads", type=at_least(0), default=16, metavar="N",
                         help="four-corner pads, each measured on 6 lines (default 16; 0 = none)")
     parser.add_argument("--macros", type=at_least(0), default=16, metavar="N",
-                        help="macro moves from 0 to +-1 around voices of the pairs, on the first 4 axes in turn (default 16; "
-                        "measured with the latent method, which loads the model)")
+                        help="macro moves from 0 to +-1 around voices of the pairs, on the first 4 axes in turn, as the daemon "
+                        "plays them (the 'table' rows) and naively interpolated to the same end (default 16; loads the model)")
     parser.add_argument("--steps", type=at_least(2), default=9, metavar="N",
                         help="positions per morph, both ends included (default 9)")
     parser.add_argument("--methods", type=_methods, default=list(MORPH_METHODS),

@@ -133,6 +133,9 @@ class Words:
                                                           f"{float(cents):+.0f} cents, after {renders} renders"),
             "done": lambda request, detail: f"done: {request} -> {detail}",
             "error": lambda message: f"error: {message}",
+            "notice": lambda message: f"notice: {message}",
+            "macro": lambda index, value, macro: f"macro {index} ({macro}) = {float(value):+.2f}",
+            "macros": lambda *names: "macros: " + ", ".join(f"{index} {macro}" for index, macro in enumerate(names)),
             "said": lambda client, said, *said_args: f"to {client}: {self.line(str(said), tuple(said_args))}",
         }
         try:

@@ -179,7 +179,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     control.add_argument("--slew-ms", type=float, help="morph/macro smoothing time constant in ms (default 20; 0 = none)")
     control.add_argument("--morph-method", choices=MORPH_METHODS,
                          help="how /dexbridge/morph moves between the slots: planned (a path planned when the slots are "
-                         "filled, a little change at every step; the latent line until it is ready), latent (the "
+                         "filled, a little change at every step; the voice holds until it is ready), latent (the "
                          "model's latent line), naive (parameters blended); default planned (docs/morphing.md)")
     control.add_argument("--checkpoint", type=Path, help="serving checkpoint (default models/checkpoints/default.pt)")
     control.add_argument("--backend", help="auto, torch, torchscript, onnx, cuda, tensorrt (default auto)")

@@ -69,6 +69,7 @@ class ControlLoop:
         self._task: asyncio.Task[None] | None = None
         self._last_step = -math.inf
         self._stepping = False
+        self.emitting: str | None = None  # the control whose voice ``emit`` is handed now
 
     def start(self) -> None:
         """Start the loop task (on the running event loop)."""
@@ -158,7 +159,8 @@ class ControlLoop:
         if self._active is None:
             self._dirty = False
             return
-        control = self._controls[self._active]
+        kind = self._active
+        control = self._controls[kind]
         arrived = _slew(control, dt, self.tau)
         self._dirty = not arrived
         self.steps += 1
@@ -168,7 +170,11 @@ class ControlLoop:
             self._dirty = False
             self.on_error(exc)
             return
-        self.emit(voice, latent)
+        self.emitting = kind
+        try:
+            self.emit(voice, latent)
+        finally:
+            self.emitting = None
 
     async def _voice(self, control: _Control, value: np.ndarray) -> tuple[Voice, np.ndarray | None]:
         if control.to_voice is not None:

@@ -1,17 +1,18 @@
-"""Latent controls: ``/dexbridge/latent``, ``/dexbridge/macro`` and ``/dexbridge/morph`` (and the MIDI CCs
-routed to them), each checked, then written to the :class:`ControlLoop` as a latest-wins target.
+"""Latent controls: ``/dexbridge/latent``, ``/dexbridge/macro``, ``/dexbridge/macros`` and ``/dexbridge/morph`` (and
+the MIDI CCs routed to them), each checked, then written to the :class:`ControlLoop` as a latest-wins target.
 
-Macros move around the current voice: their origin is that voice's latent point (encoded off the
-loop the first time a macro moves after a new voice arrives) and they start again from zero with
-every voice that does not come from the control loop itself. With the ``planned`` method each macro
-follows a path planned from the voice toward that macro's far end (:class:`~bridge.daemon.plans.MacroPlans`),
-the latent move until it is ready.
+Macros move around the current voice and keep its structure (:mod:`engine.macro_table`): their table
+is decoded off the loop the first time a macro moves after a new voice, and they start again from
+zero with every voice that the macros did not make themselves (a morph step, an inference, a file).
+Until the table is ready the voice holds: the latest macro values play once it lands. Each macro
+message is answered with ``/dexbridge/macro`` (index, value, the macro's name).
 
 A morph plays the slots by ``--morph-method`` (:mod:`engine.morph_path`): ``planned`` looks the
-voice up on the path planned when the slots were filled (:mod:`bridge.daemon.plans`; the latent line
-until it is ready), ``naive`` blends the slots' parameters, both on the loop without a decode;
-``latent`` decodes the latent line (or the pad's bilinear latent), with the nearer slot's transpose
-and name.
+voice up on the path planned when the slots were filled (:mod:`bridge.daemon.plans`), ``naive``
+blends the slots' parameters, both on the loop without a decode; ``latent`` decodes the latent line
+(or the pad's bilinear latent), with the nearer slot's transpose and name. A planned morph never
+plays an unplanned path: until the plan lands it holds at the current voice, tells the sender once
+(``/dexbridge/notice``), and then plays toward the latest position along the plan.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ import asyncio
 import numpy as np
 
 from bridge.daemon.control_loop import ControlLoop
-from bridge.daemon.plans import MacroPlans, SlotPlans
+from bridge.daemon.plans import SlotPlans
 from bridge.daemon.state import SLOT_NAMES, BridgeState, RequestError, SessionHost, Slot
 from bridge.osc.replies import Peer
 from engine.latent import interpolate, morph_2d
-from engine.morph_path import blend, compose_moves, naive_pad, nearest_end, with_template
+from engine.macro_table import MacroTable
+from engine.morph_path import blend, naive_pad, nearest_end, with_template
 from models.voice import Voice
 
 
@@ -42,9 +44,11 @@ class Controls:
         self.loop = ControlLoop(session.worker.decode, self._emit, self._failed,
                                 rate_hz=settings.control_rate, slew_ms=settings.slew_ms)
         self.peer: Peer | None = None  # who sent the latest control: decode errors go back to them
-        self.origin_task: asyncio.Task[None] | None = None
-        self.plans = SlotPlans(session)
-        self.macro_plans = MacroPlans(session)
+        self.plans = SlotPlans(session, on_ready=self._plan_landed)
+        self.macro_table: MacroTable | None = None
+        self.table_task: asyncio.Task[None] | None = None
+        self.held: tuple[float, ...] | None = None  # a planned morph's position, waiting for its plan
+        self._origins = 0  # counts new voices: a table decoded for an older one is dropped
 
     @property
     def state(self) -> BridgeState:
@@ -52,10 +56,11 @@ class Controls:
         return self.session.state
 
     def new_voice(self) -> None:
-        """A voice arrived from elsewhere (inference, a file, MIDI): macros restart from it."""
+        """A voice arrived that the macros did not make: they restart from it."""
         self.loop.forget("macro")
-        self.state.macro_values = self.state.macro_origin = None
-        self.macro_plans.reset()
+        self.state.macro_values = None
+        self.macro_table = None
+        self._origins += 1
 
     def slots_changed(self) -> None:
         """A slot was filled: plan the paths it is part of (``planned`` method only)."""
@@ -63,16 +68,18 @@ class Controls:
             self.plans.slots_changed()
 
     def status(self) -> dict[str, object]:
-        """The morph's part of ``/dexbridge/status``: method, which planned paths are ready, how long they took."""
+        """The morph's part of ``/dexbridge/status``: method, which planned paths are ready, how long they took,
+        and the position of a morph held until its plan lands (``held``)."""
         voices = [slot.voice for slot in self.state.slots if slot is not None]
         filled = len(voices) == len(self.state.slots)
         return {"method": self.session.settings.morph_method,
                 "line_planned": None not in self.state.slots[:2] and self.plans.line_for(*voices[:2]) is not None,
                 "pad_planned": filled and self.plans.pad_for(voices) is not None,
-                "planning": self.plans.busy, "plan_ms": dict(self.plans.plan_ms)}
+                "planning": self.plans.busy, "held": None if self.held is None else list(self.held),
+                "plan_ms": dict(self.plans.plan_ms)}
 
     def _emit(self, voice: Voice, latent: np.ndarray | None) -> None:
-        self.session.apply_voice(voice, latent, controlled=True)
+        self.session.apply_voice(voice, latent, from_macros=self.loop.emitting == "macro")
 
     def _failed(self, exc: BaseException) -> None:
         self.session.refuse(self.peer, exc, "control")
@@ -81,11 +88,15 @@ class Controls:
         """Move to a latent point (slewed)."""
         if len(values) != self.session.engine.latent_dim:
             raise RequestError(f"/dexbridge/latent: {len(values)} values, this model's latent has {self.session.engine.latent_dim}")
-        self.peer = peer
+        self.peer, self.held = peer, None
         self.loop.set("latent", np.asarray(values), lambda z: z.astype(np.float32))
 
-    def macro(self, peer: Peer, index: int, value: float) -> None:
-        """Set one macro around the current voice."""
+    def macros(self, peer: Peer) -> None:
+        """Answer ``/dexbridge/macros`` with every macro's name."""
+        self.session.server.reply(peer, "/dexbridge/macros", *self.session.engine.macro_names)
+
+    def macro(self, peer: Peer | None, index: int, value: float) -> None:
+        """Set one macro around the current voice (``peer`` None: a MIDI CC, answered to no one)."""
         count = self.session.engine.macro_count
         if count == 0:
             raise RequestError("/dexbridge/macro: this checkpoint has no macro axes; export it with "
@@ -98,42 +109,34 @@ class Controls:
         if state.macro_values is None:
             state.macro_values = np.zeros(count)
         state.macro_values[index] = value
-        self.peer = peer
-        if state.macro_origin is not None:
+        self.peer, self.held = peer, None
+        if peer is not None:
+            self.session.server.reply(peer, "/dexbridge/macro", index, value, self.session.engine.macro_names[index])
+        if self.macro_table is not None:
             self._set_macros()
-        elif self.origin_task is None:
-            self.origin_task = self.session.spawn(self._encode_macro_origin(), peer, "/dexbridge/macro")
+        elif self.table_task is None:
+            self.table_task = self.session.spawn(self._decode_macro_table(), peer, "/dexbridge/macro")
 
-    async def _encode_macro_origin(self) -> None:
+    async def _decode_macro_table(self) -> None:
+        """Decode the current voice's macro table off the loop (again if a new voice came meanwhile), then play
+        the latest macro values."""
         try:
-            state = self.state
-            voice = state.voice
-            origin = state.latent if state.latent is not None else await asyncio.to_thread(self.session.engine.encode, voice)
-            state.macro_origin = origin
-            self.macro_plans.reset(voice, origin)
-            if state.macro_values is not None:
+            while self.macro_table is None and self.state.macro_values is not None:
+                origins, voice, latent = self._origins, self.state.voice, self.state.latent
+                table = await asyncio.to_thread(self.session.engine.macro_table, voice, latent)
+                if origins == self._origins:
+                    self.macro_table = table
+            if self.macro_table is not None and self.state.macro_values is not None:
                 self._set_macros()
         finally:
-            self.origin_task = None
+            self.table_task = None
 
     def _set_macros(self) -> None:
-        """Macros by the morph method: planned paths per axis once planned (the latent move until then), or
-        the latent move, with the origin voice's transpose and name."""
-        origin = self.state.macro_origin
-        values = self.state.macro_values
-        assert origin is not None and values is not None
-        plans = self.macro_plans
-        if self.session.settings.morph_method == "planned" and plans.origin is not None:
-            current = self.loop.current("macro")  # each macro slews from here to its target: both ends' paths
-            if plans.moves(values) is not None and (current is None or plans.moves(current) is not None):
-                voice = plans.origin[0]
-                self.loop.set("macro", values.copy(), to_voice=lambda v: compose_moves(voice, plans.moves(v) or []))
-                return
-        template = self.state.voice if plans.origin is None else plans.origin[0]
-        self.loop.set("macro", values.copy(), lambda v: self.session.engine.macros_to_latent(v.tolist(), origin),
-                      finish=lambda voice, v: with_template(voice, template))
+        table, values = self.macro_table, self.state.macro_values
+        assert table is not None and values is not None
+        self.loop.set("macro", values.copy(), to_voice=table.voice_at)
 
-    def morph(self, peer: Peer, x: float, y: float | None = None) -> None:
+    def morph(self, peer: Peer | None, x: float, y: float | None = None) -> None:
         """Move the morph position: A -> B with x alone, the four corners with x and y."""
         for name, value in (("x", x), ("y", y)):
             if value is not None and not 0.0 <= value <= 1.0:
@@ -145,18 +148,40 @@ class Controls:
             raise RequestError(f"/dexbridge/morph: {slots} empty; fill {'it' if len(empty) == 1 else 'them'} with "
                                "/dexbridge/morph/slot SLOT SOURCE (a bank index, a .syx path, current, or midi for the "
                                "next voice dump on MIDI in)")
-        slots = [slot for slot in self.state.slots[:needed] if slot is not None]
         self.peer = peer
-        if y is None:
-            self._morph_line(slots, x)
+        self._play((x,) if y is None else (x, y))
+
+    def _play(self, position: tuple[float, ...]) -> None:
+        slots = [slot for slot in self.state.slots[:2 * len(position)] if slot is not None]
+        if len(position) == 1:
+            self._morph_line(slots, position[0])
         else:
-            self._morph_pad(slots, x, y)
+            self._morph_pad(slots, *position)
+
+    def _plan_landed(self) -> None:
+        """A planned edge landed: a held morph plays if its line or pad is now planned."""
+        if self.held is not None:
+            self._play(self.held)
+
+    def _hold(self, position: tuple[float, ...]) -> None:
+        """Hold a planned morph at the current voice until its plan lands; tell the sender once."""
+        if self.held is None and self.peer is not None:
+            what = "line A -> B" if len(position) == 1 else "pad A B C D"
+            self.session.server.reply(self.peer, "/dexbridge/notice",
+                                      f"/dexbridge/morph: planning the {what}; the voice holds until the plan is ready "
+                                      "(well under a second), then the morph plays to the latest position")
+        self.held = position
+        if not self.plans.busy:
+            self.plans.slots_changed()  # planned before and dropped from the cache: plan again
 
     def _morph_line(self, slots: list[Slot], x: float) -> None:
         method = self.session.settings.morph_method
         ends = [slot.voice for slot in slots]
-        plan = self.plans.line_for(*ends) if method == "planned" else None
-        if plan is not None:
+        if method == "planned":
+            if (plan := self.plans.line_for(*ends)) is None:
+                self._hold((x,))
+                return
+            self.held = None
             self.loop.set("morph", np.array([x]), to_voice=lambda p: plan.voice_at(float(p[0])))
         elif method == "naive":
             self.loop.set("morph", np.array([x]), to_voice=lambda p: blend(ends[0], ends[1], float(p[0])))
@@ -168,8 +193,11 @@ class Controls:
     def _morph_pad(self, slots: list[Slot], x: float, y: float) -> None:
         method = self.session.settings.morph_method
         corners = [slot.voice for slot in slots]
-        pad = self.plans.pad_for(corners) if method == "planned" else None
-        if pad is not None:
+        if method == "planned":
+            if (pad := self.plans.pad_for(corners)) is None:
+                self._hold((x, y))
+                return
+            self.held = None
             self.loop.set("morph", np.array([x, y]), to_voice=lambda p: pad.voice_at(float(p[0]), float(p[1])))
         elif method == "naive":
             self.loop.set("morph", np.array([x, y]), to_voice=lambda p: naive_pad(corners, float(p[0]), float(p[1])))

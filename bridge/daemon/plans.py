@@ -1,4 +1,4 @@
-"""Planned morph paths for the filled slots and for macro moves (``--morph-method planned``, the default).
+"""Planned morph paths for the filled slots (``--morph-method planned``, the default).
 
 A path is planned per edge: A -> B (the line, and the pad's top edge), C -> D, A -> C and B -> D (the
 pad's other edges). When ``/dexbridge/morph/slot`` (or MIDI in) fills a slot, every edge whose two
@@ -6,8 +6,9 @@ slots are filled and that is not planned yet is planned off the event loop
 (:func:`engine.morph_plan.plan_morph`, a thread), one at a time, the line first; so by the time the
 fourth slot is filled, the edges of the first three are usually ready and the pad waits for two
 edges only. Plans are kept per pair of voices (the newest :data:`EDGE_CACHE`) and reused when slots
-are filled again with voices planned before. Until a path is ready the morph plays the latent
-line, so a morph message is never refused or delayed for planning.
+are filled again with voices planned before. Until a path is ready a morph holds at the current voice
+(:class:`bridge.daemon.controls.Controls`); each edge that lands is announced (``on_ready``), so the
+held morph plays as soon as its line or pad is planned.
 """
 
 from __future__ import annotations
@@ -18,10 +19,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
-import numpy as np
-
 from bridge.daemon.state import SessionHost
-from engine.morph_path import MorphPlan, PadPlan, with_template
+from engine.morph_path import MorphPlan, PadPlan
 from engine.morph_plan import plan_morph
 from models.voice import Voice
 
@@ -38,11 +37,13 @@ class SlotPlans:
 
     Args:
         session: whose slots to plan; failures are logged and counted through it.
+        on_ready: called on the loop after each edge is planned.
         planner: plans one edge (a thread runs it); default :func:`engine.morph_plan.plan_morph`.
     """
 
-    def __init__(self, session: SessionHost, planner: Planner = plan_morph) -> None:
+    def __init__(self, session: SessionHost, on_ready: Callable[[], None], planner: Planner = plan_morph) -> None:
         self.session = session
+        self.on_ready = on_ready
         self.planner = planner
         self.plan_ms: dict[str, float] = {}  # the latest line / pad: from the slot fill that needed it to ready
         self._edges: OrderedDict[_Edge, MorphPlan] = OrderedDict()
@@ -100,6 +101,7 @@ class SlotPlans:
                 while len(self._edges) > EDGE_CACHE:
                     self._edges.popitem(last=False)
                 self._note_ready()
+                self.on_ready()
         finally:
             self._job = None
 
@@ -111,64 +113,3 @@ class SlotPlans:
                 self.plan_ms[kind] = round((time.perf_counter() - since) * 1000.0, 1)
                 del self._since[kind]
                 logger.info("morph.planned %s=%s ms=%.1f", kind, ",".join(v.name.strip() for v in key), self.plan_ms[kind])
-
-
-class MacroPlans:
-    """Planned macro moves around the current voice: per macro axis and direction, a path from the
-    voice to where that macro at +-1 takes it (the latent point decoded, with the voice's transpose
-    and name), planned in a thread the first time the macro moves that way after a new voice.
-
-    Args:
-        session: its engine decodes the macro's far ends.
-        planner: plans one path; default :func:`engine.morph_plan.plan_morph`.
-    """
-
-    def __init__(self, session: SessionHost, planner: Planner = plan_morph) -> None:
-        self.session = session
-        self.planner = planner
-        self.origin: tuple[Voice, np.ndarray] | None = None
-        self.paths: dict[tuple[int, int], MorphPlan] = {}
-        self._wanted: list[tuple[int, int]] = []
-        self._job: asyncio.Task[None] | None = None
-
-    def reset(self, voice: Voice | None = None, latent: np.ndarray | None = None) -> None:
-        """A new origin (``None``: none yet); paths planned for the old one are dropped."""
-        self.origin = None if voice is None or latent is None else (voice, latent)
-        self.paths.clear()
-        self._wanted.clear()
-
-    def moves(self, values: np.ndarray) -> list[tuple[MorphPlan, float]] | None:
-        """The planned paths and positions for these macro values, or None while one is not planned yet
-        (it is asked for)."""
-        found = []
-        for axis in np.flatnonzero(values):
-            key = (int(axis), 1 if values[axis] > 0 else -1)
-            if (path := self.paths.get(key)) is None:
-                self._want(key)
-                continue
-            found.append((path, abs(float(values[axis]))))
-        return found if len(found) == np.count_nonzero(values) else None
-
-    def _want(self, key: tuple[int, int]) -> None:
-        if key not in self._wanted:
-            self._wanted.append(key)
-        if self._job is None and self.origin is not None:
-            self._job = self.session.spawn(self._plan_paths(), None, "/dexbridge/macro")
-
-    async def _plan_paths(self) -> None:
-        try:
-            while self._wanted and self.origin is not None:
-                origin, key = self.origin, self._wanted[0]
-                path = await asyncio.to_thread(self._plan, origin, key)
-                if self.origin is origin:
-                    self.paths[key] = path
-                    self._wanted.remove(key)
-        finally:
-            self._job = None
-
-    def _plan(self, origin: tuple[Voice, np.ndarray], key: tuple[int, int]) -> MorphPlan:
-        voice, latent = origin
-        axis, sign = key
-        engine = self.session.engine
-        far = engine.decode(engine.macros_to_latent([0.0] * axis + [float(sign)], latent))
-        return self.planner(voice, with_template(far, voice))

@@ -87,6 +87,7 @@ class BridgeSession:
             "/dexbridge/capture": inferences.capture,
             "/dexbridge/latent": controls.latent,
             "/dexbridge/macro": controls.macro,
+            "/dexbridge/macros": controls.macros,
             "/dexbridge/morph/slot": voices.morph_slot,
             "/dexbridge/morph": controls.morph,
             "/dexbridge/voice/load": voices.voice_load,
@@ -137,17 +138,17 @@ class BridgeSession:
 
     # ----- new voices -------------------------------------------------------------------------
 
-    def apply_voice(self, voice: Voice, latent: np.ndarray | None = None, *, controlled: bool = False) -> None:
+    def apply_voice(self, voice: Voice, latent: np.ndarray | None = None, *, from_macros: bool = False) -> None:
         """Make ``voice`` current: every output first, then the ``/dexbridge/voice`` and ``/dexbridge/param`` replies.
 
         Args:
             voice: the new voice.
             latent: its latent point, when known.
-            controlled: the voice comes from the control loop (macros keep their origin).
+            from_macros: the macros made the voice (they keep their origin; any other voice restarts them).
         """
         previous, self.state.voice, self.state.latent = self.state.voice, voice, latent
         self.state.voices_applied += 1
-        if not controlled:
+        if not from_macros:
             self.controls.new_voice()
         for output in self.outputs:  # MIDI first: its first byte is the latency that matters
             output.send_voice(voice)
@@ -226,6 +227,7 @@ class BridgeSession:
             "engine_threads": self.engine.threads,
             "latent_dim": self.engine.latent_dim,
             "macros": self.engine.macro_count,
+            "macro_names": list(self.engine.macro_names),
             "voices_applied": state.voices_applied,
             "control_steps": self.controls.loop.steps,
             "morph": self.controls.status(),

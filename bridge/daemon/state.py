@@ -16,6 +16,7 @@ import numpy as np
 from bridge.daemon.settings import Settings
 from bridge.osc.replies import Peer
 from bridge.osc.server import OscServer
+from engine.macro_table import MacroTable
 from models.errors import DexbridgeError
 from models.voice import Voice
 
@@ -63,13 +64,14 @@ class VoiceEngine(Protocol):
 
     latent_dim: int
     macro_count: int
+    macro_names: tuple[str, ...]
     backend_name: str
 
     def encode(self, voice: Voice) -> np.ndarray: ...
 
     def decode(self, latent: np.ndarray) -> Voice: ...
 
-    def macros_to_latent(self, values: Sequence[float], origin: np.ndarray | None = None) -> np.ndarray: ...
+    def macro_table(self, voice: Voice, latent: np.ndarray | None = None) -> MacroTable: ...
 
     def seconds_heard(self, f0_hz: float | None) -> float: ...
 
@@ -113,7 +115,6 @@ class BridgeState:
     modes: tuple[str, ...] = ("param",)
     dump_slot: int | None = None  # the next voice dump on MIDI in fills this morph slot
     macro_values: np.ndarray | None = None
-    macro_origin: np.ndarray | None = None
     voices_applied: int = 0
     started: float = field(default_factory=time.monotonic)
 
@@ -129,7 +130,7 @@ class SessionHost(Protocol):
     state: BridgeState
     files: Files
 
-    def apply_voice(self, voice: Voice, latent: np.ndarray | None = None, *, controlled: bool = False) -> None:
+    def apply_voice(self, voice: Voice, latent: np.ndarray | None = None, *, from_macros: bool = False) -> None:
         """Make ``voice`` current on every output."""
 
     def refuse(self, peer: Peer | None, exc: BaseException, address: str) -> None:

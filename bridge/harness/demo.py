@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -261,6 +262,12 @@ async def _morph(session: _Session, out: Path, start: Voice) -> list[ParamEvent]
         _, detail = await session.ask("/dexbridge/morph/slot", slot, str(index), expect="/dexbridge/done",
                                       what=f"filling morph slot {'AB'[slot]} with voice {index} of {bank.name}")
         names.append(str(detail).split("= ", 1)[-1])
+    planned_by = time.monotonic() + REPLY_TIMEOUT_S  # a planned morph holds until its path is planned: sweep after
+    while not json.loads(str((await session.ask("/dexbridge/status", expect="/dexbridge/status",
+                                                what="waiting for the morph's plan"))[0]))["morph"]["line_planned"]:
+        if time.monotonic() > planned_by:
+            raise DemoError(f"morphing: the path {names[0]} -> {names[1]} was not planned within {REPLY_TIMEOUT_S:.0f} s")
+        await asyncio.sleep(0.05)
     session.say(f"morphing {names[0]} -> {names[1]} in {MORPH_STEPS} steps over {MORPH_SECONDS} s")
     session.client.clear("/dexbridge/param")
     sent: list[tuple[float, float]] = []

@@ -220,7 +220,10 @@ OSC_ROUTES: dict[str, Route] = _table(
     Route(f"{PREFIX}/upload/end", "i", "i:id", "finish an upload (every byte received) and infer a voice from it"),
     Route(f"{PREFIX}/capture", "f", "f:seconds", "record the audio input for `seconds` (0.1-10) and infer a voice from it"),
     Route(f"{PREFIX}/latent", "f*", "f... (latent size)", "set the latent vector (exactly the model's latent size) and decode it"),
-    Route(f"{PREFIX}/macro", "if", "i:index f:value", "set macro `index` (0-based) to `value` in -1..1 around the current voice"),
+    Route(f"{PREFIX}/macro", "if", "i:index f:value",
+          "set macro `index` (0-based) to `value` in -1..1 around the current voice, keeping its structure (algorithm, "
+          "oscillator modes and frequencies, operators on or off); answers `/dexbridge/macro` with the macro's name"),
+    Route(f"{PREFIX}/macros", "", "", "answers `/dexbridge/macros` with the macros' names"),
     Route(f"{PREFIX}/morph/slot", "i(si)", "i:slot s:source",
           "fill morph slot 0-3 (A B C D) from a bank index (`5` or `\"5\"`), a `.syx` path, `current`, "
           "or `midi` (the next voice dump on MIDI in)", files="reads"),
@@ -266,6 +269,12 @@ OSC_REPLIES: dict[str, Route] = _table(
     Route(f"{PREFIX}/better", "sffi", "s:source f:spec-mae f:cents i:renders",
           "while a search runs: a better voice was found and sent (its `/dexbridge/voice` follows)"),
     Route(f"{PREFIX}/done", "ss", "s:address s:detail", "a file request finished (`voice/save`, `bank/save`, `dump`, ...)"),
+    Route(f"{PREFIX}/macro", "ifs", "i:index f:value s:name",
+          "a macro was set (to its sender): its index, value and name, what it does to the sound (`brightness`: "
+          "+1 is brighter)"),
+    Route(f"{PREFIX}/macros", "s*", "s:name...", "every macro's name, macro 0 first"),
+    Route(f"{PREFIX}/notice", "s", "s:message",
+          "a request waits (not an error): a planned morph holds at the current voice until its path is planned"),
     Route(f"{PREFIX}/error", "s", "s:message", "anything refused: the message names the value, the valid range and the fix"),
     Route(f"{PREFIX}/said", "ss(sifb)*", "s:client s:address any:arguments",
           "to a `/dexbridge/monitor` subscriber: a reply the daemon sent one client (`HOST:PORT`), with its own arguments"),
@@ -274,6 +283,7 @@ OSC_REPLIES: dict[str, Route] = _table(
 OSC_ANSWERS: dict[str, str] = {
     f"{PREFIX}/ping": f"{PREFIX}/pong",
     f"{PREFIX}/status": f"{PREFIX}/status",
+    f"{PREFIX}/macros": f"{PREFIX}/macros",
     **{f"{PREFIX}/{name}": f"{PREFIX}/inferred" for name in ("infer/file", "infer/takes", "infer/blob",
                                                                               "upload/end", "capture")},
     **{f"{PREFIX}/{name}": f"{PREFIX}/done" for name in ("morph/slot", "voice/save", "bank/load", "bank/save", "dump",

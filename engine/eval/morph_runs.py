@@ -1,6 +1,8 @@
 """Morph runs for ``dexbridge eval-morph``: draw pairs and four-corner sets of distinct voices, play each morph
 method as the daemon plays it (:mod:`engine.morph_path`, :mod:`engine.morph_plan`), render every position at
-(60, 85) and score the paths (:mod:`engine.eval.morph`); the planner's time per plan; the report's table."""
+(60, 85) and score the paths (:mod:`engine.eval.morph`); macro moves as the daemon plays them (:data:`MACRO_METHOD`,
+:mod:`engine.macro_table`) against naive interpolation to the same end; the planner's time per plan; the report's
+table."""
 
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ __all__ = ["Methods", "distinct_sounds", "draw", "format_table", "measure"]
 
 PARTS = ("line", "pad edges", "pad diagonals", "macro")
 MACRO_AXES = 4  # macro moves measured on the first axes, in turn, each direction in turn
+MACRO_METHOD = "table"
+"""How the daemon plays macros, whatever the morph method: delta decoding from the voice's macro table."""
 
 
 class Methods:
@@ -65,19 +69,16 @@ class Methods:
         return lambda x, y: with_template(self.engine.decode(morph_2d(latents, x, y)), nearest_end(corners, x, y))
 
     def macro(self, method: str, origin: Voice, axis: int, sign: int) -> tuple[Line, Voice]:
-        """Macro ``axis`` moved from 0 to ``sign`` around ``origin`` by ``method``, and where it ends."""
-        latent = self.engine.encode(origin)
+        """Macro ``axis`` moved from 0 to ``sign`` around ``origin`` as the daemon moves it (:data:`MACRO_METHOD`),
+        or by naive interpolation to the same end; and where it ends."""
+        table = self.engine.macro_table(origin)
+        unit = np.eye(table.count)[axis] * sign
 
-        def latent_move(amount: float) -> Voice:
-            point = self.engine.macros_to_latent([0.0] * axis + [sign * amount], latent)
-            return with_template(self.engine.decode(point), origin)
+        def move(amount: float) -> Voice:
+            return table.voice_at(unit * amount)
 
-        end = latent_move(1.0)
-        if method == "latent":
-            return latent_move, end
-        if method == "naive":
-            return partial(blend, origin, end), end
-        return plan_morph(origin, end).voice_at, end
+        end = move(1.0)
+        return (move if method == MACRO_METHOD else partial(blend, origin, end)), end
 
 
 def distinct_sounds(voices: Sequence[Voice]) -> list[Voice]:
@@ -107,8 +108,9 @@ def measure(voices: Sequence[Voice], methods: Sequence[str], pairs: int, quads: 
 
     Args:
         keep: how many pairs' magnitude spectrograms to keep, per method, for :func:`morph_plot.draw_strips`.
-        macros: macro moves from 0 to +-1, around the first voices of the pairs (needs ``engine`` with
-            macro axes).
+        macros: macro moves from 0 to +-1, around the first voices of the pairs, as the daemon plays them
+            (:data:`MACRO_METHOD`) and, when ``naive`` is measured, naive interpolation to the same end (needs
+            ``engine`` with macro axes).
 
     Returns:
         A JSON-ready report (summaries per method and part, per-path scores, planning times) and,
@@ -118,7 +120,9 @@ def measure(voices: Sequence[Voice], methods: Sequence[str], pairs: int, quads: 
     magnitude = lambda voice: stft_magnitude(renderer.render(voice, 60, 85))  # noqa: E731 - one line
     players = Methods(engine)
     line_sets, pad_sets = draw(voices, pairs, 2, seed), draw(voices, quads, 4, seed + 1)
-    scores: dict[str, dict[str, list[PathScore]]] = {m: {part: [] for part in PARTS} for m in methods}
+    axes = 0 if engine is None else min(MACRO_AXES, engine.macro_count)
+    macro_methods = [MACRO_METHOD, *(["naive"] if "naive" in methods else [])] if macros and axes else []
+    scores: dict[str, dict[str, list[PathScore]]] = {m: {part: [] for part in PARTS} for m in [*methods, MACRO_METHOD]}
     strips: dict[str, list[tuple[str, list[np.ndarray]]]] = {m: [] for m in methods}
     for number, (i, j) in enumerate(line_sets):
         a, b = voices[i], voices[j]
@@ -137,18 +141,18 @@ def measure(voices: Sequence[Voice], methods: Sequence[str], pairs: int, quads: 
             scores[method]["pad diagonals"] += [lines[name] for name in PAD_DIAGONALS]
         if progress:
             progress(f"pad {number + 1}/{len(pad_sets)}")
-    axes = 0 if engine is None else min(MACRO_AXES, engine.macro_count)
-    for number in range(macros if axes else 0):
+    for number in range(macros if macro_methods else 0):
         origin = voices[line_sets[number % len(line_sets)][0]]
         axis, sign = number % axes, 1 if (number // axes) % 2 == 0 else -1
-        for method in methods:
+        for method in macro_methods:
             move, end = players.macro(method, origin, axis, sign)
             scores[method]["macro"].append(score_line(move, origin, end, steps, magnitude)[0])
         if progress:
             progress(f"macro {number + 1}/{macros}")
     return {
         "steps": steps, "pairs": [list(p) for p in line_sets], "quads": [list(q) for q in pad_sets], "seed": seed,
-        "summary": {m: {part: summarise(s).to_dict() for part, s in parts.items() if s} for m, parts in scores.items()},
+        "summary": {m: {part: summarise(s).to_dict() for part, s in parts.items() if s} for m, parts in scores.items()
+                    if any(parts.values())},
         "paths": {m: {part: [s.to_dict() for s in found] for part, found in parts.items()} for m, parts in scores.items()},
         "plan_ms": {kind: _plan_times(times) for kind, times in players.plan_ms.items() if times},
         "strips": strips,

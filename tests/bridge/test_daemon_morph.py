@@ -1,23 +1,26 @@
-"""``/dexbridge/morph`` through real UDP, by ``--morph-method``: the planned line and pad (planned off the
-loop when the slots are filled; the latent line until then), and the latent and naive methods."""
+"""``/dexbridge/morph`` and ``/dexbridge/macro`` through real UDP: the planned line and pad (planned off the loop
+when the slots are filled; the morph holds until then), the latent and naive methods, and macros that keep
+the voice's structure (:mod:`engine.macro_table`)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from daemon_harness import daemon_settings, run_daemon
 from osc_client import OscClient
 
 from bridge.daemon.lifecycle import Daemon
 from engine.latent import interpolate
-from engine.morph_path import MorphPlan, blend, compose_moves, nearest_end, with_template
+from engine.macro_table import HELD, MacroTable
+from engine.morph_path import MorphPlan, blend, nearest_end, with_template
 from engine.morph_plan import plan_morph, plan_pad
 from engine.runtime import Engine
 from models.params import BY_INDEX, to_host_value
@@ -29,7 +32,7 @@ SLOTS = (0, 6, 9, 12)  # bank indices of slots A B C D: BRASS 1, PERCBRASS, ...
 @asynccontextmanager
 async def morphing(engine: Engine, brass_path: Path, slots: int, **changes: Any) -> AsyncIterator[tuple[Daemon, OscClient]]:
     """A daemon (no slew: each message's voice exactly) with the brass bank loaded and ``slots`` slots filled."""
-    settings = daemon_settings(mode=("osc",), slew_ms=0.0, files_dir=(brass_path.parent,), **changes)
+    settings = daemon_settings(**{"mode": ("osc",), "slew_ms": 0.0, "files_dir": (brass_path.parent,), **changes})
     async with run_daemon(settings, engine) as daemon:
         client = await OscClient().open("127.0.0.1", daemon.osc_port)
         try:
@@ -115,27 +118,65 @@ async def test_the_planned_pad_plays_its_edges_and_corners(tiny_engine: Engine, 
         assert await morph(client, 0.0, 1.0) == corners[2]
 
 
-async def test_until_the_plan_is_ready_the_latent_line_serves(tiny_engine: Engine, brass_path: Path,
-                                                              brass_voices: list[Voice]) -> None:
-    a, b = brass_voices[SLOTS[0]], brass_voices[SLOTS[1]]
-    release = threading.Event()
+def slowed(release: threading.Event) -> Callable[[Voice, Voice], MorphPlan]:
+    """The real planner, held until ``release`` is set."""
 
-    def slow_planner(start: Voice, end: Voice) -> MorphPlan:
+    def planner(start: Voice, end: Voice) -> MorphPlan:
         release.wait(10)
         return plan_morph(start, end)
 
-    async with morphing(tiny_engine, brass_path, 0) as (daemon, client):
+    return planner
+
+
+async def test_until_the_line_is_planned_the_morph_holds_then_plays_the_plan_to_the_latest_position(
+        tiny_engine: Engine, brass_path: Path, brass_voices: list[Voice]) -> None:
+    a, b = brass_voices[SLOTS[0]], brass_voices[SLOTS[1]]
+    release = threading.Event()
+    async with morphing(tiny_engine, brass_path, 0, slew_ms=20.0) as (daemon, client):
         assert daemon.session is not None
-        daemon.session.controls.plans.planner = slow_planner
+        daemon.session.controls.plans.planner = slowed(release)
         for slot in (0, 1):
             client.send("/dexbridge/morph/slot", slot, SLOTS[slot])
             await client.until("/dexbridge/done")
-        assert (await status(client))["planning"]
-        latent = interpolate(tiny_engine.encode(a), tiny_engine.encode(b), 0.375)
-        assert await morph(client, 0.375) == with_template(tiny_engine.decode(latent), a)
+        await client.settle()
+        for x in (0.25, 1.0):  # sent at once, before the plan: nothing plays, the sender hears once why
+            client.send("/dexbridge/morph", x)
+        held = await client.settle()
+        assert [address for address, _ in held] == ["/dexbridge/notice"], held
+        assert "planning the line A -> B" in held[0][1][0]
+        report = await status(client)
+        assert report["planning"] and report["held"] == [1.0] and not report["line_planned"]
         release.set()
-        await planned(client, "line")
-        assert await morph(client, 0.375) == plan_morph(a, b).voice_at(0.375)
+        first = Voice.from_values((await client.until("/dexbridge/voice", timeout=30))[0])
+        voices = [first, *(Voice.from_values(args[0]) for address, args in await client.settle()
+                           if address == "/dexbridge/voice")]
+        plan = plan_morph(a, b)
+        assert voices == [plan.voice_at(1.0)] == [b]  # the plan's end, nothing off the path on the way
+        assert (await status(client))["held"] is None
+        on_path = {plan.voice_at(t) for t in np.linspace(0.0, 1.0, 20_001)}
+        client.send("/dexbridge/morph", 0.0)  # slewed back along the plan: every step a voice of the plan
+        steps = [Voice.from_values(args[0]) for address, args in await client.settle() if address == "/dexbridge/voice"]
+        assert len(steps) > 2 and steps[-1] == a and set(steps) <= on_path
+
+
+async def test_until_the_pad_is_planned_the_pad_holds_then_plays_the_plan(tiny_engine: Engine, brass_path: Path,
+                                                                          brass_voices: list[Voice]) -> None:
+    corners = [brass_voices[i] for i in SLOTS]
+    release = threading.Event()
+    async with morphing(tiny_engine, brass_path, 0) as (daemon, client):
+        assert daemon.session is not None
+        daemon.session.controls.plans.planner = slowed(release)
+        for slot in range(4):
+            client.send("/dexbridge/morph/slot", slot, SLOTS[slot])
+            await client.until("/dexbridge/done")
+        await client.settle()
+        client.send("/dexbridge/morph", 0.8125, 0.3125)
+        held = await client.settle()
+        assert [address for address, _ in held] == ["/dexbridge/notice"] and "pad A B C D" in held[0][1][0]
+        release.set()
+        (vced,) = await client.until("/dexbridge/voice", timeout=30)
+        assert Voice.from_values(vced) == plan_pad(corners).voice_at(0.8125, 0.3125)
+        assert (await status(client))["pad_planned"]
 
 
 @pytest.mark.parametrize("method", ["latent", "naive"])
@@ -144,7 +185,7 @@ async def test_the_other_methods_stay_selectable_and_end_on_the_slots(tiny_engin
     a, b = brass_voices[SLOTS[0]], brass_voices[SLOTS[1]]
     async with morphing(tiny_engine, brass_path, 2, morph_method=method) as (daemon, client):
         assert await status(client) == {"method": method, "line_planned": False, "pad_planned": False,
-                                         "planning": False, "plan_ms": {}}
+                                         "planning": False, "held": None, "plan_ms": {}}
         middle = await morph(client, 0.75)
         if method == "naive":
             assert middle == blend(a, b, 0.75)
@@ -154,41 +195,61 @@ async def test_the_other_methods_stay_selectable_and_end_on_the_slots(tiny_engin
         assert await morph(client, 1.0) == b and await morph(client, 0.0) == a  # the model round-trips a voice exactly
 
 
-async def test_macros_follow_planned_paths_once_planned(tiny_engine: Engine, brass_path: Path,
-                                                        brass_voices: list[Voice]) -> None:
+async def macro(client: OscClient, index: int, value: float) -> tuple[Voice, list[Any]]:
+    """The voice a macro message brought, and the ``/dexbridge/macro`` answer (index, value, name)."""
+    client.send("/dexbridge/macro", index, value, types="if")
+    answer = await client.until("/dexbridge/macro")
+    (vced,) = await client.until("/dexbridge/voice")
+    await client.settle()
+    return Voice.from_values(vced), answer
+
+
+async def test_macros_move_by_the_voices_table_keep_its_structure_and_restart_from_a_new_voice(
+        tiny_engine: Engine, brass_path: Path, brass_voices: list[Voice]) -> None:
     origin = brass_voices[3]
-    latent = tiny_engine.encode(origin)
-
-    def far(axis: int, sign: int) -> Voice:
-        values = [0.0] * axis + [float(sign)]
-        return with_template(tiny_engine.decode(tiny_engine.macros_to_latent(values, latent)), origin)
-
-    async with morphing(tiny_engine, brass_path, 0) as (daemon, client):
-        assert daemon.session is not None
-        macro_plans = daemon.session.controls.macro_plans
+    table = tiny_engine.macro_table(origin)
+    async with morphing(tiny_engine, brass_path, 2) as (daemon, client):
+        await planned(client, "line")
+        client.send("/dexbridge/macros")
+        assert await client.until("/dexbridge/macros") == ["macro 1", "macro 2", "macro 3", "macro 4"]
+        client.send("/dexbridge/status")
+        assert json.loads((await client.until("/dexbridge/status"))[0])["macro_names"] == ["macro 1", "macro 2",
+                                                                                         "macro 3", "macro 4"]
         client.send("/dexbridge/voice/load", str(brass_path), 3)
         assert Voice.from_values((await client.until("/dexbridge/voice"))[0]) == origin
         await client.settle()
+        moved, answer = await macro(client, 0, 1.0)
+        assert answer == [0, 1.0, "macro 1"] and moved == table.voice_at([1.0]) != origin
+        both, _ = await macro(client, 1, -0.5)
+        assert both == table.voice_at([1.0, -0.5])
+        assert all(both[i] == origin[i] for i in HELD)
+        assert (await macro(client, 0, 0.0))[0] == table.voice_at([0.0, -0.5])
+        assert (await macro(client, 1, 0.0))[0] == origin  # every macro at 0: the voice itself
+        b = await morph(client, 1.0)  # a voice the macros did not make: they restart from it
+        assert b == brass_voices[SLOTS[1]]
+        assert (await macro(client, 2, 0.5))[0] == tiny_engine.macro_table(b).voice_at([0.0, 0.0, 0.5])
+        assert daemon.session is not None and daemon.session.state.macro_values is not None
+        assert daemon.session.state.macro_values.tolist() == [0.0, 0.0, 0.5, 0.0]
 
-        async def macro(index: int, value: float) -> Voice:
-            client.send("/dexbridge/macro", index, value, types="if")
-            (vced,) = await client.until("/dexbridge/voice")
-            await client.settle()
-            return Voice.from_values(vced)
 
-        assert await macro(0, 1.0) == far(0, 1)  # the latent move (its far end) while the path is planned
-        for _ in range(500):
-            if (0, 1) in macro_plans.paths:
-                break
-            await asyncio.sleep(0.02)
-        path = plan_morph(origin, far(0, 1))
-        assert macro_plans.paths[(0, 1)] == path
-        assert await macro(0, 0.5) == path.voice_at(0.5)
-        await macro(1, -0.25)  # a second axis: planned next
-        for _ in range(500):
-            if (1, -1) in macro_plans.paths:
-                break
-            await asyncio.sleep(0.02)
-        both = await macro(1, -0.5)
-        assert both == compose_moves(origin, [(path, 0.5), (plan_morph(origin, far(1, -1)), 0.5)])
-        assert await macro(1, 0.0) == path.voice_at(0.5)
+async def test_until_the_table_is_decoded_the_voice_holds_then_plays_the_latest_macros(
+        tiny_engine: Engine, brass_path: Path, brass_voices: list[Voice], monkeypatch: pytest.MonkeyPatch) -> None:
+    origin = brass_voices[3]
+    release = threading.Event()
+    decode_table = tiny_engine.macro_table
+
+    def slow_table(voice: Voice, latent: np.ndarray | None = None) -> MacroTable:
+        release.wait(10)
+        return decode_table(voice, latent)
+
+    monkeypatch.setattr(tiny_engine, "macro_table", slow_table)  # the real table, late
+    async with morphing(tiny_engine, brass_path, 0) as (_, client):
+        client.send("/dexbridge/voice/load", str(brass_path), 3)
+        await client.until("/dexbridge/voice")
+        await client.settle()
+        client.send("/dexbridge/macro", 0, -1.0, types="if")
+        client.send("/dexbridge/macro", 1, 0.25, types="if")
+        assert [address for address, _ in await client.settle()] == ["/dexbridge/macro"] * 2  # no voice yet
+        release.set()
+        (vced,) = await client.until("/dexbridge/voice")
+        assert Voice.from_values(vced) == decode_table(origin).voice_at([-1.0, 0.25])

@@ -24,28 +24,32 @@ def test_a_small_run_on_the_brass_bank(brass_path: Path, tiny_checkpoint: Path, 
                  "--checkpoint", str(checkpoint), "--backend", "torch", "--json", str(out), "--plot", str(picture),
                  "--plot-pairs", "1", "--quiet"]) == 0
     report = json.loads(out.read_text())
-    assert set(report["summary"]) == {"planned", "latent", "naive"} and report["steps"] == 5
-    for method, parts in report["summary"].items():
-        assert set(parts) == PARTS, method
+    assert set(report["summary"]) == {"planned", "latent", "naive", "table"} and report["steps"] == 5
+    for method in ("planned", "latent", "naive"):
+        parts = report["summary"][method]
+        assert set(parts) == (PARTS if method == "naive" else PARTS - {"macro"}), method
         assert parts["line"]["paths"] == 2 and parts["pad edges"]["paths"] == 4 and parts["pad diagonals"]["paths"] == 2
-        assert parts["macro"]["paths"] == 2
-        assert parts["line"]["ends_exact"] == parts["pad edges"]["ends_exact"] == parts["macro"]["ends_exact"] == 1.0
+        assert parts["line"]["ends_exact"] == parts["pad edges"]["ends_exact"] == 1.0
         assert all(len(path["steps"]) == 4 for path in report["paths"][method]["line"])
+    for method in ("table", "naive"):  # the daemon's macro moves, and naive interpolation to the same ends
+        assert report["summary"][method]["macro"]["paths"] == 2 and report["summary"][method]["macro"]["ends_exact"] == 1.0
     assert set(report["plan_ms"]) == {"line", "pad"} and report["plan_ms"]["line"]["plans"] == 2
     assert len(report["pairs"]) == 2 and len(report["quads"]) == 1 and str(brass_path) in report["source"]
     table = capsys.readouterr().out
     assert "| planned, line | 2 |" in table and "x naive)" in table and "| naive, pad diagonals | 2 |" in table
+    assert "| table, macro | 2 |" in table
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_methods_are_checked_and_the_model_loads_only_for_the_latent_line(brass_path: Path, tmp_path: Path,
+def test_methods_are_checked_and_the_model_loads_only_for_the_latent_line_and_the_macros(brass_path: Path, tmp_path: Path,
                                                                            capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["eval-morph", "--corpus", str(brass_path), "--methods", "planned,spline"])
     assert exit_info.value.code == 2 and "choose from planned, latent, naive" in capsys.readouterr().err
     out = tmp_path / "naive.json"
     assert main(["eval-morph", "--corpus", str(brass_path), "--pairs", "1", "--quads", "0", "--steps", "3",
-                 "--methods", "naive", "--checkpoint", str(tmp_path / "absent.pt"), "--json", str(out), "-q"]) == 0
+                 "--macros", "0", "--methods", "naive", "--checkpoint", str(tmp_path / "absent.pt"), "--json", str(out),
+                 "-q"]) == 0
     assert set(json.loads(out.read_text())["summary"]["naive"]) == {"line"}
 
 

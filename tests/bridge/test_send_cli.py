@@ -108,6 +108,10 @@ async def test_send_answers_in_words_and_the_daemon_logs_each_request(
         code, out, _ = await dexbridge("send", *port, "/dexbridge/morph", "0.5")  # answers only with the voices it makes
         assert code == 0 and out.startswith("voice '"), out
 
+        assert await dexbridge("send", *port, "macros") == (0, "macros: 0 macro 1, 1 macro 2, 2 macro 3, 3 macro 4\n", "")
+        code, out, _ = await dexbridge("send", *port, "macro", "1", "0.5")  # named, then the voice it makes
+        assert code == 0 and out.startswith("macro 1 (macro 2) = +0.50\nvoice '"), out
+
 
 async def test_send_refuses_what_cannot_be_sent_and_says_when_nobody_listens() -> None:
     assert await dexbridge("send", "/dexbridge/morf", "0.5") == (
@@ -178,4 +182,9 @@ def test_replies_in_words() -> None:
     # the operator's frequency follows the voice: fine 50 on a ratio operator at coarse 1 is ratio 1.50
     assert words.lines([("/dexbridge/param", (124, 50)), ("/dexbridge/param", (134, 17))]) == [
         "2 parameters changed: OP1 F FINE = ratio 1.50 (VCED 50), ALGORITHM = 18 (VCED 17)"]
+    assert words.line("/dexbridge/macro", (0, -0.25, "brightness")) == "macro 0 (brightness) = -0.25"
+    assert words.line("/dexbridge/macros", ("brightness", "sustain")) == "macros: 0 brightness, 1 sustain"
+    assert words.line("/dexbridge/said", ("127.0.0.1:9001", "/dexbridge/macro", 5, 0.5, "brightness")) == (
+        "to 127.0.0.1:9001: macro 5 (brightness) = +0.50")  # what dexbridge monitor prints
+    assert words.line("/dexbridge/notice", ("/dexbridge/morph: planning",)) == "notice: /dexbridge/morph: planning"
     assert words.line("/dexbridge/unknown", (1, "x")) == "/dexbridge/unknown 1 'x'"

@@ -11,7 +11,6 @@ from engine.morph_path import (
     MorphPlan,
     PadPlan,
     blend,
-    compose_moves,
     naive_pad,
     nearest_end,
     with_template,
@@ -96,16 +95,3 @@ def test_a_planned_pad_is_its_edges_on_the_edges_and_blends_inside(brass_voices:
     assert np.all((lows <= inside.values) & (inside.values <= highs))
     with pytest.raises(ModelInputError, match="y = 2.0: range 0..1"):
         pad.voice_at(0.5, 2.0)
-
-
-def test_moves_along_several_paths_add_up_and_the_furthest_switches(brass_voices: list[Voice]) -> None:
-    origin = brass_voices[0]
-    feedback, wave = BY_NAME["feedback"].index, BY_NAME["lfo_wave"].index
-    up = MorphPlan((origin, origin.replace({LEVEL: origin[LEVEL] - 40, wave: (origin[wave] + 1) % 6})))
-    other = MorphPlan((origin, origin.replace({feedback: 0, wave: (origin[wave] + 2) % 6})))
-    assert compose_moves(origin, [(up, 0.5)]) == up.voice_at(0.5)
-    assert compose_moves(origin, []) == origin
-    both = compose_moves(origin, [(up, 0.5), (other, 0.75)])
-    assert both[LEVEL] == origin[LEVEL] - 20 and both[feedback] == round(origin[feedback] * 0.25)
-    assert both[wave] == (origin[wave] + 2) % 6  # the path gone further switched it
-    assert compose_moves(origin, [(up, 1.0), (other, 0.25)])[wave] == (origin[wave] + 1) % 6

@@ -24,6 +24,7 @@ def test_the_shipped_checkpoint_is_the_lean_model_within_budget() -> None:
     assert checkpoint.representation == "numcat++"
     assert checkpoint.decoder_state is None and checkpoint.training is None, "a serving export, not a training file"
     assert checkpoint.latent_axes is not None and checkpoint.latent_axes.count >= 4, "macro controls need latent axes"
+    assert not any(name.startswith("macro ") for name in checkpoint.latent_axes.names), "named by 'dexbridge macros --write'"
 
 
 def test_the_shipped_checkpoint_answers_a_render_with_an_audible_voice() -> None:

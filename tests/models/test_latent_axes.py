@@ -55,3 +55,22 @@ def test_checkpoints_store_the_axes_and_load_without_them(tiny_checkpoint: Path,
     bad = save_checkpoint(tmp_path / "bad.pt", dataclasses.replace(checkpoint, latent_axes=wrong))
     with pytest.raises(CheckpointError, match=re.escape(f"latent axes of size 8 for a {checkpoint.latent_dim}-d latent")):
         load_checkpoint(bad)
+
+
+def test_names_are_stored_with_the_axes_and_a_file_without_names_gets_numbered_ones(tiny_checkpoint: Path,
+                                                                                     tmp_path: Path) -> None:
+    checkpoint = load_checkpoint(tiny_checkpoint)
+    axes = fit_latent_axes(np.random.default_rng(0).standard_normal((40, checkpoint.latent_dim)), 3)
+    assert axes.names == ("macro 1", "macro 2", "macro 3")
+    named = axes.named(["brightness", "sustain", "noise"], [1, -1, 1])
+    np.testing.assert_array_equal(named.components, axes.components * np.array([[1], [-1], [1]], np.float32))
+    path = save_checkpoint(tmp_path / "named.pt", dataclasses.replace(checkpoint, latent_axes=named))
+    loaded = load_checkpoint(path).latent_axes
+    assert loaded is not None and loaded.names == ("brightness", "sustain", "noise")
+    payload = torch.load(path, weights_only=True)
+    del payload["latent_axes"]["names"]  # as files written before names were stored
+    torch.save(payload, tmp_path / "old.pt")
+    old = load_checkpoint(tmp_path / "old.pt").latent_axes
+    assert old is not None and old.names == ("macro 1", "macro 2", "macro 3")
+    with pytest.raises(ModelInputError, match=re.escape("names ['a', 'a', 'b']: need 3 distinct names")):
+        axes.named(["a", "a", "b"], [1, 1, 1])
