@@ -18,6 +18,7 @@ from engine.lfo_vibrato import with_vibrato
 from engine.library import Match, VoiceLibrary
 from engine.pitch import F0Estimate, Vibrato
 from engine.search import Found, SearchResult, VoiceSearch
+from engine.search_score import DEFAULT_SCORE
 from engine.takes import Take
 from engine.tuning import fine_tune, heard_alike
 from models.params import LEARNABLE, TRANSPOSE_CENTRE, TRANSPOSE_INDEX
@@ -44,8 +45,8 @@ class Diagnostics:
         backend: the backend that ran the network.
         searched: whether the search ran beyond the first voice.
         timings_ms: milliseconds per step: conditioning, network, decode, library, search, total.
-        spec_mae: (first voice, answer) spectral MAE of the voice played at the reference note against the
-            recording.
+        distance: (first voice, answer) the search's score of the voice played at the reference note
+            against the recording (0 = identical).
         messages: things the user should know (no pitch found, transpose clamped).
         voice_f0_hz: the voice's f0 played at the reference note, measured on a render; ``None``
             when the voice is unpitched.
@@ -56,6 +57,7 @@ class Diagnostics:
         renders: renders the search spent.
         vibrato: the input's vibrato, which the voice's LFO plays (speed, delay, pitch-modulation depth); ``None``
             when the input has none (the voice's LFO is then its own).
+        score: which comparison ``distance`` is (:data:`engine.search_score.SCORES`).
     """
 
     f0_hz: float | None
@@ -66,7 +68,7 @@ class Diagnostics:
     backend: str
     searched: bool
     timings_ms: dict[str, float] = field(default_factory=dict)
-    spec_mae: tuple[float, float] | None = None
+    distance: tuple[float, float] | None = None
     messages: tuple[str, ...] = ()
     voice_f0_hz: float | None = None
     cents: float | None = None
@@ -75,6 +77,7 @@ class Diagnostics:
     source: str = "network"
     renders: int = 0
     vibrato: Vibrato | None = None
+    score: str = DEFAULT_SCORE
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,7 @@ def run_search(engine: SearchHost, takes: Sequence[Take], conditioned: Condition
             0.0 if tuning.cents is None else -tuning.cents, conditioned.level_db, conditioned.gain_db,
             engine.backend_name, options.search, dict(timings), (first_score, found.score),
             conditioned.messages + tuning.messages, tuning.voice_f0_hz, tuning.cents, tuning.pitch, tuning.octaves,
-            found.source, renders, conditioned.vibrato,
+            found.source, renders, conditioned.vibrato, engine.search.score_kind,
         )
         return Inference(voice, latent, diagnostics, conditioned.audio, conditioned.recording)
 

@@ -255,7 +255,7 @@ class Engine:
         :meth:`infer` answers it; every better voice that search found is then judged on all the takes,
         ahead of each other take's network answer and two nearest library voices, and the best is
         improved on all the takes, tuned to their pitch brought to the reference note (their median).
-        The answer plays the takes no worse than the reference take's own answer (mean spec_mae over
+        The answer plays the takes no worse than the reference take's own answer (the mean score over
         the takes; it is that answer when nothing beat it).
 
         The search options (``search``, ``budget_ms``, ``max_renders``, ``seed``, ``on_better``, ``should_stop``)
@@ -314,10 +314,10 @@ class Engine:
         """The all-takes answer, or the reference take's own answer where that plays all the takes closer
         (the final fine tuning may cost the former a little), scored on all the takes either way."""
         targets = self.search.targets(takes)
-        ours, theirs = together.diagnostics.spec_mae[1], self.search.score(alone.voice, targets)
+        ours, theirs = together.diagnostics.distance[1], self.search.score(alone.voice, targets)
         renders = together.diagnostics.renders + alone.diagnostics.renders
         chosen = together if ours <= theirs else alone
-        diagnostics = replace(chosen.diagnostics, spec_mae=(together.diagnostics.spec_mae[0], min(ours, theirs)),
+        diagnostics = replace(chosen.diagnostics, distance=(together.diagnostics.distance[0], min(ours, theirs)),
                               renders=renders)
         return replace(chosen, diagnostics=diagnostics)
 

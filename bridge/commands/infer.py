@@ -19,6 +19,7 @@ from bridge.commands.search_options import add_budget_options, add_library_optio
 from bridge.commands.takes import TakeSpec, parse_take, read_takes
 from bridge.midi.syxfile import write_voice_syx
 from engine.backends import BACKENDS
+from engine.search_score import SCORE_WORDS
 from models.errors import AudioFileError
 from models.params import MIDDLE_C, NAME_START, OCTAVES, OPERATOR_BLOCK, VOICE_PARAMS, display_value, transpose_note
 
@@ -37,7 +38,8 @@ CONVENTIONS = {
                   "no shift, detune 7 = none)",
     "display": f"values as the DX7 and Dexed show them (algorithm 1-32, detune -7..+7, notes in {OCTAVES}, "
                "operator frequency as a ratio or a fixed frequency)",
-    "spec_mae": "log-spectral MAE of the voice played at middle C against the recording: closer is better, 0 = identical",
+    "distance": "the search's score of the voice played at middle C against the recording (diagnostics.score: spec = "
+                "log-spectral MAE, mel = log-mel dB / 20, spec+mel = their sum): closer is better, 0 = identical",
 }
 """What ``--json``'s keys hold, printed with it."""
 
@@ -55,9 +57,9 @@ def inference_report(path: Path, out: Path, inference: Inference, used: tuple[fl
     shows them (``display``), diagnostics with every number under a name, the render written."""
     voice = inference.voice
     diagnostics = asdict(inference.diagnostics)
-    if diagnostics.get("spec_mae") is not None:
-        first, answer = diagnostics["spec_mae"]
-        diagnostics["spec_mae"] = {"first_voice": first, "answer": answer}
+    if diagnostics.get("distance") is not None:
+        first, answer = diagnostics["distance"]
+        diagnostics["distance"] = {"first_voice": first, "answer": answer}
     search_ms = diagnostics["timings_ms"].get("search", 0.0)
     diagnostics["renders_per_s"] = round(diagnostics["renders"] / search_ms * 1000.0, 1) if search_ms > 0 else None
     report: dict[str, Any] = {"input": str(path), "output": str(out)}
@@ -113,8 +115,8 @@ def _summary(path: Path, out: Path, inference: Inference) -> str:
         f"{path} -> {out}: '{voice.name.strip()}' algorithm {voice['algorithm'] + 1}, transpose "
         f"{transpose_note(voice['transpose'])} ({diag.transpose:+d} semitones; {OCTAVES}); {pitch_summary(diag)}; "
         f"peak {diag.level_db:.1f} dBFS (gain {diag.gain_db:+.1f} dB); {diag.backend}, {diag.timings_ms['total']:.0f} ms",
-        f"from {diag.source}; log-spectral MAE against the recording {diag.spec_mae[1]:.3f} (first voice "
-        f"{diag.spec_mae[0]:.3f}, {diag.renders} renders; closer is better, 0 = identical)",
+        f"from {diag.source}; distance to the recording {diag.distance[1]:.3f} ({SCORE_WORDS[diag.score]}; first voice "
+        f"{diag.distance[0]:.3f}, {diag.renders} renders; closer is better, 0 = identical)",
         *(f"note: {message}" for message in diag.messages),
     ]
     return "\n".join(lines)
@@ -138,7 +140,7 @@ def pitch_summary(diag: Any) -> str:
 def _progress(better: Inference) -> None:
     diag = better.diagnostics
     cents = "" if diag.cents is None else f", {diag.cents:+.0f} cents"
-    print(f"  {diag.renders:>4} renders  MAE {diag.spec_mae[1]:.3f}{cents}  {diag.source}", file=sys.stderr)
+    print(f"  {diag.renders:>4} renders  distance {diag.distance[1]:.3f}{cents}  {diag.source}", file=sys.stderr)
 
 
 def _render(voice: Voice, velocity: int) -> np.ndarray:
@@ -252,10 +254,10 @@ def infer_files(args: argparse.Namespace) -> int:
             if args.render:
                 written = (args.render, _write_render(args.render, render, engine.sample_rate, excerpt))
             if args.plot:
-                from bridge.commands.pictures import mae_caption
-
+                diag = inference.diagnostics
                 title = f"{path.name} -> '{voice.name.strip()}'"
-                caption = mae_caption(inference.diagnostics.spec_mae[1], " over the model's 4 s window")
+                caption = (f"distance {diag.distance[1]:.3f} ({SCORE_WORDS[diag.score]}) over the model's 4 s window: "
+                           "closer is better, 0 = identical")
                 plot_spectrograms(args.plot, to_mono(excerpt.audio), excerpt.sample_rate, render, engine.sample_rate,
                                   title, caption)
         reports.append(inference_report(path, out, inference, used, written))

@@ -129,7 +129,7 @@ class Words:
             "voice": self._voice,
             "host_param": lambda label, value: f"host parameter {label!r} = {float(value):.3f} (0..1, for Max vst~)",
             "inferred": _inferred,
-            "better": lambda source, mae, cents, renders: (f"better voice: {source}, log-spectral MAE {float(mae):.3f}, "
+            "better": lambda source, distance, cents, renders: (f"better voice: {source}, distance {float(distance):.3f}, "
                                                           f"{float(cents):+.0f} cents, after {renders} renders"),
             "done": lambda request, detail: f"done: {request} -> {detail}",
             "error": lambda message: f"error: {message}",
@@ -178,10 +178,10 @@ class Words:
 
 
 def _inferred(f0: float, level_db: float, backend: str, voice_f0: float, cents: float, pitch: str, source: str,
-              mae: float) -> str:
+              distance: float) -> str:
     heard = f"input f0 {f0:.1f} Hz" if f0 else "input without a clear pitch"
     played = f", voice {voice_f0:.1f} Hz ({cents:+.1f} cents)" if f0 and voice_f0 else ""
-    return (f"answer: the voice from {source}, log-spectral MAE {mae:.3f} (closer is better; 0 = identical); {heard} at "
+    return (f"answer: the voice from {source}, distance {distance:.3f} (closer is better; 0 = identical); {heard} at "
             f"{level_db:.1f} dB{played}; {pitch}; backend {backend}")
 
 

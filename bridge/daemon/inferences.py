@@ -102,9 +102,9 @@ class Inferences:
         diag = inference.diagnostics
         self.session.server.reply(peer, "/dexbridge/inferred", float(diag.f0_hz or 0.0), float(diag.level_db), str(diag.backend),
                           float(diag.voice_f0_hz or 0.0), float(diag.cents or 0.0), diag.pitch, diag.source,
-                          float(diag.spec_mae[1]))
-        logger.info("inferred: '%s' from %s, MAE %.3f, %s, transpose %s (%+d semitones), %d renders, %.0f ms",
-                    inference.voice.name.strip(), diag.source, diag.spec_mae[1], _pitch_words(diag),
+                          float(diag.distance[1]))
+        logger.info("inferred: '%s' from %s, distance %.3f, %s, transpose %s (%+d semitones), %d renders, %.0f ms",
+                    inference.voice.name.strip(), diag.source, diag.distance[1], _pitch_words(diag),
                     transpose_note(inference.voice["transpose"]), diag.transpose, diag.renders,
                     diag.timings_ms.get("total", 0.0))
 
@@ -116,9 +116,9 @@ class Inferences:
         if self.searches != number:
             return  # a newer inference started: this search's voices are stale
         diag = better.diagnostics
-        self.search = {"source": diag.source, "spec_mae": round(float(diag.spec_mae[1]), 4), "renders": diag.renders}
+        self.search = {"source": diag.source, "distance": round(float(diag.distance[1]), 4), "renders": diag.renders}
         self.session.apply_voice(better.voice, better.latent)
-        self.session.server.reply(peer, "/dexbridge/better", diag.source, float(diag.spec_mae[1]), float(diag.cents or 0.0),
+        self.session.server.reply(peer, "/dexbridge/better", diag.source, float(diag.distance[1]), float(diag.cents or 0.0),
                           int(diag.renders))
 
     def infer_file(self, peer: Peer, path: str) -> None:

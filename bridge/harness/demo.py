@@ -225,16 +225,16 @@ async def _infer(session: _Session, out: Path) -> tuple[Voice, float, float]:
         session.client.clear(address)
     inferred = await session.ask("/dexbridge/infer/file", str(out.resolve() / "original.wav"),
                                  expect="/dexbridge/inferred", what="inferring a voice from the plucked string")
-    heard_f0, level_db, backend, voice_f0, off_cents, _, source, mae = inferred
+    heard_f0, level_db, backend, voice_f0, off_cents, _, source, found_distance = inferred
     for _, (better_source, score, better_cents, renders) in session.client.take("/dexbridge/better"):
-        session.say(f"  better voice after {renders} renders: {better_source}, log-spectral MAE {score:.3f}, "
+        session.say(f"  better voice after {renders} renders: {better_source}, distance {score:.3f}, "
                     f"{better_cents:+.1f} cents")
     voices = session.client.take("/dexbridge/voice")
     if not voices:
         raise DemoError("inferring a voice from the plucked string: /dexbridge/inferred came without any /dexbridge/voice")
     voice = Voice.from_values(bytes(voices[-1][1][0]))  # type: ignore[arg-type]
     session.say(f"the engine ({backend}) heard f0 {heard_f0:.1f} Hz at {level_db:.1f} dB and answered with a voice "
-                f"from {source} (log-spectral MAE {mae:.3f}):")
+                f"from {source} (distance {found_distance:.3f}: the search's score, log-spectral MAE + log-mel dB / 20):")
     session.say(describe_voice(voice))
     write_voice_syx(out / "voice.syx", voice)
     # the engine tunes the voice so that, played at the reference note, it sounds at the input's pitch

@@ -262,11 +262,12 @@ OSC_REPLIES: dict[str, Route] = _table(
     Route(f"{PREFIX}/host_param", "sf", "s:dexed-parameter-name f:normalised-value",
           "one changed parameter as Dexed's host parameter (for Max `vst~`), in `osc` mode"),
     Route(f"{PREFIX}/inferred", "ffsffssf",
-          "f:input-f0-hz f:level-db s:backend f:voice-f0-hz f:cents s:pitch s:source f:spec-mae",
+          "f:input-f0-hz f:level-db s:backend f:voice-f0-hz f:cents s:pitch s:source f:distance",
           "the answer to an inference, once its search ends: the recording's f0 and the voice's (0 = unpitched), "
           "the cents between them, `pitched` or which side has no pitch, where the voice came from (`network`, "
-          "`library: NAME (SOURCE)`, `... + search`) and its log-spectral MAE against the recording (0 = identical)"),
-    Route(f"{PREFIX}/better", "sffi", "s:source f:spec-mae f:cents i:renders",
+          "`library: NAME (SOURCE)`, `... + search`) and its distance to the recording as the search scores it "
+          "(log-spectral MAE + log-mel dB / 20 by default; 0 = identical)"),
+    Route(f"{PREFIX}/better", "sffi", "s:source f:distance f:cents i:renders",
           "while a search runs: a better voice was found and sent (its `/dexbridge/voice` follows)"),
     Route(f"{PREFIX}/done", "ss", "s:address s:detail", "a file request finished (`voice/save`, `bank/save`, `dump`, ...)"),
     Route(f"{PREFIX}/macro", "ifs", "i:index f:value s:name",

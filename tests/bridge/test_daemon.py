@@ -108,7 +108,7 @@ async def test_infer_file_replies_the_voice_and_what_it_heard(running: tuple[Dae
     assert f0_hz == pytest.approx(diag.f0_hz, rel=1e-5) and 60 < f0_hz < 600
     assert (voice_f0_hz, cents, pitch) == (pytest.approx(diag.voice_f0_hz or 0.0, rel=1e-5),
                                            pytest.approx(diag.cents or 0.0, abs=1e-3), diag.pitch)
-    assert mae == pytest.approx(diag.spec_mae[1], rel=1e-5)
+    assert mae == pytest.approx(diag.distance[1], rel=1e-5)
     assert daemon.session is not None and daemon.session.state.voice == voice
 
 

@@ -70,9 +70,10 @@ def test_one_voice_per_input_in_out_dir_with_json(tiny_checkpoint: Path, recordi
     assert [r["display"]["transpose"] for r in reports] == ["G3", "C3"]  # as the DX7 shows them
     assert reports[0]["display"]["algorithm"] == reports[0]["parameters"]["algorithm"] + 1
     assert reports[0]["display"]["op1_detune"] == reports[0]["parameters"]["op1_detune"] - 7
-    assert set(reports[0]["diagnostics"]["spec_mae"]) == {"first_voice", "answer"}  # labelled, not a pair
-    assert reports[0]["diagnostics"]["spec_mae"]["answer"] <= reports[0]["diagnostics"]["spec_mae"]["first_voice"]
-    assert set(reports[0]["conventions"]) == {"parameters", "display", "spec_mae"}
+    assert set(reports[0]["diagnostics"]["distance"]) == {"first_voice", "answer"}  # labelled, not a pair
+    assert reports[0]["diagnostics"]["distance"]["answer"] <= reports[0]["diagnostics"]["distance"]["first_voice"]
+    assert reports[0]["diagnostics"]["score"] == "spec+mel"
+    assert set(reports[0]["conventions"]) == {"parameters", "display", "distance"}
     diagnostics = reports[0]["diagnostics"]
     assert diagnostics["f0_hz"] == pytest.approx(392.0, rel=0.01) and diagnostics["voice_f0_hz"] == pytest.approx(392.0, rel=0.01)
     assert abs(diagnostics["cents"]) < 5 and diagnostics["source"] == "library: INIT VOICE (init.syx:1)"
@@ -109,7 +110,7 @@ def test_single_output_with_render_plot_and_table(tiny_checkpoint: Path, recordi
     text = captured.out
     assert "transpose G3 (+7 semitones; Yamaha octaves: C3 = middle C); input f0 392" in text
     assert "from library: INIT VOICE (init.syx:1)" in text and "closer is better, 0 = identical" in text
-    assert "renders  MAE" in captured.err  # the better voices, listed as they are found
+    assert "renders  distance" in captured.err  # the better voices, listed as they are found
     assert captured.err.startswith("loading the voice library and the model")  # said before the wait
     assert "OUTPUT LEVEL" in text and "PITCH EG LEVEL 2" in text and "output_level" not in text  # the DX7's names
     table = dict(line.split(None, 1) for line in text.splitlines() if line.startswith(("ALGORITHM ", "TRANSPOSE ", "FREQUENCY ")))

@@ -95,7 +95,7 @@ async def test_send_answers_in_words_and_the_daemon_logs_each_request(
 
         code, out, _ = await dexbridge("send", *port, "/dexbridge/infer/file", brass_wav.name)
         assert code == 0
-        assert re.search(r"^answer: the voice from .+, log-spectral MAE \d\.\d{3} \(closer is better; 0 = identical\); "
+        assert re.search(r"^answer: the voice from .+, distance \d\.\d{3} \(closer is better; 0 = identical\); "
                          r"input f0 \d+\.\d Hz at -?\d+\.\d dB", out, re.MULTILINE), out
         assert out.index("voice '") < out.index("answer: ")  # the voice first, then the answer
         assert logged(caplog, "inferred: ")
@@ -172,9 +172,9 @@ def test_replies_in_words() -> None:
     assert words.line("/dexbridge/error", ("/dexbridge/program: bank index 40, range 0..31",)) == (
         "error: /dexbridge/program: bank index 40, range 0..31")
     assert words.line("/dexbridge/better", ("network + search", 0.5123, 3.4, 17)) == (
-        "better voice: network + search, log-spectral MAE 0.512, +3 cents, after 17 renders")
+        "better voice: network + search, distance 0.512, +3 cents, after 17 renders")
     assert words.line("/dexbridge/inferred", (0.0, -12.0, "onnx", 0.0, 0.0, "input unpitched: inharmonic", "network", 0.9)) == (
-        "answer: the voice from network, log-spectral MAE 0.900 (closer is better; 0 = identical); input without a clear "
+        "answer: the voice from network, distance 0.900 (closer is better; 0 = identical); input without a clear "
         "pitch at -12.0 dB; input unpitched: inharmonic; backend onnx")
     assert words.line("/dexbridge/host_param", ("ALGORITHM", 0.5)) == "host parameter 'ALGORITHM' = 0.500 (0..1, for Max vst~)"
     assert words.line("/dexbridge/voice", (b"\x00" * 3,)).startswith("voice: 3 bytes that are not a DX7 voice")
