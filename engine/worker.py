@@ -1,19 +1,16 @@
-"""The engine's asyncio face: one inference thread, a bounded audio job queue, a latest-wins
-decode slot.
+"""The engine's asyncio face: one inference thread and a bounded audio job queue.
 
-The event loop never runs the model: :meth:`InferenceWorker.infer` and :meth:`~InferenceWorker.decode`
+The event loop never runs the model: :meth:`InferenceWorker.infer` and :meth:`~InferenceWorker.infer_takes`
 hand work to the worker's thread and await a future that the thread resolves through
 ``loop.call_soon_threadsafe``. Audio jobs are never dropped silently: a full queue refuses the
-job at once with :class:`~models.errors.WorkerBusyError`. Decode requests coalesce: a newer latent
-replaces a pending one, and every caller waiting on the slot gets the voice of the newest
-latent. The thread serves the decode slot before queued audio jobs (a control gesture must not
-wait behind a 10 ms inference), one job at a time.
+job at once with :class:`~models.errors.WorkerBusyError`. The thread runs one job at a time. A latent
+decode is not a job: it is bounded NumPy work that the control loop runs on the event loop
+(:mod:`bridge.daemon.control_loop`), so a control never waits behind a search.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import threading
 from collections import deque
@@ -30,17 +27,14 @@ __all__ = ["InferenceEngine", "InferenceWorker"]
 logger = logging.getLogger(__name__)
 
 InferenceT = TypeVar("InferenceT", covariant=True)
-VoiceT = TypeVar("VoiceT", covariant=True)
 
 
-class InferenceEngine(Protocol[InferenceT, VoiceT]):
+class InferenceEngine(Protocol[InferenceT]):
     """What the worker calls (``engine.runtime.Engine``): synchronous and thread-safe."""
 
     def infer(self, audio: np.ndarray, sample_rate: int, **options: Any) -> InferenceT: ...
 
     def infer_takes(self, takes: Any, **options: Any) -> InferenceT: ...
-
-    def decode(self, latent: np.ndarray) -> VoiceT: ...
 
 
 @dataclass
@@ -51,7 +45,7 @@ class _Job:
     waiters: list[asyncio.Future[Any]] = field(default_factory=list)
 
 
-class InferenceWorker(Generic[InferenceT, VoiceT]):
+class InferenceWorker(Generic[InferenceT]):
     """Runs an engine on one thread for asyncio callers.
 
     Args:
@@ -62,21 +56,18 @@ class InferenceWorker(Generic[InferenceT, VoiceT]):
         ValueError: ``max_jobs`` < 1.
     """
 
-    def __init__(self, engine: InferenceEngine[InferenceT, VoiceT], max_jobs: int = 4) -> None:
+    def __init__(self, engine: InferenceEngine[InferenceT], max_jobs: int = 4) -> None:
         if max_jobs < 1:
             raise ValueError(f"max_jobs = {max_jobs}: need at least 1 queued audio job")
         self.engine = engine
         self.max_jobs = max_jobs
         self._jobs: deque[_Job] = deque()
-        self._decode: _Job | None = None
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._accepting = False
         self._closing = False
         self._busy = False
-        self.decodes_coalesced = 0
-        """Decode requests superseded by a newer latent before they ran (a counter for diagnostics)."""
 
     @property
     def jobs_queued(self) -> int:
@@ -133,26 +124,6 @@ class InferenceWorker(Generic[InferenceT, VoiceT]):
         """
         return await self._queue_job(lambda: self.engine.infer_takes(takes, **options))
 
-    async def decode(self, latent: np.ndarray) -> VoiceT:
-        """The engine's ``decode`` on the worker thread, latest wins: if a decode is already
-        waiting, ``latent`` replaces its latent and both callers get this latent's voice.
-
-        Raises:
-            WorkerStoppedError: the worker is not running, or stopped before the decode ran.
-            Exception: whatever the engine raises for the latent that ran (``ModelInputError``, ...).
-        """
-        future = self._new_future()
-        run = functools.partial(self.engine.decode, latent)
-        with self._wake:
-            if self._decode is None:
-                self._decode = _Job(run)
-            else:
-                self.decodes_coalesced += 1
-                self._decode.run = run
-            self._decode.waiters.append(future)
-            self._wake.notify()
-        return await future
-
     async def stop(self, timeout: float = 5.0) -> None:
         """Refuse new requests, let queued jobs finish for up to ``timeout`` seconds, then fail
         the ones still waiting with :class:`WorkerStoppedError` and join the thread (the job
@@ -162,13 +133,12 @@ class InferenceWorker(Generic[InferenceT, VoiceT]):
             return
         self._accepting = False
         deadline = asyncio.get_running_loop().time() + timeout
-        while (self._jobs or self._decode is not None or self._busy) and asyncio.get_running_loop().time() < deadline:
+        while (self._jobs or self._busy) and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.005)
         with self._wake:
             self._closing = True
-            abandoned = [*self._jobs, *([self._decode] if self._decode is not None else [])]
+            abandoned = list(self._jobs)
             self._jobs.clear()
-            self._decode = None
             self._wake.notify()
         for job in abandoned:
             self._settle(job, WorkerStoppedError("the inference worker stopped before this request ran: resend it"), True)
@@ -184,16 +154,13 @@ class InferenceWorker(Generic[InferenceT, VoiceT]):
         return asyncio.get_running_loop().create_future()
 
     def _next_job(self) -> _Job | None:
-        """The decode slot first, then the oldest audio job; ``None`` once closing."""
+        """The oldest audio job; ``None`` once closing."""
         with self._wake:
-            while not self._closing and self._decode is None and not self._jobs:
+            while not self._closing and not self._jobs:
                 self._wake.wait()
             if self._closing:
                 return None
-            if self._decode is not None:
-                job, self._decode = self._decode, None
-            else:
-                job = self._jobs.popleft()
+            job = self._jobs.popleft()
             self._busy = True
             return job
 

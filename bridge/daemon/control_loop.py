@@ -2,10 +2,11 @@
 
 Controls (a morph position, macro values, a latent vector) arrive at any rate; each is written to
 a latest-wins target and the loop wakes. It steps the smoothed value toward the target with an
-exponential slew, maps it to a latent vector and decodes it (off the loop, through the engine's
-worker), or, for a planned morph, looks its voice up (``to_voice``: a table look-up and a blend, on
-the loop, cheaper than a decode), and hands the voice to ``emit``. A step runs at once when the loop was idle (the first
-MIDI byte leaves within one decode of the message) and at most ``rate_hz`` times a second while
+exponential slew, maps it to a latent vector and decodes it on the loop (``Engine.decode``: bounded
+NumPy work, about 0.16 ms, that never waits behind a search running on the inference thread), or, for a
+planned morph, looks its voice up (``to_voice``: a table look-up and a blend, cheaper still), and hands
+the voice to ``emit``. A step runs at once when the loop was idle (the first MIDI byte leaves within one
+decode of the message) and at most ``rate_hz`` times a second while
 it moves, so a sweep A -> B produces at most ``rate_hz * seconds + 1`` voices however many
 messages drive it; once the value reaches its target (within ``SNAP``) the loop sleeps.
 """
@@ -16,7 +17,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,7 +47,7 @@ class ControlLoop:
     """Latest-wins control targets, slewed at a control rate, decoded and emitted as voices.
 
     Args:
-        decode: latent -> voice, awaited off the loop (``InferenceWorker.decode``).
+        decode: latent -> voice, called on the loop (``Engine.decode``: bounded NumPy work).
         emit: called on the loop with each new voice and the latent it was decoded from (None for a
             voice looked up, not decoded).
         on_error: called with an exception a decode raised; the loop keeps running.
@@ -54,7 +55,7 @@ class ControlLoop:
         slew_ms: time constant of the exponential slew; 0 jumps straight to each target.
     """
 
-    def __init__(self, decode: Callable[[np.ndarray], Awaitable[Voice]], emit: Callable[[Voice, np.ndarray | None], None],
+    def __init__(self, decode: Callable[[np.ndarray], Voice], emit: Callable[[Voice, np.ndarray | None], None],
                  on_error: Callable[[BaseException], None], *, rate_hz: float = 200.0, slew_ms: float = 20.0) -> None:
         self.decode = decode
         self.emit = emit
@@ -68,7 +69,6 @@ class ControlLoop:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_step = -math.inf
-        self._stepping = False
         self.emitting: str | None = None  # the control whose voice ``emit`` is handed now
 
     def start(self) -> None:
@@ -132,8 +132,8 @@ class ControlLoop:
 
     @property
     def idle(self) -> bool:
-        """True when nothing is waiting to be decoded or being decoded."""
-        return not self._dirty and not self._stepping
+        """True when no control is still moving toward its target."""
+        return not self._dirty
 
     async def _run(self) -> None:
         while True:
@@ -143,16 +143,9 @@ class ControlLoop:
                 wait = self._last_step + self.period - time.monotonic()
                 if wait > 0:
                     await asyncio.sleep(wait)
-                await self._step()
+                self._step()
 
-    async def _step(self) -> None:
-        self._stepping = True
-        try:
-            await self._step_once()
-        finally:
-            self._stepping = False
-
-    async def _step_once(self) -> None:
+    def _step(self) -> None:
         now = time.monotonic()
         dt = min(now - self._last_step, 4 * self.period)
         self._last_step = now
@@ -165,7 +158,7 @@ class ControlLoop:
         self._dirty = not arrived
         self.steps += 1
         try:
-            voice, latent = await self._voice(control, control.current.copy())
+            voice, latent = self._voice(control, control.current.copy())
         except Exception as exc:  # reported to the client; the loop lives on
             self._dirty = False
             self.on_error(exc)
@@ -176,12 +169,12 @@ class ControlLoop:
         finally:
             self.emitting = None
 
-    async def _voice(self, control: _Control, value: np.ndarray) -> tuple[Voice, np.ndarray | None]:
+    def _voice(self, control: _Control, value: np.ndarray) -> tuple[Voice, np.ndarray | None]:
         if control.to_voice is not None:
             return control.to_voice(value), None
         assert control.to_latent is not None  # set() takes exactly one of the two
         latent = control.to_latent(value)
-        voice = await self.decode(latent)
+        voice = self.decode(latent)
         return (voice if control.finish is None else control.finish(voice, value)), latent
 
 

@@ -41,7 +41,7 @@ class Controls:
     def __init__(self, session: SessionHost) -> None:
         self.session = session
         settings = session.settings
-        self.loop = ControlLoop(session.worker.decode, self._emit, self._failed,
+        self.loop = ControlLoop(session.engine.decode, self._emit, self._failed,
                                 rate_hz=settings.control_rate, slew_ms=settings.slew_ms)
         self.peer: Peer | None = None  # who sent the latest control: decode errors go back to them
         self.plans = SlotPlans(session, on_ready=self._plan_landed)

@@ -83,8 +83,6 @@ class Worker(Protocol):
 
     async def infer_takes(self, takes: Any, **options: Any) -> Any: ...
 
-    async def decode(self, latent: np.ndarray) -> Voice: ...
-
 
 class Files(Protocol):
     """What the session's parts use of :class:`bridge.daemon.files.FileArea`: the checked path of a request."""

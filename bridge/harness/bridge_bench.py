@@ -1,6 +1,6 @@
 """``dexbridge bench --bridge``: the daemon's own latencies, measured through its real parts.
 
-An in-process daemon (real UDP socket, real worker thread, real JACK MIDI port in ``param`` mode)
+An in-process daemon (real UDP socket, real inference thread, real JACK MIDI port in ``param`` mode)
 is driven by a UDP client. The MIDI port sink is wrapped to timestamp each message right after
 the port took it (``rtmidi.send_message`` returned): that is "out" (a JACK period later the bytes
 are on the wire; the dummy server's period is 5.3 ms and is not the daemon's). Three figures:
@@ -9,8 +9,8 @@ are on the wire; the dummy server's period is 5.3 ms and is not the daemon's). T
   the ``latent`` morph method (each step decodes the latent line: what ``/dexbridge/latent`` and the
   macros cost; ``planned`` and ``naive`` morphs are look-ups on the loop, cheaper), broken down into
   parse (datagram sent -> the handler set the control's target: socket, loop wake, OSC parse),
-  hop to the worker (control loop step -> ``Engine.decode`` starts on the inference thread), decode,
-  hop back (decode done -> the voice applied on the loop), diff (the changed parameters queued as
+  step (the control loop task wakes and slews -> ``Engine.decode`` starts, on the loop), decode,
+  emit (decode done -> the voice applied), diff (the changed parameters queued as
   SysEx, up to the first sink's send) and write (rtmidi took the message). The bench takes these
   timestamps by wrapping the daemon's parts it hands over (engine, handler, ``apply_voice``, sink):
   nothing in the daemon changes, so the instrumentation costs nothing when the bench is not running;
@@ -57,7 +57,7 @@ from models.voice import Voice
 SNIPPET_SECONDS = 0.5
 QUIET_S = 0.05
 MORPH_METHOD = "latent"  # the morph that decodes every step (module docstring)
-BREAKDOWN = ("parse", "hop_to_worker", "decode", "hop_back", "diff", "write")
+BREAKDOWN = ("parse", "step", "decode", "emit", "diff", "write")
 """The parts of control -> first MIDI byte, in order (module docstring)."""
 
 

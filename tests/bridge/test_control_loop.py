@@ -1,7 +1,7 @@
 """The control loop: latest wins, slew to the exact target, a bounded number of voices per sweep.
 
 The latent space here is the ``num`` representation's (a real, linear map of the DX7 parameters),
-decoded off the loop with ``asyncio.to_thread``, as the engine's worker does.
+decoded on the loop, as the daemon decodes with ``Engine.decode``.
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ class Harness:
         self.errors: list[BaseException] = []
         self.settled = asyncio.Event()
 
-    async def decode(self, latent: np.ndarray) -> Voice:
+    def decode(self, latent: np.ndarray) -> Voice:
         if not np.all(np.isfinite(latent)):
             raise ModelInputError("latent holds NaN")
-        return await asyncio.to_thread(NUM.decode, latent)
+        return NUM.decode(latent)
 
     def emit(self, voice: Voice, latent: np.ndarray) -> None:
         assert voice == NUM.decode(latent)
@@ -131,7 +131,7 @@ async def test_a_looked_up_control_needs_no_decode_and_a_finish_shapes_decoded_v
     decoded: list[np.ndarray] = []
     emitted: list[tuple[Voice, np.ndarray | None]] = []
 
-    async def decode(latent: np.ndarray) -> Voice:
+    def decode(latent: np.ndarray) -> Voice:
         decoded.append(latent)
         return NUM.decode(latent)
 

@@ -393,6 +393,28 @@ async def test_a_newer_inference_ends_the_running_search(tiny_checkpoint: Path, 
         client.close()
 
 
+async def test_a_control_moves_while_a_search_runs(tiny_checkpoint: Path, voice_wav: Path) -> None:
+    """A latent control decodes on the event loop: a search holding the inference thread does not hold it up."""
+    slow = Engine.load(tiny_checkpoint, backend="torch", search_budget_ms=20_000.0)
+    async with run_daemon(daemon_settings(mode=("osc",), files_dir=(voice_wav.parent,), slew_ms=0.0), slow) as daemon:
+        client = await OscClient().open("127.0.0.1", daemon.osc_port)
+        client.send("/dexbridge/infer/file", voice_wav.name)
+        await client.until("/dexbridge/better")
+        latent = np.full(slow.latent_dim, 0.3, np.float32)
+        wanted = slow.decode(latent)
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
+        client.send("/dexbridge/latent", *(float(value) for value in latent))
+        while (voice := await next_voice(client)) != wanted:
+            assert loop.time() - sent < 2.0, "the control's voice waited for the search"
+        assert loop.time() - sent < 2.0
+        client.send("/dexbridge/status")
+        status = json.loads((await client.until("/dexbridge/status"))[0])
+        assert status["search"] is not None, "the search ended before the control was answered: nothing was shown"
+        assert voice == wanted
+        client.close()
+
+
 async def test_infer_takes_from_a_file_and_a_complete_upload(running: tuple[Daemon, OscClient], voice_wav: Path) -> None:
     daemon, client = running
     audio, rate = soundfile.read(voice_wav, dtype="float32")

@@ -1,5 +1,4 @@
-"""InferenceWorker with the real Engine (tiny checkpoint, eager torch): results, back-pressure,
-latest-wins decoding, decode priority, clean stop."""
+"""InferenceWorker with the real Engine (tiny checkpoint, eager torch): results, back-pressure, clean stop."""
 
 from __future__ import annotations
 
@@ -12,8 +11,7 @@ import pytest
 
 from engine.runtime import Engine, Inference
 from engine.worker import InferenceWorker
-from models.errors import ModelInputError, SilentInputError, WorkerBusyError, WorkerStoppedError
-from models.voice import Voice
+from models.errors import SilentInputError, WorkerBusyError, WorkerStoppedError
 
 RATE = 44_100
 
@@ -45,10 +43,6 @@ class GatedEngine:
         self.calls.append("infer")
         return self.engine.infer(audio, sample_rate, search=search)
 
-    def decode(self, latent: np.ndarray) -> Voice:
-        self.calls.append("decode")
-        return self.engine.decode(latent)
-
 
 async def _held_worker(engine: Engine, max_jobs: int = 4) -> tuple[GatedEngine, InferenceWorker, asyncio.Task[Inference]]:
     """A started worker over a :class:`GatedEngine`, its thread held by an inference task
@@ -66,12 +60,7 @@ async def _settle() -> None:
         await asyncio.sleep(0)
 
 
-def _latents(engine: Engine, count: int) -> list[np.ndarray]:
-    rng = np.random.default_rng(7)
-    return [rng.standard_normal(engine.latent_dim).astype(np.float32) for _ in range(count)]
-
-
-async def test_infer_and_decode_match_the_engine(engine: Engine) -> None:
+async def test_infer_matches_the_engine(engine: Engine) -> None:
     worker = InferenceWorker(engine, max_jobs=2)
     await worker.start()
     try:
@@ -79,8 +68,6 @@ async def test_infer_and_decode_match_the_engine(engine: Engine) -> None:
         direct = engine.infer(_tone(330), RATE)
         assert inference.voice == direct.voice
         np.testing.assert_allclose(inference.latent, direct.latent, atol=1e-5)
-        latent = _latents(engine, 1)[0]
-        assert await worker.decode(latent) == engine.decode(latent)
     finally:
         await worker.stop()
 
@@ -91,8 +78,6 @@ async def test_engine_errors_reach_the_caller(engine: Engine) -> None:
     try:
         with pytest.raises(SilentInputError):
             await worker.infer(np.zeros(RATE, np.float32), RATE)
-        with pytest.raises(ModelInputError, match="latent shape"):
-            await worker.decode(np.zeros(3, np.float32))
         assert (await worker.infer(_tone(440), RATE)).voice is not None  # still serving after errors
     finally:
         await worker.stop()
@@ -108,43 +93,6 @@ async def test_full_queue_refuses_at_once_and_drops_nothing(engine: Engine) -> N
     gated.gate.set()
     results = await asyncio.gather(running, *queued)
     assert all(isinstance(result, Inference) for result in results) and gated.calls == ["infer"] * 3
-    await worker.stop()
-
-
-async def test_decodes_coalesce_latest_wins(engine: Engine) -> None:
-    gated, worker, running = await _held_worker(engine)
-    latents = _latents(engine, 3)
-    decodes = [asyncio.create_task(worker.decode(latent)) for latent in latents]
-    await _settle()
-    gated.gate.set()
-    voices = await asyncio.gather(*decodes)
-    newest = engine.decode(latents[-1])
-    assert voices == [newest] * 3 and newest != engine.decode(latents[0])
-    assert worker.decodes_coalesced == 2 and gated.calls.count("decode") == 1
-    await running
-    await worker.stop()
-
-
-async def test_decode_runs_before_queued_audio(engine: Engine) -> None:
-    gated, worker, running = await _held_worker(engine)
-    audio_job = asyncio.create_task(worker.infer(_tone(500), RATE))
-    await _settle()
-    decode_job = asyncio.create_task(worker.decode(_latents(engine, 1)[0]))
-    await _settle()
-    gated.gate.set()
-    await asyncio.gather(running, audio_job, decode_job)
-    assert gated.calls == ["infer", "decode", "infer"]
-    await worker.stop()
-
-
-async def test_burst_of_control_messages_leaves_no_backlog(engine: Engine) -> None:
-    worker = InferenceWorker(engine)
-    await worker.start()
-    latents = _latents(engine, 1000)
-    voices = await asyncio.gather(*(worker.decode(latent) for latent in latents))
-    assert voices[-1] == engine.decode(latents[-1])
-    assert worker.decodes_coalesced > 500  # posted faster than decoded: most are superseded
-    assert worker.jobs_queued == 0
     await worker.stop()
 
 
@@ -176,6 +124,6 @@ async def test_stop_drains_queued_jobs_within_the_timeout(engine: Engine) -> Non
 async def test_requests_before_start_are_refused(engine: Engine) -> None:
     worker = InferenceWorker(engine)
     with pytest.raises(WorkerStoppedError, match=r"await worker.start\(\) first"):
-        await worker.decode(_latents(engine, 1)[0])
+        await worker.infer(_tone(220), RATE)
     with pytest.raises(ValueError, match="max_jobs = 0"):
         InferenceWorker(engine, max_jobs=0)
