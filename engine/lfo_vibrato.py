@@ -18,7 +18,7 @@ from engine.pitch import Vibrato
 from models.params import BY_NAME
 from models.voice import Voice
 
-__all__ = ["lfo_delay_s", "lfo_depth_cents", "lfo_rate_hz", "vibrato_settings", "with_vibrato"]
+__all__ = ["has_vibrato", "lfo_delay_s", "lfo_depth_cents", "lfo_rate_hz", "vibrato_settings", "with_vibrato"]
 
 HZ_PER_STEP = 25190424 / 2**32
 """The LFO's frequency per unit of its internal rate."""
@@ -72,3 +72,8 @@ def with_vibrato(voice: Voice, vibrato: Vibrato) -> Voice:
     """``voice`` with its LFO set to play ``vibrato`` (:func:`vibrato_settings`); the amplitude modulation's depth
     is kept (a tremolo then moves at the vibrato's rate)."""
     return voice.replace({BY_NAME[name].index: value for name, value in vibrato_settings(vibrato).items()})
+
+
+def has_vibrato(voice: Voice) -> bool:
+    """Whether the voice's LFO moves its pitch (pitch-modulation depth and sensitivity both above 0)."""
+    return voice["lfo_pm_depth"] > 0 and voice["pitch_mod_sens"] > 0

@@ -4,15 +4,15 @@ The starts are the network's answer and the library's nearest voices (:mod:`engi
 The first is tuned and scored at once (the first voice); the others are screened by one render each
 and the closest :data:`TUNED_STARTS` tuned. Tuning (:func:`engine.tuning.tune`) brings a voice to the
 recording's pitch, and a score compares by render: the voice
-played at the reference note, as a user plays it, against the recording from its onset
-(:func:`models.metrics.spec_mae` of the magnitude spectrograms, plus a penalty for energy below
-20 Hz beyond the recording's own, which thumps on monitors). A start that cannot play at the
-recording's pitch loses to any that can. The best start is then improved: with a render budget up
+played at the reference note, as a user plays it, against the recording, both from their onsets
+(:mod:`engine.search_score`: log-spectral MAE plus log-mel dB / 20 by default, plus a penalty for
+energy below 20 Hz beyond the recording's own, which thumps on monitors). A start that cannot play at
+the recording's pitch loses to any that can. The best start is then improved: with a render budget up
 to :data:`~engine.search_cma.CMA_UP_TO` by CMA-ES on its continuous parameters
-(:mod:`engine.search_cma`; the (1+1)-ES takes what a stalled one leaves), otherwise by a (1+1)
-evolution strategy on all its learnable parameters (:func:`mutate`); an improvement is kept only
-if the voice still plays within 50 cents of the recording (re-tuned when its transpose must
-change). Every new best voice
+(:mod:`engine.search_cma`; the ES takes what a stalled one leaves), otherwise by a (1+λ) evolution
+strategy (:data:`ES_BATCH` mutations a batch) on all its learnable parameters (:func:`mutate`); an improvement is kept only
+if the voice still plays within 50 cents of the recording and within :data:`DRIFT_CENTS` (or no farther
+than before; re-tuned when its transpose must change). Every new best voice
 is reported at once (``on_better``), so a caller can stream it, until a time budget, a render
 budget or a stop request. Never worse than the best start; with a render budget (and no time
 budget) the same recording and seed give the same voice, and a time budget only decides how far
@@ -39,7 +39,7 @@ from models.params import LEARNABLE, Kind, ParamSpec
 from models.render import NOTE_SECONDS, Renderer
 from models.voice import Voice
 
-__all__ = ["DEFAULT_BUDGET_MS", "Found", "SearchResult", "VoiceSearch", "mutate"]
+__all__ = ["DEFAULT_BUDGET_MS", "DRIFT_CENTS", "Found", "SearchResult", "VoiceSearch", "holds_pitch", "mutate"]
 
 DEFAULT_BUDGET_MS = 250.0
 TUNED_STARTS = 6
@@ -53,6 +53,10 @@ FIRST_TAKE_SLACK = 0.02
 dropped without being played on the others (a 6x cheaper search)."""
 SCREEN_BATCH = 8
 """Starts screened a batch at a time (scored on the pool's workers at once)."""
+DRIFT_CENTS = 10.0
+"""An improvement may play at most this far from the recording's pitch, or no farther than its parent: a
+score that weighs timbre more than exact partial positions (log-mel) would otherwise let the pitch drift
+anywhere within the 50 cents a start may be off."""
 ES_BATCH = 4
 """Mutations of the parent played a batch at a time by the (1+λ)-ES; fixed, so the voice found does not
 depend on the number of workers."""
@@ -90,7 +94,7 @@ class Found:
 
     Attributes:
         voice: the voice, tuned.
-        score: spec_mae of its render against the recording (plus the sub-20 Hz penalty).
+        score: its render against the recording (:func:`engine.search_score.score_renders`; 0 = identical).
         source: where it came from: ``"network"``, ``"library: NAME (SOURCE)"``, or either followed by
             ``" + search"`` once the search improved on it.
         tuning: its pitch against the recording's.
@@ -128,6 +132,13 @@ class SearchResult:
     found: list[Found] = field(default_factory=list)
     renders: int = 0
     elapsed_ms: float = 0.0
+
+
+def holds_pitch(tuning: Tuning, parent: Tuning) -> bool:
+    """In tune, and within :data:`DRIFT_CENTS` of the recording's pitch or no farther than ``parent``."""
+    if not tuning.in_tune or tuning.cents is None:
+        return False
+    return abs(tuning.cents) <= max(DRIFT_CENTS, abs(parent.cents) if parent.cents is not None else 0.0)
 
 
 def _rank(found: Found) -> tuple[bool, float]:
@@ -268,9 +279,9 @@ class _Run:
         return Found(tuning.voice, self.scores([tuning.voice])[0], source, tuning)
 
     def improved(self, parent: Found, voice: Voice, voice_score: float) -> Found | None:
-        """``voice`` as the parent's successor, tuned, if it plays in tune and scores better."""
+        """``voice`` as the parent's successor, tuned, if it plays in tune (:data:`DRIFT_CENTS`) and scores better."""
         tuning = tune(voice, self.input_f0_hz, self.measure, input_reason=self.input_reason)
-        if self.input_f0_hz is not None and not tuning.in_tune:
+        if self.input_f0_hz is not None and not holds_pitch(tuning, parent.tuning):
             return None  # a search never trades pitch for spectrum
         if tuning.voice != voice:
             voice_score = self.scores([tuning.voice])[0]

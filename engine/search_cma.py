@@ -1,8 +1,8 @@
 """CMA-ES on a voice's continuous parameters, its structure frozen: the search's improver at small render budgets.
 
 Separable CMA-ES (``cma``: one variance per parameter) moves the numerical parameters of the best start,
-scaled to 0-1, and leaves the frequency structure (coarse and fine ratios, detune, oscillator modes),
-the algorithm, curves, waves and the LFO as they are, so its candidates stay in tune. Measured at equal
+scaled to 0-1, and leaves the frequency structure (coarse and fine ratios, detune, oscillator modes,
+the pitch envelope), the algorithm, curves, waves and the LFO as they are, so its candidates stay in tune. Measured at equal
 render budgets (``scripts/compare_search.py``, docs/results.md *Which search*), it beats the (1+1)-ES at
 250 renders and loses to it at 1 000.
 """
@@ -20,7 +20,7 @@ __all__ = ["CMA_UP_TO", "ContinuousCma", "continuous_parameters"]
 
 CMA_UP_TO = 500
 """Render budgets up to this use CMA-ES after the starts; larger ones the (1+1)-ES."""
-FROZEN = ("coarse", "fine", "detune", "lfo_", "pitch_mod_sens", "amp_mod_sens")
+FROZEN = ("coarse", "fine", "detune", "pitch_eg", "lfo_", "pitch_mod_sens", "amp_mod_sens")
 SIGMA = 0.08
 """Initial step, as a share of each parameter's span."""
 

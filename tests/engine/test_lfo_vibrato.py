@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.lfo_vibrato import lfo_delay_s, lfo_depth_cents, lfo_rate_hz, vibrato_settings, with_vibrato
+from engine.lfo_vibrato import has_vibrato, lfo_delay_s, lfo_depth_cents, lfo_rate_hz, vibrato_settings, with_vibrato
 from engine.pitch import Vibrato, cents, estimate_f0
 from models.render import SAMPLE_RATE, Renderer
 from models.voice import Voice
@@ -28,6 +28,7 @@ def test_a_voice_given_a_vibrato_plays_it(renderer: Renderer, asked: Vibrato) ->
 
 def test_a_voice_without_pitch_modulation_has_no_vibrato(renderer: Renderer) -> None:
     assert estimate_f0(renderer.render(Voice.init(), 57), SAMPLE_RATE).vibrato is None
+    assert not has_vibrato(Voice.init()) and has_vibrato(with_vibrato(Voice.init(), Vibrato(50.0, 5.5)))
 
 
 def test_the_lfo_tables_span_the_dx7_range() -> None:

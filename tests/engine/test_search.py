@@ -9,7 +9,7 @@ import pytest
 
 from engine.conditioning import REFERENCE_NOTE
 from engine.pitch import F0Estimate, estimate_f0
-from engine.search import Found, VoiceSearch
+from engine.search import DRIFT_CENTS, Found, VoiceSearch, holds_pitch
 from engine.search_score import subsonic_share
 from engine.takes import Take
 from engine.tuning import Tuning
@@ -111,3 +111,13 @@ def test_worker_processes_find_the_same_voice_as_one_thread(search: VoiceSearch,
             assert [f.voice for f in together.found] == [f.voice for f in alone.found]
     finally:
         pool.close()
+
+
+def test_an_improvement_may_not_drift_off_the_recordings_pitch() -> None:
+    def at(off: float | None) -> Tuning:
+        return Tuning(Voice.init(), 220.0, None if off is None else 220.0 * 2 ** (off / 1200), off)
+
+    assert holds_pitch(at(DRIFT_CENTS - 1), at(0.5)) and holds_pitch(at(-DRIFT_CENTS + 1), at(0.5))
+    assert not holds_pitch(at(DRIFT_CENTS + 5), at(0.5))  # in tune (within 50 cents), but drifted from its parent
+    assert holds_pitch(at(-30.0), at(35.0)) and not holds_pitch(at(40.0), at(35.0))  # a start 35 cents off: no farther
+    assert not holds_pitch(at(None), at(0.5)) and not holds_pitch(at(60.0), at(70.0))  # unpitched or out of tune
