@@ -76,7 +76,7 @@ def compare(engine: Engine, audio: np.ndarray, rate: int, budget: int, seed: int
     if "default" in methods:
         started = time.perf_counter()
         full = engine.infer(audio, rate, search=True, budget_ms=math.inf, max_renders=budget, seed=seed)
-        results["default"] = {"score": full.diagnostics.spec_mae[1], "seconds": time.perf_counter() - started}
+        results["default"] = {"score": full.diagnostics.distance[1], "seconds": time.perf_counter() - started}
     first = engine.infer(audio, rate, search=True, budget_ms=math.inf, max_renders=START_RENDERS, seed=seed)
     f0 = first.diagnostics.f0_hz
     takes = [Take(first.recording, engine.sample_rate, REFERENCE_NOTE, 85)]
