@@ -8,13 +8,16 @@ depends on how many workers there are or how busy they are: the same recording a
 on any machine (the search's batches have a fixed size, not one per worker).
 
 Workers start from a fresh interpreter (``forkserver``: no threads, JACK clients or torch state of the
-calling process are inherited) and load the synth once; each batch carries its targets.
+calling process are inherited) and load the synth once; each batch carries its targets. A worker exits as
+soon as the process that started it ends, even by SIGKILL, instead of rendering on for nobody.
 """
 
 from __future__ import annotations
 
 import atexit
 import multiprocessing
+import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
@@ -29,7 +32,19 @@ _worker: dict[str, Renderer] = {}
 
 
 def _start_worker(sample_rate: int, render_seconds: float) -> None:
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)  # the pool is the parallelism: a worker's BLAS threads would only fight the others
     _worker["renderer"] = Renderer(sample_rate, NOTE_SECONDS, render_seconds)
+    threading.Thread(target=_exit_with_parent, name="dexbridge-parent-watch", daemon=True).start()
+
+
+def _exit_with_parent() -> None:
+    """Wait for the process that started this worker to end, then end this one."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        parent.join()
+        os._exit(0)
 
 
 def _score_batch(targets: Sequence[ScoreTarget], voices: Sequence[tuple[int, ...]]) -> list[float]:

@@ -7,10 +7,10 @@ recording's pitch, and a score compares by render: the voice
 played at the reference note, as a user plays it, against the recording, both from their onsets
 (:mod:`engine.search_score`: log-spectral MAE plus log-mel dB / 20 by default, plus a penalty for
 energy below 20 Hz beyond the recording's own, which thumps on monitors). A start that cannot play at
-the recording's pitch loses to any that can. The best start is then improved by a (1+λ) evolution
-strategy (:data:`ES_BATCH` mutations a batch) on all its learnable parameters (:func:`mutate`), or, with a
-render budget up to ``cma_up_to`` (none by default), first by CMA-ES on its continuous parameters
-(:mod:`engine.search_cma`; the ES takes what a stalled one leaves); an improvement is kept only
+the recording's pitch loses to any that can. The best start is then improved: with a render budget up
+to :data:`~engine.search_cma.CMA_UP_TO` by CMA-ES on its continuous parameters
+(:mod:`engine.search_cma`; the ES takes what a stalled one leaves), otherwise by a (1+λ) evolution
+strategy (:data:`ES_BATCH` mutations a batch) on all its learnable parameters (:func:`mutate`); an improvement is kept only
 if the voice still plays within 50 cents of the recording and within :data:`DRIFT_CENTS` (or no farther
 than before; re-tuned when its transpose must change). Every new best voice
 is reported at once (``on_better``), so a caller can stream it, until a time budget, a render
@@ -212,7 +212,7 @@ class VoiceSearch:
             on_better: called with each new best voice as soon as it is found (the first start included).
             should_stop: polled between batches; True ends the search (a newer request arrived).
             cma_up_to: render budgets up to this (one take) improve the best start by CMA-ES, larger
-                ones and time budgets alone by the (1+λ)-ES (by default none: :data:`CMA_UP_TO`).
+                ones and time budgets alone by the (1+λ)-ES.
             judged: the first this many starts are tuned and scored on every take at once (the others are
                 screened on the first take and the closest tuned).
             input_ambiguous: the recording's partials' and neural f0 when the two trackers hear it apart: a
