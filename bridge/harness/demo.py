@@ -40,6 +40,7 @@ from bridge.midi.syxfile import MIDI_TEMPO, MIDI_TICKS_PER_BEAT, read_syx_voices
 from bridge.osc.client import DaemonRefusal, OscClient
 from bridge.osc.namespace import OscValue
 from engine.pitch import cents, estimate_f0
+from engine.search_score import DEFAULT_SCORE, SCORE_WORDS
 from engine.tuning import IN_TUNE_CENTS
 from models.errors import DexbridgeError
 from models.metrics import spec_mae, stft_magnitude
@@ -234,7 +235,7 @@ async def _infer(session: _Session, out: Path) -> tuple[Voice, float, float]:
         raise DemoError("inferring a voice from the plucked string: /dexbridge/inferred came without any /dexbridge/voice")
     voice = Voice.from_values(bytes(voices[-1][1][0]))  # type: ignore[arg-type]
     session.say(f"the engine ({backend}) heard f0 {heard_f0:.1f} Hz at {level_db:.1f} dB and answered with a voice "
-                f"from {source} (distance {found_distance:.3f}: the search's score, log-spectral MAE + log-mel dB / 20):")
+                f"from {source} (distance {found_distance:.3f}: the search's score, {SCORE_WORDS[DEFAULT_SCORE]}):")
     session.say(describe_voice(voice))
     write_voice_syx(out / "voice.syx", voice)
     # the engine tunes the voice so that, played at the reference note, it sounds at the input's pitch
