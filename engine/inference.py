@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from engine.conditioning import Conditioned
-from engine.lfo_vibrato import has_vibrato, with_vibrato
+from engine.lfo_vibrato import has_vibrato_like, with_vibrato
 from engine.library import Match, VoiceLibrary
 from engine.pitch import F0Estimate, Vibrato
 from engine.search import Found, SearchResult, VoiceSearch
@@ -173,12 +173,15 @@ def run_search(engine: SearchHost, takes: Sequence[Take], conditioned: Condition
     targets = engine.search.targets(takes)
 
     def as_played(found: Found) -> Found:
-        """The voice with the input's vibrato on its LFO; where the voice has a vibrato of its own, only if that
-        plays the takes closer (its own LFO may already move as the recording does). Scored as it plays."""
+        """The voice with the input's vibrato on its LFO; where the voice has a vibrato of its own about as deep
+        (:func:`has_vibrato_like`), only if that plays the takes closer (its own LFO may already move as the
+        recording does). Scored as it plays."""
         if conditioned.vibrato is None or (voice := with_vibrato(found.voice, conditioned.vibrato)) == found.voice:
             return found
         score = engine.search.score(voice, targets)
-        return replace(found, voice=voice, score=score) if score <= found.score or not has_vibrato(found.voice) else found
+        if score <= found.score or not has_vibrato_like(found.voice, conditioned.vibrato):
+            return replace(found, voice=voice, score=score)
+        return found
 
     def answer(found: Found, first_score: float, renders: int) -> Inference:
         voice = found.voice

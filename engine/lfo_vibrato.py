@@ -18,7 +18,8 @@ from engine.pitch import Vibrato
 from models.params import BY_NAME
 from models.voice import Voice
 
-__all__ = ["has_vibrato", "lfo_delay_s", "lfo_depth_cents", "lfo_rate_hz", "vibrato_settings", "with_vibrato"]
+__all__ = ["has_vibrato_like", "lfo_delay_s", "lfo_depth_cents", "lfo_rate_hz", "vibrato_cents", "vibrato_settings",
+           "with_vibrato"]
 
 HZ_PER_STEP = 25190424 / 2**32
 """The LFO's frequency per unit of its internal rate."""
@@ -74,6 +75,17 @@ def with_vibrato(voice: Voice, vibrato: Vibrato) -> Voice:
     return voice.replace({BY_NAME[name].index: value for name, value in vibrato_settings(vibrato).items()})
 
 
-def has_vibrato(voice: Voice) -> bool:
-    """Whether the voice's LFO moves its pitch (pitch-modulation depth and sensitivity both above 0)."""
-    return voice["lfo_pm_depth"] > 0 and voice["pitch_mod_sens"] > 0
+SIMILAR_DEPTH = 2.0
+"""A voice's own vibrato stands in for a recording's when its depth is within this factor of the recording's."""
+
+
+def vibrato_cents(voice: Voice) -> float:
+    """How far the voice's LFO swings its pitch each side of the note, in cents (0: no vibrato)."""
+    return lfo_depth_cents(voice["lfo_pm_depth"], voice["pitch_mod_sens"])
+
+
+def has_vibrato_like(voice: Voice, vibrato: Vibrato) -> bool:
+    """Whether the voice's own LFO swings its pitch about as deep as ``vibrato`` (within :data:`SIMILAR_DEPTH`
+    either way): a 5-cent wobble does not play a 20-cent vibrato, nor a 100-cent siren a 20-cent one."""
+    depth = vibrato_cents(voice)
+    return depth > 0 and 1 / SIMILAR_DEPTH <= depth / vibrato.depth_cents <= SIMILAR_DEPTH

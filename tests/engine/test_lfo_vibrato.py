@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from engine.lfo_vibrato import has_vibrato, lfo_delay_s, lfo_depth_cents, lfo_rate_hz, vibrato_settings, with_vibrato
+from engine.lfo_vibrato import (
+    has_vibrato_like,
+    lfo_delay_s,
+    lfo_depth_cents,
+    lfo_rate_hz,
+    vibrato_cents,
+    vibrato_settings,
+    with_vibrato,
+)
 from engine.pitch import Vibrato, cents, estimate_f0
+from models.params import BY_NAME
 from models.render import SAMPLE_RATE, Renderer
 from models.voice import Voice
 
@@ -28,7 +37,16 @@ def test_a_voice_given_a_vibrato_plays_it(renderer: Renderer, asked: Vibrato) ->
 
 def test_a_voice_without_pitch_modulation_has_no_vibrato(renderer: Renderer) -> None:
     assert estimate_f0(renderer.render(Voice.init(), 57), SAMPLE_RATE).vibrato is None
-    assert not has_vibrato(Voice.init()) and has_vibrato(with_vibrato(Voice.init(), Vibrato(50.0, 5.5)))
+    assert not has_vibrato_like(Voice.init(), Vibrato(20.0, 5.5))
+
+
+def test_only_a_vibrato_about_as_deep_stands_in_for_the_recordings() -> None:
+    recording = Vibrato(20.0, 5.5)
+    wobble = Voice.init().replace({BY_NAME["lfo_pm_depth"].index: 12, BY_NAME["pitch_mod_sens"].index: 1})
+    assert vibrato_cents(wobble) == pytest.approx(5.5, abs=0.5)  # a library voice's own: too shallow to play it
+    assert not has_vibrato_like(wobble, recording)
+    assert has_vibrato_like(with_vibrato(Voice.init(), Vibrato(30.0, 5.5)), recording)
+    assert not has_vibrato_like(with_vibrato(Voice.init(), Vibrato(90.0, 5.5)), recording)
 
 
 def test_the_lfo_tables_span_the_dx7_range() -> None:
