@@ -21,6 +21,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
+from engine.cores import one_blas_thread
 from engine.search_score import ScoreTarget, score_renders
 from models.render import NOTE_SECONDS, Renderer
 from models.voice import Voice
@@ -32,9 +33,7 @@ _worker: dict[str, Renderer] = {}
 
 
 def _start_worker(sample_rate: int, render_seconds: float) -> None:
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)  # the pool is the parallelism: a worker's BLAS threads would only fight the others
+    one_blas_thread()  # the pool is the parallelism: a worker's BLAS threads would only fight the others
     _worker["renderer"] = Renderer(sample_rate, NOTE_SECONDS, render_seconds)
     threading.Thread(target=_exit_with_parent, name="dexbridge-parent-watch", daemon=True).start()
 

@@ -24,6 +24,7 @@ import torch
 
 from engine.backends import Backend, select_backend
 from engine.conditioning import REFERENCE_NOTE, Conditioned, Conditioner, plan_transpose
+from engine.cores import one_blas_thread
 from engine.inference import (
     Diagnostics,
     Inference,
@@ -120,6 +121,7 @@ class Engine:
             CheckpointError: missing or invalid checkpoint.
             BackendError: the backend is unknown or cannot run here.
         """
+        one_blas_thread()
         if threads is not None:
             torch.set_num_threads(threads)  # before the backend: ONNX sessions take torch's count
         checkpoint = load_checkpoint(DEFAULT_CHECKPOINT if path is None else Path(path))

@@ -4,7 +4,10 @@ their onsets, compared with each take (trimmed to its onset too), plus a penalty
 The comparison (:data:`SCORES`): ``spec``, the paper's log-spectral MAE over linear-frequency bins;
 ``mel``, the mean dB difference of 128-band mel spectrograms floored 80 dB below the take's peak
 (:func:`models.metrics.log_mel_distance`'s measure, from the same STFT), divided by
-:data:`MEL_DB_PER_UNIT`; ``spec+mel``, their sum. Module-level functions, so a worker process
+:data:`MEL_DB_PER_UNIT`; ``spec+mel``, their sum; ``spec+mel+env`` adds the mean dB difference of the two
+level envelopes (each frame's total power, floored :data:`ENVELOPE_RANGE_DB` below the take's peak), divided
+by the same: how long the note rings, which the spectra weigh by the few bins its sustained partials fill.
+Module-level functions, so a worker process
 (:mod:`engine.render_pool`) scores exactly as the search does.
 """
 
@@ -21,15 +24,20 @@ from models.metrics import LOG_MEL_RANGE_DB, log_magnitude, log_spec_mae, mel_db
 from models.render import Renderer
 from models.voice import Voice
 
-__all__ = ["DEFAULT_SCORE", "SCORES", "SCORE_WORDS", "SUBSONIC_HZ", "ScoreTarget", "score_renders", "subsonic_share", "targets_of"]
+__all__ = ["DEFAULT_SCORE", "SCORES", "SCORE_WORDS", "SUBSONIC_HZ", "ScoreTarget", "level_envelope_db", "score_renders",
+           "subsonic_share", "targets_of"]
 
-SCORES = ("spec", "mel", "spec+mel")
+SCORES = ("spec", "mel", "spec+mel", "spec+mel+env")
 DEFAULT_SCORE = "spec+mel"
 """Chosen on the validation split: closer than ``spec`` there on the log-spectral MAE, log-mel dB and MFCCs."""
 MEL_DB_PER_UNIT = 20.0
 """log-mel dB per unit of score: 20 dB weighs about as much as the log-spectral MAE's typical spread."""
-SCORE_WORDS = {"spec": "log-spectral MAE", "mel": "log-mel dB / 20", "spec+mel": "log-spectral MAE + log-mel dB / 20"}
+SCORE_WORDS = {"spec": "log-spectral MAE", "mel": "log-mel dB / 20", "spec+mel": "log-spectral MAE + log-mel dB / 20",
+               "spec+mel+env": "log-spectral MAE + (log-mel dB + level-envelope dB) / 20"}
 """Each score in words, for people reading a distance."""
+
+ENVELOPE_RANGE_DB = 60.0
+"""Level-envelope floor below the take's loudest frame: a tail that quiet has ended, to the ear."""
 
 SUBSONIC_HZ = 20.0
 SUBSONIC_WEIGHT = 2.0
@@ -39,8 +47,8 @@ SUBSONIC_SAMPLES = 1 << 15  # score penalty per unit share of the render's energ
 @dataclass(frozen=True)
 class ScoreTarget:
     """One take as the score sees it: where to play the voice, the take's log-magnitude spectrogram (for
-    ``spec``), its floored mel dB spectrogram and the floor (for ``mel``), its own share of sub-20 Hz
-    energy, and which comparison (:data:`SCORES`)."""
+    ``spec``), its floored mel dB spectrogram and the floor (for ``mel``), its floored level envelope and that
+    floor (for ``env``), its own share of sub-20 Hz energy, and which comparison (:data:`SCORES`)."""
 
     note: int
     velocity: int
@@ -49,6 +57,13 @@ class ScoreTarget:
     mel_floor_db: float
     subsonic: float
     score: str = DEFAULT_SCORE
+    envelope_db: np.ndarray | None = None
+    envelope_floor_db: float = 0.0
+
+
+def level_envelope_db(magnitude: np.ndarray) -> np.ndarray:
+    """Each frame's total power in dB, of a :func:`models.metrics.stft_magnitude` (notes, bins, frames)."""
+    return 10.0 * np.log10(np.maximum(np.sum(magnitude * magnitude, axis=-2), 1e-12))
 
 
 def targets_of(takes: Sequence[Take], sample_rate: int, score: str = DEFAULT_SCORE) -> list[ScoreTarget]:
@@ -64,9 +79,12 @@ def targets_of(takes: Sequence[Take], sample_rate: int, score: str = DEFAULT_SCO
         magnitude = stft_magnitude(take.audio)
         mel = mel_db(magnitude, sample_rate) if "mel" in score else None
         floor = float(mel.max()) - LOG_MEL_RANGE_DB if mel is not None else 0.0
+        envelope = level_envelope_db(magnitude) if "env" in score else None
+        envelope_floor = float(envelope.max()) - ENVELOPE_RANGE_DB if envelope is not None else 0.0
         targets.append(ScoreTarget(take.note, take.velocity, log_magnitude(magnitude) if "spec" in score else None,
                                    None if mel is None else np.maximum(mel, floor), floor,
-                                   subsonic_share(take.audio, sample_rate), score))
+                                   subsonic_share(take.audio, sample_rate), score,
+                                   None if envelope is None else np.maximum(envelope, envelope_floor), envelope_floor))
     return targets
 
 
@@ -82,6 +100,9 @@ def score_renders(renderer: Renderer, voice: Voice, targets: Sequence[ScoreTarge
         if target.mel_db is not None:
             mel = np.maximum(mel_db(magnitude, renderer.sample_rate), target.mel_floor_db)
             total += float(np.mean(np.abs(mel - target.mel_db))) / MEL_DB_PER_UNIT
+        if target.envelope_db is not None:
+            envelope = np.maximum(level_envelope_db(magnitude), target.envelope_floor_db)
+            total += float(np.mean(np.abs(envelope - target.envelope_db))) / MEL_DB_PER_UNIT
         total += SUBSONIC_WEIGHT * max(0.0, subsonic_share(audio, renderer.sample_rate) - target.subsonic)
     return total / len(targets)
 

@@ -10,7 +10,7 @@ import pytest
 from engine.conditioning import REFERENCE_NOTE
 from engine.pitch import F0Estimate, estimate_f0
 from engine.search import DRIFT_CENTS, Found, VoiceSearch, holds_pitch
-from engine.search_score import subsonic_share
+from engine.search_score import score_renders, subsonic_share, targets_of
 from engine.takes import Take
 from engine.tuning import Tuning
 from models.params import BY_NAME, TRANSPOSE_CENTRE, TRANSPOSE_INDEX
@@ -92,6 +92,21 @@ def test_subsonic_energy_is_measured() -> None:
     t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
     assert subsonic_share(np.sin(2 * np.pi * 5.0 * t), SAMPLE_RATE) > 0.99
     assert subsonic_share(np.sin(2 * np.pi * 440.0 * t), SAMPLE_RATE) < 0.01
+
+
+def test_the_envelope_score_hears_how_long_a_note_rings() -> None:
+    held = Voice.init()  # a sine held at full level until the key is released at 3 s
+    dies = held.replace({BY_NAME["op1_eg_rate2"].index: 60, BY_NAME["op1_eg_level2"].index: 0,
+                         BY_NAME["op1_eg_level3"].index: 0})  # the same sine, gone within half a second
+    renderer = Renderer()
+    takes = _takes(held)
+
+    def envelope_term(voice: Voice) -> float:
+        return (score_renders(renderer, voice, targets_of(takes, SAMPLE_RATE, "spec+mel+env"))
+                - score_renders(renderer, voice, targets_of(takes, SAMPLE_RATE, "spec+mel")))
+
+    assert envelope_term(held) == pytest.approx(0.0, abs=1e-6)
+    assert envelope_term(dies) > 0.8  # more than 16 dB apart on average over the 4 s
 
 
 def test_worker_processes_find_the_same_voice_as_one_thread(search: VoiceSearch, brass_voices: list) -> None:
