@@ -50,7 +50,8 @@ def add_budget_options(parser: argparse.ArgumentParser, what: str = "recording")
                         "depends on the machine's speed and load; 0 = the first voice)")
     parser.add_argument("--score", choices=SCORES, default=DEFAULT_SCORE,
                         help=f"how the search compares a render with the recording (default {DEFAULT_SCORE}): spec, the "
-                        "log-spectral MAE; mel, log-mel dB; spec+mel, both")
+                        "log-spectral MAE; mel, log-mel dB; spec+mel, both; spec+mel+env, also the level envelope (how long "
+                        "the note rings: a pluck's tail; measured farther on the spectra)")
     parser.add_argument("--workers", type=at_least(1, "workers"), default=all_cores(), metavar="N",
                         help=f"processes that render for the search (default: every core, {all_cores()} here); the "
                         "voice does not depend on it")
