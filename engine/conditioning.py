@@ -28,13 +28,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import librosa
 import numpy as np
 import soxr
 
 from engine.audio_input import check_rate, to_mono
 from engine.pitch import F0Estimate, Vibrato, estimate_f0, heard_f0
-from models.dsp import ONSET_DB, frame_rms_db, percentiles, stft_magnitude, trim_onset
+from models.dsp import ONSET_DB, frame_rms_db, percentiles, spectral_flatness, stft_magnitude, trim_onset
 from models.errors import NoiseInputError, SilentInputError
 from models.params import BY_INDEX, TRANSPOSE_CENTRE, TRANSPOSE_INDEX
 from models.render import Note
@@ -126,7 +125,7 @@ def plan_transpose(f0_hz: float | None) -> TransposePlan:
     if f0_hz is None:
         return TransposePlan(0, 0, 0.0, ("no clear pitch: the input is taken as played at the reference "
                                            f"note (MIDI {REFERENCE_NOTE})",))
-    pitch = float(librosa.hz_to_midi(f0_hz))
+    pitch = 69.0 + 12.0 * math.log2(f0_hz / 440.0)
     low, high = FOLD_RANGE
     target = min(max(REFERENCE_NOTE + 12 * math.floor((pitch + 0.5 - REFERENCE_NOTE) / 12), low), high)
     wanted = round(pitch - target)
@@ -222,7 +221,7 @@ class Conditioner:
         high, low = percentiles(frame_db[sounding], (95, 5)).values()
         spread = high - low
         spectrum = stft_magnitude(audio, FRAME, HOP, bins_first=True)
-        flatness = float(np.median(librosa.feature.spectral_flatness(S=spectrum)[0][sounding[: spectrum.shape[1]]]))
+        flatness = float(np.median(spectral_flatness(spectrum)[sounding[: spectrum.shape[1]]]))
         if spread < NOISE_STEADY_DB and flatness > NOISE_FLATNESS:
             raise NoiseInputError(
                 f"audio is steady noise: no pitch ({pitch.reason}), spectral flatness "

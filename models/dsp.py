@@ -79,6 +79,13 @@ def frame_rms_db(audio: np.ndarray, frame: int, hop: int, *, floor: float = 1e-1
     return 20.0 * np.log10(np.maximum(rms, floor))
 
 
+def spectral_flatness(magnitude: np.ndarray, floor: float = 1e-10) -> np.ndarray:
+    """Each frame's spectral flatness of a (bins, frames) magnitude: the geometric over the arithmetic mean of its
+    power (floored), 1 for white noise, near 0 for a few partials (librosa's ``spectral_flatness``, power 2)."""
+    power = np.maximum(floor, magnitude.astype(np.float64) ** 2)
+    return np.exp(np.mean(np.log(power), axis=0)) / np.mean(power, axis=0)
+
+
 def percentiles(samples: Sequence[float] | np.ndarray, qs: Sequence[float] = (50, 99), *,
                 method: str = "linear") -> dict[str, float]:
     """Percentiles of ``samples`` by name: ``{"p50": ..., "p99": ...}`` for ``qs=(50, 99)``.

@@ -44,3 +44,13 @@ def test_percentiles_name_numpys() -> None:
     assert dsp.percentiles(samples, (95, 5)) == {"p95": float(np.percentile(samples, 95)), "p5": float(np.percentile(samples, 5))}
     ordered = sorted(samples)
     assert dsp.percentiles(samples, method="higher") == {"p50": ordered[3], "p99": ordered[5]}
+
+
+def test_spectral_flatness_is_librosas(noise: np.ndarray) -> None:
+    magnitude = dsp.stft_magnitude(noise[0], 1024, 256, bins_first=True)
+    magnitude[:, :10] = 0.0
+    magnitude[5, :10] = 1.0  # a single partial: flat nowhere
+    expected = librosa.feature.spectral_flatness(S=magnitude)[0]
+    found = dsp.spectral_flatness(magnitude)
+    np.testing.assert_allclose(found, expected, rtol=1e-5, atol=1e-9)
+    assert found[:10].max() < 0.01 < 0.5 < found[10:].min()
