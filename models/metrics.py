@@ -34,6 +34,8 @@ class Scores:
     spec_mae: float
     spec_sc: float
     mfcc_mae: float
+    log_mel_db: float
+    mfcc: float
 
     def to_dict(self) -> dict[str, float]:
         """The scores as a JSON-ready dict."""
@@ -127,42 +129,61 @@ def log_mel_distance(target: np.ndarray, predicted: np.ndarray, sample_rate: int
     """Mean |difference| in dB of two sounds' 128-band mel spectrograms (1024 / hop 256), both floored
     :data:`LOG_MEL_RANGE_DB` below the target's peak: a difference as the ear weighs frequency, where a
     linear-frequency score gives most of its bins to the top octaves."""
-    a, b = (mel_db(stft_magnitude(audio), sample_rate) for audio in (target, predicted))
-    frames = min(a.shape[-1], b.shape[-1])
-    floor = a.max() - LOG_MEL_RANGE_DB
-    return float(np.mean(np.abs(np.maximum(a[..., :frames], floor) - np.maximum(b[..., :frames], floor))))
+    return mel_db_distance(*(mel_db(stft_magnitude(audio), sample_rate) for audio in (target, predicted)))
+
+
+def mel_db_distance(target_mel_db: np.ndarray, predicted_mel_db: np.ndarray) -> float:
+    """:func:`log_mel_distance` of two :func:`mel_db` spectrograms."""
+    frames = min(target_mel_db.shape[-1], predicted_mel_db.shape[-1])
+    floor = target_mel_db.max() - LOG_MEL_RANGE_DB
+    return float(np.mean(np.abs(np.maximum(target_mel_db[..., :frames], floor)
+                                - np.maximum(predicted_mel_db[..., :frames], floor))))
+
+
+def timbre_mfcc(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """MFCCs 1-19 (hop 256) of each note: what :func:`mfcc_distance` compares, (notes, 19, frames)."""
+    import librosa
+
+    return librosa.feature.mfcc(y=_as_notes(audio), sr=sample_rate, n_mfcc=TIMBRE_MFCC, hop_length=STFT_HOP)[..., 1:, :]
 
 
 def mfcc_distance(target: np.ndarray, predicted: np.ndarray, sample_rate: int) -> float:
     """Mean |difference| of MFCCs 1-19 (hop 256; coefficient 0, the level, left out): timbre apart from
     loudness and fine pitch."""
-    import librosa
+    return timbre_distance(timbre_mfcc(target, sample_rate), timbre_mfcc(predicted, sample_rate))
 
-    a, b = (librosa.feature.mfcc(y=_as_notes(x), sr=sample_rate, n_mfcc=TIMBRE_MFCC, hop_length=STFT_HOP)[..., 1:, :]
-            for x in (target, predicted))
-    frames = min(a.shape[-1], b.shape[-1])
-    return float(np.mean(np.abs(a[..., :frames] - b[..., :frames])))
+
+def timbre_distance(target_mfcc: np.ndarray, predicted_mfcc: np.ndarray) -> float:
+    """:func:`mfcc_distance` of two :func:`timbre_mfcc` arrays."""
+    frames = min(target_mfcc.shape[-1], predicted_mfcc.shape[-1])
+    return float(np.mean(np.abs(target_mfcc[..., :frames] - predicted_mfcc[..., :frames])))
 
 
 @dataclass(frozen=True)
 class AudioFeatures:
-    """What the audio metrics need of one render, computed once and reused across comparisons."""
+    """What the audio metrics need of one render, computed once and reused across comparisons: the paper's
+    (magnitude, 13 MFCCs) and the distances the recordings are also reported with (mel dB, MFCCs 1-19)."""
 
     magnitude: np.ndarray
     mfcc: np.ndarray
+    mel_db: np.ndarray
+    timbre_mfcc: np.ndarray
 
     @classmethod
     def of(cls, audio: np.ndarray, sample_rate: int) -> AudioFeatures:
         """Features of a render of shape (notes, samples) or (samples,)."""
-        return cls(stft_magnitude(audio), mfcc(audio, sample_rate))
+        magnitude = stft_magnitude(audio)
+        return cls(magnitude, mfcc(audio, sample_rate), mel_db(magnitude, sample_rate), timbre_mfcc(audio, sample_rate))
 
 
 def score(target: Voice, predicted: Voice, target_audio: AudioFeatures, predicted_audio: AudioFeatures) -> Scores:
-    """All five metrics for one predicted voice against its target."""
+    """The paper's five metrics for one predicted voice against its target, and the log-mel and MFCC 1-19 distances."""
     return Scores(
         num_mae=num_mae(target, predicted),
         cat_acc=cat_acc(target, predicted),
         spec_mae=spec_mae(target_audio.magnitude, predicted_audio.magnitude),
         spec_sc=spec_sc(target_audio.magnitude, predicted_audio.magnitude),
         mfcc_mae=mfcc_mae(target_audio.mfcc, predicted_audio.mfcc),
+        log_mel_db=mel_db_distance(target_audio.mel_db, predicted_audio.mel_db),
+        mfcc=timbre_distance(target_audio.timbre_mfcc, predicted_audio.timbre_mfcc),
     )

@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # numpy, torch and the engine load in the handler: --help com
 
 logger = logging.getLogger(__name__)
 
-METRICS = ("num_mae", "cat_acc", "spec_mae", "spec_sc", "mfcc_mae")
+METRICS = ("num_mae", "cat_acc", "spec_mae", "spec_sc", "mfcc_mae", "log_mel_db", "mfcc")
 _INDEX_CHUNK = 1024  # training rows pooled at a time from a dataset's memory map
 
 

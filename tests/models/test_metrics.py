@@ -30,7 +30,7 @@ def test_identical_voices_score_perfectly(renderer: Renderer) -> None:
     voice = Voice.init()
     feats = AudioFeatures.of(renderer.render(voice), SR)
     s = score(voice, voice, feats, feats)
-    assert s == Scores(num_mae=0.0, cat_acc=1.0, spec_mae=0.0, spec_sc=0.0, mfcc_mae=0.0)
+    assert s == Scores(num_mae=0.0, cat_acc=1.0, spec_mae=0.0, spec_sc=0.0, mfcc_mae=0.0, log_mel_db=0.0, mfcc=0.0)
 
 
 def test_parameter_metrics_count_each_kind() -> None:
@@ -49,10 +49,12 @@ def test_audio_metrics_grow_with_the_difference(renderer: Renderer) -> None:
     f = {k: AudioFeatures.of(renderer.render(v), SR) for k, v in (("base", base), ("near", near), ("far", far))}
     assert 0 < spec_mae(f["base"].magnitude, f["near"].magnitude) < spec_mae(f["base"].magnitude, f["far"].magnitude)
     assert 0 < spec_sc(f["base"].magnitude, f["near"].magnitude) < spec_sc(f["base"].magnitude, f["far"].magnitude)
+    near_scores, far_scores = (score(base, v, f["base"], f[k]) for k, v in (("near", near), ("far", far)))
+    assert 0 < near_scores.log_mel_db < far_scores.log_mel_db and 0 < near_scores.mfcc < far_scores.mfcc
 
 
 def test_mean_of_scores() -> None:
-    a = Scores(0.1, 1.0, 1.0, 0.5, 2.0)
-    b = Scores(0.3, 0.0, 3.0, 1.5, 4.0)
-    assert Scores.mean([a, b]) == Scores(0.2, 0.5, 2.0, 1.0, 3.0)
+    a = Scores(0.1, 1.0, 1.0, 0.5, 2.0, 4.0, 5.0)
+    b = Scores(0.3, 0.0, 3.0, 1.5, 4.0, 6.0, 7.0)
+    assert Scores.mean([a, b]) == Scores(0.2, 0.5, 2.0, 1.0, 3.0, 5.0, 6.0)
     assert np.isclose(Scores.mean([a]).num_mae, 0.1)
