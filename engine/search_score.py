@@ -6,7 +6,9 @@ The comparison (:data:`SCORES`): ``spec``, the paper's log-spectral MAE over lin
 (:func:`models.metrics.log_mel_distance`'s measure, from the same STFT), divided by
 :data:`MEL_DB_PER_UNIT`; ``spec+mel``, their sum; ``spec+mel+env`` adds the mean dB difference of the two
 level envelopes (each frame's total power, floored :data:`ENVELOPE_RANGE_DB` below the take's peak), divided
-by the same: how long the note rings, which the spectra weigh by the few bins its sustained partials fill.
+by the same: how long the note rings, which the spectra weigh by the few bins its sustained partials fill;
+``spec+mel+mfcc`` adds the mean difference of the cepstra of the floored mel spectrograms (coefficients 1-19,
+the MFCCs of the mel part: the spectral envelope, timbre apart from level), divided by the same.
 Module-level functions, so a worker process
 (:mod:`engine.render_pool`) scores exactly as the search does.
 """
@@ -17,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.fft
 
 from engine.takes import Take
 from models.dsp import trim_onset
@@ -24,16 +27,17 @@ from models.metrics import LOG_MEL_RANGE_DB, log_magnitude, log_spec_mae, mel_db
 from models.render import Renderer
 from models.voice import Voice
 
-__all__ = ["DEFAULT_SCORE", "SCORES", "SCORE_WORDS", "SUBSONIC_HZ", "ScoreTarget", "level_envelope_db", "score_renders",
+__all__ = ["DEFAULT_SCORE", "SCORES", "SCORE_WORDS", "SUBSONIC_HZ", "ScoreTarget", "cepstrum", "level_envelope_db", "score_renders",
            "subsonic_share", "targets_of"]
 
-SCORES = ("spec", "mel", "spec+mel", "spec+mel+env")
+SCORES = ("spec", "mel", "spec+mel", "spec+mel+env", "spec+mel+mfcc")
 DEFAULT_SCORE = "spec+mel"
 """Chosen on the validation split: closer than ``spec`` there on the log-spectral MAE, log-mel dB and MFCCs."""
 MEL_DB_PER_UNIT = 20.0
 """log-mel dB per unit of score: 20 dB weighs about as much as the log-spectral MAE's typical spread."""
 SCORE_WORDS = {"spec": "log-spectral MAE", "mel": "log-mel dB / 20", "spec+mel": "log-spectral MAE + log-mel dB / 20",
-               "spec+mel+env": "log-spectral MAE + (log-mel dB + level-envelope dB) / 20"}
+               "spec+mel+env": "log-spectral MAE + (log-mel dB + level-envelope dB) / 20",
+               "spec+mel+mfcc": "log-spectral MAE + (log-mel dB + MFCC) / 20"}
 """Each score in words, for people reading a distance."""
 
 ENVELOPE_RANGE_DB = 60.0
@@ -59,6 +63,12 @@ class ScoreTarget:
     score: str = DEFAULT_SCORE
     envelope_db: np.ndarray | None = None
     envelope_floor_db: float = 0.0
+    cepstrum: np.ndarray | None = None
+
+
+def cepstrum(floored_mel_db: np.ndarray) -> np.ndarray:
+    """Coefficients 1-19 of the orthonormal DCT of a floored mel dB spectrogram (notes, bands, frames) over its bands."""
+    return scipy.fft.dct(floored_mel_db, type=2, norm="ortho", axis=-2)[..., 1:20, :]
 
 
 def level_envelope_db(magnitude: np.ndarray) -> np.ndarray:
@@ -74,17 +84,19 @@ def targets_of(takes: Sequence[Take], sample_rate: int, score: str = DEFAULT_SCO
     """
     if score not in SCORES:
         raise ValueError(f"score {score!r}: one of {', '.join(SCORES)}")
+    parts = set(score.split("+"))
     targets = []
     for take in takes:
         magnitude = stft_magnitude(take.audio)
-        mel = mel_db(magnitude, sample_rate) if "mel" in score else None
+        mel = mel_db(magnitude, sample_rate) if "mel" in parts else None
         floor = float(mel.max()) - LOG_MEL_RANGE_DB if mel is not None else 0.0
-        envelope = level_envelope_db(magnitude) if "env" in score else None
+        floored = None if mel is None else np.maximum(mel, floor)
+        envelope = level_envelope_db(magnitude) if "env" in parts else None
         envelope_floor = float(envelope.max()) - ENVELOPE_RANGE_DB if envelope is not None else 0.0
-        targets.append(ScoreTarget(take.note, take.velocity, log_magnitude(magnitude) if "spec" in score else None,
-                                   None if mel is None else np.maximum(mel, floor), floor,
-                                   subsonic_share(take.audio, sample_rate), score,
-                                   None if envelope is None else np.maximum(envelope, envelope_floor), envelope_floor))
+        targets.append(ScoreTarget(take.note, take.velocity, log_magnitude(magnitude) if "spec" in parts else None,
+                                   floored, floor, subsonic_share(take.audio, sample_rate), score,
+                                   None if envelope is None else np.maximum(envelope, envelope_floor), envelope_floor,
+                                   cepstrum(floored) if floored is not None and "mfcc" in parts else None))
     return targets
 
 
@@ -100,6 +112,8 @@ def score_renders(renderer: Renderer, voice: Voice, targets: Sequence[ScoreTarge
         if target.mel_db is not None:
             mel = np.maximum(mel_db(magnitude, renderer.sample_rate), target.mel_floor_db)
             total += float(np.mean(np.abs(mel - target.mel_db))) / MEL_DB_PER_UNIT
+            if target.cepstrum is not None:
+                total += float(np.mean(np.abs(cepstrum(mel) - target.cepstrum))) / MEL_DB_PER_UNIT
         if target.envelope_db is not None:
             envelope = np.maximum(level_envelope_db(magnitude), target.envelope_floor_db)
             total += float(np.mean(np.abs(envelope - target.envelope_db))) / MEL_DB_PER_UNIT
