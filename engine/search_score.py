@@ -8,7 +8,7 @@ The comparison (:data:`SCORES`): ``spec``, the paper's log-spectral MAE over lin
 level envelopes (each frame's total power, floored :data:`ENVELOPE_RANGE_DB` below the take's peak), divided
 by the same: how long the note rings, which the spectra weigh by the few bins its sustained partials fill;
 ``spec+mel+mfcc`` adds the mean difference of the cepstra of the floored mel spectrograms (coefficients 1-19,
-the MFCCs of the mel part: the spectral envelope, timbre apart from level), divided by the same.
+the MFCCs of the mel part: the spectral envelope, timbre apart from level), divided by :data:`CEPSTRUM_PER_UNIT`.
 Module-level functions, so a worker process
 (:mod:`engine.render_pool`) scores exactly as the search does.
 """
@@ -35,9 +35,11 @@ DEFAULT_SCORE = "spec+mel"
 """Chosen on the validation split: closer than ``spec`` there on the log-spectral MAE, log-mel dB and MFCCs."""
 MEL_DB_PER_UNIT = 20.0
 """log-mel dB per unit of score: 20 dB weighs about as much as the log-spectral MAE's typical spread."""
+CEPSTRUM_PER_UNIT = 40.0
+"""Cepstral distance per unit of score (``spec+mel+mfcc``)."""
 SCORE_WORDS = {"spec": "log-spectral MAE", "mel": "log-mel dB / 20", "spec+mel": "log-spectral MAE + log-mel dB / 20",
                "spec+mel+env": "log-spectral MAE + (log-mel dB + level-envelope dB) / 20",
-               "spec+mel+mfcc": "log-spectral MAE + (log-mel dB + MFCC) / 20"}
+               "spec+mel+mfcc": "log-spectral MAE + log-mel dB / 20 + MFCC / 40"}
 """Each score in words, for people reading a distance."""
 
 ENVELOPE_RANGE_DB = 60.0
@@ -113,7 +115,7 @@ def score_renders(renderer: Renderer, voice: Voice, targets: Sequence[ScoreTarge
             mel = np.maximum(mel_db(magnitude, renderer.sample_rate), target.mel_floor_db)
             total += float(np.mean(np.abs(mel - target.mel_db))) / MEL_DB_PER_UNIT
             if target.cepstrum is not None:
-                total += float(np.mean(np.abs(cepstrum(mel) - target.cepstrum))) / MEL_DB_PER_UNIT
+                total += float(np.mean(np.abs(cepstrum(mel) - target.cepstrum))) / CEPSTRUM_PER_UNIT
         if target.envelope_db is not None:
             envelope = np.maximum(level_envelope_db(magnitude), target.envelope_floor_db)
             total += float(np.mean(np.abs(envelope - target.envelope_db))) / MEL_DB_PER_UNIT
