@@ -51,7 +51,8 @@ def add_budget_options(parser: argparse.ArgumentParser, what: str = "recording")
     parser.add_argument("--score", choices=SCORES, default=DEFAULT_SCORE,
                         help=f"how the search compares a render with the recording (default {DEFAULT_SCORE}): spec, the "
                         "log-spectral MAE; mel, log-mel dB; spec+mel, both; spec+mel+env, also the level envelope (how long "
-                        "the note rings: a pluck's tail; measured farther on the spectra)")
+                        "the note rings: a pluck's tail; measured farther on the spectra); spec+mel+mfcc, also the mel "
+                        "part's MFCCs (closer on timbre, farther on the log-spectral MAE)")
     parser.add_argument("--workers", type=at_least(1, "workers"), default=all_cores(), metavar="N",
                         help=f"processes that render for the search (default: every core, {all_cores()} here); the "
                         "voice does not depend on it")
