@@ -10,7 +10,7 @@ import pytest
 from engine.conditioning import REFERENCE_NOTE
 from engine.pitch import F0Estimate, estimate_f0
 from engine.search import DRIFT_CENTS, Found, VoiceSearch, holds_pitch
-from engine.search_score import score_renders, subsonic_share, targets_of
+from engine.search_score import cepstrum, score_renders, subsonic_share, targets_of
 from engine.takes import Take
 from engine.tuning import Tuning
 from models.params import BY_NAME, TRANSPOSE_CENTRE, TRANSPOSE_INDEX
@@ -107,6 +107,22 @@ def test_the_envelope_score_hears_how_long_a_note_rings() -> None:
 
     assert envelope_term(held) == pytest.approx(0.0, abs=1e-6)
     assert envelope_term(dies) > 0.8  # more than 16 dB apart on average over the 4 s
+
+
+def test_the_mfcc_score_hears_the_spectral_envelope() -> None:
+    sine = Voice.init()
+    bright = sine.replace({BY_NAME["op2_output_level"].index: 80})  # op 2 modulates op 1: partials up the spectrum
+    renderer = Renderer()
+    takes = _takes(sine)
+    targets = {score: targets_of(takes, SAMPLE_RATE, score) for score in ("spec+mel", "spec+mel+mfcc")}
+    assert targets["spec+mel+mfcc"][0].cepstrum.shape[-2] == 19 and targets["spec+mel"][0].cepstrum is None
+
+    def mfcc_term(voice: Voice) -> float:
+        return score_renders(renderer, voice, targets["spec+mel+mfcc"]) - score_renders(renderer, voice, targets["spec+mel"])
+
+    assert mfcc_term(sine) == pytest.approx(0.0, abs=1e-6)
+    assert mfcc_term(bright) > 0.05
+    assert np.allclose(cepstrum(np.full((1, 128, 4), -30.0)), 0.0, atol=1e-9)  # a flat spectrum has no envelope
 
 
 def test_worker_processes_find_the_same_voice_as_one_thread(search: VoiceSearch, brass_voices: list) -> None:
