@@ -87,6 +87,7 @@ class Engine:
         self.search_budget_ms = search_budget_ms
         self.library = library
         self.library_k = library_k
+        one_blas_thread()  # for the whole process: the engine's products are small (engine.cores)
         self.search_max_renders = search_max_renders
         self.representation = get_representation(checkpoint.representation)
         frontend = checkpoint.config.frontend
@@ -121,7 +122,6 @@ class Engine:
             CheckpointError: missing or invalid checkpoint.
             BackendError: the backend is unknown or cannot run here.
         """
-        one_blas_thread()
         if threads is not None:
             torch.set_num_threads(threads)  # before the backend: ONNX sessions take torch's count
         checkpoint = load_checkpoint(DEFAULT_CHECKPOINT if path is None else Path(path))
