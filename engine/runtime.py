@@ -261,8 +261,9 @@ class Engine:
         the takes; it is that answer when nothing beat it).
 
         The search options (``search``, ``budget_ms``, ``max_renders``, ``seed``, ``on_better``, ``should_stop``)
-        are :meth:`infer`'s; each of the two searches gets the budget (so several takes cost up to twice
-        one take's renders), and ``on_better`` sees the second one's voices.
+        are :meth:`infer`'s; the first search gets the budget, the second the render budget once per take (a
+        candidate costs a render per take: with the same budget six takes judged a sixth as many candidates as
+        one take, and six takes answered hardly closer than one), and ``on_better`` sees the second one's voices.
 
         Args:
             takes: the recordings; a take without a note gets the note nearest its pitch.
@@ -308,7 +309,8 @@ class Engine:
         pitched = [item.f0_hz * 2.0 ** ((REFERENCE_NOTE - note) / 12.0) for item, note in zip(heard, notes, strict=True)
                    if item.f0_hz is not None]
         f0 = float(np.median(pitched)) if pitched else None
-        together, _ = run_search(self, search_takes, heard[reference], f0, distinct(judged + found), network, options,
+        per_take = replace(options, max_renders=None if options.max_renders is None else options.max_renders * len(takes))
+        together, _ = run_search(self, search_takes, heard[reference], f0, distinct(judged + found), network, per_take,
                                  timings, judged=len(judged))
         return self._no_worse(together, alone, search_takes)
 

@@ -15,11 +15,11 @@ Module-level functions, so a worker process
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.fft
 
 from engine.takes import Take
 from models.dsp import trim_onset
@@ -68,9 +68,16 @@ class ScoreTarget:
     cepstrum: np.ndarray | None = None
 
 
+@functools.cache
+def _dct_rows(bands: int) -> np.ndarray:
+    """Rows 1-19 of the orthonormal DCT-II matrix over ``bands`` (what ``scipy.fft.dct(norm="ortho")`` gives)."""
+    k, n = np.arange(1, 20)[:, None], np.arange(bands)[None, :]
+    return (np.sqrt(2.0 / bands) * np.cos(np.pi * (n + 0.5) * k / bands)).astype(np.float32)
+
+
 def cepstrum(floored_mel_db: np.ndarray) -> np.ndarray:
     """Coefficients 1-19 of the orthonormal DCT of a floored mel dB spectrogram (notes, bands, frames) over its bands."""
-    return scipy.fft.dct(floored_mel_db, type=2, norm="ortho", axis=-2)[..., 1:20, :]
+    return _dct_rows(floored_mel_db.shape[-2]) @ floored_mel_db
 
 
 def level_envelope_db(magnitude: np.ndarray) -> np.ndarray:

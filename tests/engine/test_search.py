@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.fft
 
 from engine.conditioning import REFERENCE_NOTE
 from engine.pitch import F0Estimate, estimate_f0
@@ -123,6 +124,8 @@ def test_the_mfcc_score_hears_the_spectral_envelope() -> None:
     assert mfcc_term(sine) == pytest.approx(0.0, abs=1e-6)
     assert mfcc_term(bright) > 0.05
     assert np.allclose(cepstrum(np.full((1, 128, 4), -30.0)), 0.0, atol=1e-9)  # a flat spectrum has no envelope
+    mel = np.random.default_rng(0).uniform(-80.0, 0.0, (2, 128, 5))
+    np.testing.assert_allclose(cepstrum(mel), scipy.fft.dct(mel, norm="ortho", axis=-2)[..., 1:20, :], atol=1e-3)
 
 
 def test_worker_processes_find_the_same_voice_as_one_thread(search: VoiceSearch, brass_voices: list) -> None:
