@@ -66,9 +66,6 @@ class ScoreTarget:
     envelope_db: np.ndarray | None = None
     envelope_floor_db: float = 0.0
     cepstrum: np.ndarray | None = None
-    peak: float | None = None
-    """The take's sample peak when it is not as loud as it was played (:attr:`engine.takes.Take.as_loud`): renders
-    are then scaled to it, all by the first target's factor (several takes keep their levels relative to each other)."""
 
 
 @functools.cache
@@ -108,23 +105,16 @@ def targets_of(takes: Sequence[Take], sample_rate: int, score: str = DEFAULT_SCO
         targets.append(ScoreTarget(take.note, take.velocity, log_magnitude(magnitude) if "spec" in parts else None,
                                    floored, floor, subsonic_share(take.audio, sample_rate), score,
                                    None if envelope is None else np.maximum(envelope, envelope_floor), envelope_floor,
-                                   cepstrum(floored) if floored is not None and "mfcc" in parts else None,
-                                   None if take.as_loud else float(np.max(np.abs(take.audio)))))
+                                   cepstrum(floored) if floored is not None and "mfcc" in parts else None))
     return targets
 
 
 def score_renders(renderer: Renderer, voice: Voice, targets: Sequence[ScoreTarget]) -> float:
-    """Mean over the targets of the comparison of ``voice`` played at each one's note and velocity with it (at the
-    take's peak level where the take was rescaled, :attr:`ScoreTarget.peak`), plus :data:`SUBSONIC_WEIGHT` times the
-    share of its energy below :data:`SUBSONIC_HZ` beyond the take's own."""
+    """Mean over the targets of the comparison of ``voice`` played at each one's note and velocity with it,
+    plus :data:`SUBSONIC_WEIGHT` times the share of its energy below :data:`SUBSONIC_HZ` beyond the take's own."""
     total = 0.0
-    gain: float | None = None
     for target in targets:
         audio = onset_aligned(renderer.render(voice, target.note, target.velocity), renderer.sample_rate)
-        if target.peak is not None:
-            if gain is None:
-                gain = target.peak / max(float(np.max(np.abs(audio))), 1e-9)
-            audio = audio * np.float32(gain)
         magnitude = stft_magnitude(audio)
         if target.log_magnitude is not None:
             total += log_spec_mae(target.log_magnitude, log_magnitude(magnitude))

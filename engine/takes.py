@@ -31,16 +31,12 @@ class Take:
         note: the MIDI note it was played at (the search renders the voice there to compare); ``None``: the
             note nearest its pitch (the engine finds it, :func:`take_note`).
         velocity: the MIDI velocity it was played with (1-127).
-        as_loud: whether ``audio`` is as loud as it was played. ``False`` when conditioning scaled it into the
-            training renders' peak range: the search then compares each voice at the take's peak level
-            rather than at its own, or a quiet voice's exact twin would lose to louder voices.
     """
 
     audio: np.ndarray
     sample_rate: int
     note: int | None
     velocity: int
-    as_loud: bool = True
 
 
 def take_note(take: Take, heard: Conditioned, number: int) -> int:

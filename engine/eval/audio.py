@@ -3,9 +3,7 @@
 For each recording the pipeline's voice (:meth:`engine.runtime.Engine.infer`) and, as the honest
 baseline, the nearest library voice by sound (retrieval: transposed to the input's pitch by the f0
 stored with it, as the search's starts are, and again tuned by :mod:`engine.tuning`) are rendered
-at the reference note, as a user plays them, and compared with the recording from its onset (a recording that
-conditioning rescaled into the training renders' peak range is compared with each render scaled to its peak, as
-the search compares them):
+at the reference note, as a user plays them, and compared with the recording from its onset:
 
 - ``spec_mae``: the paper's log-spectral MAE (:func:`models.metrics.spec_mae`), and beside it two scores
   that weigh frequency and timbre as hearing does: ``log_mel_db``, the mean dB difference of 128-band
@@ -141,13 +139,8 @@ def score_recording(engine: Engine, library: VoiceLibrary | None, name: str, aud
     measured = estimate_f0(recording, engine.sample_rate)
     input_f0 = measured.f0_hz
 
-    peak = None if inference.diagnostics.gain_db == 0.0 else float(np.max(np.abs(recording)))
-
     def render(voice: Voice) -> np.ndarray:
-        """The voice at the reference note; at the recording's peak where conditioning rescaled the recording (its
-        level as played is not the training renders', and the search compares voices at its peak too)."""
-        audio = renderer.render(voice, REFERENCE_NOTE)
-        return audio if peak is None else audio * np.float32(peak / max(float(np.max(np.abs(audio))), 1e-9))
+        return renderer.render(voice, REFERENCE_NOTE)
 
     result = RecordingScore(name, input_f0, measured.reason or "pitched", expected_f0_hz, group=group,
                             input_vibrato=measured.vibrato,
