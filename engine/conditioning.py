@@ -90,7 +90,7 @@ class Conditioned:
     Attributes:
         audio: (notes, samples) float32 at the model rate, one row per note of the model's note set.
         recording: (samples,) float32: the input at the model rate from its onset, level adjusted, not
-            pitch-shifted: what a voice played at the reference note is compared with.
+            pitch-shifted (:attr:`at_input_level` is it at its own level).
         f0_hz: input f0 (``None``: unpitched; the input is taken as played at the reference note).
         transpose: semitones for the voice's transpose parameter (VCED value 24 + transpose).
         residual_cents: pitch error left once transposed, in cents.
@@ -114,6 +114,13 @@ class Conditioned:
     pitch_reason: str = ""
     vibrato: Vibrato | None = None
     ambiguous: tuple[float, float] | None = None
+
+    @property
+    def at_input_level(self) -> np.ndarray:
+        """:attr:`recording` at the input's own level: what a voice played at the reference note is compared with.
+        A DX7 voice's level is part of its sound (a quiet voice peaks below :data:`PEAK_RANGE_DB`, and compared
+        with its recording raised into the range it would lose to louder voices, its own exact twin included)."""
+        return self.recording if self.gain_db == 0.0 else self.recording * np.float32(10.0 ** (-self.gain_db / 20.0))
 
 
 def plan_transpose(f0_hz: float | None) -> TransposePlan:

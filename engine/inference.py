@@ -89,7 +89,7 @@ class Inference:
         latent: its latent point zK, (latent_dim,) float32.
         diagnostics: pitch, level, backend, timings.
         model_input: what the network heard: (notes, samples) float32 at the model rate.
-        recording: the input from its onset, level adjusted, not pitch-shifted: (samples,) float32 at
+        recording: the input from its onset at its own level, not pitch-shifted: (samples,) float32 at
             the model rate, what the voice played at the reference note is compared with.
     """
 
@@ -195,7 +195,7 @@ def run_search(engine: SearchHost, takes: Sequence[Take], conditioned: Condition
             conditioned.messages + tuning.messages, tuning.voice_f0_hz, tuning.cents, tuning.pitch, tuning.octaves,
             found.source, renders, conditioned.vibrato, engine.search.score_kind,
         )
-        return Inference(voice, latent, diagnostics, conditioned.audio, conditioned.recording)
+        return Inference(voice, latent, diagnostics, conditioned.audio, conditioned.at_input_level)
 
     first: list[float] = []  # the first voice's score, once found
 

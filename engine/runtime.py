@@ -244,7 +244,7 @@ class Engine:
         started = time.perf_counter()
         first = starts(self, network_voice, network_latent, conditioned, options.seed)
         timings["library"] = ms(started)
-        return run_search(self, [Take(conditioned.recording, self.sample_rate, REFERENCE_NOTE, 85)], conditioned,
+        return run_search(self, [Take(conditioned.at_input_level, self.sample_rate, REFERENCE_NOTE, 85)], conditioned,
                           conditioned.f0_hz, first, (network_voice, network_latent), options, timings)[0]
 
     def infer_takes(self, takes: Sequence[Take], *, search: bool | None = None, budget_ms: float | None = None,
@@ -291,10 +291,8 @@ class Engine:
         latents = self._inverse_flow(params)
         network = (voices[reference], latents[reference])
         found = starts(self, *network, heard[reference], seed)
-        gain = heard[reference].gain_db  # one gain for all takes: their levels relative to each other are the velocity response
-        search_takes = [Take(item.recording * np.float32(10.0 ** ((gain - item.gain_db) / 20.0)), self.sample_rate, note,
-                             take.velocity)
-                        for item, note, take in zip(heard, notes, takes, strict=True)]
+        search_takes = [Take(item.at_input_level, self.sample_rate, note, take.velocity)  # their levels relative to each
+                        for item, note, take in zip(heard, notes, takes, strict=True)]  # other: the velocity response
         search_takes.insert(0, search_takes.pop(reference))  # the search screens its starts on the first take
         timings["library"] = ms(started)
         # first the reference take alone, as infer() answers it; then every voice that search found is judged on

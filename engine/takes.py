@@ -26,7 +26,7 @@ class Take:
 
     Attributes:
         audio: 1-D mono or (samples, channels) float audio of one note; for the search, mono float32 at the
-            model rate from its onset, the model window long (``Conditioned.recording``).
+            model rate from its onset, the model window long (``Conditioned.at_input_level``).
         sample_rate: its rate in Hz.
         note: the MIDI note it was played at (the search renders the voice there to compare); ``None``: the
             note nearest its pitch (the engine finds it, :func:`take_note`).

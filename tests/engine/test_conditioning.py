@@ -64,6 +64,7 @@ def test_level_outside_the_training_range_is_scaled_to_its_edge(conditioner: Con
     assert quiet.level_db == pytest.approx(-30.0, abs=0.1)
     assert quiet.gain_db == pytest.approx(PEAK_RANGE_DB[0] + 30.0, abs=0.1)
     assert 20 * np.log10(np.abs(quiet.audio).max()) == pytest.approx(PEAK_RANGE_DB[0], abs=0.1)
+    assert 20 * np.log10(np.abs(quiet.at_input_level).max()) == pytest.approx(-30.0, abs=0.1)  # what voices are compared with
 
 
 def test_a_note_at_midi_67_is_shifted_to_60_and_transposed_up_7(conditioner: Conditioner, renderer: Renderer,
