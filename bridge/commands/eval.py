@@ -145,8 +145,8 @@ def budget_pipelines(args: argparse.Namespace, checkpoint: Checkpoint,
 
 def format_report(report: EvalReport) -> str:
     """A fixed-width table: one row per answer, one column per metric; then spec_mae per label."""
-    lines = [f"{'':20}" + "".join(f"{m:>10}" for m in METRICS)]
-    lines += [f"{name:20}" + "".join(f"{getattr(s, m):>10.4f}" for m in METRICS) for name, s in report.answers().items()]
+    lines = [f"{'':20}" + "".join(f"{m:>11}" for m in METRICS)]
+    lines += [f"{name:20}" + "".join(f"{getattr(s, m):>11.4f}" for m in METRICS) for name, s in report.answers().items()]
     if report.by_label:
         names = list(report.answers())
         lines += ["", "spec_mae by label", f"{'':20}" + "".join(f"{label:>12}" for label in report.by_label)]
