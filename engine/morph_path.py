@@ -12,8 +12,8 @@ voice. Three methods (:data:`MORPH_METHODS`):
 - ``naive``: every numerical parameter (transpose included) interpolated, categorical ones switched
   halfway; the baseline a morph must beat.
 
-The pad (:class:`PadPlan`) plans its four edges; inside, numerical parameters follow a Coons patch
-of the edges (exact on every edge, bilinear between them) and discrete ones the nearest edge.
+The pad (:class:`PadPlan`) plans its four edges and a path from each corner to a centre voice, so
+that its diagonals are planned too; inside, each parameter follows the plans around it.
 """
 
 from __future__ import annotations
@@ -149,31 +149,51 @@ class MorphPlan:
         return segment, x * self.steps - segment
 
 
+Spokes = tuple[MorphPlan, MorphPlan, MorphPlan, MorphPlan]
+"""A pad's planned paths from each corner (A B C D) to its centre voice."""
+
+
 @dataclass(frozen=True)
 class PadPlan:
-    """A planned 4-corner pad: the planned edges A->B (top), C->D (bottom), A->C (left), B->D (right).
+    """A planned 4-corner pad: the planned edges A->B (top), C->D (bottom), A->C (left), B->D (right),
+    and the spokes from each corner to the centre voice M (:func:`engine.morph_plan.plan_centre`).
 
-    Inside the pad each parameter follows the edges' schedules: how far it has moved along the top
-    and bottom edges at ``x`` (blended by ``y``) gives its horizontal progress, how far along the left
-    and right edges at ``y`` (blended by ``x``) its vertical progress, and its value is the bilinear
-    blend of the four corners' values at those progresses (switched parameters from the corner the
-    progresses round to). On each edge this is that edge's plan, exactly; a parameter that an edge
-    moves late moves late inside the pad too, so parameters still move in groups, a few at a time.
+    The edges and spokes cut the pad into four triangles, each an edge and the two spokes from its
+    ends: on an edge the pad plays that edge's plan, on a diagonal the two spokes it joins (A -> M ->
+    D, B -> M -> C), exactly. Inside a triangle each parameter follows the plans around it: how far
+    the edge has moved it at the point's position along the edge gives its progress along the edge,
+    how far the two spokes have moved it at the point's depth toward M (blended by the position
+    along) its progress toward M, and its value is the blend of the triangle's three voices at those
+    progresses (switched parameters from the voice the progresses round to). A parameter that the
+    plans move late moves late inside the pad too, so parameters still move in groups, a few at a time.
 
     Attributes:
         top, bottom, left, right: the edges' plans (their waypoints hold the switched parameters at
             one end's value or the other's, as :func:`engine.morph_plan.plan_morph` makes them).
+        spokes: the plans A -> M, B -> M, C -> M, D -> M.
     """
 
     top: MorphPlan
     bottom: MorphPlan
     left: MorphPlan
     right: MorphPlan
+    spokes: Spokes
+
+    def __post_init__(self) -> None:
+        ends = {spoke.waypoints[-1].values for spoke in self.spokes}
+        starts = tuple(spoke.waypoints[0] for spoke in self.spokes)
+        if len(ends) != 1 or starts != self.corners:
+            raise ModelInputError("a pad's spokes run from its corners A B C D to one centre voice")
 
     @property
     def corners(self) -> tuple[Voice, Voice, Voice, Voice]:
         """A B C D (top-left, top-right, bottom-left, bottom-right)."""
         return self.top.waypoints[0], self.top.waypoints[-1], self.bottom.waypoints[0], self.bottom.waypoints[-1]
+
+    @property
+    def centre(self) -> Voice:
+        """The voice at (0.5, 0.5)."""
+        return self.spokes[0].waypoints[-1]
 
     def voice_at(self, x: float, y: float) -> Voice:
         """The voice at pad position (x, y) (0, 0 = A; 1, 0 = B; 0, 1 = C; 1, 1 = D).
@@ -182,16 +202,29 @@ class PadPlan:
             ModelInputError: x or y outside 0..1.
         """
         x, y = _position(x, "x"), _position(y, "y")
-        for edge, along, at in ((self.top, x, y == 0.0), (self.bottom, x, y == 1.0), (self.left, y, x == 0.0),
-                                (self.right, y, x == 1.0)):
-            if at:  # exactly the edge's plan (the blend below would round a few values the other way)
-                return edge.voice_at(along)
-        across = (1 - y) * _progress(self.top, x) + y * _progress(self.bottom, x)
-        down = (1 - x) * _progress(self.left, y) + x * _progress(self.right, y)
-        a, b, c, d = (np.asarray(v.values, dtype=np.float64) for v in self.corners)
-        blended = (1 - down) * ((1 - across) * a + across * b) + down * ((1 - across) * c + across * d)
-        rounded_across, rounded_down = across >= 0.5, down >= 0.5
-        nearest = np.where(rounded_down, np.where(rounded_across, d, c), np.where(rounded_across, b, a))
+        # the triangle (edge, the spokes from its start and end) whose edge is nearest, with the point's
+        # position along that edge and its depth toward the centre (0 on the edge, 0.5 at the centre)
+        a_spoke, b_spoke, c_spoke, d_spoke = self.spokes
+        edge, first, second, along, depth = min(
+            ((self.top, a_spoke, b_spoke, x, y), (self.bottom, c_spoke, d_spoke, x, 1.0 - y),
+             (self.left, a_spoke, c_spoke, y, x), (self.right, b_spoke, d_spoke, y, 1.0 - x)),
+            key=lambda triangle: triangle[4])
+        if depth == 0.0:
+            return edge.voice_at(along)
+        if depth >= 0.5:
+            return self.centre
+        toward = 2.0 * depth  # 0 on the edge, 1 at the centre
+        if along <= depth:  # on the spoke from the edge's start (the triangle's other side for the start)
+            return first.voice_at(toward)
+        if along >= 1.0 - depth:
+            return second.voice_at(toward)
+        across = (along - depth) / (1.0 - 2.0 * depth)  # 0 on the first spoke, 1 on the second
+        along_edge = (1.0 - toward) * _progress(edge, across) + toward * across
+        inward = (1.0 - across) * _progress(first, toward) + across * _progress(second, toward)
+        start, end, centre = (np.asarray(v.values, dtype=np.float64)
+                              for v in (edge.waypoints[0], edge.waypoints[-1], self.centre))
+        blended = (1.0 - inward) * ((1.0 - along_edge) * start + along_edge * end) + inward * centre
+        nearest = np.where(inward >= 0.5, centre, np.where(along_edge >= 0.5, end, start))
         return _voice(np.where(_MASKS[PLAN_SWITCHED], nearest, blended))
 
 

@@ -31,14 +31,14 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 
 import numpy as np
 
-from engine.morph_path import PLAN_SWITCHED, MorphPlan, PadPlan
+from engine.morph_path import PLAN_SWITCHED, MorphPlan, PadPlan, Spokes
 from models.dsp import stft_magnitude
 from models.errors import ModelInputError
 from models.params import BY_NAME, LEARNABLE, NAME_LENGTH, NAME_START, TRANSPOSE_INDEX, Kind
 from models.render import SAMPLE_RATE, Renderer
 from models.voice import Voice
 
-__all__ = ["DEFAULT_STEPS", "GROUPS", "Sketch", "plan_morph", "plan_pad"]
+__all__ = ["DEFAULT_STEPS", "GROUPS", "Sketch", "plan_centre", "plan_morph", "plan_pad"]
 
 DEFAULT_STEPS = 8
 """Steps of a planned morph: 9 waypoints, A and B included."""
@@ -50,6 +50,9 @@ ORDER_NOTE_SECONDS, ORDER_RENDER_SECONDS, ORDER_HOP = 1.0, 1.5, 512
 WORKERS = 2
 SPLITS = 8
 """Step splits (one or two renders each) a plan may spend on its largest steps."""
+CENTRE_A_D_WEIGHT = 0.5
+"""How much the centre's distance to A or D counts against its distance to B or C when the centre is
+chosen on the chain A -> D (A -> M and M -> D are that chain's plan, cut there; B -> M -> C is not)."""
 AWAY_PENALTY = 1.0  # added to a step's squared distance when it does not bring the sound closer to B
 LOG_FLOOR = 1e-4  # as models.metrics.spec_mae
 N_FFT = 1024  # as the measure (models.metrics.stft_magnitude)
@@ -207,9 +210,11 @@ def _split(chain: list[Voice], sketches: _Sketches, budget: int) -> list[Voice]:
     return chain
 
 
-def _select(features: list[np.ndarray], steps: int) -> list[int]:
+def _select(features: list[np.ndarray], steps: int, opposite: np.ndarray | None = None) -> list[int]:
     """Indices of ``steps + 1`` chain states, 0 and last included: least largest step, then least
-    sum of squared steps plus a penalty for each step that does not bring the sound closer to the end."""
+    sum of squared steps plus a penalty for each step that does not bring the sound closer to the end
+    (with ``opposite``, a spoke's: for each step that does not bring it closer to the opposite corner,
+    and for each that does not take it farther from its own)."""
     n = len(features)
     if n - 1 <= steps:
         return list(range(n))
@@ -217,13 +222,12 @@ def _select(features: list[np.ndarray], steps: int) -> list[int]:
     dist = np.full((n, n), np.inf)
     for i in range(n - 1):
         dist[i, i + 1:] = np.mean(np.abs(stacked[i + 1:] - stacked[i]), axis=1)
-    to_end = np.array([np.mean(np.abs(row - stacked[-1])) for row in stacked])
     worst = np.full(n, np.inf)
     worst[0] = 0.0
     for _ in range(steps):
         worst = np.min(np.maximum(worst[:, None], dist), axis=0)
     allowed = dist <= worst[-1] * (1 + 1e-9)
-    cost = np.where(allowed, dist**2 + AWAY_PENALTY * (to_end[None, :] >= to_end[:, None]), np.inf)
+    cost = np.where(allowed, dist**2 + AWAY_PENALTY * _detours(stacked, opposite), np.inf)
     total = np.full(n, np.inf)
     total[0] = 0.0
     back = []
@@ -236,6 +240,18 @@ def _select(features: list[np.ndarray], steps: int) -> list[int]:
     for previous in reversed(back):
         path.append(int(previous[path[-1]]))
     return path[::-1]
+
+
+def _detours(stacked: np.ndarray, opposite: np.ndarray | None) -> np.ndarray:
+    """(n, n): for the step from state i to state j, how many of its rules it breaks (0, 1 or 2)."""
+    def to(target: np.ndarray) -> np.ndarray:
+        return np.mean(np.abs(stacked - target.reshape(-1)), axis=1)
+
+    if opposite is None:
+        to_end = to(stacked[-1])
+        return (to_end[None, :] >= to_end[:, None]).astype(np.float64)
+    to_far, from_start = to(opposite), to(stacked[0])
+    return (to_far[None, :] >= to_far[:, None]).astype(np.float64) + (from_start[None, :] <= from_start[:, None])
 
 
 def plan_morph(a: Voice, b: Voice, *, steps: int = DEFAULT_STEPS, sketch: Sketch | None = None,
@@ -265,11 +281,12 @@ def plan_morph(a: Voice, b: Voice, *, steps: int = DEFAULT_STEPS, sketch: Sketch
 
 def plan_pad(corners: Sequence[Voice], *, steps: int = DEFAULT_STEPS, sketch: Sketch | None = None,
              order_sketch: Sketch | None = None, splits: int = SPLITS, workers: int = WORKERS) -> PadPlan:
-    """Plan the four edges of a pad (A B C D = top-left, top-right, bottom-left, bottom-right).
+    """Plan a pad (A B C D = top-left, top-right, bottom-left, bottom-right): its four edges and its
+    centre (:func:`plan_centre`).
 
     Args:
         corners: the four corner voices.
-        steps: steps per edge.
+        steps: steps per edge (and per diagonal: half of them on each side of the centre).
         sketch, order_sketch: as :func:`plan_morph`.
         splits: step splits per edge.
         workers: threads rendering at once.
@@ -277,12 +294,48 @@ def plan_pad(corners: Sequence[Voice], *, steps: int = DEFAULT_STEPS, sketch: Sk
     Raises:
         ModelInputError: not four corners, or ``steps`` < 1.
     """
+    a, b, c, d = _corners(corners)
+    with _pool(workers) as pool:
+        ears = _Ears(sketch, order_sketch, pool)  # shared: the edges and spokes meet at the corners
+        edges = [_plan(start, end, steps, ears, splits) for start, end in ((a, b), (c, d), (a, c), (b, d))]
+        return PadPlan(*edges, spokes=_centre((a, b, c, d), steps, ears, splits))
+
+
+def plan_centre(corners: Sequence[Voice], *, steps: int = DEFAULT_STEPS, sketch: Sketch | None = None,
+                order_sketch: Sketch | None = None, splits: int = SPLITS, workers: int = WORKERS) -> Spokes:
+    """Plan the inside of a pad: a centre voice M and a path from each corner to it, so that each diagonal
+    (A -> M -> D, B -> M -> C) is planned like an edge.
+
+    M is a state of the planned chain A -> D (each differing group of parameters switched in turn): the
+    one least far from B and C (the larger of its two distances, plus :data:`CENTRE_A_D_WEIGHT` times
+    the larger of those to A and D). A -> M and D -> M are that chain's plan cut at M; B -> M and C -> M
+    are planned as :func:`plan_morph` plans a line. Each spoke's steps are picked to head toward the
+    opposite corner and away from its own, so that a diagonal played either way heads toward its end.
+
+    Args:
+        corners: the four corner voices (A B C D).
+        steps: steps of a whole diagonal: each spoke has ``steps // 2`` (at least 1).
+        sketch, order_sketch, workers: as :func:`plan_morph`.
+        splits: step splits per diagonal.
+
+    Returns:
+        The spokes A -> M, B -> M, C -> M, D -> M (first waypoint the corner, last M).
+
+    Raises:
+        ModelInputError: not four corners, or ``steps`` < 1.
+    """
+    a, b, c, d = _corners(corners)
+    if steps < 1:
+        raise ModelInputError(f"a morph plan needs at least 1 step, got {steps}")
+    with _pool(workers) as pool:
+        return _centre((a, b, c, d), steps, _Ears(sketch, order_sketch, pool), splits)
+
+
+def _corners(corners: Sequence[Voice]) -> tuple[Voice, Voice, Voice, Voice]:
     if len(corners) != 4:
         raise ModelInputError(f"a pad has 4 corners (A B C D), got {len(corners)}")
     a, b, c, d = corners
-    with _pool(workers) as pool:
-        ears = _Ears(sketch, order_sketch, pool)  # shared: the edges meet at the corners
-        return PadPlan(*(_plan(start, end, steps, ears, splits) for start, end in ((a, b), (c, d), (a, c), (b, d))))
+    return a, b, c, d
 
 
 def _pool(workers: int) -> contextlib.AbstractContextManager[Executor | None]:
@@ -299,21 +352,54 @@ class _Ears:
         self.order = _Sketches(order_sketch or Sketch(ORDER_NOTE_SECONDS, ORDER_RENDER_SECONDS, ORDER_HOP), pool)
 
 
-def _plan(a: Voice, b: Voice, steps: int, ears: _Ears, splits: int) -> MorphPlan:
+def _plan(a: Voice, b: Voice, steps: int, ears: _Ears, splits: int, opposite: Voice | None = None) -> MorphPlan:
     if steps < 1:
         raise ModelInputError(f"a morph plan needs at least 1 step, got {steps}")
-    groups = _differing(a, b)
-    if not groups:
+    if not _differing(a, b):
         return MorphPlan((a, b))
+    return _lay(_chain(a, b, ears), steps, ears, splits, opposite)
+
+
+def _chain(a: Voice, b: Voice, ears: _Ears) -> list[Voice]:
+    """A, then A with each differing group switched to B's values in turn (cheapest first), then B; rendered."""
     chain = [a]
-    for group in _order(a, b, groups, ears.order):
+    for group in _order(a, b, _differing(a, b), ears.order):
         chain.append(_switch(chain[-1], b, group))
     chain[-1] = b
+    ears.path.prefetch(chain)
+    return chain
+
+
+def _lay(chain: list[Voice], steps: int, ears: _Ears, splits: int, opposite: Voice | None = None) -> MorphPlan:
+    """The plan along ``chain`` (first to last): its largest steps split, then ``steps`` steps picked
+    (a spoke's toward its ``opposite`` corner, see :func:`_select`)."""
+    a, b = chain[0], chain[-1]
+    if len(chain) < 2 or a == b:
+        return MorphPlan((a, b))
     sketches = ears.path
-    sketches.prefetch(chain)
-    chain = _split(chain, sketches, splits + max(0, steps - len(chain) + 1))
-    picked = [chain[i] for i in _select([sketches(voice) for voice in chain], steps)]
+    chain = _split(list(chain), sketches, splits + max(0, steps - len(chain) + 1))
+    far = None if opposite is None else sketches(opposite)
+    picked = [chain[i] for i in _select([sketches(voice) for voice in chain], steps, far)]
     last = len(picked) - 1
     named = [voice if voice in (a, b) else _switch(voice, a if 2 * k < last else b, _NAME)
              for k, voice in enumerate(picked)]
     return MorphPlan(tuple(named))
+
+
+def _centre(corners: tuple[Voice, Voice, Voice, Voice], steps: int, ears: _Ears, splits: int) -> Spokes:
+    """The spokes of :func:`plan_centre`."""
+    a, b, c, d = corners
+    half = max(1, steps // 2)
+    chain = _chain(a, d, ears) if _differing(a, d) else [a, d]
+    sketches = ears.path
+    sketches.prefetch([b, c])
+    inner = range(1, len(chain) - 1) if len(chain) > 2 else range(len(chain))
+
+    def lopsided(i: int) -> float:  # the centre's larger distance to B or C, and half its larger to A or D
+        da, db, dc, dd = (distance(sketches(chain[i]), sketches(corner)) for corner in corners)
+        return max(db, dc) + CENTRE_A_D_WEIGHT * max(da, dd)
+
+    k = min(inner, key=lopsided)
+    middle = chain[k]
+    return (_lay(chain[:k + 1], half, ears, splits // 2, d), _plan(b, middle, half, ears, splits // 2, c),
+            _plan(c, middle, half, ears, splits // 2, b), _lay(chain[k:][::-1], half, ears, splits // 2, a))

@@ -81,17 +81,31 @@ def test_the_naive_pad_is_bilinear_with_switches_from_the_nearest_corner(brass_v
     assert centre[ALGORITHM] == corners[3][ALGORITHM] and centre.values[NAME_START:] == corners[3].values[NAME_START:]
 
 
-def test_a_planned_pad_is_its_edges_on_the_edges_and_blends_inside(brass_voices: list[Voice]) -> None:
+def test_a_planned_pad_is_its_edges_and_spokes_on_them_and_blends_inside(brass_voices: list[Voice]) -> None:
     a, b, c, d = (brass_voices[i] for i in (0, 6, 9, 12))
     top, bottom = MorphPlan((a, blend(a, b, 0.5, PLAN_SWITCHED), b)), MorphPlan((c, d))
     left, right = MorphPlan((a, blend(a, c, 0.3, PLAN_SWITCHED), c)), MorphPlan((b, blend(b, d, 0.8, PLAN_SWITCHED), d))
-    pad = PadPlan(top, bottom, left, right)
-    assert pad.corners == (a, b, c, d)
+    middle = blend(a, d, 0.5, PLAN_SWITCHED)
+    spokes = (MorphPlan((a, blend(a, middle, 0.4, PLAN_SWITCHED), middle)), MorphPlan((b, middle)),
+              MorphPlan((c, blend(c, middle, 0.7, PLAN_SWITCHED), middle)), MorphPlan((d, middle)))
+    pad = PadPlan(top, bottom, left, right, spokes)
+    assert pad.corners == (a, b, c, d) and pad.centre == middle == pad.voice_at(0.5, 0.5)
     for t in np.linspace(0, 1, 11):
         assert pad.voice_at(t, 0.0) == top.voice_at(t) and pad.voice_at(t, 1.0) == bottom.voice_at(t)
         assert pad.voice_at(0.0, t) == left.voice_at(t) and pad.voice_at(1.0, t) == right.voice_at(t)
-    inside = pad.voice_at(0.4, 0.6)
-    lows, highs = np.min([v.values for v in (a, b, c, d)], axis=0), np.max([v.values for v in (a, b, c, d)], axis=0)
-    assert np.all((lows <= inside.values) & (inside.values <= highs))
+    for t in np.linspace(0, 0.5, 6):  # the diagonals: corner -> centre along each spoke
+        assert pad.voice_at(t, t) == spokes[0].voice_at(2 * t) and pad.voice_at(1 - t, t) == spokes[1].voice_at(2 * t)
+        assert pad.voice_at(t, 1 - t) == spokes[2].voice_at(2 * t) and pad.voice_at(1 - t, 1 - t) == spokes[3].voice_at(2 * t)
+    lows = np.min([v.values for v in (a, b, c, d, middle)], axis=0)
+    highs = np.max([v.values for v in (a, b, c, d, middle)], axis=0)
+    for x, y in ((0.4, 0.6), (0.2, 0.1), (0.55, 0.3), (0.9, 0.5)):
+        inside = pad.voice_at(x, y)
+        assert np.all((lows <= inside.values) & (inside.values <= highs))
+    near = [pad.voice_at(0.3, 0.3 - e) for e in (1e-6, 0.0)] + [pad.voice_at(0.3 - 1e-6, 0.3)]
+    assert max(np.abs(np.subtract(v.values, near[1].values)).max() for v in near) <= 1  # no seam at a diagonal
     with pytest.raises(ModelInputError, match="y = 2.0: range 0..1"):
         pad.voice_at(0.5, 2.0)
+    with pytest.raises(ModelInputError, match="spokes run from its corners"):
+        PadPlan(top, bottom, left, right, (spokes[0], spokes[1], spokes[2], MorphPlan((d, a))))
+
+

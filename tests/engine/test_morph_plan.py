@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from engine.eval.morph import score_line
-from engine.morph_path import blend
-from engine.morph_plan import GROUPS, Sketch, plan_morph, plan_pad
+from engine.morph_path import blend, naive_pad
+from engine.morph_plan import GROUPS, Sketch, plan_centre, plan_morph, plan_pad
 from models.errors import ModelInputError
 from models.metrics import stft_magnitude
 from models.params import BY_NAME, LEARNABLE, TRANSPOSE_INDEX
@@ -65,7 +65,7 @@ def test_names_switch_halfway_and_alike_voices_make_a_one_step_plan(brass_voices
         plan_morph(a, b, steps=0, sketch=SHORT)
 
 
-def test_a_planned_pad_plans_its_four_edges(brass_voices: list[Voice]) -> None:
+def test_a_planned_pad_plans_its_four_edges_and_its_centre(brass_voices: list[Voice]) -> None:
     a = brass_voices[0]
     rates = [index(f"op{op}_eg_rate2") for op in range(1, 4)]
     b, c = a.replace({rates[0]: 10}), a.replace({rates[1]: 10, index("feedback"): 0})
@@ -75,11 +75,17 @@ def test_a_planned_pad_plans_its_four_edges(brass_voices: list[Voice]) -> None:
     for plan, (start, end) in zip((pad.top, pad.bottom, pad.left, pad.right), ((a, b), (c, d), (a, c), (b, d)), strict=True):
         assert plan.waypoints[0] == start and plan.waypoints[-1] == end
     assert pad.voice_at(0.5, 0.0) == pad.top.voice_at(0.5) and pad.voice_at(1.0, 0.25) == pad.right.voice_at(0.25)
+    for spoke, corner in zip(pad.spokes, (a, b, c, d), strict=True):
+        assert spoke.waypoints[0] == corner and spoke.waypoints[-1] == pad.centre and spoke.steps <= 4
+    assert pad.spokes == plan_centre([a, b, c, d], sketch=SHORT, order_sketch=SHORT)
     centre = pad.voice_at(0.5, 0.5)
+    assert centre == pad.centre
     assert 0 <= centre[index("feedback")] <= a[index("feedback")]
     assert centre[index("lfo_wave")] in {a[index("lfo_wave")], d[index("lfo_wave")]}
     with pytest.raises(ModelInputError, match="a pad has 4 corners"):
         plan_pad([a, b, c], sketch=SHORT)
+    with pytest.raises(ModelInputError, match="a pad has 4 corners"):
+        plan_centre([a, b, c, d, a], sketch=SHORT)
 
 
 def test_a_planned_morph_between_two_brass_voices_is_smoother_than_naive(brass_voices: list[Voice]) -> None:
@@ -96,3 +102,20 @@ def test_a_planned_morph_between_two_brass_voices_is_smoother_than_naive(brass_v
     assert planned.largest_step <= 0.75 * naive.largest_step, (planned.largest_step, naive.largest_step)
     assert planned.path_ratio <= 0.75 * naive.path_ratio, (planned.path_ratio, naive.path_ratio)
     assert planned.toward >= 7 / 8
+
+
+def test_a_planned_pad_diagonal_between_brass_voices_is_smoother_than_naive(brass_voices: list[Voice]) -> None:
+    """Four brass voices' pad, both diagonals rendered and scored as eval-morph does."""
+    corners = [brass_voices[i] for i in (0, 6, 9, 12)]
+    renderer = Renderer()
+
+    def magnitude(voice: Voice) -> np.ndarray:
+        return stft_magnitude(renderer.render(voice, 60, 85))
+
+    pad = plan_pad(corners)
+    for at, start, end in ((lambda t: (t, t), 0, 3), (lambda t: (1 - t, t), 1, 2)):
+        a, b = corners[start], corners[end]
+        planned, _ = score_line(lambda t, at=at: pad.voice_at(*at(t)), a, b, 9, magnitude)
+        naive, _ = score_line(lambda t, at=at: naive_pad(corners, *at(t)), a, b, 9, magnitude)
+        assert planned.ends_exact and planned.largest_step <= 0.75 * naive.largest_step, (planned, naive)
+        assert planned.path_ratio <= naive.path_ratio, (planned, naive)
