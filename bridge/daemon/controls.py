@@ -159,17 +159,17 @@ class Controls:
             self._morph_pad(slots, *position)
 
     def _plan_landed(self) -> None:
-        """A planned edge landed: a held morph plays if its line or pad is now planned."""
+        """A planned edge or pad centre landed: a held morph plays if its line or pad is now planned."""
         if self.held is not None:
             self._play(self.held)
 
     def _hold(self, position: tuple[float, ...]) -> None:
         """Hold a planned morph at the current voice until its plan lands; tell the sender once."""
         if self.held is None and self.peer is not None:
-            what = "line A -> B" if len(position) == 1 else "pad A B C D"
+            what, takes = ("line A -> B", "a fraction of a second") if len(position) == 1 else ("pad A B C D", "about a second")
             self.session.server.reply(self.peer, "/dexbridge/notice",
                                       f"/dexbridge/morph: planning the {what}; the voice holds until the plan is ready "
-                                      "(well under a second), then the morph plays to the latest position")
+                                      f"({takes}), then the morph plays to the latest position")
         self.held = position
         if not self.plans.busy:
             self.plans.slots_changed()  # planned before and dropped from the cache: plan again
