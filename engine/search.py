@@ -47,6 +47,11 @@ TUNED_STARTS = 6
 the library's stored f0) and only this many of the closest are tuned (a pitch measurement or three)."""
 SENSITIVE = ("output_level", "coarse", "fine", "eg_rate1", "eg_rate2", "eg_level2", "eg_level3", "feedback", "algorithm")
 SENSITIVE_WEIGHT = 3.0
+SCALING = ("break_point", "left_depth", "right_depth", "left_curve", "right_curve", "rate_scaling", "key_vel_sens")
+"""How an operator follows the key and the velocity: what several takes at other notes and velocities tell."""
+SCALING_WEIGHT = 3.0
+"""With several takes, how much more often a scaling parameter is mutated (the reference take's own search
+has already fitted the rest)."""
 NUMERICAL_STEP = 0.08  # standard deviation of a numerical change, as a share of the parameter's span
 FIRST_TAKE_SLACK = 0.02
 """With several takes, a mutation scoring this much worse than its parent on the first take is
@@ -62,20 +67,22 @@ ES_BATCH = 4
 depend on the number of workers."""
 
 
-def _draw_weights() -> np.ndarray:
+def _draw_weights(scaling: float) -> np.ndarray:
     kinds = [p.name.split("_", 1)[1] if p.op is not None else p.name for p in LEARNABLE]  # op3_coarse -> coarse
-    weights = np.array([SENSITIVE_WEIGHT if kind in SENSITIVE else 1.0 for kind in kinds])
+    weights = np.array([SENSITIVE_WEIGHT if kind in SENSITIVE else scaling if kind in SCALING else 1.0 for kind in kinds])
     return weights / weights.sum()
 
 
-_WEIGHTS = _draw_weights()
+_WEIGHTS = {False: _draw_weights(1.0), True: _draw_weights(SCALING_WEIGHT)}
 
 
-def mutate(voice: Voice, rng: np.random.Generator) -> Voice:
+def mutate(voice: Voice, rng: np.random.Generator, takes: int = 1) -> Voice:
     """``voice`` with one or two learnable parameters changed (numerical ones by a few steps,
-    categorical ones to another class; the parameters that shape the sound most drawn more often)."""
+    categorical ones to another class; the parameters that shape the sound most drawn more often, and
+    with several ``takes`` also those that scale it over the keys and velocities)."""
     changes: dict[int, int] = {}
-    for index in rng.choice(len(LEARNABLE), size=int(rng.integers(1, 3)), replace=False, p=_WEIGHTS):
+    weights = _WEIGHTS[takes > 1]
+    for index in rng.choice(len(LEARNABLE), size=int(rng.integers(1, 3)), replace=False, p=weights):
         spec: ParamSpec = LEARNABLE[int(index)]
         value = voice[spec.index]
         if spec.kind is Kind.CATEGORICAL:
@@ -349,7 +356,7 @@ class _Run:
         while room := self.room(ES_BATCH):
             children: list[Voice] = []
             for _ in range(ES_BATCH * 50):  # mutations already played are drawn again (a bounded number of times)
-                child = mutate(parent.voice, rng)
+                child = mutate(parent.voice, rng, len(self.targets))
                 if child.values not in seen:
                     seen.add(child.values)
                     children.append(child)

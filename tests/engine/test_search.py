@@ -10,11 +10,11 @@ import scipy.fft
 
 from engine.conditioning import REFERENCE_NOTE
 from engine.pitch import F0Estimate, estimate_f0
-from engine.search import DRIFT_CENTS, Found, VoiceSearch, holds_pitch
+from engine.search import DRIFT_CENTS, SCALING, Found, VoiceSearch, holds_pitch, mutate
 from engine.search_score import cepstrum, score_renders, subsonic_share, targets_of
 from engine.takes import Take
 from engine.tuning import Tuning
-from models.params import BY_NAME, TRANSPOSE_CENTRE, TRANSPOSE_INDEX
+from models.params import BY_NAME, TRANSPOSE_CENTRE, TRANSPOSE_INDEX, VOICE_PARAMS
 from models.render import SAMPLE_RATE, Renderer
 from models.voice import Voice
 
@@ -155,3 +155,17 @@ def test_an_improvement_may_not_drift_off_the_recordings_pitch() -> None:
     assert not holds_pitch(at(DRIFT_CENTS + 5), at(0.5))  # in tune (within 50 cents), but drifted from its parent
     assert holds_pitch(at(-30.0), at(35.0)) and not holds_pitch(at(40.0), at(35.0))  # a start 35 cents off: no farther
     assert not holds_pitch(at(None), at(0.5)) and not holds_pitch(at(60.0), at(70.0))  # unpitched or out of tune
+
+
+def test_with_several_takes_mutations_reach_the_key_and_velocity_scaling_more_often(brass_voices: list) -> None:
+    """Six takes at other notes and velocities tell how the voice scales; the mutations look there more."""
+    scaling = {p.index for p in VOICE_PARAMS if p.op is not None and p.name.split("_", 1)[1] in SCALING}
+    voice = brass_voices[0]
+
+    def share(takes: int) -> float:
+        rng = np.random.default_rng(0)
+        changed = [i for _ in range(3000) for i in voice.diff(mutate(voice, rng, takes))]
+        return sum(i in scaling for i in changed) / len(changed)
+
+    one, six = share(1), share(6)
+    assert 0.1 < one < 0.3 and 0.3 < six < 0.5, (one, six)  # about 19 % and 41 % of the draws at SCALING_WEIGHT 3
