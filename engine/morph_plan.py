@@ -355,15 +355,17 @@ class _Ears:
 def _plan(a: Voice, b: Voice, steps: int, ears: _Ears, splits: int, opposite: Voice | None = None) -> MorphPlan:
     if steps < 1:
         raise ModelInputError(f"a morph plan needs at least 1 step, got {steps}")
-    if not _differing(a, b):
+    groups = _differing(a, b)
+    if not groups:
         return MorphPlan((a, b))
-    return _lay(_chain(a, b, ears), steps, ears, splits, opposite)
+    return _lay(_chain(a, b, groups, ears), steps, ears, splits, opposite)
 
 
-def _chain(a: Voice, b: Voice, ears: _Ears) -> list[Voice]:
-    """A, then A with each differing group switched to B's values in turn (cheapest first), then B; rendered."""
+def _chain(a: Voice, b: Voice, groups: list[tuple[int, ...]], ears: _Ears) -> list[Voice]:
+    """A, then A with each of the differing ``groups`` switched to B's values in turn (cheapest first), then B;
+    rendered."""
     chain = [a]
-    for group in _order(a, b, _differing(a, b), ears.order):
+    for group in _order(a, b, groups, ears.order):
         chain.append(_switch(chain[-1], b, group))
     chain[-1] = b
     ears.path.prefetch(chain)
@@ -390,7 +392,7 @@ def _centre(corners: tuple[Voice, Voice, Voice, Voice], steps: int, ears: _Ears,
     """The spokes of :func:`plan_centre`."""
     a, b, c, d = corners
     half = max(1, steps // 2)
-    chain = _chain(a, d, ears) if _differing(a, d) else [a, d]
+    chain = _chain(a, d, groups, ears) if (groups := _differing(a, d)) else [a, d]
     sketches = ears.path
     sketches.prefetch([b, c])
     inner = range(1, len(chain) - 1) if len(chain) > 2 else range(len(chain))
