@@ -48,6 +48,7 @@ MAX_MONITORS = 4  # clients subscribed with /dexbridge/monitor at once
 MAX_PEERS = 16  # clients that receive broadcasts (voice, param, host_param): the most recent ones
 MAX_SCHEDULE_AHEAD_S = 10.0  # a bundle time tag further ahead is refused, not held
 UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
+ANY_PORT_ATTEMPTS = 8  # port 0: UDP ports tried when the number picked is taken for TCP
 REFUSED_LOG_INTERVAL_S = 60.0  # a stranger's packets are logged once a minute per address, never per packet
 REFUSED_PEERS_KEPT = 256  # addresses counted one by one; more (a spoofed flood) count together as "other"
 _SUGGEST_UP_TO = 64  # characters of an unknown address for which a close one is suggested
@@ -145,25 +146,32 @@ class OscServer:
         return self._tcp.sockets[0].getsockname()[1] if self._tcp else None
 
     async def start(self, host: str, port: int, *, tcp: bool = True) -> None:
-        """Bind UDP (and TCP on the same port number).
+        """Bind UDP (and TCP on the same port number). With port 0 the system picks a free UDP port; when
+        that number is taken for TCP (by another program's connection, say), another is picked.
 
         Raises:
             OscPortError: the port is taken or the host cannot be bound (the message says which and what to do).
         """
         loop = asyncio.get_running_loop()
-        try:
-            transport, _ = await loop.create_datagram_endpoint(lambda: _UdpProtocol(self), local_addr=(host, port))
-        except OSError as exc:
-            raise bind_error(exc, host, port, "UDP") from None
-        self._udp = transport  # type: ignore[assignment]
-        with contextlib.suppress(OSError):  # a deep receive buffer absorbs control bursts; the kernel may cap it
-            transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
-        if tcp:
+        for attempt in range(1, ANY_PORT_ATTEMPTS + 1):
+            try:
+                transport, _ = await loop.create_datagram_endpoint(lambda: _UdpProtocol(self), local_addr=(host, port))
+            except OSError as exc:
+                raise bind_error(exc, host, port, "UDP") from None
+            self._udp = transport  # type: ignore[assignment]
+            if not tcp:
+                break
             try:
                 self._tcp = await asyncio.start_server(self._serve_connection, host, self.port)
+                break
             except OSError as exc:
+                picked = self.port
                 transport.close()
-                raise bind_error(exc, host, self.port, "TCP") from None
+                self._udp = None
+                if port != 0 or exc.errno != errno.EADDRINUSE or attempt == ANY_PORT_ATTEMPTS:
+                    raise bind_error(exc, host, picked, "TCP") from None
+        with contextlib.suppress(OSError):  # a deep receive buffer absorbs control bursts; the kernel may cap it
+            transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
         logger.info("osc.listening host=%s udp=%d tcp=%s", host, self.port, self.tcp_port)
 
     def stop_intake(self) -> None:

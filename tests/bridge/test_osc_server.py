@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import socket
 import struct
 import time
 from collections.abc import AsyncIterator
@@ -150,6 +151,43 @@ async def test_reply_port_and_broadcast() -> None:
     finally:
         sender.close()
         listener.close()
+        await server.close()
+
+
+async def test_any_port_moves_on_when_its_number_is_taken_for_tcp(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Port 0: the UDP number the system picks may be another program's TCP port; the server picks again."""
+    loop = asyncio.get_running_loop()
+    bind_udp = loop.create_datagram_endpoint
+    squatters: list[socket.socket] = []
+
+    async def udp_then_squat(*args: object, **kwargs: object) -> object:
+        bound = await bind_udp(*args, **kwargs)  # type: ignore[arg-type]
+        if not squatters:  # the first number picked: a real TCP listener takes it first
+            squatter = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            squatter.bind(("127.0.0.1", bound[0].get_extra_info("sockname")[1]))
+            squatter.listen()
+            squatters.append(squatter)
+        return bound
+
+    monkeypatch.setattr(loop, "create_datagram_endpoint", udp_then_squat)
+    recorder = Recorder()
+    server = OscServer(OSC_ROUTES, recorder)
+    recorder.server = server
+    await server.start("127.0.0.1", 0)
+    monkeypatch.undo()
+    client = await OscClient().open("127.0.0.1", server.port)
+    try:
+        assert server.port == server.tcp_port != squatters[0].getsockname()[1]
+        client.send("/dexbridge/ping")
+        await client.expect("/dexbridge/pong")
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.tcp_port)
+        writer.write(slip.encode(build("/dexbridge/ping")))
+        await writer.drain()
+        assert await asyncio.wait_for(reader.read(1), 5.0)  # answered over TCP too
+        writer.close()
+    finally:
+        client.close()
+        squatters[0].close()
         await server.close()
 
 
