@@ -5,9 +5,11 @@ is driven by a UDP client. The MIDI port sink is wrapped to timestamp each messa
 the port took it (``rtmidi.send_message`` returned): that is "out" (a JACK period later the bytes
 are on the wire; the dummy server's period is 5.3 ms and is not the daemon's). Three figures:
 
-* control -> first MIDI byte: ``/dexbridge/morph`` datagram sent -> first parameter change out, with
-  the ``latent`` morph method (each step decodes the latent line: what ``/dexbridge/latent`` and the
-  macros cost; ``planned`` and ``naive`` morphs are look-ups on the loop, cheaper), broken down into
+* control -> first MIDI byte: datagram sent -> first parameter change out, for three controls: a
+  ``/dexbridge/morph`` step with the ``planned`` method (the default: a look-up on the planned line),
+  a ``/dexbridge/macro`` move (a look-up in the voice's macro table) and a ``/dexbridge/morph`` step
+  with the ``latent`` method (a decode of the latent line on the loop, what ``/dexbridge/latent``
+  costs too). The decoding one is broken down into
   parse (datagram sent -> the handler set the control's target: socket, loop wake, OSC parse),
   step (the control loop task wakes and slews -> ``Engine.decode`` starts, on the loop), decode,
   emit (decode done -> the voice applied), diff (the changed parameters queued as
@@ -19,24 +21,26 @@ are on the wire; the dummy server's period is 5.3 ms and is not the daemon's). T
   included), and -> the final voice's last parameter change out, once the search (``--search-ms``,
   the daemon's default) has streamed its better voices (a bank voice is made current before each
   round, so every answer is a change);
-* sustained control: 1 000 ``/dexbridge/morph`` messages a second from another thread for a few
-  seconds: messages lost, the largest backlog seen, and how long after the last message the
+* sustained control: 1 000 planned ``/dexbridge/morph`` messages a second from another thread for a
+  few seconds: messages lost, the largest backlog seen, and how long after the last message the
   daemon is idle with nothing queued (latest wins: no backlog means it is idle within a tick), and
-  whether the daemon ends on the voice of the last message (the latent line's, with the nearer
-  slot's transpose and name).
+  whether the daemon ends on the voice of the last message (the plan's at that position).
 
-The baseline, in the same process and rounds: ``Engine.decode`` alone (the model's share of a
-control step), so ``control_vs_decode`` says what the bridge adds around the model.
+The baseline, in the same process and rounds as the decoding control: ``Engine.decode`` alone (the
+model's share of a control step), so their ratio says what the bridge adds around the model. The
+planned morph and the macro run on one daemon (with the snippets and the sustained run), the latent
+morph on a second one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,14 +53,15 @@ from bridge.midi.syxfile import read_syx_voices
 from bridge.osc.packet import encode_message
 from bridge.sinks import MidiPortSink
 from engine.latent import interpolate
-from engine.morph_path import nearest_end, with_template
 from models.dsp import percentiles
 from models.render import Renderer
 from models.voice import Voice
 
 SNIPPET_SECONDS = 0.5
 QUIET_S = 0.05
-MORPH_METHOD = "latent"  # the morph that decodes every step (module docstring)
+CONTROLS = ("morph (planned, the default)", "macro", "morph (latent: a decode)")
+"""The controls timed from datagram to first MIDI byte (module docstring)."""
+MACRO_MOVE = 0.5  # macro 0 moves between +0.5 and -0.5, a round each
 BREAKDOWN = ("parse", "step", "decode", "emit", "diff", "write")
 """The parts of control -> first MIDI byte, in order (module docstring)."""
 
@@ -65,7 +70,7 @@ BREAKDOWN = ("parse", "step", "decode", "emit", "diff", "write")
 class BridgeBenchReport:
     """Latency percentiles (ms) and the sustained-rate figures."""
 
-    control_to_first_midi_ms: dict[str, float]
+    control_to_first_midi_ms: dict[str, dict[str, float]]
     snippet_to_first_voice_ms: dict[str, float]
     snippet_to_final_voice_ms: dict[str, float]
     decode_baseline_ms: dict[str, float]
@@ -84,19 +89,21 @@ class BridgeBenchReport:
         def row(name: str, values: dict[str, float]) -> str:
             return f"{name:<34}{values['p50']:>10.3f}{values['p99']:>10.3f}{values['max']:>10.3f}"
 
-        ratio = self.control_to_first_midi_ms["p50"] / max(self.decode_baseline_ms["p50"], 1e-9)
+        decoding = self.control_to_first_midi_ms[CONTROLS[2]]
+        ratio = decoding["p50"] / max(self.decode_baseline_ms["p50"], 1e-9)
         sustained = self.sustained
         lines = [f"{'bridge path (' + self.backend + ')':<34}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}",
-                 row("control -> first MIDI byte", self.control_to_first_midi_ms),
-                 *(row(f"  {part.replace('_', ' ')}", values) for part, values in self.control_breakdown_ms.items()),
+                 "control -> first MIDI byte:",
+                 *(row(f"  {name}", values) for name, values in self.control_to_first_midi_ms.items()),
+                 *(row(f"    {part.replace('_', ' ')}", values) for part, values in self.control_breakdown_ms.items()),
                  row("snippet -> first voice, first byte", self.snippet_to_first_voice_ms),
                  row("snippet -> final voice, last byte", self.snippet_to_final_voice_ms),
                  row("baseline: Engine.decode alone", self.decode_baseline_ms),
-                 f"control path / decode (p50): {ratio:.2f}x; {self.iterations} rounds",
+                 f"decoding control path / decode alone (p50): {ratio:.2f}x; {self.iterations} rounds per control",
                  f"sustained {sustained['rate_hz']:.0f} msgs/s for {sustained['seconds']:.1f} s: "
                  f"{sustained['sent']:.0f} sent, {sustained['lost']:.0f} lost, max backlog {sustained['max_backlog']:.0f} "
                  f"messages, idle {sustained['drain_ms']:.2f} ms after the last one, {sustained['voices']:.0f} voices, "
-                 f"final voice = last message: {bool(sustained['final_ok'])}"]
+                 f"final voice = the plan's at the last position: {bool(sustained['final_ok'])}"]
         return "\n".join(lines + [f"note: {note}" for note in self.notes])
 
 
@@ -186,6 +193,77 @@ async def _settled(daemon: Daemon, sink: _TimedSink, received: int, timeout_s: f
     raise TimeoutError(f"the daemon did not settle within {timeout_s} s")
 
 
+class _Rig:
+    """One in-process daemon with a timed JACK sink, its morph slots filled from a bank, and a UDP client."""
+
+    def __init__(self, daemon: Daemon, sink: _TimedSink, trace: _Trace, client: socket.socket) -> None:
+        self.daemon = daemon
+        self.sink = sink
+        self.trace = trace
+        self.client = client
+        self.target = ("127.0.0.1", daemon.osc_port)
+
+    async def ask(self, dgram: bytes) -> float:
+        """Send one datagram, wait until its effects settle; returns when it was sent."""
+        assert self.daemon.server is not None
+        received = self.daemon.server.stats["messages"] + 1
+        sent = time.perf_counter()
+        self.client.sendto(dgram, self.target)
+        await _settled(self.daemon, self.sink, received)
+        return sent
+
+    async def rounds(self, dgrams: Sequence[bytes], iterations: int) -> tuple[list[float], dict[str, list[float]]]:
+        """Send ``dgrams`` in turn, one a round: control -> first MIDI byte of each round that changed the voice,
+        and its parts (:data:`BREAKDOWN`) where it passed them all (a decode)."""
+        control: list[float] = []
+        parts: dict[str, list[float]] = {part: [] for part in BREAKDOWN}
+        for round_index in range(iterations):
+            before = len(self.sink.sent)
+            self.trace.reset()
+            sent = await self.ask(dgrams[round_index % len(dgrams)])
+            if len(self.sink.sent) > before:
+                control.append(self.sink.sent[before] - sent)
+                for part, elapsed in (self.trace.breakdown(sent) or {}).items():
+                    parts[part].append(elapsed)
+        return control, parts
+
+
+@contextlib.asynccontextmanager
+async def _rig(engine: Any, bank_path: str, morph_method: str, midi_api: str) -> AsyncIterator[_Rig]:
+    """A daemon playing morphs by ``morph_method``, the bank loaded and voices 1 and 20 in slots A and B."""
+    timed: list[_TimedSink] = []
+    trace = _Trace()
+
+    def open_timed(settings: Settings) -> list[_TimedSink]:
+        from bridge.midi.ports import MidiOutput
+
+        timed.append(_TimedSink(MidiPortSink(MidiOutput(f"virtual:dexbridge-bench-{morph_method}", midi_api)), trace))
+        return timed
+
+    settings = Settings(osc_host="127.0.0.1", osc_port=0, mode=("param",), slew_ms=0.0, midi_api=midi_api,
+                        morph_method=morph_method,
+                        files_dir=(Path(bank_path).resolve().parent,))  # the bank is the one file it reads; it writes none
+    daemon = Daemon(settings, engine=_TimedEngine(engine, trace), open_sinks=open_timed)
+    await daemon.startup()
+    # a bare socket, not bridge.osc.client: the sustained run sends from a thread, and no reply is read on the
+    # loop being timed
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        client.bind(("127.0.0.1", 0))
+        client.setblocking(False)
+        _trace_daemon(daemon, trace)
+        rig = _Rig(daemon, timed[0], trace, client)
+        await rig.ask(encode_message("/dexbridge/bank/load", [str(Path(bank_path).resolve())]))
+        for slot, index in ((0, 1), (1, 20)):
+            await rig.ask(encode_message("/dexbridge/morph/slot", [slot, index]))
+        assert daemon.session is not None and all(daemon.session.state.slots[:2]), "morph slots did not fill"
+        yield rig
+    finally:
+        client.close()
+        daemon.request_stop()
+        await daemon.shutdown()
+
+
 async def run_bridge_bench(engine: Any, bank_path: str, *, iterations: int = 100, rate_hz: float = 1000.0,
                            seconds: float = 3.0, midi_api: str = "jack") -> BridgeBenchReport:
     """Measure the daemon's latencies (see the module docstring).
@@ -193,7 +271,7 @@ async def run_bridge_bench(engine: Any, bank_path: str, *, iterations: int = 100
     Args:
         engine: a loaded ``engine.runtime.Engine``.
         bank_path: a 32-voice ``.syx`` bank (the morph slots are voices 1 and 20).
-        iterations: timed rounds per latency figure (the inference one runs a fifth as many).
+        iterations: timed rounds per control and per latency figure (the inference one runs a fifth as many).
         rate_hz: the sustained control rate.
         seconds: how long the sustained run lasts.
         midi_api: the MIDI system of the output port (``jack`` here).
@@ -201,85 +279,62 @@ async def run_bridge_bench(engine: Any, bank_path: str, *, iterations: int = 100
     Raises:
         MidiPortError: no MIDI system to open a virtual port on (start JACK).
     """
-    timed: list[_TimedSink] = []
-    trace = _Trace()
+    ends = [encode_message("/dexbridge/morph", [1.0]), encode_message("/dexbridge/morph", [0.0])]
+    control: dict[str, dict[str, float]] = {}
+    notes: list[str] = []
 
-    def open_timed(settings: Settings) -> list[_TimedSink]:
-        from bridge.midi.ports import MidiOutput
+    def record(name: str, samples: list[float]) -> None:
+        control[name] = _latencies_ms(samples)
+        if len(samples) < iterations:
+            notes.append(f"{name}: {iterations - len(samples)} rounds changed no parameter (skipped)")
 
-        timed.append(_TimedSink(MidiPortSink(MidiOutput(f"virtual:dexbridge-bench-{id(timed)}", midi_api)), trace))
-        return timed
+    async with _rig(engine, bank_path, "planned", midi_api) as rig:
+        await rig.ask(ends[1])  # the line is planned (the morph holds until then) and played once
+        record(CONTROLS[0], (await rig.rounds(ends, iterations))[0])
+        macros = [encode_message("/dexbridge/macro", [0, value]) for value in (MACRO_MOVE, -MACRO_MOVE)]
+        await rig.ask(macros[1])  # the macro table is decoded, off the loop, at the first move
+        record(CONTROLS[1], (await rig.rounds(macros, iterations))[0])
+        first, final = await _snippets(rig, bank_path, max(3, iterations // 5))
+        sustained = await _sustained(rig, rate_hz, seconds)
+        port = rig.sink.name
 
-    settings = Settings(osc_host="127.0.0.1", osc_port=0, mode=("param",), slew_ms=0.0, midi_api=midi_api,
-                        morph_method=MORPH_METHOD,
-                        files_dir=(Path(bank_path).resolve().parent,))  # the bank is the one file it reads; it writes none
-    daemon = Daemon(settings, engine=_TimedEngine(engine, trace), open_sinks=open_timed)
-    await daemon.startup()
-    try:
-        sink = timed[0]
-        _trace_daemon(daemon, trace)
-        # a bare socket, not bridge.osc.client: the sustained run sends from a thread, and no reply is read on
-        # the loop being timed
-        client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        client.bind(("127.0.0.1", 0))
-        client.setblocking(False)
-        target = ("127.0.0.1", daemon.osc_port)
-        assert daemon.server is not None
-        stats = daemon.server.stats
-
-        async def ask(dgram: bytes) -> float:
-            """Send one datagram, wait until its effects settle; returns when it was sent."""
-            sent = time.perf_counter()
-            client.sendto(dgram, target)
-            await _settled(daemon, sink, stats["messages"] + 1)
-            return sent
-
-        await ask(encode_message("/dexbridge/bank/load", [str(Path(bank_path).resolve())]))
-        for slot, index in ((0, 1), (1, 20)):
-            await ask(encode_message("/dexbridge/morph/slot", [slot, index]))
-        assert daemon.session is not None and all(daemon.session.state.slots[:2]), "morph slots did not fill"
-
-        control, decode = [], []
-        parts: dict[str, list[float]] = {part: [] for part in BREAKDOWN}
-        slots = daemon.session.state.slots
-        for round_index in range(iterations):
+    async with _rig(engine, bank_path, "latent", midi_api) as rig:
+        assert rig.daemon.session is not None
+        slots = rig.daemon.session.state.slots
+        samples, parts, decode = [], {part: [] for part in BREAKDOWN}, []
+        for round_index in range(iterations):  # a round of the daemon, then Engine.decode alone on the same latent
             x = 0.0 if round_index % 2 else 1.0
-            before = len(sink.sent)
-            trace.reset()
-            sent = await ask(encode_message("/dexbridge/morph", [x]))
-            if len(sink.sent) > before:
-                control.append(sink.sent[before] - sent)
-                for part, elapsed in (trace.breakdown(sent) or {}).items():
-                    parts[part].append(elapsed)
+            lone, lone_parts = await rig.rounds([ends[round_index % 2]], 1)
+            samples += lone
+            for part, values in lone_parts.items():
+                parts[part] += values
             latent = interpolate(slots[0].latent, slots[1].latent, x)  # type: ignore[union-attr]
             start = time.perf_counter()
             engine.decode(latent)
             decode.append(time.perf_counter() - start)
+        record(CONTROLS[2], samples)
 
-        voices = [item.voice for item in read_syx_voices(bank_path).voices]
-        renderer = Renderer()
-        snippets = [renderer.render(voices[i], 60, 85)[: round(SNIPPET_SECONDS * renderer.sample_rate)] for i in (3, 20)]
-        first, final = [], []
-        for round_index in range(max(3, iterations // 5)):
-            snippet = snippets[round_index % 2]
-            await ask(encode_message("/dexbridge/program", [10 + round_index % 2]))  # so the inferred voice is always a change
-            before = len(sink.sent)
-            sent = await ask(encode_message("/dexbridge/infer/blob", [snippet.astype("<f4").tobytes(), renderer.sample_rate]))
-            if len(sink.sent) > before:
-                first.append(sink.sent[before] - sent)
-                final.append(sink.sent[-1] - sent)
+    notes.insert(0, f"'out' = rtmidi took the message for JACK port {port}; the JACK period adds up to one cycle")
+    breakdown = {part: _latencies_ms(values) for part, values in parts.items() if values}
+    return BridgeBenchReport(control, _latencies_ms(first), _latencies_ms(final), _latencies_ms(decode),
+                             sustained, iterations, engine.backend_name, notes, breakdown)
 
-        sustained = await _sustained(daemon, sink, client, target, rate_hz, seconds, engine, slots)
-        notes = [f"'out' = rtmidi took the message for JACK port {sink.name}; the JACK period adds up to one cycle"]
-        if len(control) < iterations:
-            notes.append(f"{iterations - len(control)} control rounds changed no parameter (skipped)")
-        client.close()
-        breakdown = {part: _latencies_ms(values) for part, values in parts.items() if values}
-        return BridgeBenchReport(_latencies_ms(control), _latencies_ms(first), _latencies_ms(final), _latencies_ms(decode),
-                                 sustained, iterations, engine.backend_name, notes, breakdown)
-    finally:
-        daemon.request_stop()
-        await daemon.shutdown()
+
+async def _snippets(rig: _Rig, bank_path: str, rounds: int) -> tuple[list[float], list[float]]:
+    """``/dexbridge/infer/blob`` of two brass notes in turn -> the first voice's first byte and the final voice's last."""
+    voices = [item.voice for item in read_syx_voices(bank_path).voices]
+    renderer = Renderer()
+    snippets = [renderer.render(voices[i], 60, 85)[: round(SNIPPET_SECONDS * renderer.sample_rate)] for i in (3, 20)]
+    first, final = [], []
+    for round_index in range(rounds):
+        snippet = snippets[round_index % 2]
+        await rig.ask(encode_message("/dexbridge/program", [10 + round_index % 2]))  # so the inferred voice is always a change
+        before = len(rig.sink.sent)
+        sent = await rig.ask(encode_message("/dexbridge/infer/blob", [snippet.astype("<f4").tobytes(), renderer.sample_rate]))
+        if len(rig.sink.sent) > before:
+            first.append(rig.sink.sent[before] - sent)
+            final.append(rig.sink.sent[-1] - sent)
+    return first, final
 
 
 def _trace_daemon(daemon: Daemon, trace: _Trace) -> None:
@@ -299,8 +354,9 @@ def _trace_daemon(daemon: Daemon, trace: _Trace) -> None:
     daemon.session.apply_voice = applied  # type: ignore[method-assign]
 
 
-async def _sustained(daemon: Daemon, sink: _TimedSink, client: socket.socket, target: tuple[str, int], rate_hz: float,
-                     seconds: float, engine: Any, slots: list) -> dict[str, float]:
+async def _sustained(rig: _Rig, rate_hz: float, seconds: float) -> dict[str, float]:
+    """``/dexbridge/morph`` at ``rate_hz`` from another thread for ``seconds`` (a planned line)."""
+    daemon, client, target = rig.daemon, rig.client, rig.target
     assert daemon.server is not None and daemon.session is not None
     count = round(rate_hz * seconds)
     positions = np.random.default_rng(0).random(count)
@@ -335,8 +391,9 @@ async def _sustained(daemon: Daemon, sink: _TimedSink, client: socket.socket, ta
         await asyncio.sleep(0.001)
     drain = time.perf_counter() - last_sent[0]
     last = float(np.float32(positions[-1]))  # what the float32 OSC argument carried
-    ends = [slot.voice for slot in slots[:2]]
-    expected = with_template(engine.decode(interpolate(slots[0].latent, slots[1].latent, last)), nearest_end(ends, last))
+    plan = daemon.session.controls.plans.line_for(*(slot.voice for slot in daemon.session.state.slots[:2]  # type: ignore[union-attr]
+                                                    ))
+    expected = None if plan is None else plan.voice_at(last)
     return {"rate_hz": rate_hz, "seconds": seconds, "sent": float(count),
             "lost": float(count - (daemon.server.stats["messages"] - received_before)),
             "max_backlog": float(max(0, max_backlog)), "drain_ms": drain * 1000.0,
