@@ -5,7 +5,8 @@ held 3 s of a 4 s window, each note of the model's note set rendered at its own 
 level dexed-py plays (peaks from about -12 to +12 dB re full scale; Dexed's output can exceed
 1.0). :class:`Conditioner` brings any audio there:
 
-1. refuse empty, NaN/inf, silent and noise-only audio with a typed error;
+1. refuse empty, NaN/inf and silent audio with a typed error; steady noise without pitch is answered
+   like any sound (some DX7 voices are just that), with a note saying so;
 2. mix down to mono, resample to the model rate (soxr), drop the silence before the onset;
 3. level: the front end sees absolute dB, and the model reads operator output levels from
    them, so audio whose peak lies inside the training peak range is left exactly as it is (a
@@ -34,7 +35,7 @@ import soxr
 from engine.audio_input import check_rate, to_mono
 from engine.pitch import F0Estimate, Vibrato, estimate_f0, heard_f0
 from models.dsp import ONSET_DB, frame_rms_db, percentiles, spectral_flatness, stft_magnitude, trim_onset
-from models.errors import NoiseInputError, SilentInputError
+from models.errors import SilentInputError
 from models.params import BY_INDEX, TRANSPOSE_CENTRE, TRANSPOSE_INDEX
 from models.render import Note
 
@@ -184,7 +185,6 @@ class Conditioner:
         Raises:
             ModelInputError: bad shape or rate, empty, NaN or inf.
             SilentInputError: loudest frame below :data:`SILENCE_DB`.
-            NoiseInputError: steady broadband noise without pitch.
         """
         check_rate(sample_rate)
         mono = to_mono(audio)
@@ -199,7 +199,7 @@ class Conditioner:
             )
         mono = trim_onset(mono, self.sample_rate)
         pitch = estimate_f0(mono, self.sample_rate)
-        self._refuse_noise(mono, pitch)
+        noise = self._noise_message(mono, pitch)
         peak_db = 20.0 * math.log10(float(np.abs(mono).max()))
         low, high = PEAK_RANGE_DB
         gain_db = min(max(peak_db, low), high) - peak_db
@@ -209,29 +209,30 @@ class Conditioner:
         rows = [_fit(shift_pitch(mono, plan.shift + note - REFERENCE_NOTE, self.sample_rate), self.samples)
                 for note, _ in self.notes]
         return Conditioned(np.stack(rows), _fit(mono, self.samples), pitch.f0_hz, plan.transpose, plan.residual_cents,
-                           peak_db, gain_db, plan.messages, pitch.reason, pitch.vibrato,
+                           peak_db, gain_db, plan.messages + noise, pitch.reason, pitch.vibrato,
                            None if pitch.f0_hz is None else heard_f0(mono, self.sample_rate).ambiguous)
 
-    def _refuse_noise(self, mono: np.ndarray, pitch: F0Estimate) -> None:
-        """Steady broadband noise without pitch: no DX7 note (which has an onset and a shape) matches it.
+    def _noise_message(self, mono: np.ndarray, pitch: F0Estimate) -> tuple[str, ...]:
+        """A note for steady broadband noise without pitch: answered like any sound (some DX7 voices are steady
+        noise: 2 of 100 test voices), but it may be an open microphone rather than the sound meant.
 
-        Short sounds (clicks, hits) and sounds that decay are answered: only noise held for at
-        least :data:`NOISE_MIN_SECONDS` at a steady level is refused.
+        Short sounds (clicks, hits) and sounds that decay get no note: only noise held for at least
+        :data:`NOISE_MIN_SECONDS` at a steady level does.
         """
         if pitch.f0_hz is not None:
-            return
+            return ()
         audio = mono[: self.samples]
         frame_db = frame_rms_db(audio, FRAME, HOP, dtype=np.float32)
         sounding = frame_db >= frame_db.max() + ONSET_DB
         if sounding.sum() * HOP < NOISE_MIN_SECONDS * self.sample_rate:
-            return
+            return ()
         high, low = percentiles(frame_db[sounding], (95, 5)).values()
         spread = high - low
         spectrum = stft_magnitude(audio, FRAME, HOP, bins_first=True)
         flatness = float(np.median(spectral_flatness(spectrum)[sounding[: spectrum.shape[1]]]))
-        if spread < NOISE_STEADY_DB and flatness > NOISE_FLATNESS:
-            raise NoiseInputError(
-                f"audio is steady noise: no pitch ({pitch.reason}), spectral flatness "
-                f"{flatness:.2f} (> {NOISE_FLATNESS}) and level spread {spread:.1f} dB (< {NOISE_STEADY_DB:.0f} dB, "
-                "no note onset or decay); record one note from its attack, without background noise alone"
-            )
+        if spread >= NOISE_STEADY_DB or flatness <= NOISE_FLATNESS:
+            return ()
+        return (f"the recording is steady noise: no pitch ({pitch.reason}), spectral flatness {flatness:.2f} "
+                f"(> {NOISE_FLATNESS}) and level spread {spread:.1f} dB (< {NOISE_STEADY_DB:.0f} dB, no note onset or "
+                "decay); answered with the closest noise voice. If you meant a note, record it from its attack, "
+                "without background noise alone",)

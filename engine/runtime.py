@@ -196,7 +196,6 @@ class Engine:
         Raises:
             ModelInputError: bad shape, rate, empty, NaN or inf.
             SilentInputError: silence.
-            NoiseInputError: steady noise without pitch.
         """
         options = SearchOptions(self.search_by_default if search is None else search,
                                  self.search_budget_ms if budget_ms is None else budget_ms,

@@ -77,10 +77,6 @@ class SilentInputError(ModelInputError):
     """Audio given for inference is silent (or nearly): there is no sound to match."""
 
 
-class NoiseInputError(ModelInputError):
-    """Audio given for inference is steady noise without pitch or note shape: no voice would match it."""
-
-
 class InputFileError(DexbridgeError, ValueError):
     """A file named as input that is missing, is a folder, cannot be read, or is not in the expected format."""
 

@@ -7,7 +7,7 @@ re-render the inferred voice on the same notes and score it with the paper's met
 - ``network``: the model's raw answer (front end -> encoder -> flows -> representation decode);
 - each ``pipeline``: what ``dexbridge infer`` returns (for example at several search budgets),
   callables the caller injects by name (``models`` never imports the engine); the network's
-  answer for a voice a pipeline refuses (silence, noise: counted in :attr:`EvalReport.refused`);
+  answer for a voice a pipeline refuses (silence: counted in :attr:`EvalReport.refused`);
 - ``mean``: one voice for all, the training split's mean (numerical parameters, rounded) and mode
   (every other parameter): what a model that ignores its input can do at best in ``num_mae``;
 - ``nearest``: the training voice whose spectrogram is closest to the input's (Euclidean distance

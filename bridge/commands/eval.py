@@ -123,7 +123,7 @@ def budget_pipelines(args: argparse.Namespace, checkpoint: Checkpoint,
 
     from engine.backends import select_backend
     from engine.runtime import Engine
-    from models.errors import NoiseInputError, SilentInputError
+    from models.errors import SilentInputError
 
     if len(checkpoint.notes) != 1:
         return {}
@@ -135,7 +135,7 @@ def budget_pipelines(args: argparse.Namespace, checkpoint: Checkpoint,
             try:
                 return engine.infer(audio[0], rate, search=renders > 0, budget_ms=time_cap_ms(args),
                                     max_renders=max(renders, 1), seed=args.seed).voice
-            except (SilentInputError, NoiseInputError):
+            except SilentInputError:
                 return None
 
         return infer
@@ -193,7 +193,7 @@ def _eval(args: argparse.Namespace) -> int:
           f"{time.perf_counter() - started:.1f} s")
     for name, count in report.refused.items():
         if count:
-            print(f"{name} refused {count} voices (silence or noise): scored with the network's answer")
+            print(f"{name} refused {count} voices as silent: scored with the network's answer")
     if args.json is not None:
         atomic_write_text(args.json, json.dumps({**report.to_dict(), "library": library_text}, indent=2) + "\n")
     return 0

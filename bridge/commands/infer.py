@@ -313,7 +313,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         f"played at middle C (MIDI {MIDDLE_C}), they sound at the recording's pitch (measured on a render of "
         "each voice), then scored by render against the recording; a seeded search improves the best ones for "
         "--max-renders renders (or until --search-ms). Drums, clicks and bells with no clear pitch get a voice too "
-        "(their transpose is kept); silence and steady noise are refused.",
+        "(their transpose is kept), and so does steady noise (with a note saying so); silence is refused.",
         epilog="example: dexbridge infer horn.wav --out horn.syx --render horn_dx7.wav --plot horn.png",
     )
     infer.add_argument("audio", type=Path, nargs="*", metavar="AUDIO", help="WAV / FLAC / OGG / AIFF files")

@@ -131,7 +131,7 @@ def score_recording(engine: Engine, library: VoiceLibrary | None, name: str, aud
     """Infer a voice for one recording and score it (and the nearest library voice) against it.
 
     Raises:
-        ModelInputError: a recording the engine refuses (silence, steady noise, bad audio).
+        ModelInputError: a recording the engine refuses (silence, bad audio).
     """
     renderer = renderer or Renderer(engine.sample_rate, NOTE_SECONDS, engine.checkpoint.config.frontend.duration_s)
     inference = engine.infer(audio, sample_rate)

@@ -77,7 +77,7 @@ def score_voice(engine: Engine, voice: Voice, *, renderer: Renderer | None = Non
     """Every answer's scores for one held-out voice (see the module docstring).
 
     Raises:
-        ModelInputError: a render the engine refuses (silence, steady noise).
+        ModelInputError: a render the engine refuses (silence).
     """
     renderer = renderer or Renderer(engine.sample_rate, NOTE_SECONDS, engine.checkpoint.config.frontend.duration_s)
     audio = [renderer.render(voice, note, velocity) for note, velocity in notes]

@@ -10,7 +10,7 @@ import soxr
 
 from engine.conditioning import PEAK_RANGE_DB, Conditioner, plan_transpose
 from engine.pitch import estimate_f0 as estimate_pitch
-from models.errors import ModelInputError, NoiseInputError, SilentInputError
+from models.errors import ModelInputError, SilentInputError
 from models.render import MULTI_NOTES, SAMPLE_RATE, SINGLE_NOTE, Renderer
 from models.voice import Voice
 
@@ -108,14 +108,21 @@ def test_silence_is_refused(conditioner: Conditioner) -> None:
 
 
 @pytest.mark.parametrize("colour", ["white", "pink"])
-def test_steady_noise_is_refused(conditioner: Conditioner, colour: str) -> None:
+def test_steady_noise_is_answered_with_a_note_saying_so(conditioner: Conditioner, colour: str) -> None:
     noise = np.random.default_rng(0).standard_normal(SAMPLES)
     if colour == "pink":
         spectrum = np.fft.rfft(noise)
         spectrum[1:] /= np.sqrt(np.arange(1, spectrum.size))
         noise = np.fft.irfft(spectrum, SAMPLES)
-    with pytest.raises(NoiseInputError, match="audio is steady noise: no pitch"):
-        conditioner(0.3 * noise / np.abs(noise).max(), SAMPLE_RATE)
+    heard = conditioner(0.3 * noise / np.abs(noise).max(), SAMPLE_RATE)
+    assert heard.f0_hz is None
+    assert any(message.startswith("the recording is steady noise: no pitch") for message in heard.messages)
+
+
+def test_a_note_gets_no_noise_note(conditioner: Conditioner) -> None:
+    t = np.arange(SAMPLES) / SAMPLE_RATE
+    decaying = (np.random.default_rng(0).standard_normal(SAMPLES) * np.exp(-3.0 * t)).astype(np.float32)
+    assert not any("steady noise" in message for message in conditioner(0.3 * decaying, SAMPLE_RATE).messages)
 
 
 @pytest.mark.parametrize(("audio", "message"), [
