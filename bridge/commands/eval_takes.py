@@ -42,14 +42,14 @@ def _eval_takes(args: argparse.Namespace) -> int:
         try:
             scores.append(score_voice(engine, voice))
         except ModelInputError:
-            refused += 1  # a silent or noise-only render: refused as a recording would be
+            refused += 1  # a render silent at one of the notes: refused as a recording would be
     summary = summarise(scores)
     notes = " ".join(f"({n},{v})" for n, v in MULTI_NOTES)
     print(f"{'answer':<12}" + "".join(f"{n:>10}" for n in notes.split()) + f"{'mean':>9}{'key/vel':>9}{'curves':>8}")
     for name, row in summary.items():
         per_note = "".join(f"{value:>10.3f}" for value in row["per_note"])  # type: ignore[union-attr]
         print(f"{name:<12}{per_note}{row['spec_mae']:>9.3f}{row['key_vel_mae']:>9.3f}{row['curve_acc']:>8.2f}")
-    print(f"{len(scores)} {args.split} voices of {args.corpus} ({refused} refused: silent or noise), {library_text}, "
+    print(f"{len(scores)} {args.split} voices of {args.corpus} ({refused} refused: silent), {library_text}, "
           f"{budget_text(args)} per answer, {time.perf_counter() - started:.1f} s")
     if "one take" in summary and "six takes" in summary:
         one, six = summary["one take"]["spec_mae"], summary["six takes"]["spec_mae"]
