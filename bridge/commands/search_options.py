@@ -25,7 +25,7 @@ from models.voice import Voice
 if TYPE_CHECKING:
     from engine.library import VoiceLibrary
 
-INFER_RENDERS = 250
+INFER_RENDERS = 500
 """Renders one answer may take by default, its starts included."""
 
 

@@ -30,5 +30,5 @@ def test_an_evaluation_searches_the_training_split_without_the_voices_it_scores(
 
 
 def test_budgets_are_renders_with_an_optional_time_cap() -> None:
-    assert budget_text(_args()) == "search 250 renders"
+    assert budget_text(_args()) == "search 500 renders"
     assert budget_text(_args("--max-renders", "40", "--search-ms", "1500")) == "search 40 renders or 1500 ms"
