@@ -40,7 +40,7 @@ import dataclasses
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -212,9 +212,11 @@ class _Rig:
         await _settled(self.daemon, self.sink, received)
         return sent
 
-    async def rounds(self, dgrams: Sequence[bytes], iterations: int) -> tuple[list[float], dict[str, list[float]]]:
+    async def rounds(self, dgrams: Sequence[bytes], iterations: int, after: Callable[[int], None] | None = None,
+                     ) -> tuple[list[float], dict[str, list[float]]]:
         """Send ``dgrams`` in turn, one a round: control -> first MIDI byte of each round that changed the voice,
-        and its parts (:data:`BREAKDOWN`) where it passed them all (a decode)."""
+        and its parts (:data:`BREAKDOWN`) where it passed them all (a decode); ``after`` is called with each
+        round's number once it settled."""
         control: list[float] = []
         parts: dict[str, list[float]] = {part: [] for part in BREAKDOWN}
         for round_index in range(iterations):
@@ -225,6 +227,8 @@ class _Rig:
                 control.append(self.sink.sent[before] - sent)
                 for part, elapsed in (self.trace.breakdown(sent) or {}).items():
                     parts[part].append(elapsed)
+            if after is not None:
+                after(round_index)
         return control, parts
 
 
@@ -301,17 +305,15 @@ async def run_bridge_bench(engine: Any, bank_path: str, *, iterations: int = 100
     async with _rig(engine, bank_path, "latent", midi_api) as rig:
         assert rig.daemon.session is not None
         slots = rig.daemon.session.state.slots
-        samples, parts, decode = [], {part: [] for part in BREAKDOWN}, []
-        for round_index in range(iterations):  # a round of the daemon, then Engine.decode alone on the same latent
-            x = 0.0 if round_index % 2 else 1.0
-            lone, lone_parts = await rig.rounds([ends[round_index % 2]], 1)
-            samples += lone
-            for part, values in lone_parts.items():
-                parts[part] += values
-            latent = interpolate(slots[0].latent, slots[1].latent, x)  # type: ignore[union-attr]
+        decode: list[float] = []
+
+        def decode_alone(round_index: int) -> None:  # Engine.decode on the latent the round decoded
+            latent = interpolate(slots[0].latent, slots[1].latent, 0.0 if round_index % 2 else 1.0)  # type: ignore[union-attr]
             start = time.perf_counter()
             engine.decode(latent)
             decode.append(time.perf_counter() - start)
+
+        samples, parts = await rig.rounds(ends, iterations, decode_alone)
         record(CONTROLS[2], samples)
 
     notes.insert(0, f"'out' = rtmidi took the message for JACK port {port}; the JACK period adds up to one cycle")
@@ -391,8 +393,8 @@ async def _sustained(rig: _Rig, rate_hz: float, seconds: float) -> dict[str, flo
         await asyncio.sleep(0.001)
     drain = time.perf_counter() - last_sent[0]
     last = float(np.float32(positions[-1]))  # what the float32 OSC argument carried
-    plan = daemon.session.controls.plans.line_for(*(slot.voice for slot in daemon.session.state.slots[:2]  # type: ignore[union-attr]
-                                                    ))
+    ends = [slot.voice for slot in daemon.session.state.slots[:2]]  # type: ignore[union-attr]
+    plan = daemon.session.controls.plans.line_for(*ends)
     expected = None if plan is None else plan.voice_at(last)
     return {"rate_hz": rate_hz, "seconds": seconds, "sent": float(count),
             "lost": float(count - (daemon.server.stats["messages"] - received_before)),
