@@ -27,7 +27,7 @@ import torch
 from engine.audio_input import check_rate, to_mono
 from models.dsp import ONSET_DB, onset_sample
 
-__all__ = ["CREPE_FMAX_HZ", "CREPE_FMIN_HZ", "DISAGREE_CENTS", "OCTAVE_CENTS", "disagreement", "neural_f0"]
+__all__ = ["CREPE_FMAX_HZ", "CREPE_FMIN_HZ", "DISAGREE_CENTS", "OCTAVE_CENTS", "disagreement", "neural_f0", "warm_up"]
 
 CREPE_RATE = 16000
 CREPE_FMIN_HZ, CREPE_FMAX_HZ = 32.0, 1975.0
@@ -83,6 +83,12 @@ def neural_f0(audio: np.ndarray, sample_rate: int) -> float | None:
     if sure.sum() < MIN_FRAMES:
         return None
     return float(np.median(f0[0].numpy()[sure]))
+
+
+def warm_up() -> None:
+    """Import torchcrepe and load its model (about a second, once per process): an engine does it while it loads,
+    so that the first recording a sound is checked for does not wait for it."""
+    neural_f0(np.sin(2.0 * np.pi * 220.0 * np.arange(CREPE_RATE) / CREPE_RATE).astype(np.float32), CREPE_RATE)
 
 
 def disagreement(f0_hz: float, audio: np.ndarray, sample_rate: int) -> float | None:

@@ -42,6 +42,7 @@ neural tracker (:mod:`engine.neural_pitch`, loaded there) when the loudest parti
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -58,7 +59,7 @@ from models.errors import ModelInputError
 from models.render import SAMPLE_RATE, Renderer
 from models.voice import Voice
 
-__all__ = ["F0Estimate", "Vibrato", "cents", "estimate_f0", "heard_f0", "voice_f0"]
+__all__ = ["PITCH_RENDER_SECONDS", "F0Estimate", "Vibrato", "cents", "estimate_f0", "heard_f0", "pitch_renderer", "voice_f0"]
 
 ANALYSIS_RATE = SAMPLE_RATE
 """Audio at another rate is resampled to this rate (soxr) before analysis."""
@@ -198,11 +199,19 @@ class _Partials:
     flatness: float
 
 
+@functools.lru_cache(maxsize=8)
+def _window(size: int) -> np.ndarray:
+    """The Blackman-Harris window of ``size`` samples, made once (a frame's analysis is a few times its FFT)."""
+    window = blackmanharris(size)
+    window.flags.writeable = False
+    return window
+
+
 def _partials(segment: np.ndarray) -> _Partials:
     """The partials of a segment, from one Blackman-Harris spectrum zero-padded 4x."""
     size = max(segment.size, FRAME)
     nfft = 1 << math.ceil(math.log2(4 * size))
-    spectrum = np.abs(np.fft.rfft(np.pad(segment, (0, size - segment.size)) * blackmanharris(size), nfft))
+    spectrum = np.abs(np.fft.rfft(np.pad(segment, (0, size - segment.size)) * _window(size), nfft))
     power = spectrum**2 + 1e-30
     band = slice(round(FMIN_HZ * nfft / ANALYSIS_RATE), round(MAX_PEAK_HZ * nfft / ANALYSIS_RATE))
     flatness = float(np.exp(np.mean(np.log(power[band]))) / np.mean(power[band]))
@@ -342,17 +351,24 @@ def _framewise(segment: np.ndarray) -> F0Estimate | None:
     them): the median of the f0s of its :data:`FRAME`-sample frames (half a frame apart) whose partials fit one
     (:data:`HARMONICITY_MIN`, :data:`FRAME_LOW_HARMONICS` unless the frame holds a single partial: a sine),
     their median share, and the share
-    of all frames that fit within :data:`STABLE_CENTS` of it; ``None`` with fewer than :data:`MIN_FRAMES` that fit."""
-    found = [_best_f0(partials, FRAME_LOW_HARMONICS if np.sum(partials.weights >= DENSITY_WEIGHT) > 1 else 1)
-             for partials in (_partials(segment[start : start + FRAME])
-                              for start in range(0, segment.size - FRAME + 1, FRAME // 2))]
-    fitting = [(f0, share) for f0, share in found if f0 is not None and share >= HARMONICITY_MIN]
-    if len(fitting) < MIN_FRAMES:
+    of all frames that fit within :data:`STABLE_CENTS` of it; ``None`` with fewer than :data:`MIN_FRAMES` that fit,
+    or fewer than :data:`VOICED_MIN` of the frames (its share held could not reach it: noise stops there)."""
+    starts = range(0, segment.size - FRAME + 1, FRAME // 2)
+    needed = max(MIN_FRAMES, math.ceil(VOICED_MIN * len(starts)))
+    fitting = []
+    for number, start in enumerate(starts):
+        if len(fitting) + len(starts) - number < needed:
+            return None
+        partials = _partials(segment[start : start + FRAME])
+        f0, share = _best_f0(partials, FRAME_LOW_HARMONICS if np.sum(partials.weights >= DENSITY_WEIGHT) > 1 else 1)
+        if f0 is not None and share >= HARMONICITY_MIN:
+            fitting.append((f0, share))
+    if len(fitting) < needed:
         return None
     f0s, shares = np.array(fitting).T
     f0 = float(np.exp(np.median(np.log(f0s))))
     held = np.abs(1200.0 * np.log2(f0s / f0)) <= STABLE_CENTS
-    return F0Estimate(f0, float(held.sum() / len(found)), float(np.median(shares)))
+    return F0Estimate(f0, float(held.sum() / len(starts)), float(np.median(shares)))
 
 
 def estimate_f0(audio: np.ndarray, sample_rate: int) -> F0Estimate:
@@ -410,6 +426,16 @@ def heard_f0(audio: np.ndarray, sample_rate: int) -> F0Estimate:
         return estimate
     return F0Estimate(None, estimate.voiced_fraction, estimate.harmonicity, f"unpitched: ambiguous (the partials say "
                       f"{estimate.f0_hz:.1f} Hz, a neural tracker hears {heard:.1f} Hz)", ambiguous=(estimate.f0_hz, heard))
+
+
+PITCH_RENDER_SECONDS = 1.0
+"""How long a voice is held and rendered to read its f0 (:func:`pitch_renderer`): the f0 is read off its first half
+second after the onset."""
+
+
+def pitch_renderer(sample_rate: int) -> Renderer:
+    """A renderer for :func:`voice_f0`, :data:`PITCH_RENDER_SECONDS` long."""
+    return Renderer(sample_rate, PITCH_RENDER_SECONDS, PITCH_RENDER_SECONDS)
 
 
 def voice_f0(voice: Voice, render: Renderer | RenderFn, note: int = 60, velocity: int = 85,

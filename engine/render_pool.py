@@ -1,5 +1,5 @@
 """Renders on every core: worker processes, each with its own dexed-py synth, that score batches of voices
-against a search's targets.
+against a search's targets and measure voices' pitches.
 
 dexed-py renders one note on one core and holds Python's lock while it does, so threads do not help: the
 search spends nearly all its time rendering, and more cores need more processes. A batch of voices is split
@@ -8,7 +8,8 @@ depends on how many workers there are or how busy they are: the same recording a
 on any machine (the search's batches have a fixed size, not one per worker).
 
 Workers start from a fresh interpreter (``forkserver``: no threads, JACK clients or torch state of the
-calling process are inherited) and load the synth once; each batch carries its targets. A worker exits as
+calling process are inherited) and load the synth and the pitch trackers once, as soon as the pool is made (while
+the engine loads, not during its first search); each batch carries its targets. A worker exits as
 soon as the process that started it ends, even by SIGKILL, instead of rendering on for nobody.
 """
 
@@ -18,23 +19,38 @@ import atexit
 import multiprocessing
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
 
 from engine.cores import one_blas_thread
-from engine.search_score import ScoreTarget, score_renders
+from engine.pitch import F0Estimate, pitch_renderer, voice_f0
+from engine.search_score import ScoreTarget, score_renders, targets_of
+from engine.takes import Take
 from models.render import NOTE_SECONDS, Renderer
+from models.representations import DEFAULT_TEMPLATE
 from models.voice import Voice
 
 __all__ = ["RenderPool"]
 
+T = TypeVar("T")
+
 _worker: dict[str, Renderer] = {}
-"""This worker process's synth."""
+"""This worker process's synths: ``"score"`` renders what is scored, ``"pitch"`` what a pitch is read off."""
 
 
 def _start_worker(sample_rate: int, render_seconds: float) -> None:
+    import torch
+
+    from engine.neural_pitch import warm_up
+
     one_blas_thread()  # the pool is the parallelism: a worker's BLAS threads would only fight the others
-    _worker["renderer"] = Renderer(sample_rate, NOTE_SECONDS, render_seconds)
+    torch.set_num_threads(1)  # likewise the neural pitch check's
+    warm_up()
+    _worker["pitch"] = pitch_renderer(sample_rate)
+    renderer = _worker["score"] = Renderer(sample_rate, NOTE_SECONDS, render_seconds)
+    played = renderer.render(DEFAULT_TEMPLATE)  # one score now: its lazy imports and caches (a second) are not the
+    score_renders(renderer, DEFAULT_TEMPLATE, targets_of([Take(played, sample_rate, 60, 85)], sample_rate))  # first search's
     threading.Thread(target=_exit_with_parent, name="dexbridge-parent-watch", daemon=True).start()
 
 
@@ -46,12 +62,21 @@ def _exit_with_parent() -> None:
         os._exit(0)
 
 
+def _started() -> None:
+    """Nothing: submitted once per worker so that every worker starts with the pool."""
+
+
 def _score_batch(targets: Sequence[ScoreTarget], voices: Sequence[tuple[int, ...]]) -> list[float]:
-    return [score_renders(_worker["renderer"], Voice.from_values(values), targets) for values in voices]
+    return [score_renders(_worker["score"], Voice.from_values(values), targets) for values in voices]
+
+
+def _pitch_batch(note: int, voices: Sequence[tuple[int, ...]]) -> list[F0Estimate]:
+    return [voice_f0(Voice.from_values(values), _worker["pitch"], note) for values in voices]
 
 
 class RenderPool:
-    """Worker processes that score voices against targets (:func:`engine.search_score.score_renders`).
+    """Worker processes that score voices against targets (:func:`engine.search_score.score_renders`) and measure
+    their pitches (:func:`engine.pitch.voice_f0`).
 
     Args:
         workers: processes (at least 2: one worker is the calling thread's job).
@@ -67,18 +92,30 @@ class RenderPool:
             raise ValueError(f"a render pool needs at least 2 workers, not {workers}: render in the calling thread")
         self.workers = workers
         context = multiprocessing.get_context("forkserver")  # fork is unsafe once torch runs threads
-        context.set_forkserver_preload([__name__])
+        context.set_forkserver_preload([__name__, "engine.neural_pitch"])  # imported once, not once per worker
         self._executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                                              initargs=(sample_rate, render_seconds))
+        self._starting = [self._executor.submit(_started) for _ in range(workers)]  # a worker per submit while none is idle
         atexit.register(self.close)
+
+    def wait_started(self) -> None:
+        """Return once every worker has loaded its synth (they start with the pool, in the background)."""
+        for future in self._starting:
+            future.result()
 
     def scores(self, voices: Sequence[Voice], targets: Sequence[ScoreTarget]) -> list[float]:
         """The score of each voice against ``targets``, in the voices' order."""
-        if not voices:
-            return []
-        shares = [list(voices[i :: self.workers]) for i in range(min(self.workers, len(voices)))]
-        futures = [self._executor.submit(_score_batch, targets, [v.values for v in share]) for share in shares]
-        ordered = [0.0] * len(voices)
+        return self._map(_score_batch, targets, voices)
+
+    def pitches(self, voices: Sequence[Voice], note: int) -> list[F0Estimate]:
+        """:func:`engine.pitch.voice_f0` of each voice played at ``note``, in the voices' order."""
+        return self._map(_pitch_batch, note, voices)
+
+    def _map(self, job: Callable[[Any, Sequence[tuple[int, ...]]], list[T]], argument: Any, voices: Sequence[Voice]) -> list[T]:
+        """``job(argument, share)`` over the voices split across the workers; the results in the voices' order."""
+        shares = [[v.values for v in voices[i :: self.workers]] for i in range(min(self.workers, len(voices)))]
+        futures = [self._executor.submit(job, argument, share) for share in shares]
+        ordered: list[T] = [None] * len(voices)  # type: ignore[list-item]
         for offset, future in enumerate(futures):
             ordered[offset :: self.workers] = future.result()
         return ordered

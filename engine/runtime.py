@@ -13,7 +13,6 @@ its starts by :mod:`engine.inference` (which also defines the :class:`Inference`
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -39,7 +38,8 @@ from engine.latent import macros_to_latent
 from engine.latent_decoder import LatentDecoder
 from engine.library import VoiceLibrary, embed
 from engine.macro_table import MacroTable, positions
-from engine.pitch import F0Estimate, voice_f0
+from engine.neural_pitch import warm_up
+from engine.pitch import F0Estimate
 from engine.render_pool import RenderPool
 from engine.search import DEFAULT_BUDGET_MS, VoiceSearch
 from engine.search_score import DEFAULT_SCORE
@@ -49,7 +49,6 @@ from models.errors import ModelInputError
 from models.frontend import Frontend
 from models.latent_axes import LatentAxes, regression_flow
 from models.params import TRANSPOSE_CENTRE, TRANSPOSE_INDEX
-from models.render import Renderer
 from models.representations import DEFAULT_TEMPLATE, get_representation
 from models.voice import Voice
 
@@ -57,7 +56,6 @@ __all__ = ["Diagnostics", "Engine", "Inference"]
 
 WARMUP_SECONDS = 1.0
 LIBRARY_K = 32
-PITCH_RENDER_SECONDS = 1.0  # the voice's f0 is read off its first half second after the onset
 
 
 class Engine:
@@ -93,10 +91,9 @@ class Engine:
         frontend = checkpoint.config.frontend
         self.conditioner = Conditioner(frontend.sample_rate, frontend.num_samples, checkpoint.notes)
         pool = RenderPool(search_workers, frontend.sample_rate, frontend.duration_s) if search_workers > 1 else None
-        self.search = VoiceSearch(frontend.sample_rate, frontend.duration_s, self.voice_pitch, pool, search_score)
+        self.search = VoiceSearch(frontend.sample_rate, frontend.duration_s, pool, search_score)
         self._flow = regression_flow(checkpoint.config.model, checkpoint.serving_state)
         self._latent_decoder = LatentDecoder(self._flow, self.representation)
-        self._local = threading.local()
         self._frontend = Frontend(frontend, checkpoint.frontend_stats).eval()
 
     @classmethod
@@ -129,6 +126,9 @@ class Engine:
                      library=library, search_max_renders=search_max_renders, search_workers=search_workers,
                      search_score=search_score)
         engine.infer(engine.reference_tone(), engine.sample_rate, search=False)  # compiles pitch tracking, warms the backend
+        warm_up()  # the neural pitch check, which the reference tone does not need
+        if engine.search.pool is not None:
+            engine.search.pool.wait_started()  # the first search does not wait for its workers
         return engine
 
     def seconds_heard(self, f0_hz: float | None) -> float:
@@ -338,10 +338,7 @@ class Engine:
 
     def voice_pitch(self, voice: Voice) -> F0Estimate:
         """The f0 of ``voice`` played at the reference note (a short render; thread-safe)."""
-        renderer = getattr(self._local, "pitch_renderer", None)
-        if renderer is None:
-            renderer = self._local.pitch_renderer = Renderer(self.sample_rate, PITCH_RENDER_SECONDS, PITCH_RENDER_SECONDS)
-        return voice_f0(voice, renderer, REFERENCE_NOTE)
+        return self.search.measure_pitch(voice)
 
     @torch.no_grad()
     def _inverse_flow(self, params: np.ndarray) -> np.ndarray:

@@ -29,13 +29,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from engine.conditioning import REFERENCE_NOTE
-from engine.pitch import F0Estimate
+from engine.pitch import F0Estimate, pitch_renderer, voice_f0
 from engine.render_pool import RenderPool
 from engine.search_cma import CMA_UP_TO, ContinuousCma
 from engine.search_score import DEFAULT_SCORE, SCORES, ScoreTarget, score_renders, targets_of
 from engine.takes import Take
 from engine.tuning import Tuning, heard_alike, tune
-from models.params import LEARNABLE, Kind, ParamSpec
+from models.params import LEARNABLE, TRANSPOSE_CENTRE, TRANSPOSE_INDEX, Kind, ParamSpec
 from models.render import NOTE_SECONDS, Renderer
 from models.voice import Voice
 
@@ -158,20 +158,19 @@ class VoiceSearch:
     Args:
         sample_rate: the model rate.
         render_seconds: the window recordings are compared over (the model window).
-        measure_pitch: the f0 of a voice played at the reference note (``Engine.voice_pitch``).
-        pool: worker processes that score batches of voices (:class:`engine.render_pool.RenderPool`);
-            ``None``: this thread renders. Either way the same search gives the same voice.
+        pool: worker processes that score batches of voices and measure their pitches
+            (:class:`engine.render_pool.RenderPool`); ``None``: this thread renders. Either way the same search gives
+            the same voice.
         score: how a render is compared with a recording (:data:`engine.search_score.SCORES`).
     """
 
-    def __init__(self, sample_rate: int, render_seconds: float, measure_pitch: Callable[[Voice], F0Estimate],
-                 pool: RenderPool | None = None, score: str = DEFAULT_SCORE) -> None:
+    def __init__(self, sample_rate: int, render_seconds: float, pool: RenderPool | None = None,
+                 score: str = DEFAULT_SCORE) -> None:
         if score not in SCORES:
             raise ValueError(f"score {score!r}: one of {', '.join(SCORES)}")
         self.score_kind = score
         self.sample_rate = sample_rate
         self.render_seconds = render_seconds
-        self.measure_pitch = measure_pitch
         self.pool = pool
         self._local = threading.local()
 
@@ -180,6 +179,14 @@ class VoiceSearch:
         if renderer is None:
             renderer = self._local.renderer = Renderer(self.sample_rate, NOTE_SECONDS, self.render_seconds)
         return renderer
+
+    def measure_pitch(self, voice: Voice) -> F0Estimate:
+        """The f0 of ``voice`` played at the reference note, as a listener hears it (:func:`engine.pitch.voice_f0`;
+        what the pool's workers measure)."""
+        renderer = getattr(self._local, "pitch_renderer", None)
+        if renderer is None:
+            renderer = self._local.pitch_renderer = pitch_renderer(self.sample_rate)
+        return voice_f0(voice, renderer, REFERENCE_NOTE)
 
     def render(self, voice: Voice, note: int = REFERENCE_NOTE, velocity: int = 85) -> np.ndarray:
         """``voice`` played at ``note`` over the comparison window (mono float32)."""
@@ -253,6 +260,7 @@ class _Run:
         self.best: Found | None = None
         self.found: list[Found] = []
         self._first_take: dict[tuple[int, ...], float] = {}
+        self._measured: dict[tuple[int, ...], F0Estimate] = {}
 
     def elapsed(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0
@@ -268,7 +276,24 @@ class _Run:
 
     def measure(self, voice: Voice) -> F0Estimate:
         self.renders += 1
-        return heard_alike(self.engine.measure_pitch(voice), self.input_ambiguous)
+        measured = self._measured.get(voice.values)
+        return heard_alike(measured if measured is not None else self.engine.measure_pitch(voice), self.input_ambiguous)
+
+    def prefetch(self, voices: Sequence[Voice]) -> None:
+        """Measure at once, on the pool's workers, what tuning these voices measures first: each centred, and as it
+        is (where it is played when its pitch stays its parent's); :meth:`measure` then finds them, where tuning
+        alone waits for one measurement after another. A measurement counts as a render when tuning uses it, as
+        if made then, so the voice found does not depend on it."""
+        if self.engine.pool is None:
+            return
+        wanted = {}
+        for voice in voices:
+            centred = voice.replace({TRANSPOSE_INDEX: TRANSPOSE_CENTRE})
+            for measured in (centred, voice) if self.input_f0_hz is not None else (centred,):
+                if measured.values not in self._measured:
+                    wanted[measured.values] = measured
+        found = self.engine.pool.pitches(list(wanted.values()), REFERENCE_NOTE)
+        self._measured.update(zip(wanted, found, strict=True))
 
     def scores(self, voices: Sequence[Voice], targets: Sequence[ScoreTarget] | None = None) -> list[float]:
         self.renders += len(voices)
@@ -287,6 +312,7 @@ class _Run:
 
     def improved(self, parent: Found, voice: Voice, voice_score: float) -> Found | None:
         """``voice`` as the parent's successor, tuned, if it plays in tune (:data:`DRIFT_CENTS`) and scores better."""
+        self.prefetch([voice])
         tuning = tune(voice, self.input_f0_hz, self.measure, input_reason=self.input_reason)
         if self.input_f0_hz is not None and not holds_pitch(tuning, parent.tuning):
             return None  # a search never trades pitch for spectrum
@@ -325,7 +351,9 @@ class _Run:
             scores = self.scores([starts[n][0] for n in batch], self.targets[:1])
             screened += zip(scores, batch, strict=True)
         scored = []
-        for _, number in sorted(screened)[:TUNED_STARTS]:
+        closest = [number for _, number in sorted(screened)[:TUNED_STARTS]]
+        self.prefetch([starts[number][0] for number in closest])
+        for number in closest:
             if not self.room(1):
                 break
             scored.append(self.tuned(*starts[number]))

@@ -23,12 +23,7 @@ C4 = 261.6256
 
 @pytest.fixture(scope="module")
 def search() -> VoiceSearch:
-    pitch_renderer = Renderer(SAMPLE_RATE, 1.0, 1.0)
-
-    def measure(voice: Voice) -> F0Estimate:
-        return estimate_f0(pitch_renderer.render(voice, REFERENCE_NOTE), SAMPLE_RATE)
-
-    return VoiceSearch(SAMPLE_RATE, 4.0, measure)
+    return VoiceSearch(SAMPLE_RATE, 4.0)
 
 
 def _recording(voice: Voice) -> np.ndarray:
@@ -135,14 +130,30 @@ def test_worker_processes_find_the_same_voice_as_one_thread(search: VoiceSearch,
     start = target.replace({BY_NAME["op2_output_level"].index: 50, BY_NAME["op1_eg_rate2"].index: 30})
     f0 = estimate_f0(_recording(target), SAMPLE_RATE).f0_hz
     pool = RenderPool(2, SAMPLE_RATE, 4.0)
+    measured: dict[str, int] = {"alone": 0, "together": 0}
+
+    def counted(searcher: VoiceSearch, where: str) -> VoiceSearch:
+        measure = searcher.measure_pitch
+
+        def counting(voice: Voice) -> F0Estimate:  # pitches this thread measures
+            measured[where] += 1
+            return measure(voice)
+        searcher.measure_pitch = counting  # type: ignore[method-assign]
+        return searcher
+
     try:
-        pooled = VoiceSearch(SAMPLE_RATE, 4.0, search.measure_pitch, pool)
+        alone_search = counted(VoiceSearch(SAMPLE_RATE, 4.0), "alone")
+        pooled = counted(VoiceSearch(SAMPLE_RATE, 4.0, pool), "together")
         starts = [(start, "network"), *[(voice, f"library {n}") for n, voice in enumerate(brass_voices[10:22])]]
         for cma_up_to in (60, 0):  # CMA-ES generations and (1+λ)-ES batches, on the workers
             alone, together = (s.run(_takes(target), f0, starts, budget_ms=math.inf, max_renders=60, seed=2,
-                                     cma_up_to=cma_up_to) for s in (search, pooled))
+                                     cma_up_to=cma_up_to) for s in (alone_search, pooled))
             assert together.best.voice == alone.best.voice and together.best.score == alone.best.score
             assert [f.voice for f in together.found] == [f.voice for f in alone.found]
+            assert together.renders == alone.renders  # a pitch measured on a worker counts as one measured here
+        assert measured["together"] < measured["alone"] / 2  # the workers measured most pitches, ahead of tuning
+        voices = brass_voices[:5]
+        assert pool.pitches(voices, 60) == [search.measure_pitch(voice) for voice in voices]
     finally:
         pool.close()
 
