@@ -42,7 +42,7 @@ from engine.neural_pitch import warm_up
 from engine.pitch import F0Estimate
 from engine.render_pool import RenderPool
 from engine.search import DEFAULT_BUDGET_MS, VoiceSearch
-from engine.search_score import DEFAULT_SCORE
+from engine.search_score import DEFAULT_SCORE, separate_parts
 from engine.takes import Take, take_note
 from models.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, load_checkpoint
 from models.errors import ModelInputError
@@ -256,8 +256,8 @@ class Engine:
         :meth:`infer` answers it; every better voice that search found is then judged on all the takes,
         ahead of each other take's network answer and two nearest library voices, and the best is
         improved on all the takes, tuned to their pitch brought to the reference note (their median).
-        The answer plays the takes no worse than the reference take's own answer (the mean score over
-        the takes; it is that answer when nothing beat it).
+        The answer plays the takes no worse than the reference take's own answer, by the mean score over the
+        takes and by each distance it adds (log-spectral MAE, log-mel dB); it is that answer otherwise.
 
         The search options (``search``, ``budget_ms``, ``max_renders``, ``seed``, ``on_better``, ``should_stop``)
         are :meth:`infer`'s; the first search gets the budget, the second the render budget once per take (a
@@ -312,14 +312,16 @@ class Engine:
         return self._no_worse(together, alone, search_takes)
 
     def _no_worse(self, together: Inference, alone: Inference, takes: Sequence[Take]) -> Inference:
-        """The all-takes answer, or the reference take's own answer where that plays all the takes closer
-        (the final fine tuning may cost the former a little), scored on all the takes either way."""
-        targets = self.search.targets(takes)
-        ours, theirs = together.diagnostics.distance[1], self.search.score(alone.voice, targets)
-        renders = together.diagnostics.renders + alone.diagnostics.renders
-        chosen = together if ours <= theirs else alone
-        diagnostics = replace(chosen.diagnostics, distance=(together.diagnostics.distance[0], min(ours, theirs)),
-                              renders=renders)
+        """The all-takes answer, or the reference take's own answer where that plays all the takes closer (the final
+        fine tuning may cost the former a little) by the search's score or by any distance the score adds (the
+        log-spectral MAE, log-mel dB: an improvement counts when it holds on each), scored on all the takes either way."""
+        ours, theirs = together.diagnostics.distance[1], self.search.score(alone.voice, self.search.targets(takes))
+        closer = ours <= theirs and all(
+            self.search.score(together.voice, targets) <= self.search.score(alone.voice, targets)
+            for targets in (self.search.targets(takes, part) for part in separate_parts(self.search.score_kind)))
+        chosen, distance = (together, ours) if closer else (alone, theirs)
+        diagnostics = replace(chosen.diagnostics, distance=(together.diagnostics.distance[0], distance),
+                              renders=together.diagnostics.renders + alone.diagnostics.renders)
         return replace(chosen, diagnostics=diagnostics)
 
     def embed_conditioned(self, conditioned_audio: np.ndarray) -> np.ndarray:

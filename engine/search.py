@@ -202,9 +202,10 @@ class VoiceSearch:
             return self.pool.scores(voices, targets)
         return [self.score(voice, targets) for voice in voices]
 
-    def targets(self, takes: Sequence[Take]) -> list[ScoreTarget]:
-        """What :meth:`score` compares with, computed once per search."""
-        return targets_of(takes, self.sample_rate, self.score_kind)
+    def targets(self, takes: Sequence[Take], score: str | None = None) -> list[ScoreTarget]:
+        """What :meth:`score` compares with, computed once per search (``score``: another comparison than the
+        search's, :data:`engine.search_score.SCORES`)."""
+        return targets_of(takes, self.sample_rate, score or self.score_kind)
 
     def run(self, takes: Sequence[Take], input_f0_hz: float | None, starts: Sequence[tuple[Voice, str]], *,
             budget_ms: float = DEFAULT_BUDGET_MS, max_renders: int | None = None, seed: int = 0,

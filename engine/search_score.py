@@ -28,7 +28,7 @@ from models.render import Renderer
 from models.voice import Voice
 
 __all__ = ["DEFAULT_SCORE", "SCORES", "SCORE_WORDS", "SUBSONIC_HZ", "ScoreTarget", "cepstrum", "level_envelope_db", "score_renders",
-           "subsonic_share", "targets_of"]
+           "separate_parts", "subsonic_share", "targets_of"]
 
 SCORES = ("spec", "mel", "spec+mel", "spec+mel+env", "spec+mel+mfcc")
 DEFAULT_SCORE = "spec+mel"
@@ -83,6 +83,13 @@ def cepstrum(floored_mel_db: np.ndarray) -> np.ndarray:
 def level_envelope_db(magnitude: np.ndarray) -> np.ndarray:
     """Each frame's total power in dB, of a :func:`models.metrics.stft_magnitude` (notes, bins, frames)."""
     return 10.0 * np.log10(np.maximum(np.sum(magnitude * magnitude, axis=-2), 1e-12))
+
+
+def separate_parts(score: str) -> tuple[str, ...]:
+    """The distances ``score`` adds that are scores of their own (``spec``, ``mel``), where it adds more than one:
+    ``("spec", "mel")`` for ``spec+mel``, none for ``spec``."""
+    parts = tuple(part for part in ("spec", "mel") if part in score.split("+"))
+    return parts if len(parts) > 1 else ()
 
 
 def targets_of(takes: Sequence[Take], sample_rate: int, score: str = DEFAULT_SCORE) -> list[ScoreTarget]:

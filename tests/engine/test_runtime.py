@@ -14,6 +14,7 @@ from engine.inference import starts as search_starts
 from engine.latent import MACRO_SPAN
 from engine.library import VoiceLibrary, render_embeddings
 from engine.runtime import Engine
+from engine.search_score import separate_parts
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.config import FrontendConfig
 from models.errors import BackendError, CheckpointError, ModelInputError, SilentInputError
@@ -197,7 +198,12 @@ def test_several_takes_play_them_no_worse_than_the_middle_c_take_alone(tiny_chec
     together = engine.infer_takes(takes, max_renders=30, budget_ms=float("inf"))
     alone = engine.infer(takes[1].audio, 22050, max_renders=30, budget_ms=float("inf"))
     # scored on the takes as given (the engine scores them as conditioned: within 1e-3 of these)
-    targets = engine.search.targets([takes[1], takes[0], takes[2], takes[3]])
+    in_order = [takes[1], takes[0], takes[2], takes[3]]
+    targets = engine.search.targets(in_order)
     on_all = engine.search.score(together.voice, targets)
     assert on_all == pytest.approx(together.diagnostics.distance[1], abs=1e-3)
     assert on_all <= engine.search.score(alone.voice, targets) + 1e-3
+    for distance in separate_parts(engine.search.score_kind):  # and on each distance the score adds
+        targets = engine.search.targets(in_order, distance)
+        assert engine.search.score(together.voice, targets) <= engine.search.score(alone.voice, targets) + 1e-3
+    assert separate_parts(engine.search.score_kind) == ("spec", "mel")
