@@ -49,8 +49,9 @@ def _start_worker(sample_rate: int, render_seconds: float) -> None:
     warm_up()
     _worker["pitch"] = pitch_renderer(sample_rate)
     renderer = _worker["score"] = Renderer(sample_rate, NOTE_SECONDS, render_seconds)
-    played = renderer.render(DEFAULT_TEMPLATE)  # one score now: its lazy imports and caches (a second) are not the
-    score_renders(renderer, DEFAULT_TEMPLATE, targets_of([Take(played, sample_rate, 60, 85)], sample_rate))  # first search's
+    # one score now: its lazy imports and caches (a second) would otherwise fall in the first search
+    played = renderer.render(DEFAULT_TEMPLATE)
+    score_renders(renderer, DEFAULT_TEMPLATE, targets_of([Take(played, sample_rate, 60, 85)], sample_rate))
     threading.Thread(target=_exit_with_parent, name="dexbridge-parent-watch", daemon=True).start()
 
 
@@ -99,7 +100,8 @@ class RenderPool:
         atexit.register(self.close)
 
     def wait_started(self) -> None:
-        """Return once every worker has loaded its synth (they start with the pool, in the background)."""
+        """Return once every worker has loaded its synths and pitch trackers (they start with the pool, in the
+        background)."""
         for future in self._starting:
             future.result()
 
