@@ -229,13 +229,14 @@ class OscClient(asyncio.DatagramProtocol):
         Raises:
             TimeoutError: nothing came in time (the message names ``wanted``).
         """
-        try:
-            async with asyncio.timeout(None if timeout is None else max(timeout, 0.0)):
-                while not self._inbox:
-                    self._arrived.clear()
-                    await self._arrived.wait()
-        except TimeoutError:
-            raise TimeoutError(f"no {wanted} reply in time") from None
+        if not self._inbox:  # a kept reply is taken at once: no timer per reply when many are waiting
+            try:
+                async with asyncio.timeout(None if timeout is None else max(timeout, 0.0)):
+                    while not self._inbox:
+                        self._arrived.clear()
+                        await self._arrived.wait()
+            except TimeoutError:
+                raise TimeoutError(f"no {wanted} reply in time") from None
         _, address, args = self._inbox.popleft()
         return address, list(args)
 

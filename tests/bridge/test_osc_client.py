@@ -76,3 +76,22 @@ async def test_an_error_reply_raises_on_the_next_wait(peer_and_client: tuple[_Pe
     await asyncio.sleep(0.1)
     with pytest.raises(DaemonRefusal, match="range 0..1"):
         await client.drain("/dexbridge/param", quiet=0.1, timeout=1)
+
+
+
+async def test_until_passes_over_kept_replies_without_a_timer_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A morph leaves hundreds of replies kept; passing over them arms no timeout per reply (in asyncio's
+    debug mode each timer records a stack, and a test's own step then held the loop over 100 ms)."""
+    client = OscClient()
+    for value in range(800):
+        client.received(encode_reply("/dexbridge/param", 134, value % 100))
+    client.received(encode_reply("/dexbridge/done", "/dexbridge/morph", ""))
+    loop = asyncio.get_running_loop()
+    timers = []
+    real_call_at = loop.call_at
+    monkeypatch.setattr(loop, "call_at", lambda *args, **kwargs: timers.append(args) or real_call_at(*args, **kwargs))
+    assert await client.until("/dexbridge/done") == ["/dexbridge/morph", ""]
+    assert timers == []
+    with pytest.raises(TimeoutError, match="no /dexbridge/done reply in time"):
+        await client.until("/dexbridge/done", timeout=0.05)
+    assert len(timers) == 1
