@@ -7,6 +7,7 @@ A :class:`Voice` is immutable and always valid. Out-of-range input is either ref
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -55,6 +56,15 @@ def _clamp_value(spec: ParamSpec, value: int) -> int:
     return min(max(value, spec.lo), spec.hi)
 
 
+_LOWEST = tuple(spec.lo for spec in VOICE_PARAMS)
+_HIGHEST = tuple(spec.hi for spec in VOICE_PARAMS)
+
+
+def _in_range(values: Sequence[int]) -> bool:
+    """Whether every value lies in its parameter's range (one pass in C; a voice is built often)."""
+    return not (any(map(operator.lt, values, _LOWEST)) or any(map(operator.gt, values, _HIGHEST)))
+
+
 @dataclass(frozen=True)
 class Voice:
     """A valid DX7 voice.
@@ -68,20 +78,23 @@ class Voice:
     def __post_init__(self) -> None:
         if len(self.values) != VOICE_SIZE:
             raise InvalidVoiceError(f"a voice has {VOICE_SIZE} VCED values, got {len(self.values)}")
-        bad = [spec.describe(v) for spec, v in zip(VOICE_PARAMS, self.values, strict=False) if not spec.lo <= v <= spec.hi]
-        if bad:
+        if not _in_range(self.values):
+            bad = [spec.describe(v) for spec, v in zip(VOICE_PARAMS, self.values, strict=False) if not spec.lo <= v <= spec.hi]
             raise InvalidVoiceError("out of range: " + "; ".join(bad))
 
     @classmethod
     def from_values(cls, values: Iterable[int]) -> Voice:
         """Build a voice from 155 values; raises :class:`InvalidVoiceError` on any bad value."""
-        return cls(tuple(int(v) for v in values))
+        return cls(tuple(map(int, values)))
 
     @classmethod
     def clamped(cls, values: Sequence[int]) -> tuple[Voice, ClampReport]:
         """Build a voice, bringing out-of-range values into range and reporting each one."""
         if len(values) != VOICE_SIZE:
             raise InvalidVoiceError(f"a voice has {VOICE_SIZE} VCED values, got {len(values)}")
+        whole = tuple(map(int, values))
+        if whole == tuple(values) and _in_range(whole):
+            return cls(whole), ClampReport()
         out: list[int] = []
         clamps: list[Clamp] = []
         for spec, raw in zip(VOICE_PARAMS, values, strict=False):
