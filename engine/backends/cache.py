@@ -31,12 +31,16 @@ def cache_key(checkpoint: Checkpoint, tag: str) -> str:
     return digest.hexdigest()[:16]
 
 
+def user_cache_dir(kind: str) -> Path:
+    """``$XDG_CACHE_HOME/dexbridge/<kind>`` (default ``~/.cache``); it may not exist yet."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dexbridge" / kind
+
+
 def cache_dir(checkpoint: Checkpoint, kind: str) -> Path:
-    """The checkpoint's folder when writable, else ``$XDG_CACHE_HOME/dexbridge/<kind>``."""
+    """The checkpoint's folder when writable, else :func:`user_cache_dir`."""
     if checkpoint.path is not None and os.access(checkpoint.path.resolve().parent, os.W_OK):
         return checkpoint.path.resolve().parent
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "dexbridge" / kind
+    return user_cache_dir(kind)
 
 
 def stage_paths(

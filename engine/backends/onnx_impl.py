@@ -54,11 +54,12 @@ def export_stage(stage: str, module: torch.nn.Module, example: torch.Tensor, pat
         raise BackendError(f"ONNX export of stage {stage!r} failed: {type(error).__name__}: {error}") from error
 
 
-def session_stage(path: Path) -> StageFn:
+def session_stage(path: Path, threads: int | None = None) -> StageFn:
     """An onnxruntime CPU session of ``path`` (all graph optimisations) as a numpy -> numpy callable;
-    it uses as many threads as torch does (``torch.set_num_threads``), so one setting governs both."""
+    it uses ``threads`` threads, by default as many as torch does (``torch.set_num_threads``), so one setting
+    governs both. With one thread it runs on the caller's thread alone: no pool thread spins beside it."""
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = min(torch.get_num_threads(), os.cpu_count() or 1)  # as torch: one budget
+    options.intra_op_num_threads = threads or min(torch.get_num_threads(), os.cpu_count() or 1)  # as torch: one budget
     options.inter_op_num_threads = 1
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
+import torch
 
+from engine import neural_pitch
 from engine.neural_pitch import disagreement, neural_f0
 from engine.pitch import cents
 from models.errors import ModelInputError
@@ -40,3 +45,51 @@ def test_a_semitone_or_more_apart_is_a_disagreement() -> None:
 def test_bad_input_raises_a_plain_model_input_error() -> None:
     with pytest.raises(ModelInputError, match="NaN"):
         neural_f0(np.array([0.1, np.nan]), SAMPLE_RATE)
+
+
+def _frames() -> np.ndarray:
+    """CREPE's frames of a harmonic tone: what the network is given."""
+    (frames,) = neural_pitch._torchcrepe().preprocess(torch.from_numpy(_tone(196.0, 0.6)[::3].astype(np.float32))[None],
+                                                      neural_pitch.CREPE_RATE, neural_pitch.HOP)
+    return frames.numpy()
+
+
+def _eager(frames: np.ndarray) -> np.ndarray:
+    with torch.inference_mode():
+        return neural_pitch._crepe()(torch.from_numpy(frames), embed=False).numpy()
+
+
+def test_the_onnx_graph_is_cached_once_and_agrees_with_eager_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    frames = _frames()
+    probabilities = neural_pitch._onnx_network(neural_pitch._crepe())(frames)
+    assert probabilities.shape == (len(frames), 360)
+    np.testing.assert_allclose(probabilities, _eager(frames), atol=1e-5)
+    (graph,) = (tmp_path / "dexbridge" / "onnx").glob("crepe-tiny.*.onnx")
+    written = graph.stat().st_mtime_ns
+    monkeypatch.setattr(neural_pitch, "_export", lambda *_: pytest.fail("exported again"))
+    np.testing.assert_array_equal(neural_pitch._onnx_network(neural_pitch._crepe())(frames), probabilities)
+    assert graph.stat().st_mtime_ns == written
+    assert not list(graph.parent.glob("*.tmp"))
+
+
+def test_without_a_writable_cache_the_graph_is_built_for_the_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    frames = _frames()
+    np.testing.assert_allclose(neural_pitch._onnx_network(neural_pitch._crepe())(frames), _eager(frames), atol=1e-5)
+
+
+def test_without_onnxruntime_the_network_runs_in_eager_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime raises ImportError
+    monkeypatch.delitem(sys.modules, "engine.backends.onnx_impl", raising=False)
+    neural_pitch._network.cache_clear()
+    try:
+        network = neural_pitch._network()
+        assert network.__name__ == "eager"
+        frames = _frames()
+        np.testing.assert_array_equal(network(frames), _eager(frames))
+        assert abs(cents(neural_f0(_tone(220.0), SAMPLE_RATE), 220.0)) < 25
+    finally:
+        neural_pitch._network.cache_clear()
