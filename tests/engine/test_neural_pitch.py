@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -93,3 +94,26 @@ def test_without_onnxruntime_the_network_runs_in_eager_torch(monkeypatch: pytest
         assert abs(cents(neural_f0(_tone(220.0), SAMPLE_RATE), 220.0)) < 25
     finally:
         neural_pitch._network.cache_clear()
+
+
+def test_decoding_is_torchcrepes_weighted_argmax_without_its_dither(monkeypatch: pytest.MonkeyPatch) -> None:
+    torchcrepe = neural_pitch._torchcrepe()
+    probabilities = neural_pitch._network()(_frames())
+    monkeypatch.setattr(torchcrepe.convert, "dither", lambda cents: cents)
+    monkeypatch.delattr(torchcrepe.decode.weighted_argmax, "weights", raising=False)  # rebuilt without the dither
+    f0, periodicity = torchcrepe.postprocess(torch.from_numpy(probabilities.copy()).T[None], neural_pitch.CREPE_FMIN_HZ,
+                                             neural_pitch.CREPE_FMAX_HZ, torchcrepe.decode.weighted_argmax,
+                                             return_periodicity=True)
+    ours, sure = neural_pitch.decode(probabilities)
+    np.testing.assert_allclose(1200 * np.log2(ours / f0[0].numpy()), 0.0, atol=0.01)
+    np.testing.assert_array_equal(sure, periodicity[0].numpy())
+
+
+def test_the_same_sound_has_the_same_neural_pitch_in_every_process(tmp_path: Path) -> None:
+    """torchcrepe dithers its bins' pitches once per process, at random; render workers are processes."""
+    np.save(tmp_path / "tone.npy", _tone(233.0))
+    script = ("import sys, numpy as np; from engine.neural_pitch import neural_f0; "
+              f"print(repr(neural_f0(np.load(sys.argv[1]), {SAMPLE_RATE})))")
+    there = subprocess.run([sys.executable, "-c", script, str(tmp_path / "tone.npy")], capture_output=True, text=True,
+                           check=True, cwd=Path(__file__).parents[2]).stdout.strip()
+    assert there == repr(neural_f0(_tone(233.0), SAMPLE_RATE))
