@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.metadata
+import logging
 import math
 import sys
 import tempfile
@@ -58,6 +59,7 @@ OCTAVE_CENTS = 1100.0
 DISAGREE_CENTS = 100.0
 """Trackers this many cents apart or more hear different notes (CREPE's frames scatter by some 20 cents)."""
 _LOCK = threading.Lock()  # the network is built once, by the first thread that asks
+logger = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -113,7 +115,10 @@ def _onnx_network(crepe: torch.nn.Module) -> Callable[[np.ndarray], np.ndarray]:
         digest.update(tensor.numpy().tobytes())
     path = user_cache_dir("onnx") / f"crepe-{MODEL}.{digest.hexdigest()[:16]}.onnx"
     if path.is_file():
-        return session_stage(path, threads=1)
+        try:
+            return session_stage(path, threads=1)
+        except Exception as error:  # onnxruntime's errors are plain Exceptions: a damaged file is built again
+            logger.warning("neural_pitch.cache_unreadable path=%s error=%s: exporting it again", path, error)
     try:
         with atomic_target(path) as temporary:
             _export(crepe, temporary)

@@ -74,6 +74,18 @@ def test_the_onnx_graph_is_cached_once_and_agrees_with_eager_torch(tmp_path: Pat
     assert not list(graph.parent.glob("*.tmp"))
 
 
+def test_a_damaged_cached_graph_is_built_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    neural_pitch._onnx_network(neural_pitch._crepe())
+    (graph,) = (tmp_path / "dexbridge" / "onnx").glob("crepe-tiny.*.onnx")
+    graph.write_bytes(graph.read_bytes()[:1000])  # cut short, as a full disk might leave it
+    frames = _frames()
+    np.testing.assert_allclose(neural_pitch._onnx_network(neural_pitch._crepe())(frames), _eager(frames), atol=1e-5)
+    assert "neural_pitch.cache_unreadable" in caplog.text
+    assert graph.stat().st_size > 1000
+
+
 def test_without_a_writable_cache_the_graph_is_built_for_the_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
