@@ -78,7 +78,6 @@ async def test_an_error_reply_raises_on_the_next_wait(peer_and_client: tuple[_Pe
         await client.drain("/dexbridge/param", quiet=0.1, timeout=1)
 
 
-
 async def test_until_passes_over_kept_replies_without_a_timer_each(monkeypatch: pytest.MonkeyPatch) -> None:
     """A morph leaves hundreds of replies kept; passing over them arms no timeout per reply (in asyncio's
     debug mode each timer records a stack, and a test's own step then held the loop over 100 ms)."""
