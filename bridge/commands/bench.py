@@ -49,6 +49,14 @@ def _table(report: BenchReport) -> str:
 def _bench(args: argparse.Namespace) -> int:
     from engine.eval.bench import paper_baseline, run_bench
 
+    if args.pitch:
+        from engine.eval.pitch_bench import run_pitch_bench
+
+        pitch_report = run_pitch_bench(iterations=args.iterations, warmup=args.warmup)
+        print(pitch_report.table())
+        if args.json is not None:
+            atomic_write_text(args.json, json.dumps(pitch_report.to_json(), indent=2) + "\n")
+        return 0
     checkpoint = _checkpoint(args)
     if args.bridge:
         from bridge.harness.bridge_bench import bridge_bench
@@ -74,7 +82,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "input conditioning) and latent -> voice (regression flow + decode) with p50/p99 per stage, for every "
         "backend that runs here and for Engine.decode's own latent path (engine_decode: NumPy, whatever the "
         "backend), against the paper's architecture (configs/paper.toml, random weights) run "
-        "eagerly in the same process, in interleaved rounds so machine load hits all alike.",
+        "eagerly in the same process, in interleaved rounds so machine load hits all alike. --pitch times a pitch "
+        "measurement of the search instead, --bridge the daemon.",
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, metavar="PATH",
@@ -92,8 +101,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--baseline-config", type=Path, default=PAPER_CONFIG, metavar="FILE.toml",
                         help="the baseline architecture, run eagerly with random weights (default configs/paper.toml)")
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="also write the figures as JSON")
-    parser.add_argument("--bridge", action="store_true",
-                        help="time the daemon instead (needs a JACK server): OSC control -> first MIDI byte, OSC "
-                        "infer/blob -> the first and the final voice's MIDI (p50/p99, against Engine.decode alone), "
-                        "and 1 000 control messages/s sustained")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--pitch", action="store_true",
+                      help="time a pitch measurement instead, what the search pays per voice it tunes: the 1 s render, "
+                      "the partials tracker and the neural check, with CREPE's network in ONNX Runtime against eager "
+                      "torch in the same rounds (p50/p99, one thread; needs no checkpoint)")
+    mode.add_argument("--bridge", action="store_true",
+                      help="time the daemon instead (needs a JACK server): OSC control -> first MIDI byte, OSC "
+                      "infer/blob -> the first and the final voice's MIDI (p50/p99, against Engine.decode alone), "
+                      "and 1 000 control messages/s sustained")
     parser.set_defaults(handler=_bench)

@@ -1,0 +1,127 @@
+"""``dexbridge bench --pitch``: what one pitch measurement costs the search, part by part.
+
+The search tunes every voice it keeps by measuring its pitch (:func:`engine.pitch.voice_f0`): a 1 s render at
+the reference note, the partials tracker (:func:`engine.pitch.estimate_f0`) and, where the render's loudest
+partial is not its fundamental, the neural check (:func:`engine.neural_pitch.neural_f0`: CREPE on 8 frames).
+Each part is timed on its own, on one thread as a render worker runs it, in interleaved rounds (every metric
+once a round, then the next round), with CREPE's network timed in ONNX Runtime (the engine's path) and in eager
+torch (the fallback) in the same rounds, so the ratio holds under any load.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from engine.neural_pitch import check_frames, eager_network, network, neural_f0
+from engine.pitch import estimate_f0, pitch_renderer, voice_f0
+from models.dsp import percentiles
+from models.render import SAMPLE_RATE
+from models.representations import DEFAULT_TEMPLATE
+from models.voice import Voice
+
+__all__ = ["PITCH_METRICS", "PitchBenchReport", "run_pitch_bench"]
+
+PITCH_METRICS = ("voice_pitch_ms", "render_ms", "partials_ms", "neural_check_ms", "crepe_network_ms",
+                 "crepe_eager_ms")
+"""``voice_pitch_ms``: a whole measurement of a voice whose loudest partial is its fundamental (render and partials
+tracker, no neural check); ``neural_check_ms``: the neural check of its render (resampling, framing, the network,
+decoding); ``crepe_network_ms`` / ``crepe_eager_ms``: the network alone on the check's frames, in the engine's
+runtime and in eager torch."""
+
+
+@dataclass
+class PitchBenchReport:
+    """p50/p99 per metric (:data:`PITCH_METRICS`), the rounds, and what CREPE's network ran in.
+
+    Attributes:
+        metrics: metric -> {"p50", "p99"} in ms.
+        iterations: timed rounds (after warm-up).
+        runtime: what the engine's CREPE network runs in here (``"onnx"``, or ``"eager"`` without ONNX Runtime).
+        frames: the frames one neural check reads.
+    """
+
+    metrics: dict[str, dict[str, float]]
+    iterations: int
+    runtime: str
+    frames: int
+
+    @property
+    def crepe_speedup_p50(self) -> float:
+        """Eager torch's network p50 over the engine's."""
+        return round(self.metrics["crepe_eager_ms"]["p50"] / self.metrics["crepe_network_ms"]["p50"], 3)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"metrics": {NAME: {"p50", "p99"}}, "crepe_runtime": ..., "crepe_frames": n, "crepe_speedup_p50": x,
+        "iterations": n}``."""
+        return {"metrics": self.metrics, "crepe_runtime": self.runtime, "crepe_frames": self.frames,
+                "crepe_speedup_p50": self.crepe_speedup_p50, "iterations": self.iterations}
+
+    def table(self) -> str:
+        """The figures as a plain-text table."""
+        rows = [f"{'pitch measurement':<20}{'p50 ms':>10}{'p99 ms':>10}"]
+        rows += [f"{name.removesuffix('_ms'):<20}{values['p50']:>10.3f}{values['p99']:>10.3f}"
+                 for name, values in self.metrics.items()]
+        rows.append(f"CREPE's network ({self.frames} frames) in {self.runtime}: eager torch p50 / {self.runtime} p50 = "
+                    f"{self.crepe_speedup_p50:.2f}x; {self.iterations} rounds, one thread")
+        return "\n".join(rows)
+
+
+def _timed(call: Callable[[], Any]) -> Callable[[], float]:
+    def run() -> float:
+        started = time.perf_counter()
+        call()
+        return (time.perf_counter() - started) * 1000.0
+
+    return run
+
+
+def run_pitch_bench(*, iterations: int = 100, warmup: int = 10, voice: Voice = DEFAULT_TEMPLATE,
+                    progress: bool = True) -> PitchBenchReport:
+    """Time a pitch measurement of ``voice`` part by part (see the module's description), on one thread.
+
+    Args:
+        iterations: timed rounds.
+        warmup: untimed rounds first (the network's first call builds or loads it).
+        voice: the voice measured (the default template: one sine carrier, its loudest partial its fundamental).
+        progress: show a progress bar on stderr.
+    """
+    from threadpoolctl import threadpool_limits
+
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as a render worker runs it
+    try:
+        with threadpool_limits(1, user_api="blas"):
+            return _run(iterations, warmup, voice, progress)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _run(iterations: int, warmup: int, voice: Voice, progress: bool) -> PitchBenchReport:
+    renderer = pitch_renderer(SAMPLE_RATE)  # the model rate, as the search measures
+    audio = renderer.render(voice, 60, 85)
+    frames = check_frames(audio, renderer.sample_rate)
+    if frames is None:
+        raise ValueError(f"the voice {voice.name.strip()!r} is silent: nothing to measure")
+    engine_network, eager = network(), eager_network()
+    probes = {
+        "voice_pitch_ms": _timed(lambda: voice_f0(voice, renderer)),
+        "render_ms": _timed(lambda: renderer.render(voice, 60, 85)),
+        "partials_ms": _timed(lambda: estimate_f0(audio, renderer.sample_rate)),
+        "neural_check_ms": _timed(lambda: neural_f0(audio, renderer.sample_rate)),
+        "crepe_network_ms": _timed(lambda: engine_network(frames)),
+        "crepe_eager_ms": _timed(lambda: eager(frames)),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in probes}
+    for round_number in tqdm(range(warmup + iterations), desc="pitch bench rounds", unit="round", disable=not progress):
+        for name, probe in probes.items():
+            elapsed = probe()
+            if round_number >= warmup:
+                samples[name].append(elapsed)
+    metrics = {name: {key: round(value, 4) for key, value in percentiles(values).items()} for name, values in samples.items()}
+    return PitchBenchReport(metrics, iterations, "eager" if engine_network is eager else "onnx", len(frames))
