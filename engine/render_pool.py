@@ -67,8 +67,8 @@ def _started() -> None:
     """Nothing: submitted once per worker so that every worker starts with the pool."""
 
 
-def _score_batch(targets: Sequence[ScoreTarget], voices: Sequence[tuple[int, ...]]) -> list[float]:
-    return [score_renders(_worker["score"], Voice.from_values(values), targets) for values in voices]
+def _score_batch(targets: Sequence[ScoreTarget], voices: Sequence[tuple[tuple[int, ...], float | None]]) -> list[float]:
+    return [score_renders(_worker["score"], Voice.from_values(values), targets, first) for values, first in voices]
 
 
 def _pitch_batch(note: int, voices: Sequence[tuple[int, ...]]) -> list[F0Estimate]:
@@ -105,19 +105,23 @@ class RenderPool:
         for future in self._starting:
             future.result()
 
-    def scores(self, voices: Sequence[Voice], targets: Sequence[ScoreTarget]) -> list[float]:
-        """The score of each voice against ``targets``, in the voices' order."""
-        return self._map(_score_batch, targets, voices)
+    def scores(self, voices: Sequence[Voice], targets: Sequence[ScoreTarget],
+               firsts: Sequence[float] | None = None) -> list[float]:
+        """The score of each voice against ``targets``, in the voices' order (``firsts``: each one's score against the
+        first target alone, already known, :func:`engine.search_score.score_renders`)."""
+        known = [None] * len(voices) if firsts is None else list(firsts)
+        return self._map(_score_batch, targets, [(v.values, first) for v, first in zip(voices, known, strict=True)])
 
     def pitches(self, voices: Sequence[Voice], note: int) -> list[F0Estimate]:
         """:func:`engine.pitch.voice_f0` of each voice played at ``note``, in the voices' order."""
-        return self._map(_pitch_batch, note, voices)
+        return self._map(_pitch_batch, note, [v.values for v in voices])
 
-    def _map(self, job: Callable[[Any, Sequence[tuple[int, ...]]], list[T]], argument: Any, voices: Sequence[Voice]) -> list[T]:
-        """``job(argument, share)`` over the voices split across the workers; the results in the voices' order."""
-        shares = [[v.values for v in voices[i :: self.workers]] for i in range(min(self.workers, len(voices)))]
+    def _map(self, job: Callable[[Any, Sequence[Any]], list[T]], argument: Any, items: Sequence[Any]) -> list[T]:
+        """``job(argument, share)`` over the items (one per voice) split across the workers; the results in their
+        order."""
+        shares = [list(items[i :: self.workers]) for i in range(min(self.workers, len(items)))]
         futures = [self._executor.submit(job, argument, share) for share in shares]
-        ordered: list[T] = [None] * len(voices)  # type: ignore[list-item]
+        ordered: list[T] = [None] * len(items)  # type: ignore[list-item]
         for offset, future in enumerate(futures):
             ordered[offset :: self.workers] = future.result()
         return ordered

@@ -192,15 +192,18 @@ class VoiceSearch:
         """``voice`` played at ``note`` over the comparison window (mono float32)."""
         return self._renderer().render(voice, note, velocity)
 
-    def score(self, voice: Voice, targets: Sequence[ScoreTarget]) -> float:
+    def score(self, voice: Voice, targets: Sequence[ScoreTarget], first: float | None = None) -> float:
         """:func:`engine.search_score.score_renders` of ``voice``, rendered on this thread."""
-        return score_renders(self._renderer(), voice, targets)
+        return score_renders(self._renderer(), voice, targets, first)
 
-    def scores(self, voices: Sequence[Voice], targets: Sequence[ScoreTarget]) -> list[float]:
-        """The score of each voice, in order: on the pool's workers when there is one."""
+    def scores(self, voices: Sequence[Voice], targets: Sequence[ScoreTarget],
+               firsts: Sequence[float] | None = None) -> list[float]:
+        """The score of each voice, in order: on the pool's workers when there is one (``firsts``: each one's score
+        against the first target alone, already known)."""
         if self.pool is not None and len(voices) > 1:
-            return self.pool.scores(voices, targets)
-        return [self.score(voice, targets) for voice in voices]
+            return self.pool.scores(voices, targets, firsts)
+        known = [None] * len(voices) if firsts is None else list(firsts)
+        return [self.score(voice, targets, first) for voice, first in zip(voices, known, strict=True)]
 
     def targets(self, takes: Sequence[Take], score: str | None = None) -> list[ScoreTarget]:
         """What :meth:`score` compares with, computed once per search (``score``: another comparison than the
@@ -296,9 +299,10 @@ class _Run:
         found = self.engine.pool.pitches(list(wanted.values()), REFERENCE_NOTE)
         self._measured.update(zip(wanted, found, strict=True))
 
-    def scores(self, voices: Sequence[Voice], targets: Sequence[ScoreTarget] | None = None) -> list[float]:
+    def scores(self, voices: Sequence[Voice], targets: Sequence[ScoreTarget] | None = None,
+               firsts: Sequence[float] | None = None) -> list[float]:
         self.renders += len(voices)
-        return self.engine.scores(voices, self.targets if targets is None else targets)
+        return self.engine.scores(voices, self.targets if targets is None else targets, firsts)
 
     def consider(self, candidate: Found) -> None:
         if self.best is None or _rank(candidate) < _rank(self.best):
@@ -394,11 +398,13 @@ class _Run:
             children = children[:room]
             if not children:
                 return
+            firsts = None
             if len(self.targets) > 1:  # several takes: a child clearly worse on the first take is not played on the others
                 bar = self._first_take_score(parent.voice) + FIRST_TAKE_SLACK
-                first = self.scores(children, self.targets[:1])
-                children = [child for child, score in zip(children, first, strict=True) if score <= bar]
-            ranked = sorted(zip(self.scores(children), range(len(children)), strict=True))
+                screened = [(child, score) for child, score in zip(children, self.scores(children, self.targets[:1]),
+                                                                    strict=True) if score <= bar]
+                children, firsts = [child for child, _ in screened], [score for _, score in screened]
+            ranked = sorted(zip(self.scores(children, firsts=firsts), range(len(children)), strict=True))
             for score, index in ranked:
                 if score >= parent.score:
                     break

@@ -116,11 +116,16 @@ def targets_of(takes: Sequence[Take], sample_rate: int, score: str = DEFAULT_SCO
     return targets
 
 
-def score_renders(renderer: Renderer, voice: Voice, targets: Sequence[ScoreTarget]) -> float:
+def score_renders(renderer: Renderer, voice: Voice, targets: Sequence[ScoreTarget], first: float | None = None) -> float:
     """Mean over the targets of the comparison of ``voice`` played at each one's note and velocity with it,
-    plus :data:`SUBSONIC_WEIGHT` times the share of its energy below :data:`SUBSONIC_HZ` beyond the take's own."""
-    total = 0.0
-    for target in targets:
+    plus :data:`SUBSONIC_WEIGHT` times the share of its energy below :data:`SUBSONIC_HZ` beyond the take's own.
+
+    Args:
+        first: the voice's score against the first target alone, already known (a candidate screened on the first
+            take): that render is not played again, and the score is the same to the last bit.
+    """
+    total = 0.0 if first is None else first
+    for target in targets[0 if first is None else 1 :]:
         audio = onset_aligned(renderer.render(voice, target.note, target.velocity), renderer.sample_rate)
         magnitude = stft_magnitude(audio)
         if target.log_magnitude is not None:

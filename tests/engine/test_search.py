@@ -152,10 +152,38 @@ def test_worker_processes_find_the_same_voice_as_one_thread(search: VoiceSearch,
             assert [f.voice for f in together.found] == [f.voice for f in alone.found]
             assert together.renders == alone.renders  # a pitch measured on a worker counts as one measured here
         assert measured["together"] < measured["alone"] / 2  # the workers measured most pitches, ahead of tuning
+        takes = [Take(Renderer().render(target, note, velocity), SAMPLE_RATE, note, velocity)
+                 for note, velocity in ((60, 85), (48, 60), (72, 120))]
+        alone, together = (s.run(takes, f0, starts, budget_ms=math.inf, max_renders=40, seed=2, cma_up_to=0)
+                           for s in (alone_search, pooled))  # several takes: children screened on the first
+        assert together.best.voice == alone.best.voice and together.best.score == alone.best.score
         voices = brass_voices[:5]
         assert pool.pitches(voices, 60) == [search.measure_pitch(voice) for voice in voices]
+        targets = search.targets(takes)
+        firsts = pool.scores(voices, targets[:1])
+        assert pool.scores(voices, targets, firsts) == pool.scores(voices, targets)  # to the bit, the first take not played
     finally:
         pool.close()
+
+
+def test_a_score_on_the_first_take_already_known_is_not_played_again(search: VoiceSearch, brass_voices: list) -> None:
+    takes = [Take(Renderer().render(brass_voices[4], note, velocity), SAMPLE_RATE, note, velocity)
+             for note, velocity in ((60, 85), (40, 85), (60, 127))]
+    targets = search.targets(takes)
+    renderer = Renderer()
+    played = []
+    render = renderer.render
+
+    def counting(voice: Voice, note: int = REFERENCE_NOTE, velocity: int = 85) -> np.ndarray:
+        played.append((note, velocity))
+        return render(voice, note, velocity)
+
+    renderer.render = counting  # type: ignore[method-assign]
+    for voice in brass_voices[:4]:
+        first = score_renders(renderer, voice, targets[:1])
+        played.clear()
+        assert score_renders(renderer, voice, targets, first) == score_renders(renderer, voice, targets)  # to the bit
+        assert played == [(40, 85), (60, 127), (60, 85), (40, 85), (60, 127)]  # the first take once, without it
 
 
 def test_an_improvement_may_not_drift_off_the_recordings_pitch() -> None:
