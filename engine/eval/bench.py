@@ -41,7 +41,7 @@ from models.layout import PAPER_CONFIG
 from models.networks import SoundToVoice
 from models.representations import DEFAULT_TEMPLATE, get_representation
 
-__all__ = ["BenchReport", "paper_baseline", "random_checkpoint", "run_bench"]
+__all__ = ["BenchReport", "p50_p99", "paper_baseline", "random_checkpoint", "run_bench", "timed_once"]
 
 END_TO_END = ("audio_to_voice_ms", "latent_to_voice_ms", "sweep_step_ms")
 STAGE_METRICS = ("frontend_ms", "encoder_ms", "flows_ms", "decode_ms")
@@ -73,11 +73,14 @@ def paper_baseline(checkpoint: Checkpoint, config_path: Path = PAPER_CONFIG) -> 
     return random_checkpoint(dataclasses.replace(paper, model=model, frontend=checkpoint.config.frontend))
 
 
-def _p50_p99(samples: list[float]) -> dict[str, float]:
+def p50_p99(samples: list[float]) -> dict[str, float]:
+    """p50 and p99 of timings in ms, rounded to 0.1 µs."""
     return {name: round(value, 4) for name, value in percentiles(samples).items()}
 
 
-def _once(call: Callable[[], Any]) -> Probe:
+def timed_once(call: Callable[[], Any]) -> Probe:
+    """A probe that runs ``call`` once and returns its milliseconds."""
+
     def run() -> list[float]:
         started = time.perf_counter()
         call()
@@ -114,13 +117,13 @@ def _probes(backend: Backend, checkpoint: Checkpoint, audio: np.ndarray, latent:
         return representation.decode(backend.latent_to_params(point)[0], DEFAULT_TEMPLATE)
 
     return {
-        "audio_to_voice_ms": _once(lambda: representation.decode(backend.audio_to_params(audio)[0], DEFAULT_TEMPLATE)),
-        "latent_to_voice_ms": _once(lambda: latent_to_voice(latent)),
+        "audio_to_voice_ms": timed_once(lambda: representation.decode(backend.audio_to_params(audio)[0], DEFAULT_TEMPLATE)),
+        "latent_to_voice_ms": timed_once(lambda: latent_to_voice(latent)),
         "sweep_step_ms": _sweep(latent_to_voice, latent),
-        "frontend_ms": _once(lambda: backend.run_stage("frontend", audio)),
-        "encoder_ms": _once(lambda: backend.run_stage("encoder", spectrogram)),
-        "flows_ms": _once(lambda: backend.run_stage("regression_flow", backend.run_stage("latent_flow", mu))),
-        "decode_ms": _once(lambda: representation.decode(params, DEFAULT_TEMPLATE)),
+        "frontend_ms": timed_once(lambda: backend.run_stage("frontend", audio)),
+        "encoder_ms": timed_once(lambda: backend.run_stage("encoder", spectrogram)),
+        "flows_ms": timed_once(lambda: backend.run_stage("regression_flow", backend.run_stage("latent_flow", mu))),
+        "decode_ms": timed_once(lambda: representation.decode(params, DEFAULT_TEMPLATE)),
     }
 
 
@@ -203,7 +206,7 @@ def run_bench(
         samples = _time_rounds(_all_probes(subjects, checkpoint), iterations, warmup, progress)
     finally:
         torch.set_num_threads(previous_threads)
-    figures = {name: {metric: _p50_p99(values) for metric, values in metrics.items()} for name, metrics in samples.items()}
+    figures = {name: {metric: p50_p99(values) for metric, values in metrics.items()} for name, metrics in samples.items()}
     return BenchReport({name: figures[name] for name in subjects if name != BASELINE}, figures[BASELINE],
                        skipped, iterations, threads, figures[ENGINE_DECODE])
 
@@ -237,7 +240,7 @@ def _all_probes(subjects: dict[str, tuple[Backend, Checkpoint]], checkpoint: Che
     def decode(latent: np.ndarray) -> Any:
         return decoder.voice(latent, DEFAULT_TEMPLATE)
 
-    probes[ENGINE_DECODE] = {"latent_to_voice_ms": _once(lambda: decode(point)), "sweep_step_ms": _sweep(decode, point)}
+    probes[ENGINE_DECODE] = {"latent_to_voice_ms": timed_once(lambda: decode(point)), "sweep_step_ms": _sweep(decode, point)}
     return probes
 
 

@@ -10,17 +10,15 @@ torch (the fallback) in the same rounds, so the ratio holds under any load.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from tqdm import tqdm
 
+from engine.eval.bench import p50_p99, timed_once
 from engine.neural_pitch import check_frames, eager_network, network, neural_f0
 from engine.pitch import estimate_f0, pitch_renderer, voice_f0
-from models.dsp import percentiles
 from models.render import SAMPLE_RATE
 from models.representations import DEFAULT_TEMPLATE
 from models.voice import Voice
@@ -72,15 +70,6 @@ class PitchBenchReport:
         return "\n".join(rows)
 
 
-def _timed(call: Callable[[], Any]) -> Callable[[], float]:
-    def run() -> float:
-        started = time.perf_counter()
-        call()
-        return (time.perf_counter() - started) * 1000.0
-
-    return run
-
-
 def run_pitch_bench(*, iterations: int = 100, warmup: int = 10, voice: Voice = DEFAULT_TEMPLATE,
                     progress: bool = True) -> PitchBenchReport:
     """Time a pitch measurement of ``voice`` part by part (see the module's description), on one thread.
@@ -110,18 +99,18 @@ def _run(iterations: int, warmup: int, voice: Voice, progress: bool) -> PitchBen
         raise ValueError(f"the voice {voice.name.strip()!r} is silent: nothing to measure")
     engine_network, eager = network(), eager_network()
     probes = {
-        "voice_pitch_ms": _timed(lambda: voice_f0(voice, renderer)),
-        "render_ms": _timed(lambda: renderer.render(voice, 60, 85)),
-        "partials_ms": _timed(lambda: estimate_f0(audio, renderer.sample_rate)),
-        "neural_check_ms": _timed(lambda: neural_f0(audio, renderer.sample_rate)),
-        "crepe_network_ms": _timed(lambda: engine_network(frames)),
-        "crepe_eager_ms": _timed(lambda: eager(frames)),
+        "voice_pitch_ms": timed_once(lambda: voice_f0(voice, renderer)),
+        "render_ms": timed_once(lambda: renderer.render(voice, 60, 85)),
+        "partials_ms": timed_once(lambda: estimate_f0(audio, renderer.sample_rate)),
+        "neural_check_ms": timed_once(lambda: neural_f0(audio, renderer.sample_rate)),
+        "crepe_network_ms": timed_once(lambda: engine_network(frames)),
+        "crepe_eager_ms": timed_once(lambda: eager(frames)),
     }
     samples: dict[str, list[float]] = {name: [] for name in probes}
     for round_number in tqdm(range(warmup + iterations), desc="pitch bench rounds", unit="round", disable=not progress):
         for name, probe in probes.items():
             elapsed = probe()
             if round_number >= warmup:
-                samples[name].append(elapsed)
-    metrics = {name: {key: round(value, 4) for key, value in percentiles(values).items()} for name, values in samples.items()}
+                samples[name] += elapsed
+    metrics = {name: p50_p99(values) for name, values in samples.items()}
     return PitchBenchReport(metrics, iterations, "eager" if engine_network is eager else "onnx", len(frames))
