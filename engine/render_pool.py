@@ -109,8 +109,8 @@ class RenderPool:
                firsts: Sequence[float] | None = None) -> list[float]:
         """The score of each voice against ``targets``, in the voices' order (``firsts``: each one's score against the
         first target alone, already known, :func:`engine.search_score.score_renders`)."""
-        known = [None] * len(voices) if firsts is None else list(firsts)
-        return self._map(_score_batch, targets, [(v.values, first) for v, first in zip(voices, known, strict=True)])
+        return self._map(_score_batch, targets, [(v.values, first) for v, first in zip(voices, firsts or [None] * len(voices),
+                                                                                   strict=True)])
 
     def pitches(self, voices: Sequence[Voice], note: int) -> list[F0Estimate]:
         """:func:`engine.pitch.voice_f0` of each voice played at ``note``, in the voices' order."""

@@ -202,8 +202,7 @@ class VoiceSearch:
         against the first target alone, already known)."""
         if self.pool is not None and len(voices) > 1:
             return self.pool.scores(voices, targets, firsts)
-        known = [None] * len(voices) if firsts is None else list(firsts)
-        return [self.score(voice, targets, first) for voice, first in zip(voices, known, strict=True)]
+        return [self.score(voice, targets, first) for voice, first in zip(voices, firsts or [None] * len(voices), strict=True)]
 
     def targets(self, takes: Sequence[Take], score: str | None = None) -> list[ScoreTarget]:
         """What :meth:`score` compares with, computed once per search (``score``: another comparison than the
