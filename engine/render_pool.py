@@ -5,7 +5,7 @@ dexed-py renders one note on one core and holds Python's lock while it does, so 
 search spends nearly all its time rendering, and more cores need more processes. A batch of voices is split
 over the workers and its scores come back in the batch's order, so what a search does with them never
 depends on how many workers there are or how busy they are: the same recording and seed give the same voice
-on any machine (the search's batches have a fixed size, not one per worker).
+under any load (the search's batches have a fixed size, not one per worker).
 
 Workers start from a fresh interpreter (``forkserver``: no threads, JACK clients or torch state of the
 calling process are inherited) and load the synth and the pitch trackers once, as soon as the pool is made (while

@@ -89,6 +89,15 @@ def log_spec_mae(target_log: np.ndarray, predicted_log: np.ndarray) -> float:
     return float(np.mean(np.abs(target_log - predicted_log)))
 
 
+def spec_mae_silent(target_mag: np.ndarray, predicted_mag: np.ndarray) -> float:
+    """The part of :func:`spec_mae` on the bins where the target is at the floor (digital silence: a sampled
+    instrument above its samples' bandwidth or after its release), summed over those bins and divided by all;
+    ``spec_mae - spec_mae_silent`` is the part on the bins where the target sounds."""
+    target_log, predicted_log = log_magnitude(target_mag), log_magnitude(predicted_mag)
+    silent = target_mag <= LOG_FLOOR
+    return float(np.sum(np.abs(target_log - predicted_log), where=silent) / target_log.size)
+
+
 def spec_sc(target_mag: np.ndarray, predicted_mag: np.ndarray) -> float:
     """Spectral convergence ||S1 - S2||_F / ||S1||_F, averaged over notes."""
     num = np.linalg.norm((target_mag - predicted_mag).reshape(len(target_mag), -1), axis=1)

@@ -149,16 +149,17 @@ def _eval_audio(args: argparse.Namespace) -> int:
 
 
 def _print_summary(title: str, summary: dict[str, dict[str, Any]]) -> None:
-    """One summary table: a row per method (closer: on how many recordings it beats the nearest library voice
+    """One summary table: a row per method (silent: the part of spec_mae on the bins where the recording is digitally
+    silent; closer: on how many recordings it beats the nearest library voice
     on spec_mae / log-mel dB / MFCC / all three; the neural columns: the neural tracker on both sides, and
     octave errors by either tracker where the two agree on the recording's pitch)."""
-    print(f"\n{title}\n{'method':<16}{'spec_mae':>9}{'log-mel dB':>11}{'mfcc':>7}{'closer s/m/c/all':>18}{'pitched':>9}"
-          f"{'<=50 c':>8}{'median |c|':>11}{'octave err':>11}{'unpitched':>10}{'neural <=50':>12}{'agree':>7}"
+    print(f"\n{title}\n{'method':<16}{'spec_mae':>9}{'silent':>8}{'log-mel dB':>11}{'mfcc':>7}{'closer s/m/c/all':>18}"
+          f"{'pitched':>9}{'<=50 c':>8}{'median |c|':>11}{'octave err':>11}{'unpitched':>10}{'neural <=50':>12}{'agree':>7}"
           f"{'oct err agreed':>15}{'vibrato played':>15}")
     for method, row in summary.items():
         closer = row["closer_than_nearest"]
         closer_text = "/".join(str(closer[k]) for k in ("spec_mae", "log_mel_db", "mfcc", "all"))
-        print(f"{method:<16}{row['spec_mae']:>9.3f}{row['log_mel_db']:>11.2f}{row['mfcc']:>7.2f}{closer_text:>18}"
+        print(f"{method:<16}{row['spec_mae']:>9.3f}{row['spec_mae_silent']:>8.3f}{row['log_mel_db']:>11.2f}{row['mfcc']:>7.2f}{closer_text:>18}"
               f"{row['pitched_pairs']:>9}{_cell(row['within_50_cents'], '.0%'):>8}"
               f"{_cell(row['median_abs_cents'], '.1f'):>11}{row['octave_errors']:>11}{row['unpitched_answers']:>10}"
               f"{_cell(row['neural_within_50_cents'], '.0%'):>12}{row['trackers_agree']:>7}"

@@ -31,8 +31,8 @@ if TYPE_CHECKING:  # the engine, torch and numpy load in the handler: --help com
     from models.voice import Voice
 
 """``infer``'s default search budget, in renders (starts included): about 2-3 s on one core of the development
-machine. A budget in renders, not time, gives the same recording and seed the same voice on any machine under any
-load; offline, a longer search than the daemon's pays."""
+machine. A budget in renders, not time, gives the same recording and seed the same voice under any load (another CPU
+or NumPy build may round a score's last bits otherwise); offline, a longer search than the daemon's pays."""
 CONVENTIONS = {
     "parameters": "VCED values as stored in the voice and sent as SysEx (0-based: algorithm 0-31, transpose 24 = "
                   "no shift, detune 7 = none)",

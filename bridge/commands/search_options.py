@@ -1,10 +1,11 @@
 """The search budget and voice-library options that ``infer``, ``eval``, ``eval-audio``, ``eval-takes`` and the
 demo share, and the library an evaluation may search.
 
-A budget is counted in renders, so the same recording and seed give the same voice on any machine under
-any load; ``--search-ms`` is an optional time cap on top. An evaluation of corpus voices never searches
-the voices it scores: it keeps the library's training-split voices only (the split is a pure function of
-each voice's parameters, as in the corpus) and leaves out the scored voices themselves, and says so.
+A budget is counted in renders, so the same recording and seed give the same voice under any load (another
+CPU or NumPy build may round a score's last bits otherwise); ``--search-ms`` is an optional time cap on top.
+An evaluation of corpus voices never searches the voices it scores: it keeps the library's training-split
+voices only (the split is a pure function of each voice's parameters, as in the corpus) and leaves out the
+scored voices themselves, and says so.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def add_budget_options(parser: argparse.ArgumentParser, what: str = "recording")
     """``--max-renders N`` (default :data:`INFER_RENDERS`) and ``--search-ms MS`` (an optional cap)."""
     parser.add_argument("--max-renders", type=at_least(1, "renders"), default=INFER_RENDERS, metavar="N",
                         help=f"search budget per {what} in renders (default {INFER_RENDERS}, starts included): the "
-                        "same input and seed give the same voice on any machine, however busy")
+                        "same input and seed give the same voice however busy the machine is")
     parser.add_argument("--search-ms", type=milliseconds, default=None, metavar="MS",
                         help="also stop the search after MS milliseconds (none by default; with a time cap the voice "
                         "depends on the machine's speed and load; 0 = the first voice)")

@@ -35,7 +35,7 @@ from engine.neural_pitch import OCTAVE_CENTS, neural_f0
 from engine.pitch import Vibrato, cents, estimate_f0, heard_f0
 from engine.runtime import Engine
 from engine.tuning import IN_TUNE_CENTS, tune
-from models.metrics import log_mel_distance, mfcc_distance, spec_mae, stft_magnitude
+from models.metrics import log_mel_distance, mfcc_distance, spec_mae, spec_mae_silent, stft_magnitude
 from models.params import TRANSPOSE_CENTRE, TRANSPOSE_INDEX
 from models.render import NOTE_SECONDS, Renderer
 from models.voice import Voice
@@ -65,6 +65,9 @@ class Answer:
         transpose: its transpose in semitones (VCED value - 24).
         neural_f0_hz: f0 of that render by the neural tracker; ``None`` when it is unsure.
         vibrato: the vibrato heard in that render; ``None`` when it has none.
+        spec_mae_silent: the part of ``spec_mae`` on the bins where the recording is digitally silent
+            (:func:`models.metrics.spec_mae_silent`: a sampled instrument above its samples' bandwidth, a note
+            after its release); the rest is on the bins where it sounds.
     """
 
     voice_name: str
@@ -77,6 +80,7 @@ class Answer:
     transpose: int
     neural_f0_hz: float | None = None
     vibrato: Vibrato | None = None
+    spec_mae_silent: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -119,10 +123,12 @@ def _answer(voice: Voice, source: str, recording: np.ndarray, input_f0: float | 
     audio = render(voice)
     heard = heard_f0(audio, sample_rate)
     f0 = heard.f0_hz
-    return Answer(voice.name, source, spec_mae(stft_magnitude(recording), stft_magnitude(audio)),
+    recorded, played = stft_magnitude(recording), stft_magnitude(audio)
+    return Answer(voice.name, source, spec_mae(recorded, played),
                   log_mel_distance(recording, audio, sample_rate), mfcc_distance(recording, audio, sample_rate), f0,
                   None if f0 is None or input_f0 is None else cents(f0, input_f0),
-                  voice[TRANSPOSE_INDEX] - TRANSPOSE_CENTRE, neural_f0(audio, sample_rate), heard.vibrato)
+                  voice[TRANSPOSE_INDEX] - TRANSPOSE_CENTRE, neural_f0(audio, sample_rate), heard.vibrato,
+                  spec_mae_silent(recorded, played))
 
 
 def score_recording(engine: Engine, library: VoiceLibrary | None, name: str, audio: np.ndarray, sample_rate: int,
@@ -173,7 +179,8 @@ def vibrato_matches(heard: Vibrato | None, played: Vibrato | None) -> bool:
 
 
 def summarise(scores: Sequence[RecordingScore]) -> dict[str, dict[str, Any]]:
-    """Per method: mean spec_mae, log_mel_db and mfcc, and on how many recordings each is lower than the
+    """Per method: mean spec_mae (and its part on the bins where the recording is silent, ``spec_mae_silent``),
+    log_mel_db and mfcc, and on how many recordings each is lower than the
     nearest library voice's (``closer_than_nearest``: per score and on ``all`` three); over recordings where
     both sides are pitched, the share within :data:`IN_TUNE_CENTS`, the median |cents| and the octave
     errors; the octave errors by either tracker on the recordings whose pitch the two trackers agree on;
@@ -191,6 +198,7 @@ def summarise(scores: Sequence[RecordingScore]) -> dict[str, dict[str, Any]]:
         summary[method] = {
             "recordings": len(answers),
             "spec_mae": float(np.mean([a.spec_mae for _, a in answers])),
+            "spec_mae_silent": float(np.mean([a.spec_mae_silent for _, a in answers])),
             "log_mel_db": float(np.mean([a.log_mel_db for _, a in answers])),
             "mfcc": float(np.mean([a.mfcc for _, a in answers])),
             "closer_than_nearest": _closer_than_nearest(answers),

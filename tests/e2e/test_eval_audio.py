@@ -73,10 +73,11 @@ def test_eval_audio_answers_real_instruments_in_tune(instruments: Path, performe
     assert pipeline["octave_errors_where_trackers_agree"] == 0
     for row in report["summary"].values():  # every answer scored three ways
         assert row["spec_mae"] > 0 and row["log_mel_db"] > 0 and row["mfcc"] > 0
+        assert 0 <= row["spec_mae_silent"] < row["spec_mae"]
     assert report["summary"]["nearest"]["closer_than_nearest"] == {"spec_mae": 0, "log_mel_db": 0, "mfcc": 0, "all": 0}
     assert report["search"] == "search 40 renders" and report["library"].startswith("library: ")
     table = capsys.readouterr().out
-    assert "median |c|" in table and "10 recordings scored, 0 refused" in table
+    assert "median |c|" in table and " silent" in table and "10 recordings scored, 0 refused" in table
     assert f"group {performed.name}" in table and "all recordings" in table
 
 

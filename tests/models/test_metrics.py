@@ -12,7 +12,9 @@ from models.metrics import (
     num_mae,
     score,
     spec_mae,
+    spec_mae_silent,
     spec_sc,
+    stft_magnitude,
 )
 from models.params import BY_NAME, CATEGORICAL, NUMERICAL
 from models.render import Renderer
@@ -58,3 +60,20 @@ def test_mean_of_scores() -> None:
     b = Scores(0.3, 0.0, 3.0, 1.5, 4.0, 6.0, 7.0)
     assert Scores.mean([a, b]) == Scores(0.2, 0.5, 2.0, 1.0, 3.0, 5.0, 6.0)
     assert np.isclose(Scores.mean([a]).num_mae, 0.1)
+
+
+def test_the_silent_part_of_spec_mae_is_where_the_target_is_at_the_floor() -> None:
+    target = np.array([[[0.0, 1.0], [0.0, 10.0]]])  # two silent bins, two sounding
+    predicted = np.array([[[0.01, 1.0], [0.0, 1.0]]])  # off by 2 on a silent bin, by 1 on a sounding one
+    assert spec_mae(target, predicted) == pytest.approx(3 / 4)
+    assert spec_mae_silent(target, predicted) == pytest.approx(2 / 4)
+    assert spec_mae_silent(target, target) == 0.0
+
+
+def test_a_note_cut_to_digital_silence_differs_from_its_render_where_it_is_silent(renderer: Renderer) -> None:
+    played = renderer.render(Voice.init())
+    cut = played.copy()
+    cut[SR:] = 0.0  # the recording stops after one second; the render sounds on
+    recorded, rendered = stft_magnitude(cut), stft_magnitude(played)
+    total, silent = spec_mae(recorded, rendered), spec_mae_silent(recorded, rendered)
+    assert 0.9 * total < silent <= total  # all but the frames that straddle the cut
