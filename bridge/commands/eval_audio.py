@@ -171,7 +171,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "eval-audio", help="score the answers to real recordings: spectral error and pitch in cents, vs retrieval",
         description="For each recording: infer a voice as 'infer' does, render it at middle C (MIDI 60) with its "
-        "transpose, as a player would, and compare it with the recording: log-spectral MAE (0 = identical) and the "
+        "transpose, as a player would, and compare it with the recording: log-spectral MAE (0 = identical; 'silent' is "
+        "its part on the bins where the recording is digitally silent), log-mel dB, MFCC distance and the "
         "f0 of each side (cents between them when both are pitched). The baseline is the nearest library voice by "
         "sound, transposed to the input's pitch by its stored f0, and the same voice tuned. An independent neural tracker "
         "(CREPE) measures both sides too. Each folder is a group with its own summary. Make a set of real instrument "
