@@ -43,7 +43,7 @@ from engine.pitch import F0Estimate
 from engine.render_pool import RenderPool
 from engine.search import DEFAULT_BUDGET_MS, VoiceSearch
 from engine.search_score import DEFAULT_SCORE, separate_parts
-from engine.takes import Take, take_note
+from engine.takes import Take, take_note, takes_pitch
 from models.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, load_checkpoint
 from models.errors import ModelInputError
 from models.frontend import Frontend
@@ -255,7 +255,8 @@ class Engine:
         scaling count. The take nearest middle C (and velocity 85) is first answered alone, as
         :meth:`infer` answers it; every better voice that search found is then judged on all the takes,
         ahead of each other take's network answer and two nearest library voices, and the best is
-        improved on all the takes, tuned to their pitch brought to the reference note (their median).
+        improved on all the takes, tuned to their pitch brought to the reference note (their median; none when
+        fewer than half the takes have a pitch, :func:`engine.takes.takes_pitch`).
         The answer plays the takes no worse than the reference take's own answer, by the mean score over the
         takes and by each distance it adds (log-spectral MAE, log-mel dB); it is that answer otherwise.
 
@@ -303,9 +304,7 @@ class Engine:
             if number != reference:
                 found.append((voices[number], f"network (take {number + 1})"))
                 found += [start for start, _ in library_starts(self, self.embed_conditioned(item.audio), item, 2)]
-        pitched = [item.f0_hz * 2.0 ** ((REFERENCE_NOTE - note) / 12.0) for item, note in zip(heard, notes, strict=True)
-                   if item.f0_hz is not None]
-        f0 = float(np.median(pitched)) if pitched else None
+        f0 = takes_pitch([item.f0_hz for item in heard], notes)
         per_take = replace(options, max_renders=None if options.max_renders is None else options.max_renders * len(takes))
         together, _ = run_search(self, search_takes, heard[reference], f0, distinct(judged + found), network, per_take,
                                  timings, judged=len(judged))

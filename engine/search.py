@@ -12,7 +12,8 @@ to :data:`~engine.search_cma.CMA_UP_TO` by CMA-ES on its continuous parameters
 (:mod:`engine.search_cma`; the ES takes what a stalled one leaves), otherwise by a (1+λ) evolution
 strategy (:data:`ES_BATCH` mutations a batch) on all its learnable parameters (:func:`mutate`); an improvement is kept only
 if the voice still plays within 50 cents of the recording and within :data:`DRIFT_CENTS` (or no farther
-than before; re-tuned when its transpose must change). Every new best voice
+than before; re-tuned when its transpose must change); when no start could be tuned, the best is
+improved all the same, by closer voices that play no farther off (or in tune). Every new best voice
 is reported at once (``on_better``), so a caller can stream it, until a time budget, a render
 budget or a stop request. Never worse than the best start; with a render budget (and no time
 budget) the same recording and seed give the same voice, and a time budget only decides how far
@@ -142,10 +143,14 @@ class SearchResult:
 
 
 def holds_pitch(tuning: Tuning, parent: Tuning) -> bool:
-    """In tune, and within :data:`DRIFT_CENTS` of the recording's pitch or no farther than ``parent``."""
-    if not tuning.in_tune or tuning.cents is None:
-        return False
-    return abs(tuning.cents) <= max(DRIFT_CENTS, abs(parent.cents) if parent.cents is not None else 0.0)
+    """A successor of a ``parent`` in tune: in tune, and within :data:`DRIFT_CENTS` of the recording's pitch or no
+    farther than the parent. A successor of a parent out of tune or unpitched (no start could be tuned): in tune,
+    no farther off than the parent, or anything when the parent has no pitch to hold."""
+    if parent.in_tune:
+        return tuning.in_tune and abs(tuning.cents or 0.0) <= max(DRIFT_CENTS, abs(parent.cents or 0.0))
+    if tuning.in_tune or parent.cents is None:
+        return True
+    return tuning.cents is not None and abs(tuning.cents) <= abs(parent.cents)
 
 
 def _rank(found: Found) -> tuple[bool, float]:

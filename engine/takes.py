@@ -7,17 +7,19 @@ from the onset, their notes found). Every caller passes the note and velocity it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine.conditioning import REFERENCE_NOTE
 from models.errors import ModelInputError
 
 if TYPE_CHECKING:
     from engine.conditioning import Conditioned
 
-__all__ = ["Take", "take_note"]
+__all__ = ["Take", "take_note", "takes_pitch"]
 
 
 @dataclass(frozen=True)
@@ -54,3 +56,12 @@ def take_note(take: Take, heard: Conditioned, number: int) -> int:
         raise ModelInputError(f"take {number + 1} has no clear pitch ({heard.pitch_reason}): give its note, "
                               "e.g. FILE:60:100")
     return int(round(12.0 * np.log2(heard.f0_hz / 440.0) + 69.0))
+
+
+def takes_pitch(f0s: Sequence[float | None], notes: Sequence[int]) -> float | None:
+    """The pitch several takes ask of a voice at the reference note: the median of each pitched take's f0 brought
+    there from its note (``f0s``: each take's, ``None`` where it has none). ``None`` (unpitched) when fewer than half
+    the takes have a pitch: a tracker that hears one in a single take of an inharmonic sound would otherwise
+    tune every voice to it."""
+    pitched = [f0 * 2.0 ** ((REFERENCE_NOTE - note) / 12.0) for f0, note in zip(f0s, notes, strict=True) if f0 is not None]
+    return float(np.median(pitched)) if pitched and 2 * len(pitched) >= len(f0s) else None

@@ -193,7 +193,27 @@ def test_an_improvement_may_not_drift_off_the_recordings_pitch() -> None:
     assert holds_pitch(at(DRIFT_CENTS - 1), at(0.5)) and holds_pitch(at(-DRIFT_CENTS + 1), at(0.5))
     assert not holds_pitch(at(DRIFT_CENTS + 5), at(0.5))  # in tune (within 50 cents), but drifted from its parent
     assert holds_pitch(at(-30.0), at(35.0)) and not holds_pitch(at(40.0), at(35.0))  # a start 35 cents off: no farther
-    assert not holds_pitch(at(None), at(0.5)) and not holds_pitch(at(60.0), at(70.0))  # unpitched or out of tune
+    assert not holds_pitch(at(None), at(0.5)) and not holds_pitch(at(60.0), at(0.5))  # unpitched or out of tune
+
+
+def test_a_parent_no_start_could_tune_keeps_no_pitch_it_does_not_have() -> None:
+    def at(off: float | None) -> Tuning:
+        return Tuning(Voice.init(), 220.0, None if off is None else 220.0 * 2 ** (off / 1200), off)
+
+    assert holds_pitch(at(60.0), at(70.0)) and holds_pitch(at(-70.0), at(70.0)) and holds_pitch(at(20.0), at(70.0))
+    assert not holds_pitch(at(80.0), at(70.0)) and not holds_pitch(at(None), at(70.0))  # farther off, or lost
+    assert holds_pitch(at(None), at(None)) and holds_pitch(at(900.0), at(None)) and holds_pitch(at(3.0), at(None))
+
+
+def test_a_start_that_cannot_be_tuned_is_still_improved(search: VoiceSearch, brass_voices: list) -> None:
+    """No voice reaches 20 Hz at middle C (transpose and whole-octave ratios stop short): the best start plays out
+    of tune, and the search still finds a closer voice that plays no farther off."""
+    target = brass_voices[0]
+    start = target.replace({BY_NAME["op1_output_level"].index: 60, BY_NAME["op2_eg_rate1"].index: 20})
+    result = search.run(_takes(target), 20.0, [(start, "network")], budget_ms=math.inf, max_renders=40, seed=3)
+    assert not result.start.playable and result.start.tuning.cents is not None
+    assert result.best.score < result.start.score and result.best.source == "network + search"
+    assert result.best.tuning.cents is not None and abs(result.best.tuning.cents) <= abs(result.start.tuning.cents)
 
 
 def test_with_several_takes_mutations_reach_the_key_and_velocity_scaling_more_often(brass_voices: list) -> None:
