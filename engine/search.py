@@ -145,11 +145,13 @@ class SearchResult:
 def holds_pitch(tuning: Tuning, parent: Tuning) -> bool:
     """A successor of a ``parent`` in tune: in tune, and within :data:`DRIFT_CENTS` of the recording's pitch or no
     farther than the parent. A successor of a parent out of tune or unpitched (no start could be tuned): in tune,
-    no farther off than the parent, or anything when the parent has no pitch to hold."""
+    or no farther off than the parent (unpitched after an unpitched one: no wrong pitch where there was none)."""
     if parent.in_tune:
         return tuning.in_tune and abs(tuning.cents or 0.0) <= max(DRIFT_CENTS, abs(parent.cents or 0.0))
-    if tuning.in_tune or parent.cents is None:
+    if tuning.in_tune:
         return True
+    if parent.cents is None:
+        return tuning.cents is None
     return tuning.cents is not None and abs(tuning.cents) <= abs(parent.cents)
 
 
