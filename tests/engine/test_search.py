@@ -186,9 +186,13 @@ def test_a_score_on_the_first_take_already_known_is_not_played_again(search: Voi
         assert played == [(40, 85), (60, 127), (60, 85), (40, 85), (60, 127)]  # the first take once, without it
 
 
+def _tuned_at(off: float | None) -> Tuning:
+    """A voice tuned to 220 Hz that plays ``off`` cents from it (``None``: unpitched)."""
+    return Tuning(Voice.init(), 220.0, None if off is None else 220.0 * 2 ** (off / 1200), off)
+
+
 def test_an_improvement_may_not_drift_off_the_recordings_pitch() -> None:
-    def at(off: float | None) -> Tuning:
-        return Tuning(Voice.init(), 220.0, None if off is None else 220.0 * 2 ** (off / 1200), off)
+    at = _tuned_at
 
     assert holds_pitch(at(DRIFT_CENTS - 1), at(0.5)) and holds_pitch(at(-DRIFT_CENTS + 1), at(0.5))
     assert not holds_pitch(at(DRIFT_CENTS + 5), at(0.5))  # in tune (within 50 cents), but drifted from its parent
@@ -197,8 +201,7 @@ def test_an_improvement_may_not_drift_off_the_recordings_pitch() -> None:
 
 
 def test_a_parent_no_start_could_tune_keeps_no_pitch_it_does_not_have() -> None:
-    def at(off: float | None) -> Tuning:
-        return Tuning(Voice.init(), 220.0, None if off is None else 220.0 * 2 ** (off / 1200), off)
+    at = _tuned_at
 
     assert holds_pitch(at(60.0), at(70.0)) and holds_pitch(at(-70.0), at(70.0)) and holds_pitch(at(20.0), at(70.0))
     assert not holds_pitch(at(80.0), at(70.0)) and not holds_pitch(at(None), at(70.0))  # farther off, or lost
