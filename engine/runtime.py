@@ -304,7 +304,7 @@ class Engine:
             if number != reference:
                 found.append((voices[number], f"network (take {number + 1})"))
                 found += [start for start, _ in library_starts(self, self.embed_conditioned(item.audio), item, 2)]
-        f0 = takes_pitch([item.f0_hz for item in heard], notes)
+        f0 = takes_pitch([item.f0_hz for item in heard], notes, REFERENCE_NOTE)
         per_take = replace(options, max_renders=None if options.max_renders is None else options.max_renders * len(takes))
         together, _ = run_search(self, search_takes, heard[reference], f0, distinct(judged + found), network, per_take,
                                  timings, judged=len(judged))

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.conditioning import REFERENCE_NOTE
 from models.errors import ModelInputError
 
 if TYPE_CHECKING:
@@ -58,10 +57,10 @@ def take_note(take: Take, heard: Conditioned, number: int) -> int:
     return int(round(12.0 * np.log2(heard.f0_hz / 440.0) + 69.0))
 
 
-def takes_pitch(f0s: Sequence[float | None], notes: Sequence[int]) -> float | None:
-    """The pitch several takes ask of a voice at the reference note: the median of each pitched take's f0 brought
+def takes_pitch(f0s: Sequence[float | None], notes: Sequence[int], reference_note: int) -> float | None:
+    """The pitch several takes ask of a voice at ``reference_note``: the median of each pitched take's f0 brought
     there from its note (``f0s``: each take's, ``None`` where it has none). ``None`` (unpitched) when fewer than half
     the takes have a pitch: a tracker that hears one in a single take of an inharmonic sound would otherwise
     tune every voice to it."""
-    pitched = [f0 * 2.0 ** ((REFERENCE_NOTE - note) / 12.0) for f0, note in zip(f0s, notes, strict=True) if f0 is not None]
+    pitched = [f0 * 2.0 ** ((reference_note - note) / 12.0) for f0, note in zip(f0s, notes, strict=True) if f0 is not None]
     return float(np.median(pitched)) if pitched and 2 * len(pitched) >= len(f0s) else None
