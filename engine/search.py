@@ -159,6 +159,12 @@ def _rank(found: Found) -> tuple[bool, float]:
     return (not found.playable, found.score)
 
 
+def _unbeatable(found: Found) -> bool:
+    """Nothing can rank before it: it plays at the recording's pitch and scores 0 (its renders are the takes; no
+    score is below 0), so a search that reaches it stops there instead of spending the rest of its budget."""
+    return found.playable and found.score <= 0.0
+
+
 class VoiceSearch:
     """Scores and improves voices against recordings; thread-safe (one dexed-py synth per thread).
 
@@ -346,7 +352,8 @@ class _Run:
         parent = min(scored, key=_rank)
         if self.limit <= cma_up_to and len(self.targets) == 1:  # what a stalled CMA-ES leaves goes to the ES
             parent = self._cma(parent, seed)
-        self._evolve(parent, np.random.default_rng(seed), {item.voice.values for item in scored})
+        if not _unbeatable(parent):
+            self._evolve(parent, np.random.default_rng(seed), {item.voice.values for item in scored})
         assert self.best is not None
         return SearchResult(self.best, first, self.found, self.renders, self.elapsed())
 
@@ -374,7 +381,7 @@ class _Run:
     def _cma(self, parent: Found, seed: int) -> Found:
         """CMA-ES on the parent's continuous parameters, a generation a batch; the best found."""
         strategy = ContinuousCma(parent.voice, seed)
-        while not strategy.done:
+        while not strategy.done and not _unbeatable(parent):
             generation = strategy.ask()
             room = self.room(len(generation))
             if not room:
@@ -418,6 +425,8 @@ class _Run:
                     parent = better
                     self.consider(better)
                     break
+            if _unbeatable(parent):
+                return
 
     def _first_take_score(self, voice: Voice) -> float:
         if voice.values not in self._first_take:

@@ -58,6 +58,15 @@ def test_the_closest_start_wins_and_is_reported_first(search: VoiceSearch, brass
     assert [f.source for f in streamed] == ["network", "library: exact"]
 
 
+def test_a_search_that_reaches_the_recording_stops_there(search: VoiceSearch, brass_voices: list) -> None:
+    target = brass_voices[4]
+    f0 = estimate_f0(_recording(target), SAMPLE_RATE).f0_hz
+    result = search.run(_takes(target), f0, [(brass_voices[9], "network"), (target, "library: exact")],
+                        budget_ms=math.inf, max_renders=100, seed=0)
+    assert result.best.voice == target and result.best.score == 0.0 and result.best.playable
+    assert result.renders < 20  # the starts' renders and pitch checks, none of the 100 spent on mutations
+
+
 def test_a_start_an_octave_off_is_tuned_before_it_is_scored(search: VoiceSearch) -> None:
     octave_up = Voice.init().replace({BY_NAME["op1_coarse"].index: 2})
     result = search.run(_takes(Voice.init()), C4, [(octave_up, "network")], budget_ms=0.0)
