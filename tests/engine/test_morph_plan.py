@@ -3,12 +3,14 @@ measured as ``dexbridge eval-morph`` measures it."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
 from engine.eval.morph import score_line
 from engine.morph_path import blend, naive_pad
-from engine.morph_plan import GROUPS, Sketch, plan_centre, plan_morph, plan_pad
+from engine.morph_plan import GROUPS, SPOKE_STEP_SLACK, Sketch, _select, plan_centre, plan_morph, plan_pad
 from models.errors import ModelInputError
 from models.metrics import stft_magnitude
 from models.params import BY_NAME, LEARNABLE, TRANSPOSE_INDEX
@@ -63,6 +65,27 @@ def test_names_switch_halfway_and_alike_voices_make_a_one_step_plan(brass_voices
     assert same.waypoints == (a, a.with_name("COPY"))
     with pytest.raises(ModelInputError, match="at least 1 step, got 0"):
         plan_morph(a, b, steps=0, sketch=SHORT)
+
+
+def test_a_spoke_takes_a_somewhat_larger_step_to_head_toward_the_far_corner() -> None:
+    """Five chain states (two-number sketches, distance = mean absolute difference), two steps to pick: the least
+    largest step (0.85, via state 2) first brings the sound no closer to the far corner; a spoke goes via state 3
+    instead (1.05: within the slack), every step closer to the far corner and farther from its own; a line keeps
+    the least largest step."""
+    states = [np.array(v, np.float32) for v in [(2.0, 0.3), (3.5, 2.7), (1.3, 0.7), (2.1, 0.7), (1.5, 2.2)]]
+    far = np.array([8.0, 8.0], np.float32)
+    assert _select(states, 2) == [0, 2, 4]
+    spoke = _select(states, 2, far)
+    assert spoke == [0, 3, 4]
+
+    def distance(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.mean(np.abs(a - b)))
+
+    steps = list(itertools.pairwise(spoke))
+    for i, j in steps:
+        assert distance(states[j], far) < distance(states[i], far)
+        assert distance(states[j], states[0]) > distance(states[i], states[0])
+    assert max(distance(states[i], states[j]) for i, j in steps) <= (1 + SPOKE_STEP_SLACK) * 0.85
 
 
 def test_a_planned_pad_plans_its_four_edges_and_its_centre(brass_voices: list[Voice]) -> None:
