@@ -352,8 +352,7 @@ class _Run:
         parent = min(scored, key=_rank)
         if self.limit <= cma_up_to and len(self.targets) == 1:  # what a stalled CMA-ES leaves goes to the ES
             parent = self._cma(parent, seed)
-        if not _unbeatable(parent):
-            self._evolve(parent, np.random.default_rng(seed), {item.voice.values for item in scored})
+        self._evolve(parent, np.random.default_rng(seed), {item.voice.values for item in scored})
         assert self.best is not None
         return SearchResult(self.best, first, self.found, self.renders, self.elapsed())
 
@@ -399,7 +398,7 @@ class _Run:
     def _evolve(self, parent: Found, rng: np.random.Generator, seen: set[tuple[int, ...]]) -> None:
         """The (1+λ)-ES: :data:`ES_BATCH` mutations of the parent a batch; the best that plays in tune and scores
         better replaces it."""
-        while room := self.room(ES_BATCH):
+        while not _unbeatable(parent) and (room := self.room(ES_BATCH)):
             children: list[Voice] = []
             for _ in range(ES_BATCH * 50):  # mutations already played are drawn again (a bounded number of times)
                 child = mutate(parent.voice, rng, len(self.targets))
@@ -425,8 +424,6 @@ class _Run:
                     parent = better
                     self.consider(better)
                     break
-            if _unbeatable(parent):
-                return
 
     def _first_take_score(self, voice: Voice) -> float:
         if voice.values not in self._first_take:
