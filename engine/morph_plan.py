@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 
 import numpy as np
+import scipy.fft
 from scipy.spatial.distance import pdist, squareform
 
 from engine.morph_path import PLAN_SWITCHED, MorphPlan, PadPlan, Spokes
@@ -61,8 +62,7 @@ opposite corner (a line's take the least: its chain heads toward B already). Cho
 0 -> 0.3 took the steps toward the end from 88 % to 91 %, the largest step from 0.67x to 0.73x naive's."""
 LOG_FLOOR = 1e-4  # as models.metrics.spec_mae
 N_FFT = 1024  # as the measure (models.metrics.stft_magnitude)
-
-Distance = Callable[[np.ndarray, np.ndarray], float]
+_LOG10_E = np.float32(1.0 / np.log(10.0))
 
 
 def _operator_groups(op: int) -> list[tuple[str, tuple[int, ...]]]:
@@ -122,8 +122,15 @@ class Sketch:
         renderer = getattr(self._local, "renderer", None)
         if renderer is None:
             renderer = self._local.renderer = Renderer(self.sample_rate, self.note_seconds, self.render_seconds)
-        magnitude = stft_magnitude(renderer.render(voice, *SKETCH_NOTE), self.n_fft, self.hop, window=self._window)
-        return np.log10(np.maximum(magnitude, LOG_FLOOR)).astype(np.float32)
+        # SciPy's FFT, the natural log and no new arrays: NumPy 2.4's float32 FFT is 5 times slower than SciPy's, its
+        # float32 log10 3.5 times slower than its log (they differ by 5e-7 at most here), and fresh pages cost more
+        # than the arithmetic on this kind of machine (plans 8-17 % faster in dexbridge eval-morph)
+        magnitude = stft_magnitude(renderer.render(voice, *SKETCH_NOTE), self.n_fft, self.hop, window=self._window,
+                                   fft=scipy.fft.rfft)
+        np.maximum(magnitude, LOG_FLOOR, out=magnitude)
+        np.log(magnitude, out=magnitude)
+        magnitude *= _LOG10_E
+        return magnitude
 
 
 def distance(a: np.ndarray, b: np.ndarray) -> float:

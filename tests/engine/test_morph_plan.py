@@ -10,9 +10,9 @@ import pytest
 
 from engine.eval.morph import score_line
 from engine.morph_path import blend, naive_pad
-from engine.morph_plan import GROUPS, SPOKE_STEP_SLACK, Sketch, _select, plan_centre, plan_morph, plan_pad
+from engine.morph_plan import GROUPS, SPOKE_STEP_SLACK, Sketch, _select, distance, plan_centre, plan_morph, plan_pad
 from models.errors import ModelInputError
-from models.metrics import stft_magnitude
+from models.metrics import log_magnitude, stft_magnitude
 from models.params import BY_NAME, LEARNABLE, TRANSPOSE_INDEX
 from models.render import Renderer
 from models.voice import Voice
@@ -86,6 +86,15 @@ def test_a_spoke_takes_a_somewhat_larger_step_to_head_toward_the_far_corner() ->
         assert distance(states[j], far) < distance(states[i], far)
         assert distance(states[j], states[0]) > distance(states[i], states[0])
     assert max(distance(states[i], states[j]) for i, j in steps) <= (1 + SPOKE_STEP_SLACK) * 0.85
+
+
+def test_a_sketch_is_the_measures_log_magnitude_on_every_fourth_frame(brass_voices: list[Voice]) -> None:
+    """A plan's sketch (SciPy's FFT and the natural log, for speed) is what eval-morph measures, every fourth frame."""
+    voice = brass_voices[6]
+    measured = log_magnitude(stft_magnitude(Renderer().render(voice, 60, 85)))[0].T  # (frames, bins)
+    sketch = Sketch()(voice)
+    assert sketch.dtype == np.float32 and sketch.shape == measured[::4].shape
+    assert distance(sketch, measured[::4]) < 1e-4  # rounding only (one unit of a parameter costs 0.1 or more)
 
 
 def test_a_planned_pad_plans_its_four_edges_and_its_centre(brass_voices: list[Voice]) -> None:
