@@ -10,6 +10,7 @@ import functools
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import scipy.fft
 
 from models import dsp
 from models.params import CATEGORICAL, NUMERICAL
@@ -18,6 +19,7 @@ from models.voice import Voice
 STFT_N_FFT = 1024
 STFT_HOP = 256
 LOG_FLOOR = 1e-4
+_LOG10_E = 1.0 / np.log(10.0)
 N_MFCC = 13
 
 _NUM_INDEX = np.array([p.index for p in NUMERICAL])
@@ -70,13 +72,22 @@ def _as_notes(audio: np.ndarray) -> np.ndarray:
 
 
 def stft_magnitude(audio: np.ndarray) -> np.ndarray:
-    """|STFT| (1024 / hop 256, Hann, centred: librosa's) of each note: (notes, 513, frames)."""
-    return dsp.stft_magnitude(_as_notes(audio), STFT_N_FFT, STFT_HOP, bins_first=True)
+    """|STFT| (1024 / hop 256, Hann, centred: librosa's) of each note: (notes, 513, frames).
+
+    SciPy's FFT: NumPy 2.4's is 5 times slower on float32 (the two differ by a few units of float32's last place).
+    """
+    return dsp.stft_magnitude(_as_notes(audio), STFT_N_FFT, STFT_HOP, bins_first=True, fft=scipy.fft.rfft)
 
 
 def log_magnitude(magnitude: np.ndarray) -> np.ndarray:
-    """log10 max(|S|, 1e-4): what :func:`spec_mae` compares (computed once for a target compared often)."""
-    return np.log10(np.maximum(magnitude, LOG_FLOOR))
+    """log10 max(|S|, 1e-4): what :func:`spec_mae` compares (computed once for a target compared often).
+
+    Taken as the natural log scaled, in place: NumPy's float32 ``log10`` is 3.5 times slower than its ``log``.
+    """
+    floored = np.maximum(magnitude, LOG_FLOOR)
+    np.log(floored, out=floored)
+    floored *= floored.dtype.type(_LOG10_E)
+    return floored
 
 
 def spec_mae(target_mag: np.ndarray, predicted_mag: np.ndarray) -> float:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from models import dsp
 from models.metrics import (
     AudioFeatures,
     Scores,
     cat_acc,
+    log_magnitude,
     num_mae,
     score,
     spec_mae,
@@ -77,3 +79,17 @@ def test_a_note_cut_to_digital_silence_differs_from_its_render_where_it_is_silen
     recorded, rendered = stft_magnitude(cut), stft_magnitude(played)
     total, silent = spec_mae(recorded, rendered), spec_mae_silent(recorded, rendered)
     assert 0.9 * total < silent <= total  # all but the frames that straddle the cut
+
+
+def test_the_log_magnitude_is_log10_in_the_input_precision_and_the_stft_numpys() -> None:
+    """The fast paths (the natural log scaled, SciPy's FFT) compute what log10 and NumPy's FFT compute."""
+    magnitude = np.random.default_rng(0).random((2, 513, 40)).astype(np.float32) * 10.0
+    magnitude[0, :5] = 0.0
+    for values in (magnitude, magnitude.astype(np.float64)):
+        found = log_magnitude(values)
+        assert found.dtype == values.dtype
+        np.testing.assert_allclose(found, np.log10(np.maximum(values, 1e-4)), rtol=0, atol=1e-6)
+    audio = np.random.default_rng(1).standard_normal(22050).astype(np.float32)
+    expected = np.swapaxes(np.abs(np.fft.rfft(np.hanning(1025)[:-1].astype(np.float32)
+                                              * dsp.frames(audio, 1024, 256), axis=-1)), -1, -2)
+    np.testing.assert_allclose(stft_magnitude(audio)[0], expected, rtol=1e-4, atol=1e-3)
