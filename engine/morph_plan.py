@@ -36,6 +36,7 @@ from scipy.spatial.distance import pdist, squareform
 from engine.morph_path import PLAN_SWITCHED, MorphPlan, PadPlan, Spokes
 from models.dsp import stft_magnitude
 from models.errors import ModelInputError
+from models.metrics import log_magnitude
 from models.params import BY_NAME, LEARNABLE, NAME_LENGTH, NAME_START, TRANSPOSE_INDEX, Kind
 from models.render import SAMPLE_RATE, Renderer
 from models.voice import Voice
@@ -60,9 +61,7 @@ SPOKE_STEP_SLACK = 0.3
 """How much larger than the least possible largest step a spoke's steps may be, so that they can head toward the
 opposite corner (a line's take the least: its chain heads toward B already). Chosen on 48 validation diagonals:
 0 -> 0.3 took the steps toward the end from 88 % to 91 %, the largest step from 0.67x to 0.73x naive's."""
-LOG_FLOOR = 1e-4  # as models.metrics.spec_mae
 N_FFT = 1024  # as the measure (models.metrics.stft_magnitude)
-_LOG10_E = np.float32(1.0 / np.log(10.0))
 
 
 def _operator_groups(op: int) -> list[tuple[str, tuple[int, ...]]]:
@@ -122,15 +121,10 @@ class Sketch:
         renderer = getattr(self._local, "renderer", None)
         if renderer is None:
             renderer = self._local.renderer = Renderer(self.sample_rate, self.note_seconds, self.render_seconds)
-        # SciPy's FFT, the natural log and no new arrays: NumPy 2.4's float32 FFT is 5 times slower than SciPy's, its
-        # float32 log10 3.5 times slower than its log (they differ by 5e-7 at most here), and fresh pages cost more
-        # than the arithmetic on this kind of machine (plans 8-17 % faster in dexbridge eval-morph)
-        magnitude = stft_magnitude(renderer.render(voice, *SKETCH_NOTE), self.n_fft, self.hop, window=self._window,
-                                   fft=scipy.fft.rfft)
-        np.maximum(magnitude, LOG_FLOOR, out=magnitude)
-        np.log(magnitude, out=magnitude)
-        magnitude *= _LOG10_E
-        return magnitude
+        # SciPy's FFT: NumPy 2.4's float32 FFT is 5 times slower (plans 8-17 % faster in dexbridge eval-morph, with
+        # log_magnitude's natural log)
+        return log_magnitude(stft_magnitude(renderer.render(voice, *SKETCH_NOTE), self.n_fft, self.hop,
+                                            window=self._window, fft=scipy.fft.rfft))
 
 
 def distance(a: np.ndarray, b: np.ndarray) -> float:
