@@ -10,7 +10,6 @@ import functools
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import scipy.fft
 
 from models import dsp
 from models.params import CATEGORICAL, NUMERICAL
@@ -76,6 +75,8 @@ def stft_magnitude(audio: np.ndarray) -> np.ndarray:
 
     SciPy's FFT: NumPy 2.4's is 5 times slower on float32 (the two differ by a few units of float32's last place).
     """
+    import scipy.fft  # here: a command's --help imports this module and needs NumPy only
+
     return dsp.stft_magnitude(_as_notes(audio), STFT_N_FFT, STFT_HOP, bins_first=True, fft=scipy.fft.rfft)
 
 
