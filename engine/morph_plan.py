@@ -25,6 +25,7 @@ renders, a quarter of a second of CPU.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -56,6 +57,12 @@ SPLITS = 8
 CENTRE_A_D_WEIGHT = 0.5
 """How much the centre's distance to A or D counts against its distance to B or C when the centre is
 chosen on the chain A -> D (A -> M and M -> D are that chain's plan, cut there; B -> M -> C is not)."""
+CENTRE_CANDIDATES = 8
+"""How many states of the chain A -> D, the least lopsided first, are tried as the centre: each one's spokes
+are planned, and the centre kept is the one whose diagonals have the fewest steps not heading toward their end
+on the sketches, then the smallest largest step. Chosen on 48 validation diagonals: 1 (the least lopsided
+alone), 4, 8 and 16 took the steps toward the end from 91.4 % to 93.2, 94.3 and 95.3 %, at about 1.5, 2.5,
+3.2 and 5.5 s a pad."""
 AWAY_PENALTY = 1.0  # added to a step's squared distance when it does not bring the sound closer to B
 SPOKE_STEP_SLACK = 0.3
 """How much larger than the least possible largest step a spoke's steps may be, so that they can head toward the
@@ -308,34 +315,40 @@ def plan_pad(corners: Sequence[Voice], *, steps: int = DEFAULT_STEPS, sketch: Sk
 
 
 def plan_centre(corners: Sequence[Voice], *, steps: int = DEFAULT_STEPS, sketch: Sketch | None = None,
-                order_sketch: Sketch | None = None, splits: int = SPLITS, workers: int = WORKERS) -> Spokes:
+                order_sketch: Sketch | None = None, splits: int = SPLITS, workers: int = WORKERS,
+                centres: int = CENTRE_CANDIDATES) -> Spokes:
     """Plan the inside of a pad: a centre voice M and a path from each corner to it, so that each diagonal
     (A -> M -> D, B -> M -> C) is planned like an edge.
 
-    M is a state of the planned chain A -> D (each differing group of parameters switched in turn): the
-    one least far from B and C (the larger of its two distances, plus :data:`CENTRE_A_D_WEIGHT` times
-    the larger of those to A and D). A -> M and D -> M are that chain's plan cut at M; B -> M and C -> M
-    are planned as :func:`plan_morph` plans a line. Each spoke's steps are picked to head toward the
-    opposite corner and away from its own (their steps may be :data:`SPOKE_STEP_SLACK` larger than the least
-    largest step to do so), so that a diagonal played either way heads toward its end.
+    M is a state of the planned chain A -> D (each differing group of parameters switched in turn). The
+    ``centres`` states least far from B and C (the larger of the two distances, plus :data:`CENTRE_A_D_WEIGHT`
+    times the larger of those to A and D) are tried: for each, A -> M and D -> M are that chain's plan cut at
+    M, and B -> M and C -> M are planned as :func:`plan_morph` plans a line; M is the one whose two diagonals
+    have the fewest steps not heading toward their end on the sketches, then the smallest largest step.
+    Each spoke's steps are picked to head toward the opposite corner and away from its own (their steps may be
+    :data:`SPOKE_STEP_SLACK` larger than the least largest step to do so), so that a diagonal played either
+    way heads toward its end.
 
     Args:
         corners: the four corner voices (A B C D).
         steps: steps of a whole diagonal: each spoke has ``steps // 2`` (at least 1).
         sketch, order_sketch, workers: as :func:`plan_morph`.
         splits: step splits per diagonal.
+        centres: how many states of the chain are tried as M (:data:`CENTRE_CANDIDATES`).
 
     Returns:
         The spokes A -> M, B -> M, C -> M, D -> M (first waypoint the corner, last M).
 
     Raises:
-        ModelInputError: not four corners, or ``steps`` < 1.
+        ModelInputError: not four corners, ``steps`` < 1 or ``centres`` < 1.
     """
     a, b, c, d = _corners(corners)
+    if centres < 1:
+        raise ModelInputError(f"a pad's centre is chosen among at least 1 state, got {centres}")
     if steps < 1:
         raise ModelInputError(f"a morph plan needs at least 1 step, got {steps}")
     with _pool(workers) as pool:
-        return _centre((a, b, c, d), steps, _Ears(sketch, order_sketch, pool), splits)
+        return _centre((a, b, c, d), steps, _Ears(sketch, order_sketch, pool), splits, centres)
 
 
 def _corners(corners: Sequence[Voice]) -> tuple[Voice, Voice, Voice, Voice]:
@@ -395,7 +408,8 @@ def _lay(chain: list[Voice], steps: int, ears: _Ears, splits: int, opposite: Voi
     return MorphPlan(tuple(named))
 
 
-def _centre(corners: tuple[Voice, Voice, Voice, Voice], steps: int, ears: _Ears, splits: int) -> Spokes:
+def _centre(corners: tuple[Voice, Voice, Voice, Voice], steps: int, ears: _Ears, splits: int,
+            centres: int = CENTRE_CANDIDATES) -> Spokes:
     """The spokes of :func:`plan_centre`."""
     a, b, c, d = corners
     half = max(1, steps // 2)
@@ -408,7 +422,20 @@ def _centre(corners: tuple[Voice, Voice, Voice, Voice], steps: int, ears: _Ears,
         da, db, dc, dd = (distance(sketches(chain[i]), sketches(corner)) for corner in corners)
         return max(db, dc) + CENTRE_A_D_WEIGHT * max(da, dd)
 
-    k = min(inner, key=lopsided)
-    middle = chain[k]
-    return (_lay(chain[:k + 1], half, ears, splits // 2, d), _plan(b, middle, half, ears, splits // 2, c),
-            _plan(c, middle, half, ears, splits // 2, b), _lay(chain[k:][::-1], half, ears, splits // 2, a))
+    def spokes(k: int) -> Spokes:
+        middle = chain[k]
+        return (_lay(chain[:k + 1], half, ears, splits // 2, d), _plan(b, middle, half, ears, splits // 2, c),
+                _plan(c, middle, half, ears, splits // 2, b), _lay(chain[k:][::-1], half, ears, splits // 2, a))
+
+    def diagonals(planned: Spokes) -> tuple[int, float]:  # steps not heading toward their end, then the largest step
+        misses, largest = 0, 0.0
+        for first, second in ((planned[0], planned[3]), (planned[1], planned[2])):
+            path = [*first.waypoints, *second.waypoints[-2::-1]]  # A -> M -> D, B -> M -> C
+            sketches.prefetch(path)
+            heard = [sketches(voice) for voice in path]
+            to_end = [distance(state, heard[-1]) for state in heard]
+            misses += sum(not later < earlier for earlier, later in itertools.pairwise(to_end))
+            largest = max(largest, *(distance(x, y) for x, y in itertools.pairwise(heard)))
+        return misses, largest
+
+    return min((spokes(k) for k in sorted(inner, key=lopsided)[:centres]), key=diagonals)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from engine.eval.morph import score_line
-from engine.morph_path import blend, naive_pad
+from engine.morph_path import MorphPlan, blend, naive_pad
 from engine.morph_plan import GROUPS, SPOKE_STEP_SLACK, Sketch, _select, distance, plan_centre, plan_morph, plan_pad
 from models.errors import ModelInputError
 from models.metrics import log_magnitude, stft_magnitude
@@ -118,6 +118,27 @@ def test_a_planned_pad_plans_its_four_edges_and_its_centre(brass_voices: list[Vo
         plan_pad([a, b, c], sketch=SHORT)
     with pytest.raises(ModelInputError, match="a pad has 4 corners"):
         plan_centre([a, b, c, d, a], sketch=SHORT)
+
+
+def test_the_centre_kept_is_the_tried_state_whose_diagonals_head_toward_their_end(brass_voices: list[Voice]) -> None:
+    """Of the chain states tried as the centre, the one kept has, on the sketches, the fewest diagonal steps not
+    heading toward their end, then the smallest largest step: never worse than the least lopsided state alone."""
+    corners = [brass_voices[i] for i in (0, 6, 9, 12)]
+
+    def diagonals(spokes: tuple[MorphPlan, ...]) -> tuple[int, float]:
+        misses, largest = 0, 0.0
+        for first, second in ((spokes[0], spokes[3]), (spokes[1], spokes[2])):
+            heard = [SHORT(voice) for voice in (*first.waypoints, *second.waypoints[-2::-1])]
+            to_end = [distance(state, heard[-1]) for state in heard]
+            misses += sum(not later < earlier for earlier, later in itertools.pairwise(to_end))
+            largest = max(largest, *(distance(x, y) for x, y in itertools.pairwise(heard)))
+        return misses, largest
+
+    tried = {n: diagonals(plan_centre(corners, sketch=SHORT, order_sketch=SHORT, centres=n)) for n in (1, 2, 3)}
+    assert tried[3] <= tried[2] <= tried[1], tried
+    assert tried[3] < tried[1], "a state other than the least lopsided heads better toward the ends here"
+    with pytest.raises(ModelInputError, match="at least 1 state"):
+        plan_centre(corners, sketch=SHORT, centres=0)
 
 
 def test_a_planned_morph_between_two_brass_voices_is_smoother_than_naive(brass_voices: list[Voice]) -> None:
