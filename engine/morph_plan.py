@@ -54,15 +54,16 @@ ORDER_NOTE_SECONDS, ORDER_RENDER_SECONDS, ORDER_HOP = 1.0, 1.5, 512
 WORKERS = 2
 SPLITS = 8
 """Step splits (one or two renders each) a plan may spend on its largest steps."""
-CENTRE_A_D_WEIGHT = 0.5
-"""How much the centre's distance to A or D counts against its distance to B or C when the centre is
-chosen on the chain A -> D (A -> M and M -> D are that chain's plan, cut there; B -> M -> C is not)."""
-CENTRE_CANDIDATES = 8
-"""How many states of the chain A -> D, the least lopsided first, are tried as the centre: each one's spokes
-are planned, and the centre kept is the one whose diagonals have the fewest steps not heading toward their end
-on the sketches, then the smallest largest step. Chosen on 48 validation diagonals: 1 (the least lopsided
-alone), 4, 8 and 16 took the steps toward the end from 91.4 % to 93.2, 94.3 and 95.3 %, at about 1.5, 2.5,
-3.2 and 5.5 s a pad."""
+CENTRE_ENDS_WEIGHT = 0.5
+"""How much a centre's distance to its chain's ends (A and D on the chain A -> D) counts against its distance to the
+other two corners (B and C) when the states tried as the centre are ranked."""
+CENTRE_CANDIDATES = 3
+"""How many states of each diagonal's chain (A -> D and B -> C), the least lopsided first, are tried as the centre:
+each one's spokes are planned, and the centre kept is the one whose diagonals have the fewest steps not heading
+toward their end on the sketches, then the smallest largest step. Chosen on 48 validation diagonals, toward the
+end / largest step against naive's / pad planning: the least lopsided state of A -> D alone 91.4 % / 0.73x /
+1.5 s; the best of 8 states of A -> D 94.3 % / 0.73x / 3.2 s; of 2, 3 and 8 states of each chain 93.8 % /
+0.73x / 2.7 s, 94.5 % / 0.71x / 2.9-3.3 s and 95.6 % / 0.72x / 6.1 s."""
 AWAY_PENALTY = 1.0  # added to a step's squared distance when it does not bring the sound closer to B
 SPOKE_STEP_SLACK = 0.3
 """How much larger than the least possible largest step a spoke's steps may be, so that they can head toward the
@@ -320,11 +321,12 @@ def plan_centre(corners: Sequence[Voice], *, steps: int = DEFAULT_STEPS, sketch:
     """Plan the inside of a pad: a centre voice M and a path from each corner to it, so that each diagonal
     (A -> M -> D, B -> M -> C) is planned like an edge.
 
-    M is a state of the planned chain A -> D (each differing group of parameters switched in turn). The
-    ``centres`` states least far from B and C (the larger of the two distances, plus :data:`CENTRE_A_D_WEIGHT`
-    times the larger of those to A and D) are tried: for each, A -> M and D -> M are that chain's plan cut at
-    M, and B -> M and C -> M are planned as :func:`plan_morph` plans a line; M is the one whose two diagonals
-    have the fewest steps not heading toward their end on the sketches, then the smallest largest step.
+    M is a state of a diagonal's planned chain, A -> D or B -> C (each differing group of parameters switched
+    in turn). The ``centres`` states of each chain least far from the other two corners (the larger of the two
+    distances, plus :data:`CENTRE_ENDS_WEIGHT` times the larger of those to the chain's ends) are tried: for
+    each, the chain's ends reach M by the chain's plan cut at M, and the other two corners by paths planned as
+    :func:`plan_morph` plans a line; M is the one whose two diagonals have the fewest steps not heading toward
+    their end on the sketches, then the smallest largest step (A -> D's states first, where they tie).
     Each spoke's steps are picked to head toward the opposite corner and away from its own (their steps may be
     :data:`SPOKE_STEP_SLACK` larger than the least largest step to do so), so that a diagonal played either
     way heads toward its end.
@@ -334,7 +336,7 @@ def plan_centre(corners: Sequence[Voice], *, steps: int = DEFAULT_STEPS, sketch:
         steps: steps of a whole diagonal: each spoke has ``steps // 2`` (at least 1).
         sketch, order_sketch, workers: as :func:`plan_morph`.
         splits: step splits per diagonal.
-        centres: how many states of the chain are tried as M (:data:`CENTRE_CANDIDATES`).
+        centres: how many states of each chain are tried as M (:data:`CENTRE_CANDIDATES`).
 
     Returns:
         The spokes A -> M, B -> M, C -> M, D -> M (first waypoint the corner, last M).
@@ -411,26 +413,35 @@ def _lay(chain: list[Voice], steps: int, ears: _Ears, splits: int, opposite: Voi
 def _centre(corners: tuple[Voice, Voice, Voice, Voice], steps: int, ears: _Ears, splits: int,
             centres: int = CENTRE_CANDIDATES) -> Spokes:
     """The spokes of :func:`plan_centre`."""
-    a, b, c, d = corners
     half = max(1, steps // 2)
-    chain = _chain(a, d, groups, ears) if (groups := _differing(a, d)) else [a, d]
     sketches = ears.path
-    sketches.prefetch([b, c])
-    inner = range(1, len(chain) - 1) if len(chain) > 2 else range(len(chain))
+    sketches.prefetch(list(corners))
 
-    def lopsided(i: int) -> float:  # the centre's larger distance to B or C, and half its larger to A or D
-        da, db, dc, dd = (distance(sketches(chain[i]), sketches(corner)) for corner in corners)
-        return max(db, dc) + CENTRE_A_D_WEIGHT * max(da, dd)
+    def on_chain(start: int, end: int, first: int, second: int) -> list[Spokes]:
+        """Spokes through the least lopsided states of the chain from corner ``start`` to ``end``: theirs are the
+        chain's plan cut at M, the other two corners' (``first``, ``second``) planned as lines."""
+        chain = (_chain(corners[start], corners[end], groups, ears)
+                 if (groups := _differing(corners[start], corners[end])) else [corners[start], corners[end]])
+        inner = range(1, len(chain) - 1) if len(chain) > 2 else range(len(chain))
 
-    def spokes(k: int) -> Spokes:
-        middle = chain[k]
-        return (_lay(chain[:k + 1], half, ears, splits // 2, d), _plan(b, middle, half, ears, splits // 2, c),
-                _plan(c, middle, half, ears, splits // 2, b), _lay(chain[k:][::-1], half, ears, splits // 2, a))
+        def lopsided(i: int) -> float:  # the larger distance to the other two corners, and half the larger to the ends
+            far = max(distance(sketches(chain[i]), sketches(corners[j])) for j in (first, second))
+            return far + CENTRE_ENDS_WEIGHT * max(distance(sketches(chain[i]), sketches(corners[j])) for j in (start, end))
+
+        found = []
+        for k in sorted(inner, key=lopsided)[:centres]:
+            middle = chain[k]
+            spokes = {start: _lay(chain[:k + 1], half, ears, splits // 2, corners[end]),
+                      end: _lay(chain[k:][::-1], half, ears, splits // 2, corners[start]),
+                      first: _plan(corners[first], middle, half, ears, splits // 2, corners[second]),
+                      second: _plan(corners[second], middle, half, ears, splits // 2, corners[first])}
+            found.append((spokes[0], spokes[1], spokes[2], spokes[3]))
+        return found
 
     def diagonals(planned: Spokes) -> tuple[int, float]:  # steps not heading toward their end, then the largest step
         misses, largest = 0, 0.0
-        for first, second in ((planned[0], planned[3]), (planned[1], planned[2])):
-            path = [*first.waypoints, *second.waypoints[-2::-1]]  # A -> M -> D, B -> M -> C
+        for one, other in ((planned[0], planned[3]), (planned[1], planned[2])):
+            path = [*one.waypoints, *other.waypoints[-2::-1]]  # A -> M -> D, B -> M -> C
             sketches.prefetch(path)
             heard = [sketches(voice) for voice in path]
             to_end = [distance(state, heard[-1]) for state in heard]
@@ -438,4 +449,4 @@ def _centre(corners: tuple[Voice, Voice, Voice, Voice], steps: int, ears: _Ears,
             largest = max(largest, *(distance(x, y) for x, y in itertools.pairwise(heard)))
         return misses, largest
 
-    return min((spokes(k) for k in sorted(inner, key=lopsided)[:centres]), key=diagonals)
+    return min([*on_chain(0, 3, 1, 2), *on_chain(1, 2, 0, 3)], key=diagonals)

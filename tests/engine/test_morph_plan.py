@@ -121,8 +121,8 @@ def test_a_planned_pad_plans_its_four_edges_and_its_centre(brass_voices: list[Vo
 
 
 def test_the_centre_kept_is_the_tried_state_whose_diagonals_head_toward_their_end(brass_voices: list[Voice]) -> None:
-    """Of the chain states tried as the centre, the one kept has, on the sketches, the fewest diagonal steps not
-    heading toward their end, then the smallest largest step: never worse than the least lopsided state alone."""
+    """Of the chains' states tried as the centre, the one kept has, on the sketches, the fewest diagonal steps not
+    heading toward their end, then the smallest largest step: never worse than fewer states tried."""
     corners = [brass_voices[i] for i in (0, 6, 9, 12)]
 
     def diagonals(spokes: tuple[MorphPlan, ...]) -> tuple[int, float]:
@@ -136,7 +136,7 @@ def test_the_centre_kept_is_the_tried_state_whose_diagonals_head_toward_their_en
 
     tried = {n: diagonals(plan_centre(corners, sketch=SHORT, order_sketch=SHORT, centres=n)) for n in (1, 2, 3)}
     assert tried[3] <= tried[2] <= tried[1], tried
-    assert tried[3] < tried[1], "a state other than the least lopsided heads better toward the ends here"
+    assert tried[3] < tried[1], "a state other than the least lopsided of each chain heads better toward the ends here"
     with pytest.raises(ModelInputError, match="at least 1 state"):
         plan_centre(corners, sketch=SHORT, centres=0)
 
