@@ -112,6 +112,7 @@ def _serve(args: argparse.Namespace) -> int:
     from bridge.daemon.lifecycle import Daemon  # the daemon's modules load once the settings are good
 
     limit_malloc_arenas()
+    faulthandler.enable(all_threads=True)  # a crash in native code (libjack, a synth) leaves every thread's stack in the log
     if hasattr(signal, "SIGUSR1"):  # kill -USR1 PID: every thread's stack to stderr, even with the GIL held
         faulthandler.register(signal.SIGUSR1, all_threads=True)
     asyncio.run(Daemon(settings).serve())

@@ -359,7 +359,10 @@ class Soak:
             self.failures.append(f"the daemon did not stop within 30 s of SIGINT (its threads' stacks are at the end of "
                                  f"{self.folder / 'daemon.log'})")
             return
-        if status != 0:
+        if status < 0:
+            self.failures.append(f"the daemon died of {signal.Signals(-status).name} while stopping (its threads' stacks "
+                                 f"are at the end of {self.folder / 'daemon.log'})")
+        elif status != 0:
             self.failures.append(f"the daemon stopped with status {status}")
 
     def report(self, elapsed: float) -> int:

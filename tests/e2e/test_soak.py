@@ -27,7 +27,8 @@ def test_a_short_soak_runs_clean(jack: str, tiny_checkpoint: Path, brass_voices:
     assert report.exists(), run.stdout[-3000:] + run.stderr[-3000:]
     result = json.loads(report.read_text())
     log = (tmp_path / "daemon.log").read_text() if (tmp_path / "daemon.log").exists() else ""
-    assert result["failures"] == [], run.stdout + log[log.find("Traceback") - 300:][:4000]
+    first_error = min((at for at in (log.find("Traceback"), log.find("Fatal Python error")) if at >= 0), default=len(log))
+    assert result["failures"] == [], run.stdout + log[max(first_error - 300, 0):][:6000]
     assert run.returncode == 0
     assert result["checks"]["passed"] == result["checks"]["total"] >= 2
     assert result["traffic"]["flap"] >= 2 and result["traffic"]["morph"] > 1000
