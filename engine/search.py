@@ -35,7 +35,7 @@ from engine.render_pool import RenderPool
 from engine.search_cma import CMA_UP_TO, ContinuousCma
 from engine.search_score import DEFAULT_SCORE, SCORES, ScoreTarget, score_renders, targets_of
 from engine.takes import Take
-from engine.tuning import Tuning, heard_alike, tune
+from engine.tuning import Tuning, heard_alike, kept_transpose, tune
 from models.params import LEARNABLE, TRANSPOSE_CENTRE, TRANSPOSE_INDEX, Kind, ParamSpec
 from models.render import NOTE_SECONDS, Renderer
 from models.voice import Voice
@@ -300,7 +300,7 @@ class _Run:
         is (where it is played when its pitch stays its parent's); :meth:`measure` then finds them, where tuning
         alone waits for one measurement after another. A measurement counts as a render when tuning uses it, as
         if made then, so the voice found does not depend on it."""
-        if self.engine.pool is None:
+        if self.engine.pool is None or self.input_f0_hz is None:
             return
         wanted = {}
         for voice in voices:
@@ -323,14 +323,21 @@ class _Run:
             if self.on_better is not None:
                 self.on_better(self.best)
 
+    def tune(self, voice: Voice) -> Tuning:
+        """``voice`` tuned to the recording (:func:`engine.tuning.tune`); for a recording with no pitch, as it is,
+        unmeasured: nothing the search decides depends on the pitch then, and :meth:`search` measures its answer."""
+        if self.input_f0_hz is None:
+            return kept_transpose(voice, self.input_reason)
+        return tune(voice, self.input_f0_hz, self.measure, input_reason=self.input_reason)
+
     def tuned(self, voice: Voice, source: str) -> Found:
-        tuning = tune(voice, self.input_f0_hz, self.measure, input_reason=self.input_reason)
+        tuning = self.tune(voice)
         return Found(tuning.voice, self.scores([tuning.voice])[0], source, tuning)
 
     def improved(self, parent: Found, voice: Voice, voice_score: float) -> Found | None:
         """``voice`` as the parent's successor, tuned, if it plays in tune (:data:`DRIFT_CENTS`) and scores better."""
         self.prefetch([voice])
-        tuning = tune(voice, self.input_f0_hz, self.measure, input_reason=self.input_reason)
+        tuning = self.tune(voice)
         if self.input_f0_hz is not None and not holds_pitch(tuning, parent.tuning):
             return None  # a search never trades pitch for spectrum
         if tuning.voice != voice:
@@ -354,7 +361,10 @@ class _Run:
             parent = self._cma(parent, seed)
         self._evolve(parent, np.random.default_rng(seed), {item.voice.values for item in scored})
         assert self.best is not None
-        return SearchResult(self.best, first, self.found, self.renders, self.elapsed())
+        best = self.best
+        if self.input_f0_hz is None:  # the answer's own pitch, for the report
+            best = replace(best, tuning=tune(best.voice, None, self.measure, input_reason=self.input_reason))
+        return SearchResult(best, first, self.found, self.renders, self.elapsed())
 
     def _screen(self, starts: Sequence[tuple[Voice, str]], skip: int) -> list[Found]:
         """The starts after the first ``skip``, screened by one render each on the first take (in batches of

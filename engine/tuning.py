@@ -114,13 +114,11 @@ def tune(voice: Voice, input_f0_hz: float | None, measure: Callable[[Voice], F0E
         measure: the f0 of a voice played at the reference note (a render and :func:`engine.pitch.estimate_f0`).
         input_reason: why the recording is unpitched (``"unpitched: inharmonic"``), for the report.
     """
-    kept = voice[TRANSPOSE_INDEX] - TRANSPOSE_CENTRE
     centred = voice.replace({TRANSPOSE_INDEX: TRANSPOSE_CENTRE})
     measured = measure(centred)
     if input_f0_hz is None:
-        f0 = None if measured.f0_hz is None else measured.f0_hz * 2.0 ** (kept / 12.0)
-        return Tuning(voice, None, f0, None, pitch=f"input {input_reason or 'unpitched'}",
-                      messages=("the recording has no clear pitch: the voice keeps its transpose",))
+        kept = voice[TRANSPOSE_INDEX] - TRANSPOSE_CENTRE
+        return kept_transpose(voice, input_reason, None if measured.f0_hz is None else measured.f0_hz * 2.0 ** (kept / 12.0))
     if measured.f0_hz is None:
         return Tuning(voice, input_f0_hz, None, None, pitch=f"voice {measured.reason or 'unpitched'}",
                       messages=(f"the voice has no clear pitch ({measured.reason}): transpose from the recording's pitch only",))
@@ -139,6 +137,13 @@ def tune(voice: Voice, input_f0_hz: float | None, measure: Callable[[Voice], F0E
             messages = ("the pitch is beyond transpose's +-24 semitones and the ratios cannot be scaled by whole "
                         "octaves: transpose clamped",)
     return _played(centred, _clamped(round(semitones)), input_f0_hz, measure, octaves, messages)
+
+
+def kept_transpose(voice: Voice, input_reason: str = "", voice_f0_hz: float | None = None) -> Tuning:
+    """What :func:`tune` makes of ``voice`` for a recording with no pitch: the voice as it is (``voice_f0_hz``: its
+    f0 as played, where measured; nothing in the search depends on it)."""
+    return Tuning(voice, None, voice_f0_hz, None, pitch=f"input {input_reason or 'unpitched'}",
+                  messages=("the recording has no clear pitch: the voice keeps its transpose",))
 
 
 def heard_alike(voice: F0Estimate, recording: tuple[float, float] | None) -> F0Estimate:

@@ -13,7 +13,7 @@ from engine.pitch import F0Estimate, estimate_f0
 from engine.search import DRIFT_CENTS, SCALING, Found, VoiceSearch, holds_pitch, mutate
 from engine.search_score import cepstrum, score_renders, subsonic_share, targets_of
 from engine.takes import Take
-from engine.tuning import Tuning
+from engine.tuning import Tuning, tune
 from models.params import BY_NAME, TRANSPOSE_CENTRE, TRANSPOSE_INDEX, VOICE_PARAMS
 from models.render import SAMPLE_RATE, Renderer
 from models.voice import Voice
@@ -52,10 +52,20 @@ def test_the_closest_start_wins_and_is_reported_first(search: VoiceSearch, brass
     streamed: list[Found] = []
     target = brass_voices[4]
     result = search.run(_takes(target), None, [(brass_voices[9], "network"), (target, "library: exact")],
-                        budget_ms=math.inf, max_renders=5, on_better=streamed.append)  # first: pitch + score;
-    assert result.renders == 5 and result.best.source == "library: exact"  # the other: screened, pitch, score
+                        budget_ms=math.inf, max_renders=5, on_better=streamed.append)  # first: a score; the other:
+    assert result.renders == 4 and result.best.source == "library: exact"  # screened, scored; the answer: its pitch
     assert result.best.score == pytest.approx(0.0, abs=1e-6)
     assert [f.source for f in streamed] == ["network", "library: exact"]
+
+
+def test_a_recording_with_no_pitch_measures_the_answer_alone(search: VoiceSearch, brass_voices: list) -> None:
+    streamed: list[Found] = []
+    result = search.run(_takes(brass_voices[2]), None, [(brass_voices[9], "network")], budget_ms=math.inf, max_renders=30,
+                        seed=0, on_better=streamed.append)
+    assert all(found.tuning.voice_f0_hz is None for found in streamed)  # no candidate measured: nothing depends on it
+    reported = tune(result.best.voice, None, search.measure_pitch).voice_f0_hz
+    assert reported is not None and result.best.tuning.voice_f0_hz == reported
+    assert result.best.tuning.input_f0_hz is None and result.best.voice == streamed[-1].voice
 
 
 def test_a_search_that_reaches_the_recording_stops_there(search: VoiceSearch, brass_voices: list) -> None:
@@ -90,7 +100,7 @@ def test_the_time_budget_bounds_the_search(search: VoiceSearch, brass_voices: li
 def test_a_stop_request_ends_the_search(search: VoiceSearch, brass_voices: list) -> None:
     result = search.run(_takes(brass_voices[2]), None, [(Voice.init(), "network")], budget_ms=math.inf,
                         should_stop=lambda: True)
-    assert result.renders <= 2 and result.best is result.start
+    assert result.renders <= 2 and result.found == [result.start] and result.best.voice == result.start.voice
 
 
 def test_subsonic_energy_is_measured() -> None:
