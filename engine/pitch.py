@@ -406,10 +406,12 @@ def _estimate(mono: np.ndarray) -> tuple[F0Estimate, _Partials | None]:
                    vibrato=track.vibrato), partials
 
 
-def heard_f0(audio: np.ndarray, sample_rate: int) -> F0Estimate:
+def heard_f0(audio: np.ndarray, sample_rate: int, checked: bool = True) -> F0Estimate:
     """:func:`estimate_f0`, checked by an independent neural tracker (:func:`engine.neural_pitch.disagreement`)
     when the loudest partial is not the fundamental: a sound the two hear a semitone or more apart (a weak
     sub-partial taken for the fundamental, an inharmonic voice) is unpitched ("unpitched: ambiguous ...").
+    ``checked=False``: the partials' estimate alone (:func:`estimate_f0`, a third of the time on a sound whose
+    loudest partial is not its fundamental).
 
     Raises:
         ModelInputError: empty audio, NaN/inf samples, a bad shape or sample rate.
@@ -417,8 +419,8 @@ def heard_f0(audio: np.ndarray, sample_rate: int) -> F0Estimate:
     estimate, partials = _estimate(_mono(audio, sample_rate))
     if estimate.f0_hz is None or partials is None or partials.freqs.size == 0:
         return estimate
-    if partials.freqs[np.argmax(partials.weights)] < 1.5 * estimate.f0_hz:
-        return estimate  # its loudest partial is its fundamental: nothing else to hear
+    if not checked or partials.freqs[np.argmax(partials.weights)] < 1.5 * estimate.f0_hz:
+        return estimate  # unchecked, or its loudest partial is its fundamental: nothing else to hear
     from engine.neural_pitch import disagreement  # torch and CREPE load where a sound is checked
 
     heard = disagreement(estimate.f0_hz, audio, sample_rate)
@@ -439,7 +441,7 @@ def pitch_renderer(sample_rate: int) -> Renderer:
 
 
 def voice_f0(voice: Voice, render: Renderer | RenderFn, note: int = 60, velocity: int = 85,
-             sample_rate: int | None = None) -> F0Estimate:
+             sample_rate: int | None = None, checked: bool = True) -> F0Estimate:
     """The f0 of a voice played at ``note`` as a listener hears it: render it, then :func:`heard_f0`.
 
     Args:
@@ -450,6 +452,7 @@ def voice_f0(voice: Voice, render: Renderer | RenderFn, note: int = 60, velocity
         note: MIDI note, 60 = middle C.
         velocity: MIDI velocity.
         sample_rate: the callable's output rate (default: the renderer's, else :data:`SAMPLE_RATE`).
+        checked: with the neural tracker's check (:func:`heard_f0`).
     """
     if isinstance(render, Renderer):
         rate = sample_rate or render.sample_rate
@@ -457,4 +460,4 @@ def voice_f0(voice: Voice, render: Renderer | RenderFn, note: int = 60, velocity
     else:
         rate = sample_rate or SAMPLE_RATE
         audio = render(voice, note, velocity)
-    return heard_f0(audio, rate)
+    return heard_f0(audio, rate, checked)

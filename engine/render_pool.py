@@ -71,8 +71,9 @@ def _score_batch(targets: Sequence[ScoreTarget], voices: Sequence[tuple[tuple[in
     return [score_renders(_worker["score"], Voice.from_values(values), targets, first) for values, first in voices]
 
 
-def _pitch_batch(note: int, voices: Sequence[tuple[int, ...]]) -> list[F0Estimate]:
-    return [voice_f0(Voice.from_values(values), _worker["pitch"], note) for values in voices]
+def _pitch_batch(played: tuple[int, bool], voices: Sequence[tuple[int, ...]]) -> list[F0Estimate]:
+    note, checked = played
+    return [voice_f0(Voice.from_values(values), _worker["pitch"], note, checked=checked) for values in voices]
 
 
 class RenderPool:
@@ -112,9 +113,10 @@ class RenderPool:
         return self._map(_score_batch, targets, [(v.values, first) for v, first in zip(voices, firsts or [None] * len(voices),
                                                                                    strict=True)])
 
-    def pitches(self, voices: Sequence[Voice], note: int) -> list[F0Estimate]:
-        """:func:`engine.pitch.voice_f0` of each voice played at ``note``, in the voices' order."""
-        return self._map(_pitch_batch, note, [v.values for v in voices])
+    def pitches(self, voices: Sequence[Voice], note: int, checked: bool = True) -> list[F0Estimate]:
+        """:func:`engine.pitch.voice_f0` of each voice played at ``note`` (``checked``: with the neural check), in the
+        voices' order."""
+        return self._map(_pitch_batch, (note, checked), [v.values for v in voices])
 
     def _map(self, job: Callable[[Any, Sequence[Any]], list[T]], argument: Any, items: Sequence[Any]) -> list[T]:
         """``job(argument, share)`` over the items (one per voice) split across the workers; the results in their

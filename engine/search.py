@@ -12,8 +12,10 @@ to :data:`~engine.search_cma.CMA_UP_TO` by CMA-ES on its continuous parameters
 (:mod:`engine.search_cma`; the ES takes what a stalled one leaves), otherwise by a (1+λ) evolution
 strategy (:data:`ES_BATCH` mutations a batch) on all its learnable parameters (:func:`mutate`); an improvement is kept only
 if the voice still plays within 50 cents of the recording and within :data:`DRIFT_CENTS` (or no farther
-than before; re-tuned when its transpose must change); when no start could be tuned, the best is
-improved all the same, by closer voices that play no farther off (or in tune). Every new best voice
+than before; re-tuned when its transpose must change), its pitch read off its partials alone (the answer
+is then tuned again with the neural check, and an earlier improvement taken where that hears it
+otherwise: :meth:`_Run.confirmed`); when no start could be tuned, the best is improved all the same, by
+closer voices that play no farther off (or in tune). Every new best voice
 is reported at once (``on_better``), so a caller can stream it, until a time budget, a render
 budget or a stop request. Never worse than the best start; with a render budget (and no time
 budget) the same recording and seed give the same voice, and a time budget only decides how far
@@ -64,6 +66,8 @@ DRIFT_CENTS = 10.0
 score that weighs timbre more than exact partial positions (log-mel) would otherwise let the pitch drift
 anywhere within the 50 cents a start may be off."""
 ES_BATCH = 4
+SEARCHED = " + search"
+"""What the source of a start's improvement ends with."""
 """Mutations of the parent played a batch at a time by the (1+λ)-ES; fixed, so the voice found does not
 depend on the number of workers."""
 
@@ -193,13 +197,13 @@ class VoiceSearch:
             renderer = self._local.renderer = Renderer(self.sample_rate, NOTE_SECONDS, self.render_seconds)
         return renderer
 
-    def measure_pitch(self, voice: Voice) -> F0Estimate:
+    def measure_pitch(self, voice: Voice, checked: bool = True) -> F0Estimate:
         """The f0 of ``voice`` played at the reference note, as a listener hears it (:func:`engine.pitch.voice_f0`;
-        what the pool's workers measure)."""
+        what the pool's workers measure; ``checked=False``: read off its partials alone)."""
         renderer = getattr(self._local, "pitch_renderer", None)
         if renderer is None:
             renderer = self._local.pitch_renderer = pitch_renderer(self.sample_rate)
-        return voice_f0(voice, renderer, REFERENCE_NOTE)
+        return voice_f0(voice, renderer, REFERENCE_NOTE, checked=checked)
 
     def render(self, voice: Voice, note: int = REFERENCE_NOTE, velocity: int = 85) -> np.ndarray:
         """``voice`` played at ``note`` over the comparison window (mono float32)."""
@@ -276,7 +280,7 @@ class _Run:
         self.best: Found | None = None
         self.found: list[Found] = []
         self._first_take: dict[tuple[int, ...], float] = {}
-        self._measured: dict[tuple[int, ...], F0Estimate] = {}
+        self._measured: dict[tuple[tuple[int, ...], bool], F0Estimate] = {}
 
     def elapsed(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0
@@ -290,12 +294,14 @@ class _Run:
             wanted = 1 if spent + spent / max(self.renders, 1) <= self.budget_ms else 0
         return int(max(0, min(wanted, self.limit - self.renders)))
 
-    def measure(self, voice: Voice) -> F0Estimate:
+    def measure(self, voice: Voice, checked: bool = True) -> F0Estimate:
         self.renders += 1
-        measured = self._measured.get(voice.values)
-        return heard_alike(measured if measured is not None else self.engine.measure_pitch(voice), self.input_ambiguous)
+        measured = self._measured.get((voice.values, checked))
+        if measured is None:
+            measured = self.engine.measure_pitch(voice, checked)
+        return heard_alike(measured, self.input_ambiguous)
 
-    def prefetch(self, voices: Sequence[Voice]) -> None:
+    def prefetch(self, voices: Sequence[Voice], checked: bool = True) -> None:
         """Measure at once, on the pool's workers, what tuning these voices measures first: each centred, and as it
         is (where it is played when its pitch stays its parent's); :meth:`measure` then finds them, where tuning
         alone waits for one measurement after another. A measurement counts as a render when tuning uses it, as
@@ -304,11 +310,10 @@ class _Run:
             return
         wanted = {}
         for voice in voices:
-            centred = voice.replace({TRANSPOSE_INDEX: TRANSPOSE_CENTRE})
-            for measured in (centred, voice) if self.input_f0_hz is not None else (centred,):
-                if measured.values not in self._measured:
-                    wanted[measured.values] = measured
-        found = self.engine.pool.pitches(list(wanted.values()), REFERENCE_NOTE)
+            for measured in (voice.replace({TRANSPOSE_INDEX: TRANSPOSE_CENTRE}), voice):
+                if (measured.values, checked) not in self._measured:
+                    wanted[measured.values, checked] = measured
+        found = self.engine.pool.pitches(list(wanted.values()), REFERENCE_NOTE, checked)
         self._measured.update(zip(wanted, found, strict=True))
 
     def scores(self, voices: Sequence[Voice], targets: Sequence[ScoreTarget] | None = None,
@@ -323,12 +328,13 @@ class _Run:
             if self.on_better is not None:
                 self.on_better(self.best)
 
-    def tune(self, voice: Voice) -> Tuning:
-        """``voice`` tuned to the recording (:func:`engine.tuning.tune`); for a recording with no pitch, as it is,
-        unmeasured: nothing the search decides depends on the pitch then, and :meth:`search` measures its answer."""
+    def tune(self, voice: Voice, checked: bool = True) -> Tuning:
+        """``voice`` tuned to the recording (:func:`engine.tuning.tune`; ``checked``: its pitch measured with the
+        neural check); for a recording with no pitch, as it is, unmeasured: nothing the search decides depends on
+        the pitch then, and :meth:`search` measures its answer."""
         if self.input_f0_hz is None:
             return kept_transpose(voice, self.input_reason)
-        return tune(voice, self.input_f0_hz, self.measure, input_reason=self.input_reason)
+        return tune(voice, self.input_f0_hz, lambda played: self.measure(played, checked), input_reason=self.input_reason)
 
     def tuned(self, voice: Voice, source: str) -> Found:
         tuning = self.tune(voice)
@@ -336,13 +342,13 @@ class _Run:
 
     def improved(self, parent: Found, voice: Voice, voice_score: float) -> Found | None:
         """``voice`` as the parent's successor, tuned, if it plays in tune (:data:`DRIFT_CENTS`) and scores better."""
-        self.prefetch([voice])
-        tuning = self.tune(voice)
+        self.prefetch([voice], checked=False)
+        tuning = self.tune(voice, checked=False)
         if self.input_f0_hz is not None and not holds_pitch(tuning, parent.tuning):
             return None  # a search never trades pitch for spectrum
         if tuning.voice != voice:
             voice_score = self.scores([tuning.voice])[0]
-        candidate = Found(tuning.voice, voice_score, parent.source.removesuffix(" + search") + " + search", tuning)
+        candidate = Found(tuning.voice, voice_score, parent.source.removesuffix(SEARCHED) + SEARCHED, tuning)
         return candidate if _rank(candidate) < _rank(parent) else None
 
     def search(self, starts: Sequence[tuple[Voice, str]], seed: int, cma_up_to: int, judged: int) -> SearchResult:
@@ -360,11 +366,36 @@ class _Run:
         if self.limit <= cma_up_to and len(self.targets) == 1:  # what a stalled CMA-ES leaves goes to the ES
             parent = self._cma(parent, seed)
         self._evolve(parent, np.random.default_rng(seed), {item.voice.values for item in scored})
-        assert self.best is not None
-        best = self.best
         if self.input_f0_hz is None:  # the answer's own pitch, for the report
-            best = replace(best, tuning=tune(best.voice, None, self.measure, input_reason=self.input_reason))
+            assert self.best is not None
+            best = replace(self.best, tuning=tune(self.best.voice, None, self.measure, input_reason=self.input_reason))
+        else:
+            best = self.confirmed()
         return SearchResult(best, first, self.found, self.renders, self.elapsed())
+
+    def confirmed(self) -> Found:
+        """The best voice found whose pitch the neural check hears as the search did. The search measures its
+        improvements' pitch by their partials alone (the check is a third of the time a voice whose loudest
+        partial is not its fundamental takes to measure); so the best is tuned again with the check, and where
+        that tunes it otherwise the improvements before it are, by bisection down to the best start (tuned
+        with the check): the latest one tuned alike wins."""
+        assert self.best is not None
+        improvements = [found for found in self.found if found.source.endswith(SEARCHED)]
+        if not improvements or self._alike(improvements[-1]):
+            return self.best
+        alike, unlike = -1, len(improvements) - 1
+        while unlike - alike > 1:
+            middle = (alike + unlike) // 2
+            if self._alike(improvements[middle]):
+                alike = middle
+            else:
+                unlike = middle
+        return improvements[alike] if alike >= 0 else self.found[len(self.found) - len(improvements) - 1]
+
+    def _alike(self, found: Found) -> bool:
+        """The found voice tuned with the neural check is the voice the search kept, as far off."""
+        self.prefetch([found.voice])
+        return self.tune(found.voice) == found.tuning
 
     def _screen(self, starts: Sequence[tuple[Voice, str]], skip: int) -> list[Found]:
         """The starts after the first ``skip``, screened by one render each on the first take (in batches of

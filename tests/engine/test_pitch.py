@@ -196,3 +196,5 @@ def test_a_voice_the_two_trackers_hear_an_octave_apart_is_not_pitched() -> None:
     assert not estimate.pitched and estimate.reason.startswith("unpitched: ambiguous"), estimate
     heard = float(re.search(r"hears ([0-9.]+) Hz", estimate.reason).group(1))
     assert abs(cents(heard, 392.0)) < 50, estimate
+    unchecked = voice_f0(Voice.init(), lambda voice, note, velocity: organ, checked=False)
+    assert unchecked == estimate_f0(organ, SAMPLE_RATE) and unchecked.pitched  # the partials alone: no check

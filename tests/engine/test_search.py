@@ -10,7 +10,7 @@ import scipy.fft
 
 from engine.conditioning import REFERENCE_NOTE
 from engine.pitch import F0Estimate, estimate_f0
-from engine.search import DRIFT_CENTS, SCALING, Found, VoiceSearch, holds_pitch, mutate
+from engine.search import DRIFT_CENTS, SCALING, Found, SearchResult, VoiceSearch, holds_pitch, mutate
 from engine.search_score import cepstrum, score_renders, subsonic_share, targets_of
 from engine.takes import Take
 from engine.tuning import Tuning, tune
@@ -66,6 +66,43 @@ def test_a_recording_with_no_pitch_measures_the_answer_alone(search: VoiceSearch
     reported = tune(result.best.voice, None, search.measure_pitch).voice_f0_hz
     assert reported is not None and result.best.tuning.voice_f0_hz == reported
     assert result.best.tuning.input_f0_hz is None and result.best.voice == streamed[-1].voice
+
+
+class _HeardOtherwise(VoiceSearch):
+    """A search whose neural check hears the chosen voices (centred) otherwise than their partials: what a voice
+    whose loud partials sound an octave above its weak fundamental does, here on plain brass voices."""
+
+    def __init__(self) -> None:
+        super().__init__(SAMPLE_RATE, 4.0)
+        self.otherwise: set[tuple[int, ...]] = set()
+
+    def measure_pitch(self, voice: Voice, checked: bool = True) -> F0Estimate:
+        measured = super().measure_pitch(voice, checked)
+        if checked and voice.replace({TRANSPOSE_INDEX: TRANSPOSE_CENTRE}).values in self.otherwise:
+            return F0Estimate(None, measured.voiced_fraction, measured.harmonicity, "unpitched: ambiguous (chosen)")
+        return measured
+
+
+def test_the_answer_is_the_latest_improvement_the_neural_check_hears_alike(brass_voices: list) -> None:
+    target = brass_voices[0]
+    start = target.replace({BY_NAME["op1_output_level"].index: 60, BY_NAME["op2_eg_rate1"].index: 20})
+    f0 = estimate_f0(_recording(target), SAMPLE_RATE).f0_hz
+    search = _HeardOtherwise()
+
+    def run() -> tuple[SearchResult, list[Found]]:
+        result = search.run(_takes(target), f0, [(start, "network")], budget_ms=math.inf, max_renders=60, seed=3,
+                            cma_up_to=0)
+        return result, [found.voice for found in result.found if found.source == "network + search"]
+
+    alike, improvements = run()
+    assert len(improvements) >= 5 and alike.best.voice == improvements[-1]  # the check hears every voice alike
+    centred = [voice.replace({TRANSPOSE_INDEX: TRANSPOSE_CENTRE}).values for voice in improvements]
+    for first_otherwise in (len(improvements) - 1, 3, 1, 0):
+        search.otherwise = set(centred[first_otherwise:])
+        checked, searched = run()
+        assert searched == improvements  # the search judged its improvements by their partials alone
+        expected = improvements[first_otherwise - 1] if first_otherwise else alike.found[0].voice  # else the start
+        assert checked.best.voice == expected and checked.renders > alike.renders, first_otherwise
 
 
 def test_a_search_that_reaches_the_recording_stops_there(search: VoiceSearch, brass_voices: list) -> None:
@@ -154,9 +191,9 @@ def test_worker_processes_find_the_same_voice_as_one_thread(search: VoiceSearch,
     def counted(searcher: VoiceSearch, where: str) -> VoiceSearch:
         measure = searcher.measure_pitch
 
-        def counting(voice: Voice) -> F0Estimate:  # pitches this thread measures
+        def counting(voice: Voice, checked: bool = True) -> F0Estimate:  # pitches this thread measures
             measured[where] += 1
-            return measure(voice)
+            return measure(voice, checked)
         searcher.measure_pitch = counting  # type: ignore[method-assign]
         return searcher
 
@@ -178,6 +215,7 @@ def test_worker_processes_find_the_same_voice_as_one_thread(search: VoiceSearch,
         assert together.best.voice == alone.best.voice and together.best.score == alone.best.score
         voices = brass_voices[:5]
         assert pool.pitches(voices, 60) == [search.measure_pitch(voice) for voice in voices]
+        assert pool.pitches(voices, 60, checked=False) == [search.measure_pitch(voice, False) for voice in voices]
         targets = search.targets(takes)
         firsts = pool.scores(voices, targets[:1])
         assert pool.scores(voices, targets, firsts) == pool.scores(voices, targets)  # to the bit, the first take not played
