@@ -66,10 +66,10 @@ DRIFT_CENTS = 10.0
 score that weighs timbre more than exact partial positions (log-mel) would otherwise let the pitch drift
 anywhere within the 50 cents a start may be off."""
 ES_BATCH = 4
-SEARCHED = " + search"
-"""What the source of a start's improvement ends with."""
 """Mutations of the parent played a batch at a time by the (1+λ)-ES; fixed, so the voice found does not
 depend on the number of workers."""
+SEARCHED = " + search"
+"""What the source of a start's improvement ends with."""
 
 
 def _draw_weights(scaling: float) -> np.ndarray:
