@@ -89,7 +89,7 @@ def test_the_answer_is_the_latest_improvement_the_neural_check_hears_alike(brass
     f0 = estimate_f0(_recording(target), SAMPLE_RATE).f0_hz
     search = _HeardOtherwise()
 
-    def run() -> tuple[SearchResult, list[Found]]:
+    def run() -> tuple[SearchResult, list[Voice]]:
         result = search.run(_takes(target), f0, [(start, "network")], budget_ms=math.inf, max_renders=60, seed=3,
                             cma_up_to=0)
         return result, [found.voice for found in result.found if found.source == "network + search"]
