@@ -32,7 +32,9 @@ ensemble's spread) smear or split the partials of one long spectrum. So the firs
 vibrato (depth and rate, reported), and the held note's centre is refitted to the partials of the note
 resampled along its track (flattened, its partials sharp again). A note steps 1-4 call unpitched is
 read frame by frame first (:func:`_framewise`: the existing estimate on short frames, their median):
-pitched when most frames agree. A note that holds still keeps the one-spectrum answer.
+pitched when most frames agree. A note that holds still keeps the one-spectrum answer. A voice is measured
+held still (:func:`voice_f0`, :func:`held_still`: no pitch envelope, no LFO pitch modulation): nothing moves to
+track, and its one-spectrum answer stands where steps 1-4 find one.
 
 Measured by ``scripts/measure_pitch.py`` (corpus renders of known pitch, sampled instruments, performed
 notes from ``scripts/render_performed_notes.py``). :func:`heard_f0` checks an estimate with an independent
@@ -56,10 +58,12 @@ from engine.audio_input import check_rate, to_mono
 from engine.pitch_track import STABLE_CENTS, Vibrato, flattened, track_pitch
 from models.dsp import ONSET_DB, frame_rms, onset_sample
 from models.errors import ModelInputError
+from models.params import BY_NAME
 from models.render import SAMPLE_RATE, Renderer
 from models.voice import Voice
 
-__all__ = ["PITCH_RENDER_SECONDS", "F0Estimate", "Vibrato", "cents", "estimate_f0", "heard_f0", "pitch_renderer", "voice_f0"]
+__all__ = ["PITCH_RENDER_SECONDS", "F0Estimate", "Vibrato", "cents", "estimate_f0", "heard_f0", "held_still", "pitch_renderer",
+           "voice_f0"]
 
 ANALYSIS_RATE = SAMPLE_RATE
 """Audio at another rate is resampled to this rate (soxr) before analysis."""
@@ -381,9 +385,9 @@ def estimate_f0(audio: np.ndarray, sample_rate: int) -> F0Estimate:
     return _estimate(_mono(audio, sample_rate))[0]
 
 
-def _estimate(mono: np.ndarray) -> tuple[F0Estimate, _Partials | None]:
+def _estimate(mono: np.ndarray, tracked: bool = True) -> tuple[F0Estimate, _Partials | None]:
     """:func:`estimate_f0` of mono audio at :data:`ANALYSIS_RATE`, and the partials of its note's one spectrum
-    (``None`` when it is silent)."""
+    (``None`` when it is silent); ``tracked=False``: a pitched one-spectrum answer stands untracked."""
     peak = float(np.abs(mono).max())
     rms = frame_rms(mono, FRAME, HOP, fill=True)
     if peak == 0.0 or 20.0 * math.log10(max(float(rms.max()), 1e-12)) < SILENCE_DB:
@@ -391,6 +395,8 @@ def _estimate(mono: np.ndarray) -> tuple[F0Estimate, _Partials | None]:
     segment = _note(mono, SEGMENT_SECONDS)
     partials = _partials(segment)
     straight = _analyse(segment, partials)
+    if straight.pitched and not tracked:
+        return straight, partials
     sounding = _note(mono, TRACK_SECONDS)
     pitched = straight if straight.pitched else _framewise(sounding)
     if pitched is None or pitched.voiced_fraction < VOICED_MIN:
@@ -406,17 +412,18 @@ def _estimate(mono: np.ndarray) -> tuple[F0Estimate, _Partials | None]:
                    vibrato=track.vibrato), partials
 
 
-def heard_f0(audio: np.ndarray, sample_rate: int, checked: bool = True) -> F0Estimate:
+def heard_f0(audio: np.ndarray, sample_rate: int, checked: bool = True, tracked: bool = True) -> F0Estimate:
     """:func:`estimate_f0`, checked by an independent neural tracker (:func:`engine.neural_pitch.disagreement`)
     when the loudest partial is not the fundamental: a sound the two hear a semitone or more apart (a weak
     sub-partial taken for the fundamental, an inharmonic voice) is unpitched ("unpitched: ambiguous ...").
     ``checked=False``: the partials' estimate alone (:func:`estimate_f0`, a third of the time on a sound whose
-    loudest partial is not its fundamental).
+    loudest partial is not its fundamental). ``tracked=False``: for a sound whose pitch does not move, a pitched
+    one-spectrum answer stands without the frame-by-frame track.
 
     Raises:
         ModelInputError: empty audio, NaN/inf samples, a bad shape or sample rate.
     """
-    estimate, partials = _estimate(_mono(audio, sample_rate))
+    estimate, partials = _estimate(_mono(audio, sample_rate), tracked)
     if estimate.f0_hz is None or partials is None or partials.freqs.size == 0:
         return estimate
     if not checked or partials.freqs[np.argmax(partials.weights)] < 1.5 * estimate.f0_hz:
@@ -440,6 +447,15 @@ def pitch_renderer(sample_rate: int) -> Renderer:
     return Renderer(sample_rate, PITCH_RENDER_SECONDS, PITCH_RENDER_SECONDS)
 
 
+def held_still(voice: Voice) -> Voice:
+    """``voice`` with its pitch held where it sustains: its pitch envelope's four levels at the sustain level
+    (level 3) and no LFO pitch modulation. Every DX7 LFO wave swings the pitch around the note, so the voice held
+    still plays the centre a listener hears in its vibrato, and the pitch its envelope settles on."""
+    sustain = voice["pitch_eg_level3"]
+    return voice.replace({BY_NAME["lfo_pm_depth"].index: 0,
+                          **{BY_NAME[f"pitch_eg_level{stage}"].index: sustain for stage in range(1, 5)}})
+
+
 def voice_f0(voice: Voice, render: Renderer | RenderFn, note: int = 60, velocity: int = 85,
              sample_rate: int | None = None, checked: bool = True) -> F0Estimate:
     """The f0 of a voice played at ``note`` as a listener hears it: render it, then :func:`heard_f0`.
@@ -453,11 +469,15 @@ def voice_f0(voice: Voice, render: Renderer | RenderFn, note: int = 60, velocity
         velocity: MIDI velocity.
         sample_rate: the callable's output rate (default: the renderer's, else :data:`SAMPLE_RATE`).
         checked: with the neural tracker's check (:func:`heard_f0`).
+
+    The voice is played held still (:func:`held_still`): its pitch does not move, so one spectrum reads it where it
+    can (it is tracked frame by frame only where it cannot), at a third of the time a vibrato's track takes.
     """
+    still = held_still(voice)
     if isinstance(render, Renderer):
         rate = sample_rate or render.sample_rate
-        audio = render.render(voice, note, velocity)
+        audio = render.render(still, note, velocity)
     else:
         rate = sample_rate or SAMPLE_RATE
-        audio = render(voice, note, velocity)
-    return heard_f0(audio, rate, checked)
+        audio = render(still, note, velocity)
+    return heard_f0(audio, rate, checked, tracked=False)

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from engine.pitch import F0Estimate, cents, estimate_f0, voice_f0
+from engine.pitch import F0Estimate, cents, estimate_f0, heard_f0, held_still, voice_f0
 from models.errors import ModelInputError
 from models.params import BY_NAME
 from models.render import SAMPLE_RATE, Renderer
@@ -167,6 +167,46 @@ def test_a_sung_vowel_louder_at_its_formant_than_at_its_fundamental() -> None:
 def test_a_straight_note_reports_no_vibrato() -> None:
     estimate = estimate_f0(_performed(220.0), SAMPLE_RATE)
     assert abs(cents(estimate.f0_hz, 220.0)) < 5 and estimate.vibrato is None
+
+
+def _with(voice: Voice, **values: int) -> Voice:
+    return voice.replace({BY_NAME[name].index: value for name, value in values.items()})
+
+
+def test_held_still_sets_the_pitch_envelope_at_its_sustain_and_stops_the_lfo_swinging_the_pitch() -> None:
+    moving = _with(Voice.init(), pitch_eg_level1=70, pitch_eg_level2=60, pitch_eg_level3=52, pitch_eg_level4=40,
+                   lfo_pm_depth=30, pitch_mod_sens=4, lfo_am_depth=20)
+    still = held_still(moving)
+    assert still.diff(moving) == {BY_NAME[name].index: value for name, value in [
+        ("pitch_eg_level1", 70), ("pitch_eg_level2", 60), ("pitch_eg_level4", 40), ("lfo_pm_depth", 30)]}
+    assert all(still[f"pitch_eg_level{stage}"] == 52 for stage in range(1, 5)) and still["lfo_am_depth"] == 20
+    assert held_still(Voice.init()) == Voice.init()
+
+
+@pytest.mark.parametrize("wave", range(6))  # triangle, saw down, saw up, square, sine, sample and hold
+def test_a_voice_with_vibrato_is_measured_at_its_centre(renderer: Renderer, wave: int) -> None:
+    vibrato = _with(Voice.init(), lfo_pm_depth=40, pitch_mod_sens=4, lfo_wave=wave, lfo_speed=35)
+    tracked = estimate_f0(Renderer(SAMPLE_RATE, 2.0, 2.0).render(vibrato, 60), SAMPLE_RATE)  # as a listener hears it
+    assert wave == 5 or tracked.vibrato is not None and tracked.vibrato.depth_cents > 50, tracked
+    measured = voice_f0(vibrato, renderer, note=60)
+    assert measured == voice_f0(Voice.init(), renderer, note=60) and measured.vibrato is None
+    assert abs(cents(measured.f0_hz, tracked.f0_hz)) < 5 and abs(cents(measured.f0_hz, _hz(60))) < 5, (measured, tracked)
+
+
+def test_a_pitch_envelope_is_measured_where_it_settles(renderer: Renderer) -> None:
+    scoop = _with(Voice.init(), pitch_eg_level1=62, pitch_eg_level2=56, pitch_eg_rate1=40, pitch_eg_rate2=40,
+                  pitch_eg_level4=62)  # from a few semitones above down to the note over the first half second
+    measured = voice_f0(scoop, renderer, note=60)
+    assert measured.pitched and abs(cents(measured.f0_hz, _hz(60))) < 5, measured
+
+
+def test_an_untracked_estimate_keeps_its_one_spectrum_answer() -> None:
+    note = _performed(220.0, 12.0)  # a shallow vibrato one spectrum still reads
+    tracked = heard_f0(note, SAMPLE_RATE)
+    assert tracked == estimate_f0(note, SAMPLE_RATE) and tracked.vibrato is not None
+    untracked = heard_f0(note, SAMPLE_RATE, tracked=False)
+    assert untracked.pitched and untracked.vibrato is None and abs(cents(untracked.f0_hz, 220.0)) < 10, untracked
+    assert untracked.f0_hz != tracked.f0_hz
 
 
 def _organ(sub_partial_db: float) -> np.ndarray:
