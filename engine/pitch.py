@@ -32,9 +32,9 @@ ensemble's spread) smear or split the partials of one long spectrum. So the firs
 vibrato (depth and rate, reported), and the held note's centre is refitted to the partials of the note
 resampled along its track (flattened, its partials sharp again). A note steps 1-4 call unpitched is
 read frame by frame first (:func:`_framewise`: the existing estimate on short frames, their median):
-pitched when most frames agree. A note that holds still keeps the one-spectrum answer. A voice is measured
-held still (:func:`voice_f0`, :func:`held_still`: no pitch envelope, no LFO pitch modulation): nothing moves to
-track, and its one-spectrum answer stands where steps 1-4 find one.
+pitched when most frames agree. A note that holds still keeps the one-spectrum answer. A search's quick reading
+of a voice (:func:`voice_f0` unchecked) plays it held still (:func:`held_still`: no pitch envelope, no LFO pitch
+modulation): nothing moves to track, and its one-spectrum answer stands where steps 1-4 find one.
 
 Measured by ``scripts/measure_pitch.py`` (corpus renders of known pitch, sampled instruments, performed
 notes from ``scripts/render_performed_notes.py``). :func:`heard_f0` checks an estimate with an independent
@@ -468,16 +468,16 @@ def voice_f0(voice: Voice, render: Renderer | RenderFn, note: int = 60, velocity
         note: MIDI note, 60 = middle C.
         velocity: MIDI velocity.
         sample_rate: the callable's output rate (default: the renderer's, else :data:`SAMPLE_RATE`).
-        checked: with the neural tracker's check (:func:`heard_f0`).
-
-    The voice is played held still (:func:`held_still`): its pitch does not move, so one spectrum reads it where it
-    can (it is tracked frame by frame only where it cannot), at a third of the time a vibrato's track takes.
+        checked: as a listener hears the voice: its own render, a vibrato tracked, with the neural tracker's check
+            (:func:`heard_f0`). ``False``: the quick reading of a voice a search tries: the voice held still
+            (:func:`held_still`), read off one spectrum where that finds a pitch, unchecked (about half the time; a
+            vibrato's track alone takes three times as long).
     """
-    still = held_still(voice)
+    played = voice if checked else held_still(voice)
     if isinstance(render, Renderer):
         rate = sample_rate or render.sample_rate
-        audio = render.render(still, note, velocity)
+        audio = render.render(played, note, velocity)
     else:
         rate = sample_rate or SAMPLE_RATE
-        audio = render(still, note, velocity)
-    return heard_f0(audio, rate, checked, tracked=False)
+        audio = render(played, note, velocity)
+    return heard_f0(audio, rate, checked, tracked=checked)

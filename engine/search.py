@@ -12,10 +12,10 @@ to :data:`~engine.search_cma.CMA_UP_TO` by CMA-ES on its continuous parameters
 (:mod:`engine.search_cma`; the ES takes what a stalled one leaves), otherwise by a (1+λ) evolution
 strategy (:data:`ES_BATCH` mutations a batch) on all its learnable parameters (:func:`mutate`); an improvement is kept only
 if the voice still plays within 50 cents of the recording and within :data:`DRIFT_CENTS` (or no farther
-than before; re-tuned when its transpose must change), its pitch read off its partials alone (the answer
-is then tuned again with the neural check, and an earlier improvement taken where that hears it
-otherwise: :meth:`_Run.confirmed`); when no start could be tuned, the best is improved all the same, by
-closer voices that play no farther off (or in tune). Every new best voice
+than before; re-tuned when its transpose must change), its pitch read quickly: the voice held still, off its
+partials alone (the answer is then heard as played, its vibrato tracked, with the neural check, and an earlier
+improvement taken where that hears it out of tune: :meth:`_Run.confirmed`); when no start could be tuned, the
+best is improved all the same, by closer voices that play no farther off (or in tune). Every new best voice
 is reported at once (``on_better``), so a caller can stream it, until a time budget, a render
 budget or a stop request. Never worse than the best start; with a render budget (and no time
 budget) the same recording and seed give the same voice, and a time budget only decides how far
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from engine.conditioning import REFERENCE_NOTE
-from engine.pitch import F0Estimate, pitch_renderer, voice_f0
+from engine.pitch import F0Estimate, cents, pitch_renderer, voice_f0
 from engine.render_pool import RenderPool
 from engine.search_cma import CMA_UP_TO, ContinuousCma
 from engine.search_score import DEFAULT_SCORE, SCORES, ScoreTarget, score_renders, targets_of
@@ -199,7 +199,7 @@ class VoiceSearch:
 
     def measure_pitch(self, voice: Voice, checked: bool = True) -> F0Estimate:
         """The f0 of ``voice`` played at the reference note, as a listener hears it (:func:`engine.pitch.voice_f0`;
-        what the pool's workers measure; ``checked=False``: read off its partials alone)."""
+        what the pool's workers measure; ``checked=False``: the quick reading, held still and unchecked)."""
         renderer = getattr(self._local, "pitch_renderer", None)
         if renderer is None:
             renderer = self._local.pitch_renderer = pitch_renderer(self.sample_rate)
@@ -374,28 +374,37 @@ class _Run:
         return SearchResult(best, first, self.found, self.renders, self.elapsed())
 
     def confirmed(self) -> Found:
-        """The best voice found whose pitch the neural check hears as the search did. The search measures its
-        improvements' pitch by their partials alone (the check is a third of the time a voice whose loudest
-        partial is not its fundamental takes to measure); so the best is tuned again with the check, and where
-        that tunes it otherwise the improvements before it are, by bisection down to the best start (tuned
-        with the check): the latest one tuned alike wins."""
+        """The best voice found that a listener hears at the recording's pitch. The search reads the pitch of its
+        improvements quickly (held still, off their partials alone: the neural check is a third of the time a voice
+        whose loudest partial is not its fundamental takes to measure, a vibrato's track more); so the best is heard
+        again as played, and where that hears it out of tune the improvements before it are, by bisection down to
+        the best start (tuned as heard): the latest one heard in tune wins, its pitch as heard."""
         assert self.best is not None
         improvements = [found for found in self.found if found.source.endswith(SEARCHED)]
-        if not improvements or self._alike(improvements[-1]):
+        if not improvements:
             return self.best
-        alike, unlike = -1, len(improvements) - 1
+        if (heard := self._heard(improvements[-1])) is not None:
+            return heard
+        alike, unlike, answer = -1, len(improvements) - 1, self.found[len(self.found) - len(improvements) - 1]
         while unlike - alike > 1:
             middle = (alike + unlike) // 2
-            if self._alike(improvements[middle]):
-                alike = middle
+            if (heard := self._heard(improvements[middle])) is not None:
+                alike, answer = middle, heard
             else:
                 unlike = middle
-        return improvements[alike] if alike >= 0 else self.found[len(self.found) - len(improvements) - 1]
+        return answer
 
-    def _alike(self, found: Found) -> bool:
-        """The found voice tuned with the neural check is the voice the search kept, as far off."""
-        self.prefetch([found.voice])
-        return self.tune(found.voice) == found.tuning
+    def _heard(self, found: Found) -> Found | None:
+        """``found`` with its pitch as a listener hears it played (its own render, a vibrato tracked, with the neural
+        check), where that keeps it as in tune as the search found it (within 50 cents if it was, else no farther
+        off); ``None`` where it does not."""
+        assert self.input_f0_hz is not None
+        heard = self.measure(found.voice)
+        off = None if heard.f0_hz is None else cents(heard.f0_hz, self.input_f0_hz)
+        tuning = replace(found.tuning, voice_f0_hz=heard.f0_hz, cents=off,
+                         pitch="pitched" if heard.f0_hz is not None else f"voice {heard.reason or 'unpitched'}")
+        kept = tuning.in_tune if found.tuning.in_tune else holds_pitch(tuning, found.tuning)
+        return replace(found, tuning=tuning) if kept else None
 
     def _screen(self, starts: Sequence[tuple[Voice, str]], skip: int) -> list[Found]:
         """The starts after the first ``skip``, screened by one render each on the first take (in batches of

@@ -83,7 +83,7 @@ class _HeardOtherwise(VoiceSearch):
         return measured
 
 
-def test_the_answer_is_the_latest_improvement_the_neural_check_hears_alike(brass_voices: list) -> None:
+def test_the_answer_is_the_latest_improvement_a_listener_hears_in_tune(brass_voices: list) -> None:
     target = brass_voices[0]
     start = target.replace({BY_NAME["op1_output_level"].index: 60, BY_NAME["op2_eg_rate1"].index: 20})
     f0 = estimate_f0(_recording(target), SAMPLE_RATE).f0_hz
@@ -103,6 +103,8 @@ def test_the_answer_is_the_latest_improvement_the_neural_check_hears_alike(brass
         assert searched == improvements  # the search judged its improvements by their partials alone
         expected = improvements[first_otherwise - 1] if first_otherwise else alike.found[0].voice  # else the start
         assert checked.best.voice == expected and checked.renders > alike.renders, first_otherwise
+        heard = search.measure_pitch(expected)  # the answer's pitch as heard: played, tracked, checked
+        assert checked.best.tuning.voice_f0_hz == heard.f0_hz and checked.best.tuning.in_tune
 
 
 def test_a_search_that_reaches_the_recording_stops_there(search: VoiceSearch, brass_voices: list) -> None:
