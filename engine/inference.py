@@ -1,7 +1,8 @@
 """What an inference answers and how its search is run: the :class:`Inference` and its :class:`Diagnostics`, the
 starts (the network's answer, the library's nearest voices, seeded neighbours in latent space) and the search
-from them (:class:`engine.search.VoiceSearch`), the best voice fine-tuned and given the input's vibrato.
-:class:`engine.runtime.Engine` is the facade that conditions the input and runs the network first.
+from them (:class:`engine.search.VoiceSearch`), the best voice fine-tuned and given the input's vibrato where it
+still plays in tune with it. :class:`engine.runtime.Engine` is the facade that conditions the input and runs the
+network first.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import numpy as np
 from engine.conditioning import Conditioned
 from engine.lfo_vibrato import has_vibrato_like, with_vibrato
 from engine.library import Match, VoiceLibrary
-from engine.pitch import F0Estimate, Vibrato
+from engine.pitch import F0Estimate, Vibrato, cents
 from engine.search import Found, SearchResult, VoiceSearch
 from engine.search_score import DEFAULT_SCORE
 from engine.takes import Take
-from engine.tuning import fine_tune, heard_alike
+from engine.tuning import IN_TUNE_CENTS, fine_tune, heard_alike
 from models.params import LEARNABLE, TRANSPOSE_CENTRE, TRANSPOSE_INDEX
 from models.voice import Voice
 
@@ -197,6 +198,12 @@ def run_search(engine: SearchHost, takes: Sequence[Take], conditioned: Condition
         )
         return Inference(voice, latent, diagnostics, conditioned.audio, conditioned.at_input_level)
 
+    def heard_in_tune(voice: Voice) -> bool:
+        """Whether ``voice`` played is heard within :data:`~engine.tuning.IN_TUNE_CENTS` of the recording (a deep
+        vibrato can set another partial's pitch, or none, where the voice held still plays in tune)."""
+        heard = heard_alike(engine.voice_pitch(voice), conditioned.ambiguous)
+        return f0_hz is not None and heard.f0_hz is not None and abs(cents(heard.f0_hz, f0_hz)) <= IN_TUNE_CENTS
+
     first: list[float] = []  # the first voice's score, once found
 
     def better(found: Found) -> None:
@@ -218,7 +225,8 @@ def run_search(engine: SearchHost, takes: Sequence[Take], conditioned: Condition
         score = engine.search.score(tuned.voice, targets)
         if score <= best.score + DETUNE_SCORE_TOLERANCE:
             best = replace(best, voice=tuned.voice, tuning=tuned, score=score)
-    best = as_played(best)
+    if (played := as_played(best)) is not best and (not best.tuning.in_tune or heard_in_tune(played.voice)):
+        best = played  # the input's vibrato, where the answer still plays at the recording's pitch with it
     timings["search"] = result.elapsed_ms + ms(started)
     timings["total"] = sum(timings.values())
     return answer(best, result.start.score, result.renders), result

@@ -12,7 +12,9 @@ import pytest
 from bridge.midi.syxfile import read_syx_voices
 from engine.inference import starts as search_starts
 from engine.latent import MACRO_SPAN
+from engine.lfo_vibrato import with_vibrato
 from engine.library import VoiceLibrary, render_embeddings
+from engine.pitch import F0Estimate, Vibrato
 from engine.runtime import Engine
 from engine.search_score import separate_parts
 from models.checkpoint import load_checkpoint, save_checkpoint
@@ -77,6 +79,23 @@ def test_a_note_at_midi_67_is_answered_in_tune_from_the_library(tiny_checkpoint:
     assert result.voice[TRANSPOSE_INDEX] == TRANSPOSE_CENTRE + 7 and diag.transpose == 7
     assert diag.f0_hz == pytest.approx(392.0, rel=0.01) and abs(diag.cents) < 5 and diag.pitch == "pitched"
     assert diag.distance[1] < 0.05
+
+
+def test_the_input_vibrato_is_left_off_an_answer_it_would_put_out_of_tune(tiny_checkpoint: Path, brass: list[Voice],
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    library = VoiceLibrary([Voice.init(), *brass[:3]], ["init", "b0", "b1", "b2"],
+                           *render_embeddings([Voice.init(), *brass[:3]], FrontendConfig(), workers=1))
+    engine = Engine.load(tiny_checkpoint, backend="torch", library=library, search=False)
+    sung = Renderer().render(with_vibrato(Voice.init(), Vibrato(60.0, 5.5)), 67, 85)
+    played = engine.infer(sung, 22050, max_renders=40, budget_ms=float("inf"))
+    vibrato = played.diagnostics.vibrato
+    assert vibrato is not None and played.voice["lfo_pm_depth"] > 0  # heard in tune: the LFO plays the vibrato
+    heard = engine.voice_pitch  # real renders; the vibrato voice is chosen to be heard with no clear pitch
+    monkeypatch.setattr(engine, "voice_pitch", lambda voice: F0Estimate(None, 0.0, 0.0, "unpitched: chosen")
+                        if voice["lfo_pm_depth"] else heard(voice))
+    left = engine.infer(sung, 22050, max_renders=40, budget_ms=float("inf"))
+    assert left.voice["lfo_pm_depth"] == 0 and with_vibrato(left.voice, vibrato) == played.voice
+    assert left.diagnostics.cents == played.diagnostics.cents and left.diagnostics.pitch == "pitched"
 
 
 def test_a_batch_matches_single_inferences(engine: Engine, renders: dict[int, np.ndarray]) -> None:
