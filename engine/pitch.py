@@ -471,7 +471,7 @@ def voice_f0(voice: Voice, render: Renderer | RenderFn, note: int = 60, velocity
         checked: as a listener hears the voice: its own render, a vibrato tracked, with the neural tracker's check
             (:func:`heard_f0`). ``False``: the quick reading of a voice a search tries: the voice held still
             (:func:`held_still`), read off one spectrum where that finds a pitch, unchecked (about half the time; a
-            vibrato's track alone takes three times as long).
+            fifth on a voice whose vibrato would be tracked).
     """
     played = voice if checked else held_still(voice)
     if isinstance(render, Renderer):
