@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
+from engine.allocator import keep_large_blocks
 from engine.cores import one_blas_thread
 from engine.pitch import F0Estimate, pitch_renderer, voice_f0
 from engine.search_score import ScoreTarget, score_renders, targets_of
@@ -45,6 +46,7 @@ def _start_worker(sample_rate: int, render_seconds: float) -> None:
     from engine.neural_pitch import warm_up
 
     one_blas_thread()  # the pool is the parallelism: a worker's BLAS threads would only fight the others
+    keep_large_blocks()  # a score's arrays reused from one voice to the next (engine.allocator)
     torch.set_num_threads(1)  # likewise the neural pitch check's
     warm_up()
     _worker["pitch"] = pitch_renderer(sample_rate)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.allocator import keep_large_blocks
 from engine.backends import Backend, select_backend
 from engine.conditioning import REFERENCE_NOTE, Conditioned, Conditioner, plan_transpose
 from engine.cores import one_blas_thread
@@ -86,6 +87,7 @@ class Engine:
         self.library = library
         self.library_k = library_k
         one_blas_thread()  # for the whole process: the engine's products are small (engine.cores)
+        keep_large_blocks()  # and its scores' arrays reused, not mapped afresh for every voice (engine.allocator)
         self.search_max_renders = search_max_renders
         self.representation = get_representation(checkpoint.representation)
         frontend = checkpoint.config.frontend

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ctypes
-import ctypes.util
 import faulthandler
 import json
 import logging
-import os
 import signal
-import sys
 from pathlib import Path
 
 from bridge.daemon.settings import DIN_BYTES_PER_SECOND, MIDI_APIS, OUTPUT_MODES, SINKS, Settings
@@ -19,9 +15,6 @@ from bridge.midi.cc_map import MAPPABLE
 from engine.morph_path import MORPH_METHODS
 
 logger = logging.getLogger(__name__)
-
-MALLOC_ARENAS = 2
-_M_ARENA_MAX = -8  # glibc's mallopt parameter number
 
 _FLAG_FIELDS = ("osc_host", "osc_port", "reply_port", "midi_in", "midi_out", "midi_api", "mode", "din", "byte_budget",
                 "channel", "control_rate", "slew_ms", "morph_method", "dump_debounce_ms", "dump_wait_notes", "resync_s",
@@ -51,22 +44,6 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         flags[name] = tuple(getattr(args, name)) if getattr(args, name) else None
     flags["osc_tcp"] = False if args.no_tcp else None
     return Settings.resolve(args.config, flags=flags)
-
-
-def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
-    """Cap glibc's malloc arenas (as ``MALLOC_ARENA_MAX`` would), unless the environment sets it.
-
-    glibc gives threads that allocate arenas of their own and hands little back: under the soak's
-    traffic the daemon's memory grew 160 MiB in 9 minutes with the default, 10 MiB with 2 arenas
-    (``dexbridge soak``), at the same latencies. Returns whether the cap was set (glibc only).
-    """
-    if "MALLOC_ARENA_MAX" in os.environ or not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.mallopt(_M_ARENA_MAX, arenas))
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt): nothing to cap
-        return False
 
 
 def check_osc_port(settings: Settings) -> None:
@@ -110,8 +87,9 @@ def _serve(args: argparse.Namespace) -> int:
     logger.info("daemon.starting: loading the daemon's code (torch, the engine), then the MIDI system, the model and "
                 "OSC, a few seconds; 'daemon.ready' says when it serves")
     from bridge.daemon.lifecycle import Daemon  # the daemon's modules load once the settings are good
+    from engine.allocator import cap_arenas
 
-    limit_malloc_arenas()
+    cap_arenas()
     faulthandler.enable(all_threads=True)  # a crash in native code (libjack, a synth) leaves every thread's stack in the log
     if hasattr(signal, "SIGUSR1"):  # kill -USR1 PID: every thread's stack to stderr, even with the GIL held
         faulthandler.register(signal.SIGUSR1, all_threads=True)

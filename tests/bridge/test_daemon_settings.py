@@ -135,12 +135,12 @@ def test_serve_help_explains_the_network_options(capsys: pytest.CaptureFixture[s
 
 def test_serve_caps_mallocs_arenas_unless_the_environment_does(monkeypatch: pytest.MonkeyPatch) -> None:
     """glibc's per-thread arenas grew the daemon's memory 160 MiB in a 10-minute soak; 2 arenas: 10 MiB."""
-    from bridge.commands.serve import limit_malloc_arenas
+    from engine.allocator import cap_arenas
 
     monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
-    assert limit_malloc_arenas() is True  # this machine runs glibc, as CI does
+    assert cap_arenas() is True  # this machine runs glibc, as CI does
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
-    assert limit_malloc_arenas() is False, "the user's own setting wins"
+    assert cap_arenas() is False, "the user's own setting wins"
 
 
 def test_serve_finds_a_taken_osc_port_before_anything_loads() -> None:
