@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bridge.atomicfile import atomic_write_text
 from bridge.commands.argtypes import at_least
@@ -46,31 +46,34 @@ def _table(report: BenchReport) -> str:
     return "\n".join(rows)
 
 
+def _print_and_write(table: str, figures: dict[str, Any], json_path: Path | None) -> None:
+    """Print a bench's table, and write its figures to ``json_path`` where one is given."""
+    print(table)
+    if json_path is not None:
+        atomic_write_text(json_path, json.dumps(figures, indent=2) + "\n")
+
+
 def _bench(args: argparse.Namespace) -> int:
     from engine.eval.bench import paper_baseline, run_bench
 
-    if args.pitch:
+    if args.pitch or args.score:
         from engine.eval.pitch_bench import run_pitch_bench
+        from engine.eval.score_bench import run_score_bench
 
-        pitch_report = run_pitch_bench(iterations=args.iterations, warmup=args.warmup)
-        print(pitch_report.table())
-        if args.json is not None:
-            atomic_write_text(args.json, json.dumps(pitch_report.to_json(), indent=2) + "\n")
+        run = run_pitch_bench if args.pitch else run_score_bench
+        mode_report = run(iterations=args.iterations, warmup=args.warmup)
+        _print_and_write(mode_report.table(), mode_report.to_json(), args.json)
         return 0
     checkpoint = _checkpoint(args)
     if args.bridge:
         from bridge.harness.bridge_bench import bridge_bench
 
         bridge_report = bridge_bench(checkpoint, args.backend[0] if len(args.backend) == 1 else "auto", args.iterations)
-        print(bridge_report.table())
-        if args.json is not None:
-            atomic_write_text(args.json, json.dumps(bridge_report.to_json(), indent=2) + "\n")
+        _print_and_write(bridge_report.table(), bridge_report.to_json(), args.json)
         return 0
     report = run_bench(checkpoint, args.backend, iterations=args.iterations, warmup=args.warmup, threads=args.threads,
                        baseline=paper_baseline(checkpoint, args.baseline_config))
-    print(_table(report))
-    if args.json is not None:
-        atomic_write_text(args.json, json.dumps(report.to_json(), indent=2) + "\n")
+    _print_and_write(_table(report), report.to_json(), args.json)
     return 0
 
 
@@ -83,7 +86,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "backend that runs here and for Engine.decode's own latent path (engine_decode: NumPy, whatever the "
         "backend), against the paper's architecture (configs/paper.toml, random weights) run "
         "eagerly in the same process, in interleaved rounds so machine load hits all alike. --pitch times a pitch "
-        "measurement of the search instead, --bridge the daemon.",
+        "measurement of the search instead, --score one score of the search, --bridge the daemon.",
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, metavar="PATH",
@@ -106,6 +109,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                       help="time a pitch measurement instead, what the search pays per voice it tunes: the 1 s render, "
                       "the partials tracker and the neural check, with CREPE's network in ONNX Runtime against eager "
                       "torch in the same rounds (p50/p99, one thread; needs no checkpoint)")
+    mode.add_argument("--score", action="store_true",
+                      help="time one score of the search instead (a library voice rendered and compared with a "
+                      "recording), with the engine's malloc settings against glibc's defaults, each in a worker "
+                      "process of its own, in interleaved rounds (p50/p99; needs no checkpoint)")
     mode.add_argument("--bridge", action="store_true",
                       help="time the daemon instead (needs a JACK server): OSC control -> first MIDI byte, OSC "
                       "infer/blob -> the first and the final voice's MIDI (p50/p99, against Engine.decode alone), "

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Sequence
 
 from bridge.commands.catalog import COMMANDS, modules
+from engine.allocator import keep_large_blocks
 from models.errors import BackendError, DexbridgeError
 
 EXIT_OK = 0
@@ -94,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO)
     for handler in logging.getLogger().handlers:
         handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    keep_large_blocks()  # every command renders or transforms arrays of megabytes (engine.allocator)
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:  # Ctrl-C before a command took over the signal (while it loads): no traceback
