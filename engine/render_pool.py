@@ -1,8 +1,9 @@
 """Renders on every core: worker processes, each with its own dexed-py synth, that score batches of voices
 against a search's targets and measure voices' pitches.
 
-dexed-py renders one note on one core and holds Python's lock while it does, so threads do not help: the
-search spends nearly all its time rendering, and more cores need more processes. A batch of voices is split
+Processes, not threads, because of the pitch readings: scores alone would run nearly as well on threads (dexed-py
+and SciPy's FFT let go of Python's lock; two threads scored 1.85x as fast as one on this 2-core machine), but the
+pitch tracker's work holds it (two threads read held-still pitches no faster than one). A batch of voices is split
 over the workers and its scores come back in the batch's order, so what a search does with them never
 depends on how many workers there are or how busy they are: the same recording and seed give the same voice
 under any load (the search's batches have a fixed size, not one per worker).
