@@ -3,8 +3,9 @@
 A score allocates and frees arrays of a few megabytes for every voice it plays (a render, its frames, their
 spectrum). glibc hands such blocks back to the system as soon as they are freed (a block over its mmap threshold
 is unmapped; free memory over its trim threshold at the top of the heap is returned), so the next voice's arrays
-are fresh pages that the kernel maps and zeroes one page fault at a time. Kept in the heap, a score took 7.7 ms
-instead of 11.3 ms here. Each setting is left to the user where the environment already makes it.
+are fresh pages that the kernel maps and zeroes one page fault at a time. Kept in the heap, a score takes 8.3 ms
+instead of 11.5 ms on the 2-core development machine (p50, ``dexbridge bench --score``). Each setting is left to
+the user where the environment already makes it.
 """
 
 from __future__ import annotations
