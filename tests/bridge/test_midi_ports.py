@@ -226,3 +226,44 @@ def test_a_jack_client_that_will_not_close_does_not_stop_the_caller() -> None:
     jack_link.close_jack_client(Stuck())
     assert jack_link.CLOSE_WAIT_S <= time.monotonic() - began < jack_link.CLOSE_WAIT_S + 1.0
     released.set()
+
+
+class _LaggingServer:
+    """A JACK client whose connection shows in the graph played only ``lag`` queries after it was made,
+    as a server shows it from its next process cycle on."""
+
+    blocksize, samplerate = 256, 48_000
+
+    def __init__(self, lag: int) -> None:
+        self.lag = lag
+        self.queries = 0
+        self.connected_at: int | None = None
+
+    def connect(self, ours: str, target: str) -> None:
+        self.connected_at = self.queries
+
+    def get_all_connections(self, port: str) -> list[object]:
+        self.queries += 1
+        played = self.connected_at is not None and self.queries > self.connected_at + self.lag
+        return [type("Port", (), {"name": "synth:in"})()] if played else []
+
+
+def test_a_connection_is_made_only_once_jack_plays_through_it() -> None:
+    """What is sent before JACK's next graph goes nowhere: connect() returns once the connection is in
+    the graph played, two periods later; a server that never plays it is an error, not a silent loss."""
+    import time
+
+    from bridge.midi.jack_link import GRAPH_WAIT_S, SETTLE_PERIODS, JackLink
+
+    server = _LaggingServer(lag=3)
+    link = JackLink(server, "dexbridge:dexbridge", "synth:in")
+    began = time.monotonic()
+    link.connect()
+    assert server.queries == 4, "asked until the connection showed"
+    assert time.monotonic() - began >= SETTLE_PERIODS * 256 / 48_000
+    assert link.connected()
+    stalled = JackLink(_LaggingServer(lag=10**9), "dexbridge:dexbridge", "synth:in")
+    began = time.monotonic()
+    with pytest.raises(MidiPortError, match="did not play through it within"):
+        stalled.connect()
+    assert GRAPH_WAIT_S <= time.monotonic() - began < GRAPH_WAIT_S + 1.0
