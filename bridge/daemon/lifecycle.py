@@ -125,7 +125,7 @@ class Daemon:
                     watch_input_port(self._midi_in.name, settings.midi_api, lambda exc: session.report(exc, "MIDI in")))
         self.server.handler = session.handle
         self.midi_out.start()
-        self._start_keepers(settings, session)
+        await self._start_keepers(settings, session)
         opened = [sink.name for sink in sinks if isinstance(sink, MidiPortSink) and not sink.output.virtual]
         if opened:  # the synth behind a named port holds whatever it held: give it the daemon's voice
             session.resend(f"{', '.join(opened)} opened")
@@ -144,8 +144,9 @@ class Daemon:
         keep_loaded_objects_out_of_collections()
         self.ready.set()
 
-    def _start_keepers(self, settings: Settings, session: BridgeSession) -> None:
-        """Watch the MIDI output port (reopen it, see new connections) and refresh when idle (``--resync-s``)."""
+    async def _start_keepers(self, settings: Settings, session: BridgeSession) -> None:
+        """Watch the MIDI output port (reopen it, see new connections and xruns) and refresh when idle
+        (``--resync-s``); the watch sees xruns from here on, so also those as the first voice goes out."""
         from bridge.daemon.resync import OutputWatch, refresh_when_idle
 
         assert self.midi_out is not None
@@ -153,6 +154,7 @@ class Daemon:
         if settings.midi_out and "midi" in settings.sink:
             watch = OutputWatch(settings.midi_out, settings.midi_api, self.midi_out, session.resend,
                                 per_period=settings.messages_per_period)
+            await watch.open()
             self._keepers.append(loop.create_task(watch.run(), name="dexbridge-output-watch"))
         if settings.resync_s is not None:
             self._keepers.append(loop.create_task(refresh_when_idle(self.midi_out, session.resend, settings.resync_s),

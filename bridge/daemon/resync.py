@@ -13,6 +13,11 @@ would. On ALSA and CoreMIDI connections are not seen: a named port is checked by
 connections to a virtual port go unnoticed; there ``/dexbridge/resync`` or ``--resync-s`` bring a
 synth back in step. :func:`unreached_port` tells ``/dexbridge/resync`` when the named port is not
 connected, so it does not claim a voice reached a synth that is gone.
+
+A JACK server that misses a cycle (an xrun: a client, the synth's or ours, not done in time, as
+when JACK runs without real-time priority on a busy machine) can lose what was sent in it, and no
+client is told what. So on JACK the watch also listens for xruns and, when it is told of one at most
+:data:`XRUN_REACH_S` after something went out, sends the whole voice again.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ from bridge.sinks import MidiPortSink
 logger = logging.getLogger(__name__)
 
 WATCH_INTERVAL_S = 0.5
+XRUN_REACH_S = 1.0
+"""An xrun told of this long after a message went out may have lost it: the server's notice reaches our
+client's thread late when the process is busy (0.17 s after the xrun, seen in the tests)."""
 
 
 class OutputWatch:
@@ -56,28 +64,34 @@ class OutputWatch:
         self.resend = resend
         self.interval_s = interval_s
         self.virtual = spec.startswith(VIRTUAL_PREFIX)
-        self._connections: _JackConnections | None = None
+        self._jack: _JackWatch | None = None
+        self._xrun_seen: float | None = None
+
+    async def open(self) -> None:
+        """Open the watch's JACK client (on JACK): connections and xruns are seen from now on."""
+        if self.api == "jack" and self._jack is None:
+            self._jack = await asyncio.to_thread(_JackWatch.open, self.spec[len(VIRTUAL_PREFIX):] if self.virtual else None)
 
     async def run(self) -> None:
-        """Check forever (cancel to stop)."""
-        if self.virtual and self.api == "jack":
-            self._connections = _JackConnections.open(self.spec[len(VIRTUAL_PREFIX):])
+        """Check forever (cancel to stop); opens the JACK client first if :meth:`open` was not awaited."""
+        await self.open()
         try:
             while True:
                 await asyncio.sleep(self.interval_s)
                 await self.check()
         finally:
-            if self._connections is not None:
-                self._connections.close()
+            if self._jack is not None:
+                self._jack.close()
 
     async def check(self) -> None:
-        """One check: new connections on a virtual port; a named port vanished, back, or connected again."""
-        if self._connections is not None:
-            new = self._connections.new_peers()
+        """One check: an xrun as MIDI went out; new connections on a virtual port; a named port vanished,
+        back, or connected again."""
+        if self._xrun_near_a_send():
+            self.resend("JACK missed a cycle (an xrun) as MIDI went out")
+        if self.virtual:
+            new = self._jack.new_peers() if self._jack is not None else []
             if new:
                 self.resend(f"{', '.join(new)} connected to {self.spec}")
-            return
-        if self.virtual:
             return
         sink = _port_sink(self.midi_out)
         if sink is not None:
@@ -91,6 +105,15 @@ class OutputWatch:
         self.midi_out.sinks.append(MidiPortSink(output))
         logger.info("midi_out.reopened port=%s", output.name)
         self.resend(f"MIDI output {output.name!r} is back")
+
+    def _xrun_near_a_send(self) -> bool:
+        """Whether the server told of an xrun, not seen before, at most :data:`XRUN_REACH_S` after a message went out
+        (or at any time after one: it may be told of late)."""
+        at = self._jack.xrun_at if self._jack is not None else None
+        if at is None or at == self._xrun_seen:
+            return False
+        self._xrun_seen = at
+        return self.midi_out.last_sent_at >= at - XRUN_REACH_S
 
 
 def _port_sink(midi_out: MidiOut) -> MidiPortSink | None:
@@ -128,32 +151,52 @@ def unreached_port(settings: Settings, outputs: Sequence[object]) -> str | None:
     return None
 
 
-class _JackConnections:
-    """The ports connected to our virtual JACK output, seen through a JACK client of its own."""
+class _JackWatch:
+    """A JACK client of the watch's own, active so that the server tells it of xruns (an inactive
+    client is not told): when the last one came, and the ports connected to our virtual output.
 
-    def __init__(self, client: Any, port_pattern: str) -> None:
+    Args:
+        client: an open ``jack.Client``, not yet active.
+        port_pattern: our virtual output's JACK name as a regular expression, or None for a named output.
+    """
+
+    def __init__(self, client: Any, port_pattern: str | None) -> None:
         self.client = client
         self.port_pattern = port_pattern
+        self.xrun_at: float | None = None
+        client.set_xrun_callback(self._xrun)
+        client.activate()
         self.known: set[str] = set(self._peers())
 
     @classmethod
-    def open(cls, virtual_name: str) -> _JackConnections | None:
+    def open(cls, virtual_name: str | None) -> _JackWatch | None:
         """A watcher, or None (logged) when the JACK-Client package or the server is unavailable."""
         try:
-            client = open_jack_client("dexbridge-watch", "to see connections")
-        except MidiPortError as exc:  # connections cannot be seen, resync still can
+            client = open_jack_client("dexbridge-watch", "to see connections and xruns")
+        except MidiPortError as exc:  # connections and xruns cannot be seen, resync still can
             logger.info("midi_out.connections_unseen reason=%s (use /dexbridge/resync or --resync-s)", exc)
             return None
-        return cls(client, f"^dexbridge[^:]*:{re.escape(virtual_name)}$")
+        pattern = None if virtual_name is None else f"^dexbridge[^:]*:{re.escape(virtual_name)}$"
+        try:
+            return cls(client, pattern)
+        except Exception as exc:  # jack.JackError: the server refused to activate it
+            close_jack_client(client)
+            logger.info("midi_out.connections_unseen reason=cannot activate a JACK client (%s)", exc)
+            return None
+
+    def _xrun(self, delay_usecs: float) -> None:  # on the client's notification thread
+        self.xrun_at = time.monotonic()
 
     def _peers(self) -> list[str]:
+        if self.port_pattern is None:
+            return []
         peers = []
         for port in self.client.get_ports(self.port_pattern, is_midi=True, is_output=True):
             peers += [peer.name for peer in self.client.get_all_connections(port)]
         return peers
 
     def new_peers(self) -> list[str]:
-        """Ports connected since the last call."""
+        """Ports connected to our virtual output since the last call."""
         now = set(self._peers())
         new, self.known = sorted(now - self.known), now
         return new

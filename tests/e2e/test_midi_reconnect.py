@@ -2,23 +2,29 @@
 reloaded, a host restarted): JACK drops the daemon's connection when the synth's port goes, and a
 new port of the same name is not connected to anything. Through a real JACK server, the daemon must
 connect again and send the whole voice, unasked and on ``/dexbridge/resync``, and
-``/dexbridge/resync`` must say so when the voice reached no port.
+``/dexbridge/resync`` must say so when the voice reached no port. A cycle JACK misses (an xrun) as
+the voice goes out may have lost it: the daemon sends it again, and only then.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
+import jack
 import pytest
 import rtmidi
 from daemon_harness import daemon_settings, run_daemon
 from osc_client import OscClient
 
 from bridge.daemon.lifecycle import Daemon
+from bridge.daemon.resync import XRUN_REACH_S
 from bridge.midi.sysex import encode_voice_dump
 from engine.runtime import Engine
 
@@ -77,6 +83,10 @@ class Rig:
         assert self.daemon.session is not None
         return encode_voice_dump(self.daemon.session.state.voice)
 
+    def got_the_voice(self, received: list[bytes]) -> bool:
+        """The whole voice came, and nothing else (twice when JACK missed a cycle as it went out: it is sent again)."""
+        return bool(received) and set(received) == {self.whole_voice()}
+
 
 @asynccontextmanager
 async def _rig(tiny_engine: Engine) -> AsyncIterator[Rig]:
@@ -87,7 +97,7 @@ async def _rig(tiny_engine: Engine) -> AsyncIterator[Rig]:
         async with run_daemon(settings, tiny_engine) as daemon:
             rig = Rig(daemon, await OscClient().open("127.0.0.1", daemon.osc_port), name, synth)
             try:
-                assert await _received(synth) == [rig.whole_voice()], "the voice sent when the port opened"
+                assert rig.got_the_voice(await _received(synth)), "the voice sent when the port opened"
                 yield rig
             finally:
                 rig.client.close()
@@ -97,13 +107,53 @@ async def _rig(tiny_engine: Engine) -> AsyncIterator[Rig]:
             _stop_synth(synth)
 
 
+class XrunMaker:
+    """A JACK client whose next cycle, when asked, takes four periods and more: the server misses it (an
+    xrun). It counts the xruns it is told of, its own and any other."""
+
+    def __init__(self) -> None:
+        self.client = jack.Client(f"xrun-maker-{os.getpid()}", no_start_server=True)
+        self.told = 0
+        self._stall = threading.Event()
+        stall_s = 4 * self.client.blocksize / self.client.samplerate + 0.02
+
+        def process(frames: int) -> None:
+            if self._stall.is_set():
+                self._stall.clear()
+                time.sleep(stall_s)
+
+        def xrun(delay_usecs: float) -> None:
+            self.told += 1
+
+        self.client.set_process_callback(process)
+        self.client.set_xrun_callback(xrun)
+        self.client.activate()
+
+    def make(self) -> None:
+        """Stall the next cycle."""
+        self._stall.set()
+
+    def close(self) -> None:
+        self.client.deactivate()
+        self.client.close()
+
+
+@contextmanager
+def _xrun_maker() -> Iterator[XrunMaker]:
+    maker = XrunMaker()
+    try:
+        yield maker
+    finally:
+        maker.close()
+
+
 async def test_a_synth_restarted_between_two_checks_gets_the_whole_voice_unasked(jack: str, tiny_engine: Engine) -> None:
     """The name never leaves the port list, yet the new synth is connected again and sent the voice, each time."""
     async with _rig(tiny_engine) as rig:
         for _ in range(2):
             rig.stop_synth()
             synth = rig.start_synth()
-            assert await _received(synth) == [rig.whole_voice()]
+            assert rig.got_the_voice(await _received(synth))
 
 
 async def test_resync_right_after_a_restart_reaches_the_new_synth(jack: str, tiny_engine: Engine) -> None:
@@ -113,8 +163,7 @@ async def test_resync_right_after_a_restart_reaches_the_new_synth(jack: str, tin
         synth = rig.start_synth()
         rig.client.send("/dexbridge/resync")
         assert (await rig.client.until("/dexbridge/done"))[0] == "/dexbridge/resync"
-        received = await _received(synth)
-        assert received and set(received) == {rig.whole_voice()}
+        assert rig.got_the_voice(await _received(synth))
 
 
 async def test_resync_says_the_voice_reached_no_port_while_the_synth_is_gone(jack: str, tiny_engine: Engine) -> None:
@@ -129,4 +178,45 @@ async def test_resync_says_the_voice_reached_no_port_while_the_synth_is_gone(jac
         (error,) = await rig.client.expect("/dexbridge/error", skip=("/dexbridge/voice",))
         assert rig.name in error and "not connected" in error and "when it is back" in error
         synth = rig.start_synth()
-        assert await _received(synth) == [rig.whole_voice()]
+        assert rig.got_the_voice(await _received(synth))
+
+
+async def test_an_xrun_as_the_voice_goes_out_sends_it_again(jack: str, tiny_engine: Engine,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    """JACK misses a cycle right after a resync went out: the synth gets the whole voice again, unasked."""
+    caplog.set_level(logging.INFO, logger="bridge.daemon.session")
+    async with _rig(tiny_engine) as rig:
+        with _xrun_maker() as maker:
+            assert rig.synth is not None
+            rig.client.send("/dexbridge/resync")
+            await rig.client.until("/dexbridge/done")
+            maker.make()
+            assert rig.got_the_voice(await _received(rig.synth, quiet_s=1.0))
+    assert _xrun_resends(caplog)
+
+
+async def test_an_xrun_long_after_the_last_message_sends_nothing(jack: str, tiny_engine: Engine,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """An xrun over a second after the last message lost nothing: nothing is sent. Tried again (up to 5
+    times) while JACK also missed cycles of its own meanwhile, as a server without real-time priority does."""
+    caplog.set_level(logging.INFO, logger="bridge.daemon.session")
+    async with _rig(tiny_engine) as rig:
+        with _xrun_maker() as maker:
+            assert rig.synth is not None
+            for _ in range(5):
+                maker.told = 0
+                await asyncio.sleep(XRUN_REACH_S + 0.5)
+                while rig.synth.get_message() is not None:
+                    pass
+                before = len(_xrun_resends(caplog))
+                maker.make()
+                received = await _received(rig.synth, timeout_s=2.0)
+                if maker.told == 1:
+                    break
+            else:
+                pytest.fail("JACK missed cycles of its own beside ours in every try")
+    assert received == [] and len(_xrun_resends(caplog)) == before
+
+
+def _xrun_resends(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [record for record in caplog.records if "JACK missed a cycle (an xrun) as MIDI went out" in record.getMessage()]
