@@ -53,6 +53,7 @@ class MidiOut:
         }
         self.sent_bytes = 0
         self.last_sent_at = time.monotonic()  # when a message last went out (the idle refresh counts from it)
+        self.resynced_at = float("-inf")  # when the whole voice last went out (:meth:`resync`)
         self._dump: Voice | None = None
         self._dump_due = 0.0
         self._wake = asyncio.Event()
@@ -83,6 +84,7 @@ class MidiOut:
     def resync(self, voice: Voice) -> None:
         """Send the whole of ``voice`` the way the active modes would (a dump at once, or every parameter
         as changes or learned CCs), for a synth that lost its state."""
+        self.resynced_at = time.monotonic()
         for mode, stream in self.streams.items():
             if mode in self.modes:
                 stream.forget_synth()

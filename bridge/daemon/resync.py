@@ -17,7 +17,9 @@ connected, so it does not claim a voice reached a synth that is gone.
 A JACK server that misses a cycle (an xrun: a client, the synth's or ours, not done in time, as
 when JACK runs without real-time priority on a busy machine) can lose what was sent in it, and no
 client is told what. So on JACK the watch also listens for xruns and, when it is told of one at most
-:data:`XRUN_REACH_S` after something went out, sends the whole voice again.
+:data:`XRUN_REACH_S` after the whole voice went out (any of the above), sends it again. Other
+messages are not repeated: in ``dump`` mode every dump cuts the synth's sounding notes, and a morph's
+next step carries what its last one lost.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ logger = logging.getLogger(__name__)
 
 WATCH_INTERVAL_S = 0.5
 XRUN_REACH_S = 1.0
-"""An xrun told of this long after a message went out may have lost it: the server's notice reaches our
-client's thread late when the process is busy (0.17 s after the xrun, seen in the tests)."""
+"""An xrun told of this long after the whole voice went out may have lost it: the server's notice reaches
+our client's thread late when the process is busy (0.17 s after the xrun, seen in the tests)."""
 
 
 class OutputWatch:
@@ -84,10 +86,10 @@ class OutputWatch:
                 self._jack.close()
 
     async def check(self) -> None:
-        """One check: an xrun as MIDI went out; new connections on a virtual port; a named port vanished,
-        back, or connected again."""
-        if self._xrun_near_a_send():
-            self.resend("JACK missed a cycle (an xrun) as MIDI went out")
+        """One check: an xrun as the whole voice went out; new connections on a virtual port; a named port
+        vanished, back, or connected again."""
+        if self._xrun_after_the_whole_voice():
+            self.resend("JACK missed a cycle (an xrun) as the whole voice went out")
         if self.virtual:
             new = self._jack.new_peers() if self._jack is not None else []
             if new:
@@ -106,14 +108,14 @@ class OutputWatch:
         logger.info("midi_out.reopened port=%s", output.name)
         self.resend(f"MIDI output {output.name!r} is back")
 
-    def _xrun_near_a_send(self) -> bool:
-        """Whether the server told of an xrun, not seen before, at most :data:`XRUN_REACH_S` after a message went out
-        (or at any time after one: it may be told of late)."""
+    def _xrun_after_the_whole_voice(self) -> bool:
+        """Whether the server told of an xrun, not seen before, at most :data:`XRUN_REACH_S` after the whole voice
+        went out (or before it: the notice may come late)."""
         at = self._jack.xrun_at if self._jack is not None else None
         if at is None or at == self._xrun_seen:
             return False
         self._xrun_seen = at
-        return self.midi_out.last_sent_at >= at - XRUN_REACH_S
+        return self.midi_out.resynced_at >= at - XRUN_REACH_S
 
 
 def _port_sink(midi_out: MidiOut) -> MidiPortSink | None:
