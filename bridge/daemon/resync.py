@@ -68,6 +68,7 @@ class OutputWatch:
         self.virtual = spec.startswith(VIRTUAL_PREFIX)
         self._jack: _JackWatch | None = None
         self._xrun_seen: float | None = None
+        self._repair_sent_at: float | None = None
 
     async def open(self) -> None:
         """Open the watch's JACK client (on JACK): connections and xruns are seen from now on."""
@@ -90,6 +91,7 @@ class OutputWatch:
         vanished, back, or connected again."""
         if self._xrun_after_the_whole_voice():
             self.resend("JACK missed a cycle (an xrun) as the whole voice went out")
+            self._repair_sent_at = self.midi_out.resynced_at  # once: an xrun after the repair does not repeat it
         if self.virtual:
             new = self._jack.new_peers() if self._jack is not None else []
             if new:
@@ -110,12 +112,14 @@ class OutputWatch:
 
     def _xrun_after_the_whole_voice(self) -> bool:
         """Whether the server told of an xrun, not seen before, at most :data:`XRUN_REACH_S` after the whole voice
-        went out (or before it: the notice may come late)."""
+        went out (or before it: the notice may come late), unless that was this watch's repair: on a machine
+        that misses cycles all the time, each voice is repeated once, not every half second."""
         at = self._jack.xrun_at if self._jack is not None else None
         if at is None or at == self._xrun_seen:
             return False
         self._xrun_seen = at
-        return self.midi_out.resynced_at >= at - XRUN_REACH_S
+        whole = self.midi_out.resynced_at
+        return whole >= at - XRUN_REACH_S and whole != self._repair_sent_at
 
 
 def _port_sink(midi_out: MidiOut) -> MidiPortSink | None:
