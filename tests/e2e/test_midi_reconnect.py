@@ -192,17 +192,18 @@ async def test_an_xrun_as_the_voice_goes_out_sends_it_again(jack: str, tiny_engi
             assert rig.synth is not None
             rig.client.send("/dexbridge/resync")
             await rig.client.until("/dexbridge/done")
+            before = len(_xrun_resends(caplog))  # JACK may have missed a cycle of its own at start
             maker.make()
             received = await _received(rig.synth, quiet_s=0.1)
             deadline = time.monotonic() + TIMEOUT_S
-            while not _xrun_resends(caplog):
+            while len(_xrun_resends(caplog)) == before:
                 assert time.monotonic() < deadline, "no repair after the xrun"
                 await asyncio.sleep(0.01)
             received += await _received(rig.synth, quiet_s=0.1)
             assert rig.got_the_voice(received)
             maker.make()
             assert await _received(rig.synth, timeout_s=2.0) == []
-    assert len(_xrun_resends(caplog)) == 1
+    assert len(_xrun_resends(caplog)) == before + 1
 
 
 async def test_an_xrun_long_after_the_last_message_sends_nothing(jack: str, tiny_engine: Engine,
