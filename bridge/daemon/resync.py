@@ -81,7 +81,10 @@ class OutputWatch:
         try:
             while True:
                 await asyncio.sleep(self.interval_s)
-                await self.check()
+                try:
+                    await self.check()
+                except Exception:  # one failed check (a JACK error, a bug) must not end the watching
+                    logger.exception("midi_out.watch_check_failed spec=%s (the watch goes on)", self.spec)
         finally:
             if self._jack is not None:
                 self._jack.close()

@@ -3,7 +3,8 @@ reloaded, a host restarted): JACK drops the daemon's connection when the synth's
 new port of the same name is not connected to anything. Through a real JACK server, the daemon must
 connect again and send the whole voice, unasked and on ``/dexbridge/resync``, and
 ``/dexbridge/resync`` must say so when the voice reached no port. A cycle JACK misses (an xrun) as
-the whole voice goes out may have lost it: the daemon sends it again, and only then.
+the whole voice goes out may have lost it: the daemon sends it again, and only then. A check that
+fails is logged and the watching goes on.
 """
 
 from __future__ import annotations
@@ -24,8 +25,12 @@ from daemon_harness import daemon_settings, run_daemon
 from osc_client import OscClient
 
 from bridge.daemon.lifecycle import Daemon
-from bridge.daemon.resync import XRUN_REACH_S
+from bridge.daemon.midi_out import MidiOut
+from bridge.daemon.resync import XRUN_REACH_S, OutputWatch
+from bridge.daemon.settings import Settings
+from bridge.midi.ports import MidiOutput
 from bridge.midi.sysex import encode_voice_dump
+from bridge.sinks import MidiPortSink
 from engine.runtime import Engine
 
 pytestmark = pytest.mark.jack
@@ -232,3 +237,48 @@ async def test_an_xrun_long_after_the_last_message_sends_nothing(jack: str, tiny
 def _xrun_resends(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     reason = "JACK missed a cycle (an xrun) as the whole voice went out"
     return [record for record in caplog.records if reason in record.getMessage()]
+
+
+
+def _connect(source_port: str, target_port: str) -> None:
+    """Connect two JACK ports by the ends of their names, as a patchbay would."""
+    client = jack.Client(f"patchbay-{os.getpid()}", no_start_server=True)
+    try:
+        (source,) = client.get_ports(f":{source_port}$", is_midi=True, is_output=True)
+        (target,) = client.get_ports(f":{target_port}$", is_midi=True, is_input=True)
+        client.connect(source, target)
+    finally:
+        client.close()
+
+
+async def test_the_watch_goes_on_after_a_check_fails(jack: str) -> None:
+    """A check that raises (here the resend, the first time) is logged; the next connection is still seen."""
+    name = f"watched-{os.getpid()}"
+    midi_out = MidiOut(Settings(), [MidiPortSink(MidiOutput(f"virtual:{name}", "jack"))], lambda exc: None)
+    reasons: list[str] = []
+
+    def resend(reason: str) -> None:
+        reasons.append(reason)
+        if len(reasons) == 1:
+            raise RuntimeError("a resend that fails")
+
+    watch = OutputWatch(f"virtual:{name}", "jack", midi_out, resend, interval_s=0.05)
+    await watch.open()
+    task = asyncio.get_running_loop().create_task(watch.run())
+    synths: list[rtmidi.MidiIn] = []
+    try:
+        for n in range(2):
+            synths.append(_start_synth(f"{name}-in-{n}"))
+            _connect(name, f"{name}-in-{n}")
+            deadline = time.monotonic() + TIMEOUT_S
+            while len(reasons) <= n:
+                assert time.monotonic() < deadline and not task.done(), f"the watch stopped after {reasons}"
+                await asyncio.sleep(0.01)
+        assert all("connected to" in reason for reason in reasons)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        for synth in synths:
+            _stop_synth(synth)
+        for sink in midi_out.sinks:
+            sink.close()
