@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 WATCH_INTERVAL_S = 0.5
 XRUN_REACH_S = 1.0
 """An xrun told of this long after the whole voice went out may have lost it: the server's notice reaches
-our client's thread late when the process is busy (0.17 s after the xrun, seen in the tests)."""
+our client's thread late when the process is busy (it waits for Python's lock)."""
 
 
 class OutputWatch:
