@@ -1,25 +1,27 @@
-"""latent -> voice on one CPU thread: the regression flow as pre-packed NumPy matrices, then the decode.
+"""latent -> voice on one CPU thread: the regression flow as one compiled loop over packed weights, then the decode.
 
 A morph or macro step decodes one latent point. At batch 1 the regression flow (NumCat++: six
-couplings, each a 305 -> 300 -> 610 network, 6.6 MB of float32 weights) is a dozen matrix-vector
-products; run as torch operators most of the time goes to dispatch. :class:`PackedFlow` packs
-each coupling network once, at load, into contiguous float32 matrices, transposed and with the
-bias as an extra row (the inputs carry a trailing 1), with the tanh bound's ``1 / max_log_scale``
-folded into the log-scale rows; the two parity halves stay apart from input to output (each
-coupling conditions on one and transforms the other in place, as
-:class:`engine.backends.staged.FlowForward`), and every product and activation writes into
-buffers kept per thread: no torch, no allocation per call but the result. The products read the
-weights once per call, which is what the time is (docs/results.md, *dexbridge bench*). float32 agrees with
-eager torch to a few 1e-6 on outputs up to ~8 (``tests/engine/test_latent_decoder.py``); float64
-would read twice the bytes for nothing the decode can see.
+couplings, each a 305 -> 300 -> 610 network, 1.65 M weights) is a dozen matrix-vector products; run
+as torch operators most of the time goes to dispatch, and run as NumPy products on float32 matrices
+most of it goes to reading the 6.6 MB of weights from memory, which a control that comes after a
+pause pays again (docs/results.md, *dexbridge bench*). :class:`PackedFlow` packs every layer once, at
+load, transposed with the bias as an extra row, into one flat array: **float16** when every weight
+is a float16 value (the shipped checkpoint stores its weights so: 3.3 MB, widened to float32 as they
+are read, exactly), float32 otherwise. :func:`_flow` runs every coupling in one Numba-compiled loop
+without the GIL: a control message's row is multiplied as the weights are read (each read once), a batch
+(a macro table's) by BLAS, on a float32 copy of the weights kept for it.
+It agrees with eager torch to a few 1e-6 on outputs up to ~8 (``tests/engine/test_latent_decoder.py``).
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
+import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 from torch import nn
 
 from models.flows import RealNVP
@@ -28,120 +30,130 @@ from models.voice import Voice
 
 __all__ = ["LatentDecoder", "PackedFlow"]
 
+BLAS_ROWS = 8
+"""From this many rows on (a macro table's batch), each layer's weights are widened once and multiplied by BLAS;
+fewer rows (a control message's one) are multiplied as the weights are read, each row summed in the same order."""
+
+
+@intrinsic
+def _widen(typingctx: object, value: types.Type) -> tuple[types.Signature, object] | None:
+    """A weight as float32: a float16 stored as its 16 bits (uint16) is converted exactly; float32 as is."""
+    if value == types.uint16:
+        def half(context: object, builder: ir.IRBuilder, signature: object, args: list[ir.Value]) -> ir.Value:
+            return builder.fpext(builder.bitcast(args[0], ir.HalfType()), ir.FloatType())
+
+        return types.float32(types.uint16), half
+    if value == types.float32:
+        def same(context: object, builder: ir.IRBuilder, signature: object, args: list[ir.Value]) -> ir.Value:
+            return args[0]
+
+        return types.float32(types.float32), same
+    return None
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def _dense(inputs: np.ndarray, weights: np.ndarray, wide: np.ndarray, relu: bool) -> np.ndarray:  # pragma: no cover
+    """``inputs`` (rows, n) times a layer's weights ((n + 1) * m, the bias last), optionally through a ReLU: (rows, m).
+    ``weights`` are read as they are stored, ``wide`` (the same in float32) by BLAS for a batch."""
+    rows, n = inputs.shape
+    m = weights.shape[0] // (n + 1)
+    matrix = weights.reshape((n + 1, m))
+    if rows >= BLAS_ROWS:
+        full = wide.reshape((n + 1, m))
+        out = np.dot(inputs, full[:n]) + full[n]
+    else:
+        out = np.empty((rows, m), np.float32)
+        for r in range(rows):
+            for j in range(m):
+                out[r, j] = _widen(matrix[n, j])
+            for i in range(n):
+                value = inputs[r, i]
+                for j in range(m):
+                    out[r, j] += value * _widen(matrix[i, j])
+    if relu:
+        for r in range(rows):
+            for j in range(m):
+                if out[r, j] < 0.0:
+                    out[r, j] = 0.0
+    return out
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def _flow(x: np.ndarray, weights: np.ndarray, wide: np.ndarray, layers: np.ndarray, couplings: np.ndarray,
+          bounds: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """y = flow(x) for x (rows, dim) float32; ``layers`` rows are (offset, size) into ``weights`` (and ``wide``, the
+    same in float32), ``couplings`` rows (parity, first layer, layer count), ``bounds`` each coupling's max log-scale."""
+    y = x.copy()
+    for c in range(couplings.shape[0]):
+        parity, first, count = couplings[c, 0], couplings[c, 1], couplings[c, 2]
+        values = np.ascontiguousarray(y[:, parity::2])
+        for layer in range(first, first + count):
+            offset, size = layers[layer, 0], layers[layer, 1]
+            values = _dense(values, weights[offset:offset + size], wide[offset:offset + size], layer < first + count - 1)
+        bound = bounds[c]
+        transformed = values.shape[1] // 2
+        for r in range(y.shape[0]):
+            for k in range(transformed):
+                index = 1 - parity + 2 * k
+                log_scale = bound * np.tanh(values[r, k] / bound)
+                y[r, index] = y[r, index] * np.exp(log_scale) + values[r, transformed + k]
+    return y
+
+
+def _matrix(layer: nn.Linear) -> np.ndarray:
+    """``layer``'s weight transposed with its bias appended as a row: (inputs + 1, outputs) float32."""
+    return np.concatenate([layer.weight.detach().cpu().float().numpy().T, layer.bias.detach().cpu().float().numpy()[None]])
+
 
 @dataclass(frozen=True)
-class _Coupling:
-    """One coupling, packed: (inputs + 1, outputs) float32 matrices with the bias as the last row."""
+class _Packed:
+    """Every layer of a flow in one flat array, with the tables :func:`_flow` reads it by."""
 
-    parity: int
-    hidden: tuple[np.ndarray, ...]
-    last: np.ndarray
-    max_log_scale: float
-
-    @property
-    def transformed(self) -> int:
-        """Features this coupling transforms (half of the last layer's outputs)."""
-        return self.last.shape[1] // 2
+    weights: np.ndarray
+    wide: np.ndarray
+    layers: np.ndarray
+    couplings: np.ndarray
+    bounds: np.ndarray
 
 
-def _packed(layer: nn.Linear, scale: np.ndarray | None = None) -> np.ndarray:
-    """``layer``'s weight transposed with its bias appended as a row, times ``scale`` per output."""
-    matrix = np.concatenate([layer.weight.detach().cpu().double().numpy().T, layer.bias.detach().cpu().double().numpy()[None]])
-    if scale is not None:
-        matrix = matrix * scale
-    return np.ascontiguousarray(matrix, dtype=np.float32)
-
-
-def _pack(flow: RealNVP) -> list[_Coupling]:
-    couplings = []
+def _pack(flow: RealNVP) -> _Packed:
+    matrices, couplings, bounds = [], [], []
     for coupling in flow.couplings:
         linears = [module for module in coupling.net if isinstance(module, nn.Linear)]
-        transformed = linears[-1].out_features // 2
-        scale = np.ones(2 * transformed)
-        scale[:transformed] = 1.0 / coupling.max_log_scale  # tanh(raw / m) reads raw already divided
-        couplings.append(_Coupling(int(coupling.conditioner_index[0]), tuple(_packed(layer) for layer in linears[:-1]),
-                                   _packed(linears[-1], scale), float(coupling.max_log_scale)))
-    return couplings
-
-
-class _Buffers:
-    """Working arrays for ``rows`` latent points, with every view the couplings read and write made once.
-
-    Both halves and every hidden layer carry a trailing column of ones (the bias row's input).
-    """
-
-    def __init__(self, couplings: list[_Coupling], dim: int, rows: int) -> None:
-        self.even = np.ones((rows, (dim + 1) // 2 + 1), np.float32)
-        self.odd = np.ones((rows, dim // 2 + 1), np.float32)
-        halves = (self.even, self.odd)
-        self.steps: list[_Step] = []
-        for coupling in couplings:
-            features, layers = halves[coupling.parity], []
-            for matrix in coupling.hidden:
-                layer = np.ones((rows, matrix.shape[1] + 1), np.float32)
-                layers.append((features, matrix, layer[:, :-1]))
-                features = layer
-            out = np.empty((rows, coupling.last.shape[1]), np.float32)
-            count = coupling.transformed
-            self.steps.append(_Step(tuple(layers), features, coupling.last, out, out[:, :count], out[:, count:],
-                                    halves[1 - coupling.parity][:, :-1], np.float32(coupling.max_log_scale)))
-
-
-@dataclass(frozen=True)
-class _Step:
-    """One coupling on its buffers: hidden layers as (input, matrix, output) and the affine update."""
-
-    hidden: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]
-    features: np.ndarray
-    last: np.ndarray
-    out: np.ndarray
-    scale: np.ndarray
-    shift: np.ndarray
-    target: np.ndarray
-    max_log_scale: np.float32
+        couplings.append((int(coupling.conditioner_index[0]), len(matrices), len(linears)))
+        matrices += [_matrix(layer).reshape(-1) for layer in linears]
+        bounds.append(coupling.max_log_scale)
+    flat = np.concatenate(matrices).astype(np.float32)
+    half = flat.astype(np.float16)
+    weights = half.view(np.uint16) if np.array_equal(half.astype(np.float32), flat) else flat
+    sizes = np.array([len(matrix) for matrix in matrices], np.int64)
+    layers = np.stack([np.cumsum(sizes) - sizes, sizes], axis=1)
+    return _Packed(weights, flat, layers, np.array(couplings, np.int64).reshape(-1, 3), np.array(bounds, np.float32))
 
 
 class PackedFlow:
-    """A :class:`RealNVP`'s forward map (without the log-determinant) in NumPy float32; thread-safe.
+    """A :class:`RealNVP`'s forward map (without the log-determinant), compiled; thread-safe, runs without the GIL.
 
     Args:
-        flow: the flow; its weights are copied, later changes to it are not seen.
+        flow: the flow; its weights are copied, later changes to it are not seen. The loop is compiled (or
+            read from Numba's cache) here, not at the first call.
     """
 
     def __init__(self, flow: RealNVP) -> None:
         self.dim = flow.dim
-        self._couplings = _pack(flow)
-        self._local = threading.local()
+        self._packed = _pack(flow)
+        self.forward(np.zeros((1, self.dim), np.float32))
 
-    def _buffers(self, rows: int) -> _Buffers:
-        if rows != 1:
-            return _Buffers(self._couplings, self.dim, rows)
-        buffers = getattr(self._local, "buffers", None)
-        if buffers is None:
-            buffers = self._local.buffers = _Buffers(self._couplings, self.dim, 1)
-        return buffers
+    @property
+    def weight_bytes(self) -> int:
+        """Bytes of weights one call reads: 2 per weight in float16, 4 in float32."""
+        return int(self._packed.weights.nbytes)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """y = flow(x)[0] for x of shape (N, dim): a new float32 array."""
-        buffers = self._buffers(len(x))
-        buffers.even[:, :-1] = x[:, 0::2]
-        buffers.odd[:, :-1] = x[:, 1::2]
-        matmul, maximum = np.matmul, np.maximum
-        for step in buffers.steps:
-            for features, matrix, values in step.hidden:
-                matmul(features, matrix, out=values)
-                maximum(values, 0.0, out=values)
-            matmul(step.features, step.last, out=step.out)
-            scale = step.scale
-            np.tanh(scale, out=scale)
-            np.multiply(scale, step.max_log_scale, out=scale)
-            np.exp(scale, out=scale)
-            np.multiply(step.target, scale, out=step.target)
-            np.add(step.target, step.shift, out=step.target)
-        y = np.empty((len(x), self.dim), np.float32)
-        y[:, 0::2] = buffers.even[:, :-1]
-        y[:, 1::2] = buffers.odd[:, :-1]
-        return y
+        packed = self._packed
+        return _flow(np.ascontiguousarray(x, dtype=np.float32), packed.weights, packed.wide, packed.layers,
+                     packed.couplings, packed.bounds)
 
 
 class LatentDecoder:
@@ -150,11 +162,15 @@ class LatentDecoder:
     Args:
         flow: the checkpoint's regression flow (zK -> representation vector).
         representation: decodes the vector.
+
+    Both compiled loops, the flow's and the representation's decode, are compiled (or read from Numba's cache,
+    about 0.4 s a process) here, so that no control message waits for them.
     """
 
     def __init__(self, flow: RealNVP, representation: Representation) -> None:
         self.flow = PackedFlow(flow)
         self.representation = representation
+        self.voice(np.zeros(flow.dim, np.float32))
 
     def voice(self, latent: np.ndarray, template: Voice | None = None) -> Voice:
         """The voice at one latent point (dim,), the parameters not learned taken from ``template``."""

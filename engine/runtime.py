@@ -3,7 +3,7 @@
 :class:`Engine` is synchronous and thread-safe (the backend is, the search renders with one
 dexed-py synth per thread); :class:`engine.worker.InferenceWorker` is its asyncio face. The
 serving path is the backend's (``engine.backends.select_backend``); ``decode`` (latent -> voice, what
-every morph or macro step costs) runs the regression flow pre-packed in NumPy whatever the backend
+every morph or macro step costs) runs the regression flow as one compiled loop over packed weights whatever the backend
 (:mod:`engine.latent_decoder`); the inverse regression flow (``encode``) runs in torch. Conditioning
 (resampling, level, the input's pitch) is :mod:`engine.conditioning`; the voice library
 :mod:`engine.library`; tuning a voice to the input's pitch :mod:`engine.tuning`; the multi-start
@@ -353,7 +353,7 @@ class Engine:
 
     def decode(self, latent: np.ndarray, template: Voice | None = None) -> Voice:
         """The voice at a latent point (forward regression flow, then the representation's decode), on
-        this thread in NumPy (:class:`engine.latent_decoder.LatentDecoder`) whatever the backend: at batch 1
+        this thread in one compiled loop (:class:`engine.latent_decoder.LatentDecoder`) whatever the backend: at batch 1
         it is faster than any backend's ``latent_to_params`` (docs/results.md, *dexbridge bench*).
 
         Args:

@@ -4,7 +4,7 @@ The event loop never runs the model: :meth:`InferenceWorker.infer` and :meth:`~I
 hand work to the worker's thread and await a future that the thread resolves through
 ``loop.call_soon_threadsafe``. Audio jobs are never dropped silently: a full queue refuses the
 job at once with :class:`~models.errors.WorkerBusyError`. The thread runs one job at a time. A latent
-decode is not a job: it is bounded NumPy work that the control loop runs on the event loop
+decode is not a job: it is one bounded compiled loop that the control loop runs on the event loop
 (:mod:`bridge.daemon.control_loop`), so a control never waits behind a search.
 """
 

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import numba
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -80,9 +81,8 @@ class OneHotGroup:
 
 @dataclass(frozen=True)
 class _DecodePlan:
-    """Where decoding reads and writes, as index arrays: every scalar slot in one step, every one-hot
-    block in one argmax over a padded (blocks, widest block) table of slots, whose padding points at
-    an extra -inf column so that it never wins."""
+    """Where decoding reads and writes, as index arrays: every scalar slot, then every one-hot block's argmax
+    over a padded (blocks, widest block) table of slots, whose padding (slot ``size``) is skipped."""
 
     scalar_params: np.ndarray
     scalar_slots: np.ndarray
@@ -98,30 +98,41 @@ class _DecodePlan:
         """The plan of a representation's layout (``size`` slots)."""
         scalar = np.array(numerical_params, dtype=np.intp)
         widest = max((g.classes for g in groups), default=0)
-        table = np.full((len(groups), widest), size, dtype=np.intp)  # slot ``size`` is the -inf padding
+        table = np.full((len(groups), widest), size, dtype=np.intp)  # slot ``size``: padding, skipped
         for row, group in enumerate(groups):
             table[row, : group.classes] = np.arange(group.start, group.stop)
         group_params = np.array([g.index for g in groups], dtype=np.intp)
-        return cls(scalar, np.asarray(numerical_slots, dtype=np.intp), _LO[scalar].astype(np.float64),
+        return cls(scalar, np.array(numerical_slots, dtype=np.intp), _LO[scalar].astype(np.float64),
                    _SPAN[scalar].astype(np.float64), group_params, _LO[group_params], table)
 
     def write(self, scores: np.ndarray, values: np.ndarray) -> None:
         """Decode the learnable parameters of (N, size) ``scores`` into (N, 155) ``values`` in place."""
-        count, size = scores.shape
-        padded = np.empty((count, size + 1))
-        np.fmax(scores, -np.inf, out=padded[:, :size])  # NaN -> -inf (fmax takes the non-NaN side)
-        padded[:, size] = -np.inf
-        unit = padded.take(self.scalar_slots, axis=1)  # a copy: clipped, scaled and rounded in place
-        np.maximum(unit, 0.0, out=unit)
-        np.minimum(unit, 1.0, out=unit)
-        unit *= self.scalar_span
-        np.rint(unit, out=unit)
-        unit += self.scalar_lo
-        values[:, self.scalar_params] = unit
-        if len(self.table):
-            classes = padded.take(self.table, axis=1).argmax(axis=2)  # (N, blocks): first of equal maxima
-            classes += self.group_lo
-            values[:, self.group_params] = classes
+        _write(scores, values, self.scalar_params, self.scalar_slots, self.scalar_lo, self.scalar_span,
+               self.group_params, self.group_lo, self.table)
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def _write(scores: np.ndarray, values: np.ndarray, scalar_params: np.ndarray, scalar_slots: np.ndarray,
+           scalar_lo: np.ndarray, scalar_span: np.ndarray, group_params: np.ndarray, group_lo: np.ndarray,
+           table: np.ndarray) -> None:  # pragma: no cover - compiled
+    """:meth:`_DecodePlan.write` in one compiled loop (a control message decodes one row after a pause, when
+    a dozen NumPy calls cost more than the work): ``not s > best`` reads NaN as -inf, as the module says."""
+    size = scores.shape[1]
+    for row in range(scores.shape[0]):
+        for k in range(scalar_params.shape[0]):
+            unit = np.float64(scores[row, scalar_slots[k]])
+            if not unit > 0.0:
+                unit = 0.0
+            elif unit > 1.0:
+                unit = 1.0
+            values[row, scalar_params[k]] = np.int64(np.rint(unit * scalar_span[k]) + scalar_lo[k])
+        for block in range(table.shape[0]):
+            best, first = -np.inf, 0
+            for k in range(table.shape[1]):
+                slot = table[block, k]
+                if slot < size and np.float64(scores[row, slot]) > best:
+                    best, first = np.float64(scores[row, slot]), k
+            values[row, group_params[block]] = first + group_lo[block]
 
 
 @dataclass(frozen=True, eq=False)

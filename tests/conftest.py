@@ -11,11 +11,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import settings
 
 from models.checkpoint import Checkpoint, save_checkpoint
 from models.config import load_config
 from models.frontend import FrontendStats
 from models.networks import SoundToVoice
+
+settings.register_profile("dexbridge", deadline=None)
+settings.load_profile("dexbridge")  # no time limit per example: speed is dexbridge bench's to measure, and the first
+# decode in a process loads the compiled decoding loop (0.4 s)
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 JACK_BACKEND = "mido.backends.rtmidi/UNIX_JACK"

@@ -41,7 +41,7 @@ def _table(report: BenchReport) -> str:
     rows += [f"skipped {name}: {reason}" for name, reason in report.skipped.items()]
     rows.append(f"speedup vs paper (audio -> voice p50): {report.speedup_vs_paper_p50:.2f}x ({report.fastest}); "
                 f"{report.iterations} rounds, {report.threads} torch threads")
-    rows.append(f"{ENGINE_DECODE}: Engine.decode's latent -> voice (NumPy, on every backend), "
+    rows.append(f"{ENGINE_DECODE}: Engine.decode's latent -> voice (compiled, on every backend), "
                 f"{report.latent_speedup_vs_paper_p50:.2f}x the paper's eager (p50)")
     return "\n".join(rows)
 
@@ -83,7 +83,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "bench", help="time the serving path per stage and end to end on every backend",
         description="Time audio -> voice (front end + encoder + flows + decode to a Voice, batch 1, without "
         "input conditioning) and latent -> voice (regression flow + decode) with p50/p99 per stage, for every "
-        "backend that runs here and for Engine.decode's own latent path (engine_decode: NumPy, whatever the "
+        "backend that runs here and for Engine.decode's own latent path (engine_decode: compiled, whatever the "
         "backend), against the paper's architecture (configs/paper.toml, random weights) run "
         "eagerly in the same process, in interleaved rounds so machine load hits all alike. --pitch times a pitch "
         "measurement of the search instead, --score one score of the search, --bridge the daemon.",

@@ -47,7 +47,7 @@ class ControlLoop:
     """Latest-wins control targets, slewed at a control rate, decoded and emitted as voices.
 
     Args:
-        decode: latent -> voice, called on the loop (``Engine.decode``: bounded NumPy work).
+        decode: latent -> voice, called on the loop (``Engine.decode``: one bounded compiled loop).
         emit: called on the loop with each new voice and the latent it was decoded from (None for a
             voice looked up, not decoded).
         on_error: called with an exception a decode raised; the loop keeps running.

@@ -7,10 +7,10 @@ metric on every subject, then the next).
 audio -> voice is front end + encoder + flows + representation decode to a :class:`Voice`
 (batch 1; input conditioning and pitch tracking are not part of it); latent -> voice is the
 forward regression flow + decode through each backend, and through ``Engine.decode``'s own path
-(:class:`engine.latent_decoder.LatentDecoder`, NumPy at batch 1 whatever the backend: what a morph or
+(:class:`engine.latent_decoder.LatentDecoder`, compiled, at batch 1 whatever the backend: what a morph or
 macro control costs), timed in the same rounds as ``engine_decode``. latent -> voice is timed twice:
 once per round after the audio path has run (``latent_to_voice_ms``: a lone control message, the
-weights no longer in cache; for NumPy's 6.6 MB that is memory bandwidth), and as the steps of a sweep
+weights no longer in cache; for its 3.3 MB of float16 weights that is memory bandwidth), and as the steps of a sweep
 (``sweep_step_ms``: :data:`SWEEP_STEPS` points along a line after a first, untimed one: each message
 of a gesture after its first, the weights still in cache).
 """
@@ -137,7 +137,7 @@ class BenchReport:
         skipped: backend name -> why it did not run here.
         iterations: timed rounds (after warm-up).
         threads: torch intra-op threads during the run.
-        engine_decode: ``Engine.decode``'s latent -> voice (NumPy regression flow + decode):
+        engine_decode: ``Engine.decode``'s latent -> voice (compiled regression flow + decode):
             ``{"latent_to_voice_ms": {"p50", "p99"}, "sweep_step_ms": {"p50", "p99"}}``.
     """
 

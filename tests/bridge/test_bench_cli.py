@@ -45,7 +45,7 @@ def test_bench_writes_the_schema(tiny_checkpoint: Path, tmp_path: Path, capsys: 
         _check_metric(values)
     printed = capsys.readouterr().out
     assert "baseline_paper_eager" in printed and "speedup vs paper" in printed
-    assert "engine_decode: Engine.decode's latent -> voice (NumPy, on every backend)" in printed
+    assert "engine_decode: Engine.decode's latent -> voice (compiled, on every backend)" in printed
     for name in report["backends"]:
         assert name in printed
 

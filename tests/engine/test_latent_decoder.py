@@ -64,6 +64,31 @@ def test_the_bank_decodes_to_identical_voices(model: tuple[RealNVP, str], brass_
             assert decoder.voice(latent, template) == codec.decode(expected, template)
 
 
+def test_a_flow_of_float16_values_is_read_as_float16_and_others_as_float32() -> None:
+    torch.manual_seed(8)
+    flow = RealNVP(6, layers=2, hidden=4, hidden_layers=1, max_log_scale=2.0)
+    weights = sum(parameter.numel() for parameter in flow.parameters())
+    with torch.no_grad():
+        for parameter in flow.parameters():
+            parameter.copy_(torch.randn_like(parameter).half().float())
+    latents = np.random.default_rng(5).standard_normal((9, 6)).astype(np.float32)
+    packed = PackedFlow(flow)
+    assert packed.weight_bytes == 2 * weights
+    _assert_close(packed.forward(latents[:1]), _eager(flow, latents[:1]))
+    _assert_close(packed.forward(latents), _eager(flow, latents))  # a batch: BLAS on the float32 copy
+    with torch.no_grad():
+        next(flow.parameters())[0, 0] += 1e-4  # no longer a float16 value
+    packed = PackedFlow(flow)
+    assert packed.weight_bytes == 4 * weights
+    _assert_close(packed.forward(latents[:1]), _eager(flow, latents[:1]))
+
+
+def test_the_shipped_flow_is_read_as_float16() -> None:
+    checkpoint = load_checkpoint(DEFAULT_CHECKPOINT)
+    flow = regression_flow(checkpoint.config.model, checkpoint.serving_state)
+    assert PackedFlow(flow).weight_bytes == 2 * sum(parameter.numel() for parameter in flow.parameters())
+
+
 def test_odd_sizes_and_deeper_coupling_networks_agree() -> None:
     torch.manual_seed(7)
     flow = RealNVP(7, layers=5, hidden=16, hidden_layers=2, max_log_scale=1.5)
@@ -81,6 +106,7 @@ def test_threads_keep_their_own_buffers(model: tuple[RealNVP, str]) -> None:
     packed = PackedFlow(flow)
     latents = np.random.default_rng(3).standard_normal((4, flow.dim)).astype(np.float32)
     expected = [packed.forward(latents[row : row + 1])[0] for row in range(4)]  # bitwise: batch 1 alike
+    np.testing.assert_array_equal(packed.forward(latents), np.stack(expected))  # and a batch under BLAS_ROWS
     wrong: list[int] = []
 
     def run(row: int) -> None:
