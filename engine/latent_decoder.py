@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 from torch import nn
 
+from models.compiled import compiled
 from models.flows import RealNVP
 from models.representations import Representation
 from models.voice import Voice
@@ -51,7 +51,7 @@ def _widen(typingctx: object, value: types.Type) -> tuple[types.Signature, objec
     return None
 
 
-@numba.njit(nogil=True, cache=True, boundscheck=False)
+@compiled
 def _dense(inputs: np.ndarray, weights: np.ndarray, wide: np.ndarray, relu: bool) -> np.ndarray:  # pragma: no cover
     """``inputs`` (rows, n) times a layer's weights ((n + 1) * m, the bias last), optionally through a ReLU: (rows, m).
     ``weights`` are read as they are stored, ``wide`` (the same in float32) by BLAS for a batch."""
@@ -78,7 +78,7 @@ def _dense(inputs: np.ndarray, weights: np.ndarray, wide: np.ndarray, relu: bool
     return out
 
 
-@numba.njit(nogil=True, cache=True, boundscheck=False)
+@compiled
 def _flow(x: np.ndarray, weights: np.ndarray, wide: np.ndarray, layers: np.ndarray, couplings: np.ndarray,
           bounds: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """y = flow(x) for x (rows, dim) float32; ``layers`` rows are (offset, size) into ``weights`` (and ``wide``, the

@@ -21,10 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-import numba
 import numpy as np
 from numpy.typing import ArrayLike
 
+from models.compiled import compiled
 from models.errors import RepresentationError
 from models.params import LEARNABLE, VOICE_PARAMS, VOICE_SIZE, Kind, ParamSpec
 from models.voice import Voice
@@ -111,7 +111,7 @@ class _DecodePlan:
                self.group_params, self.group_lo, self.table)
 
 
-@numba.njit(nogil=True, cache=True, boundscheck=False)
+@compiled
 def _write(scores: np.ndarray, values: np.ndarray, scalar_params: np.ndarray, scalar_slots: np.ndarray,
            scalar_lo: np.ndarray, scalar_span: np.ndarray, group_params: np.ndarray, group_lo: np.ndarray,
            table: np.ndarray) -> None:  # pragma: no cover - compiled
