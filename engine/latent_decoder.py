@@ -31,8 +31,8 @@ from models.voice import Voice
 __all__ = ["LatentDecoder", "PackedFlow"]
 
 BLAS_ROWS = 8
-"""From this many rows on (a macro table's batch), each layer's weights are widened once and multiplied by BLAS;
-fewer rows (a control message's one) are multiplied as the weights are read, each row summed in the same order."""
+"""From this many rows on (a macro table's batch) BLAS multiplies them by the float32 copy of the weights; fewer
+rows (a control message's one) are multiplied as the stored weights are read, each row summed in the same order."""
 
 
 @intrinsic
