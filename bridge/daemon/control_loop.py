@@ -5,8 +5,8 @@ a latest-wins target and the loop wakes. It steps the smoothed value toward the 
 exponential slew, maps it to a latent vector and decodes it on the loop (``Engine.decode``: bounded
 NumPy work, about 0.16 ms, that never waits behind a search running on the inference thread), or, for a
 planned morph, looks its voice up (``to_voice``: a table look-up and a blend, cheaper still), and hands
-the voice to ``emit``. A step runs at once when the loop was idle (the first MIDI byte leaves within one
-decode of the message) and at most ``rate_hz`` times a second while
+the voice to ``emit``. A step runs at once, in ``set``, when the loop was idle for a period (the first MIDI
+byte leaves within one decode of the message, before the loop turns) and at most ``rate_hz`` times a second while
 it moves, so a sweep A -> B produces at most ``rate_hz * seconds + 1`` voices however many
 messages drive it; once the value reaches its target (within ``SNAP``) the loop sleeps.
 """
@@ -69,6 +69,7 @@ class ControlLoop:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_step = -math.inf
+        self._waiting = False  # the loop task waits for a control (none moving)
         self.emitting: str | None = None  # the control whose voice ``emit`` is handed now
 
     def start(self) -> None:
@@ -112,7 +113,13 @@ class ControlLoop:
         self._controls[kind] = control
         self._active = kind
         self._dirty = True
-        self._wake.set()
+        if self._idle_since_a_period() and self.emitting is None:
+            self._step()  # here, not at the loop task's next turn: the message's voice leaves a loop pass sooner
+        if self._dirty:
+            self._wake.set()
+
+    def _idle_since_a_period(self) -> bool:
+        return self._waiting and time.monotonic() - self._last_step >= self.period
 
     def value(self, kind: str) -> np.ndarray | None:
         """The target of one control (None before it is set)."""
@@ -137,7 +144,11 @@ class ControlLoop:
 
     async def _run(self) -> None:
         while True:
-            await self._wake.wait()
+            self._waiting = True
+            try:
+                await self._wake.wait()
+            finally:
+                self._waiting = False
             self._wake.clear()
             while self._dirty:
                 wait = self._last_step + self.period - time.monotonic()

@@ -10,11 +10,11 @@ are on the wire; the dummy server's period is 5.3 ms and is not the daemon's). T
   a ``/dexbridge/macro`` move (a look-up in the voice's macro table) and a ``/dexbridge/morph`` step
   with the ``latent`` method (a decode of the latent line on the loop, what ``/dexbridge/latent``
   costs too). The decoding one is broken down into
-  parse (datagram sent -> the handler set the control's target: socket, loop wake, OSC parse),
-  step (the control loop task wakes and slews -> ``Engine.decode`` starts, on the loop), decode,
+  parse (datagram sent -> the handler sets the control's target: socket, loop wake, OSC parse),
+  step (the control loop slews, at once when it was idle -> ``Engine.decode`` starts, on the loop), decode,
   emit (decode done -> the voice applied), diff (the changed parameters queued as
   SysEx, up to the first sink's send) and write (rtmidi took the message). The bench takes these
-  timestamps by wrapping the daemon's parts it hands over (engine, handler, ``apply_voice``, sink):
+  timestamps by wrapping the daemon's parts it hands over (engine, the control loop's ``set``, ``apply_voice``, sink):
   nothing in the daemon changes, so the instrumentation costs nothing when the bench is not running;
 * snippet -> first voice: ``/dexbridge/infer/blob`` (0.5 s snippet) -> the first parameter change of
   the first voice out (the network's answer or the nearest library voice, tuned: pitch tracking
@@ -340,19 +340,20 @@ async def _snippets(rig: _Rig, bank_path: str, rounds: int) -> tuple[list[float]
 
 
 def _trace_daemon(daemon: Daemon, trace: _Trace) -> None:
-    """Mark when the OSC handler returned (a control's target is set) and when a voice is applied."""
-    assert daemon.server is not None and daemon.session is not None
-    handle, apply_voice = daemon.server.handler, daemon.session.apply_voice
+    """Mark when the OSC handler sets a control's target and when a voice is applied."""
+    assert daemon.session is not None
+    loop, apply_voice = daemon.session.controls.loop, daemon.session.apply_voice
+    set_target = loop.set
 
-    def handled(request: Any) -> None:
-        handle(request)
+    def handled(*args: Any, **kwargs: Any) -> None:
         trace.mark("handled")
+        set_target(*args, **kwargs)
 
     def applied(voice: Voice, *args: Any, **kwargs: Any) -> None:
         trace.mark("applied")
         apply_voice(voice, *args, **kwargs)
 
-    daemon.server.handler = handled
+    loop.set = handled  # type: ignore[method-assign]
     daemon.session.apply_voice = applied  # type: ignore[method-assign]
 
 

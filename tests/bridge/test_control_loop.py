@@ -156,3 +156,14 @@ async def test_a_looked_up_control_needs_no_decode_and_a_finish_shapes_decoded_v
             loop.set("morph", np.array([0.5]), lambda p: p, to_voice=lambda p: brass[0])
     finally:
         await loop.stop()
+
+
+async def test_a_control_on_an_idle_loop_is_played_before_the_loop_turns(harness: tuple[Harness, ControlLoop]) -> None:
+    h, loop = harness
+    await asyncio.sleep(0.01)  # the loop task is waiting for a control
+    loop.set("morph", np.array([1.0]), h.between, slew=False)
+    assert h.voices == [NUM.decode(h.b)]  # emitted inside set(), no await in between
+    loop.set("morph", np.array([0.0]), h.between, slew=False)  # within the period: the loop plays it after the period
+    assert len(h.voices) == 1
+    await h.settle(loop)
+    assert h.voices == [NUM.decode(h.b), NUM.decode(h.a)]
