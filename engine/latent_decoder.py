@@ -164,7 +164,7 @@ class LatentDecoder:
         representation: decodes the vector.
 
     Both compiled loops, the flow's and the representation's decode, are compiled (or read from Numba's cache,
-    about 0.4 s a process) here, so that no control message waits for them.
+    about 0.3 s a process) here, so that no control message waits for them.
     """
 
     def __init__(self, flow: RealNVP, representation: Representation) -> None:
