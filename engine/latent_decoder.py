@@ -136,13 +136,12 @@ class PackedFlow:
 
     Args:
         flow: the flow; its weights are copied, later changes to it are not seen. The loop is compiled (or
-            read from Numba's cache) here, not at the first call.
+            read from Numba's cache) at the first call (:class:`LatentDecoder` makes it at construction).
     """
 
     def __init__(self, flow: RealNVP) -> None:
         self.dim = flow.dim
         self._packed = _pack(flow)
-        self.forward(np.zeros((1, self.dim), np.float32))
 
     @property
     def weight_bytes(self) -> int:
