@@ -44,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bridge.midi.jack_server import PERIODS, dummy_jack_server, realtime_allowed, server_environment  # noqa: E402
+from bridge.midi.jack_server import PERIODS, XrunCounter, dummy_jack_server, realtime_allowed, server_environment  # noqa: E402
 from bridge.midi.sysex import encode_bank_dump, encode_dump_request, encode_param_change, encode_voice_dump  # noqa: E402
 from models.params import BY_INDEX  # noqa: E402
 from models.voice import Voice  # noqa: E402
@@ -141,7 +141,7 @@ async def _child(busy_threads: int) -> dict[str, dict[str, object]]:
     else:
         raise SystemExit("the JACK connections carried nothing within 5 s")
     await asyncio.sleep(SETTLE_S)
-    xruns = _XrunCounter()
+    xruns = XrunCounter()
     stop = _start_busy(busy_threads)
     results: dict[str, dict[str, object]] = {}
     try:
@@ -166,25 +166,6 @@ async def _child(busy_threads: int) -> dict[str, dict[str, object]]:
         callback.close()
         xruns.close()
     return results
-
-
-class _XrunCounter:
-    """Counts the JACK server's xruns (cycles a client finished too late) through a client of its own."""
-
-    def __init__(self) -> None:
-        from bridge.midi.jack_link import open_jack_client
-
-        self.count = 0
-        self._client = open_jack_client("xruns", "to count xruns")
-        self._client.set_xrun_callback(self._xrun)
-        self._client.activate()
-
-    def _xrun(self, _delay_us: float) -> None:
-        self.count += 1
-
-    def close(self) -> None:
-        self._client.deactivate()
-        self._client.close()
 
 
 async def _settle(count: object) -> None:

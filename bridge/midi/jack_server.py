@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import IO
 
+from bridge.midi.jack_link import close_jack_client, open_jack_client
 from bridge.midi.ports import MidiPortError
 
 SAMPLE_RATE = 48_000
@@ -113,3 +114,32 @@ def _wait_until_up(proc: subprocess.Popen[str], name: str | None, command: list[
                     if "Too many servers" in output else "")
             raise MidiPortError(f"{' '.join(command)} did not start within {timeout_s:.0f} s{hint}: {output or 'no output'}")
         time.sleep(0.1)
+
+
+class XrunCounter:
+    """Counts the running JACK server's xruns (cycles a client finished too late: MIDI read in such a cycle
+    may arrive as copies) through an active client of its own; a context manager.
+
+    Raises:
+        MidiPortError: no JACK server (or no JACK-Client package) to count with.
+    """
+
+    def __init__(self, name: str = "dexbridge-xruns") -> None:
+        self.count = 0
+        self._client = open_jack_client(name, "to count xruns")
+        self._client.set_xrun_callback(self._xrun)
+        self._client.activate()
+
+    def _xrun(self, _delay_us: float) -> None:  # on the client's notification thread
+        self.count += 1
+
+    def close(self) -> None:
+        """Stop counting and close the client."""
+        self._client.deactivate()
+        close_jack_client(self._client)
+
+    def __enter__(self) -> XrunCounter:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

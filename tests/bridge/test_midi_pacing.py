@@ -11,6 +11,7 @@ import time
 import pytest
 import rtmidi
 
+from bridge.midi.jack_server import XrunCounter
 from bridge.midi.pacing import PacedWriter, jack_period_s
 from bridge.midi.ports import MidiOutput, MidiPortError
 from bridge.midi.sysex import encode_param_change
@@ -72,9 +73,59 @@ def test_an_idle_writer_sends_at_once_and_a_write_failure_reaches_the_sender() -
         PacedWriter(write, per_period=0, period_s=0.01)
 
 
+def test_the_xrun_counter_is_told_of_a_cycle_that_ran_late(jack: str) -> None:
+    import jack as jack_client
+
+    with XrunCounter() as xruns:
+        late = jack_client.Client(f"late-{os.getpid()}", no_start_server=True)
+        stall = threading.Event()
+        stall_s = 4 * late.blocksize / late.samplerate + 0.02
+
+        def process(_frames: int) -> None:
+            if stall.is_set():
+                stall.clear()
+                time.sleep(stall_s)
+
+        late.set_process_callback(process)
+        late.activate()
+        try:
+            time.sleep(0.1)
+            before = xruns.count
+            stall.set()
+            deadline = time.monotonic() + 3
+            while xruns.count == before and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert xruns.count > before
+        finally:
+            late.deactivate()
+            late.close()
+
+
+ATTEMPTS = 5
+"""Bursts tried before giving up on one the server carried without an xrun."""
+
+
 async def _periods_of_a_burst(per_period: int | None, count: int) -> list[int]:
     """Send ``count`` parameter changes through a JACK port and group their arrival by JACK period
-    (rtmidi stamps each event when JACK's cycle reads it: a gap over half a period starts a new one)."""
+    (rtmidi stamps each event when JACK's cycle reads it: a gap over half a period starts a new one).
+
+    A burst during which the server reported an xrun is sent again: a cycle that ran late skips
+    periods and hands the receiver copies, which says nothing of the pacing (``scripts/measure_midi_loss.py``).
+    """
+    seen = []
+    with XrunCounter() as xruns:
+        for _ in range(ATTEMPTS):
+            received, groups = await _burst_through_jack(per_period, count, xruns)
+            if xruns.count == 0:
+                assert received == _changes(count)
+                return groups
+            seen.append(xruns.count)
+    raise AssertionError(f"the JACK server had xruns during each of {ATTEMPTS} bursts ({seen}): the machine is too busy to measure")
+
+
+async def _burst_through_jack(per_period: int | None, count: int, xruns: XrunCounter) -> tuple[list[bytes], list[int]]:
+    """What arrived of a burst of ``count`` changes, and how many arrived in each period (``xruns`` counts
+    from the burst's first message to its last)."""
     period_s = jack_period_s()
     assert period_s is not None
     name = f"paced-{os.getpid()}-{per_period}"
@@ -93,6 +144,7 @@ async def _periods_of_a_burst(per_period: int | None, count: int) -> list[int]:
         while port.get_message() is not None:
             pass
         burst = _changes(count)
+        xruns.count = 0
         for message in burst:
             output.send(message)
         received, groups = [], []
@@ -105,8 +157,7 @@ async def _periods_of_a_burst(per_period: int | None, count: int) -> list[int]:
                     groups.append(0)
                 groups[-1] += 1
             await asyncio.sleep(0.005)
-        assert received == burst
-        return groups
+        return received, groups
     finally:
         port.close_port()
         port.delete()
