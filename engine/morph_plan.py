@@ -32,9 +32,9 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 
 import numpy as np
 import scipy.fft
-from scipy.spatial.distance import pdist, squareform
 
 from engine.morph_path import PLAN_SWITCHED, MorphPlan, PadPlan, Spokes
+from models.compiled import compiled
 from models.dsp import stft_magnitude
 from models.errors import ModelInputError
 from models.metrics import log_magnitude
@@ -42,7 +42,7 @@ from models.params import BY_NAME, LEARNABLE, NAME_LENGTH, NAME_START, TRANSPOSE
 from models.render import SAMPLE_RATE, Renderer
 from models.voice import Voice
 
-__all__ = ["DEFAULT_STEPS", "GROUPS", "Sketch", "plan_centre", "plan_morph", "plan_pad"]
+__all__ = ["DEFAULT_STEPS", "GROUPS", "Sketch", "compile_planner", "plan_centre", "plan_morph", "plan_pad"]
 
 DEFAULT_STEPS = 8
 """Steps of a planned morph: 9 waypoints, A and B included."""
@@ -137,7 +137,7 @@ class Sketch:
 
 def distance(a: np.ndarray, b: np.ndarray) -> float:
     """Mean absolute difference of two sketches (the log-spectral MAE)."""
-    return float(np.mean(np.abs(a - b)))
+    return float(_mean_abs(a.reshape(-1), b.reshape(-1)))
 
 
 class _Sketches:
@@ -234,14 +234,15 @@ def _select(features: list[np.ndarray], steps: int, opposite: np.ndarray | None 
     if n - 1 <= steps:
         return list(range(n))
     stacked = np.stack([f.reshape(-1) for f in features])
-    dist = squareform(pdist(stacked, "cityblock") / stacked.shape[1])  # mean absolute difference, in one pass
+    dist = _distances(stacked)
+    detours = _detours(stacked, dist, opposite)
     dist[np.tril_indices(n)] = np.inf  # steps only go forward
     worst = np.full(n, np.inf)
     worst[0] = 0.0
     for _ in range(steps):
         worst = np.min(np.maximum(worst[:, None], dist), axis=0)
     allowed = dist <= worst[-1] * (1 + 1e-9 + (0.0 if opposite is None else SPOKE_STEP_SLACK))
-    cost = np.where(allowed, dist**2 + AWAY_PENALTY * _detours(stacked, opposite), np.inf)
+    cost = np.where(allowed, dist**2 + AWAY_PENALTY * detours, np.inf)
     total = np.full(n, np.inf)
     total[0] = 0.0
     back = []
@@ -256,16 +257,52 @@ def _select(features: list[np.ndarray], steps: int, opposite: np.ndarray | None 
     return path[::-1]
 
 
-def _detours(stacked: np.ndarray, opposite: np.ndarray | None) -> np.ndarray:
-    """(n, n): for the step from state i to state j, how many of its rules it breaks (0, 1 or 2)."""
-    def to(target: np.ndarray) -> np.ndarray:
-        return np.mean(np.abs(stacked - target.reshape(-1)), axis=1)
+@compiled(reassociate=True)
+def _mean_abs(x: np.ndarray, y: np.ndarray) -> float:  # pragma: no cover - compiled
+    """The mean absolute difference of two float32 vectors, summed in float64."""
+    total = 0.0
+    for k in range(x.shape[0]):
+        total += abs(np.float64(x[k]) - np.float64(y[k]))
+    return total / x.shape[0]
 
+
+@compiled
+def _distances(stacked: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """(n, n) mean absolute differences of the rows of ``stacked`` (n, size) float32."""
+    n = stacked.shape[0]
+    out = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            out[i, j] = out[j, i] = _mean_abs(stacked[i], stacked[j])
+    return out
+
+
+@compiled
+def _distances_to(stacked: np.ndarray, target: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """(n,) mean absolute differences of the rows of ``stacked`` (n, size) float32 to ``target`` (size,)."""
+    out = np.empty(stacked.shape[0])
+    for i in range(stacked.shape[0]):
+        out[i] = _mean_abs(stacked[i], target)
+    return out
+
+
+def _detours(stacked: np.ndarray, dist: np.ndarray, opposite: np.ndarray | None) -> np.ndarray:
+    """(n, n): for the step from state i to state j, how many of its rules it breaks (0, 1 or 2); ``dist`` holds the
+    states' distances to one another (:func:`_distances`)."""
     if opposite is None:
-        to_end = to(stacked[-1])
+        to_end = dist[:, -1]
         return (to_end[None, :] >= to_end[:, None]).astype(np.float64)
-    to_far, from_start = to(opposite), to(stacked[0])
+    to_far = _distances_to(stacked, np.ascontiguousarray(opposite, dtype=np.float32).reshape(-1))
+    from_start = dist[0]
     return (to_far[None, :] >= to_far[:, None]).astype(np.float64) + (from_start[None, :] <= from_start[:, None])
+
+
+def compile_planner() -> None:
+    """Compile the planner's loops (or read them from Numba's cache: a few milliseconds once Numba runs in the
+    process, a quarter of a second before), so that a plan that is timed does not wait for them."""
+    states = np.zeros((2, 1), np.float32)
+    _distances(states)
+    _distances_to(states, states[0])
 
 
 def plan_morph(a: Voice, b: Voice, *, steps: int = DEFAULT_STEPS, sketch: Sketch | None = None,

@@ -1,4 +1,4 @@
-"""Numba-compiled loops (the latent decode's): compiled once and cached on disk where a folder is writable.
+"""Numba-compiled loops (the latent decode's, the planner's distances): compiled once, cached on disk where it can be.
 
 Numba caches a compiled function beside its source, or in the user's cache folder; where neither is writable
 (a read-only install run by a user without a home folder) it refuses to cache, and the loop is then compiled in
@@ -18,13 +18,22 @@ __all__ = ["compiled"]
 logger = logging.getLogger(__name__)
 
 
-def compiled(function: Callable[..., Any]) -> Any:
-    """``function`` compiled by Numba in nopython mode, without the GIL, cached on disk where it can be."""
+def compiled(function: Callable[..., Any] | None = None, *, reassociate: bool = False) -> Any:
+    """``function`` compiled by Numba in nopython mode, without the GIL, cached on disk where it can be.
+
+    Used bare (``@compiled``) or with ``reassociate=True`` (``@compiled(reassociate=True)``): floating-point sums
+    may then be reordered, which lets a reduction run on SIMD lanes (the result moves by rounding only).
+    """
+    if function is None:
+        return lambda later: compiled(later, reassociate=reassociate)
+    options: dict[str, Any] = {"nogil": True, "boundscheck": False}
+    if reassociate:
+        options["fastmath"] = {"reassoc"}
     try:
-        return numba.njit(nogil=True, cache=True, boundscheck=False)(function)
+        return numba.njit(cache=True, **options)(function)
     except RuntimeError as error:  # Numba: "cannot cache function ...: no locator available for file ..."
         if "cannot cache" not in str(error):
             raise
         logger.info("no writable folder for Numba's cache (%s): %s is compiled in this process", error,
                     function.__qualname__)
-        return numba.njit(nogil=True, boundscheck=False)(function)
+        return numba.njit(**options)(function)

@@ -17,7 +17,7 @@ import numpy as np
 from engine.eval.morph import PAD_DIAGONALS, PAD_EDGES, Line, Pad, PathScore, score_line, score_pad, summarise
 from engine.latent import interpolate, morph_2d
 from engine.morph_path import blend, naive_pad, nearest_end, with_template
-from engine.morph_plan import plan_morph, plan_pad
+from engine.morph_plan import compile_planner, plan_morph, plan_pad
 from models.dsp import percentiles
 from models.errors import EvaluationError
 from models.metrics import stft_magnitude
@@ -42,6 +42,7 @@ class Methods:
 
     def __init__(self, engine: Any) -> None:
         self.engine = engine
+        compile_planner()
         self.plan_ms: dict[str, list[float]] = {"line": [], "pad": []}
 
     def line(self, method: str, a: Voice, b: Voice) -> Line:

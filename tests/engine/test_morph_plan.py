@@ -7,10 +7,22 @@ import itertools
 
 import numpy as np
 import pytest
+from scipy.spatial.distance import pdist, squareform
 
 from engine.eval.morph import score_line
 from engine.morph_path import MorphPlan, blend, naive_pad
-from engine.morph_plan import GROUPS, SPOKE_STEP_SLACK, Sketch, _select, distance, plan_centre, plan_morph, plan_pad
+from engine.morph_plan import (
+    GROUPS,
+    SPOKE_STEP_SLACK,
+    Sketch,
+    _distances,
+    _distances_to,
+    _select,
+    distance,
+    plan_centre,
+    plan_morph,
+    plan_pad,
+)
 from models.errors import ModelInputError
 from models.metrics import log_magnitude, stft_magnitude
 from models.params import BY_NAME, LEARNABLE, TRANSPOSE_INDEX
@@ -86,6 +98,15 @@ def test_a_spoke_takes_a_somewhat_larger_step_to_head_toward_the_far_corner() ->
         assert distance(states[j], far) < distance(states[i], far)
         assert distance(states[j], states[0]) > distance(states[i], states[0])
     assert max(distance(states[i], states[j]) for i, j in steps) <= (1 + SPOKE_STEP_SLACK) * 0.85
+
+
+def test_the_distances_between_chain_states_are_mean_absolute_differences() -> None:
+    """The compiled loop that measures every two states of a chain agrees with SciPy's ``pdist`` to rounding."""
+    states = np.random.default_rng(1).normal(-3.0, 2.0, (7, 1000)).astype(np.float32)
+    expected = squareform(pdist(states, "cityblock")) / states.shape[1]
+    np.testing.assert_allclose(_distances(states), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(_distances_to(states, states[4]), expected[4], rtol=1e-12, atol=1e-12)
+    assert distance(states[1], states[2]) == pytest.approx(expected[1, 2], rel=1e-12)
 
 
 def test_a_sketch_is_the_measures_log_magnitude_on_every_fourth_frame(brass_voices: list[Voice]) -> None:

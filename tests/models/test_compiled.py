@@ -27,3 +27,18 @@ def test_without_a_writable_cache_folder_the_loop_compiles_in_the_process(monkey
         numba.njit(cache=True)(_double)  # what compiled() meets there
     loop = compiled(_double)
     np.testing.assert_array_equal(loop(np.arange(3.0)), [0.0, 2.0, 4.0])
+
+
+def _sum(values: np.ndarray) -> float:
+    total = 0.0
+    for value in values:
+        total += value
+    return total
+
+
+def test_a_reassociated_sum_differs_from_numpys_by_rounding_only() -> None:
+    values = np.random.default_rng(0).standard_normal(100_001)
+    loop = compiled(reassociate=True)(_sum)
+    assert isinstance(loop, numba.core.registry.CPUDispatcher)
+    assert loop.targetoptions["fastmath"] == {"reassoc"}
+    assert loop(values) == pytest.approx(float(np.sum(values)), rel=1e-12, abs=1e-9)
