@@ -38,7 +38,7 @@ from engine.search_cma import CMA_UP_TO, ContinuousCma
 from engine.search_score import DEFAULT_SCORE, SCORES, ScoreTarget, score_renders, targets_of
 from engine.takes import Take
 from engine.tuning import Tuning, heard_alike, kept_transpose, tune
-from models.params import LEARNABLE, TRANSPOSE_CENTRE, TRANSPOSE_INDEX, Kind, ParamSpec
+from models.params import BY_NAME, LEARNABLE, TRANSPOSE_CENTRE, TRANSPOSE_INDEX, Kind, ParamSpec
 from models.render import NOTE_SECONDS, Renderer
 from models.voice import Voice
 
@@ -56,6 +56,13 @@ SCALING_WEIGHT = 3.0
 """With several takes, how much more often a scaling parameter is mutated (the reference take's own search
 has already fitted the rest)."""
 NUMERICAL_STEP = 0.08  # standard deviation of a numerical change, as a share of the parameter's span
+MOST_CHANGED = {False: 2, True: 4}
+"""The most parameters one mutation changes, with one take and with several (where the parent has to move in more
+ways at once to play every take closer)."""
+SWEEP_DEPTHS = (25, 60)
+"""Depths tried with each curve on a side of the keyboard an operator does not scale yet (several takes)."""
+SWEEP_DEPTH_FACTORS = (0.5, 1.6)
+"""Factors a side's depth is tried at where the operator already scales (several takes)."""
 FIRST_TAKE_SLACK = 0.02
 """With several takes, a mutation scoring this much worse than its parent on the first take is
 dropped without being played on the others (a 6x cheaper search)."""
@@ -82,12 +89,13 @@ _WEIGHTS = {False: _draw_weights(1.0), True: _draw_weights(SCALING_WEIGHT)}
 
 
 def mutate(voice: Voice, rng: np.random.Generator, takes: int = 1) -> Voice:
-    """``voice`` with one or two learnable parameters changed (numerical ones by a few steps,
-    categorical ones to another class; the parameters that shape the sound most drawn more often, and
-    with several ``takes`` also those that scale it over the keys and velocities)."""
+    """``voice`` with one or two learnable parameters changed, up to four with several ``takes``
+    (:data:`MOST_CHANGED`; numerical ones by a few steps, categorical ones to another class; the parameters that
+    shape the sound most drawn more often, and with several takes also those that scale it over the keys and
+    velocities)."""
     changes: dict[int, int] = {}
     weights = _WEIGHTS[takes > 1]
-    for index in rng.choice(len(LEARNABLE), size=int(rng.integers(1, 3)), replace=False, p=weights):
+    for index in rng.choice(len(LEARNABLE), size=int(rng.integers(1, MOST_CHANGED[takes > 1] + 1)), replace=False, p=weights):
         spec: ParamSpec = LEARNABLE[int(index)]
         value = voice[spec.index]
         if spec.kind is Kind.CATEGORICAL:
@@ -365,6 +373,8 @@ class _Run:
         parent = min(scored, key=_rank)
         if self.limit <= cma_up_to and len(self.targets) == 1:  # what a stalled CMA-ES leaves goes to the ES
             parent = self._cma(parent, seed)
+        if len(self.targets) > 1:
+            parent = self._sweep_key_scaling(parent)
         self._evolve(parent, np.random.default_rng(seed), {item.voice.values for item in scored})
         if self.input_f0_hz is None:  # the answer's own pitch, for the report
             assert self.best is not None
@@ -445,6 +455,42 @@ class _Run:
             strategy.tell([x for x, _ in generation], scores)
         return parent
 
+    def _sweep_key_scaling(self, parent: Found) -> Found:
+        """With several takes, before the ES: each sounding operator in turn, its key scaling tried on all the takes
+        (each side's other curves, or with no depth yet each curve at :data:`SWEEP_DEPTHS`; the depth at
+        :data:`SWEEP_DEPTH_FACTORS`) and its other velocity sensitivities, a batch an operator; the best that
+        scores better and plays in tune is kept. The ES's mutations reach these one at a time and seldom together."""
+        for op in range(1, 7):
+            if parent.voice[BY_NAME[f"op{op}_output_level"].index] == 0:
+                continue
+            trials: list[dict[int, int]] = []
+            for side in ("left", "right"):
+                curve, depth = BY_NAME[f"op{op}_{side}_curve"].index, BY_NAME[f"op{op}_{side}_depth"].index
+                if parent.voice[depth] == 0:
+                    trials += [{curve: c, depth: d} for d in SWEEP_DEPTHS for c in range(4)]
+                else:
+                    trials += [{curve: c} for c in range(4) if c != parent.voice[curve]]
+                    trials += [{depth: min(99, round(parent.voice[depth] * f))} for f in SWEEP_DEPTH_FACTORS]
+            velocity = BY_NAME[f"op{op}_key_vel_sens"].index
+            trials += [{velocity: v} for v in range(8) if v != parent.voice[velocity]]
+            voices = [v for v in dict.fromkeys(parent.voice.replace(trial) for trial in trials) if v != parent.voice]
+            voices = voices[:self.room(len(voices))]
+            if not voices:
+                return parent
+            parent = self._step(parent, voices, self.scores(voices))
+        return parent
+
+    def _step(self, parent: Found, voices: Sequence[Voice], scores: Sequence[float]) -> Found:
+        """The closest of ``voices`` (scored ``scores``) that scores better than ``parent`` and plays in tune, or
+        ``parent``."""
+        for score, index in sorted(zip(scores, range(len(voices)), strict=True)):
+            if score >= parent.score:
+                break
+            if (better := self.improved(parent, voices[index], score)) is not None:
+                self.consider(better)
+                return better
+        return parent
+
     def _evolve(self, parent: Found, rng: np.random.Generator, seen: set[tuple[int, ...]]) -> None:
         """The (1+λ)-ES: :data:`ES_BATCH` mutations of the parent a batch; the best that plays in tune and scores
         better replaces it."""
@@ -466,14 +512,7 @@ class _Run:
                 screened = [(child, score) for child, score in zip(children, self.scores(children, self.targets[:1]),
                                                                     strict=True) if score <= bar]
                 children, firsts = [child for child, _ in screened], [score for _, score in screened]
-            ranked = sorted(zip(self.scores(children, firsts=firsts), range(len(children)), strict=True))
-            for score, index in ranked:
-                if score >= parent.score:
-                    break
-                if (better := self.improved(parent, children[index], score)) is not None:
-                    parent = better
-                    self.consider(better)
-                    break
+            parent = self._step(parent, children, self.scores(children, firsts=firsts))
 
     def _first_take_score(self, voice: Voice) -> float:
         if voice.values not in self._first_take:

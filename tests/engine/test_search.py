@@ -291,3 +291,23 @@ def test_with_several_takes_mutations_reach_the_key_and_velocity_scaling_more_of
 
     one, six = share(1), share(6)
     assert 0.1 < one < 0.3 and 0.3 < six < 0.5, (one, six)  # about 19 % and 41 % of the draws at SCALING_WEIGHT 3
+
+
+def test_with_several_takes_a_mutation_changes_up_to_four_parameters(brass_voices: list) -> None:
+    voice = brass_voices[0]
+    rng = np.random.default_rng(0)
+    counts = {takes: {len(voice.diff(mutate(voice, rng, takes))) for _ in range(300)} for takes in (1, 6)}
+    assert max(counts[1]) == 2 and max(counts[6]) == 4  # none: a parameter drawn at its bound, pushed past it
+
+
+def test_with_several_takes_the_key_scaling_is_swept_before_the_es(search: VoiceSearch, brass_voices: list) -> None:
+    """A start whose operator 2 scales the wrong way above its break point (+LIN for -LIN, depth 99) plays the low
+    take right and the high ones too loud: the sweep tries that side's other curves on every take and finds it."""
+    target = brass_voices[9]
+    curve = BY_NAME["op2_right_curve"].index
+    start = target.replace({curve: 3})
+    takes = [Take(Renderer().render(target, note, 85), SAMPLE_RATE, note, 85) for note in (60, 48, 72, 84)]
+    f0 = estimate_f0(_recording(target), SAMPLE_RATE).f0_hz
+    result = search.run(takes, f0, [(start, "network")], budget_ms=math.inf, max_renders=400, seed=0, cma_up_to=0)
+    assert result.start.voice[curve] == 3 and result.best.voice[curve] == target[curve]
+    assert result.best.score < 0.7 * result.start.score
