@@ -69,17 +69,24 @@ class JackPeer:
 
     async def until_round_trip(self) -> None:
         """Send a note-off through the daemon (MIDI thru) until it comes back: JACK makes a connection
-        on a later cycle, later still on a loaded machine. Late echoes are read and checked."""
+        on a later cycle, later still on a loaded machine. Late echoes are read and checked. The daemon may
+        send its whole voice meanwhile (SysEx or CCs): on a busy machine its watch sees our connection late,
+        and an xrun as the voice went out makes it send the voice again."""
         assert self.output is not None
         probe = bytes([0x8F, 0, 0])  # note 0 off, channel 16
+
+        def expected(message: bytes) -> bool:
+            return message == probe or message[0] == 0xF0 or 0xB0 <= message[0] <= 0xBF
+
         for _ in range(100):
             self.output.send(mido.Message.from_bytes(probe))
-            if (echo := await self.receive(0.1)) is not None:
-                assert echo == probe, f"expected the probe back, got {echo.hex(' ')}"
+            while (echo := await self.receive(0.1)) is not None and echo != probe:
+                assert expected(echo), f"expected the probe back, got {echo.hex(' ')}"
+            if echo == probe:
                 break
         else:
             pytest.fail("no round trip through the daemon's MIDI ports")
-        assert set(await self.receive_quiet()) <= {probe}
+        assert all(expected(message) for message in await self.receive_quiet())
 
     async def receive_quiet(self, quiet_s: float = 0.5) -> list[bytes]:
         """Everything that arrives until nothing has for ``quiet_s``."""
