@@ -10,7 +10,7 @@ rates, ...; :data:`GROUPS`) from A's values to B's, a few groups a step:
 1. Each differing group is switched alone on A and, in reverse, on B, and its cost each way
    measured; groups that cost little on A's side go first, those that cost little on B's side last
    (so a categorical switch lands where it is least audible, e.g. an operator's frequency while its
-   level is low).
+   level is low). Groups heard on neither side switch with the first.
 2. The chain A, A + g1, A + g1 + g2, ..., B is rendered; its largest steps are split by inserting
    half-way blends of their numerical parameters.
 3. A dynamic program picks ``steps`` steps along the chain: the smallest largest step first, then
@@ -143,9 +143,10 @@ def distance(a: np.ndarray, b: np.ndarray) -> float:
 class _Sketches:
     """Sketches of voices by their sound parameters, each rendered once, batches on a thread pool."""
 
-    def __init__(self, sketch: Sketch, pool: Executor | None) -> None:
+    def __init__(self, sketch: Sketch, pool: Executor | None, width: int) -> None:
         self.sketch = sketch
         self.pool = pool
+        self.width = width if pool is not None else 1  # renders the pool makes at once
         self._cache: dict[tuple[int, ...], np.ndarray] = {}
 
     def __call__(self, voice: Voice) -> np.ndarray:
@@ -155,10 +156,14 @@ class _Sketches:
             found = self._cache[key] = self.sketch(voice)
         return found
 
+    def missing(self, voices: Sequence[Voice]) -> list[Voice]:
+        """The voices not rendered yet, each sound once."""
+        return list({v.values[:TRANSPOSE_INDEX + 1]: v for v in voices
+                     if v.values[:TRANSPOSE_INDEX + 1] not in self._cache}.values())
+
     def prefetch(self, voices: Sequence[Voice]) -> None:
         """Render the voices not rendered yet, on the pool's threads."""
-        missing = list({v.values[:TRANSPOSE_INDEX + 1]: v for v in voices
-                        if v.values[:TRANSPOSE_INDEX + 1] not in self._cache}.values())
+        missing = self.missing(voices)
         if self.pool is None or len(missing) < 2:
             return
         for voice, found in zip(missing, self.pool.map(self.sketch, missing), strict=True):
@@ -175,12 +180,18 @@ def _differing(a: Voice, b: Voice) -> list[tuple[int, ...]]:
 
 
 def _order(a: Voice, b: Voice, groups: list[tuple[int, ...]], sketches: _Sketches) -> list[tuple[int, ...]]:
-    """Groups cheap to switch on A's side first, cheap on B's side last."""
+    """Groups cheap to switch on A's side first, cheap on B's side last; those that change neither side's sound
+    (a key sync, a scaling that does not reach the sketch's key, an LFO without depth: about one group in nine)
+    switched with the first, so that the chain has no state that sounds like the one before it."""
     sketches.prefetch([a, b, *(_switch(a, b, g) for g in groups), *(_switch(b, a, g) for g in groups)])
     fa, fb = sketches(a), sketches(b)
-    cost = {group: distance(fa, sketches(_switch(a, b, group))) - distance(fb, sketches(_switch(b, a, group)))
-            for group in groups}
-    return sorted(groups, key=cost.__getitem__)
+    on_a = {group: distance(fa, sketches(_switch(a, b, group))) for group in groups}
+    on_b = {group: distance(fb, sketches(_switch(b, a, group))) for group in groups}
+    silent = [i for group in groups if on_a[group] == on_b[group] == 0.0 for i in group]
+    heard = sorted((group for group in groups if on_a[group] or on_b[group]), key=lambda g: on_a[g] - on_b[g])
+    if not heard:
+        return [tuple(silent)]
+    return [(*heard[0], *silent), *heard[1:]]
 
 
 def _halfway(s: Voice, t: Voice, keep_switched: bool) -> Voice | None:
@@ -197,20 +208,31 @@ def _halfway(s: Voice, t: Voice, keep_switched: bool) -> Voice | None:
     return Voice(tuple(values)) if moved else None
 
 
+def _middles(s: Voice, t: Voice) -> list[Voice]:
+    """The half-way blends tried between ``s`` and ``t``: with the switched parameters from ``s``, and, where a
+    step switches a parameter that :data:`PLAN_SWITCHED` names, from ``t`` too."""
+    switches = any(s[j] != t[j] for j in PLAN_SWITCHED)
+    return [m for keep in ((True, False) if switches else (True,)) if (m := _halfway(s, t, keep)) is not None]
+
+
 def _split(chain: list[Voice], sketches: _Sketches, budget: int) -> list[Voice]:
-    """Split the chain's largest steps by half-way blends while that lowers them."""
+    """Split the chain's largest steps by half-way blends while that lowers them.
+
+    A step's blends are rendered with, where the pool has a thread to spare, those of the next largest step,
+    which is most often split next: the same plan, with the render threads kept busy."""
     steps = [distance(sketches(chain[i]), sketches(chain[i + 1])) for i in range(len(chain) - 1)]
     stuck: set[int] = set()
     for _ in range(budget):
-        candidates = [i for i in np.argsort(steps)[::-1] if i not in stuck]
+        candidates = [int(i) for i in np.argsort(steps)[::-1] if i not in stuck]
         if not candidates:
             break
-        i = int(candidates[0])
+        i = candidates[0]
         s, t = chain[i], chain[i + 1]
         best: tuple[float, Voice, float, float] | None = None
-        switches = any(s[j] != t[j] for j in PLAN_SWITCHED)
-        middles = [m for keep in ((True, False) if switches else (True,)) if (m := _halfway(s, t, keep)) is not None]
-        sketches.prefetch(middles)
+        middles = _middles(s, t)
+        spare = sketches.width - len(sketches.missing(middles))
+        ahead = _middles(chain[candidates[1]], chain[candidates[1] + 1]) if spare > 0 and len(candidates) > 1 else []
+        sketches.prefetch([*middles, *sketches.missing(ahead)[:spare]])
         for middle in middles:
             first, second = distance(sketches(s), sketches(middle)), distance(sketches(middle), sketches(t))
             if best is None or max(first, second) < best[0]:
@@ -327,7 +349,7 @@ def plan_morph(a: Voice, b: Voice, *, steps: int = DEFAULT_STEPS, sketch: Sketch
         ModelInputError: ``steps`` < 1.
     """
     with _pool(workers) as pool:
-        return _plan(a, b, steps, _Ears(sketch, order_sketch, pool), splits)
+        return _plan(a, b, steps, _Ears(sketch, order_sketch, pool, workers), splits)
 
 
 def plan_pad(corners: Sequence[Voice], *, steps: int = DEFAULT_STEPS, sketch: Sketch | None = None,
@@ -347,7 +369,7 @@ def plan_pad(corners: Sequence[Voice], *, steps: int = DEFAULT_STEPS, sketch: Sk
     """
     a, b, c, d = _corners(corners)
     with _pool(workers) as pool:
-        ears = _Ears(sketch, order_sketch, pool)  # shared: the edges and spokes meet at the corners
+        ears = _Ears(sketch, order_sketch, pool, workers)  # shared: the edges and spokes meet at the corners
         edges = [_plan(start, end, steps, ears, splits) for start, end in ((a, b), (c, d), (a, c), (b, d))]
         return PadPlan(*edges, spokes=_centre((a, b, c, d), steps, ears, splits))
 
@@ -387,7 +409,7 @@ def plan_centre(corners: Sequence[Voice], *, steps: int = DEFAULT_STEPS, sketch:
     if steps < 1:
         raise ModelInputError(f"a morph plan needs at least 1 step, got {steps}")
     with _pool(workers) as pool:
-        return _centre((a, b, c, d), steps, _Ears(sketch, order_sketch, pool), splits, centres)
+        return _centre((a, b, c, d), steps, _Ears(sketch, order_sketch, pool, workers), splits, centres)
 
 
 def _corners(corners: Sequence[Voice]) -> tuple[Voice, Voice, Voice, Voice]:
@@ -406,9 +428,9 @@ def _pool(workers: int) -> contextlib.AbstractContextManager[Executor | None]:
 class _Ears:
     """The two caches a plan listens with: rough renders to order groups, full ones to lay the path."""
 
-    def __init__(self, sketch: Sketch | None, order_sketch: Sketch | None, pool: Executor | None) -> None:
-        self.path = _Sketches(sketch or Sketch(), pool)
-        self.order = _Sketches(order_sketch or Sketch(ORDER_NOTE_SECONDS, ORDER_RENDER_SECONDS, ORDER_HOP), pool)
+    def __init__(self, sketch: Sketch | None, order_sketch: Sketch | None, pool: Executor | None, workers: int) -> None:
+        self.path = _Sketches(sketch or Sketch(), pool, workers)
+        self.order = _Sketches(order_sketch or Sketch(ORDER_NOTE_SECONDS, ORDER_RENDER_SECONDS, ORDER_HOP), pool, workers)
 
 
 def _plan(a: Voice, b: Voice, steps: int, ears: _Ears, splits: int, opposite: Voice | None = None) -> MorphPlan:

@@ -18,6 +18,7 @@ import mido
 import pytest
 import rtmidi
 
+from bridge.midi.jack_server import XrunCounter
 from bridge.midi.sysex import (
     decode_sysex,
     encode_dump_request,
@@ -29,6 +30,8 @@ from models.voice import Voice
 pytestmark = pytest.mark.jack
 
 TIMEOUT_S = 5.0
+ATTEMPTS = 5
+"""Sends of a message tried before giving up on one the server carried without an xrun."""
 
 
 @dataclass
@@ -48,6 +51,11 @@ class Loopback:
 
     def send(self, message: bytes) -> None:
         self.output.send(mido.Message.from_bytes(message))
+
+    def drain(self) -> None:
+        """Drop what the input holds: copies a late JACK cycle left of an earlier message."""
+        while self.input.get_message() is not None:
+            pass
 
 
 def _wait_until_connected(link: Loopback) -> None:
@@ -102,10 +110,22 @@ MESSAGES: dict[str, Callable[[bytes], bytes]] = {
 def test_message_crosses_jack_byte_exact(
     loopback: Loopback, brass_path: Path, build: Callable[[bytes], bytes]
 ) -> None:
+    """A message that arrives other than it left fails the test, unless the server reported an xrun meanwhile
+    (a cycle that ran late hands the receiver copies: ``scripts/measure_midi_loss.py``); then it is sent again."""
     message = build(brass_path.read_bytes())
-    loopback.send(message)
-    received = loopback.receive()
-    assert received is not None, f"no message within {TIMEOUT_S} s"
-    assert received == message
-    assert decode_sysex(received) == decode_sysex(message)
+    seen = []
+    with XrunCounter() as xruns:
+        for _ in range(ATTEMPTS):
+            loopback.drain()
+            before = xruns.count
+            loopback.send(message)
+            received = loopback.receive()
+            if xruns.count == before:
+                assert received is not None, f"no message within {TIMEOUT_S} s"
+                assert received == message
+                assert decode_sysex(received) == decode_sysex(message)
+                return
+            seen.append(received)
+    raise AssertionError(f"the JACK server had an xrun during each of {ATTEMPTS} sends (received {seen}): "
+                         "the machine is too busy to test")
 

@@ -15,9 +15,12 @@ from engine.morph_plan import (
     GROUPS,
     SPOKE_STEP_SLACK,
     Sketch,
+    _differing,
     _distances,
     _distances_to,
+    _order,
     _select,
+    _Sketches,
     distance,
     plan_centre,
     plan_morph,
@@ -66,6 +69,29 @@ def test_a_switch_lands_where_it_is_not_heard() -> None:
     assert [w[level] for w in plan.waypoints] == sorted((w[level] for w in plan.waypoints), reverse=True)
     halfway = blend(a, b, 0.5)
     assert halfway[mode] == 1 and halfway[level] == 50  # naive: the switch at half level
+
+
+def test_groups_heard_on_neither_side_switch_with_the_first_heard_group(brass_voices: list[Voice]) -> None:
+    """Key sync (a render starts every note afresh) and an LFO's speed while it has no depth change no render: they
+    move with the first group that is heard, so no chain state sounds like the one before it."""
+    level, sync, speed = index("op2_output_level"), index("osc_key_sync"), index("lfo_speed")
+    a = brass_voices[0].replace({index("lfo_pm_depth"): 0, index("lfo_am_depth"): 0})
+    b = a.replace({level: a[level] - 40, sync: 1 - a[sync], speed: (a[speed] + 30) % 100})
+    sketches = _Sketches(SHORT, None, 1)
+    assert _order(a, b, _differing(a, b), sketches) == [(level, sync, speed)]
+    heard = b.replace({index("lfo_pm_depth"): 60})  # with depth, the LFO group is heard: a group of its own
+    assert len(_order(a, heard, _differing(a, heard), sketches)) == 2
+    plan = plan_morph(a, b, sketch=SHORT, order_sketch=SHORT)
+    assert all(w[level] != a[level] for w in plan.waypoints[1:] if w[sync] != a[sync])
+
+
+def test_a_plan_is_the_same_on_one_thread_and_on_two(brass_voices: list[Voice]) -> None:
+    """On two threads a step's half-way blends are rendered with the next step's, ahead of need: the plan is the
+    one a single thread lays."""
+    a, b = brass_voices[0], brass_voices[6]
+    one = plan_morph(a, b, sketch=SHORT, order_sketch=SHORT, workers=1)
+    assert plan_morph(a, b, sketch=SHORT, order_sketch=SHORT, workers=2) == one
+    assert len(one.waypoints) == 9
 
 
 def test_names_switch_halfway_and_alike_voices_make_a_one_step_plan(brass_voices: list[Voice]) -> None:
