@@ -351,14 +351,22 @@ async def test_a_synth_that_lost_its_state_is_back_in_step_after_resync(names: t
         client.send("/dexbridge/resync")
         assert (await client.until("/dexbridge/done"))[0] == "/dexbridge/resync"
         messages = await peer.receive_quiet()
-        assert len(messages) == 155 and all(len(m) == 7 for m in messages)
+        whole = [encode_param_change(number, second[number]) for number in range(155)]
+        assert messages[:155] == whole
+        assert _resent(messages[155:], whole), "after the whole voice, only the whole voice again (an xrun as it went out)"
         for message in messages:
             restarted.feed(message)
         assert restarted.voice == second == brass_voices[5]
         assert peer.output is not None
         peer.output.send(mido.Message.from_bytes([0xF0, 0x43, 0x20, 0x00, 0xF7]))  # DX7 voice dump request, channel 1
-        (dump,) = await peer.receive_quiet()
-        assert dump == encode_voice_dump(second)
+        dump, *rest = [m for m in await peer.receive_quiet() if len(m) != 7]  # param changes: a resend after an xrun
+        assert dump == encode_voice_dump(second) and rest == []
+
+
+def _resent(messages: list[bytes], whole: list[bytes]) -> bool:
+    """Whether ``messages`` are ``whole`` sent again, any number of times: the daemon sends its whole voice again when
+    JACK reports an xrun as it went out (a loaded machine), as a synth may have lost some of it."""
+    return len(messages) % len(whole) == 0 and all(m == whole[i % len(whole)] for i, m in enumerate(messages))
 
 
 def _fresh_input(port_name: str | None = None, *, virtual: str | None = None) -> rtmidi.MidiIn:
