@@ -19,7 +19,7 @@ from models.voice import Voice
 
 SAMPLE_RATE = 22050
 MIN_SAMPLE_RATE = 16000
-"""The lowest rate rendered: at 11 025 and 12 000 Hz dexed-py 0.3 renders a quarter of the corpus's voices silent."""
+"""The lowest rate rendered: at 11 025 and 12 000 Hz dexed-py 0.3 renders about a quarter of the voices silent."""
 NOTE_SECONDS = 3.0
 RENDER_SECONDS = 4.0
 Note = tuple[int, int]  # (MIDI note 0-127, velocity 1-127)

@@ -57,6 +57,8 @@ def test_renderer_refuses_bad_settings() -> None:
         Renderer(sample_rate=0)
     with pytest.raises(ValueError, match="sample rate 11025 Hz is below 16000 Hz, where dexed-py renders some voices silent"):
         Renderer(sample_rate=11025)
+    with pytest.raises(ValueError, match="at least one"):
+        Renderer().render_notes(Voice.init(), ())
 
 
 def test_dexed_py_renders_voices_silent_below_the_lowest_rate(brass_voices: list[Voice]) -> None:
@@ -74,5 +76,3 @@ def test_dexed_py_renders_voices_silent_below_the_lowest_rate(brass_voices: list
 
     assert len(silent(11025)) >= 4
     assert silent(MIN_SAMPLE_RATE) == []
-    with pytest.raises(ValueError, match="at least one"):
-        Renderer().render_notes(Voice.init(), ())
