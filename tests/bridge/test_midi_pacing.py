@@ -10,6 +10,7 @@ import time
 
 import pytest
 import rtmidi
+from jack_helpers import Attempt, attempts
 
 from bridge.midi.jack_server import XrunCounter
 from bridge.midi.pacing import PacedWriter, jack_period_s
@@ -101,10 +102,6 @@ def test_the_xrun_counter_is_told_of_a_cycle_that_ran_late(jack: str) -> None:
             late.close()
 
 
-ATTEMPTS = 5
-"""Bursts tried before giving up on one the server carried without an xrun."""
-
-
 async def _periods_of_a_burst(per_period: int | None, count: int) -> list[int]:
     """Send ``count`` parameter changes through a JACK port and group their arrival by JACK period
     (rtmidi stamps each event when JACK's cycle reads it: a gap over half a period starts a new one).
@@ -112,20 +109,18 @@ async def _periods_of_a_burst(per_period: int | None, count: int) -> list[int]:
     A burst during which the server reported an xrun is sent again: a cycle that ran late skips
     periods and hands the receiver copies, which says nothing of the pacing (``scripts/measure_midi_loss.py``).
     """
-    seen = []
     with XrunCounter() as xruns:
-        for _ in range(ATTEMPTS):
-            received, groups = await _burst_through_jack(per_period, count, xruns)
-            if xruns.count == 0:
-                assert received == _changes(count)
-                return groups
-            seen.append(xruns.count)
-    raise AssertionError(f"the JACK server had xruns during each of {ATTEMPTS} bursts ({seen}): the machine is too busy to measure")
+        for attempt in attempts(xruns, "bursts"):
+            received, groups = await _burst_through_jack(per_period, count, attempt)
+            if attempt.clean:
+                break
+    assert received == _changes(count)
+    return groups
 
 
-async def _burst_through_jack(per_period: int | None, count: int, xruns: XrunCounter) -> tuple[list[bytes], list[int]]:
-    """What arrived of a burst of ``count`` changes, and how many arrived in each period (``xruns`` counts
-    from the burst's first message to its last)."""
+async def _burst_through_jack(per_period: int | None, count: int, attempt: Attempt) -> tuple[list[bytes], list[int]]:
+    """What arrived of a burst of ``count`` changes, and how many arrived in each period (``attempt`` counts
+    xruns from the burst's first message to its last)."""
     period_s = jack_period_s()
     assert period_s is not None
     name = f"paced-{os.getpid()}-{per_period}"
@@ -144,7 +139,7 @@ async def _burst_through_jack(per_period: int | None, count: int, xruns: XrunCou
         while port.get_message() is not None:
             pass
         burst = _changes(count)
-        xruns.count = 0
+        attempt.restart()
         for message in burst:
             output.send(message)
         received, groups = [], []

@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from jack_helpers import wait_until_connected
+from jack_helpers import attempts, wait_until_connected
 
 from bridge.midi.cc_map import CcMap
 from bridge.midi.jack_server import XrunCounter
@@ -25,8 +25,6 @@ from bridge.midi.systems import MIDI_APIS, midi_api
 from models.voice import Voice
 
 TIMEOUT_S = 5.0
-ATTEMPTS = 5
-"""Exchanges tried before giving up on one the server carried without an xrun."""
 _names = itertools.count()
 
 
@@ -72,25 +70,17 @@ class Link:
         turn), take as many as were sent, and check that nothing more comes (no repeat). An exchange during
         which the JACK server reported an xrun is made again: a cycle that ran late loses or repeats what it
         carried (``scripts/measure_midi_loss.py``)."""
-        late = []
-        for _ in range(ATTEMPTS):
+        for attempt in attempts(self.xruns, "exchanges"):
             while not self.queue.empty():  # what a late cycle left of the exchange before
                 self.queue.get_nowait()
-            before = self.xruns.count
-            (send or partial(_send_each, self.output, messages))()
-            try:
+            with attempt:
+                (send or partial(_send_each, self.output, messages))()
                 received = [await self.receive() for _ in messages]
-            except TimeoutError:
-                if self.xruns.count == before:
-                    raise
-                received = []
-            await asyncio.sleep(0.05)
-            if self.xruns.count == before:
+                await asyncio.sleep(0.05)
                 assert self.queue.empty(), f"{self.queue.qsize()} messages more than were sent"
-                return received
-            late.append(self.xruns.count - before)
-        raise AssertionError(f"the JACK server had xruns during each of {ATTEMPTS} exchanges ({late}): "
-                             "the machine is too busy to test")
+            if attempt.clean:
+                break
+        return received
 
 
 def _send_each(output: MidiOutput, messages: list[bytes]) -> None:
