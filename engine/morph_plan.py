@@ -508,4 +508,11 @@ def _centre(corners: tuple[Voice, Voice, Voice, Voice], steps: int, ears: _Ears,
             largest = max(largest, *(distance(x, y) for x, y in itertools.pairwise(heard)))
         return misses, largest
 
-    return min([*on_chain(0, 3, 1, 2), *on_chain(1, 2, 0, 3)], key=diagonals)
+    chains = ((0, 3, 1, 2), (1, 2, 0, 3))
+    if sketches.pool is None:
+        found = [spokes for chain in chains for spokes in on_chain(*chain)]
+    else:  # the second chain's candidates planned beside the first's: each plan's own work, between its renders, overlaps
+        with ThreadPoolExecutor(1, thread_name_prefix="dexbridge-plan-chain") as beside:
+            second = beside.submit(on_chain, *chains[1])
+            found = [*on_chain(*chains[0]), *second.result()]
+    return min(found, key=diagonals)

@@ -94,6 +94,14 @@ def test_a_plan_is_the_same_on_one_thread_and_on_two(brass_voices: list[Voice]) 
     assert len(one.waypoints) == 9
 
 
+def test_a_centre_is_the_same_on_one_thread_and_on_two(brass_voices: list[Voice]) -> None:
+    """On two threads the second diagonal's candidate centres are planned beside the first's: the same spokes."""
+    corners = [brass_voices[i] for i in (0, 6, 12, 20)]
+    one = plan_centre(corners, sketch=SHORT, order_sketch=SHORT, workers=1)
+    assert plan_centre(corners, sketch=SHORT, order_sketch=SHORT, workers=2) == one
+    assert len({spoke.waypoints[-1] for spoke in one}) == 1  # four spokes to one centre
+
+
 def test_names_switch_halfway_and_alike_voices_make_a_one_step_plan(brass_voices: list[Voice]) -> None:
     a = brass_voices[0]
     b = a.replace({index("op2_eg_rate1"): (a[index("op2_eg_rate1")] + 50) % 100}).with_name("OTHER")
