@@ -264,8 +264,9 @@ class Engine:
 
         The search options (``search``, ``budget_ms``, ``max_renders``, ``seed``, ``on_better``, ``should_stop``)
         are :meth:`infer`'s; the first search gets the budget, the second the render budget once per take (a
-        candidate costs a render per take: with the same budget six takes judged a sixth as many candidates as
-        one take, and six takes answered hardly closer than one), and ``on_better`` sees the second one's voices.
+        candidate costs a render per take it is played on: with the same budget six takes judged a sixth as many
+        candidates as one take, and six takes answered hardly closer than one), and ``on_better`` sees the second
+        one's voices.
 
         Args:
             takes: the recordings; a take without a note gets the note nearest its pitch.

@@ -293,14 +293,15 @@ class _Run:
     def elapsed(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0
 
-    def room(self, wanted: int) -> int:
-        """How many of ``wanted`` renders the budget allows now (0: stop)."""
+    def room(self, wanted: int, cost: int = 1) -> int:
+        """How many of ``wanted`` voices, ``cost`` renders each, the budget allows now (0: stop)."""
         spent = self.elapsed()
         if self.should_stop is not None and self.should_stop():
             return 0
-        if spent + spent / max(self.renders, 1) * wanted > self.budget_ms:
-            wanted = 1 if spent + spent / max(self.renders, 1) <= self.budget_ms else 0
-        return int(max(0, min(wanted, self.limit - self.renders)))
+        each = spent / max(self.renders, 1) * cost
+        if spent + each * wanted > self.budget_ms:
+            wanted = 1 if spent + each <= self.budget_ms else 0
+        return int(max(0, min(wanted, (self.limit - self.renders) // cost)))
 
     def measure(self, voice: Voice, checked: bool = True) -> F0Estimate:
         self.renders += 1
@@ -326,8 +327,10 @@ class _Run:
 
     def scores(self, voices: Sequence[Voice], targets: Sequence[ScoreTarget] | None = None,
                firsts: Sequence[float] | None = None) -> list[float]:
-        self.renders += len(voices)
-        return self.engine.scores(voices, self.targets if targets is None else targets, firsts)
+        """Each voice's score, a render per target it is played against (none for a known ``firsts`` score)."""
+        targets = self.targets if targets is None else targets
+        self.renders += len(voices) * (len(targets) - (firsts is not None))
+        return self.engine.scores(voices, targets, firsts)
 
     def consider(self, candidate: Found) -> None:
         if self.best is None or _rank(candidate) < _rank(self.best):
@@ -442,7 +445,7 @@ class _Run:
         strategy = ContinuousCma(parent.voice, seed)
         while not strategy.done and not _unbeatable(parent):
             generation = strategy.ask()
-            room = self.room(len(generation))
+            room = self.room(len(generation), len(self.targets))
             if not room:
                 break
             scores = self.scores([voice for _, voice in generation[:room]])
@@ -474,7 +477,7 @@ class _Run:
             velocity = BY_NAME[f"op{op}_key_vel_sens"].index
             trials += [{velocity: v} for v in range(8) if v != parent.voice[velocity]]
             voices = [v for v in dict.fromkeys(parent.voice.replace(trial) for trial in trials) if v != parent.voice]
-            voices = voices[:self.room(len(voices))]
+            voices = voices[:self.room(len(voices), len(self.targets))]
             if not voices:
                 return parent
             parent = self._step(parent, voices, self.scores(voices))
@@ -511,10 +514,12 @@ class _Run:
                 bar = self._first_take_score(parent.voice) + FIRST_TAKE_SLACK
                 screened = [(child, score) for child, score in zip(children, self.scores(children, self.targets[:1]),
                                                                     strict=True) if score <= bar]
+                screened = screened[:self.room(len(screened), len(self.targets) - 1)]
                 children, firsts = [child for child, _ in screened], [score for _, score in screened]
             parent = self._step(parent, children, self.scores(children, firsts=firsts))
 
     def _first_take_score(self, voice: Voice) -> float:
         if voice.values not in self._first_take:
+            self.renders += 1
             self._first_take[voice.values] = self.engine.score(voice, self.targets[:1])
         return self._first_take[voice.values]

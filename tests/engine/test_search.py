@@ -308,6 +308,23 @@ def test_with_several_takes_the_key_scaling_is_swept_before_the_es(search: Voice
     start = target.replace({curve: 3})
     takes = [Take(Renderer().render(target, note, 85), SAMPLE_RATE, note, 85) for note in (60, 48, 72, 84)]
     f0 = estimate_f0(_recording(target), SAMPLE_RATE).f0_hz
-    result = search.run(takes, f0, [(start, "network")], budget_ms=math.inf, max_renders=400, seed=0, cma_up_to=0)
+    result = search.run(takes, f0, [(start, "network")], budget_ms=math.inf, max_renders=400 * len(takes), seed=0,
+                        cma_up_to=0)  # a render per take for each candidate
     assert result.start.voice[curve] == 3 and result.best.voice[curve] == target[curve]
     assert result.best.score < 0.7 * result.start.score
+
+
+def test_with_several_takes_the_budget_and_the_count_are_renders(search: VoiceSearch, brass_voices: list,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A candidate played on three takes is three renders (one, where the first take alone screened it out): the
+    search stops at its render budget and reports every render it played, as with one take."""
+    target = brass_voices[9]
+    takes = [Take(Renderer().render(target, note, 85), SAMPLE_RATE, note, 85) for note in (60, 48, 72)]
+    f0 = estimate_f0(_recording(target), SAMPLE_RATE).f0_hz
+    start = target.replace({BY_NAME["op2_right_curve"].index: 3, BY_NAME["op1_output_level"].index: 80})
+    played = []
+    render = Renderer.render
+    monkeypatch.setattr(Renderer, "render", lambda self, *args, **kwargs: played.append(1) or render(self, *args, **kwargs))
+    result = search.run(takes, f0, [(start, "network")], budget_ms=math.inf, max_renders=120, seed=0, cma_up_to=0)
+    assert result.renders == len(played)
+    assert 120 - 3 <= result.renders <= 120 + 5  # the answer's pitch heard again at the end adds a render or two
