@@ -8,6 +8,10 @@ over the workers and its scores come back in the batch's order, so what a search
 depends on how many workers there are or how busy they are: the same recording and seed give the same voice
 under any load (the search's batches have a fixed size, not one per worker).
 
+A search's targets (a take's spectrograms, about 0.9 MB for a 4 s take) go to each worker once, not with every
+batch: a worker keeps the last :data:`TARGETS_KEPT` it was sent, and the pool sends a target along with a batch until
+every worker has said it keeps it (re-sending a batch whose worker no longer does).
+
 Workers start from a fresh interpreter (``forkserver``: no threads, JACK clients or torch state of the
 calling process are inherited) and load the synth and the pitch trackers once, as soon as the pool is made (while
 the engine loads, not during its first search); each batch carries its targets. A worker exits as
@@ -17,9 +21,11 @@ soon as the process that started it ends, even by SIGKILL, instead of rendering 
 from __future__ import annotations
 
 import atexit
+import itertools
 import multiprocessing
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -36,6 +42,13 @@ from models.voice import Voice
 __all__ = ["RenderPool"]
 
 T = TypeVar("T")
+
+TARGETS_KEPT = 24
+"""Targets a worker keeps for the next batches (about 0.9 MB each for a 4 s take; six takes are six targets). Sent with
+every batch instead, they took a fifth of the pool's time at the search's batches of 4 voices on a 2-core machine."""
+
+Keyed = Sequence[tuple[int, ScoreTarget | None]]
+"""A batch's targets by serial number, each with the target itself or ``None`` where every worker keeps it."""
 
 _worker: dict[str, Renderer] = {}
 """This worker process's synths: ``"score"`` renders what is scored, ``"pitch"`` what a pitch is read off."""
@@ -70,8 +83,38 @@ def _started() -> None:
     """Nothing: submitted once per worker so that every worker starts with the pool."""
 
 
-def _score_batch(targets: Sequence[ScoreTarget], voices: Sequence[tuple[tuple[int, ...], float | None]]) -> list[float]:
-    return [score_renders(_worker["score"], Voice.from_values(values), targets, first) for values, first in voices]
+_kept: OrderedDict[int, ScoreTarget] = OrderedDict()
+"""This worker process's targets by serial number, the least recently used first."""
+
+
+class TargetsMissing(Exception):
+    """A worker was sent a batch without a target it no longer keeps (the pool sends the batch again with it)."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(pid)
+
+    @property
+    def pid(self) -> int:
+        """The worker's process id."""
+        return int(self.args[0])
+
+
+def _kept_target(serial: int, target: ScoreTarget | None) -> ScoreTarget:
+    if target is not None:
+        _kept[serial] = target
+    found = _kept.get(serial)
+    if found is None:
+        raise TargetsMissing(os.getpid())
+    _kept.move_to_end(serial)
+    return found
+
+
+def _score_batch(keyed: Keyed, voices: Sequence[tuple[tuple[int, ...], float | None]]) -> tuple[int, list[float]]:
+    targets = [_kept_target(serial, target) for serial, target in keyed]
+    while len(_kept) > max(TARGETS_KEPT, len(targets)):
+        _kept.popitem(last=False)
+    return os.getpid(), [score_renders(_worker["score"], Voice.from_values(values), targets, first)
+                         for values, first in voices]
 
 
 def _pitch_batch(played: tuple[int, bool], voices: Sequence[tuple[int, ...]]) -> list[F0Estimate]:
@@ -101,6 +144,10 @@ class RenderPool:
         self._executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                                              initargs=(sample_rate, render_seconds))
         self._starting = [self._executor.submit(_started) for _ in range(workers)]  # a worker per submit while none is idle
+        self._serials: OrderedDict[int, tuple[ScoreTarget, int]] = OrderedDict()  # id(target) -> (target, serial)
+        self._holders: dict[int, set[int]] = {}  # serial -> the workers (pids) that said they keep it
+        self._counter = itertools.count()
+        self._lock = threading.Lock()
         atexit.register(self.close)
 
     def wait_started(self) -> None:
@@ -113,23 +160,68 @@ class RenderPool:
                firsts: Sequence[float] | None = None) -> list[float]:
         """The score of each voice against ``targets``, in the voices' order (``firsts``: each one's score against the
         first target alone, already known, :func:`engine.search_score.score_renders`)."""
-        return self._map(_score_batch, targets, [(v.values, first) for v, first in zip(voices, firsts or [None] * len(voices),
-                                                                                   strict=True)])
+        serials = self._serials_of(targets)
+        shares = self._shares([(v.values, first) for v, first in zip(voices, firsts or [None] * len(voices), strict=True)])
+        futures = [self._executor.submit(_score_batch, self._keyed(serials, targets), share) for share in shares]
+        results = []
+        for share, future in zip(shares, futures, strict=True):
+            try:
+                pid, scores = future.result()
+            except TargetsMissing as missing:
+                self._forget(missing.pid)
+                pid, scores = self._executor.submit(_score_batch, list(zip(serials, targets, strict=True)), share).result()
+            with self._lock:
+                for serial in serials:
+                    self._holders.setdefault(serial, set()).add(pid)
+            results.append(scores)
+        return self._ordered(results, len(voices))
 
     def pitches(self, voices: Sequence[Voice], note: int, checked: bool = True) -> list[F0Estimate]:
         """:func:`engine.pitch.voice_f0` of each voice played at ``note`` (``checked``: with the neural check), in the
         voices' order."""
         return self._map(_pitch_batch, (note, checked), [v.values for v in voices])
 
-    def _map(self, job: Callable[[Any, Sequence[Any]], list[T]], argument: Any, items: Sequence[Any]) -> list[T]:
-        """``job(argument, share)`` over the items (one per voice) split across the workers; the results in their
-        order."""
-        shares = [list(items[i :: self.workers]) for i in range(min(self.workers, len(items)))]
-        futures = [self._executor.submit(job, argument, share) for share in shares]
-        ordered: list[T] = [None] * len(items)  # type: ignore[list-item]
-        for offset, future in enumerate(futures):
-            ordered[offset :: self.workers] = future.result()
+    def _serials_of(self, targets: Sequence[ScoreTarget]) -> list[int]:
+        """Each target's serial number (a new one for a target not seen among the last ``2 * TARGETS_KEPT``)."""
+        serials = []
+        with self._lock:
+            for target in targets:
+                entry = self._serials.get(id(target))
+                if entry is None or entry[0] is not target:
+                    entry = self._serials[id(target)] = (target, next(self._counter))
+                self._serials.move_to_end(id(target))
+                serials.append(entry[1])
+            while len(self._serials) > 2 * TARGETS_KEPT:
+                self._holders.pop(self._serials.popitem(last=False)[1][1], None)
+        return serials
+
+    def _keyed(self, serials: Sequence[int], targets: Sequence[ScoreTarget]) -> list[tuple[int, ScoreTarget | None]]:
+        """The targets as a batch carries them: those every worker keeps by their serial number alone."""
+        with self._lock:
+            return [(serial, None if len(self._holders.get(serial, ())) >= self.workers else target)
+                    for serial, target in zip(serials, targets, strict=True)]
+
+    def _forget(self, pid: int) -> None:
+        """The worker ``pid`` keeps none of the targets it was known to."""
+        with self._lock:
+            for holders in self._holders.values():
+                holders.discard(pid)
+
+    def _shares(self, items: Sequence[Any]) -> list[list[Any]]:
+        """The items (one per voice) split across the workers: every ``workers``-th item from each offset."""
+        return [list(items[i :: self.workers]) for i in range(min(self.workers, len(items)))]
+
+    def _ordered(self, results: Sequence[list[T]], count: int) -> list[T]:
+        """The shares' results (:meth:`_shares`) back in the items' order."""
+        ordered: list[T] = [None] * count  # type: ignore[list-item]
+        for offset, found in enumerate(results):
+            ordered[offset :: self.workers] = found
         return ordered
+
+    def _map(self, job: Callable[[Any, Sequence[Any]], list[T]], argument: Any, items: Sequence[Any]) -> list[T]:
+        """``job(argument, share)`` over the items split across the workers; the results in their order."""
+        futures = [self._executor.submit(job, argument, share) for share in self._shares(items)]
+        return self._ordered([future.result() for future in futures], len(items))
 
     def close(self) -> None:
         """Stop the workers."""

@@ -1,4 +1,4 @@
-"""The render pool's workers end with the process that started them, even when it is killed."""
+"""The render pool: its workers end with the process that started them, even when it is killed; targets go to each once."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+
+import pytest
 
 SCRIPT = """
 import os, sys, time
@@ -44,3 +46,32 @@ def test_a_worker_exits_when_its_parent_is_killed() -> None:
             parent.wait(10)
         if parent.stdout is not None:
             parent.stdout.close()
+
+
+def test_targets_go_to_each_worker_once_and_are_sent_again_to_a_worker_that_dropped_them(brass_voices: list) -> None:
+    from engine.render_pool import TARGETS_KEPT, RenderPool
+    from engine.search_score import score_renders, targets_of
+    from engine.takes import Take
+    from models.render import NOTE_SECONDS, SAMPLE_RATE, Renderer
+
+    renderer = Renderer(SAMPLE_RATE, NOTE_SECONDS, 4.0)
+    voices = brass_voices[:4]
+    # one target per take, more than a worker keeps: the first is dropped by the time it comes back
+    targets = [targets_of([Take(renderer.render(voice, 48 + n, 85), SAMPLE_RATE, 48 + n, 85)], SAMPLE_RATE)
+               for n, voice in enumerate(brass_voices[: TARGETS_KEPT + 1])]
+    pool = RenderPool(2, SAMPLE_RATE, 4.0)
+    try:
+        expected = pool.scores(voices, targets[0])
+        assert expected == pytest.approx([score_renders(renderer, voice, targets[0]) for voice in voices], rel=1e-9)
+        assert pool.scores(voices, targets[0]) == expected  # (BLAS on one thread there, on several here: 1e-12 apart)
+        assert [target for _, target in pool._keyed(pool._serials_of(targets[0]), targets[0])] == [None]  # both keep it
+        for more in targets[1:]:
+            pool.scores(voices, more)
+        forget, forgotten = pool._forget, []
+        pool._forget = lambda pid: (forgotten.append(pid), forget(pid))  # type: ignore[method-assign]
+        assert pool.scores(voices, targets[0]) == expected  # sent again, the batch re-run: the same scores
+        assert len(set(forgotten)) == 2  # both workers had dropped it
+        six = [target for found in targets[:6] for target in found]
+        assert pool.scores(voices, six) == pytest.approx([score_renders(renderer, voice, six) for voice in voices], rel=1e-9)
+    finally:
+        pool.close()
