@@ -14,7 +14,7 @@ every worker has said it keeps it (re-sending a batch whose worker no longer doe
 
 Workers start from a fresh interpreter (``forkserver``: no threads, JACK clients or torch state of the
 calling process are inherited) and load the synth and the pitch trackers once, as soon as the pool is made (while
-the engine loads, not during its first search); each batch carries its targets. A worker exits as
+the engine loads, not during its first search). A worker exits as
 soon as the process that started it ends, even by SIGKILL, instead of rendering on for nobody.
 """
 
