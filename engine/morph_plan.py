@@ -58,12 +58,19 @@ CENTRE_ENDS_WEIGHT = 0.5
 """How much a centre's distance to its chain's ends (A and D on the chain A -> D) counts against its distance to the
 other two corners (B and C) when the states tried as the centre are ranked."""
 CENTRE_CANDIDATES = 3
-"""How many states of each diagonal's chain (A -> D and B -> C), the least lopsided first, are tried as the centre:
+"""How many states of each diagonal's chain (A -> D and B -> C), the least lopsided first (each a distinct sound:
+:data:`CENTRE_APART`), are tried as the centre:
 each one's spokes are planned, and the centre kept is the one whose diagonals have the fewest steps not heading
 toward their end on the sketches, then the smallest largest step. Chosen on 48 validation diagonals, toward the
 end / largest step against naive's / pad planning: the least lopsided state of A -> D alone 91.4 % / 0.73x /
 1.5 s; the best of 8 states of A -> D 94.3 % / 0.73x / 3.2 s; of 2, 3 and 8 states of each chain 93.8 % /
 0.73x / 2.7 s, 94.5 % / 0.71x / 2.9-3.3 s and 95.6 % / 0.72x / 6.1 s."""
+CENTRE_APART = 0.1
+"""How far apart (:func:`distance` of their sketches) the states tried as the centre must be: neighbouring states of a
+chain a near-silent group apart sound alike and plan alike, so the next distinct one is tried instead. Chosen on
+validation diagonals (``--quads 24`` and ``--quads 48 --seed 1``, 144 in all), steps toward the end / largest step
+against naive's: any state (the rule before) 1 075 of 1 152 / 0.714x and 0.736x; 0.02 1 079 / 0.714x and 0.726x; 0.1 1 083 /
+0.701x and 0.736x; 0.3 1 086 / 0.714x and 0.749x, the step goal's edge."""
 AWAY_PENALTY = 1.0  # added to a step's squared distance when it does not bring the sound closer to B
 SPOKE_STEP_SLACK = 0.3
 """How much larger than the least possible largest step a spoke's steps may be, so that they can head toward the
@@ -412,6 +419,16 @@ def plan_centre(corners: Sequence[Voice], *, steps: int = DEFAULT_STEPS, sketch:
         return _centre((a, b, c, d), steps, _Ears(sketch, order_sketch, pool, workers), splits, centres)
 
 
+def _distinct_first(heard: Sequence[np.ndarray], count: int) -> list[int]:
+    """The positions of the first ``count`` sounds of ``heard`` each more than :data:`CENTRE_APART` from every one
+    taken before it."""
+    taken: list[int] = []
+    for n, sound in enumerate(heard):
+        if len(taken) < count and all(distance(sound, heard[k]) > CENTRE_APART for k in taken):
+            taken.append(n)
+    return taken
+
+
 def _corners(corners: Sequence[Voice]) -> tuple[Voice, Voice, Voice, Voice]:
     if len(corners) != 4:
         raise ModelInputError(f"a pad has 4 corners (A B C D), got {len(corners)}")
@@ -487,8 +504,9 @@ def _centre(corners: tuple[Voice, Voice, Voice, Voice], steps: int, ears: _Ears,
             far = max(distance(sketches(chain[i]), sketches(corners[j])) for j in (first, second))
             return far + CENTRE_ENDS_WEIGHT * max(distance(sketches(chain[i]), sketches(corners[j])) for j in (start, end))
 
+        ranked = sorted(inner, key=lopsided)  # the least lopsided first, each a distinct sound from those before it
         found = []
-        for k in sorted(inner, key=lopsided)[:centres]:
+        for k in (ranked[n] for n in _distinct_first([sketches(chain[i]) for i in ranked], centres)):
             middle = chain[k]
             spokes = {start: _lay(chain[:k + 1], half, ears, splits // 2, corners[end]),
                       end: _lay(chain[k:][::-1], half, ears, splits // 2, corners[start]),

@@ -12,12 +12,14 @@ from scipy.spatial.distance import pdist, squareform
 from engine.eval.morph import score_line
 from engine.morph_path import MorphPlan, blend, naive_pad
 from engine.morph_plan import (
+    CENTRE_APART,
     GROUPS,
     SPOKE_STEP_SLACK,
     Sketch,
     _differing,
     _distances,
     _distances_to,
+    _distinct_first,
     _order,
     _select,
     _Sketches,
@@ -194,6 +196,19 @@ def test_the_centre_kept_is_the_tried_state_whose_diagonals_head_toward_their_en
     assert tried[3] < tried[1], "a state other than the least lopsided of each chain heads better toward the ends here"
     with pytest.raises(ModelInputError, match="at least 1 state"):
         plan_centre(corners, sketch=SHORT, centres=0)
+
+
+def test_the_states_tried_as_the_centre_are_distinct_sounds() -> None:
+    """A state that sounds like one tried before it (a near-silent group apart) is passed over for the next distinct
+    one."""
+    sounds = np.zeros((5, 4, 3), np.float32)
+    sounds[1] += CENTRE_APART / 2  # too near the first
+    sounds[2] += 2 * CENTRE_APART
+    sounds[3] += 2 * CENTRE_APART + CENTRE_APART / 2  # too near the third
+    sounds[4] -= 2 * CENTRE_APART
+    assert _distinct_first(list(sounds), 3) == [0, 2, 4]
+    assert _distinct_first(list(sounds), 2) == [0, 2]
+    assert _distinct_first(list(sounds[:2]), 3) == [0]
 
 
 def test_a_planned_morph_between_two_brass_voices_is_smoother_than_naive(brass_voices: list[Voice]) -> None:
