@@ -25,6 +25,7 @@ import itertools
 import multiprocessing
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -43,9 +44,10 @@ __all__ = ["RenderPool"]
 
 T = TypeVar("T")
 
-TARGETS_KEPT = 24
-"""Targets a worker keeps for the next batches (about 0.9 MB each for a 4 s take; six takes are six targets). Sent with
-every batch instead, they took a fifth of the pool's time at the search's batches of 4 voices on a 2-core machine."""
+TARGETS_KEPT = 12
+"""Targets a worker keeps for the next batches (about 0.9 MB each for a 4 s take; a search on six takes after the
+reference take's own is seven). Sent with every batch instead, they took a fifth of the pool's time at the search's
+batches of 4 voices on a 2-core machine."""
 
 Keyed = Sequence[tuple[int, ScoreTarget | None]]
 """A batch's targets by serial number, each with the target itself or ``None`` where every worker keeps it."""
@@ -144,7 +146,7 @@ class RenderPool:
         self._executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                                              initargs=(sample_rate, render_seconds))
         self._starting = [self._executor.submit(_started) for _ in range(workers)]  # a worker per submit while none is idle
-        self._serials: OrderedDict[int, tuple[ScoreTarget, int]] = OrderedDict()  # id(target) -> (target, serial)
+        self._serials: OrderedDict[int, tuple[weakref.ref[ScoreTarget], int]] = OrderedDict()  # id(target) -> serial
         self._holders: dict[int, set[int]] = {}  # serial -> the workers (pids) that said they keep it
         self._counter = itertools.count()
         self._lock = threading.Lock()
@@ -187,8 +189,8 @@ class RenderPool:
         with self._lock:
             for target in targets:
                 entry = self._serials.get(id(target))
-                if entry is None or entry[0] is not target:
-                    entry = self._serials[id(target)] = (target, next(self._counter))
+                if entry is None or entry[0]() is not target:  # new, or another object where a dead one was
+                    entry = self._serials[id(target)] = (weakref.ref(target), next(self._counter))
                 self._serials.move_to_end(id(target))
                 serials.append(entry[1])
             while len(self._serials) > 2 * TARGETS_KEPT:
