@@ -46,8 +46,7 @@ T = TypeVar("T")
 
 TARGETS_KEPT = 12
 """Targets a worker keeps for the next batches (about 0.9 MB each for a 4 s take; a search on six takes after the
-reference take's own is seven). Sent with every batch instead, they took a fifth of the pool's time at the search's
-batches of 4 voices on a 2-core machine."""
+reference take's own is seven). Sent with every batch instead, they made answers take 6-12 % longer (docs/results.md)."""
 
 Keyed = Sequence[tuple[int, ScoreTarget | None]]
 """A batch's targets by serial number, each with the target itself or ``None`` where every worker keeps it."""
