@@ -7,8 +7,12 @@ import signal
 import subprocess
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from engine.render_pool import RenderPool
 
 SCRIPT = """
 import os, sys, time
@@ -48,12 +52,12 @@ def test_a_worker_exits_when_its_parent_is_killed() -> None:
             parent.stdout.close()
 
 
-def _scored_until_both_keep(pool: object, voices: list, targets: list) -> list[float]:
+def _scored_until_both_keep(pool: RenderPool, voices: list, targets: list) -> list[float]:
     """Score ``voices`` against ``targets`` until both workers have said they keep them (an idle worker takes the next
     share, so one worker may take every share of a few batches); the last scores."""
     for _ in range(100):
-        scores = pool.scores(voices, targets)  # type: ignore[attr-defined]
-        if [target for _, target in pool._keyed(pool._serials_of(targets), targets)] == [None] * len(targets):  # type: ignore[attr-defined]
+        scores = pool.scores(voices, targets)
+        if [target for _, target in pool._keyed(pool._serials_of(targets), targets)] == [None] * len(targets):
             return scores
     raise AssertionError("after 100 batches one worker still had not been sent the targets")
 
