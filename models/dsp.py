@@ -1,4 +1,5 @@
-"""The signal measures models, engine and bridge share: frames, STFT magnitude, frame RMS, percentiles.
+"""The signal measures models, engine and bridge share: frames, STFT magnitude and power, frame RMS,
+percentiles.
 
 Each function takes its frame, hop and window as arguments, so every caller keeps its own numbers:
 the paper's metric (:func:`models.metrics.stft_magnitude`) is librosa's centred STFT, bit for bit.
@@ -62,6 +63,17 @@ def stft_magnitude(audio: np.ndarray, n_fft: int, hop: int, *, window: str | np.
         spectrum = spectrum.astype(np.complex64, copy=False)  # as librosa: the input's precision
     magnitude = np.abs(spectrum)
     return np.asfortranarray(np.swapaxes(magnitude, -1, -2)) if bins_first else magnitude
+
+
+def stft_power(audio: np.ndarray, n_fft: int, hop: int, window: np.ndarray,
+               fft: Callable[..., np.ndarray] = np.fft.rfft) -> np.ndarray:
+    """|STFT|^2 of ``audio`` along its last axis, centred frames (:func:`frames`): (..., frames, bins), in the
+    precision of the audio and the window (float32 for both: float32 throughout, with ``scipy.fft.rfft``).
+    No square root is taken: a caller that wants a log magnitude halves the log of the power."""
+    spectrum = fft(window * frames(np.asarray(audio), n_fft, hop), axis=-1)
+    power = np.square(spectrum.real)
+    power += np.square(spectrum.imag)
+    return power
 
 
 def frame_rms(audio: np.ndarray, frame: int, hop: int, *, center: bool = True, fill: bool = False,

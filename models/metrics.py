@@ -135,7 +135,8 @@ TIMBRE_MFCC = 20  # coefficients 0..19; the distance compares 1..19 (0 is the le
 
 
 @functools.cache
-def _mel_filters(sample_rate: int) -> np.ndarray:
+def mel_filters(sample_rate: int) -> np.ndarray:
+    """The 128 mel bands over the STFT's 513 bins (librosa's, float32): (bands, bins)."""
     import librosa  # loads in seconds: only when a metric needs it
 
     return librosa.filters.mel(sr=sample_rate, n_fft=STFT_N_FFT, n_mels=LOG_MEL_BANDS).astype(np.float32)
@@ -143,7 +144,7 @@ def _mel_filters(sample_rate: int) -> np.ndarray:
 
 def mel_db(magnitude: np.ndarray, sample_rate: int) -> np.ndarray:
     """dB of the 128-band mel power spectrogram of a :func:`stft_magnitude` (notes, bins, frames)."""
-    return 10.0 * np.log10(np.maximum(_mel_filters(sample_rate) @ (magnitude * magnitude), 1e-12))
+    return 10.0 * np.log10(np.maximum(mel_filters(sample_rate) @ (magnitude * magnitude), 1e-12))
 
 
 def log_mel_distance(target: np.ndarray, predicted: np.ndarray, sample_rate: int) -> float:

@@ -83,19 +83,23 @@ def test_bench_pitch_writes_its_schema(tmp_path: Path, capsys: pytest.CaptureFix
     assert "a voice with vibrato: whole measurement p50 / the search's quick reading p50 = " in printed
 
 
-def test_bench_score_times_the_engines_malloc_settings_against_glibcs(tmp_path: Path,
-                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_score_times_the_engines_malloc_settings_against_glibcs_and_its_spectra_against_the_metrics(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "score.json"
     assert main(["bench", "--score", "--iterations", "4", "--warmup", "1", "--json", str(out)]) == 0
     report = json.loads(out.read_text())
-    assert set(report) == {"metrics", "speedup_p50", "kept", "iterations"}
-    assert set(report["metrics"]) == {"score_ms", "score_glibc_default_ms"}
+    assert set(report) == {"metrics", "speedup_p50", "spectra_speedup_p50", "kept", "iterations"}
+    assert set(report["metrics"]) == {"score_ms", "score_glibc_default_ms", "spectra_ms", "spectra_metric_ms"}
+    assert report["spectra_speedup_p50"] == pytest.approx(report["metrics"]["spectra_metric_ms"]["p50"]
+                                                          / report["metrics"]["spectra_ms"]["p50"], rel=1e-2)
     for values in report["metrics"].values():
         _check_metric(values)
     assert report["kept"] is True and report["iterations"] == 4  # glibc here, as in CI
     assert report["speedup_p50"] == pytest.approx(report["metrics"]["score_glibc_default_ms"]["p50"]
                                                   / report["metrics"]["score_ms"]["p50"], rel=1e-2)
-    assert "glibc's defaults p50 / the engine's (large blocks kept) p50 = " in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "glibc's defaults p50 / the engine's (large blocks kept) p50 = " in printed
+    assert "the paper metric's spectrograms p50 / the score's p50 = " in printed
 
 
 def test_bench_pitch_and_bridge_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:

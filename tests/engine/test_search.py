@@ -11,9 +11,10 @@ import scipy.fft
 from engine.conditioning import REFERENCE_NOTE
 from engine.pitch import F0Estimate, estimate_f0
 from engine.search import DRIFT_CENTS, SCALING, Found, SearchResult, VoiceSearch, holds_pitch, mutate
-from engine.search_score import cepstrum, score_renders, subsonic_share, targets_of
+from engine.search_score import SUBSONIC_WEIGHT, cepstrum, onset_aligned, score_renders, spectra, subsonic_share, targets_of
 from engine.takes import Take
 from engine.tuning import Tuning, tune
+from models.metrics import log_magnitude, mel_db, spec_mae, stft_magnitude
 from models.params import BY_NAME, TRANSPOSE_CENTRE, TRANSPOSE_INDEX, VOICE_PARAMS
 from models.render import SAMPLE_RATE, Renderer
 from models.voice import Voice
@@ -148,6 +149,23 @@ def test_subsonic_energy_is_measured() -> None:
     assert subsonic_share(np.sin(2 * np.pi * 440.0 * t), SAMPLE_RATE) < 0.01
 
 
+def test_the_scores_spectrograms_are_the_metrics_within_float32_rounding(brass_voices: list) -> None:
+    audio = Renderer().render(brass_voices[2], 60, 85)
+    magnitude = stft_magnitude(audio)
+    heard = spectra(audio, SAMPLE_RATE)
+    for ours, metrics in ((heard.log_magnitude, log_magnitude(magnitude.copy())[0].T),
+                          (heard.mel_db / 20.0, mel_db(magnitude, SAMPLE_RATE)[0].T / 20.0)):  # both in log10 units
+        assert ours.shape == metrics.shape and ours.dtype == np.float32
+        near_peak = metrics > metrics.max() - 3.0  # within 60 dB of the peak; far below, float32's rounding shows
+        assert np.abs(ours - metrics)[near_peak].max() < 1e-3 and np.abs(ours - metrics).mean() < 1e-4
+    other = Renderer().render(brass_voices[5], 60, 85)
+    target = targets_of([Take(audio, SAMPLE_RATE, 60, 85)], SAMPLE_RATE, "spec")
+    played = onset_aligned(other, SAMPLE_RATE)
+    thumps = SUBSONIC_WEIGHT * max(0.0, subsonic_share(played, SAMPLE_RATE) - subsonic_share(audio, SAMPLE_RATE))
+    assert score_renders(Renderer(), brass_voices[5], target) == pytest.approx(
+        spec_mae(magnitude, stft_magnitude(played)) + thumps, rel=1e-4)
+
+
 def test_the_envelope_score_hears_how_long_a_note_rings() -> None:
     held = Voice.init()  # a sine held at full level until the key is released at 3 s
     dies = held.replace({BY_NAME["op1_eg_rate2"].index: 60, BY_NAME["op1_eg_level2"].index: 0,
@@ -169,16 +187,16 @@ def test_the_mfcc_score_hears_the_spectral_envelope() -> None:
     renderer = Renderer()
     takes = _takes(sine)
     targets = {score: targets_of(takes, SAMPLE_RATE, score) for score in ("spec+mel", "spec+mel+mfcc")}
-    assert targets["spec+mel+mfcc"][0].cepstrum.shape[-2] == 19 and targets["spec+mel"][0].cepstrum is None
+    assert targets["spec+mel+mfcc"][0].cepstrum.shape[-1] == 19 and targets["spec+mel"][0].cepstrum is None
 
     def mfcc_term(voice: Voice) -> float:
         return score_renders(renderer, voice, targets["spec+mel+mfcc"]) - score_renders(renderer, voice, targets["spec+mel"])
 
     assert mfcc_term(sine) == pytest.approx(0.0, abs=1e-6)
     assert mfcc_term(bright) > 0.05
-    assert np.allclose(cepstrum(np.full((1, 128, 4), -30.0)), 0.0, atol=1e-9)  # a flat spectrum has no envelope
-    mel = np.random.default_rng(0).uniform(-80.0, 0.0, (2, 128, 5))
-    np.testing.assert_allclose(cepstrum(mel), scipy.fft.dct(mel, norm="ortho", axis=-2)[..., 1:20, :], atol=1e-3)
+    assert np.allclose(cepstrum(np.full((4, 128), -30.0)), 0.0, atol=1e-9)  # a flat spectrum has no envelope
+    mel = np.random.default_rng(0).uniform(-80.0, 0.0, (5, 128))
+    np.testing.assert_allclose(cepstrum(mel), scipy.fft.dct(mel, norm="ortho", axis=-1)[..., 1:20], atol=1e-3)
 
 
 def test_worker_processes_find_the_same_voice_as_one_thread(search: VoiceSearch, brass_voices: list) -> None:

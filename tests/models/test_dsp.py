@@ -1,5 +1,5 @@
-"""models.dsp: the shared STFT and frame RMS give librosa's numbers bit for bit where callers ask for them;
-percentiles name numpy's."""
+"""models.dsp: the shared STFT and frame RMS give librosa's numbers bit for bit where callers ask for them, the
+STFT power its squares in float32; percentiles name numpy's."""
 
 from __future__ import annotations
 
@@ -21,6 +21,17 @@ def test_stft_is_librosas_bit_for_bit(noise: np.ndarray) -> None:
     assert found.dtype == expected.dtype and found.flags.f_contiguous == expected.flags.f_contiguous
     assert np.array_equal(found, expected)
     assert np.array_equal(dsp.stft_magnitude(noise, 1024, 256), np.swapaxes(expected, -1, -2))
+
+
+def test_stft_power_in_float32_is_the_squared_magnitude(noise: np.ndarray) -> None:
+    import scipy.fft
+    from scipy.signal import get_window
+
+    window = get_window("hann", 1024, fftbins=True).astype(np.float32)
+    power = dsp.stft_power(noise, 1024, 256, window, fft=scipy.fft.rfft)
+    assert power.dtype == np.float32 and power.shape == (3, 36, 513)  # (notes, frames, bins)
+    expected = np.square(dsp.stft_magnitude(noise, 1024, 256).astype(np.float64))
+    np.testing.assert_allclose(power, expected, rtol=1e-4, atol=1e-6 * expected.max())
 
 
 def test_frame_rms_is_librosas_bit_for_bit(noise: np.ndarray) -> None:
