@@ -76,15 +76,15 @@ def test_targets_go_to_each_worker_once_and_are_sent_again_to_a_worker_that_drop
     pool = RenderPool(2, SAMPLE_RATE, 4.0)
     try:
         expected = pool.scores(voices, targets[0])
-        assert expected == pytest.approx([score_renders(renderer, voice, targets[0]) for voice in voices], rel=1e-9)
+        assert expected == pytest.approx([score_renders(renderer, voice, targets[0]) for voice in voices], rel=1e-6)
         assert _scored_until_both_keep(pool, voices, targets[0]) == expected  # sent by number alone now, the same scores
-        for more in targets[1:]:  # (BLAS on one thread there, on several here: 1e-12 apart)
+        for more in targets[1:]:  # (BLAS on one thread there, on several here: float32 mel sums in another order)
             _scored_until_both_keep(pool, voices, more)
         forget, forgotten = pool._forget, []
         pool._forget = lambda pid: (forgotten.append(pid), forget(pid))  # type: ignore[method-assign]
         assert pool.scores(voices, targets[0]) == expected  # sent again, the batch re-run: the same scores
         assert forgotten, "both workers had dropped the first target: the batch should have come back"
         six = [target for found in targets[:6] for target in found]
-        assert pool.scores(voices, six) == pytest.approx([score_renders(renderer, voice, six) for voice in voices], rel=1e-9)
+        assert pool.scores(voices, six) == pytest.approx([score_renders(renderer, voice, six) for voice in voices], rel=1e-6)
     finally:
         pool.close()
