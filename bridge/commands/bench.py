@@ -112,7 +112,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     mode.add_argument("--score", action="store_true",
                       help="time one score of the search instead (a library voice rendered and compared with a "
                       "recording), with the engine's malloc settings against glibc's defaults, each in a worker "
-                      "process of its own, in interleaved rounds (p50/p99; needs no checkpoint)")
+                      "process of its own, in interleaved rounds, and the score's float32 spectrograms of a render "
+                      "against the paper metric's (p50/p99; needs no checkpoint)")
     mode.add_argument("--bridge", action="store_true",
                       help="time the daemon instead (needs a JACK server): OSC control -> first MIDI byte, OSC "
                       "infer/blob -> the first and the final voice's MIDI (p50/p99, against Engine.decode alone), "

@@ -134,22 +134,22 @@ def run_score_bench(*, iterations: int = 100, warmup: int = 10, progress: bool =
     recording = Renderer(SAMPLE_RATE, NOTE_SECONDS, RENDER_SECONDS).render(voices[0], 60, 85)
     targets = targets_of([Take(recording, SAMPLE_RATE, 60, 85)], SAMPLE_RATE)
     context = multiprocessing.get_context("forkserver")
+    scored, spectra_timed = SCORE_METRICS[:2], SCORE_METRICS[2:]
     pools = {name: ProcessPoolExecutor(1, mp_context=context, initializer=_start_worker, initargs=(keep,))
-             for name, keep in zip(SCORE_METRICS[:2], (True, False), strict=True)}
+             for name, keep in zip(scored, (True, False), strict=True)}
     samples: dict[str, list[float]] = {name: [] for name in SCORE_METRICS}
     try:
         kept = pools["score_ms"].submit(keep_large_blocks).result()  # set already: True again where it holds
         for round_number in tqdm(range(warmup + iterations), desc="score bench rounds", unit="round",
                                  disable=not progress):
             values = voices[round_number % VOICES].values
-            scored = SCORE_METRICS[:2]
             for name in scored[:: 1 if round_number % 2 else -1]:  # each goes first every other round
                 elapsed = pools[name].submit(_timed_score, targets, values).result()
                 if round_number >= warmup:
                     samples[name].append(elapsed)
             timed = pools["score_ms"].submit(_timed_spectra, values, bool(round_number % 2)).result()
             if round_number >= warmup:
-                for name, elapsed in zip(SCORE_METRICS[2:], timed, strict=True):
+                for name, elapsed in zip(spectra_timed, timed, strict=True):
                     samples[name].append(elapsed)
     finally:
         for pool in pools.values():
