@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.takes import Take
-from models.dsp import stft_power, trim_onset
+from models.dsp import log_scaled, stft_power, trim_onset
 from models.metrics import LOG_FLOOR, LOG_MEL_RANGE_DB, STFT_HOP, STFT_N_FFT, log_spec_mae, mel_filters
 from models.render import Renderer
 from models.voice import Voice
@@ -93,15 +93,8 @@ def _mel_bins_first(sample_rate: int) -> np.ndarray:
     return np.ascontiguousarray(mel_filters(sample_rate).T)
 
 
-_HALF_LOG10 = np.float32(0.5 / np.log(10.0))
-_DB = np.float32(10.0 / np.log(10.0))
-
-
-def _log_scaled(values: np.ndarray, floor: float, scale: np.float32) -> np.ndarray:
-    floored = np.maximum(values, np.float32(floor))
-    np.log(floored, out=floored)  # NumPy's float32 log10 is several times slower than its log
-    floored *= scale
-    return floored
+_HALF_LOG10 = 0.5 / np.log(10.0)
+_DB = 10.0 / np.log(10.0)
 
 
 @dataclass(frozen=True)
@@ -122,9 +115,9 @@ def spectra(audio: np.ndarray, sample_rate: int) -> Spectra:
     import scipy.fft  # here: a command's --help imports this module and needs NumPy only
 
     power = stft_power(np.asarray(audio, dtype=np.float32), STFT_N_FFT, STFT_HOP, _window(), fft=scipy.fft.rfft)
-    return Spectra(_log_scaled(power, LOG_FLOOR * LOG_FLOOR, _HALF_LOG10),
-                   _log_scaled(power @ _mel_bins_first(sample_rate), 1e-12, _DB),
-                   _log_scaled(power.sum(axis=-1), 1e-12, _DB))
+    return Spectra(log_scaled(power, LOG_FLOOR * LOG_FLOOR, _HALF_LOG10),
+                   log_scaled(power @ _mel_bins_first(sample_rate), 1e-12, _DB),
+                   log_scaled(power.sum(axis=-1), 1e-12, _DB))
 
 
 def separate_parts(score: str) -> tuple[str, ...]:

@@ -1,5 +1,5 @@
-"""The signal measures models, engine and bridge share: frames, STFT magnitude and power, frame RMS,
-percentiles.
+"""The signal measures models, engine and bridge share: frames, STFT magnitude and power, scaled logs,
+frame RMS, percentiles.
 
 Each function takes its frame, hop and window as arguments, so every caller keeps its own numbers:
 the paper's metric (:func:`models.metrics.stft_magnitude`) is librosa's centred STFT, bit for bit.
@@ -74,6 +74,16 @@ def stft_power(audio: np.ndarray, n_fft: int, hop: int, window: np.ndarray,
     power = np.square(spectrum.real)
     power += np.square(spectrum.imag)
     return power
+
+
+def log_scaled(values: np.ndarray, floor: float, scale: float) -> np.ndarray:
+    """``scale`` times the natural log of ``values`` floored at ``floor``, in the values' precision (a new array):
+    a log10 or dB as NumPy computes it fastest (its float32 ``log10`` is 3.5 times slower than its ``log``)."""
+    kind = values.dtype.type
+    floored = np.maximum(values, kind(floor))
+    np.log(floored, out=floored)
+    floored *= kind(scale)
+    return floored
 
 
 def frame_rms(audio: np.ndarray, frame: int, hop: int, *, center: bool = True, fill: bool = False,

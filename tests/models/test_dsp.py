@@ -34,6 +34,14 @@ def test_stft_power_in_float32_is_the_squared_magnitude(noise: np.ndarray) -> No
     np.testing.assert_allclose(power, expected, rtol=1e-4, atol=1e-6 * expected.max())
 
 
+@pytest.mark.parametrize("kind", [np.float32, np.float64])
+def test_log_scaled_is_a_floored_log_in_the_values_precision(kind: type) -> None:
+    values = np.array([0.0, 1e-9, 1e-3, 1.0, 250.0], dtype=kind)
+    found = dsp.log_scaled(values, 1e-6, 20.0 / np.log(10.0))
+    assert found.dtype == kind and values[0] == 0.0  # a new array, the values untouched
+    np.testing.assert_allclose(found, 20.0 * np.log10(np.maximum(values.astype(np.float64), 1e-6)), rtol=1e-6, atol=1e-5)
+
+
 def test_frame_rms_is_librosas_bit_for_bit(noise: np.ndarray) -> None:
     signal = noise[0].astype(np.float64)
     expected = librosa.feature.rms(y=signal, frame_length=2048, hop_length=512)[0]
