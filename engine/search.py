@@ -38,7 +38,7 @@ from engine.search_cma import CMA_UP_TO, ContinuousCma
 from engine.search_score import DEFAULT_SCORE, SCORES, ScoreTarget, score_renders, targets_of
 from engine.takes import Take
 from engine.tuning import Tuning, heard_alike, kept_transpose, tune
-from models.params import BY_NAME, LEARNABLE, TRANSPOSE_CENTRE, TRANSPOSE_INDEX, Kind, ParamSpec
+from models.params import LEARNABLE, TRANSPOSE_CENTRE, TRANSPOSE_INDEX, Kind, ParamSpec
 from models.render import NOTE_SECONDS, Renderer
 from models.voice import Voice
 
@@ -59,10 +59,6 @@ NUMERICAL_STEP = 0.08  # standard deviation of a numerical change, as a share of
 MOST_CHANGED = {False: 2, True: 4}
 """The most parameters one mutation changes, with one take and with several (where the parent has to move in more
 ways at once to play every take closer)."""
-SWEEP_DEPTHS = (25, 60)
-"""Depths tried with each curve on a side of the keyboard an operator does not scale yet (several takes)."""
-SWEEP_DEPTH_FACTORS = (0.5, 1.6)
-"""Factors a side's depth is tried at where the operator already scales (several takes)."""
 FIRST_TAKE_SLACK = 0.02
 """With several takes, a mutation scoring this much worse than its parent on the first take is
 dropped without being played on the others (a 6x cheaper search)."""
@@ -376,8 +372,6 @@ class _Run:
         parent = min(scored, key=_rank)
         if self.limit <= cma_up_to and len(self.targets) == 1:  # what a stalled CMA-ES leaves goes to the ES
             parent = self._cma(parent, seed)
-        if len(self.targets) > 1:
-            parent = self._sweep_key_scaling(parent)
         self._evolve(parent, np.random.default_rng(seed), {item.voice.values for item in scored})
         if self.input_f0_hz is None:  # the answer's own pitch, for the report
             assert self.best is not None
@@ -456,31 +450,6 @@ class _Run:
             if room < len(generation):
                 break
             strategy.tell([x for x, _ in generation], scores)
-        return parent
-
-    def _sweep_key_scaling(self, parent: Found) -> Found:
-        """With several takes, before the ES: each sounding operator in turn, its key scaling tried on all the takes
-        (each side's other curves, or with no depth yet each curve at :data:`SWEEP_DEPTHS`; the depth at
-        :data:`SWEEP_DEPTH_FACTORS`) and its other velocity sensitivities, a batch an operator; the best that
-        scores better and plays in tune is kept. The ES's mutations reach these one at a time and seldom together."""
-        for op in range(1, 7):
-            if parent.voice[BY_NAME[f"op{op}_output_level"].index] == 0:
-                continue
-            trials: list[dict[int, int]] = []
-            for side in ("left", "right"):
-                curve, depth = BY_NAME[f"op{op}_{side}_curve"].index, BY_NAME[f"op{op}_{side}_depth"].index
-                if parent.voice[depth] == 0:
-                    trials += [{curve: c, depth: d} for d in SWEEP_DEPTHS for c in range(4)]
-                else:
-                    trials += [{curve: c} for c in range(4) if c != parent.voice[curve]]
-                    trials += [{depth: min(99, round(parent.voice[depth] * f))} for f in SWEEP_DEPTH_FACTORS]
-            velocity = BY_NAME[f"op{op}_key_vel_sens"].index
-            trials += [{velocity: v} for v in range(8) if v != parent.voice[velocity]]
-            voices = [v for v in dict.fromkeys(parent.voice.replace(trial) for trial in trials) if v != parent.voice]
-            voices = voices[:self.room(len(voices), len(self.targets))]
-            if not voices:
-                return parent
-            parent = self._step(parent, voices, self.scores(voices))
         return parent
 
     def _step(self, parent: Found, voices: Sequence[Voice], scores: Sequence[float]) -> Found:

@@ -318,9 +318,9 @@ def test_with_several_takes_a_mutation_changes_up_to_four_parameters(brass_voice
     assert max(counts[1]) == 2 and max(counts[6]) == 4  # none: a parameter drawn at its bound, pushed past it
 
 
-def test_with_several_takes_the_key_scaling_is_swept_before_the_es(search: VoiceSearch, brass_voices: list) -> None:
+def test_with_several_takes_the_es_finds_a_key_scaling_curve(search: VoiceSearch, brass_voices: list) -> None:
     """A start whose operator 2 scales the wrong way above its break point (+LIN for -LIN, depth 99) plays the low
-    take right and the high ones too loud: the sweep tries that side's other curves on every take and finds it."""
+    take right and the high ones too loud: the ES, drawing the scaling parameters more often, finds the curve."""
     target = brass_voices[9]
     curve = BY_NAME["op2_right_curve"].index
     start = target.replace({curve: 3})
